@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Emulated machine description, shared by the daemon (which creates the fake
+ * root and owns VRAM), the shim (which reads it in every process under the
+ * emulator) and the device classes. The daemon writes it to
+ * $VRAMSTREAM_EMU_DIR/config; emu_config_load() reads it back.
+ * Fields may be added; keep defaults in emu_config.c.
+ */
+#ifndef VRAMSTREAM_EMU_CONFIG_H
+#define VRAMSTREAM_EMU_CONFIG_H
+
+#include <stdint.h>
+
+#define EMU_MAX_GPUS 8
+
+struct emu_gpu_config {
+	uint32_t gpu_id;	    /* KFD gpu_id (kfd_topology.c derives it from a hash) */
+	uint32_t node_id;	    /* KFD topology node: 0 is the CPU, GPUs follow */
+	uint32_t render_minor;	    /* renderD<minor>, 128 + index by default */
+	uint64_t vram_size;	    /* bytes */
+	uint32_t pci_vendor_id;	    /* 0x1002 */
+	uint32_t pci_device_id;	    /* e.g. 0x740f (MI210) */
+	uint32_t gfx_target_version; /* e.g. 90010 for gfx90a, as kfd_topology.c prints it */
+	uint32_t num_sdma_engines;
+	uint64_t sdma_bytes_per_sec; /* per-engine bandwidth cap, 0 = unlimited */
+	uint32_t fw_version;
+	uint32_t sdma_fw_version;
+	uint32_t domain, bus, device, function; /* PCI location */
+};
+
+struct emu_config {
+	unsigned int num_gpus;
+	struct emu_gpu_config gpus[EMU_MAX_GPUS];
+};
+
+/* Read $emu_dir/config. Returns 0 or -errno. */
+int emu_config_load(const char *emu_dir, struct emu_config *cfg);
+
+#endif
