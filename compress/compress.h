@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * compress/: the CPU half of a vramstream stream. Turns caller buffers into a
+ * stream file (compress/FORMAT.md) and back, in parallel, with zstd and
+ * io_uring. Knows nothing of GPUs or CRIU; see compress/README.md.
+ *
+ * Errors are negative errno values; every function that can fail for a reason
+ * worth telling fills a caller message buffer (struct compress_err).
+ *
+ * Threads: one writer or reader object is driven by one caller thread at a
+ * time; several objects may be used by several threads at once. Completion
+ * callbacks run on the object's internal threads: they must be quick and must
+ * not call back into the same object.
+ */
+#ifndef VRAMSTREAM_COMPRESS_H
+#define VRAMSTREAM_COMPRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct compress_writer;
+struct compress_reader;
+
+/* Message buffer for errors: "file: chunk N (tag T, offset O): cause". */
+struct compress_err {
+	char msg[512];
+};
+
+/* Per-chunk codecs, as stored in the index (FORMAT.md). */
+enum compress_codec {
+	COMPRESS_CODEC_ZERO = 0, /* all bytes zero, nothing stored */
+	COMPRESS_CODEC_RAW = 1,	 /* stored as is */
+	COMPRESS_CODEC_ZSTD = 2, /* one zstd frame */
+	COMPRESS_CODEC_COUNT
+};
+
+/* Filters applied before zstd (and undone after it). */
+enum compress_filter {
+	COMPRESS_FILTER_NONE = 0,
+	COMPRESS_FILTER_BYTEGROUP2 = 1, /* group byte k of every 2-byte element */
+	COMPRESS_FILTER_BYTEGROUP4 = 2, /* group byte k of every 4-byte element */
+	COMPRESS_FILTER_COUNT
+};
+
+/* level value meaning "do not compress": zero detection and raw storage only. */
+#define COMPRESS_LEVEL_OFF INT32_MIN
+
+#define COMPRESS_CHUNK_MIN     (64u << 10)
+#define COMPRESS_CHUNK_MAX     (256u << 20)
+#define COMPRESS_CHUNK_DEFAULT (4u << 20)
+
+struct compress_writer_opts {
+	int level; /* zstd level (negative = fast levels) or COMPRESS_LEVEL_OFF */
+	enum compress_filter filter;
+	unsigned int workers;	  /* 0: number of online CPUs */
+	uint32_t chunk_size;	  /* 0: COMPRESS_CHUNK_DEFAULT; multiple of 4096 */
+	unsigned int queue_depth; /* io_uring entries and staging buffers; 0: 2 * workers + 2 */
+	bool direct_io;		  /* try O_DIRECT, fall back to buffered I/O if refused */
+	bool fsync;		  /* fsync the file and its folder before finish() succeeds */
+	uint64_t prealloc_step;	  /* fallocate ahead in steps of this many bytes; 0: 64 MiB */
+	bool prealloc_off;	  /* no fallocate at all */
+};
+
+/* Fills opts with defaults: level 1, no filter, all CPUs, 4 MiB chunks, direct I/O on. */
+void compress_writer_opts_default(struct compress_writer_opts *opts);
+
+/* Parses a level: an integer (zstd range, negative allowed) or "off". */
+int compress_level_parse(const char *s, int *level);
+/* Parses a filter name: "none", "bytegroup2", "bytegroup4" (or "2", "4"). */
+int compress_filter_parse(const char *s, enum compress_filter *filter);
+const char *compress_codec_name(enum compress_codec codec);
+const char *compress_filter_name(enum compress_filter filter);
+
+/*
+ * Called once a pushed buffer may be reused (all its chunks are on their way
+ * to the file and no longer read from it). status is 0 or the stream's
+ * negative errno (the buffer is returned either way).
+ */
+typedef void (*compress_done_fn)(void *cookie, int status);
+
+/* Totals of a finished (or failed) stream. Times are summed over threads. */
+struct compress_stats {
+	uint64_t raw_bytes;    /* bytes pushed */
+	uint64_t stored_bytes; /* chunk payload bytes in the file (without padding) */
+	uint64_t file_bytes;   /* final file size: header, chunks, padding, index, footer */
+	uint64_t chunks[COMPRESS_CODEC_COUNT]; /* chunk count per codec */
+	uint64_t chunk_count;
+	/* busy nanoseconds per stage and the bytes each stage went over */
+	uint64_t zero_ns, zero_bytes;
+	uint64_t filter_ns, filter_bytes;
+	uint64_t codec_ns, codec_bytes; /* compress (writer) or decompress (reader) */
+	uint64_t checksum_ns, checksum_bytes;
+	uint64_t io_ns, io_bytes; /* submit-to-completion time of each I/O, summed */
+	bool direct_io;		  /* O_DIRECT was in use */
+	bool registered_buffers;  /* io_uring fixed buffers were in use */
+};
+
+/*
+ * Creates PATH (0600) through a temporary name in the same folder; nothing
+ * appears under PATH until compress_writer_finish() succeeds.
+ */
+int compress_writer_new(const char *path, const struct compress_writer_opts *opts,
+			struct compress_writer **out, struct compress_err *err);
+
+/*
+ * Queues LEN bytes of BUF, raw bytes of the caller's object TAG starting at
+ * OFFSET in it. BUF is split into chunks of at most the chunk size; it must
+ * stay untouched until DONE(COOKIE, status) is called. Blocks while the
+ * writer's queue is full. Returns the stream's error once it has failed (DONE
+ * is still called for BUF unless the return is -EINVAL for bad arguments).
+ */
+int compress_writer_push(struct compress_writer *w, const void *buf, uint64_t len, uint64_t tag,
+			 uint64_t offset, compress_done_fn done, void *cookie);
+
+/*
+ * Waits for all pushed data, writes index and footer, fsyncs if asked and
+ * renames the file into place. On failure the temporary file is removed.
+ * Either way STATS (may be NULL) gets the totals. Does not free W.
+ */
+int compress_writer_finish(struct compress_writer *w, struct compress_stats *stats,
+			   struct compress_err *err);
+
+/*
+ * Stops W (waiting for chunks in flight) and frees it; if finish() did not
+ * succeed, the temporary file is removed. NULL is fine.
+ */
+void compress_writer_free(struct compress_writer *w);
+
+/* One index entry as the reader exposes it. */
+struct compress_chunk_info {
+	uint64_t tag;
+	uint64_t offset;      /* within the tagged object */
+	uint64_t file_offset; /* of the stored bytes (0 for zero chunks) */
+	uint32_t raw_len;
+	uint32_t stored_len;
+	enum compress_codec codec;
+	enum compress_filter filter;
+	uint64_t checksum; /* XXH64 of the raw bytes (0 for zero chunks) */
+};
+
+struct compress_reader_opts {
+	unsigned int workers;	  /* 0: online CPUs */
+	unsigned int queue_depth; /* 0: 2 * workers + 2 */
+	bool direct_io;
+};
+
+void compress_reader_opts_default(struct compress_reader_opts *opts);
+
+/* Opens and validates header, footer and index of PATH. */
+int compress_reader_open(const char *path, const struct compress_reader_opts *opts,
+			 struct compress_reader **out, struct compress_err *err);
+/* Same on an open file descriptor (duplicated; NAME is used in messages). */
+int compress_reader_open_fd(int fd, const char *name, const struct compress_reader_opts *opts,
+			    struct compress_reader **out, struct compress_err *err);
+
+uint64_t compress_reader_chunk_count(const struct compress_reader *r);
+uint32_t compress_reader_chunk_size(const struct compress_reader *r);
+int compress_reader_chunk(const struct compress_reader *r, uint64_t index,
+			  struct compress_chunk_info *info);
+/* Index of the chunk of TAG that covers OFFSET, or -ENOENT. */
+int64_t compress_reader_find(const struct compress_reader *r, uint64_t tag, uint64_t offset);
+
+/*
+ * Queues reading chunk INDEX into DST (at least its raw_len bytes). DONE is
+ * called from an internal thread once DST holds the verified bytes (status 0)
+ * or with a negative errno; the message is kept for compress_reader_wait().
+ * Blocks while the reader's queue is full.
+ */
+int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, uint64_t dst_len,
+			 compress_done_fn done, void *cookie);
+
+/* Waits until every queued read is done; returns the first error of them. */
+int compress_reader_wait(struct compress_reader *r, struct compress_err *err);
+
+/* Reads one chunk synchronously (queues it and waits). */
+int compress_reader_read_sync(struct compress_reader *r, uint64_t index, void *dst,
+			      uint64_t dst_len, struct compress_err *err);
+
+/* Stats of the reads done so far (codec_* = decompression). */
+void compress_reader_stats(const struct compress_reader *r, struct compress_stats *stats);
+
+void compress_reader_free(struct compress_reader *r);
+
+/* XXH64 (seed 0) of LEN bytes, the checksum stored per chunk. */
+uint64_t compress_checksum(const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* compress/ internals: format codec, filters, the io_uring wrapper, object bodies. */
+#ifndef VRAMSTREAM_COMPRESS_INTERNAL_H
+#define VRAMSTREAM_COMPRESS_INTERNAL_H
+
+#include <endian.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <zstd.h>
+
+#include "compress.h"
+
+/* ---- format (FORMAT.md) ---------------------------------------------------------------- */
+
+#define COMPRESS_MAGIC		"VRSTREAM" /* header magic, 8 bytes */
+#define COMPRESS_FOOTER_MAGIC	"VRSTRIDX" /* footer magic, 8 bytes */
+#define COMPRESS_VERSION	1
+#define COMPRESS_ALIGN		4096u /* header size, chunk and index alignment, file size unit */
+#define COMPRESS_HEADER_BYTES	64    /* encoded header fields at the start of the header block */
+#define COMPRESS_FOOTER_BYTES	64
+#define COMPRESS_ENTRY_BYTES	48
+#define COMPRESS_CHECKSUM_XXH64 1
+
+struct compress_header {
+	uint32_t version;
+	uint32_t header_size;
+	uint32_t chunk_size;
+	uint32_t alignment;
+	int32_t level;
+	uint32_t filter;
+	uint32_t checksum_algo;
+	uint32_t flags;
+};
+
+struct compress_footer {
+	uint32_t version;
+	uint32_t entry_size;
+	uint64_t index_offset;
+	uint64_t entry_count;
+	uint64_t index_checksum;
+	uint64_t raw_bytes;
+};
+
+void compress_header_encode(const struct compress_header *h, uint8_t out[COMPRESS_HEADER_BYTES]);
+int compress_header_decode(const uint8_t *buf, size_t len, struct compress_header *h, char *why,
+			   size_t why_len);
+void compress_footer_encode(const struct compress_footer *f, uint8_t out[COMPRESS_FOOTER_BYTES]);
+int compress_footer_decode(const uint8_t *buf, size_t len, struct compress_footer *f, char *why,
+			   size_t why_len);
+/* Checks the footer's index location against the file size and header. */
+int compress_footer_check(const struct compress_footer *f, const struct compress_header *h,
+			  uint64_t file_size, char *why, size_t why_len);
+void compress_entry_encode(const struct compress_chunk_info *e, uint8_t out[COMPRESS_ENTRY_BYTES]);
+/* Decodes and checks one entry against the header and the data area [header, data_end). */
+int compress_entry_decode(const uint8_t *buf, const struct compress_header *h, uint64_t data_end,
+			  struct compress_chunk_info *e, char *why, size_t why_len);
+
+static inline uint64_t compress_align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+/* ---- filters and helpers ------------------------------------------------------------- */
+
+/* Element size of a filter (1 for none). */
+unsigned int compress_filter_elem(enum compress_filter f);
+/* Groups byte k of every element together: out = bytes 0 of all elements, bytes 1, ... */
+void compress_filter_apply(enum compress_filter f, const void *src, void *dst, size_t len);
+void compress_filter_undo(enum compress_filter f, const void *src, void *dst, size_t len);
+bool compress_is_zero(const void *buf, size_t len);
+
+uint64_t compress_now_ns(void);
+unsigned int compress_online_cpus(void);
+void compress_err_set(struct compress_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- io_uring wrapper (every io_uring call lives in compress_uring.c) --------------------- */
+
+/*
+ * One ring per writer or reader. Submissions come from several threads and are
+ * serialised by sq_lock; completions are reaped by exactly one thread.
+ */
+struct compress_uring {
+	struct io_uring ring;
+	pthread_mutex_t sq_lock; /* guards the submission queue */
+	bool ready;
+	bool registered; /* fixed buffers registered */
+};
+
+#define COMPRESS_URING_STOP UINT64_MAX /* user_data of the NOP that stops the reaper */
+
+int compress_uring_init(struct compress_uring *u, unsigned int entries, const struct iovec *bufs,
+			unsigned int nbufs);
+void compress_uring_exit(struct compress_uring *u);
+/* buf_index < 0: plain write/read; otherwise the registered buffer holding BUF. */
+int compress_uring_write(struct compress_uring *u, int fd, const void *buf, unsigned int len,
+			 uint64_t off, int buf_index, uint64_t user_data);
+int compress_uring_read(struct compress_uring *u, int fd, void *buf, unsigned int len, uint64_t off,
+			int buf_index, uint64_t user_data);
+int compress_uring_stop(struct compress_uring *u);
+/* Waits for one completion: its result and user_data. */
+int compress_uring_reap(struct compress_uring *u, int *res, uint64_t *user_data);
+
+/* ---- writer ------------------------------------------------------------------------ */
+
+struct cw_push; /* one caller buffer in flight */
+struct cw_job;	/* one chunk in flight */
+
+/* Index entries live in blocks that never move, so workers fill them without a lock. */
+#define CW_INDEX_BLOCK 4096
+
+struct cw_worker {
+	struct compress_writer *w;
+	pthread_t thread;
+	ZSTD_CCtx *cctx;
+	void *scratch; /* filter output, chunk_size bytes */
+	/* stage times, only this thread writes them; summed after join */
+	uint64_t zero_ns, zero_bytes, filter_ns, filter_bytes, codec_ns, codec_bytes;
+	uint64_t checksum_ns, checksum_bytes;
+};
+
+struct compress_writer {
+	/* immutable after new() */
+	struct compress_writer_opts opts;
+	char *path;	/* final name */
+	char *tmp_path; /* temporary name, until finish() renames it */
+	int fd;		/* O_DIRECT when direct */
+	int bfd;	/* buffered descriptor of the same file (== fd when not direct) */
+	bool direct;
+	unsigned int nworkers;
+	unsigned int njobs;
+	unsigned int nstaging;
+	uint32_t staging_size;
+	void *staging_mem; /* nstaging * staging_size, aligned */
+	struct cw_job *jobs;
+	struct cw_push *pushes;
+	struct cw_worker *workers;
+	struct compress_uring uring;
+	pthread_t reaper;
+	bool reaper_started;
+	unsigned int workers_started;
+
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t cond;  /* any change below */
+	struct cw_job *free_jobs;
+	struct cw_push *free_pushes;
+	struct cw_job *queue_head, *queue_tail; /* ready for a worker */
+	int *free_staging;			/* stack of free staging buffer indexes */
+	unsigned int nfree_staging;
+	unsigned int in_flight; /* jobs taken from the free list and not yet returned */
+	bool stopping;
+	int error; /* first error of the stream, negative errno */
+	struct compress_err error_msg;
+	uint64_t next_seq; /* chunks so far = index entries */
+	struct compress_chunk_info **index_blocks;
+	size_t nindex_blocks;
+	uint64_t cursor;       /* next free file offset for chunk data */
+	uint64_t prealloc_end; /* file preallocated up to here */
+	bool prealloc_ok;
+	uint64_t raw_bytes, stored_bytes, io_ns, io_bytes;
+	uint64_t chunks[COMPRESS_CODEC_COUNT];
+	bool finished; /* finish() renamed the file into place */
+};
+
+/* ---- reader ------------------------------------------------------------------------ */
+
+struct cr_job;
+
+struct cr_worker {
+	struct compress_reader *r;
+	pthread_t thread;
+	ZSTD_DCtx *dctx;
+	void *scratch;
+	uint64_t filter_ns, filter_bytes, codec_ns, codec_bytes, checksum_ns, checksum_bytes;
+};
+
+struct cr_sorted {
+	uint64_t tag, offset, index;
+};
+
+struct compress_reader {
+	/* immutable after open */
+	char *name;
+	int fd;	 /* buffered */
+	int dfd; /* O_DIRECT, or -1 */
+	uint64_t file_size;
+	struct compress_header header;
+	struct compress_footer footer;
+	struct compress_chunk_info *entries;
+	struct cr_sorted *sorted; /* entries by (tag, offset) */
+	unsigned int nworkers, njobs, nstaging;
+	uint32_t staging_size;
+	void *staging_mem;
+	struct cr_job *jobs;
+	struct cr_worker *workers;
+	struct compress_uring uring;
+	pthread_t reaper;
+	bool reaper_started;
+	unsigned int workers_started;
+	bool registered;
+
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t cond;
+	struct cr_job *free_jobs;
+	struct cr_job *queue_head, *queue_tail; /* data in hand, for a worker */
+	int *free_staging;
+	unsigned int nfree_staging;
+	unsigned int in_flight;
+	bool stopping;
+	int error;
+	struct compress_err error_msg;
+	uint64_t io_ns, io_bytes, raw_bytes, stored_bytes;
+	uint64_t chunks[COMPRESS_CODEC_COUNT];
+};
+
+#endif

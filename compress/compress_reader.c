@@ -1,0 +1,689 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Stream reader: validates header, footer and index at open, then reads
+ * chunks with io_uring and decompresses, unfilters and verifies them on worker
+ * threads straight into caller buffers, many at once. Every failure names the
+ * file, the chunk and its tag; nothing is handed back unverified.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compress_internal.h"
+
+struct cr_job {
+	struct cr_job *next;
+	uint64_t index;
+	uint8_t *dst;
+	compress_done_fn done;
+	void *cookie;
+	int staging; /* staging buffer held, or -1 */
+	uint8_t *in; /* where the stored bytes land */
+	int fd;
+	uint32_t want, got;
+	uint64_t submit_ns;
+	int status;
+};
+
+void compress_reader_opts_default(struct compress_reader_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->direct_io = true;
+}
+
+static uint8_t *cr_staging(struct compress_reader *r, int i)
+{
+	return (uint8_t *)r->staging_mem + (size_t)i * r->staging_size;
+}
+
+static void cr_job_error(struct compress_reader *r, struct cr_job *j, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void cr_job_error(struct compress_reader *r, struct cr_job *j, int err, const char *fmt, ...)
+{
+	const struct compress_chunk_info *e = &r->entries[j->index];
+	char why[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	j->status = err;
+	pthread_mutex_lock(&r->lock);
+	if (!r->error) {
+		r->error = err;
+		snprintf(r->error_msg.msg, sizeof(r->error_msg.msg),
+			 "%s: chunk %llu (tag %llu, offset %llu, %s): %s", r->name,
+			 (unsigned long long)j->index, (unsigned long long)e->tag,
+			 (unsigned long long)e->offset, compress_codec_name(e->codec), why);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void cr_job_done(struct compress_reader *r, struct cr_job *j)
+{
+	const struct compress_chunk_info *e = &r->entries[j->index];
+	compress_done_fn done = j->done;
+	void *cookie = j->cookie;
+	int status = j->status;
+
+	pthread_mutex_lock(&r->lock);
+	if (j->staging >= 0)
+		r->free_staging[r->nfree_staging++] = j->staging;
+	j->staging = -1;
+	if (status == 0) {
+		r->chunks[e->codec]++;
+		r->raw_bytes += e->raw_len;
+		r->stored_bytes += e->stored_len;
+	}
+	j->next = r->free_jobs;
+	r->free_jobs = j;
+	r->in_flight--;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (done)
+		done(cookie, status);
+}
+
+static void cr_queue(struct compress_reader *r, struct cr_job *j)
+{
+	pthread_mutex_lock(&r->lock);
+	j->next = NULL;
+	if (r->queue_tail)
+		r->queue_tail->next = j;
+	else
+		r->queue_head = j;
+	r->queue_tail = j;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void cr_process(struct cr_worker *wk, struct cr_job *j)
+{
+	struct compress_reader *r = wk->r;
+	const struct compress_chunk_info *e = &r->entries[j->index];
+	uint64_t t0 = compress_now_ns(), t1, sum;
+
+	switch (e->codec) {
+	case COMPRESS_CODEC_ZERO:
+		memset(j->dst, 0, e->raw_len);
+		return;
+	case COMPRESS_CODEC_RAW:
+		if (j->in != j->dst)
+			memcpy(j->dst, j->in, e->raw_len);
+		break;
+	case COMPRESS_CODEC_ZSTD: {
+		uint8_t *out = e->filter ? wk->scratch : j->dst;
+		size_t n = ZSTD_decompressDCtx(wk->dctx, out, e->raw_len, j->in, e->stored_len);
+
+		t1 = compress_now_ns();
+		wk->codec_ns += t1 - t0;
+		wk->codec_bytes += e->raw_len;
+		t0 = t1;
+		if (ZSTD_isError(n)) {
+			cr_job_error(r, j, -EBADMSG, "zstd: %s", ZSTD_getErrorName(n));
+			return;
+		}
+		if (n != e->raw_len) {
+			cr_job_error(r, j, -EBADMSG, "zstd gave %zu bytes, index says %u", n,
+				     e->raw_len);
+			return;
+		}
+		if (e->filter) {
+			compress_filter_undo(e->filter, out, j->dst, e->raw_len);
+			t1 = compress_now_ns();
+			wk->filter_ns += t1 - t0;
+			wk->filter_bytes += e->raw_len;
+			t0 = t1;
+		}
+		break;
+	}
+	default:
+		cr_job_error(r, j, -EBADMSG, "unknown codec"); /* index decoding rules it out */
+		return;
+	}
+	sum = compress_checksum(j->dst, e->raw_len);
+	wk->checksum_ns += compress_now_ns() - t0;
+	wk->checksum_bytes += e->raw_len;
+	if (sum != e->checksum)
+		cr_job_error(r, j, -EBADMSG,
+			     "checksum mismatch (index %016llx, data %016llx): damaged chunk",
+			     (unsigned long long)e->checksum, (unsigned long long)sum);
+}
+
+static void *cr_worker_main(void *arg)
+{
+	struct cr_worker *wk = arg;
+	struct compress_reader *r = wk->r;
+	struct cr_job *j;
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		while (!r->queue_head && !r->stopping)
+			pthread_cond_wait(&r->cond, &r->lock);
+		j = r->queue_head;
+		if (!j) {
+			pthread_mutex_unlock(&r->lock);
+			return NULL;
+		}
+		r->queue_head = j->next;
+		if (!r->queue_head)
+			r->queue_tail = NULL;
+		pthread_mutex_unlock(&r->lock);
+		if (j->status == 0)
+			cr_process(wk, j);
+		cr_job_done(r, j);
+	}
+}
+
+static int cr_submit(struct compress_reader *r, struct cr_job *j)
+{
+	const struct compress_chunk_info *e = &r->entries[j->index];
+
+	return compress_uring_read(&r->uring, j->fd, j->in + j->got, j->want - j->got,
+				   e->file_offset + j->got, j->staging, (uint64_t)(j - r->jobs));
+}
+
+static void *cr_reaper_main(void *arg)
+{
+	struct compress_reader *r = arg;
+	uint64_t ud;
+	int res, ret;
+
+	for (;;) {
+		struct cr_job *j;
+
+		ret = compress_uring_reap(&r->uring, &res, &ud);
+		if (ret < 0 || ud == COMPRESS_URING_STOP)
+			return NULL;
+		j = &r->jobs[ud];
+		if (res == -EINVAL && j->fd == r->dfd && r->dfd != r->fd) {
+			/* O_DIRECT refused this read (odd block size?): read it buffered. */
+			j->fd = r->fd;
+			ret = cr_submit(r, j);
+			if (ret == 0)
+				continue;
+			res = ret;
+		}
+		if (res < 0) {
+			cr_job_error(r, j, res, "reading: %s", strerror(-res));
+		} else if (res == 0) {
+			cr_job_error(r, j, -EBADMSG, "file ends inside the chunk (truncated)");
+		} else {
+			j->got += (uint32_t)res;
+			if (j->got < r->entries[j->index].stored_len) {
+				ret = cr_submit(r, j); /* short read: go on from there */
+				if (ret == 0)
+					continue;
+				cr_job_error(r, j, ret, "continuing a short read: %s",
+					     strerror(-ret));
+			} else {
+				pthread_mutex_lock(&r->lock);
+				r->io_ns += compress_now_ns() - j->submit_ns;
+				r->io_bytes += j->got;
+				pthread_mutex_unlock(&r->lock);
+			}
+		}
+		cr_queue(r, j);
+	}
+}
+
+int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, uint64_t dst_len,
+			 compress_done_fn done, void *cookie)
+{
+	const struct compress_chunk_info *e;
+	struct cr_job *j;
+	bool need_staging;
+	int ret;
+
+	if (index >= r->footer.entry_count || !dst)
+		return -EINVAL;
+	e = &r->entries[index];
+	if (dst_len < e->raw_len)
+		return -EINVAL;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->free_jobs)
+		pthread_cond_wait(&r->cond, &r->lock);
+	j = r->free_jobs;
+	r->free_jobs = j->next;
+	r->in_flight++;
+	pthread_mutex_unlock(&r->lock);
+
+	j->index = index;
+	j->dst = dst;
+	j->done = done;
+	j->cookie = cookie;
+	j->staging = -1;
+	j->status = 0;
+	j->got = 0;
+	j->fd = r->fd;
+	j->want = e->stored_len;
+	if (e->codec == COMPRESS_CODEC_ZERO) {
+		cr_queue(r, j);
+		return 0;
+	}
+	need_staging = e->codec != COMPRESS_CODEC_RAW;
+	if (r->dfd >= 0) {
+		uint32_t want = (uint32_t)compress_align_up(e->stored_len, COMPRESS_ALIGN);
+
+		/* O_DIRECT reads whole aligned blocks, padding included, into aligned memory. */
+		if (need_staging || ((uintptr_t)dst % COMPRESS_ALIGN == 0 && dst_len >= want)) {
+			j->fd = r->dfd;
+			j->want = want;
+		}
+	}
+	if (need_staging || (j->fd == r->dfd && (uintptr_t)dst % COMPRESS_ALIGN)) {
+		pthread_mutex_lock(&r->lock);
+		while (!r->nfree_staging)
+			pthread_cond_wait(&r->cond, &r->lock);
+		j->staging = r->free_staging[--r->nfree_staging];
+		pthread_mutex_unlock(&r->lock);
+		j->in = cr_staging(r, j->staging);
+	} else {
+		j->in = dst;
+	}
+	j->submit_ns = compress_now_ns();
+	ret = cr_submit(r, j);
+	if (ret < 0) {
+		cr_job_error(r, j, ret, "submitting the read: %s", strerror(-ret));
+		cr_queue(r, j);
+	}
+	return 0;
+}
+
+int compress_reader_wait(struct compress_reader *r, struct compress_err *err)
+{
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	while (r->in_flight)
+		pthread_cond_wait(&r->cond, &r->lock);
+	ret = r->error;
+	if (ret < 0)
+		compress_err_set(err, "%s", r->error_msg.msg);
+	/* Errors are reported once; the reader stays usable for other chunks. */
+	r->error = 0;
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+int compress_reader_read_sync(struct compress_reader *r, uint64_t index, void *dst,
+			      uint64_t dst_len, struct compress_err *err)
+{
+	int ret = compress_reader_read(r, index, dst, dst_len, NULL, NULL);
+
+	if (ret < 0) {
+		compress_err_set(err, "%s: chunk %llu: bad read request", r->name,
+				 (unsigned long long)index);
+		return ret;
+	}
+	return compress_reader_wait(r, err);
+}
+
+uint64_t compress_reader_chunk_count(const struct compress_reader *r)
+{
+	return r->footer.entry_count;
+}
+
+uint32_t compress_reader_chunk_size(const struct compress_reader *r)
+{
+	return r->header.chunk_size;
+}
+
+int compress_reader_chunk(const struct compress_reader *r, uint64_t index,
+			  struct compress_chunk_info *info)
+{
+	if (index >= r->footer.entry_count)
+		return -ENOENT;
+	*info = r->entries[index];
+	return 0;
+}
+
+static int cr_sorted_cmp(const void *a, const void *b)
+{
+	const struct cr_sorted *x = a, *y = b;
+
+	if (x->tag != y->tag)
+		return x->tag < y->tag ? -1 : 1;
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int64_t compress_reader_find(const struct compress_reader *r, uint64_t tag, uint64_t offset)
+{
+	uint64_t lo = 0, hi = r->footer.entry_count;
+	const struct cr_sorted *s;
+
+	/* Last entry at or before (tag, offset). */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		s = &r->sorted[mid];
+		if (s->tag < tag || (s->tag == tag && s->offset <= offset))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -ENOENT;
+	s = &r->sorted[lo - 1];
+	if (s->tag != tag || offset - s->offset >= r->entries[s->index].raw_len)
+		return -ENOENT;
+	return (int64_t)s->index;
+}
+
+void compress_reader_stats(const struct compress_reader *r, struct compress_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	pthread_mutex_lock((pthread_mutex_t *)&r->lock);
+	s->raw_bytes = r->raw_bytes;
+	s->stored_bytes = r->stored_bytes;
+	memcpy(s->chunks, r->chunks, sizeof(s->chunks));
+	s->io_ns = r->io_ns;
+	s->io_bytes = r->io_bytes;
+	pthread_mutex_unlock((pthread_mutex_t *)&r->lock);
+	s->file_bytes = r->file_size;
+	s->chunk_count = r->footer.entry_count;
+	for (unsigned int i = 0; i < r->workers_started; i++) {
+		const struct cr_worker *wk = &r->workers[i];
+
+		s->filter_ns += wk->filter_ns;
+		s->filter_bytes += wk->filter_bytes;
+		s->codec_ns += wk->codec_ns;
+		s->codec_bytes += wk->codec_bytes;
+		s->checksum_ns += wk->checksum_ns;
+		s->checksum_bytes += wk->checksum_bytes;
+	}
+	s->direct_io = r->dfd >= 0;
+	s->registered_buffers = r->uring.registered;
+}
+
+static int cr_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EBADMSG;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Header, footer and index: everything checked before any chunk is touched. */
+static int cr_load_index(struct compress_reader *r, struct compress_err *err)
+{
+	uint8_t hbuf[COMPRESS_HEADER_BYTES], fbuf[COMPRESS_FOOTER_BYTES], *ibuf = NULL;
+	char why[256];
+	uint64_t n, len;
+	struct stat st;
+	int ret;
+
+	if (fstat(r->fd, &st)) {
+		ret = -errno;
+		compress_err_set(err, "%s: stat: %s", r->name, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		compress_err_set(err, "%s: not a regular file", r->name);
+		return -EINVAL;
+	}
+	r->file_size = (uint64_t)st.st_size;
+	if (r->file_size < COMPRESS_ALIGN + COMPRESS_FOOTER_BYTES) {
+		compress_err_set(err, "%s: %llu bytes: too short for a stream file (truncated?)",
+				 r->name, (unsigned long long)r->file_size);
+		return -EBADMSG;
+	}
+	ret = cr_pread_all(r->fd, hbuf, sizeof(hbuf), 0);
+	if (ret == 0)
+		ret = cr_pread_all(r->fd, fbuf, sizeof(fbuf), r->file_size - sizeof(fbuf));
+	if (ret < 0) {
+		compress_err_set(err, "%s: reading header and footer: %s", r->name, strerror(-ret));
+		return ret;
+	}
+	ret = compress_header_decode(hbuf, sizeof(hbuf), &r->header, why, sizeof(why));
+	if (ret == 0)
+		ret = compress_footer_decode(fbuf, sizeof(fbuf), &r->footer, why, sizeof(why));
+	if (ret == 0)
+		ret = compress_footer_check(&r->footer, &r->header, r->file_size, why, sizeof(why));
+	if (ret < 0) {
+		compress_err_set(err, "%s: %s", r->name, why);
+		return ret;
+	}
+	n = r->footer.entry_count;
+	len = n * COMPRESS_ENTRY_BYTES; /* bounded by the file size (footer_check) */
+	ibuf = malloc(len ? len : 1);
+	r->entries = calloc(n ? n : 1, sizeof(*r->entries));
+	r->sorted = calloc(n ? n : 1, sizeof(*r->sorted));
+	if (!ibuf || !r->entries || !r->sorted) {
+		free(ibuf);
+		compress_err_set(err, "%s: out of memory for an index of %llu entries", r->name,
+				 (unsigned long long)n);
+		return -ENOMEM;
+	}
+	ret = cr_pread_all(r->fd, ibuf, len, r->footer.index_offset);
+	if (ret < 0) {
+		compress_err_set(err, "%s: reading the index: %s", r->name, strerror(-ret));
+		goto out;
+	}
+	if (compress_checksum(ibuf, len) != r->footer.index_checksum) {
+		compress_err_set(err, "%s: index checksum mismatch (damaged index)", r->name);
+		ret = -EBADMSG;
+		goto out;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		ret = compress_entry_decode(ibuf + i * COMPRESS_ENTRY_BYTES, &r->header,
+					    r->footer.index_offset, &r->entries[i], why,
+					    sizeof(why));
+		if (ret < 0) {
+			compress_err_set(err, "%s: index entry %llu (tag %llu, offset %llu): %s",
+					 r->name, (unsigned long long)i,
+					 (unsigned long long)r->entries[i].tag,
+					 (unsigned long long)r->entries[i].offset, why);
+			goto out;
+		}
+		r->sorted[i].tag = r->entries[i].tag;
+		r->sorted[i].offset = r->entries[i].offset;
+		r->sorted[i].index = i;
+	}
+	qsort(r->sorted, n, sizeof(*r->sorted), cr_sorted_cmp);
+out:
+	free(ibuf);
+	return ret;
+}
+
+static int cr_start(struct compress_reader *r, const struct compress_reader_opts *o,
+		    struct compress_err *err)
+{
+	struct iovec *iov;
+	unsigned int i;
+	int ret;
+
+	r->nworkers = o->workers ? o->workers : compress_online_cpus();
+	r->nstaging = o->queue_depth ? o->queue_depth : 2 * r->nworkers + 2;
+	r->njobs = r->nstaging + r->nworkers;
+	r->staging_size = r->header.chunk_size;
+	r->jobs = calloc(r->njobs, sizeof(*r->jobs));
+	r->workers = calloc(r->nworkers, sizeof(*r->workers));
+	r->free_staging = calloc(r->nstaging, sizeof(int));
+	iov = calloc(r->nstaging, sizeof(*iov));
+	if (!r->jobs || !r->workers || !r->free_staging || !iov ||
+	    posix_memalign(&r->staging_mem, COMPRESS_ALIGN,
+			   (size_t)r->nstaging * r->staging_size)) {
+		r->staging_mem = NULL;
+		free(iov);
+		compress_err_set(err, "%s: out of memory for %u staging buffers", r->name,
+				 r->nstaging);
+		return -ENOMEM;
+	}
+	for (i = 0; i < r->njobs; i++) {
+		r->jobs[i].next = r->free_jobs;
+		r->free_jobs = &r->jobs[i];
+	}
+	for (i = 0; i < r->nstaging; i++) {
+		iov[i].iov_base = cr_staging(r, (int)i);
+		iov[i].iov_len = r->staging_size;
+		r->free_staging[r->nfree_staging++] = (int)i;
+	}
+	ret = compress_uring_init(&r->uring, r->njobs, iov, r->nstaging);
+	free(iov);
+	if (ret < 0) {
+		compress_err_set(err, "%s: io_uring setup: %s", r->name, strerror(-ret));
+		return ret;
+	}
+	ret = -pthread_create(&r->reaper, NULL, cr_reaper_main, r);
+	if (ret < 0) {
+		compress_err_set(err, "%s: starting the completion thread: %s", r->name,
+				 strerror(-ret));
+		return ret;
+	}
+	r->reaper_started = true;
+	for (i = 0; i < r->nworkers; i++) {
+		struct cr_worker *wk = &r->workers[i];
+
+		wk->r = r;
+		wk->dctx = ZSTD_createDCtx();
+		wk->scratch = malloc(r->header.chunk_size);
+		if (!wk->dctx || !wk->scratch) {
+			compress_err_set(err, "%s: out of memory for worker %u", r->name, i);
+			return -ENOMEM;
+		}
+		ret = -pthread_create(&wk->thread, NULL, cr_worker_main, wk);
+		if (ret < 0) {
+			compress_err_set(err, "%s: starting worker %u: %s", r->name, i,
+					 strerror(-ret));
+			return ret;
+		}
+		r->workers_started++;
+	}
+	return 0;
+}
+
+static int cr_open(int fd, const char *name, const struct compress_reader_opts *opts,
+		   struct compress_reader **out, struct compress_err *err)
+{
+	struct compress_reader_opts def;
+	struct compress_reader *r;
+	char path[64];
+	int ret;
+
+	*out = NULL;
+	if (!opts) {
+		compress_reader_opts_default(&def);
+		opts = &def;
+	}
+	if (opts->workers > 1024 || opts->queue_depth > 4096) {
+		compress_err_set(err, "%s: too many workers or too deep a queue", name);
+		close(fd);
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->name = strdup(name))) {
+		free(r);
+		close(fd);
+		compress_err_set(err, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	r->fd = fd;
+	r->dfd = -1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	ret = cr_load_index(r, err);
+	if (ret == 0 && opts->direct_io) {
+		/* A second descriptor for O_DIRECT chunk reads; refused on some filesystems. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		r->dfd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	}
+	if (ret == 0)
+		ret = cr_start(r, opts, err);
+	if (ret < 0) {
+		compress_reader_free(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}
+
+int compress_reader_open(const char *path, const struct compress_reader_opts *opts,
+			 struct compress_reader **out, struct compress_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int ret = -errno;
+
+		*out = NULL;
+		compress_err_set(err, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	return cr_open(fd, path, opts, out, err);
+}
+
+int compress_reader_open_fd(int fd, const char *name, const struct compress_reader_opts *opts,
+			    struct compress_reader **out, struct compress_err *err)
+{
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (dup_fd < 0) {
+		int ret = -errno;
+
+		*out = NULL;
+		compress_err_set(err, "%s: dup: %s", name, strerror(-ret));
+		return ret;
+	}
+	return cr_open(dup_fd, name, opts, out, err);
+}
+
+void compress_reader_free(struct compress_reader *r)
+{
+	unsigned int i;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	while (r->in_flight)
+		pthread_cond_wait(&r->cond, &r->lock);
+	r->stopping = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	for (i = 0; i < r->workers_started; i++)
+		pthread_join(r->workers[i].thread, NULL);
+	if (r->reaper_started) {
+		/* Nothing is in flight, so the SQ has room for the stop NOP. */
+		if (compress_uring_stop(&r->uring) == 0)
+			pthread_join(r->reaper, NULL);
+		else
+			pthread_detach(r->reaper);
+	}
+	compress_uring_exit(&r->uring);
+	for (i = 0; r->workers && i < r->nworkers; i++) {
+		ZSTD_freeDCtx(r->workers[i].dctx);
+		free(r->workers[i].scratch);
+	}
+	if (r->dfd >= 0)
+		close(r->dfd);
+	close(r->fd);
+	free(r->workers);
+	free(r->jobs);
+	free(r->free_staging);
+	free(r->staging_mem);
+	free(r->entries);
+	free(r->sorted);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r->name);
+	free(r);
+}

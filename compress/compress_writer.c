@@ -1,0 +1,914 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Stream writer: caller buffers -> chunks -> worker threads (zero detection,
+ * filter, zstd, checksum) -> io_uring writes at offsets -> buffers back to the
+ * caller. Everything overlaps: while one chunk is being written, the workers
+ * compress the next ones, and the caller fills its next buffer.
+ *
+ * Memory is fixed at new(): njobs chunk slots, nstaging output buffers of one
+ * chunk each (registered with io_uring), one filter scratch per worker, and the
+ * index (48 bytes per chunk, allocated in blocks as the stream grows).
+ *
+ * The file is created under a temporary name; finish() writes header, index
+ * and footer and renames it into place, so a failed or interrupted stream
+ * never leaves a file under the final name, and a temporary one has no footer.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compress_internal.h"
+
+struct cw_push {
+	struct cw_push *next;
+	compress_done_fn done;
+	void *cookie;
+	unsigned int refs; /* jobs in flight + 1 while push() splits the buffer */
+};
+
+struct cw_job {
+	struct cw_job *next;
+	struct cw_push *push;
+	const uint8_t *src;
+	uint64_t seq;
+	int staging;	    /* staging buffer held, or -1 */
+	const uint8_t *out; /* bytes to write */
+	uint32_t out_len;   /* with padding */
+	uint32_t written;
+	bool buffered; /* continued through the buffered descriptor */
+	uint64_t submit_ns;
+	struct compress_chunk_info info;
+};
+
+/* Sample 16 pieces of 2 KiB across a chunk to predict whether zstd will pay. */
+#define CW_SAMPLE_PIECES 16
+#define CW_SAMPLE_PIECE	 2048
+#define CW_SAMPLE_BYTES	 (CW_SAMPLE_PIECES * CW_SAMPLE_PIECE)
+
+void compress_writer_opts_default(struct compress_writer_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->level = 1;
+	opts->filter = COMPRESS_FILTER_NONE;
+	opts->chunk_size = COMPRESS_CHUNK_DEFAULT;
+	opts->direct_io = true;
+}
+
+static uint8_t *cw_staging(struct compress_writer *w, int i)
+{
+	return (uint8_t *)w->staging_mem + (size_t)i * w->staging_size;
+}
+
+/* Records the first error of the stream; later ones are consequences. Lock held. */
+static void cw_fail_locked(struct compress_writer *w, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void cw_fail_locked(struct compress_writer *w, int err, const char *fmt, ...)
+{
+	va_list ap;
+	char why[400];
+
+	if (w->error)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	w->error = err;
+	snprintf(w->error_msg.msg, sizeof(w->error_msg.msg), "%s: %s", w->path, why);
+	pthread_cond_broadcast(&w->cond);
+}
+
+static void cw_fail_job(struct compress_writer *w, struct cw_job *j, int err, const char *what)
+{
+	pthread_mutex_lock(&w->lock);
+	cw_fail_locked(w, err, "chunk %llu (tag %llu, offset %llu): %s: %s",
+		       (unsigned long long)j->seq, (unsigned long long)j->info.tag,
+		       (unsigned long long)j->info.offset, what, strerror(-err));
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int cw_get_staging(struct compress_writer *w)
+{
+	int i;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->nfree_staging)
+		pthread_cond_wait(&w->cond, &w->lock);
+	i = w->free_staging[--w->nfree_staging];
+	pthread_mutex_unlock(&w->lock);
+	return i;
+}
+
+static void cw_put_staging_locked(struct compress_writer *w, int i)
+{
+	w->free_staging[w->nfree_staging++] = i;
+}
+
+static struct compress_chunk_info *cw_entry(struct compress_writer *w, uint64_t seq)
+{
+	return &w->index_blocks[seq / CW_INDEX_BLOCK][seq % CW_INDEX_BLOCK];
+}
+
+/* A job is over: record it, free its slots, hand the caller buffer back when it was the last. */
+static void cw_job_done(struct compress_writer *w, struct cw_job *j, bool ok)
+{
+	struct cw_push *p = j->push;
+	compress_done_fn done = NULL;
+	void *cookie = NULL;
+	int status;
+
+	pthread_mutex_lock(&w->lock);
+	if (ok) {
+		*cw_entry(w, j->seq) = j->info;
+		w->chunks[j->info.codec]++;
+		w->raw_bytes += j->info.raw_len;
+		w->stored_bytes += j->info.stored_len;
+	}
+	if (j->staging >= 0)
+		cw_put_staging_locked(w, j->staging);
+	j->staging = -1;
+	if (--p->refs == 0) {
+		done = p->done;
+		cookie = p->cookie;
+		p->next = w->free_pushes;
+		w->free_pushes = p;
+	}
+	j->next = w->free_jobs;
+	w->free_jobs = j;
+	w->in_flight--;
+	status = w->error;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	if (done)
+		done(cookie, status);
+}
+
+/* Reserves room for LEN bytes of chunk data; preallocates ahead. */
+static int cw_reserve(struct compress_writer *w, struct cw_job *j, uint32_t len, uint64_t *off)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&w->lock);
+	*off = w->cursor;
+	w->cursor += compress_align_up(len, COMPRESS_ALIGN);
+	if (w->prealloc_ok && w->cursor > w->prealloc_end) {
+		uint64_t end = compress_align_up(w->cursor, w->opts.prealloc_step);
+
+		/*
+		 * Mode 0 grows the file size too; finish() truncates to the real end.
+		 * It turns a full disk into ENOSPC here, before a write half lands.
+		 */
+		if (fallocate(w->fd, 0, (off_t)w->prealloc_end, (off_t)(end - w->prealloc_end))) {
+			ret = -errno;
+			if (ret == -EOPNOTSUPP || ret == -ENOSYS) {
+				w->prealloc_ok = false;
+				ret = 0;
+			} else {
+				cw_fail_locked(w, ret,
+					       "chunk %llu (tag %llu, offset %llu): "
+					       "preallocating %llu bytes at %llu: %s",
+					       (unsigned long long)j->seq,
+					       (unsigned long long)j->info.tag,
+					       (unsigned long long)j->info.offset,
+					       (unsigned long long)(end - w->prealloc_end),
+					       (unsigned long long)w->prealloc_end, strerror(-ret));
+			}
+		} else {
+			w->prealloc_end = end;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+	return ret;
+}
+
+/* Does zstd look worth running on this chunk? Compresses a spread-out sample. */
+static bool cw_worth_compressing(struct cw_worker *wk, const uint8_t *src, uint32_t len)
+{
+	struct compress_writer *w = wk->w;
+	uint8_t *sample = (uint8_t *)wk->scratch; /* the scratch is free until filtering */
+	uint8_t *out = sample + CW_SAMPLE_BYTES;
+	size_t n;
+
+	if (len < 4 * CW_SAMPLE_BYTES)
+		return true;
+	for (unsigned int i = 0; i < CW_SAMPLE_PIECES; i++) {
+		uint64_t at = (uint64_t)(len - CW_SAMPLE_PIECE) * i / (CW_SAMPLE_PIECES - 1);
+
+		at &= ~(uint64_t)(compress_filter_elem(w->opts.filter) * 4 - 1);
+		memcpy(sample + i * CW_SAMPLE_PIECE, src + at, CW_SAMPLE_PIECE);
+	}
+	if (w->opts.filter != COMPRESS_FILTER_NONE) {
+		compress_filter_apply(w->opts.filter, sample, out, CW_SAMPLE_BYTES);
+		memcpy(sample, out, CW_SAMPLE_BYTES);
+	}
+	n = ZSTD_compress2(wk->cctx, out, CW_SAMPLE_BYTES, sample, CW_SAMPLE_BYTES);
+	/* Less than 3% saved on the sample: store raw (incompressible data, at memory speed). */
+	return !ZSTD_isError(n) && n < CW_SAMPLE_BYTES - CW_SAMPLE_BYTES / 32;
+}
+
+static void cw_process(struct cw_worker *wk, struct cw_job *j)
+{
+	struct compress_writer *w = wk->w;
+	uint32_t len = j->info.raw_len;
+	uint64_t t0, t1, off;
+	int ret;
+
+	t0 = compress_now_ns();
+	if (compress_is_zero(j->src, len)) {
+		wk->zero_ns += compress_now_ns() - t0;
+		wk->zero_bytes += len;
+		j->info.codec = COMPRESS_CODEC_ZERO;
+		cw_job_done(w, j, true);
+		return;
+	}
+	t1 = compress_now_ns();
+	wk->zero_ns += t1 - t0;
+	wk->zero_bytes += len;
+
+	j->info.checksum = compress_checksum(j->src, len);
+	t0 = compress_now_ns();
+	wk->checksum_ns += t0 - t1;
+	wk->checksum_bytes += len;
+
+	j->info.codec = COMPRESS_CODEC_RAW;
+	if (w->opts.level != COMPRESS_LEVEL_OFF && cw_worth_compressing(wk, j->src, len)) {
+		const void *in = j->src;
+		size_t cap = len - len / 32, n;
+
+		if (w->opts.filter != COMPRESS_FILTER_NONE) {
+			compress_filter_apply(w->opts.filter, j->src, wk->scratch, len);
+			in = wk->scratch;
+			t1 = compress_now_ns();
+			wk->filter_ns += t1 - t0;
+			wk->filter_bytes += len;
+			t0 = t1;
+		}
+		j->staging = cw_get_staging(w);
+		t0 = compress_now_ns(); /* waiting for a staging buffer is I/O back-pressure */
+		n = ZSTD_compress2(wk->cctx, cw_staging(w, j->staging), cap, in, len);
+		if (!ZSTD_isError(n)) {
+			j->info.codec = COMPRESS_CODEC_ZSTD;
+			j->info.filter = w->opts.filter;
+			j->info.stored_len = (uint32_t)n;
+		}
+		t1 = compress_now_ns();
+		wk->codec_ns += t1 - t0;
+		wk->codec_bytes += len;
+	}
+
+	if (j->info.codec == COMPRESS_CODEC_ZSTD) {
+		j->out = cw_staging(w, j->staging);
+		j->out_len = compress_align_up(j->info.stored_len, COMPRESS_ALIGN);
+		memset((uint8_t *)j->out + j->info.stored_len, 0, j->out_len - j->info.stored_len);
+	} else if (!w->direct || (((uintptr_t)j->src | len) % COMPRESS_ALIGN) == 0) {
+		/* Written straight from the caller's buffer: no copy. */
+		j->info.stored_len = len;
+		j->out = j->src;
+		j->out_len = len;
+		if (j->staging >= 0) {
+			pthread_mutex_lock(&w->lock);
+			cw_put_staging_locked(w, j->staging);
+			pthread_cond_broadcast(&w->cond);
+			pthread_mutex_unlock(&w->lock);
+			j->staging = -1;
+		}
+	} else {
+		/* O_DIRECT wants aligned memory and length: copy and pad. */
+		if (j->staging < 0)
+			j->staging = cw_get_staging(w);
+		j->info.stored_len = len;
+		j->out = cw_staging(w, j->staging);
+		j->out_len = compress_align_up(len, COMPRESS_ALIGN);
+		memcpy((uint8_t *)j->out, j->src, len);
+		memset((uint8_t *)j->out + len, 0, j->out_len - len);
+	}
+
+	ret = cw_reserve(w, j, j->out_len, &off);
+	if (ret < 0) {
+		cw_job_done(w, j, false);
+		return;
+	}
+	j->info.file_offset = off;
+	j->written = 0;
+	j->buffered = false;
+	j->submit_ns = compress_now_ns();
+	ret = compress_uring_write(&w->uring, w->fd, j->out, j->out_len, off, j->staging,
+				   (uint64_t)(j - w->jobs));
+	if (ret < 0) {
+		cw_fail_job(w, j, ret, "submitting the write");
+		cw_job_done(w, j, false);
+	}
+}
+
+static void *cw_worker_main(void *arg)
+{
+	struct cw_worker *wk = arg;
+	struct compress_writer *w = wk->w;
+	struct cw_job *j;
+	bool failed;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (!w->queue_head && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		j = w->queue_head;
+		if (!j) {
+			pthread_mutex_unlock(&w->lock);
+			return NULL;
+		}
+		w->queue_head = j->next;
+		if (!w->queue_head)
+			w->queue_tail = NULL;
+		failed = w->error != 0;
+		pthread_mutex_unlock(&w->lock);
+
+		if (failed)
+			cw_job_done(w, j, false); /* the stream is lost: just return the buffer */
+		else
+			cw_process(wk, j);
+	}
+}
+
+/* Takes write completions: short writes are continued, errors fail the stream. */
+static void *cw_reaper_main(void *arg)
+{
+	struct compress_writer *w = arg;
+	uint64_t ud;
+	int res, ret;
+
+	for (;;) {
+		struct cw_job *j;
+
+		ret = compress_uring_reap(&w->uring, &res, &ud);
+		if (ret < 0) {
+			pthread_mutex_lock(&w->lock);
+			cw_fail_locked(w, ret, "waiting for io_uring completions: %s",
+				       strerror(-ret));
+			pthread_mutex_unlock(&w->lock);
+			return NULL; /* cannot happen with a live ring; finish() reports it */
+		}
+		if (ud == COMPRESS_URING_STOP)
+			return NULL;
+		j = &w->jobs[ud];
+		if (res == -EINVAL && w->direct && !j->buffered) {
+			/*
+			 * O_DIRECT refused this write (for one, the kernel cuts a write at
+			 * RLIMIT_FSIZE to an unaligned length, which O_DIRECT rejects):
+			 * the buffered descriptor takes it instead.
+			 */
+			j->buffered = true;
+			ret = compress_uring_write(&w->uring, w->bfd, j->out + j->written,
+						   j->out_len - j->written,
+						   j->info.file_offset + j->written, j->staging, ud);
+			if (ret == 0)
+				continue;
+			res = ret;
+		}
+		if (res < 0) {
+			cw_fail_job(w, j, res, "writing");
+			cw_job_done(w, j, false);
+			continue;
+		}
+		if (res == 0) {
+			cw_fail_job(w, j, -EIO, "write stored nothing (short write)");
+			cw_job_done(w, j, false);
+			continue;
+		}
+		j->written += (uint32_t)res;
+		if (j->written < j->out_len) {
+			/*
+			 * Short write: continue where it stopped (registered buffers accept
+			 * offsets); an O_DIRECT remainder off the block grid goes buffered.
+			 */
+			int fd;
+
+			if (j->written % COMPRESS_ALIGN)
+				j->buffered = true;
+			fd = j->buffered ? w->bfd : w->fd;
+
+			ret = compress_uring_write(
+				&w->uring, fd, j->out + j->written, j->out_len - j->written,
+				j->info.file_offset + j->written, j->staging, ud);
+			if (ret < 0) {
+				cw_fail_job(w, j, ret, "continuing a short write");
+				cw_job_done(w, j, false);
+			}
+			continue;
+		}
+		pthread_mutex_lock(&w->lock);
+		w->io_ns += compress_now_ns() - j->submit_ns;
+		w->io_bytes += j->out_len;
+		pthread_mutex_unlock(&w->lock);
+		cw_job_done(w, j, true);
+	}
+}
+
+static int cw_check_opts(const struct compress_writer_opts *o, struct compress_err *err)
+{
+	if (o->chunk_size < COMPRESS_CHUNK_MIN || o->chunk_size > COMPRESS_CHUNK_MAX ||
+	    o->chunk_size % COMPRESS_ALIGN) {
+		compress_err_set(err, "chunk size %u: not a multiple of %u in %u..%u",
+				 o->chunk_size, COMPRESS_ALIGN, COMPRESS_CHUNK_MIN,
+				 COMPRESS_CHUNK_MAX);
+		return -EINVAL;
+	}
+	if (o->level != COMPRESS_LEVEL_OFF &&
+	    (o->level < ZSTD_minCLevel() || o->level > ZSTD_maxCLevel())) {
+		compress_err_set(err, "zstd level %d outside %d..%d", o->level, ZSTD_minCLevel(),
+				 ZSTD_maxCLevel());
+		return -EINVAL;
+	}
+	if ((unsigned int)o->filter >= COMPRESS_FILTER_COUNT) {
+		compress_err_set(err, "unknown filter %u", (unsigned int)o->filter);
+		return -EINVAL;
+	}
+	if (o->workers > 1024 || o->queue_depth > 4096) {
+		compress_err_set(err, "%u workers / queue depth %u: too many", o->workers,
+				 o->queue_depth);
+		return -EINVAL;
+	}
+	if (o->prealloc_step % COMPRESS_ALIGN) {
+		compress_err_set(err, "preallocation step %llu not a multiple of %u",
+				 (unsigned long long)o->prealloc_step, COMPRESS_ALIGN);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Creates the temporary file (0600, mkostemp) and reopens it with O_DIRECT when allowed. */
+static int cw_open(struct compress_writer *w, struct compress_err *err)
+{
+	int fd, dfd, ret;
+
+	if (asprintf(&w->tmp_path, "%s.partial-XXXXXX", w->path) < 0) {
+		w->tmp_path = NULL;
+		return -ENOMEM;
+	}
+	fd = mkostemp(w->tmp_path, O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		compress_err_set(err, "%s: creating temporary file %s: %s", w->path, w->tmp_path,
+				 strerror(-ret));
+		free(w->tmp_path);
+		w->tmp_path = NULL;
+		return ret;
+	}
+	w->fd = fd;
+	w->bfd = fd;
+	if (w->opts.direct_io) {
+		/* Filesystems without O_DIRECT refuse it with EINVAL: stay buffered then. */
+		dfd = open(w->tmp_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+		if (dfd >= 0) {
+			w->fd = dfd;
+			w->direct = true;
+		}
+	}
+	return 0;
+}
+
+static int cw_start(struct compress_writer *w, struct compress_err *err)
+{
+	struct iovec *iov;
+	size_t i;
+	int ret;
+
+	w->jobs = calloc(w->njobs, sizeof(*w->jobs));
+	w->pushes = calloc(w->njobs + 1, sizeof(*w->pushes));
+	w->workers = calloc(w->nworkers, sizeof(*w->workers));
+	w->free_staging = calloc(w->nstaging, sizeof(int));
+	iov = calloc(w->nstaging, sizeof(*iov));
+	if (!w->jobs || !w->pushes || !w->workers || !w->free_staging || !iov ||
+	    posix_memalign(&w->staging_mem, COMPRESS_ALIGN,
+			   (size_t)w->nstaging * w->staging_size)) {
+		w->staging_mem = NULL;
+		free(iov);
+		compress_err_set(err, "%s: out of memory for %u staging buffers", w->path,
+				 w->nstaging);
+		return -ENOMEM;
+	}
+	for (i = 0; i < w->njobs; i++) {
+		w->jobs[i].next = w->free_jobs;
+		w->jobs[i].staging = -1;
+		w->free_jobs = &w->jobs[i];
+	}
+	for (i = 0; i <= w->njobs; i++) {
+		w->pushes[i].next = w->free_pushes;
+		w->free_pushes = &w->pushes[i];
+	}
+	for (i = 0; i < w->nstaging; i++) {
+		iov[i].iov_base = cw_staging(w, (int)i);
+		iov[i].iov_len = w->staging_size;
+		w->free_staging[w->nfree_staging++] = (int)(w->nstaging - 1 - i);
+	}
+	ret = compress_uring_init(&w->uring, w->njobs, iov, w->nstaging);
+	free(iov);
+	if (ret < 0) {
+		compress_err_set(err, "%s: io_uring setup (%u entries): %s", w->path, w->njobs,
+				 strerror(-ret));
+		return ret;
+	}
+	ret = -pthread_create(&w->reaper, NULL, cw_reaper_main, w);
+	if (ret < 0) {
+		compress_err_set(err, "%s: starting the completion thread: %s", w->path,
+				 strerror(-ret));
+		return ret;
+	}
+	w->reaper_started = true;
+	for (i = 0; i < w->nworkers; i++) {
+		struct cw_worker *wk = &w->workers[i];
+
+		wk->w = w;
+		wk->cctx = ZSTD_createCCtx();
+		/* The scratch doubles as sample space, so it is never below two samples. */
+		wk->scratch = malloc(w->opts.chunk_size);
+		if (!wk->cctx || !wk->scratch) {
+			compress_err_set(err, "%s: out of memory for worker %zu", w->path, i);
+			return -ENOMEM;
+		}
+		if (w->opts.level != COMPRESS_LEVEL_OFF) {
+			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_compressionLevel, w->opts.level);
+			/* Chunks carry our own checksum; the size lets the reader check the frame.
+			 */
+			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_checksumFlag, 0);
+			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_contentSizeFlag, 1);
+		}
+		ret = -pthread_create(&wk->thread, NULL, cw_worker_main, wk);
+		if (ret < 0) {
+			compress_err_set(err, "%s: starting worker %zu: %s", w->path, i,
+					 strerror(-ret));
+			return ret;
+		}
+		w->workers_started++;
+	}
+	return 0;
+}
+
+int compress_writer_new(const char *path, const struct compress_writer_opts *opts,
+			struct compress_writer **out, struct compress_err *err)
+{
+	struct compress_writer_opts def;
+	struct compress_writer *w;
+	int ret;
+
+	*out = NULL;
+	if (!opts) {
+		compress_writer_opts_default(&def);
+		opts = &def;
+	}
+	ret = cw_check_opts(opts, err);
+	if (ret < 0)
+		return ret;
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->path = strdup(path))) {
+		free(w);
+		compress_err_set(err, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	w->fd = -1;
+	w->bfd = -1;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->opts = *opts;
+	if (!w->opts.chunk_size)
+		w->opts.chunk_size = COMPRESS_CHUNK_DEFAULT;
+	if (!w->opts.prealloc_step)
+		w->opts.prealloc_step = 64ull << 20;
+	w->nworkers = opts->workers ? opts->workers : compress_online_cpus();
+	w->nstaging = opts->queue_depth ? opts->queue_depth : 2 * w->nworkers + 2;
+	w->njobs = w->nstaging + w->nworkers;
+	w->staging_size = w->opts.chunk_size;
+	w->cursor = COMPRESS_ALIGN; /* the header block */
+	w->prealloc_end = COMPRESS_ALIGN;
+	w->prealloc_ok = !opts->prealloc_off;
+
+	ret = cw_open(w, err);
+	if (ret == 0)
+		ret = cw_start(w, err);
+	if (ret < 0) {
+		compress_writer_free(w);
+		return ret;
+	}
+	*out = w;
+	return 0;
+}
+
+int compress_writer_push(struct compress_writer *w, const void *buf, uint64_t len, uint64_t tag,
+			 uint64_t offset, compress_done_fn done, void *cookie)
+{
+	const uint8_t *src = buf;
+	struct cw_push *p;
+	uint64_t pos = 0;
+	int status;
+
+	if ((!buf && len) || !done || offset > UINT64_MAX - len || w->stopping)
+		return -EINVAL;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->free_pushes && !w->error)
+		pthread_cond_wait(&w->cond, &w->lock);
+	if (w->error || len == 0) {
+		status = w->error;
+		pthread_mutex_unlock(&w->lock);
+		done(cookie, status);
+		return status;
+	}
+	p = w->free_pushes;
+	w->free_pushes = p->next;
+	p->done = done;
+	p->cookie = cookie;
+	p->refs = 1;
+	while (pos < len) {
+		uint32_t n =
+			(uint32_t)(len - pos < w->opts.chunk_size ? len - pos : w->opts.chunk_size);
+		size_t blk = w->next_seq / CW_INDEX_BLOCK;
+		struct cw_job *j;
+
+		while (!w->free_jobs && !w->error)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->error)
+			break;
+		if (blk == w->nindex_blocks) {
+			/* The hot path's only allocation: 192 KiB of index every 4096 chunks. */
+			struct compress_chunk_info **nb, *b;
+
+			nb = realloc(w->index_blocks, (blk + 1) * sizeof(*nb));
+			b = malloc(CW_INDEX_BLOCK * sizeof(*b));
+			if (nb)
+				w->index_blocks = nb;
+			if (!nb || !b) {
+				free(b);
+				cw_fail_locked(w, -ENOMEM, "out of memory for the index");
+				break;
+			}
+			w->index_blocks[w->nindex_blocks++] = b;
+		}
+		j = w->free_jobs;
+		w->free_jobs = j->next;
+		w->in_flight++;
+		memset(&j->info, 0, sizeof(j->info));
+		j->next = NULL;
+		j->push = p;
+		j->src = src + pos;
+		j->seq = w->next_seq++;
+		j->staging = -1;
+		j->info.tag = tag;
+		j->info.offset = offset + pos;
+		j->info.raw_len = n;
+		p->refs++;
+		if (w->queue_tail)
+			w->queue_tail->next = j;
+		else
+			w->queue_head = j;
+		w->queue_tail = j;
+		pthread_cond_broadcast(&w->cond);
+		pos += n;
+	}
+	status = w->error;
+	pthread_mutex_unlock(&w->lock);
+
+	/* Drop push()'s own reference: the buffer may already be done. */
+	pthread_mutex_lock(&w->lock);
+	if (--p->refs == 0) {
+		p->next = w->free_pushes;
+		w->free_pushes = p;
+		pthread_cond_broadcast(&w->cond);
+		status = w->error;
+		pthread_mutex_unlock(&w->lock);
+		done(cookie, status);
+		return status;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return status;
+}
+
+/* Waits for the chunks in flight and stops all threads. Idempotent. */
+static void cw_stop(struct compress_writer *w)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&w->lock);
+	while (w->in_flight)
+		pthread_cond_wait(&w->cond, &w->lock);
+	w->stopping = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	for (i = 0; i < w->workers_started; i++)
+		pthread_join(w->workers[i].thread, NULL);
+	w->workers_started = 0;
+	if (w->reaper_started) {
+		/* Nothing is in flight, so the SQ has room for the stop NOP. */
+		if (compress_uring_stop(&w->uring) == 0)
+			pthread_join(w->reaper, NULL);
+		else
+			pthread_detach(w->reaper);
+		w->reaper_started = false;
+	}
+}
+
+static int cw_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Index, footer and header; then the file is complete under its temporary name. */
+static int cw_write_tail(struct compress_writer *w, uint64_t *file_size)
+{
+	uint64_t count = w->next_seq, index_off = w->cursor;
+	size_t tail = compress_align_up(count * COMPRESS_ENTRY_BYTES + COMPRESS_FOOTER_BYTES,
+					COMPRESS_ALIGN);
+	struct compress_header h = {
+		.version = COMPRESS_VERSION,
+		.header_size = COMPRESS_ALIGN,
+		.chunk_size = w->opts.chunk_size,
+		.alignment = COMPRESS_ALIGN,
+		.level = w->opts.level,
+		.filter = w->opts.filter,
+		.checksum_algo = COMPRESS_CHECKSUM_XXH64,
+	};
+	struct compress_footer f = {
+		.version = COMPRESS_VERSION,
+		.entry_size = COMPRESS_ENTRY_BYTES,
+		.index_offset = index_off,
+		.entry_count = count,
+		.raw_bytes = w->raw_bytes,
+	};
+	uint8_t *buf, *hdr;
+	int ret;
+
+	if (posix_memalign((void **)&buf, COMPRESS_ALIGN, tail))
+		return -ENOMEM;
+	memset(buf, 0, tail);
+	for (uint64_t i = 0; i < count; i++)
+		compress_entry_encode(cw_entry(w, i), buf + i * COMPRESS_ENTRY_BYTES);
+	f.index_checksum = compress_checksum(buf, count * COMPRESS_ENTRY_BYTES);
+	compress_footer_encode(&f, buf + tail - COMPRESS_FOOTER_BYTES);
+	ret = cw_pwrite_all(w->fd, buf, tail, index_off);
+	if (ret < 0) {
+		snprintf(w->error_msg.msg, sizeof(w->error_msg.msg), "%s: writing the index: %s",
+			 w->path, strerror(-ret));
+		goto out;
+	}
+	/* The header goes last, so only a file whose every part was written has one. */
+	assert(tail >= COMPRESS_ALIGN);
+	hdr = buf;
+	memset(hdr, 0, COMPRESS_ALIGN);
+	compress_header_encode(&h, hdr);
+	ret = cw_pwrite_all(w->fd, hdr, COMPRESS_ALIGN, 0);
+	if (ret < 0) {
+		snprintf(w->error_msg.msg, sizeof(w->error_msg.msg), "%s: writing the header: %s",
+			 w->path, strerror(-ret));
+		goto out;
+	}
+	*file_size = index_off + tail;
+out:
+	free(buf);
+	return ret;
+}
+
+static int cw_sync_dir(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd, ret = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd))
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return ret;
+}
+
+static void cw_fill_stats(struct compress_writer *w, struct compress_stats *s, uint64_t size)
+{
+	memset(s, 0, sizeof(*s));
+	s->raw_bytes = w->raw_bytes;
+	s->stored_bytes = w->stored_bytes;
+	s->file_bytes = size;
+	memcpy(s->chunks, w->chunks, sizeof(s->chunks));
+	s->chunk_count = w->next_seq;
+	for (unsigned int i = 0; i < w->nworkers && w->workers; i++) {
+		struct cw_worker *wk = &w->workers[i];
+
+		s->zero_ns += wk->zero_ns;
+		s->zero_bytes += wk->zero_bytes;
+		s->filter_ns += wk->filter_ns;
+		s->filter_bytes += wk->filter_bytes;
+		s->codec_ns += wk->codec_ns;
+		s->codec_bytes += wk->codec_bytes;
+		s->checksum_ns += wk->checksum_ns;
+		s->checksum_bytes += wk->checksum_bytes;
+	}
+	s->io_ns = w->io_ns;
+	s->io_bytes = w->io_bytes;
+	s->direct_io = w->direct;
+	s->registered_buffers = w->uring.registered;
+}
+
+int compress_writer_finish(struct compress_writer *w, struct compress_stats *stats,
+			   struct compress_err *err)
+{
+	uint64_t size = 0;
+	int ret;
+
+	cw_stop(w);
+	ret = w->error;
+	if (ret == 0 && !w->finished) {
+		ret = cw_write_tail(w, &size);
+		/* Drop what preallocation put past the end (mode 0 had grown the size). */
+		if (ret == 0 && ftruncate(w->fd, (off_t)size)) {
+			ret = -errno;
+			snprintf(w->error_msg.msg, sizeof(w->error_msg.msg),
+				 "%s: truncating to %llu bytes: %s", w->path,
+				 (unsigned long long)size, strerror(-ret));
+		}
+		if (ret == 0 && w->opts.fsync && fsync(w->fd)) {
+			ret = -errno;
+			snprintf(w->error_msg.msg, sizeof(w->error_msg.msg), "%s: fsync: %s",
+				 w->path, strerror(-ret));
+		}
+		if (ret == 0 && rename(w->tmp_path, w->path)) {
+			ret = -errno;
+			snprintf(w->error_msg.msg, sizeof(w->error_msg.msg),
+				 "%s: renaming %s into place: %s", w->path, w->tmp_path,
+				 strerror(-ret));
+		}
+		if (ret == 0) {
+			w->finished = true;
+			if (w->opts.fsync) {
+				ret = cw_sync_dir(w->path);
+				if (ret < 0)
+					snprintf(w->error_msg.msg, sizeof(w->error_msg.msg),
+						 "%s: fsync of its folder: %s", w->path,
+						 strerror(-ret));
+			}
+		}
+		w->error = ret;
+	}
+	if (ret < 0) {
+		compress_err_set(err, "%s", w->error_msg.msg);
+		if (!w->finished && w->tmp_path)
+			unlink(w->tmp_path);
+	}
+	if (stats)
+		cw_fill_stats(w, stats, size);
+	return ret;
+}
+
+void compress_writer_free(struct compress_writer *w)
+{
+	if (!w)
+		return;
+	cw_stop(w);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->bfd >= 0 && w->bfd != w->fd)
+		close(w->bfd);
+	if (!w->finished && w->tmp_path)
+		unlink(w->tmp_path);
+	compress_uring_exit(&w->uring);
+	for (unsigned int i = 0; w->workers && i < w->nworkers; i++) {
+		ZSTD_freeCCtx(w->workers[i].cctx);
+		free(w->workers[i].scratch);
+	}
+	for (size_t i = 0; i < w->nindex_blocks; i++)
+		free(w->index_blocks[i]);
+	free(w->index_blocks);
+	free(w->workers);
+	free(w->jobs);
+	free(w->pushes);
+	free(w->free_staging);
+	free(w->staging_mem);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w->tmp_path);
+	free(w->path);
+	free(w);
+}

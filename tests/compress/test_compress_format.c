@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Pure parts of compress/: XXH64 against the reference vectors, the byte-group
+ * filter, and encode/decode of header, footer and index entries including
+ * their rejection of damaged fields.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "compress_internal.h"
+#include "test_common.h"
+
+static uint8_t vec[2048];
+
+/* Reference XXH64 vectors (seed 0), computed with libxxhash 0.8.1's XXH64(). */
+static void test_checksum(void)
+{
+	static const struct {
+		size_t len;
+		uint64_t want;
+	} cases[] = {
+		{ 0, 0xEF46DB3751D8E999ull },	{ 1, 0xE934A84ADB052768ull },
+		{ 3, 0xE5D2BE4AE4B3469Aull },	{ 4, 0x3B4D7F7C6BD1AE90ull },
+		{ 8, 0x506834122CB7B4D0ull },	{ 31, 0xF9C815C599CBB32Dull },
+		{ 32, 0xBA7BAFD4734262DDull },	{ 33, 0x791CBE857E7FA007ull },
+		{ 100, 0x2BDDAAD0EE8A2178ull }, { 2048, 0x424395C085594DABull },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t got = compress_checksum(vec, cases[i].len);
+
+		if (got != cases[i].want)
+			fprintf(stderr, "XXH64 len %zu: got %016llx want %016llx\n", cases[i].len,
+				(unsigned long long)got, (unsigned long long)cases[i].want);
+		CHECK(got == cases[i].want);
+	}
+	/* "abc", the spec's usual example. */
+	CHECK(compress_checksum("abc", 3) == 0x44BC2CF5AD770999ull);
+}
+
+/* EXPECT: apply then undo gives the input back for every length and element size. */
+static void test_filter(void)
+{
+	uint8_t src[301], mid[301], back[301];
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7 + 3);
+	for (int f = 0; f < COMPRESS_FILTER_COUNT; f++) {
+		for (size_t len = 0; len <= sizeof(src); len++) {
+			compress_filter_apply(f, src, mid, len);
+			compress_filter_undo(f, mid, back, len);
+			CHECK(memcmp(src, back, len) == 0);
+		}
+	}
+	/* bytegroup2 of 01 02 03 04 05 is 01 03 02 04 05 */
+	compress_filter_apply(COMPRESS_FILTER_BYTEGROUP2, "\1\2\3\4\5", mid, 5);
+	CHECK(memcmp(mid, "\1\3\2\4\5", 5) == 0);
+	compress_filter_apply(COMPRESS_FILTER_BYTEGROUP4, "\1\2\3\4\5\6\7\10\11", mid, 9);
+	CHECK(memcmp(mid, "\1\5\2\6\3\7\4\10\11", 9) == 0);
+	CHECK(compress_is_zero(vec, 0));
+	memset(back, 0, sizeof(back));
+	CHECK(compress_is_zero(back, sizeof(back)));
+	back[300] = 1;
+	CHECK(!compress_is_zero(back, sizeof(back)));
+}
+
+static void test_header(void)
+{
+	struct compress_header h = {
+		.version = 1, .header_size = 4096, .chunk_size = 4 << 20, .alignment = 4096,
+		.level = -5, .filter = 1, .checksum_algo = 1,
+	}, d;
+	uint8_t buf[COMPRESS_HEADER_BYTES];
+	char why[128];
+
+	compress_header_encode(&h, buf);
+	CHECK_EQ_INT(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)), 0);
+	CHECK(memcmp(&h, &d, sizeof(h)) == 0);
+	CHECK_EQ_INT(compress_header_decode(buf, 10, &d, why, sizeof(why)), -EBADMSG);
+	/* EXPECT: every single-bit flip of the encoded header is rejected. */
+	for (size_t bit = 0; bit < sizeof(buf) * 8; bit++) {
+		buf[bit / 8] ^= 1u << (bit % 8);
+		CHECK(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)) < 0);
+		buf[bit / 8] ^= 1u << (bit % 8);
+	}
+	memcpy(buf, "NOTOURS!", 8);
+	CHECK_EQ_INT(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)), -EBADMSG);
+	CHECK(strstr(why, "magic") != NULL);
+	/* A well-formed header of version 2 is refused as unsupported. */
+	h.version = 2;
+	compress_header_encode(&h, buf);
+	CHECK_EQ_INT(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)),
+		     -EPROTONOSUPPORT);
+	h.version = 1;
+	h.chunk_size = 4097;
+	compress_header_encode(&h, buf);
+	CHECK_EQ_INT(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)), -EBADMSG);
+}
+
+static void test_footer_and_entries(void)
+{
+	struct compress_header h = {
+		.version = 1,
+		.header_size = 4096,
+		.chunk_size = 1 << 20,
+		.alignment = 4096,
+		.checksum_algo = 1,
+	};
+	struct compress_footer f = {
+		.version = 1, .entry_size = 48, .index_offset = 3 * 4096, .entry_count = 2,
+		.index_checksum = 0x1234, .raw_bytes = 99,
+	}, fd;
+	struct compress_chunk_info e = {
+		.tag = 7, .offset = 1 << 20, .file_offset = 4096, .raw_len = 1 << 20,
+		.stored_len = 5000, .codec = COMPRESS_CODEC_ZSTD, .filter = 1, .checksum = 42,
+	}, ed;
+	uint8_t fb[COMPRESS_FOOTER_BYTES], eb[COMPRESS_ENTRY_BYTES];
+	char why[128];
+
+	compress_footer_encode(&f, fb);
+	CHECK_EQ_INT(compress_footer_decode(fb, sizeof(fb), &fd, why, sizeof(why)), 0);
+	CHECK(memcmp(&f, &fd, sizeof(f)) == 0);
+	CHECK_EQ_INT(compress_footer_check(&fd, &h, 4 * 4096, why, sizeof(why)), 0);
+	/* EXPECT: an index that does not end the file, or a file size off the grid, is refused. */
+	CHECK(compress_footer_check(&fd, &h, 5 * 4096, why, sizeof(why)) < 0);
+	CHECK(compress_footer_check(&fd, &h, 4 * 4096 - 1, why, sizeof(why)) < 0);
+	fd.entry_count = UINT64_MAX / 8;
+	CHECK(compress_footer_check(&fd, &h, 4 * 4096, why, sizeof(why)) < 0);
+	for (size_t bit = 0; bit < sizeof(fb) * 8; bit++) {
+		fb[bit / 8] ^= 1u << (bit % 8);
+		CHECK(compress_footer_decode(fb, sizeof(fb), &fd, why, sizeof(why)) < 0);
+		fb[bit / 8] ^= 1u << (bit % 8);
+	}
+
+	compress_entry_encode(&e, eb);
+	CHECK_EQ_INT(compress_entry_decode(eb, &h, 3 * 4096, &ed, why, sizeof(why)), 0);
+	CHECK(memcmp(&e, &ed, sizeof(e)) == 0);
+	/* stored bytes past the data area */
+	CHECK(compress_entry_decode(eb, &h, 4096 + 4999, &ed, why, sizeof(why)) < 0);
+	e.stored_len = e.raw_len; /* zstd that saves nothing is not written */
+	compress_entry_encode(&e, eb);
+	CHECK(compress_entry_decode(eb, &h, 1 << 30, &ed, why, sizeof(why)) < 0);
+	e.codec = COMPRESS_CODEC_ZERO;
+	compress_entry_encode(&e, eb);
+	CHECK(compress_entry_decode(eb, &h, 1 << 30, &ed, why, sizeof(why)) < 0);
+	e = (struct compress_chunk_info){ .tag = 1, .raw_len = 10, .codec = COMPRESS_CODEC_ZERO };
+	compress_entry_encode(&e, eb);
+	CHECK_EQ_INT(compress_entry_decode(eb, &h, 4096, &ed, why, sizeof(why)), 0);
+	eb[32] = 9; /* unknown codec */
+	CHECK(compress_entry_decode(eb, &h, 4096, &ed, why, sizeof(why)) < 0);
+	CHECK(strstr(why, "codec") != NULL);
+	e.raw_len = (1 << 20) + 1; /* larger than a chunk */
+	compress_entry_encode(&e, eb);
+	CHECK(compress_entry_decode(eb, &h, 4096, &ed, why, sizeof(why)) < 0);
+}
+
+static void test_parse(void)
+{
+	int level;
+	enum compress_filter f;
+
+	CHECK_EQ_INT(compress_level_parse("off", &level), 0);
+	CHECK(level == COMPRESS_LEVEL_OFF);
+	CHECK_EQ_INT(compress_level_parse("-7", &level), 0);
+	CHECK_EQ_INT(level, -7);
+	CHECK(compress_level_parse("23", &level) < 0);
+	CHECK(compress_level_parse("3x", &level) < 0);
+	CHECK_EQ_INT(compress_filter_parse("bytegroup2", &f), 0);
+	CHECK_EQ_INT(f, COMPRESS_FILTER_BYTEGROUP2);
+	CHECK(compress_filter_parse("3", &f) < 0);
+}
+
+int main(void)
+{
+	for (size_t i = 0; i < sizeof(vec); i++)
+		vec[i] = (uint8_t)(i * 31 + (i >> 8));
+	test_checksum();
+	test_filter();
+	test_header();
+	test_footer_and_entries();
+	test_parse();
+	return test_finish("compress_format");
+}

@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * compress/ writer and reader end to end, on small files in a temporary
+ * folder: round trips for every codec and filter and awkward sizes, many
+ * chunks through few buffers, random access by tag, every kind of damage
+ * detected (bit flips, truncation, foreign files), failed streams leaving
+ * nothing behind. Run with a folder argument to write there instead of /tmp.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compress.h"
+#include "test_compress_data.h"
+#include "test_common.h"
+
+static char dir[256];
+
+/* Counts buffers handed back, as a caller's pool would. */
+struct pool {
+	pthread_mutex_t lock;
+	unsigned int returned;
+	int last_status;
+};
+
+static void pool_done(void *cookie, int status)
+{
+	struct pool *p = cookie;
+
+	pthread_mutex_lock(&p->lock);
+	p->returned++;
+	if (status)
+		p->last_status = status;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Push DATA[0..LEN) as pieces of PIECE bytes under TAG; returns finish()'s result. */
+static int write_stream(const char *path, const struct compress_writer_opts *o, const uint8_t *data,
+			uint64_t len, uint64_t piece, uint64_t tag, struct compress_stats *st)
+{
+	struct pool pool = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+	struct compress_writer *w;
+	struct compress_err err = { "" };
+	unsigned int pushed = 0;
+	int ret;
+
+	ret = compress_writer_new(path, o, &w, &err);
+	if (ret < 0) {
+		fprintf(stderr, "writer_new: %s\n", err.msg);
+		return ret;
+	}
+	for (uint64_t pos = 0; pos < len || (len == 0 && pushed == 0); pos += piece) {
+		uint64_t n = len - pos < piece ? len - pos : piece;
+
+		ret = compress_writer_push(w, data + pos, n, tag, pos, pool_done, &pool);
+		pushed++;
+		if (ret < 0)
+			break;
+	}
+	ret = compress_writer_finish(w, st, &err);
+	if (ret < 0)
+		fprintf(stderr, "finish (expected or not): %s\n", err.msg);
+	compress_writer_free(w);
+	/* EXPECT: every pushed buffer came back exactly once. */
+	CHECK_EQ_INT(pool.returned, pushed);
+	return ret;
+}
+
+/* Reads the whole stream back, in parallel, and compares with DATA (tag TAG). */
+static int verify_stream(const char *path, const uint8_t *data, uint64_t len, uint64_t tag,
+			 bool direct, struct compress_err *err)
+{
+	struct compress_reader_opts ro;
+	struct compress_reader *r;
+	uint64_t n, covered = 0;
+	uint8_t *out;
+	int ret;
+
+	compress_reader_opts_default(&ro);
+	ro.workers = 2;
+	ro.queue_depth = 3;
+	ro.direct_io = direct;
+	ret = compress_reader_open(path, &ro, &r, err);
+	if (ret < 0)
+		return ret;
+	n = compress_reader_chunk_count(r);
+	out = malloc(len ? len : 1);
+	for (uint64_t i = 0; i < n; i++) {
+		struct compress_chunk_info ci;
+
+		compress_reader_chunk(r, i, &ci);
+		if (ci.tag != tag || ci.offset + ci.raw_len > len) {
+			snprintf(err->msg, sizeof(err->msg), "chunk %llu out of range",
+				 (unsigned long long)i);
+			ret = -ERANGE;
+			break;
+		}
+		covered += ci.raw_len;
+		ret = compress_reader_read(r, i, out + ci.offset, len - ci.offset, NULL, NULL);
+		if (ret < 0)
+			break;
+	}
+	if (ret == 0)
+		ret = compress_reader_wait(r, err);
+	else
+		compress_reader_wait(r, NULL);
+	if (ret == 0 && (covered != len || (len && memcmp(out, data, len)))) {
+		snprintf(err->msg, sizeof(err->msg),
+			 "data read back differs (covered %llu of %llu)",
+			 (unsigned long long)covered, (unsigned long long)len);
+		ret = -EILSEQ; /* wrong data: the one outcome a test must never accept */
+	}
+	free(out);
+	compress_reader_free(r);
+	return ret;
+}
+
+static void opts_small(struct compress_writer_opts *o, int level, enum compress_filter f)
+{
+	compress_writer_opts_default(o);
+	o->level = level;
+	o->filter = f;
+	o->workers = 2;
+	o->chunk_size = 64 << 10;
+	o->queue_depth = 2;
+}
+
+/* EXPECT: each size, codec and filter round-trips bit-exactly. */
+static void test_roundtrips(void)
+{
+	static const uint64_t sizes[] = { 0, 1, 3, 4095, 4096, 65535, 65536, 65537, 1000003 };
+	static const int levels[] = { COMPRESS_LEVEL_OFF, -5, 1, 3 };
+	char path[300];
+	size_t maxlen = 1000003 + 1;
+	uint8_t *data = malloc(maxlen);
+
+	snprintf(path, sizeof(path), "%s/rt.vrs", dir);
+	for (int kind = 0; kind < TD_KINDS; kind++) {
+		td_fill(kind, data, maxlen, 1234 + kind);
+		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+			for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+				for (int f = 0; f < COMPRESS_FILTER_COUNT; f++) {
+					struct compress_writer_opts o;
+					struct compress_stats st;
+					struct compress_err err = { "" };
+					/* odd sources exercise the O_DIRECT copy path */
+					const uint8_t *src = data + (s & 1);
+					bool direct = (l + f) & 1;
+					int ret;
+
+					opts_small(&o, levels[l], f);
+					o.direct_io = direct;
+					ret = write_stream(path, &o, src, sizes[s], 40000, 5, &st);
+					CHECK_EQ_INT(ret, 0);
+					CHECK_EQ_INT(st.raw_bytes, sizes[s]);
+					/* pieces of 40000 bytes fit in one 64 KiB chunk each */
+					CHECK_EQ_INT(st.chunk_count, (sizes[s] + 39999) / 40000);
+					ret = verify_stream(path, src, sizes[s], 5, !direct, &err);
+					if (ret)
+						fprintf(stderr,
+							"kind %d size %llu level %d filter %d: "
+							"%s\n",
+							kind, (unsigned long long)sizes[s],
+							levels[l], f, err.msg);
+					CHECK_EQ_INT(ret, 0);
+					if (kind == TD_ZERO)
+						CHECK_EQ_INT(st.chunks[COMPRESS_CODEC_ZERO],
+							     st.chunk_count);
+					if (kind == TD_RANDOM)
+						CHECK_EQ_INT(st.stored_bytes, sizes[s]);
+					if (levels[l] == COMPRESS_LEVEL_OFF)
+						CHECK_EQ_INT(st.chunks[COMPRESS_CODEC_ZSTD], 0);
+					if (kind == TD_TEXT && levels[l] != COMPRESS_LEVEL_OFF &&
+					    sizes[s] >= 65536)
+						CHECK(st.stored_bytes * 2 < st.raw_bytes);
+				}
+			}
+		}
+	}
+	free(data);
+}
+
+/* EXPECT: many chunks through one staging buffer and one worker, from several tags, are all
+ * found again by (tag, offset). */
+static void test_many_chunks_and_find(void)
+{
+	struct compress_writer_opts o;
+	struct pool pool = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+	struct compress_writer *w;
+	struct compress_reader *r;
+	struct compress_stats st;
+	struct compress_err err = { "" };
+	const uint64_t len = 3 << 20;
+	uint8_t *data = malloc(len), *out = malloc(64 << 10);
+	char path[300];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/many.vrs", dir);
+	td_fill(TD_MIXED, data, len, 99);
+	opts_small(&o, 1, COMPRESS_FILTER_BYTEGROUP2);
+	o.workers = 1;
+	o.queue_depth = 1;
+	CHECK_EQ_INT(compress_writer_new(path, &o, &w, &err), 0);
+	/* EXPECT: nothing under the final name before finish() */
+	CHECK(stat(path, &sb) < 0 && errno == ENOENT);
+	/* tags 100..102, each a third of the data, pushed as one big buffer each */
+	for (int t = 0; t < 3; t++)
+		CHECK_EQ_INT(compress_writer_push(w, data + t * (len / 3), len / 3, 100 + t,
+						  1ull << 40, pool_done, &pool),
+			     0);
+	CHECK_EQ_INT(compress_writer_finish(w, &st, &err), 0);
+	compress_writer_free(w);
+	CHECK_EQ_INT(pool.returned, 3);
+	CHECK_EQ_INT(st.chunk_count, 48);
+	CHECK(stat(path, &sb) == 0);
+	/* EXPECT: the image is private (it holds GPU memory) */
+	CHECK_EQ_INT(sb.st_mode & 0777, 0600);
+	CHECK_EQ_INT((uint64_t)sb.st_size, st.file_bytes);
+
+	CHECK_EQ_INT(compress_reader_open(path, NULL, &r, &err), 0);
+	CHECK_EQ_INT(compress_reader_chunk_count(r), 48);
+	for (int t = 0; t < 3; t++) {
+		for (uint64_t off = 0; off < len / 3; off += 12345) {
+			int64_t i = compress_reader_find(r, 100 + t, (1ull << 40) + off);
+			struct compress_chunk_info ci;
+
+			CHECK(i >= 0);
+			if (i < 0)
+				continue;
+			compress_reader_chunk(r, (uint64_t)i, &ci);
+			CHECK_EQ_INT(ci.tag, 100 + t);
+			CHECK(ci.offset <= (1ull << 40) + off &&
+			      (1ull << 40) + off < ci.offset + ci.raw_len);
+			CHECK_EQ_INT(compress_reader_read_sync(r, (uint64_t)i, out, 64 << 10, &err),
+				     0);
+			CHECK(memcmp(out, data + t * (len / 3) + (ci.offset - (1ull << 40)),
+				     ci.raw_len) == 0);
+		}
+	}
+	CHECK_EQ_INT(compress_reader_find(r, 99, 0), -ENOENT);
+	CHECK_EQ_INT(compress_reader_find(r, 100, 0), -ENOENT);
+	CHECK_EQ_INT(compress_reader_find(r, 102, (1ull << 40) + len / 3), -ENOENT);
+	/* EXPECT: a too-small destination is refused, not overrun */
+	CHECK_EQ_INT(compress_reader_read(r, 0, out, 100, NULL, NULL), -EINVAL);
+	compress_reader_free(r);
+	free(data);
+	free(out);
+}
+
+static uint64_t file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) ? 0 : (uint64_t)sb.st_size;
+}
+
+static void copy_file(const char *from, const char *to, uint64_t len)
+{
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	uint8_t *buf = malloc(len ? len : 1);
+
+	CHECK(in >= 0 && out >= 0);
+	CHECK(pread(in, buf, len, 0) == (ssize_t)len);
+	CHECK(pwrite(out, buf, len, 0) == (ssize_t)len);
+	close(in);
+	close(out);
+	free(buf);
+}
+
+static void flip_bit(const char *path, uint64_t bit)
+{
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+
+	CHECK(pread(fd, &b, 1, (off_t)(bit / 8)) == 1);
+	b ^= (uint8_t)(1u << (bit % 8));
+	CHECK(pwrite(fd, &b, 1, (off_t)(bit / 8)) == 1);
+	close(fd);
+}
+
+/*
+ * EXPECT: a flipped bit anywhere is either caught (open or read fails, naming the file) or
+ * lands in bytes that carry nothing (padding, reserved header space) and the data is intact;
+ * a flip inside any stored chunk byte is always caught, and names the chunk and its tag.
+ */
+static void test_corruption(void)
+{
+	const uint64_t len = 400 << 10;
+	uint8_t *data = malloc(len);
+	struct compress_writer_opts o;
+	struct compress_stats st;
+	struct compress_reader *r;
+	struct compress_err err;
+	char path[300], bad[300];
+	uint64_t size, payload_bits = 0, caught = 0;
+	struct compress_chunk_info ci[16];
+	uint64_t nchunks;
+
+	snprintf(path, sizeof(path), "%s/good.vrs", dir);
+	snprintf(bad, sizeof(bad), "%s/bad.vrs", dir);
+	/* one zero chunk, two random (raw) ones, then weights and text for zstd */
+	td_fill(TD_MIXED, data, len, 7);
+	td_fill(TD_ZERO, data, 64 << 10, 0);
+	td_fill(TD_RANDOM, data + (64 << 10), 128 << 10, 8);
+	td_fill(TD_TEXT, data + (192 << 10), 64 << 10, 9);
+	opts_small(&o, 3, COMPRESS_FILTER_BYTEGROUP2);
+	CHECK_EQ_INT(write_stream(path, &o, data, len, len, 77, &st), 0);
+	CHECK(st.chunks[COMPRESS_CODEC_ZSTD] > 0 && st.chunks[COMPRESS_CODEC_RAW] > 0 &&
+	      st.chunks[COMPRESS_CODEC_ZERO] > 0);
+	size = file_size(path);
+	CHECK_EQ_INT(compress_reader_open(path, NULL, &r, &err), 0);
+	nchunks = compress_reader_chunk_count(r);
+	CHECK(nchunks <= 16);
+	for (uint64_t i = 0; i < nchunks && i < 16; i++)
+		compress_reader_chunk(r, i, &ci[i]);
+	compress_reader_free(r);
+
+	for (uint64_t bit = 0; bit < size * 8; bit += 997) {
+		bool in_payload = false;
+		int ret;
+
+		for (uint64_t i = 0; i < nchunks && i < 16; i++)
+			if (bit / 8 >= ci[i].file_offset &&
+			    bit / 8 < ci[i].file_offset + ci[i].stored_len)
+				in_payload = true;
+		copy_file(path, bad, size);
+		flip_bit(bad, bit);
+		err.msg[0] = '\0';
+		ret = verify_stream(bad, data, len, 77, bit & 1, &err);
+		CHECK(ret != -EILSEQ); /* never wrong data */
+		if (ret < 0) {
+			caught++;
+			CHECK(strstr(err.msg, bad) != NULL);
+		}
+		if (in_payload) {
+			payload_bits++;
+			CHECK(ret == -EBADMSG);
+			CHECK(strstr(err.msg, "chunk") && strstr(err.msg, "tag 77"));
+		}
+	}
+	CHECK(payload_bits > 100);
+	CHECK(caught >= payload_bits);
+	/* EXPECT: every bit of index and footer is protected */
+	for (uint64_t bit = (size - 4096) * 8; bit < size * 8; bit += 7) {
+		struct compress_reader *rr;
+
+		copy_file(path, bad, size);
+		flip_bit(bad, bit);
+		if (compress_reader_open(bad, NULL, &rr, &err) == 0) {
+			/* only the zero padding between index and footer may be hit */
+			compress_reader_free(rr);
+			CHECK(verify_stream(bad, data, len, 77, false, &err) == 0);
+		}
+	}
+	unlink(bad);
+	free(data);
+}
+
+/* EXPECT: every truncation, and any foreign file, is refused at open with the file named. */
+static void test_truncation_and_foreign(void)
+{
+	const uint64_t len = 300 << 10;
+	uint8_t *data = malloc(len);
+	struct compress_writer_opts o;
+	struct compress_reader *r;
+	struct compress_err err;
+	char path[300], bad[300];
+	uint64_t size;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/t.vrs", dir);
+	snprintf(bad, sizeof(bad), "%s/t-bad.vrs", dir);
+	td_fill(TD_TEXT, data, len, 3);
+	opts_small(&o, 1, COMPRESS_FILTER_NONE);
+	CHECK_EQ_INT(write_stream(path, &o, data, len, len, 1, NULL), 0);
+	size = file_size(path);
+	for (uint64_t cut = 0; cut < size; cut += (cut < 8192 ? 509 : 4093)) {
+		copy_file(path, bad, cut);
+		CHECK(compress_reader_open(bad, NULL, &r, &err) < 0);
+		CHECK(strstr(err.msg, bad) != NULL);
+	}
+	copy_file(path, bad, size - 1);
+	CHECK_EQ_INT(compress_reader_open(bad, NULL, &r, &err), -EBADMSG);
+
+	/* A file of random bytes, and one of the right size whose end is text. */
+	fd = open(bad, O_WRONLY | O_TRUNC);
+	td_fill(TD_RANDOM, data, len, 5);
+	CHECK(write(fd, data, 64 << 10) == 64 << 10);
+	close(fd);
+	CHECK_EQ_INT(compress_reader_open(bad, NULL, &r, &err), -EBADMSG);
+	CHECK(strstr(err.msg, bad) != NULL);
+	CHECK_EQ_INT(compress_reader_open("/proc/self/status", NULL, &r, &err), -EBADMSG);
+	CHECK_EQ_INT(compress_reader_open("/dev/null", NULL, &r, &err), -EINVAL);
+	CHECK_EQ_INT(compress_reader_open("/nonexistent/x.vrs", NULL, &r, &err), -ENOENT);
+	unlink(bad);
+	free(data);
+}
+
+static unsigned int count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	unsigned int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * EXPECT: a stream given up without finish() leaves no file at all; a stream hitting the
+ * file size limit (short writes, then EFBIG) fails with a message and leaves no file.
+ */
+static void test_abandon_and_short_write(void)
+{
+	char sub[300], path[400];
+	struct compress_writer_opts o;
+	struct compress_writer *w;
+	struct compress_err err;
+	struct pool pool = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+	uint8_t *data = malloc(4 << 20);
+	pid_t pid;
+	int status;
+
+	snprintf(sub, sizeof(sub), "%s/abandon", dir);
+	mkdir(sub, 0700);
+	snprintf(path, sizeof(path), "%s/a.vrs", sub);
+	td_fill(TD_RANDOM, data, 4 << 20, 11);
+	opts_small(&o, 1, COMPRESS_FILTER_NONE);
+	CHECK_EQ_INT(compress_writer_new(path, &o, &w, &err), 0);
+	CHECK_EQ_INT(compress_writer_push(w, data, 1 << 20, 1, 0, pool_done, &pool), 0);
+	CHECK_EQ_INT(count_entries(sub), 1); /* the temporary file */
+	compress_writer_free(w);
+	CHECK_EQ_INT(pool.returned, 1);
+	CHECK_EQ_INT(count_entries(sub), 0);
+
+	/* RLIMIT_FSIZE turns writes past 1 MiB + 1000 into short writes, then EFBIG. */
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { (1 << 20) + 1000, (1 << 20) + 1000 };
+		int ret;
+
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		/* without preallocation the writes themselves come up short, then fail */
+		for (int mode = 0; mode < 4; mode++) {
+			o.direct_io = mode & 1;
+			o.prealloc_off = mode & 2;
+			ret = write_stream(path, &o, data, 4 << 20, 1 << 20, 1, NULL);
+			if (ret != -EFBIG || count_entries(sub) != 0) {
+				fprintf(stderr, "mode %d: %d, %u files left\n", mode, ret,
+					count_entries(sub));
+				_exit(1);
+			}
+		}
+		_exit(test_failures ? 1 : 0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	rmdir(sub);
+	free(data);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		snprintf(dir, sizeof(dir), "%s/compress-test-XXXXXX", argv[1]);
+	else
+		snprintf(dir, sizeof(dir), "/tmp/compress-test-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_roundtrips();
+	test_many_chunks_and_find();
+	test_corruption();
+	test_truncation_and_foreign();
+	test_abandon_and_short_write();
+	{
+		char p[400];
+
+		snprintf(p, sizeof(p), "%s/rt.vrs", dir), unlink(p);
+		snprintf(p, sizeof(p), "%s/many.vrs", dir), unlink(p);
+		snprintf(p, sizeof(p), "%s/good.vrs", dir), unlink(p);
+		snprintf(p, sizeof(p), "%s/t.vrs", dir), unlink(p);
+	}
+	CHECK_EQ_INT(count_entries(dir), 0);
+	rmdir(dir);
+	return test_finish("compress_stream");
+}
