@@ -6,7 +6,14 @@
  */
 #include <criu-plugin.h>
 
+#include "plugin_config.h"
 #include "plugin_log.h"
+
+/*
+ * The plugin's state for one criu run. CRIU calls hooks from one thread at a
+ * time; it is owned by this file and handed down by pointer.
+ */
+static struct plugin_config plugin_cfg;
 
 static const char *plugin_stage_name(int stage)
 {
@@ -23,8 +30,18 @@ static const char *plugin_stage_name(int stage)
 
 static int vramstream_plugin_init(int stage)
 {
+	char msg[512];
+	int r;
+
+	r = plugin_config_load(&plugin_cfg, plugin_config_getenv, NULL, msg, sizeof(msg));
+	if (r) {
+		pr_err("cannot start: %s", msg);
+		return r;
+	}
+	plugin_config_describe(&plugin_cfg, msg, sizeof(msg));
 	pr_info("plugin initialised for %s (version " VRAMSTREAM_VERSION ")",
 		plugin_stage_name(stage));
+	pr_info("settings: %s", msg);
 	return 0;
 }
 

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Plugin settings: read once at init from the environment (and an optional
+ * file), validated, then passed down by pointer. No globals.
+ *
+ * Every setting, its default and its meaning is listed in plugin_config.c's
+ * table and in README.md ("Configuration").
+ */
+#ifndef VRAMSTREAM_PLUGIN_CONFIG_H
+#define VRAMSTREAM_PLUGIN_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Restore-time topology checks, each relaxable (upstream's KFD_*_CHECK too). */
+struct plugin_checks {
+	bool fw_version;
+	bool sdma_fw_version;
+	bool caches_count;
+	bool num_gws;
+	bool vram_size;
+	bool numa;
+	bool capability;
+};
+
+enum plugin_filter {
+	PLUGIN_FILTER_NONE = 0,
+	PLUGIN_FILTER_BYTES2 = 2, /* group bytes of 2-byte elements (bf16/fp16) */
+	PLUGIN_FILTER_BYTES4 = 4, /* group bytes of 4-byte elements (fp32) */
+};
+
+struct plugin_config {
+	bool compress;		 /* false when VRAMSTREAM_LEVEL=off */
+	int zstd_level;		 /* negative levels are zstd's fast modes */
+	enum plugin_filter filter;
+	unsigned int workers;	 /* compression threads; 0 = online CPUs */
+	uint64_t chunk_size;	 /* bytes per stream chunk */
+	uint64_t buffer_size;	 /* bytes per pinned buffer */
+	uint64_t pinned_max;	 /* pinned host memory per GPU */
+	unsigned int sdma_rings; /* 0 = every ring the GPU reports */
+	unsigned int io_depth;	 /* io_uring queue depth */
+	bool fsync;
+	bool direct_io;
+	struct plugin_checks checks;
+};
+
+/*
+ * Looks a setting up by name; returns NULL when unset. plugin_config_getenv
+ * reads the environment; tests pass their own.
+ */
+typedef const char *(*plugin_config_get_fn)(const char *name, void *ctx);
+const char *plugin_config_getenv(const char *name, void *ctx);
+
+void plugin_config_defaults(struct plugin_config *cfg);
+
+/*
+ * Fill @cfg from defaults, then the file named by VRAMSTREAM_CONFIG (if set;
+ * NAME=VALUE lines, # comments), then @get (the environment wins over the
+ * file). Returns 0, or -EINVAL with @err saying which setting is wrong, what
+ * it holds and what is accepted.
+ */
+int plugin_config_load(struct plugin_config *cfg, plugin_config_get_fn get, void *ctx, char *err,
+		       size_t err_len);
+
+/* One line per setting, for the log at init. Writes at most @len bytes. */
+void plugin_config_describe(const struct plugin_config *cfg, char *buf, size_t len);
+
+#endif

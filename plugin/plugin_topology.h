@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * KFD topology: read the GPUs a machine has from sysfs, and match the GPUs
+ * an image was dumped on to the GPUs of the machine restoring it.
+ *
+ * Source of the files and formats: the kernel's
+ * drivers/gpu/drm/amd/amdkfd/kfd_topology.c (node_show, mem_show,
+ * iolink_show): /sys/class/kfd/kfd/topology/nodes/N/{gpu_id,properties,
+ * mem_banks/M/properties,io_links/L/properties}, "name value" lines.
+ */
+#ifndef VRAMSTREAM_PLUGIN_TOPOLOGY_H
+#define VRAMSTREAM_PLUGIN_TOPOLOGY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugin_config.h"
+
+#define TOPO_MAX_GPUS 64
+#define TOPO_MAX_PROPS 96
+#define TOPO_PROP_NAME 48
+
+struct topo_prop {
+	char name[TOPO_PROP_NAME];
+	uint64_t value;
+};
+
+struct topo_gpu {
+	uint32_t node_id;
+	uint32_t gpu_id;
+	uint64_t vram_size; /* sum of the node's VRAM heaps (mem_banks) */
+	/* CPU node of the GPU's first io_link to a CPU: its NUMA placement. */
+	int32_t cpu_node;
+	unsigned int n_props;
+	struct topo_prop props[TOPO_MAX_PROPS];
+};
+
+struct topo_system {
+	unsigned int n_gpus;
+	struct topo_gpu gpus[TOPO_MAX_GPUS];
+};
+
+/*
+ * Read the GPU nodes below @sysfs_root ("" for the real /sys; tests pass a
+ * folder). CPU-only nodes (gpu_id 0) are skipped. GPUs come out sorted by
+ * node id. Returns 0 or -errno with @err naming the file and the problem.
+ */
+int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, size_t err_len);
+
+/* A property's value by name; returns 0 and sets @value, or -ENOENT. */
+int topology_prop(const struct topo_gpu *gpu, const char *name, uint64_t *value);
+
+/*
+ * Match every GPU of @src (the dumping machine) to a distinct GPU of @dst
+ * with compatible properties under @checks. On success @map[i] is the index
+ * in @dst->gpus of src->gpus[i]. On failure returns -ENODEV and writes into
+ * @why what differs (GPU counts, or for each unmatched source GPU the
+ * properties that differ on every candidate and the setting that relaxes
+ * each check).
+ */
+int topology_match(const struct topo_system *src, const struct topo_system *dst,
+		   const struct plugin_checks *checks, unsigned int map[TOPO_MAX_GPUS], char *why,
+		   size_t why_len);
+
+#endif

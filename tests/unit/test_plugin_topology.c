@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * EXPECT: a KFD sysfs topology (written here in kfd_topology.c's format) is
+ * read with its GPUs, VRAM and NUMA links; GPUs match across machines with
+ * other gpu_ids and order; fewer GPUs, another device, smaller VRAM or older
+ * firmware are refused with the difference named; each relaxable check can
+ * be turned off.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "plugin_topology.h"
+#include "test_common.h"
+
+static void writef(const char *path, const char *fmt, ...)
+{
+	FILE *f = fopen(path, "w");
+	va_list ap;
+
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+static void mkdirs(const char *root, const char *sub)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s%s'", root, sub);
+	if (system(cmd))
+		exit(2);
+}
+
+struct fake_gpu {
+	unsigned int node, gpu_id, device_id, fw, cpu;
+	unsigned long long vram;
+};
+
+/* A CPU node 0 (and 1) plus the given GPUs, in kfd_topology.c's format. */
+static void make_tree(const char *root, const struct fake_gpu *g, int n)
+{
+	char d[512], p[600];
+
+	mkdirs(root, "/sys/class/kfd/kfd/topology/nodes/0");
+	mkdirs(root, "/sys/class/kfd/kfd/topology/nodes/1");
+	for (int cpu = 0; cpu < 2; cpu++) {
+		snprintf(p, sizeof(p), "%s/sys/class/kfd/kfd/topology/nodes/%d/gpu_id", root, cpu);
+		writef(p, "0\n");
+		snprintf(p, sizeof(p), "%s/sys/class/kfd/kfd/topology/nodes/%d/properties", root,
+			 cpu);
+		writef(p, "cpu_cores_count 16\nsimd_count 0\nmem_banks_count 1\n");
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(d, sizeof(d), "/sys/class/kfd/kfd/topology/nodes/%u", g[i].node);
+		mkdirs(root, d);
+		snprintf(p, sizeof(p), "%s%s/gpu_id", root, d);
+		writef(p, "%u\n", g[i].gpu_id);
+		snprintf(p, sizeof(p), "%s%s/properties", root, d);
+		writef(p,
+		       "cpu_cores_count 0\nsimd_count 416\nmem_banks_count 1\ncaches_count 204\n"
+		       "io_links_count 1\nmax_waves_per_simd 8\nlds_size_in_kb 64\nnum_gws 64\n"
+		       "wave_front_size 64\narray_count 8\nsimd_arrays_per_engine 1\n"
+		       "cu_per_simd_array 13\nsimd_per_cu 4\nmax_slots_scratch_cu 32\n"
+		       "gfx_target_version 90010\nvendor_id 4098\ndevice_id %u\n"
+		       "drm_render_minor %u\nnum_sdma_engines 2\nnum_sdma_xgmi_engines 6\n"
+		       "num_sdma_queues_per_engine 8\nnum_cp_queues 24\nfw_version %u\n"
+		       "capability 671588992\nsdma_fw_version 18\n",
+		       g[i].device_id, 128 + i, g[i].fw);
+		snprintf(p, sizeof(p), "%s/mem_banks/0", d);
+		mkdirs(root, p);
+		snprintf(p, sizeof(p), "%s%s/mem_banks/0/properties", root, d);
+		writef(p, "heap_type 1\nsize_in_bytes %llu\nflags 0\nwidth 4096\nmem_clk_max 1600\n",
+		       g[i].vram);
+		snprintf(p, sizeof(p), "%s/io_links/0", d);
+		mkdirs(root, p);
+		snprintf(p, sizeof(p), "%s%s/io_links/0/properties", root, d);
+		writef(p, "type 2\nversion_major 0\nversion_minor 0\nnode_from %u\nnode_to %u\n"
+			  "weight 20\n",
+		       g[i].node, g[i].cpu);
+	}
+}
+
+static char *tmp_root(void)
+{
+	char *dir = strdup("/tmp/vramstream-topo-XXXXXX");
+
+	if (!mkdtemp(dir))
+		exit(2);
+	return dir;
+}
+
+static void rm_root(char *dir)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", dir);
+	free(dir);
+}
+
+#define GiB (1ull << 30)
+
+static struct plugin_checks all_checks(void)
+{
+	return (struct plugin_checks){ true, true, true, true, true, true, true };
+}
+
+int main(void)
+{
+	static struct topo_system src, dst;
+	struct plugin_checks checks = all_checks();
+	unsigned int map[TOPO_MAX_GPUS];
+	char err[4096];
+	char *a = tmp_root(), *b = tmp_root();
+	uint64_t v;
+
+	/* Source: two MI210-like GPUs on CPU nodes 0 and 1. */
+	const struct fake_gpu src_gpus[] = { { 2, 0x1111, 0x740f, 100, 0, 64 * GiB },
+					     { 3, 0x2222, 0x740f, 100, 1, 64 * GiB } };
+	make_tree(a, src_gpus, 2);
+	CHECK_EQ_INT(topology_read(a, &src, err, sizeof(err)), 0);
+	CHECK_EQ_INT(src.n_gpus, 2);
+	CHECK_EQ_INT(src.gpus[0].gpu_id, 0x1111);
+	CHECK_EQ_INT(src.gpus[0].node_id, 2);
+	CHECK(src.gpus[1].vram_size == 64 * GiB);
+	CHECK_EQ_INT(src.gpus[1].cpu_node, 1);
+	CHECK_EQ_INT(topology_prop(&src.gpus[0], "device_id", &v), 0);
+	CHECK_EQ_INT(v, 0x740f);
+	CHECK_EQ_INT(topology_prop(&src.gpus[0], "no_such_thing", &v), -ENOENT);
+
+	/* Target: same GPUs, other gpu_ids, CPU nodes numbered the other way
+	 * round: fits, the CPU nodes being renamed 0->1 and 1->0 (NUMA keeps the
+	 * grouping, not the numbers, as upstream's CPU maps do). */
+	{
+		const struct fake_gpu g[] = { { 2, 0xaaaa, 0x740f, 100, 1, 64 * GiB },
+					      { 3, 0xbbbb, 0x740f, 100, 0, 64 * GiB } };
+		rm_root(b);
+		b = tmp_root();
+		make_tree(b, g, 2);
+		CHECK_EQ_INT(topology_read(b, &dst, err, sizeof(err)), 0);
+		CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), 0);
+		CHECK_EQ_INT(dst.gpus[map[0]].gpu_id, 0xaaaa);
+		CHECK_EQ_INT(dst.gpus[map[1]].gpu_id, 0xbbbb);
+	}
+	/* Fewer GPUs. */
+	{
+		const struct fake_gpu g[] = { { 2, 0xaaaa, 0x740f, 100, 0, 64 * GiB } };
+		rm_root(b);
+		b = tmp_root();
+		make_tree(b, g, 1);
+		CHECK_EQ_INT(topology_read(b, &dst, err, sizeof(err)), 0);
+		CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), -ENODEV);
+		CHECK(strstr(err, "2 GPU(s), this machine has 1") != NULL);
+	}
+	/* Another device, smaller VRAM and older firmware on one GPU. */
+	{
+		const struct fake_gpu g[] = { { 2, 0xaaaa, 0x740f, 100, 0, 64 * GiB },
+					      { 3, 0xbbbb, 0x740f, 90, 1, 32 * GiB } };
+		rm_root(b);
+		b = tmp_root();
+		make_tree(b, g, 2);
+		CHECK_EQ_INT(topology_read(b, &dst, err, sizeof(err)), 0);
+		CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), -ENODEV);
+		CHECK(strstr(err, "fw_version 100 > 90 (relax with VRAMSTREAM_CHECK_FW=0)") != NULL);
+		CHECK(strstr(err, "VRAM 65536 MiB > 32768 MiB") != NULL);
+		/* Relaxing both checks lets it through. */
+		checks.fw_version = false;
+		checks.vram_size = false;
+		CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), 0);
+		checks = all_checks();
+	}
+	{
+		const struct fake_gpu g[] = { { 2, 0xaaaa, 0x740f, 100, 0, 64 * GiB },
+					      { 3, 0xbbbb, 0x73bf, 100, 1, 64 * GiB } };
+		rm_root(b);
+		b = tmp_root();
+		make_tree(b, g, 2);
+		CHECK_EQ_INT(topology_read(b, &dst, err, sizeof(err)), 0);
+		CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), -ENODEV);
+		CHECK(strstr(err, "device_id 29711 != 29631") != NULL);
+	}
+	/* Both target GPUs on one CPU node: NUMA grouping differs. */
+	{
+		const struct fake_gpu g[] = { { 2, 0xaaaa, 0x740f, 100, 0, 64 * GiB },
+					      { 3, 0xbbbb, 0x740f, 100, 0, 64 * GiB } };
+		rm_root(b);
+		b = tmp_root();
+		make_tree(b, g, 2);
+		CHECK_EQ_INT(topology_read(b, &dst, err, sizeof(err)), 0);
+		CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), -ENODEV);
+		CHECK(strstr(err, "VRAMSTREAM_CHECK_NUMA=0") != NULL);
+		checks.numa = false;
+		CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), 0);
+		checks = all_checks();
+	}
+	/* No KFD at all. */
+	CHECK(topology_read("/nonexistent-root", &dst, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "/nonexistent-root/sys/class/kfd") != NULL);
+
+	rm_root(a);
+	rm_root(b);
+	return test_finish("test_plugin_topology");
+}
