@@ -272,7 +272,7 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_v
 	while (len) {
 		unsigned int ib = lane->next_ib;
 		struct sdma_cs cs;
-		uint64_t n;
+		uint64_t n, budget;
 
 		r = sdma_lane_take_ib(e, idx, ib);
 		if (r)
@@ -280,16 +280,19 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_v
 		cs.buf = lane->ib_cpu + (size_t)ib * (e->ib_stride / 4);
 		cs.cdw = 0;
 		cs.max_dw = e->ib_dw - e->gen->ib_pad_dw;
-		while (len) {
+		/* At most max_ib_bytes per IB; the IB was sized to hold that many packets. */
+		budget = len < e->cfg.max_ib_bytes ? len : e->cfg.max_ib_bytes;
+		while (budget) {
 			if (src)
-				n = sdma_emit_copy_linear(&cs, e->gen, dst_va, src_va, len);
+				n = sdma_emit_copy_linear(&cs, e->gen, dst_va, src_va, budget);
 			else
-				n = sdma_emit_const_fill(&cs, e->gen, dst_va, len, value);
+				n = sdma_emit_const_fill(&cs, e->gen, dst_va, budget, value);
 			if (!n)
 				break;
 			dst_va += n;
 			src_va += src ? n : 0;
 			len -= n;
+			budget -= n;
 		}
 		if (!cs.cdw) {
 			/* Cannot happen with validated arguments; never loop on it. */

@@ -45,8 +45,9 @@ struct sdma_engine_config {
 	/* IBs per lane: how many copies a lane keeps in flight; 0 = 4. */
 	unsigned int ibs_per_lane;
 	/*
-	 * Largest copy one IB carries; 0 = 256 MiB. Larger requests are split
-	 * over several IBs of the same lane (the ticket covers them all).
+	 * Bytes one IB carries at most; 0 = 256 MiB. Larger requests are split
+	 * over several IBs of the same lane (the ticket covers them all). Fill
+	 * lengths must then stay multiples of 4: keep it a multiple of 4.
 	 */
 	uint64_t max_ib_bytes;
 	/* How long a wait for a lane's free IB may take; 0 = 60 s. */
