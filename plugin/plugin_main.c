@@ -1,17 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * CRIU plugin registration. CRIU dlopen()s every .so in its plugin folder
- * (criu/plugin.c:cr_plugin_init) and looks up CR_PLUGIN_DESC, the one symbol
- * this library exports (plugin/plugin.map).
+ * CRIU plugin registration and hooks. CRIU dlopen()s every .so in its plugin
+ * folder (criu/plugin.c:cr_plugin_init) and looks up CR_PLUGIN_DESC, the one
+ * symbol this library exports (plugin/plugin.map).
+ *
+ * Where each hook runs (observed with CRIU 4.1.1, DESIGN.md): DUMP_EXT_FILE
+ * in the criu process on its copy of the task's fd; RESTORE_EXT_FILE and
+ * UPDATE_VMA_MAP inside the restored task; RESUME_DEVICES_LATE in the criu
+ * process with the task's pid, after the restorer has put every VMA back.
  */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <criu-plugin.h>
 
 #include "plugin_config.h"
+#include "plugin_dump.h"
 #include "plugin_log.h"
+#include "plugin_restore.h"
+
+#define DRM_MAJOR 226
+#define DRM_RENDER_MINOR_FIRST 128
 
 /*
- * The plugin's state for one criu run. CRIU calls hooks from one thread at a
- * time; it is owned by this file and handed down by pointer.
+ * The plugin's settings for one criu run, read at init. CRIU calls hooks one
+ * at a time; owned by this file and handed down by pointer.
  */
 static struct plugin_config plugin_cfg;
 
@@ -54,3 +69,70 @@ static void vramstream_plugin_exit(int stage, int ret)
 #pragma GCC visibility push(default)
 CR_PLUGIN_REGISTER("vramstream", vramstream_plugin_init, vramstream_plugin_exit)
 #pragma GCC visibility pop
+
+enum dev_kind { DEV_OTHER, DEV_KFD, DEV_RENDER };
+
+/* KFD's char major is dynamic: compare with /dev/kfd's. */
+static enum dev_kind classify(dev_t rdev)
+{
+	struct stat kfd;
+
+	if (!stat("/dev/kfd", &kfd) && S_ISCHR(kfd.st_mode) && major(rdev) == major(kfd.st_rdev))
+		return DEV_KFD;
+	if (major(rdev) == DRM_MAJOR && minor(rdev) >= DRM_RENDER_MINOR_FIRST)
+		return DEV_RENDER;
+	return DEV_OTHER;
+}
+
+static int vramstream_dump_ext_file(int fd, int id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
+		return -ENOTSUP;
+	switch (classify(st.st_rdev)) {
+	case DEV_KFD:
+		return plugin_dump_kfd(&plugin_cfg, criu_get_image_dir(), fd, id);
+	case DEV_RENDER:
+		return plugin_dump_render(&plugin_cfg, criu_get_image_dir(), fd, id,
+					  minor(st.st_rdev));
+	default:
+		return -ENOTSUP;
+	}
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__DUMP_EXT_FILE, vramstream_dump_ext_file)
+
+static int vramstream_restore_ext_file(int id)
+{
+	int r = plugin_restore_kfd(&plugin_cfg, criu_get_image_dir(), id);
+
+	if (r == -ENOTSUP)
+		r = plugin_restore_render(&plugin_cfg, criu_get_image_dir(), id);
+	return r;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESTORE_EXT_FILE, vramstream_restore_ext_file)
+
+static int vramstream_handle_device_vma(int fd, const struct stat *st)
+{
+	/* Mappings of /dev/kfd (doorbells, events, MMIO) and of render nodes
+	 * (BOs) are device VMAs criu cannot dump itself; their contents are in
+	 * our images and UPDATE_VMA_MAP re-creates them. */
+	(void)fd;
+	return classify(st->st_rdev) == DEV_OTHER ? -ENOTSUP : 0;
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__HANDLE_DEVICE_VMA, vramstream_handle_device_vma)
+
+static int vramstream_update_vma_map(const char *path, const uint64_t addr,
+				     const uint64_t old_pgoff, uint64_t *new_pgoff, int *plugin_fd)
+{
+	if (strcmp(path, "/dev/kfd") && strncmp(path, "/dev/dri/renderD", 16))
+		return -ENOTSUP;
+	return plugin_restore_vma(path, addr, old_pgoff, new_pgoff, plugin_fd);
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__UPDATE_VMA_MAP, vramstream_update_vma_map)
+
+static int vramstream_resume_devices_late(int pid)
+{
+	return plugin_resume_late(&plugin_cfg, criu_get_image_dir(), pid);
+}
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESUME_DEVICES_LATE, vramstream_resume_devices_late)

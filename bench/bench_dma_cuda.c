@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * CUDA driver API, loaded with dlopen: the few entry points the copy path
+ * needs, with the prototypes of cuda.h (CUDA 12/13 driver API, the _v2
+ * symbols since CUDA 3.2). Error codes are CUresult (0 = CUDA_SUCCESS).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench_dma_cuda.h"
+
+typedef int CUresult;
+typedef int CUdevice;
+typedef void *CUcontext;
+typedef void *CUstream;
+typedef void *CUevent;
+typedef unsigned long long CUdeviceptr;
+
+#define CU_STREAM_NON_BLOCKING 0x1
+#define CU_EVENT_DISABLE_TIMING 0x2
+#define CU_MEMHOSTREGISTER_PORTABLE 0x1
+
+static struct cuda_api {
+	void *lib;
+	CUresult (*Init)(unsigned int);
+	CUresult (*DeviceGet)(CUdevice *, int);
+	CUresult (*DevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+	CUresult (*CtxSetCurrent)(CUcontext);
+	CUresult (*MemAlloc)(CUdeviceptr *, size_t);
+	CUresult (*MemFree)(CUdeviceptr);
+	CUresult (*MemHostRegister)(void *, size_t, unsigned int);
+	CUresult (*MemHostUnregister)(void *);
+	CUresult (*StreamCreate)(CUstream *, unsigned int);
+	CUresult (*StreamDestroy)(CUstream);
+	CUresult (*StreamSynchronize)(CUstream);
+	CUresult (*MemcpyDtoHAsync)(void *, CUdeviceptr, size_t, CUstream);
+	CUresult (*MemcpyHtoDAsync)(CUdeviceptr, const void *, size_t, CUstream);
+	CUresult (*MemcpyDtoH)(void *, CUdeviceptr, size_t);
+	CUresult (*MemcpyHtoD)(CUdeviceptr, const void *, size_t);
+	CUresult (*EventCreate)(CUevent *, unsigned int);
+	CUresult (*EventDestroy)(CUevent);
+	CUresult (*EventRecord)(CUevent, CUstream);
+	CUresult (*EventSynchronize)(CUevent);
+	CUresult (*GetErrorString)(CUresult, const char **);
+	CUcontext ctx;
+	/* device allocations standing in for BOs */
+	CUdeviceptr *bos;
+	uint64_t *bo_sizes;
+	int n_bos;
+} cu;
+
+static const char *cu_err(CUresult r)
+{
+	const char *s = NULL;
+
+	if (cu.GetErrorString && !cu.GetErrorString(r, &s) && s)
+		return s;
+	return "unknown CUDA error";
+}
+
+int bench_cuda_init(int ordinal, char *err, size_t err_len)
+{
+	CUdevice dev;
+	CUresult r;
+
+	if (cu.lib)
+		return 0;
+	cu.lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!cu.lib) {
+		snprintf(err, err_len, "cannot load libcuda.so.1: %s", dlerror());
+		return -ENOENT;
+	}
+#define SYM(field, name)                                                              \
+	do {                                                                          \
+		*(void **)&cu.field = dlsym(cu.lib, name);                            \
+		if (!cu.field) {                                                      \
+			snprintf(err, err_len, "libcuda.so.1 lacks %s", name);        \
+			return -ENOSYS;                                               \
+		}                                                                     \
+	} while (0)
+	SYM(Init, "cuInit");
+	SYM(DeviceGet, "cuDeviceGet");
+	SYM(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+	SYM(CtxSetCurrent, "cuCtxSetCurrent");
+	SYM(MemAlloc, "cuMemAlloc_v2");
+	SYM(MemFree, "cuMemFree_v2");
+	SYM(MemHostRegister, "cuMemHostRegister_v2");
+	SYM(MemHostUnregister, "cuMemHostUnregister");
+	SYM(StreamCreate, "cuStreamCreate");
+	SYM(StreamDestroy, "cuStreamDestroy_v2");
+	SYM(StreamSynchronize, "cuStreamSynchronize");
+	SYM(MemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
+	SYM(MemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
+	SYM(MemcpyDtoH, "cuMemcpyDtoH_v2");
+	SYM(MemcpyHtoD, "cuMemcpyHtoD_v2");
+	SYM(EventCreate, "cuEventCreate");
+	SYM(EventDestroy, "cuEventDestroy_v2");
+	SYM(EventRecord, "cuEventRecord");
+	SYM(EventSynchronize, "cuEventSynchronize");
+	SYM(GetErrorString, "cuGetErrorString");
+#undef SYM
+	r = cu.Init(0);
+	if (!r)
+		r = cu.DeviceGet(&dev, ordinal);
+	if (!r)
+		r = cu.DevicePrimaryCtxRetain(&cu.ctx, dev);
+	if (!r)
+		r = cu.CtxSetCurrent(cu.ctx);
+	if (r) {
+		snprintf(err, err_len, "CUDA device %d: %s", ordinal, cu_err(r));
+		return -ENODEV;
+	}
+	return 0;
+}
+
+int bench_cuda_alloc(uint64_t size, int *index)
+{
+	CUdeviceptr p;
+	void *a, *b;
+
+	cu.CtxSetCurrent(cu.ctx);
+	if (cu.MemAlloc(&p, size ? size : 1))
+		return -ENOMEM;
+	a = realloc(cu.bos, sizeof(*cu.bos) * (cu.n_bos + 1));
+	if (a)
+		cu.bos = a;
+	b = realloc(cu.bo_sizes, sizeof(*cu.bo_sizes) * (cu.n_bos + 1));
+	if (b)
+		cu.bo_sizes = b;
+	if (!a || !b) {
+		cu.MemFree(p);
+		return -ENOMEM;
+	}
+	cu.bos[cu.n_bos] = p;
+	cu.bo_sizes[cu.n_bos] = size;
+	*index = cu.n_bos++;
+	return 0;
+}
+
+int bench_cuda_upload(int index, const void *src, uint64_t size)
+{
+	cu.CtxSetCurrent(cu.ctx);
+	return cu.MemcpyHtoD(cu.bos[index], src, size) ? -EIO : 0;
+}
+
+int bench_cuda_download(int index, void *dst, uint64_t size)
+{
+	cu.CtxSetCurrent(cu.ctx);
+	return cu.MemcpyDtoH(dst, cu.bos[index], size) ? -EIO : 0;
+}
+
+void bench_cuda_free_all(void)
+{
+	for (int i = 0; i < cu.n_bos; i++)
+		cu.MemFree(cu.bos[i]);
+	free(cu.bos);
+	free(cu.bo_sizes);
+	cu.bos = NULL;
+	cu.bo_sizes = NULL;
+	cu.n_bos = 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int bench_cuda_raw_bandwidth(int index, uint64_t bytes, unsigned int streams, double *d2h_gbps,
+			     double *h2d_gbps)
+{
+	uint64_t per = bytes / streams, size = cu.bo_sizes[index];
+	CUstream *s = calloc(streams, sizeof(*s));
+	void *host = NULL;
+	int r = 0;
+
+	if (per > size / streams)
+		per = size / streams;
+	per &= ~4095ull;
+	if (!s || !per || posix_memalign(&host, 4096, per * streams)) {
+		free(s);
+		return -ENOMEM;
+	}
+	cu.CtxSetCurrent(cu.ctx);
+	if (cu.MemHostRegister(host, per * streams, CU_MEMHOSTREGISTER_PORTABLE)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (unsigned int i = 0; i < streams; i++)
+		cu.StreamCreate(&s[i], CU_STREAM_NON_BLOCKING);
+	for (int dir = 0; dir < 2; dir++) {
+		double t0;
+
+		/* one warm-up pass, then the timed one */
+		for (int pass = 0; pass < 2; pass++) {
+			t0 = now_s();
+			for (unsigned int i = 0; i < streams; i++) {
+				char *h = (char *)host + i * per;
+				CUdeviceptr d = cu.bos[index] + i * per;
+
+				if (dir == 0)
+					cu.MemcpyDtoHAsync(h, d, per, s[i]);
+				else
+					cu.MemcpyHtoDAsync(d, h, per, s[i]);
+			}
+			for (unsigned int i = 0; i < streams; i++)
+				cu.StreamSynchronize(s[i]);
+		}
+		*(dir == 0 ? d2h_gbps : h2d_gbps) = per * streams / 1e9 / (now_s() - t0);
+	}
+	for (unsigned int i = 0; i < streams; i++)
+		cu.StreamDestroy(s[i]);
+	cu.MemHostUnregister(host);
+out:
+	free(host);
+	free(s);
+	return r;
+}
+
+/* The pipeline's DMA stage over CUDA streams. */
+struct plugin_dma {
+	unsigned int n_streams, n_buffers, events_per_stream;
+	uint64_t buffer_size;
+	CUstream *streams;
+	CUevent *events; /* [stream][events_per_stream] */
+	uint64_t *issued; /* per stream */
+	void *pool;
+	char err[256];
+};
+
+static int cuda_open(const struct plugin_dma_params *p, struct plugin_dma **out, char *err,
+		     size_t err_len)
+{
+	struct plugin_dma *d = calloc(1, sizeof(*d));
+	CUresult r;
+
+	if (!d)
+		return -ENOMEM;
+	cu.CtxSetCurrent(cu.ctx); /* per thread */
+	d->n_streams = p->rings ? p->rings : 4;
+	d->n_buffers = p->buffers;
+	d->buffer_size = p->buffer_size;
+	d->events_per_stream = p->buffers + 1;
+	d->streams = calloc(d->n_streams, sizeof(*d->streams));
+	d->events = calloc((size_t)d->n_streams * d->events_per_stream, sizeof(*d->events));
+	d->issued = calloc(d->n_streams, sizeof(*d->issued));
+	if (!d->streams || !d->events || !d->issued ||
+	    posix_memalign(&d->pool, 4096, p->buffer_size * p->buffers)) {
+		snprintf(err, err_len, "out of memory for %u pinned buffers", p->buffers);
+		goto fail;
+	}
+	/* Pinned once for the whole run, as the plugin's userptr pool is. */
+	r = cu.MemHostRegister(d->pool, p->buffer_size * p->buffers, CU_MEMHOSTREGISTER_PORTABLE);
+	if (r) {
+		snprintf(err, err_len, "cuMemHostRegister of %llu bytes: %s",
+			 (unsigned long long)(p->buffer_size * p->buffers), cu_err(r));
+		free(d->pool);
+		d->pool = NULL;
+		goto fail;
+	}
+	for (unsigned int i = 0; i < d->n_streams; i++) {
+		if (cu.StreamCreate(&d->streams[i], CU_STREAM_NON_BLOCKING))
+			goto fail;
+		for (unsigned int e = 0; e < d->events_per_stream; e++)
+			if (cu.EventCreate(&d->events[i * d->events_per_stream + e],
+					   CU_EVENT_DISABLE_TIMING))
+				goto fail;
+	}
+	*out = d;
+	return 0;
+fail:
+	free(d->streams);
+	free(d->events);
+	free(d->issued);
+	free(d);
+	return -ENOMEM;
+}
+
+static void cuda_close(struct plugin_dma *d)
+{
+	for (unsigned int i = 0; i < d->n_streams; i++) {
+		if (d->streams[i]) {
+			cu.StreamSynchronize(d->streams[i]);
+			cu.StreamDestroy(d->streams[i]);
+		}
+		for (unsigned int e = 0; e < d->events_per_stream; e++)
+			if (d->events[i * d->events_per_stream + e])
+				cu.EventDestroy(d->events[i * d->events_per_stream + e]);
+	}
+	if (d->pool) {
+		cu.MemHostUnregister(d->pool);
+		free(d->pool);
+	}
+	free(d->streams);
+	free(d->events);
+	free(d->issued);
+	free(d);
+}
+
+static unsigned int cuda_rings(struct plugin_dma *d)
+{
+	return d->n_streams;
+}
+
+static void *cuda_buffer(struct plugin_dma *d, unsigned int i)
+{
+	return (char *)d->pool + (size_t)i * d->buffer_size;
+}
+
+static int cuda_import(struct plugin_dma *d, int index, uint64_t size, unsigned int *bo)
+{
+	if (index < 0 || index >= cu.n_bos || size > cu.bo_sizes[index]) {
+		snprintf(d->err, sizeof(d->err), "no device allocation %d of %llu bytes", index,
+			 (unsigned long long)size);
+		return -EINVAL;
+	}
+	*bo = (unsigned int)index;
+	return 0;
+}
+
+static int cuda_copy(struct plugin_dma *d, unsigned int ring, unsigned int bo, uint64_t off,
+		     unsigned int buf, uint64_t len, bool to_device, uint64_t *ticket)
+{
+	CUstream s = d->streams[ring];
+	CUevent ev;
+	CUresult r;
+
+	if (off + len > cu.bo_sizes[bo] || len > d->buffer_size)
+		return -EINVAL;
+	r = to_device ? cu.MemcpyHtoDAsync(cu.bos[bo] + off, cuda_buffer(d, buf), len, s) :
+			cu.MemcpyDtoHAsync(cuda_buffer(d, buf), cu.bos[bo] + off, len, s);
+	if (!r) {
+		ev = d->events[ring * d->events_per_stream + d->issued[ring] % d->events_per_stream];
+		r = cu.EventRecord(ev, s);
+	}
+	if (r) {
+		snprintf(d->err, sizeof(d->err), "copy on stream %u: %s", ring, cu_err(r));
+		return -EIO;
+	}
+	*ticket = d->issued[ring]++;
+	return 0;
+}
+
+static int cuda_wait(struct plugin_dma *d, unsigned int ring, uint64_t ticket)
+{
+	CUresult r = cu.EventSynchronize(
+		d->events[ring * d->events_per_stream + ticket % d->events_per_stream]);
+
+	if (r) {
+		snprintf(d->err, sizeof(d->err), "stream %u: %s", ring, cu_err(r));
+		return -EIO;
+	}
+	return 0;
+}
+
+static const char *cuda_last_error(struct plugin_dma *d)
+{
+	return d->err;
+}
+
+const struct plugin_dma_ops bench_dma_cuda_ops = {
+	.name = "CUDA copy engines",
+	.open = cuda_open,
+	.close = cuda_close,
+	.rings = cuda_rings,
+	.buffer = cuda_buffer,
+	.import = cuda_import,
+	.copy = cuda_copy,
+	.wait = cuda_wait,
+	.last_error = cuda_last_error,
+};

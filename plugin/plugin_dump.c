@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin_dump.h"
+#include "plugin_image.h"
+#include "plugin_kfd.h"
+#include "plugin_log.h"
+#include "plugin_topology.h"
+#include "plugin_transfer.h"
+
+int plugin_write_image(int dirfd, const char *name, const void *buf, size_t len)
+{
+	char tmp[PATH_MAX];
+	const char *p = buf;
+	int fd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (!r && fsync(fd))
+		r = -errno;
+	if (close(fd) && !r)
+		r = -errno;
+	if (!r && renameat(dirfd, tmp, dirfd, name))
+		r = -errno;
+	if (r)
+		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Everything one KFD dump holds; freed by dump_free(). */
+struct kfd_dump {
+	struct kfd_criu_info info;
+	struct kfd_criu_device_bucket *devs;
+	struct kfd_criu_bo_bucket *bos;
+	void *priv;
+	struct topo_system *topo;
+
+	Vramstream__ProcessImage img;
+	Vramstream__DeviceEntry *dev_entries;
+	Vramstream__DeviceEntry **dev_ptrs;
+	Vramstream__TopologyProperty *props;
+	Vramstream__TopologyProperty **prop_ptrs;
+	Vramstream__BoEntry *bo_entries;
+	Vramstream__BoEntry **bo_ptrs;
+	Vramstream__ContentRef *refs;
+	char (*ref_names)[64];
+
+	struct transfer_job *jobs;
+	struct transfer_bo *tbos;
+	unsigned int n_jobs;
+};
+
+static void dump_free(struct kfd_dump *d)
+{
+	if (d->bos) {
+		for (uint32_t i = 0; i < d->info.num_bos; i++)
+			if (d->bos[i].dmabuf_fd != (uint32_t)-1 && d->bos[i].dmabuf_fd != 0 &&
+			    kfd_bo_has_contents(d->bos[i].alloc_flags))
+				close((int)d->bos[i].dmabuf_fd);
+	}
+	free(d->devs);
+	free(d->bos);
+	free(d->priv);
+	free(d->topo);
+	free(d->dev_entries);
+	free(d->dev_ptrs);
+	free(d->props);
+	free(d->prop_ptrs);
+	free(d->bo_entries);
+	free(d->bo_ptrs);
+	free(d->refs);
+	free(d->ref_names);
+	free(d->jobs);
+	free(d->tbos);
+}
+
+static const struct topo_gpu *topo_by_gpu_id(const struct topo_system *sys, uint32_t gpu_id)
+{
+	for (unsigned int i = 0; i < sys->n_gpus; i++)
+		if (sys->gpus[i].gpu_id == gpu_id)
+			return &sys->gpus[i];
+	return NULL;
+}
+
+static int device_index(const struct kfd_dump *d, uint32_t user_gpu_id)
+{
+	for (uint32_t i = 0; i < d->info.num_devices; i++)
+		if (d->devs[i].user_gpu_id == user_gpu_id)
+			return (int)i;
+	return -1;
+}
+
+/* Fills the metadata message from the buckets and this machine's topology. */
+static int dump_describe(struct kfd_dump *d, int id)
+{
+	const uint32_t nd = d->info.num_devices, nb = d->info.num_bos;
+	unsigned int n_props = 0;
+	char err[512];
+	int r;
+
+	d->topo = calloc(1, sizeof(*d->topo));
+	if (!d->topo)
+		return -ENOMEM;
+	r = topology_read("", d->topo, err, sizeof(err));
+	if (r) {
+		pr_err("dump of KFD file %d (pid %u): %s", id, d->info.pid, err);
+		return r;
+	}
+
+	d->dev_entries = calloc(nd ? nd : 1, sizeof(*d->dev_entries));
+	d->dev_ptrs = calloc(nd ? nd : 1, sizeof(*d->dev_ptrs));
+	d->props = calloc((size_t)(nd ? nd : 1) * TOPO_MAX_PROPS, sizeof(*d->props));
+	d->prop_ptrs = calloc((size_t)(nd ? nd : 1) * TOPO_MAX_PROPS, sizeof(*d->prop_ptrs));
+	d->bo_entries = calloc(nb ? nb : 1, sizeof(*d->bo_entries));
+	d->bo_ptrs = calloc(nb ? nb : 1, sizeof(*d->bo_ptrs));
+	d->refs = calloc(nb ? nb : 1, sizeof(*d->refs));
+	d->ref_names = calloc(nd ? nd : 1, sizeof(*d->ref_names));
+	if (!d->dev_entries || !d->dev_ptrs || !d->props || !d->prop_ptrs || !d->bo_entries ||
+	    !d->bo_ptrs || !d->refs || !d->ref_names)
+		return -ENOMEM;
+
+	for (uint32_t i = 0; i < nd; i++) {
+		Vramstream__DeviceEntry *e = &d->dev_entries[i];
+		const struct topo_gpu *g = topo_by_gpu_id(d->topo, d->devs[i].actual_gpu_id);
+		uint64_t v;
+
+		vramstream__device_entry__init(e);
+		if (!g) {
+			pr_err("dump of KFD file %d (pid %u): GPU 0x%x is not in this machine's KFD "
+			       "topology",
+			       id, d->info.pid, d->devs[i].actual_gpu_id);
+			return -ENODEV;
+		}
+		e->gpu_id = d->devs[i].user_gpu_id;
+		e->node_id = g->node_id;
+		if (!topology_prop(g, "drm_render_minor", &v)) {
+			e->has_render_minor = 1;
+			e->render_minor = (uint32_t)v;
+		}
+		if (!topology_prop(g, "fw_version", &v)) {
+			e->has_fw_version = 1;
+			e->fw_version = (uint32_t)v;
+		}
+		if (!topology_prop(g, "sdma_fw_version", &v)) {
+			e->has_sdma_fw_version = 1;
+			e->sdma_fw_version = (uint32_t)v;
+		}
+		e->has_vram_size = 1;
+		e->vram_size = g->vram_size;
+		e->has_cpu_node = 1;
+		e->cpu_node = g->cpu_node;
+		e->properties = &d->prop_ptrs[n_props];
+		for (unsigned int p = 0; p < g->n_props; p++) {
+			Vramstream__TopologyProperty *tp = &d->props[n_props];
+
+			vramstream__topology_property__init(tp);
+			tp->name = (char *)g->props[p].name;
+			tp->value = g->props[p].value;
+			d->prop_ptrs[n_props++] = tp;
+		}
+		e->n_properties = g->n_props;
+		d->dev_ptrs[i] = e;
+		snprintf(d->ref_names[i], sizeof(d->ref_names[i]), PLUGIN_STREAM_FMT, d->info.pid,
+			 id, i);
+	}
+
+	for (uint32_t i = 0; i < nb; i++) {
+		Vramstream__BoEntry *e = &d->bo_entries[i];
+		const struct kfd_criu_bo_bucket *b = &d->bos[i];
+
+		vramstream__bo_entry__init(e);
+		e->addr = b->addr;
+		e->size = b->size;
+		e->offset = b->offset;
+		e->gpu_id = b->gpu_id;
+		e->alloc_flags = b->alloc_flags;
+		if (kfd_bo_has_contents(b->alloc_flags)) {
+			int di = device_index(d, b->gpu_id);
+
+			if (di < 0) {
+				pr_err("dump of KFD file %d (pid %u): BO %u names GPU 0x%x, which "
+				       "CHECKPOINT did not list",
+				       id, d->info.pid, i, b->gpu_id);
+				return -EINVAL;
+			}
+			vramstream__content_ref__init(&d->refs[i]);
+			d->refs[i].stream_file = d->ref_names[di];
+			d->refs[i].tag = i;
+			e->contents = &d->refs[i];
+		}
+		d->bo_ptrs[i] = e;
+	}
+
+	d->img.pid = d->info.pid;
+	d->img.n_devices = nd;
+	d->img.devices = d->dev_ptrs;
+	d->img.n_bos = nb;
+	d->img.bos = d->bo_ptrs;
+	d->img.has_num_objects = 1;
+	d->img.num_objects = d->info.num_objects;
+	d->img.has_priv_data = 1;
+	d->img.priv_data.len = d->info.priv_data_size;
+	d->img.priv_data.data = d->priv;
+	return 0;
+}
+
+/* One transfer job per GPU that holds BOs with contents. */
+static int dump_plan(struct kfd_dump *d, int dirfd, int id)
+{
+	char dir[PATH_MAX], link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = readlink(link, dir, sizeof(dir) - 1);
+	if (n < 0)
+		return -errno;
+	dir[n] = '\0';
+
+	d->jobs = calloc(d->info.num_devices ? d->info.num_devices : 1, sizeof(*d->jobs));
+	d->tbos = calloc(d->info.num_bos ? d->info.num_bos : 1, sizeof(*d->tbos));
+	if (!d->jobs || !d->tbos)
+		return -ENOMEM;
+
+	unsigned int used = 0;
+
+	for (uint32_t di = 0; di < d->info.num_devices; di++) {
+		struct transfer_job *job = &d->jobs[d->n_jobs];
+
+		job->bos = &d->tbos[used];
+		for (uint32_t i = 0; i < d->info.num_bos; i++) {
+			if (!d->bo_entries[i].contents || d->bos[i].gpu_id != d->devs[di].user_gpu_id)
+				continue;
+			d->tbos[used].size = d->bos[i].size;
+			d->tbos[used].dmabuf_fd = (int)d->bos[i].dmabuf_fd;
+			d->tbos[used].tag = i;
+			used++;
+			job->n_bos++;
+		}
+		if (!job->n_bos)
+			continue;
+		job->gpu_id = d->devs[di].actual_gpu_id;
+		job->render_minor = d->dev_entries[di].render_minor;
+		if (snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", dir,
+			     d->ref_names[di]) >= (int)sizeof(job->stream_path))
+			return -ENAMETOOLONG;
+		d->n_jobs++;
+	}
+	return 0;
+}
+
+int plugin_dump_kfd(const struct plugin_config *cfg, int dirfd, int fd, int id)
+{
+	struct kfd_dump d = { 0 };
+	char name[PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	double t0 = now_s();
+	int r, u;
+
+	r = kfd_criu_process_info(fd, &d.info);
+	if (r) {
+		pr_err("dump of KFD file %d: PROCESS_INFO failed: %s", id, strerror(-r));
+		return r;
+	}
+	/* The process's queues are paused from here: UNPAUSE on every path. */
+	pr_info("KFD file %d: pid %u, %u GPU(s), %u BO(s), %u object(s), %" PRIu64
+		" bytes of private data",
+		id, d.info.pid, d.info.num_devices, d.info.num_bos, d.info.num_objects,
+		d.info.priv_data_size);
+
+	vramstream__process_image__init(&d.img);
+	d.devs = calloc(d.info.num_devices ? d.info.num_devices : 1, sizeof(*d.devs));
+	d.bos = calloc(d.info.num_bos ? d.info.num_bos : 1, sizeof(*d.bos));
+	d.priv = malloc(d.info.priv_data_size ? d.info.priv_data_size : 1);
+	if (!d.devs || !d.bos || !d.priv) {
+		r = -ENOMEM;
+		pr_err("dump of pid %u: out of memory for %u BO buckets", d.info.pid,
+		       d.info.num_bos);
+		goto out;
+	}
+	for (uint32_t i = 0; i < d.info.num_bos; i++)
+		d.bos[i].dmabuf_fd = (uint32_t)-1;
+	r = kfd_criu_checkpoint(fd, &d.info, d.devs, d.bos, d.priv);
+	if (r) {
+		pr_err("dump of pid %u: CHECKPOINT failed: %s", d.info.pid, strerror(-r));
+		goto out;
+	}
+	r = dump_describe(&d, id);
+	if (r)
+		goto out;
+	r = dump_plan(&d, dirfd, id);
+	if (r) {
+		pr_err("dump of pid %u: cannot name stream files in the image folder: %s",
+		       d.info.pid, strerror(-r));
+		goto out;
+	}
+
+	r = transfer_dump(cfg, &plugin_dma_sdma_ops, d.jobs, d.n_jobs);
+	for (unsigned int j = 0; j < d.n_jobs; j++) {
+		const struct transfer_job *job = &d.jobs[j];
+		const struct transfer_stats *st = &job->stats;
+
+		if (job->status) {
+			pr_err("dump of pid %u, GPU 0x%x: %s", d.info.pid, job->gpu_id, job->err);
+			continue;
+		}
+		pr_info("dump of pid %u, GPU 0x%x: %u BO(s), %.3f GB moved, %.3f GB stored "
+			"(ratio %.2f), %.3f s, %.2f GB/s; chunks zero/raw/zstd %" PRIu64 "/%" PRIu64
+			"/%" PRIu64,
+			d.info.pid, job->gpu_id, job->n_bos, st->bytes / 1e9, st->stored / 1e9,
+			st->stored ? (double)st->bytes / st->stored : 0.0, st->seconds,
+			st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0, st->chunks_zero,
+			st->chunks_raw, st->chunks_zstd);
+	}
+	if (r)
+		goto out;
+
+	d.img.settings = NULL;
+	r = plugin_image_encode(&d.img, &buf, &len);
+	if (r)
+		goto out;
+	snprintf(name, sizeof(name), PLUGIN_KFD_IMG_FMT, d.info.pid, id);
+	r = plugin_write_image(dirfd, name, buf, len);
+	if (r)
+		pr_err("dump of pid %u: cannot write %s: %s", d.info.pid, name, strerror(-r));
+out:
+	free(buf);
+	u = kfd_criu_unpause(fd);
+	if (u) {
+		pr_err("dump of pid %u: UNPAUSE failed: %s; the process's GPU queues stay "
+		       "paused",
+		       d.info.pid, strerror(-u));
+		if (!r)
+			r = u;
+	}
+	if (r) {
+		/* Leave nothing that restore could mistake for an image. */
+		for (unsigned int j = 0; d.jobs && j < d.n_jobs; j++)
+			unlink(d.jobs[j].stream_path);
+	} else {
+		pr_info("dump of pid %u done in %.3f s", d.info.pid, now_s() - t0);
+	}
+	dump_free(&d);
+	return r;
+}
+
+int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int id,
+		       unsigned int minor)
+{
+	static struct topo_system topo;
+	Vramstream__RenderFile rf = VRAMSTREAM__RENDER_FILE__INIT;
+	char err[512], name[64];
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	(void)cfg;
+	(void)fd;
+	r = topology_read("", &topo, err, sizeof(err));
+	if (r) {
+		pr_err("dump of render node renderD%u (file %d): %s", minor, id, err);
+		return r;
+	}
+	for (unsigned int i = 0; i < topo.n_gpus; i++) {
+		uint64_t m;
+
+		if (topology_prop(&topo.gpus[i], "drm_render_minor", &m) || m != minor)
+			continue;
+		rf.format_version = VRAMSTREAM_FORMAT_VERSION;
+		rf.gpu_id = topo.gpus[i].gpu_id;
+		rf.render_minor = minor;
+		len = vramstream__render_file__get_packed_size(&rf);
+		buf = malloc(len ? len : 1);
+		if (!buf)
+			return -ENOMEM;
+		vramstream__render_file__pack(&rf, buf);
+		snprintf(name, sizeof(name), PLUGIN_RENDER_IMG_FMT, id);
+		r = plugin_write_image(dirfd, name, buf, len);
+		free(buf);
+		if (r)
+			pr_err("dump of render node renderD%u: cannot write %s: %s", minor, name,
+			       strerror(-r));
+		else
+			pr_info("render node renderD%u (file %d) belongs to GPU 0x%x", minor, id,
+				rf.gpu_id);
+		return r;
+	}
+	pr_err("dump of render node renderD%u (file %d): no KFD GPU has this render minor", minor,
+	       id);
+	return -ENODEV;
+}

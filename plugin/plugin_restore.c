@@ -1,0 +1,564 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "plugin_dump.h"
+#include "plugin_image.h"
+#include "plugin_kfd.h"
+#include "plugin_log.h"
+#include "plugin_restore.h"
+#include "plugin_topology.h"
+#include "plugin_transfer.h"
+
+#define DRM_MAJOR 226
+
+/*
+ * File numbers for render nodes the plugin opens inside the restored task
+ * start here, away from the low numbers criu is about to restore. The KFD
+ * keeps its own reference to the file it acquired the VM from
+ * (kfd_chardev.c: criu_restore_devices -> kfd_process_device_init_vm), so a
+ * later dup2 over one of these numbers by criu would not break the GPU.
+ */
+#define RENDER_FD_BASE 600
+
+/*
+ * State of the restore within one restored task (RESTORE_EXT_FILE and
+ * UPDATE_VMA_MAP run in the task, in criu's restore code, one call at a
+ * time). Owned by this file.
+ */
+struct vma_remap {
+	uint64_t old_offset;
+	uint64_t new_offset;
+	uint32_t dst_minor;
+};
+
+static struct restore_state {
+	pid_t pid;		/* task the state belongs to */
+	bool matched;
+	struct topo_system src, dst;
+	unsigned int map[TOPO_MAX_GPUS];
+	int render_fd[TOPO_MAX_GPUS]; /* by dst index, -1 when closed */
+	struct vma_remap *remaps;
+	size_t n_remaps;
+} rs;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void state_reset_for(pid_t pid)
+{
+	if (rs.pid == pid)
+		return;
+	free(rs.remaps);
+	memset(&rs, 0, sizeof(rs));
+	rs.pid = pid;
+	for (int i = 0; i < TOPO_MAX_GPUS; i++)
+		rs.render_fd[i] = -1;
+}
+
+static int read_file_at(int dirfd, const char *name, uint8_t **out, size_t *out_len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t done = 0;
+	int fd, r = 0;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	if (r) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*out_len = done;
+	return 0;
+}
+
+/* Finds "vramstream-kfd-<pid>-<id>.img" for @pid; returns the id or -ENOENT. */
+static int find_kfd_image(int dirfd, pid_t pid)
+{
+	char prefix[64];
+	DIR *d;
+	struct dirent *de;
+	int dup_fd, id = -ENOENT;
+	size_t plen;
+
+	snprintf(prefix, sizeof(prefix), "vramstream-kfd-%d-", (int)pid);
+	plen = strlen(prefix);
+	dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dup_fd < 0)
+		return -errno;
+	d = fdopendir(dup_fd);
+	if (!d) {
+		close(dup_fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		int v;
+		char tail[8];
+
+		if (strncmp(de->d_name, prefix, plen))
+			continue;
+		if (sscanf(de->d_name + plen, "%d.im%1[g]", &v, tail) == 2) {
+			id = v;
+			break;
+		}
+	}
+	closedir(d);
+	return id;
+}
+
+static int load_kfd_image(int dirfd, pid_t pid, int id, Vramstream__ProcessImage **img)
+{
+	char name[PATH_MAX], why[512];
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	snprintf(name, sizeof(name), PLUGIN_KFD_IMG_FMT, (unsigned int)pid, id);
+	r = read_file_at(dirfd, name, &buf, &len);
+	if (r)
+		return r;
+	r = plugin_image_decode(buf, len, img, why, sizeof(why));
+	free(buf);
+	if (r)
+		pr_err("restore of pid %d: %s: %s", (int)pid, name, why);
+	return r;
+}
+
+/* The GPUs of the image, as a topology to match. */
+static void image_topology(const Vramstream__ProcessImage *img, struct topo_system *sys)
+{
+	memset(sys, 0, sizeof(*sys));
+	for (size_t i = 0; i < img->n_devices && i < TOPO_MAX_GPUS; i++) {
+		const Vramstream__DeviceEntry *e = img->devices[i];
+		struct topo_gpu *g = &sys->gpus[sys->n_gpus++];
+
+		g->gpu_id = e->gpu_id;
+		g->node_id = e->node_id;
+		g->vram_size = e->has_vram_size ? e->vram_size : 0;
+		g->cpu_node = e->has_cpu_node ? e->cpu_node : -1;
+		for (size_t p = 0; p < e->n_properties && g->n_props < TOPO_MAX_PROPS; p++) {
+			snprintf(g->props[g->n_props].name, sizeof(g->props[g->n_props].name), "%s",
+				 e->properties[p]->name);
+			g->props[g->n_props].value = e->properties[p]->value;
+			g->n_props++;
+		}
+	}
+}
+
+/* Matches the image's GPUs to this machine's, once per task. */
+static int ensure_matched(const struct plugin_config *cfg, const Vramstream__ProcessImage *img)
+{
+	char why[4096];
+	int r;
+
+	if (rs.matched)
+		return 0;
+	if (img->n_devices > TOPO_MAX_GPUS) {
+		pr_err("restore of pid %d: the image names %zu GPUs, more than %d", (int)rs.pid,
+		       img->n_devices, TOPO_MAX_GPUS);
+		return -E2BIG;
+	}
+	image_topology(img, &rs.src);
+	r = topology_read("", &rs.dst, why, sizeof(why));
+	if (r) {
+		pr_err("restore of pid %d: %s", (int)rs.pid, why);
+		return r;
+	}
+	r = topology_match(&rs.src, &rs.dst, &cfg->checks, rs.map, why, sizeof(why));
+	if (r) {
+		pr_err("restore of pid %d: this machine's GPUs do not fit the image: %s",
+		       (int)rs.pid, why);
+		return r;
+	}
+	for (unsigned int i = 0; i < rs.src.n_gpus; i++)
+		pr_info("restore of pid %d: GPU 0x%x (node %u) -> 0x%x (node %u)", (int)rs.pid,
+			rs.src.gpus[i].gpu_id, rs.src.gpus[i].node_id,
+			rs.dst.gpus[rs.map[i]].gpu_id, rs.dst.gpus[rs.map[i]].node_id);
+	rs.matched = true;
+	return 0;
+}
+
+static int dst_minor(unsigned int dst_index, uint32_t *minor)
+{
+	uint64_t v;
+
+	if (topology_prop(&rs.dst.gpus[dst_index], "drm_render_minor", &v))
+		return -ENODEV;
+	*minor = (uint32_t)v;
+	return 0;
+}
+
+/* The render node of dst GPU @di, opened once per task at a high number. */
+static int render_fd_for(unsigned int di)
+{
+	char path[64];
+	uint32_t minor;
+	int fd, hi;
+
+	if (rs.render_fd[di] >= 0)
+		return rs.render_fd[di];
+	if (dst_minor(di, &minor))
+		return -ENODEV;
+	snprintf(path, sizeof(path), "/dev/dri/renderD%u", minor);
+	fd = open(path, O_RDWR);
+	if (fd < 0) {
+		int e = errno;
+
+		pr_err("restore of pid %d: cannot open %s: %s", (int)rs.pid, path, strerror(e));
+		return -e;
+	}
+	hi = fcntl(fd, F_DUPFD, RENDER_FD_BASE);
+	close(fd);
+	if (hi < 0)
+		return -errno;
+	rs.render_fd[di] = hi;
+	return hi;
+}
+
+static int src_index(uint32_t gpu_id)
+{
+	for (unsigned int i = 0; i < rs.src.n_gpus; i++)
+		if (rs.src.gpus[i].gpu_id == gpu_id)
+			return (int)i;
+	return -1;
+}
+
+int plugin_restore_kfd(const struct plugin_config *cfg, int dirfd, int id)
+{
+	Vramstream__ProcessImage *img = NULL;
+	struct kfd_criu_device_bucket *devs = NULL;
+	struct kfd_criu_bo_bucket *bos = NULL;
+	struct transfer_job *jobs = NULL;
+	struct transfer_bo *tbos = NULL;
+	unsigned int n_jobs = 0, used = 0;
+	pid_t pid = getpid();
+	char dir[PATH_MAX], link[64];
+	double t0 = now_s();
+	int kfd = -1, r;
+	ssize_t n;
+
+	state_reset_for(pid);
+	r = load_kfd_image(dirfd, pid, id, &img);
+	if (r == -ENOENT)
+		return -ENOTSUP; /* not a file we dumped */
+	if (r)
+		return r;
+	r = ensure_matched(cfg, img);
+	if (r)
+		goto out;
+
+	kfd = open("/dev/kfd", O_RDWR);
+	if (kfd < 0) {
+		r = -errno;
+		pr_err("restore of pid %d: cannot open /dev/kfd: %s (is the amdgpu driver loaded?)",
+		       (int)pid, strerror(-r));
+		goto out;
+	}
+
+	devs = calloc(img->n_devices ? img->n_devices : 1, sizeof(*devs));
+	bos = calloc(img->n_bos ? img->n_bos : 1, sizeof(*bos));
+	jobs = calloc(img->n_devices ? img->n_devices : 1, sizeof(*jobs));
+	tbos = calloc(img->n_bos ? img->n_bos : 1, sizeof(*tbos));
+	if (!devs || !bos || !jobs || !tbos) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < img->n_devices; i++) {
+		unsigned int di = rs.map[i];
+		int fd = render_fd_for(di);
+
+		if (fd < 0) {
+			r = fd;
+			goto out;
+		}
+		devs[i].user_gpu_id = img->devices[i]->gpu_id;
+		devs[i].actual_gpu_id = rs.dst.gpus[di].gpu_id;
+		devs[i].drm_fd = (uint32_t)fd;
+	}
+	for (size_t i = 0; i < img->n_bos; i++) {
+		const Vramstream__BoEntry *e = img->bos[i];
+
+		if (src_index(e->gpu_id) < 0) {
+			pr_err("restore of pid %d: BO %zu names GPU 0x%x, which the image does "
+			       "not list (damaged image)",
+			       (int)pid, i, e->gpu_id);
+			r = -EINVAL;
+			goto out;
+		}
+		bos[i].addr = e->addr;
+		bos[i].size = e->size;
+		bos[i].offset = e->offset;
+		bos[i].gpu_id = e->gpu_id; /* user gpu_id: KFD translates through devs */
+		bos[i].alloc_flags = e->alloc_flags;
+		bos[i].dmabuf_fd = (uint32_t)-1;
+	}
+
+	r = kfd_criu_restore(kfd, devs, (uint32_t)img->n_devices, bos, (uint32_t)img->n_bos,
+			     img->priv_data.data, img->priv_data.len, img->num_objects);
+	if (r) {
+		pr_err("restore of pid %d: KFD RESTORE failed: %s", (int)pid, strerror(-r));
+		goto out;
+	}
+
+	/* Remember restored offsets for UPDATE_VMA_MAP. */
+	free(rs.remaps);
+	rs.remaps = calloc(img->n_bos ? img->n_bos : 1, sizeof(*rs.remaps));
+	rs.n_remaps = 0;
+	if (!rs.remaps) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < img->n_bos; i++) {
+		uint32_t minor = 0;
+
+		dst_minor(rs.map[src_index(img->bos[i]->gpu_id)], &minor);
+		rs.remaps[rs.n_remaps++] = (struct vma_remap){ bos[i].offset,
+							       bos[i].restored_offset, minor };
+	}
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = readlink(link, dir, sizeof(dir) - 1);
+	if (n < 0) {
+		r = -errno;
+		goto out;
+	}
+	dir[n] = '\0';
+	for (size_t dev = 0; dev < img->n_devices; dev++) {
+		struct transfer_job *job = &jobs[n_jobs];
+		const char *stream = NULL;
+
+		job->bos = &tbos[used];
+		for (size_t i = 0; i < img->n_bos; i++) {
+			const Vramstream__BoEntry *e = img->bos[i];
+
+			if (!e->contents || e->gpu_id != img->devices[dev]->gpu_id)
+				continue;
+			if (stream && strcmp(stream, e->contents->stream_file)) {
+				pr_err("restore of pid %d: BOs of GPU 0x%x name two stream files "
+				       "(damaged image)",
+				       (int)pid, e->gpu_id);
+				r = -EINVAL;
+				goto out;
+			}
+			stream = e->contents->stream_file;
+			if (strchr(stream, '/')) {
+				pr_err("restore of pid %d: stream file name %s leaves the image "
+				       "folder (damaged image)",
+				       (int)pid, stream);
+				r = -EINVAL;
+				goto out;
+			}
+			tbos[used].size = e->size;
+			tbos[used].dmabuf_fd = (int)bos[i].dmabuf_fd;
+			tbos[used].tag = e->contents->tag;
+			used++;
+			job->n_bos++;
+		}
+		if (!job->n_bos)
+			continue;
+		job->gpu_id = rs.dst.gpus[rs.map[dev]].gpu_id;
+		dst_minor(rs.map[dev], &job->render_minor);
+		if (snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", dir, stream) >=
+		    (int)sizeof(job->stream_path)) {
+			r = -ENAMETOOLONG;
+			goto out;
+		}
+		n_jobs++;
+	}
+	r = transfer_restore(cfg, &plugin_dma_sdma_ops, jobs, n_jobs);
+	for (unsigned int j = 0; j < n_jobs; j++) {
+		const struct transfer_job *job = &jobs[j];
+		const struct transfer_stats *st = &job->stats;
+
+		if (job->status) {
+			pr_err("restore of pid %d, GPU 0x%x: %s", (int)pid, job->gpu_id, job->err);
+			continue;
+		}
+		pr_info("restore of pid %d, GPU 0x%x: %u BO(s), %.3f GB moved from %.3f GB "
+			"stored, %.3f s, %.2f GB/s",
+			(int)pid, job->gpu_id, job->n_bos, st->bytes / 1e9, st->stored / 1e9,
+			st->seconds, st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0);
+	}
+out:
+	if (bos) {
+		for (size_t i = 0; img && i < img->n_bos; i++)
+			if (bos[i].dmabuf_fd != (uint32_t)-1 &&
+			    kfd_bo_has_contents(bos[i].alloc_flags))
+				close((int)bos[i].dmabuf_fd);
+	}
+	free(devs);
+	free(bos);
+	free(jobs);
+	free(tbos);
+	if (r) {
+		if (kfd >= 0)
+			close(kfd);
+		kfd = r;
+	} else {
+		pr_info("restore of pid %d: KFD state and %zu BO(s) restored in %.3f s; queues "
+			"start at RESUME",
+			(int)pid, img->n_bos, now_s() - t0);
+	}
+	plugin_image_free(img);
+	return kfd;
+}
+
+int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
+{
+	Vramstream__ProcessImage *img = NULL;
+	Vramstream__RenderFile *rf;
+	char name[64];
+	uint8_t *buf;
+	size_t len;
+	pid_t pid = getpid();
+	int r, kid, si, fd;
+
+	state_reset_for(pid);
+	snprintf(name, sizeof(name), PLUGIN_RENDER_IMG_FMT, id);
+	r = read_file_at(dirfd, name, &buf, &len);
+	if (r == -ENOENT)
+		return -ENOTSUP;
+	if (r)
+		return r;
+	rf = vramstream__render_file__unpack(NULL, len, buf);
+	free(buf);
+	if (!rf || rf->format_version != VRAMSTREAM_FORMAT_VERSION) {
+		pr_err("restore of pid %d: %s is damaged or of another format version", (int)pid,
+		       name);
+		if (rf)
+			vramstream__render_file__free_unpacked(rf, NULL);
+		return -EINVAL;
+	}
+	/* The GPU mapping comes from the task's KFD image. */
+	kid = find_kfd_image(dirfd, pid);
+	if (kid < 0) {
+		pr_err("restore of pid %d: render node file %d has no KFD image beside it", (int)pid,
+		       id);
+		r = -ENOENT;
+		goto out;
+	}
+	r = load_kfd_image(dirfd, pid, kid, &img);
+	if (!r)
+		r = ensure_matched(cfg, img);
+	if (r)
+		goto out;
+	si = src_index(rf->gpu_id);
+	if (si < 0) {
+		pr_err("restore of pid %d: render node file %d names GPU 0x%x, which the KFD image "
+		       "does not list",
+		       (int)pid, id, rf->gpu_id);
+		r = -EINVAL;
+		goto out;
+	}
+	fd = render_fd_for(rs.map[si]);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	/* The same open file the KFD acquired its VM from, as on the source. */
+	r = fcntl(fd, F_DUPFD, 0);
+	if (r < 0)
+		r = -errno;
+out:
+	plugin_image_free(img);
+	vramstream__render_file__free_unpacked(rf, NULL);
+	return r;
+}
+
+int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint64_t *new_pgoff,
+		       int *plugin_fd)
+{
+	unsigned int minor;
+
+	for (size_t i = 0; i < rs.n_remaps; i++) {
+		const struct vma_remap *m = &rs.remaps[i];
+
+		if (m->old_offset != old_pgoff)
+			continue;
+		*new_pgoff = m->new_offset;
+		*plugin_fd = -1;
+		if (sscanf(path, "/dev/dri/renderD%u", &minor) == 1) {
+			/* Map through the render node of the GPU it now lives on. */
+			for (unsigned int di = 0; di < rs.dst.n_gpus; di++) {
+				uint32_t dm;
+
+				if (!dst_minor(di, &dm) && dm == m->dst_minor) {
+					int fd = render_fd_for(di);
+
+					if (fd < 0)
+						return fd;
+					*plugin_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+					if (*plugin_fd < 0)
+						return -errno;
+				}
+			}
+		}
+		pr_debug("VMA at 0x%" PRIx64 " of %s: offset 0x%" PRIx64 " -> 0x%" PRIx64, addr,
+			 path, old_pgoff, *new_pgoff);
+		return 0;
+	}
+	pr_err("VMA at 0x%" PRIx64 " of %s: no restored BO had mmap offset 0x%" PRIx64, addr,
+	       path, old_pgoff);
+	return -ENOENT;
+}
+
+int plugin_resume_late(const struct plugin_config *cfg, int dirfd, pid_t pid)
+{
+	int kfd, r;
+
+	(void)cfg;
+	if (find_kfd_image(dirfd, pid) < 0)
+		return 0; /* no GPU state of ours in this task */
+	kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
+	if (kfd < 0) {
+		r = -errno;
+		pr_err("resume of pid %d: cannot open /dev/kfd: %s", (int)pid, strerror(-r));
+		return r;
+	}
+	r = kfd_criu_resume(kfd, pid);
+	close(kfd);
+	if (r)
+		pr_err("resume of pid %d: KFD RESUME failed: %s", (int)pid, strerror(-r));
+	else
+		pr_info("resume of pid %d: GPU queues running", (int)pid);
+	return r;
+}

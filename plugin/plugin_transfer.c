@@ -1,0 +1,717 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The transfer pipeline (DESIGN.md, "The data path"), one thread per GPU:
+ *
+ *   dump:    DMA copy BO range -> pinned buffer  ->  compress_writer_push()
+ *            (workers: zero/filter/zstd/checksum, io_uring) -> buffer free
+ *   restore: compress_reader_read() -> pinned buffer -> DMA copy to BO
+ *            -> buffer free
+ *
+ * All stages overlap: the GPU thread keeps every free pinned buffer busy
+ * with a copy in flight, spread round-robin over the rings, while the
+ * compress/ workers drain filled ones; a buffer comes back to the free list
+ * from the writer's completion callback (dump) or when its copy to the
+ * device has finished (restore). Pinned memory is the fixed pool, whatever
+ * the VRAM size.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <unistd.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compress.h"
+#include "plugin_transfer.h"
+
+#define TRANSFER_MIN_BUFFERS 2
+#define TRANSFER_MAX_BUFFERS 1024
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A FIFO of buffer indexes guarded by the pipe's lock. */
+struct idx_queue {
+	unsigned int *v;
+	unsigned int head, len, cap;
+};
+
+static int idxq_init(struct idx_queue *q, unsigned int cap)
+{
+	q->v = calloc(cap, sizeof(*q->v));
+	q->head = q->len = 0;
+	q->cap = cap;
+	return q->v ? 0 : -ENOMEM;
+}
+
+static void idxq_push(struct idx_queue *q, unsigned int x)
+{
+	q->v[(q->head + q->len++) % q->cap] = x;
+}
+
+static unsigned int idxq_pop(struct idx_queue *q)
+{
+	unsigned int x = q->v[q->head];
+
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+	return x;
+}
+
+/* A copy in flight. */
+struct inflight {
+	unsigned int buf, ring;
+	uint64_t ticket;
+	uint64_t tag, offset, len; /* what the buffer holds or receives */
+	unsigned int bo;
+};
+
+/* The state of one GPU's pipeline. Fields under "lock" are shared with
+ * compress/ callback threads; the rest belong to the GPU thread. */
+struct pipe {
+	const struct plugin_config *cfg;
+	const struct plugin_dma_ops *ops;
+	struct transfer_job *job;
+	struct plugin_dma *dma;
+	unsigned int n_buffers, n_rings, next_ring;
+	uint64_t buffer_size;
+	unsigned int *bo_handle; /* per job BO */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct idx_queue free_bufs; /* lock */
+	struct idx_queue ready;	    /* lock: restore, buffers filled by the reader */
+	int cb_error;		    /* lock: first error reported by a callback */
+
+	struct inflight *fifo; /* copies in flight, in issue order */
+	unsigned int fifo_head, fifo_len;
+	double dma_busy_since, dma_busy;
+	/* restore: chunk info per buffer */
+	struct compress_chunk_info *buf_chunk;
+};
+
+struct buf_cookie {
+	struct pipe *p;
+	unsigned int buf;
+};
+
+static void pipe_fail(struct pipe *p, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void pipe_fail(struct pipe *p, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->job->status)
+		return;
+	p->job->status = err;
+	va_start(ap, fmt);
+	vsnprintf(p->job->err, sizeof(p->job->err), fmt, ap);
+	va_end(ap);
+}
+
+/* compress/ callbacks (dump: buffer consumed; restore: buffer filled). */
+static void on_pushed(void *cookie, int status)
+{
+	struct buf_cookie *c = cookie;
+	struct pipe *p = c->p;
+
+	pthread_mutex_lock(&p->lock);
+	if (status && !p->cb_error)
+		p->cb_error = status;
+	idxq_push(&p->free_bufs, c->buf);
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void on_read(void *cookie, int status)
+{
+	struct buf_cookie *c = cookie;
+	struct pipe *p = c->p;
+
+	pthread_mutex_lock(&p->lock);
+	if (status) {
+		if (!p->cb_error)
+			p->cb_error = status;
+		idxq_push(&p->free_bufs, c->buf);
+	} else {
+		idxq_push(&p->ready, c->buf);
+	}
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void dma_busy_update(struct pipe *p, double t)
+{
+	if (p->fifo_len && p->dma_busy_since == 0)
+		p->dma_busy_since = t;
+	else if (!p->fifo_len && p->dma_busy_since != 0) {
+		p->dma_busy += t - p->dma_busy_since;
+		p->dma_busy_since = 0;
+	}
+}
+
+static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_t bo_off,
+		      uint64_t len, bool to_device, uint64_t tag)
+{
+	struct inflight *f = &p->fifo[(p->fifo_head + p->fifo_len) % p->n_buffers];
+	int r;
+
+	f->buf = buf;
+	f->ring = p->next_ring;
+	f->bo = bo;
+	f->offset = bo_off;
+	f->len = len;
+	f->tag = tag;
+	p->next_ring = (p->next_ring + 1) % p->n_rings;
+	r = p->ops->copy(p->dma, f->ring, p->bo_handle[bo], bo_off, buf, len, to_device,
+			 &f->ticket);
+	if (r) {
+		pipe_fail(p, r, "DMA copy of %" PRIu64 " bytes %s BO %" PRIu64 " at offset %" PRIu64
+				" failed: %s",
+			  len, to_device ? "into" : "from", tag, bo_off,
+			  *p->ops->last_error(p->dma) ? p->ops->last_error(p->dma) : strerror(-r));
+		return r;
+	}
+	p->fifo_len++;
+	dma_busy_update(p, now_s());
+	return 0;
+}
+
+/* Waits for the oldest copy in flight; returns it in @done. */
+static int retire_oldest(struct pipe *p, struct inflight *done)
+{
+	struct inflight *f = &p->fifo[p->fifo_head];
+	int r = p->ops->wait(p->dma, f->ring, f->ticket);
+
+	*done = *f;
+	p->fifo_head = (p->fifo_head + 1) % p->n_buffers;
+	p->fifo_len--;
+	dma_busy_update(p, now_s());
+	if (r)
+		pipe_fail(p, r, "DMA copy of BO %" PRIu64 " at offset %" PRIu64 " failed on ring %u: %s",
+			  done->tag, done->offset, done->ring,
+			  *p->ops->last_error(p->dma) ? p->ops->last_error(p->dma) : strerror(-r));
+	return r;
+}
+
+/* Takes a free buffer, waiting for compress/ to hand one back if needed;
+ * -1 when the pipeline failed. */
+static int take_free(struct pipe *p, bool wait)
+{
+	int buf = -1;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->free_bufs.len && !p->cb_error && wait)
+		pthread_cond_wait(&p->cond, &p->lock);
+	if (p->free_bufs.len && !p->cb_error)
+		buf = (int)idxq_pop(&p->free_bufs);
+	pthread_mutex_unlock(&p->lock);
+	return buf;
+}
+
+static unsigned int free_count(struct pipe *p)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->free_bufs.len;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
+		      const struct plugin_dma_ops *ops, struct transfer_job *job)
+{
+	struct plugin_dma_params dp = { 0 };
+	uint64_t total = 0;
+	char err[400] = "";
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->ops = ops;
+	p->job = job;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+
+	for (unsigned int i = 0; i < job->n_bos; i++)
+		total += job->bos[i].size;
+	p->buffer_size = cfg->buffer_size;
+	/* No more pinned memory than the job can use, and at least two buffers
+	 * so that DMA and compression overlap. */
+	uint64_t want = (total + p->buffer_size - 1) / p->buffer_size;
+	uint64_t cap = cfg->pinned_max / p->buffer_size;
+
+	if (cap > TRANSFER_MAX_BUFFERS)
+		cap = TRANSFER_MAX_BUFFERS;
+	if (want > cap)
+		want = cap;
+	if (want < TRANSFER_MIN_BUFFERS)
+		want = TRANSFER_MIN_BUFFERS;
+	p->n_buffers = (unsigned int)want;
+
+	dp.render_minor = job->render_minor;
+	dp.rings = cfg->sdma_rings;
+	dp.buffer_size = p->buffer_size;
+	dp.buffers = p->n_buffers;
+	r = ops->open(&dp, &p->dma, err, sizeof(err));
+	if (r) {
+		pipe_fail(p, r, "cannot open the %s engine of render node %u: %s", ops->name,
+			  job->render_minor, *err ? err : strerror(-r));
+		return r;
+	}
+	p->n_rings = ops->rings(p->dma);
+	if (!p->n_rings)
+		p->n_rings = 1;
+
+	if (idxq_init(&p->free_bufs, p->n_buffers) || idxq_init(&p->ready, p->n_buffers))
+		return -ENOMEM;
+	p->fifo = calloc(p->n_buffers, sizeof(*p->fifo));
+	p->bo_handle = calloc(job->n_bos ? job->n_bos : 1, sizeof(*p->bo_handle));
+	p->buf_chunk = calloc(p->n_buffers, sizeof(*p->buf_chunk));
+	if (!p->fifo || !p->bo_handle || !p->buf_chunk)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < p->n_buffers; i++)
+		idxq_push(&p->free_bufs, i);
+	for (unsigned int i = 0; i < job->n_bos; i++) {
+		r = ops->import(p->dma, job->bos[i].dmabuf_fd, job->bos[i].size, &p->bo_handle[i]);
+		if (r) {
+			pipe_fail(p, r, "cannot import BO %" PRIu64 " (%" PRIu64 " bytes) into %s: %s",
+				  job->bos[i].tag, job->bos[i].size, ops->name,
+				  *ops->last_error(p->dma) ? ops->last_error(p->dma) :
+							     strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void pipe_teardown(struct pipe *p)
+{
+	if (p->dma)
+		p->ops->close(p->dma);
+	free(p->free_bufs.v);
+	free(p->ready.v);
+	free(p->fifo);
+	free(p->bo_handle);
+	free(p->buf_chunk);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+}
+
+static struct buf_cookie *cookies_for(struct pipe *p)
+{
+	struct buf_cookie *c = calloc(p->n_buffers, sizeof(*c));
+
+	for (unsigned int i = 0; c && i < p->n_buffers; i++) {
+		c[i].p = p;
+		c[i].buf = i;
+	}
+	return c;
+}
+
+static void writer_opts(const struct plugin_config *cfg, unsigned int n_jobs,
+			struct compress_writer_opts *o)
+{
+	compress_writer_opts_default(o);
+	o->level = cfg->compress ? cfg->zstd_level : COMPRESS_LEVEL_OFF;
+	o->filter = cfg->filter == PLUGIN_FILTER_BYTES2 ? COMPRESS_FILTER_BYTEGROUP2 :
+		    cfg->filter == PLUGIN_FILTER_BYTES4 ? COMPRESS_FILTER_BYTEGROUP4 :
+							  COMPRESS_FILTER_NONE;
+	/* The CPUs are shared by the GPUs dumped at once. */
+	o->workers = cfg->workers ? cfg->workers : 0;
+	if (!o->workers && n_jobs > 1) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		o->workers = (unsigned int)((cpus > (long)n_jobs ? cpus : (long)n_jobs) / n_jobs);
+	}
+	o->chunk_size = (uint32_t)cfg->chunk_size;
+	o->queue_depth = cfg->io_depth;
+	o->direct_io = cfg->direct_io;
+	o->fsync = cfg->fsync;
+}
+
+static void stats_from(struct transfer_stats *st, const struct compress_stats *cs)
+{
+	st->stored = cs->file_bytes;
+	st->chunks_zero = cs->chunks[COMPRESS_CODEC_ZERO];
+	st->chunks_raw = cs->chunks[COMPRESS_CODEC_RAW];
+	st->chunks_zstd = cs->chunks[COMPRESS_CODEC_ZSTD];
+	st->codec_busy_s = cs->codec_ns / 1e9;
+	st->io_busy_s = cs->io_ns / 1e9;
+}
+
+struct job_arg {
+	const struct plugin_config *cfg;
+	const struct plugin_dma_ops *ops;
+	struct transfer_job *job;
+	unsigned int n_jobs;
+};
+
+static void *dump_job(void *arg)
+{
+	struct job_arg *a = arg;
+	struct transfer_job *job = a->job;
+	struct compress_writer_opts wo;
+	struct compress_writer *w = NULL;
+	struct compress_stats cs = { 0 };
+	struct compress_err cerr = { "" };
+	struct buf_cookie *cookies = NULL;
+	struct pipe p;
+	double t0 = now_s();
+	unsigned int bo = 0;
+	uint64_t off = 0;
+	int r;
+
+	r = pipe_setup(&p, a->cfg, a->ops, job);
+	if (r)
+		goto out;
+	cookies = cookies_for(&p);
+	if (!cookies) {
+		r = -ENOMEM;
+		goto out;
+	}
+	writer_opts(a->cfg, a->n_jobs, &wo);
+	r = compress_writer_new(job->stream_path, &wo, &w, &cerr);
+	if (r) {
+		pipe_fail(&p, r, "%s", cerr.msg);
+		goto out;
+	}
+
+	for (;;) {
+		struct inflight done;
+		bool more = bo < job->n_bos;
+		int buf = -1;
+
+		/* Keep every free buffer busy with a copy. */
+		if (more)
+			buf = take_free(&p, p.fifo_len == 0);
+		if (buf >= 0) {
+			uint64_t len = job->bos[bo].size - off;
+
+			if (len > p.buffer_size)
+				len = p.buffer_size;
+			if (len == 0) { /* empty BO */
+				pthread_mutex_lock(&p.lock);
+				idxq_push(&p.free_bufs, (unsigned int)buf);
+				pthread_mutex_unlock(&p.lock);
+				bo++;
+				off = 0;
+				continue;
+			}
+			r = issue_copy(&p, (unsigned int)buf, bo, off, len, false, job->bos[bo].tag);
+			if (r)
+				break;
+			off += len;
+			if (off == job->bos[bo].size) {
+				bo++;
+				off = 0;
+			}
+			continue;
+		}
+		if (!p.fifo_len) {
+			if (more) { /* the writer failed: take_free gave nothing */
+				pthread_mutex_lock(&p.lock);
+				r = p.cb_error;
+				pthread_mutex_unlock(&p.lock);
+				if (!r)
+					continue;
+			}
+			break;
+		}
+		/* No free buffer: hand the oldest copy to compress/. */
+		r = retire_oldest(&p, &done);
+		if (r)
+			break;
+		r = compress_writer_push(w, p.ops->buffer(p.dma, done.buf), done.len, done.tag,
+					 done.offset, on_pushed, &cookies[done.buf]);
+		if (r)
+			break;
+	}
+	/* Drain copies still in flight before buffers go away. */
+	while (p.fifo_len) {
+		struct inflight done;
+
+		retire_oldest(&p, &done);
+	}
+	if (!r) {
+		pthread_mutex_lock(&p.lock);
+		r = p.cb_error;
+		pthread_mutex_unlock(&p.lock);
+	}
+	/* Only a complete stream is finished (renamed into place); on failure
+	 * compress_writer_free() below waits for the workers still reading our
+	 * buffers and removes the temporary file. */
+	if (!r) {
+		r = compress_writer_finish(w, &cs, &cerr);
+		if (r)
+			pipe_fail(&p, r, "%s", cerr.msg);
+	}
+	job->stats.bytes = cs.raw_bytes;
+	stats_from(&job->stats, &cs);
+out:
+	compress_writer_free(w);
+	job->stats.dma_busy_s = p.dma_busy;
+	job->stats.seconds = now_s() - t0;
+	if (r && !job->status)
+		pipe_fail(&p, r, "%s", strerror(-r));
+	pipe_teardown(&p);
+	free(cookies);
+	return NULL;
+}
+
+static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+/* Restore: the stream must cover every BO exactly once, chunk by chunk. */
+static int check_coverage(struct compress_reader *rd, struct transfer_job *job, char *err,
+			  size_t err_len)
+{
+	uint64_t n = compress_reader_chunk_count(rd);
+
+	for (unsigned int i = 0; i < job->n_bos; i++) {
+		const struct transfer_bo *b = &job->bos[i];
+		uint64_t off = 0;
+
+		while (off < b->size) {
+			int64_t c = compress_reader_find(rd, b->tag, off);
+			struct compress_chunk_info ci;
+
+			if (c < 0 || compress_reader_chunk(rd, (uint64_t)c, &ci) ||
+			    ci.offset != off) {
+				errf(err, err_len,
+					 "%s has no chunk for BO %" PRIu64 " at offset %" PRIu64
+					 " (of %" PRIu64 " bytes): image damaged or incomplete",
+					 job->stream_path, b->tag, off, b->size);
+				return -EINVAL;
+			}
+			off += ci.raw_len;
+		}
+		if (off != b->size) {
+			errf(err, err_len, "%s holds %" PRIu64 " bytes for BO %" PRIu64
+				 ", which has %" PRIu64 ": image damaged",
+				 job->stream_path, off, b->tag, b->size);
+			return -EINVAL;
+		}
+	}
+	(void)n;
+	return 0;
+}
+
+static int bo_of_tag(const struct transfer_job *job, uint64_t tag)
+{
+	for (unsigned int i = 0; i < job->n_bos; i++)
+		if (job->bos[i].tag == tag)
+			return (int)i;
+	return -1;
+}
+
+static void *restore_job(void *arg)
+{
+	struct job_arg *a = arg;
+	struct transfer_job *job = a->job;
+	struct compress_reader_opts ro;
+	struct compress_reader *rd = NULL;
+	struct compress_stats cs = { 0 };
+	struct compress_err cerr = { "" };
+	struct buf_cookie *cookies = NULL;
+	struct pipe p;
+	double t0 = now_s();
+	uint64_t next = 0, n_chunks, pending_reads = 0;
+	int r;
+
+	r = pipe_setup(&p, a->cfg, a->ops, job);
+	if (r)
+		goto out;
+	cookies = cookies_for(&p);
+	if (!cookies) {
+		r = -ENOMEM;
+		goto out;
+	}
+	compress_reader_opts_default(&ro);
+	ro.workers = a->cfg->workers;
+	ro.queue_depth = a->cfg->io_depth;
+	ro.direct_io = a->cfg->direct_io;
+	r = compress_reader_open(job->stream_path, &ro, &rd, &cerr);
+	if (r) {
+		pipe_fail(&p, r, "%s", cerr.msg);
+		goto out;
+	}
+	if (compress_reader_chunk_size(rd) > p.buffer_size) {
+		r = -EINVAL;
+		pipe_fail(&p, r, "%s has %u-byte chunks, larger than the %" PRIu64
+			  "-byte pinned buffers: restore with VRAMSTREAM_BUFFER_SIZE >= %u",
+			  job->stream_path, compress_reader_chunk_size(rd), p.buffer_size,
+			  compress_reader_chunk_size(rd));
+		goto out;
+	}
+	r = check_coverage(rd, job, cerr.msg, sizeof(cerr.msg));
+	if (r) {
+		pipe_fail(&p, r, "%s", cerr.msg);
+		goto out;
+	}
+	n_chunks = compress_reader_chunk_count(rd);
+
+	for (;;) {
+		int buf;
+		bool progressed = false;
+
+		/* Start reads into free buffers. */
+		while (next < n_chunks && (buf = take_free(&p, false)) >= 0) {
+			struct compress_chunk_info *ci = &p.buf_chunk[buf];
+
+			compress_reader_chunk(rd, next, ci);
+			if (bo_of_tag(job, ci->tag) < 0) {
+				/* A chunk of a BO this job does not restore: skip it. */
+				pthread_mutex_lock(&p.lock);
+				idxq_push(&p.free_bufs, (unsigned int)buf);
+				pthread_mutex_unlock(&p.lock);
+				next++;
+				continue;
+			}
+			r = compress_reader_read(rd, next, p.ops->buffer(p.dma, (unsigned int)buf),
+						 p.buffer_size, on_read, &cookies[buf]);
+			if (r) {
+				pipe_fail(&p, r, "reading chunk %" PRIu64 " of %s failed: %s", next,
+					  job->stream_path, strerror(-r));
+				break;
+			}
+			pending_reads++;
+			next++;
+			progressed = true;
+		}
+		if (r)
+			break;
+
+		/* Copy filled buffers to the GPU. */
+		pthread_mutex_lock(&p.lock);
+		r = p.cb_error;
+		buf = !r && p.ready.len ? (int)idxq_pop(&p.ready) : -1;
+		pthread_mutex_unlock(&p.lock);
+		if (r)
+			break;
+		if (buf >= 0) {
+			struct compress_chunk_info *ci = &p.buf_chunk[buf];
+
+			pending_reads--;
+			r = issue_copy(&p, (unsigned int)buf, (unsigned int)bo_of_tag(job, ci->tag),
+				       ci->offset, ci->raw_len, true, ci->tag);
+			if (r)
+				break;
+			job->stats.bytes += ci->raw_len;
+			continue;
+		}
+		if (progressed)
+			continue;
+
+		if (next == n_chunks && !pending_reads && !p.fifo_len)
+			break; /* all done */
+		/* Nothing to do but wait: for a copy to finish or a read to land. */
+		if (p.fifo_len && (next == n_chunks || !free_count(&p))) {
+			struct inflight done;
+
+			r = retire_oldest(&p, &done);
+			if (r)
+				break;
+			pthread_mutex_lock(&p.lock);
+			idxq_push(&p.free_bufs, done.buf);
+			pthread_mutex_unlock(&p.lock);
+			continue;
+		}
+		pthread_mutex_lock(&p.lock);
+		while (!p.ready.len && !p.cb_error && !(next < n_chunks && p.free_bufs.len))
+			pthread_cond_wait(&p.cond, &p.lock);
+		pthread_mutex_unlock(&p.lock);
+	}
+	if (rd) {
+		int w = compress_reader_wait(rd, &cerr);
+
+		if (w && !job->status)
+			pipe_fail(&p, w, "%s", cerr.msg);
+		if (w && !r)
+			r = w;
+	}
+	while (p.fifo_len) {
+		struct inflight done;
+
+		if (retire_oldest(&p, &done) && !r)
+			r = job->status;
+	}
+	if (rd) {
+		compress_reader_stats(rd, &cs);
+		stats_from(&job->stats, &cs);
+	}
+out:
+	compress_reader_free(rd);
+	job->stats.dma_busy_s = p.dma_busy;
+	job->stats.seconds = now_s() - t0;
+	if (r && !job->status)
+		pipe_fail(&p, r, "%s", strerror(-r));
+	pipe_teardown(&p);
+	free(cookies);
+	return NULL;
+}
+
+static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
+		    const struct plugin_dma_ops *ops, struct transfer_job *jobs, unsigned int n)
+{
+	struct job_arg *args = calloc(n ? n : 1, sizeof(*args));
+	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
+	bool *started = calloc(n ? n : 1, sizeof(*started));
+	int r = 0;
+
+	if (!args || !th || !started) {
+		free(args);
+		free(th);
+		free(started);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		args[i] = (struct job_arg){ cfg, ops, &jobs[i], n };
+		jobs[i].status = 0;
+		jobs[i].err[0] = '\0';
+		memset(&jobs[i].stats, 0, sizeof(jobs[i].stats));
+		/* One GPU runs on the calling thread; the others in parallel. */
+		if (n > 1 && pthread_create(&th[i], NULL, fn, &args[i]) == 0)
+			started[i] = true;
+		else
+			fn(&args[i]);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		if (jobs[i].status && !r)
+			r = jobs[i].status;
+	}
+	free(args);
+	free(th);
+	free(started);
+	return r;
+}
+
+int transfer_dump(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
+		  struct transfer_job *jobs, unsigned int n_jobs)
+{
+	return run_jobs(dump_job, cfg, dma, jobs, n_jobs);
+}
+
+int transfer_restore(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
+		     struct transfer_job *jobs, unsigned int n_jobs)
+{
+	return run_jobs(restore_job, cfg, dma, jobs, n_jobs);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Moves BO contents between GPUs and stream files: the data path of
+ * DESIGN.md (SDMA -> pinned buffers -> compress/ -> io_uring, and back),
+ * one job per GPU, all GPUs in parallel.
+ */
+#ifndef VRAMSTREAM_PLUGIN_TRANSFER_H
+#define VRAMSTREAM_PLUGIN_TRANSFER_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "plugin_config.h"
+#include "plugin_dma.h"
+
+struct transfer_bo {
+	uint64_t size;
+	int dmabuf_fd;	/* the BO, as KFD exported it */
+	uint64_t tag;	/* stream tag of its chunks: the BO's index in the image */
+};
+
+struct transfer_stats {
+	uint64_t bytes;		/* GPU memory moved */
+	uint64_t stored;	/* bytes in the stream file */
+	uint64_t chunks_zero, chunks_raw, chunks_zstd;
+	double seconds;		/* wall time of the job */
+	double dma_busy_s;	/* time the DMA stage was busy */
+	double codec_busy_s;	/* compression or decompression, summed over workers */
+	double io_busy_s;	/* I/O submit-to-completion, summed */
+};
+
+struct transfer_job {
+	/* in */
+	uint32_t gpu_id;	/* for messages */
+	uint32_t render_minor;	/* the GPU's render node on this machine */
+	const struct transfer_bo *bos;
+	unsigned int n_bos;
+	char stream_path[PATH_MAX];
+	/* out */
+	int status;
+	char err[600];
+	struct transfer_stats stats;
+};
+
+/* Dump: read every job's BOs into its stream file. Returns the first job's
+ * error (each job's own status and err say what failed where). */
+int transfer_dump(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
+		  struct transfer_job *jobs, unsigned int n_jobs);
+
+/* Restore: write every job's stream file back into its BOs. */
+int transfer_restore(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
+		     struct transfer_job *jobs, unsigned int n_jobs);
+
+#endif
