@@ -1,0 +1,38 @@
+#!/bin/bash
+# EXPECT: the emulated workload on N GPUs is dumped mid-run by real criu with
+# the vramstream plugin (BO contents through SDMA and stream files), killed,
+# restored, and finishes with the digest of an uninterrupted run, every step
+# once. The dump log reports per GPU bytes moved, image bytes and GB/s.
+# Usage: plugin_dump_restore.sh GPUS
+source "$(dirname "$0")/e2e_lib.sh"
+source "$(dirname "$0")/plugin_lib.sh"
+e2e_require_criu
+gpus=$1
+steps=40
+args=(--steps $steps --vram $((4 << 20)) --gtt $((1 << 20)) --host $((256 << 10)))
+emu="$E2E_TMP/emu"
+plugin_emu_start "$emu" --gpus "$gpus" --vram 64M
+ref=$(plugin_reference "$emu" "${args[@]}")
+echo "uninterrupted: $ref"
+
+plugin_use_emu "$emu"
+out="$E2E_TMP/workload.out"
+plugin_workload "$out" "${args[@]}" --delay-ms 30
+plugin_wait_step "$out" 8
+e2e_dump "$WL_PID" "$E2E_TMP/img"
+wait "$WL_PID" 2>/dev/null || true
+e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
+echo "dumped at step $(grep -c '^step ' "$out")"
+
+n=$(grep -c 'vramstream: dump of pid .*, GPU 0x.*GB/s' "$E2E_TMP/dump.log" || true)
+[ "$n" = "$gpus" ] || e2e_fail "dump log reports $n GPU transfers, expected $gpus"
+ls "$E2E_TMP/img"/vramstream-kfd-"$WL_PID"-*.img >/dev/null || e2e_fail "no KFD image written"
+[ "$(ls "$E2E_TMP/img"/*.vrs | wc -l)" = "$gpus" ] || e2e_fail "expected one stream file per GPU"
+
+e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+grep -q "vramstream: resume of pid $WL_PID: GPU queues running" "$E2E_TMP/restore.log" ||
+	e2e_fail "no RESUME from RESUME_DEVICES_LATE in the restore log"
+plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
+grep 'vramstream: \(dump\|restore\) of pid .*GB/s' "$E2E_TMP/dump.log" "$E2E_TMP/restore.log" |
+	sed 's/^.*vramstream: /  /'
+echo "ok: restored workload on $gpus GPU(s) ended with $ref"

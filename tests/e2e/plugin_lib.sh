@@ -1,0 +1,59 @@
+# Helpers for the plugin's end-to-end tests: the real vramstream plugin, real
+# criu, the emulator (sourced after e2e_lib.sh).
+# Environment from meson: EMU_LAUNCHER, EMU_SHIM, EMU_WORKLOAD, CRIU, PLUGIN_DIR.
+
+# plugin_emu_start DIR [launcher options]: a daemon of the test's own.
+plugin_emu_start() {
+	local dir=$1
+	shift
+	"$EMU_LAUNCHER" start --dir "$dir" "$@" >/dev/null || e2e_fail "emulator did not start in $dir"
+	PLUGIN_EMU_DIRS+=("$dir")
+}
+
+PLUGIN_EMU_DIRS=()
+plugin_cleanup() {
+	local d
+	e2e_cleanup
+	for d in "${PLUGIN_EMU_DIRS[@]}"; do
+		"$EMU_LAUNCHER" stop --dir "$d" || true
+	done
+}
+trap plugin_cleanup EXIT
+
+# plugin_use_emu DIR: later criu runs and workloads see the emulator in DIR.
+plugin_use_emu() {
+	export VRAMSTREAM_EMU_DIR=$1 LD_PRELOAD=$EMU_SHIM
+}
+
+# plugin_workload OUT [workload args]: start the workload detached; sets WL_PID.
+plugin_workload() {
+	local out=$1
+	shift
+	setsid "$EMU_WORKLOAD" "$@" </dev/null >"$out" 2>&1 &
+	WL_PID=$!
+	e2e_track "$WL_PID"
+}
+
+# plugin_reference DIR OUT [workload args]: an uninterrupted run's digest.
+plugin_reference() {
+	local dir=$1
+	shift
+	VRAMSTREAM_EMU_DIR=$dir LD_PRELOAD=$EMU_SHIM "$EMU_WORKLOAD" "$@" | grep '^digest ' ||
+		e2e_fail "uninterrupted workload run failed"
+}
+
+# plugin_wait_step OUT N: the workload has printed step N.
+plugin_wait_step() {
+	e2e_wait_until 30 grep -q "^step $2\$" "$1" || e2e_fail "workload did not reach step $2"
+}
+
+# plugin_check_finish OUT PID REF STEPS: the workload ran to the end with the
+# reference digest, its own verification, and every step once.
+plugin_check_finish() {
+	local out=$1 pid=$2 ref=$3 steps=$4 got
+	e2e_wait_until 120 e2e_gone "$pid" || e2e_fail "workload $pid did not finish"
+	got=$(grep '^digest ' "$out") || e2e_fail "workload printed no digest (see $out)"
+	[ "$got" = "$ref" ] || e2e_fail "digest '$got' differs from the uninterrupted '$ref'"
+	grep -q '^verify ok' "$out" || e2e_fail "workload failed its own verification"
+	[ "$(grep -c '^step ' "$out")" = "$steps" ] || e2e_fail "steps missing or repeated"
+}
