@@ -207,12 +207,14 @@ static void *emu_daemon_conn_main(void *arg)
 	pthread_mutex_lock(&d->lock);
 	err = emu_daemon_dispatch(d, &rq, &rep);
 	pthread_mutex_unlock(&d->lock);
+	rep.result = err;
 	if (err < 0) {
-		/* A failed request returns no payload and no fds. */
-		emu_drep_release(&rep);
-		rep.result = err;
-	} else {
-		rep.result = err;
+		/*
+		 * A failed request returns no fds; its payload (the argument struct)
+		 * still goes back, as kfd_ioctl copies it out whatever the result.
+		 */
+		while (rep.nfds)
+			close(rep.fds[--rep.nfds]);
 	}
 	hdr.result = rep.result;
 	hdr.payload_len = (uint32_t)rep.len;
