@@ -9,7 +9,8 @@ if [ "$exports" != "CR_PLUGIN_DESC" ]; then
 	echo "$exports" >&2
 	exit 1
 fi
-nm -D --undefined-only "$so" | grep -q ' print_on_level$' || {
+undefined=$(nm -D --undefined-only "$so")
+grep -q ' print_on_level$' <<<"$undefined" || {
 	echo "FAIL: $so does not take print_on_level from criu" >&2
 	exit 1
 }
