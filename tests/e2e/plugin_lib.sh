@@ -57,3 +57,13 @@ plugin_check_finish() {
 	grep -q '^verify ok' "$out" || e2e_fail "workload failed its own verification"
 	[ "$(grep -c '^step ' "$out")" = "$steps" ] || e2e_fail "steps missing or repeated"
 }
+
+# plugin_truncate_to_dump OUT: cut the workload's output file back to the size
+# it had when criu dumped it (criu checks a restored file's size), taken from
+# the position criu logged for the workload's stdout.
+plugin_truncate_to_dump() {
+	local pos
+	pos=$(sed -n 's/^.* fdinfo 1: pos: *\(0x[0-9a-f]*\) .*$/\1/p' "$E2E_TMP/dump.log" | head -n 1)
+	[ -n "$pos" ] || e2e_fail "no stdout position in the dump log"
+	truncate -s $((pos)) "$1"
+}

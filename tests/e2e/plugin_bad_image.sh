@@ -1,0 +1,43 @@
+#!/bin/bash
+# EXPECT: a stream file with one flipped byte makes restore fail, the log
+# naming the stream file and the damaged chunk, with no half-restored
+# process left running; a missing stream file fails the same way.
+source "$(dirname "$0")/e2e_lib.sh"
+source "$(dirname "$0")/plugin_lib.sh"
+e2e_require_criu
+args=(--steps 0 --vram $((4 << 20)) --gtt $((1 << 20)) --host $((256 << 10)))
+emu="$E2E_TMP/emu"
+plugin_emu_start "$emu" --gpus 1 --vram 64M
+plugin_use_emu "$emu"
+out="$E2E_TMP/workload.out"
+plugin_workload "$out" "${args[@]}" --delay-ms 30
+plugin_wait_step "$out" 4
+e2e_dump "$WL_PID" "$E2E_TMP/img"
+wait "$WL_PID" 2>/dev/null || true
+
+stream=$(ls "$E2E_TMP/img"/*.vrs)
+[ "$(stat -c %s "$stream")" -gt 16384 ] || e2e_fail "stream file unexpectedly small"
+cp "$stream" "$E2E_TMP/good.vrs"
+
+# restore_fails WHAT PATTERN
+restore_fails() {
+	rm -f "$E2E_TMP/bad.pid"
+	if "$CRIU" restore -D "$E2E_TMP/img" -o restore-bad.log -v4 --lib "$PLUGIN_DIR" -d \
+		--pidfile "$E2E_TMP/bad.pid" >/dev/null 2>&1; then
+		e2e_track "$(cat "$E2E_TMP/bad.pid")"
+		e2e_fail "restore from a $1 succeeded"
+	fi
+	cp "$E2E_TMP/img/restore-bad.log" "$E2E_TMP/restore-bad.log"
+	grep -q "$2" "$E2E_TMP/restore-bad.log" || e2e_fail "restore log does not say: $2"
+	sleep 0.3
+	e2e_gone "$WL_PID" || e2e_fail "a half-restored workload is left running after a $1"
+	echo "ok: $1 refused: $(grep -o "vramstream: restore of pid.*$2.*" "$E2E_TMP/restore-bad.log" | head -n 1 | cut -c1-240)"
+}
+
+# One flipped byte inside the first stored chunk (stored bytes start at 4096).
+printf '\xff' | dd of="$stream" bs=1 seek=4103 conv=notrunc status=none
+cmp -s "$stream" "$E2E_TMP/good.vrs" && printf '\x00' | dd of="$stream" bs=1 seek=4103 conv=notrunc status=none
+restore_fails "damaged stream" "chunk [0-9]* (tag"
+
+rm "$stream"
+restore_fails "missing stream" "$(basename "$stream")"
