@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Emulated amdgpu render nodes: the entry points the shim core calls (emu_drm_render_ops),
+ * the table of open files, the per-process devices and ioctl dispatch.
+ *
+ * Per-open-file state is keyed by the open file description, as the kernel's struct
+ * drm_file is: libdrm_amdgpu's amdgpu_device_initialize() works on an fcntl(F_DUPFD_CLOEXEC)
+ * copy of the caller's fd, so every fd that kcmp(KCMP_FILE) finds equal to a known one is an
+ * alias of the same file, and the file lives until its last alias is closed.
+ */
+#include "emu_drm_internal.h"
+#include "emu_devops.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <drm.h>
+
+struct emu_drm_fdent {
+	int fd;
+	struct emu_drm_file *file;
+};
+
+/* Process-wide state. emu_drm_fds_lock guards the fd table, file reference counts, the
+ * configuration and device initialisation. */
+static pthread_mutex_t emu_drm_fds_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct emu_drm_fdent *emu_drm_fds;
+static size_t emu_drm_nfds, emu_drm_fds_cap;
+static bool emu_drm_have_config;
+static struct emu_config emu_drm_config;
+static struct emu_drm_dev emu_drm_devs[EMU_MAX_GPUS];
+
+void emu_drm_log(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "vramstream-emu: drm: ");
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	va_end(ap);
+	n = (int)strlen(buf);
+	buf[n++] = '\n';
+	/* One write, so lines of concurrent threads do not interleave. */
+	if (write(STDERR_FILENO, buf, n) < 0)
+		return;
+}
+
+void emu_drm_set_config(const struct emu_config *cfg)
+{
+	pthread_mutex_lock(&emu_drm_fds_lock);
+	emu_drm_config = *cfg;
+	emu_drm_have_config = true;
+	pthread_mutex_unlock(&emu_drm_fds_lock);
+}
+
+static void emu_drm_atfork_child(void)
+{
+	/* The child has none of the parent's threads: forget the engine threads (jobs in
+	 * flight at fork() do not complete in the child, which has its own copy of the VM). */
+	pthread_mutex_init(&emu_drm_fds_lock, NULL);
+	for (unsigned int i = 0; i < EMU_MAX_GPUS; i++)
+		for (unsigned int r = 0; r < emu_drm_devs[i].num_rings; r++)
+			emu_sdma_ring_forget_thread(&emu_drm_devs[i].rings[r]);
+}
+
+/* Under emu_drm_fds_lock. */
+static int emu_drm_dev_init_locked(unsigned int gpu)
+{
+	struct emu_drm_dev *dev = &emu_drm_devs[gpu];
+	static bool atfork_done;
+
+	if (dev->ready)
+		return 0;
+	if (!emu_drm_have_config) {
+		const char *dir = getenv("VRAMSTREAM_EMU_DIR");
+		int err;
+
+		if (!dir) {
+			emu_drm_log("no emulator configuration (VRAMSTREAM_EMU_DIR unset)");
+			return -ENODEV;
+		}
+		err = emu_config_load(dir, &emu_drm_config);
+		if (err) {
+			emu_drm_log("cannot load %s/config: %s", dir, strerror(-err));
+			return -ENODEV;
+		}
+		emu_drm_have_config = true;
+	}
+	if (gpu >= emu_drm_config.num_gpus) {
+		emu_drm_log("render node of GPU %u, but the machine has %u GPUs", gpu,
+			    emu_drm_config.num_gpus);
+		return -ENODEV;
+	}
+	dev->index = gpu;
+	dev->cfg = emu_drm_config.gpus[gpu];
+	dev->num_rings = dev->cfg.num_sdma_engines;
+	if (dev->num_rings == 0 || dev->num_rings > EMU_DRM_MAX_SDMA) {
+		emu_drm_log("GPU %u: %u SDMA engines configured, emulating %u", gpu,
+			    dev->num_rings, dev->num_rings ? EMU_DRM_MAX_SDMA : 1u);
+		dev->num_rings = dev->num_rings ? EMU_DRM_MAX_SDMA : 1;
+	}
+	for (unsigned int r = 0; r < dev->num_rings; r++)
+		emu_sdma_ring_init(&dev->rings[r], r, dev->cfg.sdma_bytes_per_sec);
+	if (!atfork_done) {
+		pthread_atfork(NULL, NULL, emu_drm_atfork_child);
+		atfork_done = true;
+	}
+	dev->ready = true;
+	return 0;
+}
+
+struct emu_drm_dev *emu_drm_dev_get(unsigned int gpu)
+{
+	return gpu < EMU_MAX_GPUS && emu_drm_devs[gpu].ready ? &emu_drm_devs[gpu] : NULL;
+}
+
+static int emu_drm_kcmp_file(int fd1, int fd2)
+{
+	pid_t pid = getpid();
+
+	return (int)syscall(SYS_kcmp, pid, pid, KCMP_FILE, fd1, fd2);
+}
+
+static struct emu_drm_file *emu_drm_file_new(unsigned int gpu)
+{
+	struct emu_drm_file *file = calloc(1, sizeof(*file));
+	pthread_condattr_t ca;
+
+	if (!file)
+		return NULL;
+	file->gpu = gpu;
+	file->dev = &emu_drm_devs[gpu];
+	pthread_mutex_init(&file->lock, NULL);
+	/* Fence waits take absolute CLOCK_MONOTONIC deadlines (amdgpu_gem_timeout). */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&file->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_rwlock_init(&file->vm_lock, NULL);
+	return file;
+}
+
+static void emu_drm_file_free(struct emu_drm_file *file)
+{
+	emu_drm_cs_file_fini(file);
+	emu_drm_gem_file_fini(file);
+	pthread_rwlock_destroy(&file->vm_lock);
+	pthread_cond_destroy(&file->cond);
+	pthread_mutex_destroy(&file->lock);
+	free(file);
+}
+
+void emu_drm_file_ref(struct emu_drm_file *file)
+{
+	pthread_mutex_lock(&emu_drm_fds_lock);
+	file->refs++;
+	pthread_mutex_unlock(&emu_drm_fds_lock);
+}
+
+void emu_drm_file_put(struct emu_drm_file *file)
+{
+	bool last;
+
+	pthread_mutex_lock(&emu_drm_fds_lock);
+	last = --file->refs == 0;
+	pthread_mutex_unlock(&emu_drm_fds_lock);
+	if (last)
+		emu_drm_file_free(file);
+}
+
+/* Under emu_drm_fds_lock. */
+static int emu_drm_fds_add(int fd, struct emu_drm_file *file)
+{
+	if (emu_drm_nfds == emu_drm_fds_cap) {
+		size_t cap = emu_drm_fds_cap ? emu_drm_fds_cap * 2 : 16;
+		struct emu_drm_fdent *n = realloc(emu_drm_fds, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		emu_drm_fds = n;
+		emu_drm_fds_cap = cap;
+	}
+	emu_drm_fds[emu_drm_nfds++] = (struct emu_drm_fdent){ fd, file };
+	file->refs++;
+	return 0;
+}
+
+/* Under emu_drm_fds_lock. */
+static void emu_drm_fds_del(size_t i)
+{
+	struct emu_drm_file *file = emu_drm_fds[i].file;
+
+	emu_drm_fds[i] = emu_drm_fds[--emu_drm_nfds];
+	file->refs--; /* the caller holds a reference too, so this is never the last */
+}
+
+/* The file @fd refers to, with a reference; created on first use. */
+static int emu_drm_file_get(int fd, unsigned int gpu, struct emu_drm_file **out)
+{
+	struct emu_drm_file *file = NULL;
+	int err;
+
+	pthread_mutex_lock(&emu_drm_fds_lock);
+	err = emu_drm_dev_init_locked(gpu);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < emu_drm_nfds; i++) {
+		if (emu_drm_fds[i].fd == fd) {
+			file = emu_drm_fds[i].file;
+			if (file->gpu == gpu)
+				goto found;
+			/* A stale entry: the fd was closed behind our back and reused. */
+			file->refs++;
+			emu_drm_fds_del(i);
+			pthread_mutex_unlock(&emu_drm_fds_lock);
+			emu_drm_file_put(file);
+			pthread_mutex_lock(&emu_drm_fds_lock);
+			file = NULL;
+			break;
+		}
+	}
+	/* An alias (dup, fcntl F_DUPFD, inherited) of a file we know? */
+	for (size_t i = 0; i < emu_drm_nfds; i++) {
+		if (emu_drm_fds[i].file->gpu == gpu && emu_drm_kcmp_file(fd, emu_drm_fds[i].fd) == 0) {
+			file = emu_drm_fds[i].file;
+			err = emu_drm_fds_add(fd, file);
+			if (err)
+				goto out;
+			goto found;
+		}
+	}
+	file = emu_drm_file_new(gpu);
+	if (!file) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = emu_drm_fds_add(fd, file);
+	if (err) {
+		emu_drm_file_free(file);
+		goto out;
+	}
+found:
+	file->refs++;
+	*out = file;
+out:
+	pthread_mutex_unlock(&emu_drm_fds_lock);
+	return err;
+}
+
+/*
+ * close() of a render-node fd, before the real close: drop the alias; when it was the last
+ * one we know of, look for aliases made behind our back (dup2, fds inherited) before the
+ * file's state goes, as the kernel frees a drm_file only on the last close.
+ */
+static void emu_drm_close(int fd)
+{
+	struct emu_drm_file *file = NULL;
+	bool others = false;
+	DIR *d;
+
+	pthread_mutex_lock(&emu_drm_fds_lock);
+	for (size_t i = 0; i < emu_drm_nfds; i++) {
+		if (emu_drm_fds[i].fd == fd) {
+			file = emu_drm_fds[i].file;
+			file->refs++;
+			emu_drm_fds_del(i);
+			break;
+		}
+	}
+	if (!file) {
+		pthread_mutex_unlock(&emu_drm_fds_lock);
+		return;
+	}
+	for (size_t i = 0; i < emu_drm_nfds; i++)
+		if (emu_drm_fds[i].file == file)
+			others = true;
+	if (!others && (d = opendir("/proc/self/fd"))) {
+		struct dirent *de;
+
+		while ((de = readdir(d))) {
+			int other = atoi(de->d_name);
+
+			if (de->d_name[0] == '.' || other == fd || other == dirfd(d))
+				continue;
+			if (emu_drm_kcmp_file(fd, other) == 0 && emu_drm_fds_add(other, file) == 0)
+				break;
+		}
+		closedir(d);
+	}
+	pthread_mutex_unlock(&emu_drm_fds_lock);
+	emu_drm_file_put(file);
+}
+
+int emu_drm_uread(void *dst, uint64_t uptr, size_t len)
+{
+	struct iovec local = { dst, len }, remote = { (void *)(uintptr_t)uptr, len };
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	if (!uptr)
+		return -EFAULT;
+	/* copy_from_user: a bad pointer gives -EFAULT, not a crash. */
+	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+		memcpy(dst, (void *)(uintptr_t)uptr, len);
+		return 0;
+	}
+	return -EFAULT;
+}
+
+int emu_drm_uwrite(uint64_t uptr, const void *src, size_t len)
+{
+	struct iovec local = { (void *)src, len }, remote = { (void *)(uintptr_t)uptr, len };
+	ssize_t n;
+
+	if (!len)
+		return 0;
+	if (!uptr)
+		return -EFAULT;
+	n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+		memcpy((void *)(uintptr_t)uptr, src, len);
+		return 0;
+	}
+	return -EFAULT;
+}
+
+typedef int (*emu_drm_ioctl_fn)(struct emu_drm_file *file, void *arg);
+
+static int emu_drm_set_client_cap(struct emu_drm_file *file, void *arg)
+{
+	/* drm_setclientcap: the caps concern KMS (stereo, atomic, ...) on primary nodes. */
+	return -EINVAL;
+}
+
+static emu_drm_ioctl_fn emu_drm_core_ioctl(unsigned int nr, const char **name)
+{
+	switch (nr) {
+	case _IOC_NR(DRM_IOCTL_VERSION): *name = "VERSION"; return emu_drm_version;
+	case _IOC_NR(DRM_IOCTL_GET_CAP): *name = "GET_CAP"; return emu_drm_get_cap;
+	case _IOC_NR(DRM_IOCTL_SET_CLIENT_CAP): *name = "SET_CLIENT_CAP";
+		return emu_drm_set_client_cap;
+	case _IOC_NR(DRM_IOCTL_GEM_CLOSE): *name = "GEM_CLOSE"; return emu_drm_gem_close;
+	case _IOC_NR(DRM_IOCTL_PRIME_HANDLE_TO_FD): *name = "PRIME_HANDLE_TO_FD";
+		return emu_drm_prime_handle_to_fd;
+	case _IOC_NR(DRM_IOCTL_PRIME_FD_TO_HANDLE): *name = "PRIME_FD_TO_HANDLE";
+		return emu_drm_prime_fd_to_handle;
+	default: *name = NULL; return NULL;
+	}
+}
+
+static int emu_drm_vm_ioctl(struct emu_drm_file *file, void *arg)
+{
+	union drm_amdgpu_vm *vm = arg;
+
+	/* amdgpu_vm_ioctl: reserving a VMID only changes how the hardware flushes. */
+	switch (vm->in.op) {
+	case AMDGPU_VM_OP_RESERVE_VMID:
+	case AMDGPU_VM_OP_UNRESERVE_VMID:
+		memset(vm, 0, sizeof(*vm));
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static emu_drm_ioctl_fn emu_drm_amdgpu_ioctl(unsigned int nr, const char **name)
+{
+	switch (nr) {
+	case DRM_AMDGPU_GEM_CREATE: *name = "GEM_CREATE"; return emu_drm_gem_create;
+	case DRM_AMDGPU_GEM_MMAP: *name = "GEM_MMAP"; return emu_drm_gem_mmap;
+	case DRM_AMDGPU_CTX: *name = "CTX"; return emu_drm_ctx_ioctl;
+	case DRM_AMDGPU_BO_LIST: *name = "BO_LIST"; return emu_drm_bo_list_ioctl;
+	case DRM_AMDGPU_CS: *name = "CS"; return emu_drm_cs;
+	case DRM_AMDGPU_INFO: *name = "INFO"; return emu_drm_info;
+	case DRM_AMDGPU_GEM_METADATA: *name = "GEM_METADATA"; return emu_drm_gem_metadata;
+	case DRM_AMDGPU_GEM_WAIT_IDLE: *name = "GEM_WAIT_IDLE"; return emu_drm_gem_wait_idle;
+	case DRM_AMDGPU_GEM_VA: *name = "GEM_VA"; return emu_drm_gem_va;
+	case DRM_AMDGPU_WAIT_CS: *name = "WAIT_CS"; return emu_drm_wait_cs;
+	case DRM_AMDGPU_GEM_OP: *name = "GEM_OP"; return emu_drm_gem_op;
+	case DRM_AMDGPU_GEM_USERPTR: *name = "GEM_USERPTR"; return emu_drm_gem_userptr;
+	case DRM_AMDGPU_WAIT_FENCES: *name = "WAIT_FENCES"; return emu_drm_wait_fences;
+	case DRM_AMDGPU_VM: *name = "VM"; return emu_drm_vm_ioctl;
+	default: *name = NULL; return NULL;
+	}
+}
+
+static int emu_drm_ioctl(int fd, unsigned int gpu, unsigned long request, void *arg)
+{
+	unsigned int nr = _IOC_NR(request), dir = _IOC_DIR(request), size = _IOC_SIZE(request);
+	uint64_t kbuf[64]; /* largest argument: drm_amdgpu_gem_metadata, 288 bytes */
+	struct emu_drm_file *file;
+	emu_drm_ioctl_fn fn;
+	const char *name;
+	int err;
+
+	/* drm_ioctl(): DRM ioctls are type 'd'; driver ioctls start at DRM_COMMAND_BASE. */
+	if (_IOC_TYPE(request) != DRM_IOCTL_BASE)
+		return -ENOTTY;
+	if (nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END)
+		fn = emu_drm_amdgpu_ioctl(nr - DRM_COMMAND_BASE, &name);
+	else
+		fn = emu_drm_core_ioctl(nr, &name);
+	if (!fn) {
+		emu_drm_log("ioctl 0x%lx (nr 0x%x) is not emulated", request, nr);
+		return -EINVAL;
+	}
+	if (size > sizeof(kbuf))
+		return -EINVAL;
+	err = emu_drm_file_get(fd, gpu, &file);
+	if (err)
+		return err;
+	/* drm_ioctl copies the argument in and out, zero-filling what the caller's (older)
+	 * struct lacks. */
+	memset(kbuf, 0, sizeof(kbuf));
+	if ((dir & _IOC_WRITE) && size)
+		err = emu_drm_uread(kbuf, (uintptr_t)arg, size);
+	if (!err)
+		err = fn(file, kbuf);
+	if (err >= 0 && (dir & _IOC_READ) && size) {
+		int werr = emu_drm_uwrite((uintptr_t)arg, kbuf, size);
+
+		if (werr)
+			err = werr;
+	}
+	emu_drm_file_put(file);
+	(void)name;
+	return err;
+}
+
+static void *emu_drm_mmap(int fd, unsigned int gpu, void *addr, size_t len, int prot,
+			  int flags, off_t offset)
+{
+	struct emu_drm_file *file;
+	void *p;
+	int err;
+
+	err = emu_drm_file_get(fd, gpu, &file);
+	if (err) {
+		errno = -err;
+		return MAP_FAILED;
+	}
+	p = emu_drm_gem_mmap_fd(file, addr, len, prot, flags, offset);
+	emu_drm_file_put(file);
+	return p;
+}
+
+const struct emu_dev_ops emu_drm_render_ops = {
+	.name = "amdgpu render node",
+	.ioctl = emu_drm_ioctl,
+	.mmap = emu_drm_mmap,
+	.close = emu_drm_close,
+};
