@@ -149,7 +149,15 @@ static struct emu_drm_file *emu_drm_file_new(unsigned int gpu)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&file->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_rwlock_init(&file->vm_lock, NULL);
+	{
+		/* Engine threads hold the VM packet by packet; a VA change must not starve. */
+		pthread_rwlockattr_t ra;
+
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&file->vm_lock, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	return file;
 }
 

@@ -244,6 +244,16 @@ static void emu_drm_job_account(void *ctx, uint64_t bytes)
 		emu_sdma_ring_throttle(m->ring, bytes);
 }
 
+static void emu_drm_job_hold(void *ctx, bool on)
+{
+	struct emu_drm_job_mem *m = ctx;
+
+	if (on)
+		pthread_rwlock_rdlock(&m->file->vm_lock);
+	else
+		pthread_rwlock_unlock(&m->file->vm_lock);
+}
+
 static void emu_drm_job_free(struct emu_drm_job *job)
 {
 	for (size_t i = 0; i < job->nibs; i++)
@@ -258,7 +268,10 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 	struct emu_drm_job *job = (struct emu_drm_job *)rj;
 	struct emu_drm_file *file = job->file;
 	struct emu_drm_job_mem jm = { file, ring };
-	struct emu_sdma_mem mem = { emu_drm_job_translate, emu_drm_job_account, NULL, &jm };
+	struct emu_sdma_mem mem = {
+		.translate = emu_drm_job_translate, .account = emu_drm_job_account,
+		.hold = emu_drm_job_hold, .ctx = &jm,
+	};
 	struct emu_sdma_status st;
 
 	/* The scheduler runs a job only once its dependencies have signalled. */
@@ -268,7 +281,8 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 			pthread_cond_wait(&file->cond, &file->lock);
 	pthread_mutex_unlock(&file->lock);
 
-	pthread_rwlock_rdlock(&file->vm_lock);
+	/* The VM is held packet by packet (emu_drm_job_hold): VA changes and GEM_CLOSE wait for
+	 * the packet in progress, never for a whole IB or a poll. */
 	for (size_t i = 0; i < job->nibs && !job->result; i++) {
 		if (emu_sdma_exec(job->ibs[i].dw, job->ibs[i].ndw, &mem, 0, &st)) {
 			emu_drm_log("GPU %u SDMA%u: ctx %u ring %u seq %" PRIu64 " IB %zu at 0x%" PRIx64
@@ -281,6 +295,7 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 	if (job->user_fence) {
 		struct emu_drm_bo *bo;
 
+		pthread_rwlock_rdlock(&file->vm_lock);
 		/* The kernel's fence write after the IBs (amdgpu_fence_emit with the user
 		 * fence address): the 64-bit sequence number, after all of the job's data. */
 		pthread_mutex_lock(&file->lock);
@@ -289,8 +304,8 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 			__atomic_store_n((uint64_t *)(bo->host + job->uf_offset), job->seq,
 					 __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&file->lock);
+		pthread_rwlock_unlock(&file->vm_lock);
 	}
-	pthread_rwlock_unlock(&file->vm_lock);
 }
 
 static void emu_drm_job_complete(struct emu_sdma_ring_job *rj)
@@ -523,7 +538,7 @@ int emu_drm_cs(struct emu_drm_file *file, void *arg)
 	pthread_rwlock_rdlock(&file->vm_lock);
 	for (size_t i = 0; i < p.nibs; i++) {
 		struct emu_drm_job_mem jm = { file, NULL };
-		struct emu_sdma_mem mem = { emu_drm_job_translate, NULL, NULL, &jm };
+		struct emu_sdma_mem mem = { .translate = emu_drm_job_translate, .ctx = &jm };
 		struct emu_sdma_status st;
 		size_t ndw = p.ib[i].ib_bytes / 4;
 

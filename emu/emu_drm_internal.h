@@ -115,7 +115,7 @@ struct emu_drm_file {
 	unsigned int jobs_in_flight;
 
 	/* The GPU VM. Written by GEM_VA and GEM_CLOSE (which also need @lock), read by the
-	 * engine threads for the whole of an IB, so memory never goes away under a copy. */
+	 * engine threads for each packet, so memory never goes away under a copy. */
 	pthread_rwlock_t vm_lock;
 	struct emu_drm_mapping *maps;
 	size_t nmaps, maps_cap;

@@ -22,7 +22,14 @@ struct emu_sdma_run {
 	const struct emu_sdma_mem *mem;
 	bool dry;
 	struct emu_sdma_status *st;
+	uint64_t moved; /* bytes of the current packet, accounted after it */
 };
+
+static void emu_sdma_hold(struct emu_sdma_run *r, bool on)
+{
+	if (r->mem->hold)
+		r->mem->hold(r->mem->ctx, on);
+}
 
 static int __attribute__((format(printf, 3, 4)))
 emu_sdma_fail(struct emu_sdma_run *r, int err, const char *fmt, ...)
@@ -177,10 +184,9 @@ static uint64_t emu_sdma_now_ns(void)
 static int emu_sdma_poll(struct emu_sdma_run *r, const uint32_t *p)
 {
 	uint32_t hdr = p[0], func = EMU_SDMA_POLL_HDR_FUNC(hdr);
-	uint64_t addr = emu_sdma_addr(p + 1), avail = 0, deadline;
+	uint64_t addr = emu_sdma_addr(p + 1), deadline;
 	uint32_t ref = p[3], mask = p[4];
 	long sleep_ns = 1000;
-	const volatile uint32_t *word;
 
 	if (!(hdr & EMU_SDMA_POLL_HDR_MEM_POLL)) {
 		/* A register poll with hdp_flush set is how sdma_v4_0_ring_emit_hdp_flush
@@ -195,17 +201,20 @@ static int emu_sdma_poll(struct emu_sdma_run *r, const uint32_t *p)
 	if (addr & 3)
 		return emu_sdma_fail(r, -EINVAL, "POLL_REGMEM address 0x%llx is not dword aligned",
 				     (unsigned long long)addr);
-	word = r->mem->translate(r->mem->ctx, addr, 4, false, &avail);
-	if (!word || avail < 4)
-		return emu_sdma_fail(r, -EFAULT, "POLL_REGMEM address 0x%llx is not mapped",
-				     (unsigned long long)addr);
-	if (r->dry)
-		return 0;
 	deadline = emu_sdma_now_ns() + EMU_SDMA_POLL_TIMEOUT_NS;
 	for (;;) {
-		uint32_t val = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+		uint64_t avail = 0;
+		const uint32_t *word = r->mem->translate(r->mem->ctx, addr, 4, false, &avail);
 		struct timespec ts = { 0, sleep_ns };
+		uint32_t val;
 
+		/* Translated on every retry: the mapping may change while the engine waits. */
+		if (!word || avail < 4)
+			return emu_sdma_fail(r, -EFAULT, "POLL_REGMEM address 0x%llx is not mapped",
+					     (unsigned long long)addr);
+		if (r->dry)
+			return 0;
+		val = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 		if (emu_sdma_poll_test(func, val & mask, ref))
 			return 0;
 		if (emu_sdma_now_ns() > deadline)
@@ -213,7 +222,9 @@ static int emu_sdma_poll(struct emu_sdma_run *r, const uint32_t *p)
 					     "POLL_REGMEM at 0x%llx: (0x%08x & 0x%08x) never met "
 					     "function %u with 0x%08x",
 					     (unsigned long long)addr, val, mask, func, ref);
+		emu_sdma_hold(r, false);
 		nanosleep(&ts, NULL);
+		emu_sdma_hold(r, true);
 		if (sleep_ns < 1000000)
 			sleep_ns *= 2;
 	}
@@ -258,10 +269,10 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 		/* SDMA >= 4 encodes bytes - 1 (sdma_v4_0_emit_copy_buffer). */
 		bytes = (uint64_t)(p[1] & EMU_SDMA_COPY_COUNT_MASK) + 1;
 		err = emu_sdma_copy(r, emu_sdma_addr(p + 3), emu_sdma_addr(p + 5), bytes);
-		if (!err)
+		if (!err) {
 			r->st->bytes += bytes;
-		if (!err && !r->dry && r->mem->account)
-			r->mem->account(r->mem->ctx, bytes);
+			r->moved = bytes;
+		}
 		return err;
 	}
 
@@ -395,10 +406,10 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 		if (!err)
 			err = emu_sdma_walk(r, dst, bytes, true, "CONST_FILL destination",
 					    emu_sdma_fill_piece, &arg);
-		if (!err)
+		if (!err) {
 			r->st->bytes += bytes;
-		if (!err && !r->dry && r->mem->account)
-			r->mem->account(r->mem->ctx, bytes);
+			r->moved = bytes;
+		}
 		return err;
 	}
 
@@ -419,10 +430,16 @@ int emu_sdma_exec(const uint32_t *ib, size_t ndw, const struct emu_sdma_mem *mem
 	memset(st, 0, sizeof(*st));
 	while (r.pos < ndw) {
 		size_t len = 1;
-		int err = emu_sdma_packet(&r, &len);
+		int err;
 
+		r.moved = 0;
+		emu_sdma_hold(&r, true);
+		err = emu_sdma_packet(&r, &len);
+		emu_sdma_hold(&r, false);
 		if (err)
 			return err;
+		if (r.moved && !r.dry && mem->account)
+			mem->account(mem->ctx, r.moved);
 		st->packets++;
 		r.pos += len;
 	}

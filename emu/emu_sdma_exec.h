@@ -23,8 +23,13 @@ struct emu_sdma_mem {
 	 * -EFAULT. A range that spans two adjacent mappings is asked for piece by piece.
 	 */
 	void *(*translate)(void *ctx, uint64_t va, uint64_t len, bool write, uint64_t *avail);
-	/* Optional: called after each packet that moved @bytes (bandwidth caps). */
+	/* Optional: called after each packet that moved @bytes (bandwidth caps), outside
+	 * hold(). */
 	void (*account)(void *ctx, uint64_t bytes);
+	/* Optional: hold(ctx, true) before a packet touches memory, hold(ctx, false) after,
+	 * so the address space may change between packets (and between the retries of a
+	 * POLL_REGMEM) but not under a copy. translate() is only called while held. */
+	void (*hold)(void *ctx, bool on);
 	/* Optional: a TRAP packet was executed with this int_context. */
 	void (*trap)(void *ctx, uint32_t int_context);
 	void *ctx;

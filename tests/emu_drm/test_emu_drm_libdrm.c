@@ -397,6 +397,104 @@ static void test_gpus_apart(struct gpu *g0, struct gpu *g1, struct bufs *b)
 	CHECK(memcmp(b->host, b->vram_cpu, 4096) == 0);
 }
 
+static size_t emit_poll_eq(uint32_t *ib, uint64_t va, uint32_t ref)
+{
+	/* POLL_REGMEM (sdma_v4_0_wait_reg_mem): memory poll, function 3 (equal). */
+	ib[0] = 8 | (3u << 28) | (1u << 31);
+	ib[1] = (uint32_t)va;
+	ib[2] = (uint32_t)(va >> 32);
+	ib[3] = ref;
+	ib[4] = 0xffffffffu;
+	ib[5] = (0xfffu << 16) | 10;
+	return 6;
+}
+
+static size_t emit_fence(uint32_t *ib, uint64_t va, uint32_t value)
+{
+	ib[0] = OP_FENCE;
+	ib[1] = (uint32_t)va;
+	ib[2] = (uint32_t)(va >> 32);
+	ib[3] = value;
+	return 4;
+}
+
+/* EXPECT: a job waiting in POLL_REGMEM reports busy; a job depending on it does not run
+ * before it; both complete once the CPU writes the value; a user fence receives the
+ * sequence number; a mapping removed while a job waits makes that job's fence fail
+ * with -EFAULT, reported by the wait. */
+static void test_fences(struct gpu *g, struct bufs *b)
+{
+	volatile uint32_t *flag = (volatile uint32_t *)((uint8_t *)g->ib + 0x80000);
+	uint64_t flag_va = g->ib_va + 0x80000, seq_a = 0, seq_b = 0;
+	struct amdgpu_cs_ib_info ib = { .ib_mc_address = g->ib_va + 4096 };
+	struct amdgpu_cs_request req = { .ip_type = AMDGPU_HW_IP_DMA, .number_of_ibs = 1,
+					 .ibs = &ib };
+	struct amdgpu_cs_fence fa = { .context = g->ctx[0], .ip_type = AMDGPU_HW_IP_DMA };
+	struct amdgpu_cs_fence fb = { .context = g->ctx[1], .ip_type = AMDGPU_HW_IP_DMA };
+	struct amdgpu_bo_alloc_request fr = { .alloc_size = 4096, .phys_alignment = 4096,
+					      .preferred_heap = AMDGPU_GEM_DOMAIN_GTT };
+	amdgpu_bo_handle fence_bo, x_bo;
+	amdgpu_va_handle x_vah;
+	uint64_t x_va;
+	uint32_t expired = 0;
+	void *fcpu = NULL;
+	size_t n;
+
+	flag[0] = 0;
+	flag[1] = 0;
+	fill_random(b->vram_cpu, 4096);
+	memset(b->host, 0, 8192);
+	n = emit_poll_eq(g->ib, flag_va, 1);
+	n += emit_copy(g->ib + n, b->vram_va, b->host_va, 4096);
+	CHECK_EQ_INT(submit(g, 0, 0, 0, n, &seq_a, false), 0);
+	fa.fence = seq_a;
+	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&fa, 0, 0, &expired), 0);
+	CHECK_EQ_INT(expired, 0);
+
+	/* B on another context depends on A and writes flag[1]; it has a user fence. */
+	CHECK_EQ_INT(amdgpu_bo_alloc(g->dev, &fr, &fence_bo), 0);
+	CHECK_EQ_INT(amdgpu_bo_cpu_map(fence_bo, &fcpu), 0);
+	memset(fcpu, 0, 4096);
+	ib.size = (uint32_t)emit_fence(g->ib + 1024, flag_va + 4, 0x1234);
+	req.number_of_dependencies = 1;
+	req.dependencies = &fa;
+	req.fence_info.handle = fence_bo;
+	req.fence_info.offset = 2; /* in 64-bit units */
+	CHECK_EQ_INT(amdgpu_cs_submit(g->ctx[1], 0, &req, 1), 0);
+	seq_b = req.seq_no;
+	fb.fence = seq_b;
+	usleep(20000);
+	CHECK_EQ_INT(flag[1], 0);
+	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&fb, 0, 0, &expired), 0);
+	CHECK_EQ_INT(expired, 0);
+
+	flag[0] = 1;
+	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&fb, AMDGPU_TIMEOUT_INFINITE, 0, &expired), 0);
+	CHECK_EQ_INT(expired, 1);
+	CHECK_EQ_INT(flag[1], 0x1234);
+	CHECK_EQ_INT(((volatile uint64_t *)fcpu)[2], seq_b);
+	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&fa, 0, 0, &expired), 0);
+	CHECK_EQ_INT(expired, 1);
+	CHECK(memcmp(b->host, b->vram_cpu, 4096) == 0);
+	amdgpu_bo_cpu_unmap(fence_bo);
+	amdgpu_bo_free(fence_bo);
+
+	/* A job that waits, then copies from a BO unmapped meanwhile, fails at run time. */
+	CHECK_EQ_INT(amdgpu_bo_alloc(g->dev, &fr, &x_bo), 0);
+	x_va = map_bo(g, x_bo, 4096, &x_vah);
+	flag[0] = 0;
+	n = emit_poll_eq(g->ib, flag_va, 2);
+	n += emit_copy(g->ib + n, x_va, b->host_va + 4096, 4096);
+	CHECK_EQ_INT(submit(g, 0, 0, 0, n, &seq_a, false), 0);
+	CHECK_EQ_INT(amdgpu_bo_va_op(x_bo, 0, 4096, x_va, 0, AMDGPU_VA_OP_UNMAP), 0);
+	flag[0] = 2;
+	fa.fence = seq_a;
+	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&fa, AMDGPU_TIMEOUT_INFINITE, 0, &expired),
+		     -EFAULT);
+	amdgpu_va_range_free(x_vah);
+	amdgpu_bo_free(x_bo);
+}
+
 static void gpu_close(struct gpu *g)
 {
 	amdgpu_cs_ctx_free(g->ctx[0]);
@@ -425,6 +523,7 @@ int main(void)
 	test_copy_both_ways(&g0, &b);
 	test_rings_at_once(&g0, &b);
 	test_rejects(&g0, &b);
+	test_fences(&g0, &b);
 	test_gpus_apart(&g0, &g1, &b);
 	bufs_free(&b);
 	gpu_close(&g1);

@@ -24,6 +24,7 @@ struct map {
 struct vm {
 	struct map maps[4];
 	int n;
+	int held, holds, translate_unheld;
 	uint64_t accounted;
 	uint32_t traps, last_trap;
 };
@@ -32,6 +33,8 @@ static void *vm_translate(void *ctx, uint64_t va, uint64_t len, bool write, uint
 {
 	struct vm *vm = ctx;
 
+	if (vm->holds && vm->held != 1)
+		vm->translate_unheld++;
 	for (int i = 0; i < vm->n; i++) {
 		struct map *m = &vm->maps[i];
 
@@ -60,9 +63,19 @@ static void vm_trap(void *ctx, uint32_t int_context)
 	vm->last_trap = int_context;
 }
 
+static void vm_hold(void *ctx, bool on)
+{
+	struct vm *vm = ctx;
+
+	vm->held += on ? 1 : -1;
+	vm->holds++;
+}
+
 static struct emu_sdma_mem vm_mem(struct vm *vm)
 {
-	struct emu_sdma_mem mem = { vm_translate, vm_account, vm_trap, vm };
+	struct emu_sdma_mem mem = {
+		.translate = vm_translate, .account = vm_account, .trap = vm_trap, .ctx = vm,
+	};
 
 	return mem;
 }
@@ -379,6 +392,39 @@ static void test_dry_run(void)
 	CHECK_EQ_INT(emu_sdma_exec(ib, n, &mem, EMU_SDMA_EXEC_DRY_RUN, &st), -EFAULT);
 }
 
+/* EXPECT: with a hold callback, memory is translated only while held, holds balance, and
+ * bandwidth accounting happens outside them. */
+static void test_hold(void)
+{
+	struct vm vm;
+	struct emu_sdma_mem mem;
+	struct emu_sdma_status st;
+	uint32_t ib[64];
+	size_t n;
+
+	setup_vm(&vm);
+	mem = vm_mem(&vm);
+	mem.hold = vm_hold;
+	n = put_copy(ib, VA_A, VA_B, 10000);
+	n += put_fence(ib + n, VA_B + 20000, 3);
+	((uint32_t *)buf_b)[6000] = 9;
+	ib[n++] = EMU_SDMA_OP_POLL_REGMEM | EMU_SDMA_POLL_HDR_MEM_POLL | (3u << 28);
+	ib[n++] = (uint32_t)(VA_B + 24000);
+	ib[n++] = (uint32_t)((VA_B + 24000) >> 32);
+	ib[n++] = 9;
+	ib[n++] = 0xffffffff;
+	ib[n++] = 0;
+	CHECK_EQ_INT(emu_sdma_exec(ib, n, &mem, 0, &st), 0);
+	CHECK_EQ_INT(vm.held, 0);
+	CHECK_EQ_INT(vm.holds, 6);
+	CHECK_EQ_INT(vm.translate_unheld, 0);
+	CHECK_EQ_INT(vm.accounted, 10000);
+	/* A failing packet releases its hold too. */
+	n = put_copy(ib, VA_A, 0x700000000ull, 64);
+	CHECK_EQ_INT(emu_sdma_exec(ib, n, &mem, 0, &st), -EFAULT);
+	CHECK_EQ_INT(vm.held, 0);
+}
+
 /* EXPECT: random IBs never crash or touch memory outside the mappings (ASan watches). */
 static void test_random_ibs(void)
 {
@@ -431,6 +477,7 @@ int main(void)
 	test_malformed();
 	test_other_packets();
 	test_dry_run();
+	test_hold();
 	test_random_ibs();
 	free(buf_a);
 	free(buf_b);
