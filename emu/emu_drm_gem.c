@@ -9,6 +9,8 @@
  * amdgpu_vm_bo_clear_mappings), drm_gem.c and drm_prime.c.
  */
 #include "emu_drm_internal.h"
+#include "emu_client.h"
+#include "emu_proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,10 +24,16 @@
 
 #include <drm.h>
 
-/* drm_gem.c: DRM_FILE_PAGE_OFFSET_START on 64-bit, the first fake mmap offset. */
-#define EMU_DRM_MMAP_OFFSET_START 0x100000000ull
+/*
+ * Fake mmap offsets. The kernel has one offset space per device (drm_vma_offset_manager,
+ * from DRM_FILE_PAGE_OFFSET_START = 4 GiB on 64-bit) shared by GEM BOs and KFD BOs. The
+ * emulator's daemon hands out KFD BOs' offsets from 4 GiB up; BOs made here, in the process,
+ * take theirs from 64 TiB up, so the two never meet and an offset this file does not know is
+ * asked of the daemon (emu_drm_gem_mmap_fd).
+ */
+#define EMU_DRM_MMAP_OFFSET_START (1ull << 46)
 
-/* Fake mmap offsets are unique in the process, as the kernel's are per device. */
+/* Unique in the process. */
 static uint64_t emu_drm_next_mmap_offset = EMU_DRM_MMAP_OFFSET_START;
 
 static uint64_t emu_drm_page_align(uint64_t v)
@@ -292,11 +300,47 @@ int emu_drm_gem_mmap(struct emu_drm_file *file, void *arg)
 	return err;
 }
 
+/*
+ * A KFD BO's CPU mapping goes through the render node (libhsakmt mmaps VRAM at the offset
+ * ALLOC_MEMORY_OF_GPU returned, on the fd given to ACQUIRE_VM): ask the daemon for the BO's
+ * memfd. drm_gem_mmap: unknown offset -EINVAL; a BO of another process's file -EACCES
+ * (drm_vma_node_is_allowed).
+ */
+static int emu_drm_kfd_bo_memfd(struct emu_drm_file *file, off_t offset, size_t len)
+{
+	struct emu_call c = { .req = { .op = EMU_OP_BO_BY_OFFSET } };
+	struct emu_bo_info info;
+	int fd = -1, err;
+
+	c.req.gpu_index = file->gpu;
+	c.req.arg0 = (uint64_t)offset;
+	c.rep_buf = &info;
+	c.rep_cap = sizeof(info);
+	c.rep_fds = &fd;
+	c.rep_fds_cap = 1;
+	err = emu_client_call(&c);
+	if (err < 0 || c.rep_nfds != 1 || c.rep_len < sizeof(info)) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	if (info.owner_pid != (uint32_t)getpid())
+		err = -EACCES;
+	else if (emu_drm_page_align(len) > info.size)
+		err = -EINVAL;
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int prot,
 			  int flags, off_t offset)
 {
 	struct emu_drm_bo *bo = NULL;
-	int memfd = -1, err = EINVAL;
+	bool known = false;
+	int memfd = -EINVAL, err;
 	void *p;
 
 	/* ttm_bo_mmap_obj: no copy-on-write mappings of a BO. */
@@ -309,14 +353,17 @@ void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int
 	for (uint32_t h = 1; h < file->nbos; h++) {
 		bo = file->bos[h];
 		if (bo && bo->mmap_offset && bo->mmap_offset == (uint64_t)offset) {
+			known = true;
 			if (emu_drm_page_align(len) <= bo->size)
 				memfd = fcntl(bo->memfd, F_DUPFD_CLOEXEC, 0);
 			break;
 		}
 	}
 	pthread_mutex_unlock(&file->lock);
+	if (!known)
+		memfd = emu_drm_kfd_bo_memfd(file, offset, len);
 	if (memfd < 0) {
-		errno = err;
+		errno = memfd == -EACCES ? EACCES : EINVAL;
 		return MAP_FAILED;
 	}
 	p = mmap(addr, len, prot, flags, memfd, 0);

@@ -165,6 +165,12 @@ static int emu_drm_class_dev(const char *pcidir, const char *root, const char *r
 	snprintf(buf, sizeof(buf), "%u:%u", EMU_DRM_MAJOR, minor);
 	if (!err)
 		err = emu_drm_symlink(link, dir, buf);
+	/* /sys/class/drm/<name> -> the class device, as drm_sysfs registers it. */
+	snprintf(dir, sizeof(dir), "%s/sys/class/drm", root);
+	if (!err)
+		err = emu_drm_mkdirs(dir);
+	if (!err)
+		err = emu_drm_symlink(link, dir, name);
 	return err;
 }
 
@@ -195,9 +201,6 @@ int emu_drm_populate_root(const char *root, const struct emu_config *cfg)
 	if (!err) {
 		snprintf(pcidir, sizeof(pcidir), "%s/sys/bus/pci", root);
 		err = emu_drm_mkdirs(pcidir);
-		snprintf(pcidir, sizeof(pcidir), "%s/sys/class/drm", root);
-		if (!err)
-			err = emu_drm_mkdirs(pcidir);
 	}
 	return err;
 }
