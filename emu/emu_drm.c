@@ -276,6 +276,7 @@ out:
 static void emu_drm_close(int fd)
 {
 	struct emu_drm_file *file = NULL;
+	unsigned int file_gpu;
 	bool others = false;
 	DIR *d;
 
@@ -292,6 +293,7 @@ static void emu_drm_close(int fd)
 		pthread_mutex_unlock(&emu_drm_fds_lock);
 		return;
 	}
+	file_gpu = file->gpu;
 	for (size_t i = 0; i < emu_drm_nfds; i++)
 		if (emu_drm_fds[i].file == file)
 			others = true;
@@ -310,6 +312,9 @@ static void emu_drm_close(int fd)
 	}
 	pthread_mutex_unlock(&emu_drm_fds_lock);
 	emu_drm_file_put(file);
+	/* Join engine threads that have finished, so none outlives the last close. */
+	for (unsigned int r = 0; r < emu_drm_devs[file_gpu].num_rings; r++)
+		emu_sdma_ring_reap(&emu_drm_devs[file_gpu].rings[r]);
 }
 
 int emu_drm_uread(void *dst, uint64_t uptr, size_t len)
