@@ -88,6 +88,17 @@ static unsigned int emu_drm_sdma_minor(const struct emu_gpu_config *cfg)
 	}
 }
 
+/* GC IP version minor << 8 | revision by gfx target (soc15.c / amdgpu_discovery.c):
+ * gfx908 (MI100, Arcturus) is GC 9.4.1, gfx90a (MI200, Aldebaran) GC 9.4.2, Vega10 GC 9.0.1. */
+static unsigned int emu_drm_gc_minor_rev(const struct emu_gpu_config *cfg)
+{
+	switch (cfg->gfx_target_version) {
+	case 90008: return (4u << 8) | 1;
+	case 90010: return (4u << 8) | 2;
+	default: return 1;
+	}
+}
+
 static int emu_drm_hw_ip_info(struct emu_drm_file *file, const struct drm_amdgpu_info *info,
 			      struct drm_amdgpu_info_hw_ip *ip)
 {
@@ -104,6 +115,9 @@ static int emu_drm_hw_ip_info(struct emu_drm_file *file, const struct drm_amdgpu
 		ip->ib_start_alignment = 256;
 		ip->ib_size_alignment = 4;
 		ip->available_rings = (1u << dev->num_rings) - 1;
+		/* ip_discovery_version (uapi field after available_rings since Linux 6.4; _pad
+		 * in older headers): major << 16 | minor << 8 | revision. */
+		ip->_pad = (4u << 16) | (emu_drm_sdma_minor(&dev->cfg) << 8);
 		return 0;
 	case AMDGPU_HW_IP_GFX:
 	case AMDGPU_HW_IP_COMPUTE:
@@ -111,6 +125,7 @@ static int emu_drm_hw_ip_info(struct emu_drm_file *file, const struct drm_amdgpu
 		 * so it reports no rings rather than rings that would not execute. */
 		ip->hw_ip_version_major = 9;
 		ip->hw_ip_version_minor = 0;
+		ip->_pad = (9u << 16) | (emu_drm_gc_minor_rev(&dev->cfg));
 		ip->ib_start_alignment = 32;
 		ip->ib_size_alignment = 32;
 		return 0;
