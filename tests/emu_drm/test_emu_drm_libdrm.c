@@ -495,6 +495,91 @@ static void test_fences(struct gpu *g, struct bufs *b)
 	amdgpu_bo_free(x_bo);
 }
 
+/* EXPECT: a GEM BO made on one GPU, exported as a dma-buf and imported on the other, is the
+ * same memory: SDMA on the second GPU reads what the CPU wrote through the first one's mmap;
+ * a BO list names BOs of the file, and an unknown list is -ENOENT. */
+static void test_prime_and_lists(struct gpu *g0, struct gpu *g1, struct bufs *b)
+{
+	struct amdgpu_bo_alloc_request req = { .alloc_size = 3 * 4096 + 100, .phys_alignment = 4096,
+					       .preferred_heap = AMDGPU_GEM_DOMAIN_VRAM };
+	struct amdgpu_bo_import_result imp = { 0 };
+	struct drm_amdgpu_cs_chunk chunk;
+	struct drm_amdgpu_cs_chunk_data data;
+	amdgpu_bo_handle bo, list_bos[2];
+	amdgpu_bo_list_handle list;
+	amdgpu_va_handle vah_host, vah_bo;
+	uint64_t va_host, va_bo, seq = 0;
+	uint32_t shared = 0;
+	void *cpu = NULL;
+	uint8_t *host;
+	size_t n;
+
+	CHECK_EQ_INT(amdgpu_bo_alloc(g0->dev, &req, &bo), 0);
+	CHECK_EQ_INT(amdgpu_bo_cpu_map(bo, &cpu), 0);
+	fill_random(cpu, 3 * 4096);
+	CHECK_EQ_INT(amdgpu_bo_export(bo, amdgpu_bo_handle_type_dma_buf_fd, &shared), 0);
+	CHECK_EQ_INT(amdgpu_bo_import(g1->dev, amdgpu_bo_handle_type_dma_buf_fd, shared, &imp), 0);
+	CHECK_EQ_INT(imp.alloc_size, 4 * 4096);
+
+	host = aligned_alloc(4096, 4 * 4096);
+	memset(host, 0, 4 * 4096);
+	CHECK_EQ_INT(amdgpu_create_bo_from_user_mem(g1->dev, host, 4 * 4096, &list_bos[1]), 0);
+	list_bos[0] = imp.buf_handle;
+	va_bo = map_bo(g1, imp.buf_handle, 4 * 4096, &vah_bo);
+	va_host = map_bo(g1, list_bos[1], 4 * 4096, &vah_host);
+	CHECK_EQ_INT(amdgpu_bo_list_create(g1->dev, 2, list_bos, NULL, &list), 0);
+	{
+		struct amdgpu_cs_ib_info ib = { .ib_mc_address = g1->ib_va };
+		struct amdgpu_cs_request r = { .ip_type = AMDGPU_HW_IP_DMA, .number_of_ibs = 1,
+					       .ibs = &ib, .resources = list };
+		struct amdgpu_cs_fence f = { .context = g1->ctx[0], .ip_type = AMDGPU_HW_IP_DMA };
+		uint32_t expired = 0;
+
+		ib.size = (uint32_t)emit_copy(g1->ib, va_bo, va_host, 3 * 4096);
+		CHECK_EQ_INT(amdgpu_cs_submit(g1->ctx[0], 0, &r, 1), 0);
+		f.fence = r.seq_no;
+		CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, AMDGPU_TIMEOUT_INFINITE, 0, &expired),
+			     0);
+		CHECK(memcmp(host, cpu, 3 * 4096) == 0);
+	}
+	/* amdgpu_cs_parser_bos: an unknown BO list handle -ENOENT. */
+	n = emit_copy(g1->ib, va_bo, va_host, 4096);
+	memset(&chunk, 0, sizeof(chunk));
+	memset(&data, 0, sizeof(data));
+	chunk.chunk_id = AMDGPU_CHUNK_ID_IB;
+	chunk.length_dw = sizeof(struct drm_amdgpu_cs_chunk_ib) / 4;
+	chunk.chunk_data = (uintptr_t)&data;
+	data.ib_data.va_start = g1->ib_va;
+	data.ib_data.ib_bytes = (uint32_t)n * 4;
+	data.ib_data.ip_type = AMDGPU_HW_IP_DMA;
+	CHECK_EQ_INT(amdgpu_cs_submit_raw2(g1->dev, g1->ctx[0], 0xdead, 1, &chunk, &seq), -ENOENT);
+	/* ... and a GFX IB is not executed by the emulator (it reports no GFX rings). */
+	data.ib_data.ip_type = AMDGPU_HW_IP_GFX;
+	CHECK_EQ_INT(amdgpu_cs_submit_raw2(g1->dev, g1->ctx[0], 0, 1, &chunk, &seq), -EINVAL);
+	/* A userptr BO cannot be exported (amdgpu_gem_prime_export: EPERM). libdrm's prime
+	 * helpers return drmIoctl's -1 and leave the cause in errno. */
+	errno = 0;
+	CHECK(amdgpu_bo_export(list_bos[1], amdgpu_bo_handle_type_dma_buf_fd, &shared) != 0);
+	CHECK_EQ_INT(errno, EPERM);
+	/* PRIME import of something that is not a dma-buf: EINVAL (dma_buf_get). */
+	errno = 0;
+	CHECK(amdgpu_bo_import(g1->dev, amdgpu_bo_handle_type_dma_buf_fd, (uint32_t)g1->fd,
+			       &imp) != 0);
+	CHECK_EQ_INT(errno, EINVAL);
+
+	CHECK_EQ_INT(amdgpu_bo_list_destroy(list), 0);
+	CHECK_EQ_INT(amdgpu_bo_va_op(list_bos[0], 0, 4 * 4096, va_bo, 0, AMDGPU_VA_OP_UNMAP), 0);
+	CHECK_EQ_INT(amdgpu_bo_va_op(list_bos[1], 0, 4 * 4096, va_host, 0, AMDGPU_VA_OP_UNMAP), 0);
+	amdgpu_va_range_free(vah_bo);
+	amdgpu_va_range_free(vah_host);
+	amdgpu_bo_free(list_bos[0]);
+	amdgpu_bo_free(list_bos[1]);
+	amdgpu_bo_cpu_unmap(bo);
+	amdgpu_bo_free(bo);
+	free(host);
+	(void)b;
+}
+
 static void gpu_close(struct gpu *g)
 {
 	amdgpu_cs_ctx_free(g->ctx[0]);
@@ -525,6 +610,7 @@ int main(void)
 	test_rejects(&g0, &b);
 	test_fences(&g0, &b);
 	test_gpus_apart(&g0, &g1, &b);
+	test_prime_and_lists(&g0, &g1, &b);
 	bufs_free(&b);
 	gpu_close(&g1);
 	gpu_close(&g0);
