@@ -58,6 +58,18 @@ void emu_drm_log(const char *fmt, ...)
 		return;
 }
 
+static bool emu_drm_debug(void)
+{
+	static int debug = -1;
+
+	if (debug < 0) {
+		const char *v = getenv("VRAMSTREAM_EMU_DEBUG");
+
+		debug = v && *v && strcmp(v, "0") != 0;
+	}
+	return debug;
+}
+
 void emu_drm_set_config(const struct emu_config *cfg)
 {
 	pthread_mutex_lock(&emu_drm_fds_lock);
@@ -108,8 +120,8 @@ static int emu_drm_dev_init_locked(unsigned int gpu)
 	dev->cfg = emu_drm_config.gpus[gpu];
 	dev->num_rings = dev->cfg.num_sdma_engines;
 	if (dev->num_rings == 0 || dev->num_rings > EMU_DRM_MAX_SDMA) {
-		emu_drm_log("GPU %u: %u SDMA engines configured, emulating %u", gpu,
-			    dev->num_rings, dev->num_rings ? EMU_DRM_MAX_SDMA : 1u);
+		emu_drm_log("GPU %u: %u SDMA engines configured, emulating %u", gpu, dev->num_rings,
+			    dev->num_rings ? EMU_DRM_MAX_SDMA : 1u);
 		dev->num_rings = dev->num_rings ? EMU_DRM_MAX_SDMA : 1;
 	}
 	for (unsigned int r = 0; r < dev->num_rings; r++)
@@ -242,7 +254,8 @@ static int emu_drm_file_get(int fd, unsigned int gpu, struct emu_drm_file **out)
 	}
 	/* An alias (dup, fcntl F_DUPFD, inherited) of a file we know? */
 	for (size_t i = 0; i < emu_drm_nfds; i++) {
-		if (emu_drm_fds[i].file->gpu == gpu && emu_drm_kcmp_file(fd, emu_drm_fds[i].fd) == 0) {
+		if (emu_drm_fds[i].file->gpu == gpu &&
+		    emu_drm_kcmp_file(fd, emu_drm_fds[i].fd) == 0) {
 			file = emu_drm_fds[i].file;
 			err = emu_drm_fds_add(fd, file);
 			if (err)
@@ -364,21 +377,21 @@ static int emu_drm_set_client_cap(struct emu_drm_file *file, void *arg)
 	return -EINVAL;
 }
 
-static emu_drm_ioctl_fn emu_drm_core_ioctl(unsigned int nr, const char **name)
-{
-	switch (nr) {
-	case _IOC_NR(DRM_IOCTL_VERSION): *name = "VERSION"; return emu_drm_version;
-	case _IOC_NR(DRM_IOCTL_GET_CAP): *name = "GET_CAP"; return emu_drm_get_cap;
-	case _IOC_NR(DRM_IOCTL_SET_CLIENT_CAP): *name = "SET_CLIENT_CAP";
-		return emu_drm_set_client_cap;
-	case _IOC_NR(DRM_IOCTL_GEM_CLOSE): *name = "GEM_CLOSE"; return emu_drm_gem_close;
-	case _IOC_NR(DRM_IOCTL_PRIME_HANDLE_TO_FD): *name = "PRIME_HANDLE_TO_FD";
-		return emu_drm_prime_handle_to_fd;
-	case _IOC_NR(DRM_IOCTL_PRIME_FD_TO_HANDLE): *name = "PRIME_FD_TO_HANDLE";
-		return emu_drm_prime_fd_to_handle;
-	default: *name = NULL; return NULL;
-	}
-}
+struct emu_drm_ioctl_desc {
+	unsigned int nr;
+	const char *name;
+	emu_drm_ioctl_fn fn;
+};
+
+/* The DRM core ioctls a render node answers here (drm_ioctl.c drm_ioctls[]). */
+static const struct emu_drm_ioctl_desc emu_drm_core_ioctls[] = {
+	{ _IOC_NR(DRM_IOCTL_VERSION), "VERSION", emu_drm_version },
+	{ _IOC_NR(DRM_IOCTL_GET_CAP), "GET_CAP", emu_drm_get_cap },
+	{ _IOC_NR(DRM_IOCTL_SET_CLIENT_CAP), "SET_CLIENT_CAP", emu_drm_set_client_cap },
+	{ _IOC_NR(DRM_IOCTL_GEM_CLOSE), "GEM_CLOSE", emu_drm_gem_close },
+	{ _IOC_NR(DRM_IOCTL_PRIME_HANDLE_TO_FD), "PRIME_HANDLE_TO_FD", emu_drm_prime_handle_to_fd },
+	{ _IOC_NR(DRM_IOCTL_PRIME_FD_TO_HANDLE), "PRIME_FD_TO_HANDLE", emu_drm_prime_fd_to_handle },
+};
 
 static int emu_drm_vm_ioctl(struct emu_drm_file *file, void *arg)
 {
@@ -395,44 +408,54 @@ static int emu_drm_vm_ioctl(struct emu_drm_file *file, void *arg)
 	}
 }
 
-static emu_drm_ioctl_fn emu_drm_amdgpu_ioctl(unsigned int nr, const char **name)
+/* amdgpu_drv.c amdgpu_ioctls_kms[], by DRM_AMDGPU_* number. */
+static const struct emu_drm_ioctl_desc emu_drm_amdgpu_ioctls[] = {
+	{ DRM_AMDGPU_GEM_CREATE, "GEM_CREATE", emu_drm_gem_create },
+	{ DRM_AMDGPU_GEM_MMAP, "GEM_MMAP", emu_drm_gem_mmap },
+	{ DRM_AMDGPU_CTX, "CTX", emu_drm_ctx_ioctl },
+	{ DRM_AMDGPU_BO_LIST, "BO_LIST", emu_drm_bo_list_ioctl },
+	{ DRM_AMDGPU_CS, "CS", emu_drm_cs },
+	{ DRM_AMDGPU_INFO, "INFO", emu_drm_info },
+	{ DRM_AMDGPU_GEM_METADATA, "GEM_METADATA", emu_drm_gem_metadata },
+	{ DRM_AMDGPU_GEM_WAIT_IDLE, "GEM_WAIT_IDLE", emu_drm_gem_wait_idle },
+	{ DRM_AMDGPU_GEM_VA, "GEM_VA", emu_drm_gem_va },
+	{ DRM_AMDGPU_WAIT_CS, "WAIT_CS", emu_drm_wait_cs },
+	{ DRM_AMDGPU_GEM_OP, "GEM_OP", emu_drm_gem_op },
+	{ DRM_AMDGPU_GEM_USERPTR, "GEM_USERPTR", emu_drm_gem_userptr },
+	{ DRM_AMDGPU_WAIT_FENCES, "WAIT_FENCES", emu_drm_wait_fences },
+	{ DRM_AMDGPU_VM, "VM", emu_drm_vm_ioctl },
+};
+
+static const struct emu_drm_ioctl_desc *emu_drm_ioctl_find(unsigned int nr)
 {
-	switch (nr) {
-	case DRM_AMDGPU_GEM_CREATE: *name = "GEM_CREATE"; return emu_drm_gem_create;
-	case DRM_AMDGPU_GEM_MMAP: *name = "GEM_MMAP"; return emu_drm_gem_mmap;
-	case DRM_AMDGPU_CTX: *name = "CTX"; return emu_drm_ctx_ioctl;
-	case DRM_AMDGPU_BO_LIST: *name = "BO_LIST"; return emu_drm_bo_list_ioctl;
-	case DRM_AMDGPU_CS: *name = "CS"; return emu_drm_cs;
-	case DRM_AMDGPU_INFO: *name = "INFO"; return emu_drm_info;
-	case DRM_AMDGPU_GEM_METADATA: *name = "GEM_METADATA"; return emu_drm_gem_metadata;
-	case DRM_AMDGPU_GEM_WAIT_IDLE: *name = "GEM_WAIT_IDLE"; return emu_drm_gem_wait_idle;
-	case DRM_AMDGPU_GEM_VA: *name = "GEM_VA"; return emu_drm_gem_va;
-	case DRM_AMDGPU_WAIT_CS: *name = "WAIT_CS"; return emu_drm_wait_cs;
-	case DRM_AMDGPU_GEM_OP: *name = "GEM_OP"; return emu_drm_gem_op;
-	case DRM_AMDGPU_GEM_USERPTR: *name = "GEM_USERPTR"; return emu_drm_gem_userptr;
-	case DRM_AMDGPU_WAIT_FENCES: *name = "WAIT_FENCES"; return emu_drm_wait_fences;
-	case DRM_AMDGPU_VM: *name = "VM"; return emu_drm_vm_ioctl;
-	default: *name = NULL; return NULL;
+	const struct emu_drm_ioctl_desc *t = emu_drm_core_ioctls;
+	size_t n = sizeof(emu_drm_core_ioctls) / sizeof(emu_drm_core_ioctls[0]);
+
+	/* drm_ioctl(): driver ioctls start at DRM_COMMAND_BASE. */
+	if (nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END) {
+		t = emu_drm_amdgpu_ioctls;
+		n = sizeof(emu_drm_amdgpu_ioctls) / sizeof(emu_drm_amdgpu_ioctls[0]);
+		nr -= DRM_COMMAND_BASE;
 	}
+	for (size_t i = 0; i < n; i++)
+		if (t[i].nr == nr)
+			return &t[i];
+	return NULL;
 }
 
 static int emu_drm_ioctl(int fd, unsigned int gpu, unsigned long request, void *arg)
 {
 	unsigned int nr = _IOC_NR(request), dir = _IOC_DIR(request), size = _IOC_SIZE(request);
 	uint64_t kbuf[64]; /* largest argument: drm_amdgpu_gem_metadata, 288 bytes */
+	const struct emu_drm_ioctl_desc *desc;
 	struct emu_drm_file *file;
-	emu_drm_ioctl_fn fn;
-	const char *name;
 	int err;
 
-	/* drm_ioctl(): DRM ioctls are type 'd'; driver ioctls start at DRM_COMMAND_BASE. */
+	/* drm_ioctl(): DRM ioctls are type 'd'. */
 	if (_IOC_TYPE(request) != DRM_IOCTL_BASE)
 		return -ENOTTY;
-	if (nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END)
-		fn = emu_drm_amdgpu_ioctl(nr - DRM_COMMAND_BASE, &name);
-	else
-		fn = emu_drm_core_ioctl(nr, &name);
-	if (!fn) {
+	desc = emu_drm_ioctl_find(nr);
+	if (!desc) {
 		emu_drm_log("ioctl 0x%lx (nr 0x%x) is not emulated", request, nr);
 		return -EINVAL;
 	}
@@ -447,7 +470,7 @@ static int emu_drm_ioctl(int fd, unsigned int gpu, unsigned long request, void *
 	if ((dir & _IOC_WRITE) && size)
 		err = emu_drm_uread(kbuf, (uintptr_t)arg, size);
 	if (!err)
-		err = fn(file, kbuf);
+		err = desc->fn(file, kbuf);
 	if (err >= 0 && (dir & _IOC_READ) && size) {
 		int werr = emu_drm_uwrite((uintptr_t)arg, kbuf, size);
 
@@ -455,12 +478,14 @@ static int emu_drm_ioctl(int fd, unsigned int gpu, unsigned long request, void *
 			err = werr;
 	}
 	emu_drm_file_put(file);
-	(void)name;
+	/* VRAMSTREAM_EMU_DEBUG=1 names every failing ioctl (the kernel's DRM_DEBUG). */
+	if (err < 0 && emu_drm_debug())
+		emu_drm_log("GPU %u fd %d %s: %s", gpu, fd, desc->name, strerror(-err));
 	return err;
 }
 
-static void *emu_drm_mmap(int fd, unsigned int gpu, void *addr, size_t len, int prot,
-			  int flags, off_t offset)
+static void *emu_drm_mmap(int fd, unsigned int gpu, void *addr, size_t len, int prot, int flags,
+			  off_t offset)
 {
 	struct emu_drm_file *file;
 	void *p;

@@ -31,8 +31,7 @@
 /* Under file->lock. */
 static struct emu_drm_ctx *emu_drm_ctx_lookup(struct emu_drm_file *file, uint32_t id)
 {
-	return id < file->nctxs && file->ctxs[id] && !file->ctxs[id]->freed ? file->ctxs[id] :
-									       NULL;
+	return id < file->nctxs && file->ctxs[id] && !file->ctxs[id]->freed ? file->ctxs[id] : NULL;
 }
 
 /* Under file->lock. */
@@ -49,8 +48,8 @@ static void emu_drm_ctx_put(struct emu_drm_file *file, struct emu_drm_ctx *ctx)
 static int emu_drm_entity_check(uint32_t ip, uint32_t instance, uint32_t ring)
 {
 	static const unsigned int num_entities[AMDGPU_HW_IP_NUM] = {
-		[AMDGPU_HW_IP_GFX] = 1, [AMDGPU_HW_IP_COMPUTE] = 4, [AMDGPU_HW_IP_DMA] = 2,
-		[AMDGPU_HW_IP_UVD] = 1, [AMDGPU_HW_IP_VCE] = 1, [AMDGPU_HW_IP_UVD_ENC] = 1,
+		[AMDGPU_HW_IP_GFX] = 1,	    [AMDGPU_HW_IP_COMPUTE] = 4, [AMDGPU_HW_IP_DMA] = 2,
+		[AMDGPU_HW_IP_UVD] = 1,	    [AMDGPU_HW_IP_VCE] = 1,	[AMDGPU_HW_IP_UVD_ENC] = 1,
 		[AMDGPU_HW_IP_VCN_DEC] = 1, [AMDGPU_HW_IP_VCN_ENC] = 1, [AMDGPU_HW_IP_VCN_JPEG] = 1,
 	};
 
@@ -269,8 +268,10 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 	struct emu_drm_file *file = job->file;
 	struct emu_drm_job_mem jm = { file, ring };
 	struct emu_sdma_mem mem = {
-		.translate = emu_drm_job_translate, .account = emu_drm_job_account,
-		.hold = emu_drm_job_hold, .ctx = &jm,
+		.translate = emu_drm_job_translate,
+		.account = emu_drm_job_account,
+		.hold = emu_drm_job_hold,
+		.ctx = &jm,
 	};
 	struct emu_sdma_status st;
 
@@ -285,8 +286,8 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 	 * the packet in progress, never for a whole IB or a poll. */
 	for (size_t i = 0; i < job->nibs && !job->result; i++) {
 		if (emu_sdma_exec(job->ibs[i].dw, job->ibs[i].ndw, &mem, 0, &st)) {
-			emu_drm_log("GPU %u SDMA%u: ctx %u ring %u seq %" PRIu64 " IB %zu at 0x%" PRIx64
-				    " failed: %s",
+			emu_drm_log("GPU %u SDMA%u: ctx %u ring %u seq %" PRIu64
+				    " IB %zu at 0x%" PRIx64 " failed: %s",
 				    file->gpu, ring ? ring->index : 0, job->ctx->id, job->entity,
 				    job->seq, i, job->ibs[i].va, st.reason);
 			job->result = st.err;
@@ -750,8 +751,8 @@ int emu_drm_wait_cs(struct emu_drm_file *file, void *arg)
 	int err;
 
 	pthread_mutex_lock(&file->lock);
-	err = emu_drm_fence_get(file, in.ctx_id, in.ip_type, in.ip_instance, in.ring, in.handle,
-				&e, &seq);
+	err = emu_drm_fence_get(file, in.ctx_id, in.ip_type, in.ip_instance, in.ring, in.handle, &e,
+				&seq);
 	if (!err && e) {
 		while (e->done_seq < seq) {
 			if (!emu_drm_wait_step(file, timed, &ts) && e->done_seq < seq) {

@@ -193,8 +193,7 @@ static int emu_drm_userptr_check(uint64_t addr, uint64_t size, uint32_t flags)
 			goto out;
 		}
 		first = false;
-		if (perms[0] != 'r' ||
-		    (!(flags & AMDGPU_GEM_USERPTR_READONLY) && perms[1] != 'w'))
+		if (perms[0] != 'r' || (!(flags & AMDGPU_GEM_USERPTR_READONLY) && perms[1] != 'w'))
 			goto out;
 		pos = hi;
 	}
@@ -335,8 +334,8 @@ static int emu_drm_kfd_bo_memfd(struct emu_drm_file *file, off_t offset, size_t 
 	return fd;
 }
 
-void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int prot,
-			  int flags, off_t offset)
+void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int prot, int flags,
+			  off_t offset)
 {
 	struct emu_drm_bo *bo = NULL;
 	bool known = false;
@@ -467,8 +466,8 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	target[n] = '\0';
 	/* dma_buf_get: a file that is not a dma-buf is -EINVAL. */
 	if (strncmp(target, "/memfd:", 7) || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-		emu_drm_log("PRIME import of fd %d (%s): not an emulated dma-buf (memfd)",
-			    args->fd, target);
+		emu_drm_log("PRIME import of fd %d (%s): not an emulated dma-buf (memfd)", args->fd,
+			    target);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&file->lock);
@@ -652,7 +651,8 @@ int emu_drm_gem_va(struct emu_drm_file *file, void *arg)
 	va &= EMU_DRM_GMC_HOLE_MASK;
 	if (va + size > vm_size || va + size < va) {
 		emu_drm_log("GEM_VA: va_address 0x%" PRIx64 " + size 0x%" PRIx64
-			    " is beyond the VM", va, size);
+			    " is beyond the VM",
+			    va, size);
 		return -EINVAL;
 	}
 	if ((args->flags & ~valid) && (args->flags & ~prt))
@@ -699,8 +699,7 @@ int emu_drm_gem_va(struct emu_drm_file *file, void *arg)
 		err = -EINVAL;
 		goto out;
 	}
-	if (size == 0 || offset + size < offset ||
-	    (bo && offset + size > bo->size)) {
+	if (size == 0 || offset + size < offset || (bo && offset + size > bo->size)) {
 		err = -EINVAL;
 		goto out;
 	}
@@ -727,8 +726,12 @@ int emu_drm_gem_va(struct emu_drm_file *file, void *arg)
 			}
 		}
 	}
-	m = (struct emu_drm_mapping){ .start = start, .last = last, .offset = offset,
-				      .flags = args->flags, .handle = args->handle, .bo = bo };
+	m = (struct emu_drm_mapping){ .start = start,
+				      .last = last,
+				      .offset = offset,
+				      .flags = args->flags,
+				      .handle = args->handle,
+				      .bo = bo };
 	err = emu_drm_vm_insert(file, &m);
 out:
 	pthread_mutex_unlock(&file->lock);

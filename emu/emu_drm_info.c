@@ -18,16 +18,16 @@
 
 /* amdgpu_drv.c: DRIVER_NAME, DRIVER_DESC, DRIVER_DATE and KMS_DRIVER_MAJOR (libdrm_amdgpu
  * accepts only 3); the minor is that of the 6.x kernels the emulated feature set follows. */
-#define EMU_DRM_NAME "amdgpu"
-#define EMU_DRM_DESC "AMD GPU"
-#define EMU_DRM_DATE "20150101"
+#define EMU_DRM_NAME	      "amdgpu"
+#define EMU_DRM_DESC	      "AMD GPU"
+#define EMU_DRM_DATE	      "20150101"
 #define EMU_DRM_VERSION_MAJOR 3
 #define EMU_DRM_VERSION_MINOR 54
 
 /* GB_ADDR_CONFIG, the one register libdrm reads on gfx9 (dword offset 0x263e), with the
  * golden value vega10 programs (gfx_v9_0.c, VEGA10_GB_ADDR_CONFIG_GOLDEN). */
 #define EMU_DRM_REG_GB_ADDR_CONFIG 0x263e
-#define EMU_DRM_GB_ADDR_CONFIG 0x2a114042u
+#define EMU_DRM_GB_ADDR_CONFIG	   0x2a114042u
 
 /* drm_ioctl.c drm_copy_field: copy at most *buf_len bytes, report the full length. */
 static int emu_drm_copy_field(uint64_t buf, size_t *buf_len, const char *value)
@@ -82,9 +82,12 @@ int emu_drm_get_cap(struct emu_drm_file *file, void *arg)
 static unsigned int emu_drm_sdma_minor(const struct emu_gpu_config *cfg)
 {
 	switch (cfg->gfx_target_version) {
-	case 90008: return 2;
-	case 90010: return 4;
-	default: return 0;
+	case 90008:
+		return 2;
+	case 90010:
+		return 4;
+	default:
+		return 0;
 	}
 }
 
@@ -93,9 +96,12 @@ static unsigned int emu_drm_sdma_minor(const struct emu_gpu_config *cfg)
 static unsigned int emu_drm_gc_minor_rev(const struct emu_gpu_config *cfg)
 {
 	switch (cfg->gfx_target_version) {
-	case 90008: return (4u << 8) | 1;
-	case 90010: return (4u << 8) | 2;
-	default: return 1;
+	case 90008:
+		return (4u << 8) | 1;
+	case 90010:
+		return (4u << 8) | 2;
+	default:
+		return 1;
 	}
 }
 
@@ -154,11 +160,21 @@ static int emu_drm_fw_info(struct emu_drm_file *file, const struct drm_amdgpu_in
 			return -EINVAL;
 		fw->ver = dev->cfg.fw_version;
 		return 0;
-	case AMDGPU_INFO_FW_VCE: case AMDGPU_INFO_FW_UVD: case AMDGPU_INFO_FW_GMC:
-	case AMDGPU_INFO_FW_GFX_ME: case AMDGPU_INFO_FW_GFX_PFP: case AMDGPU_INFO_FW_GFX_CE:
-	case AMDGPU_INFO_FW_GFX_RLC: case AMDGPU_INFO_FW_SMC: case AMDGPU_INFO_FW_SOS:
-	case AMDGPU_INFO_FW_ASD: case AMDGPU_INFO_FW_VCN: case AMDGPU_INFO_FW_TA:
-	case AMDGPU_INFO_FW_DMCU: case AMDGPU_INFO_FW_DMCUB: case AMDGPU_INFO_FW_TOC:
+	case AMDGPU_INFO_FW_VCE:
+	case AMDGPU_INFO_FW_UVD:
+	case AMDGPU_INFO_FW_GMC:
+	case AMDGPU_INFO_FW_GFX_ME:
+	case AMDGPU_INFO_FW_GFX_PFP:
+	case AMDGPU_INFO_FW_GFX_CE:
+	case AMDGPU_INFO_FW_GFX_RLC:
+	case AMDGPU_INFO_FW_SMC:
+	case AMDGPU_INFO_FW_SOS:
+	case AMDGPU_INFO_FW_ASD:
+	case AMDGPU_INFO_FW_VCN:
+	case AMDGPU_INFO_FW_TA:
+	case AMDGPU_INFO_FW_DMCU:
+	case AMDGPU_INFO_FW_DMCUB:
+	case AMDGPU_INFO_FW_TOC:
 	case AMDGPU_INFO_FW_GFX_RLC_RESTORE_LIST_CNTL:
 	case AMDGPU_INFO_FW_GFX_RLC_RESTORE_LIST_GPM_MEM:
 	case AMDGPU_INFO_FW_GFX_RLC_RESTORE_LIST_SRM_MEM:
@@ -177,11 +193,11 @@ static void emu_drm_dev_info(struct emu_drm_file *file, struct drm_amdgpu_info_d
 	d->device_id = cfg->pci_device_id;
 	d->chip_rev = 0;
 	d->external_rev = 1;
-	d->pci_rev = 1; /* matches the emulated sysfs "revision" */
+	d->pci_rev = 1;		      /* matches the emulated sysfs "revision" */
 	d->family = AMDGPU_FAMILY_AI; /* gfx9 */
 	d->num_shader_engines = 8;
 	d->num_shader_arrays_per_engine = 1;
-	d->gpu_counter_freq = 100000; /* kHz */
+	d->gpu_counter_freq = 100000;  /* kHz */
 	d->max_engine_clock = 1700000; /* kHz */
 	d->max_memory_clock = 1600000;
 	d->cu_active_number = 104;
@@ -191,8 +207,8 @@ static void emu_drm_dev_info(struct emu_drm_file *file, struct drm_amdgpu_info_d
 	d->num_shader_visible_vgprs = 512;
 	/* amdgpu_info_ioctl AMDGPU_INFO_DEV_INFO: the VA layout the GEM_VA checks enforce. */
 	d->virtual_address_offset = EMU_DRM_VA_RESERVED_BOTTOM;
-	d->virtual_address_max = vm_size < EMU_DRM_GMC_HOLE_START ? vm_size :
-								    EMU_DRM_GMC_HOLE_START;
+	d->virtual_address_max =
+		vm_size < EMU_DRM_GMC_HOLE_START ? vm_size : EMU_DRM_GMC_HOLE_START;
 	if (vm_size > EMU_DRM_GMC_HOLE_START) {
 		d->high_va_offset = EMU_DRM_GMC_HOLE_END;
 		d->high_va_max = EMU_DRM_GMC_HOLE_END | vm_size;

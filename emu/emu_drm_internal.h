@@ -32,13 +32,13 @@
 
 /* GPU virtual address space of gfx9 (amdgpu_gmc.h, amdgpu_vm.h): 48 bits, with the hole
  * between the low and the sign-extended high half, and reserved areas at both ends. */
-#define EMU_DRM_GMC_HOLE_START 0x0000800000000000ull
-#define EMU_DRM_GMC_HOLE_END 0xffff800000000000ull
-#define EMU_DRM_GMC_HOLE_MASK 0x0000ffffffffffffull
-#define EMU_DRM_VM_SIZE (1ull << 48)
+#define EMU_DRM_GMC_HOLE_START	   0x0000800000000000ull
+#define EMU_DRM_GMC_HOLE_END	   0xffff800000000000ull
+#define EMU_DRM_GMC_HOLE_MASK	   0x0000ffffffffffffull
+#define EMU_DRM_VM_SIZE		   (1ull << 48)
 #define EMU_DRM_VA_RESERVED_BOTTOM (1ull << 16)
-#define EMU_DRM_VA_RESERVED_TOP ((2ull << 12) + (2ull << 20) + (2ull << 20))
-#define EMU_DRM_PAGE_SIZE 4096ull
+#define EMU_DRM_VA_RESERVED_TOP	   ((2ull << 12) + (2ull << 20) + (2ull << 20))
+#define EMU_DRM_PAGE_SIZE	   4096ull
 
 struct emu_drm_dev {
 	/* Set once by emu_drm_dev_get() under the global lock; read-only afterwards. */
@@ -53,15 +53,15 @@ enum emu_drm_bo_kind { EMU_DRM_BO_GEM, EMU_DRM_BO_USERPTR, EMU_DRM_BO_IMPORT };
 
 struct emu_drm_bo {
 	enum emu_drm_bo_kind kind;
-	uint64_t size;	     /* bytes; page aligned for GEM and USERPTR */
-	uint8_t *host;	     /* where the engine reads and writes it */
-	int memfd;	     /* GEM and IMPORT: the memory; -1 for USERPTR */
-	bool readonly;	     /* USERPTR with AMDGPU_GEM_USERPTR_READONLY */
+	uint64_t size;	      /* bytes; page aligned for GEM and USERPTR */
+	uint8_t *host;	      /* where the engine reads and writes it */
+	int memfd;	      /* GEM and IMPORT: the memory; -1 for USERPTR */
+	bool readonly;	      /* USERPTR with AMDGPU_GEM_USERPTR_READONLY */
 	uint64_t mmap_offset; /* fake offset for mmap() of the render fd (0: not mappable) */
 	uint64_t alignment;
 	uint32_t domains;
 	uint64_t flags;
-	dev_t st_dev;	     /* IMPORT: identity of the dmabuf (memfd) */
+	dev_t st_dev; /* IMPORT: identity of the dmabuf (memfd) */
 	ino_t st_ino;
 	uint64_t tiling_info; /* GEM_METADATA */
 	uint32_t metadata_flags;
@@ -70,20 +70,20 @@ struct emu_drm_bo {
 };
 
 struct emu_drm_mapping {
-	uint64_t start;	/* masked GPU VA (amdgpu_gem_va_ioctl: va_address &= HOLE_MASK) */
-	uint64_t last;	/* inclusive */
+	uint64_t start;	 /* masked GPU VA (amdgpu_gem_va_ioctl: va_address &= HOLE_MASK) */
+	uint64_t last;	 /* inclusive */
 	uint64_t offset; /* into the BO */
-	uint32_t flags;	/* AMDGPU_VM_PAGE_* */
+	uint32_t flags;	 /* AMDGPU_VM_PAGE_* */
 	uint32_t handle;
 	struct emu_drm_bo *bo;
 };
 
 /* One (context, DMA ring) scheduler entity: a FIFO of jobs with sequence numbers. */
 struct emu_drm_entity {
-	uint64_t next_seq;		  /* amdgpu_ctx_init_entity: sequence starts at 1 */
-	uint64_t done_seq;		  /* every seq <= done_seq has completed */
-	int errors[EMU_DRM_SCHED_JOBS];	  /* fence error of seq, at seq % EMU_DRM_SCHED_JOBS */
-	unsigned int ring;		  /* engine used while jobs are pending */
+	uint64_t next_seq;		/* amdgpu_ctx_init_entity: sequence starts at 1 */
+	uint64_t done_seq;		/* every seq <= done_seq has completed */
+	int errors[EMU_DRM_SCHED_JOBS]; /* fence error of seq, at seq % EMU_DRM_SCHED_JOBS */
+	unsigned int ring;		/* engine used while jobs are pending */
 	unsigned int pending;
 };
 
@@ -104,8 +104,8 @@ struct emu_drm_file {
 	struct emu_drm_dev *dev;
 	unsigned int refs; /* fd entries, ioctls in progress, jobs in flight; emu_drm_fds_lock */
 
-	pthread_mutex_t lock; /* guards everything below but the VM */
-	pthread_cond_t cond;  /* fence completions */
+	pthread_mutex_t lock;	 /* guards everything below but the VM */
+	pthread_cond_t cond;	 /* fence completions */
 	struct emu_drm_bo **bos; /* by GEM handle (idr from 1) */
 	uint32_t nbos;
 	struct emu_drm_ctx **ctxs; /* by context id */
@@ -134,7 +134,7 @@ struct emu_drm_job {
 		struct emu_drm_ctx *ctx;
 		unsigned int entity;
 		uint64_t seq;
-	} *deps;
+	} * deps;
 	/* User fence (AMDGPU_CHUNK_ID_FENCE): 64-bit seq written to BO handle at offset. */
 	bool user_fence;
 	uint32_t uf_handle;
@@ -144,7 +144,7 @@ struct emu_drm_job {
 		uint32_t *dw;
 		size_t ndw;
 		uint64_t va;
-	} *ibs;
+	} * ibs;
 	int result;
 };
 
@@ -171,8 +171,8 @@ int emu_drm_gem_op(struct emu_drm_file *file, void *arg);
 int emu_drm_gem_va(struct emu_drm_file *file, void *arg);
 int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg);
 int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg);
-void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int prot,
-			  int flags, off_t offset);
+void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int prot, int flags,
+			  off_t offset);
 /* Under file->lock. */
 struct emu_drm_bo *emu_drm_bo_lookup(struct emu_drm_file *file, uint32_t handle);
 /* The host memory behind GPU VA @va (engine callback semantics); under vm_lock. */

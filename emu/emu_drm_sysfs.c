@@ -26,8 +26,8 @@
 #include <unistd.h>
 
 /* PCI class of MI100/MI200 (Display controller, "other"): 0x038000. */
-#define EMU_DRM_PCI_CLASS 0x038000u
-#define EMU_DRM_PCI_REVISION 0x01u
+#define EMU_DRM_PCI_CLASS	  0x038000u
+#define EMU_DRM_PCI_REVISION	  0x01u
 #define EMU_DRM_PCI_SUBSYS_DEVICE 0x0c34u
 
 static int emu_drm_mkdirs(const char *path)
@@ -181,8 +181,8 @@ int emu_drm_populate_root(const char *root, const struct emu_config *cfg)
 
 	for (unsigned int i = 0; !err && i < cfg->num_gpus; i++) {
 		const struct emu_gpu_config *g = &cfg->gpus[i];
-		unsigned int minor = g->render_minor ? g->render_minor :
-						       EMU_DRM_RENDER_MINOR_BASE + i;
+		unsigned int minor =
+			g->render_minor ? g->render_minor : EMU_DRM_RENDER_MINOR_BASE + i;
 
 		snprintf(slot, sizeof(slot), "%04x:%02x:%02x.%1u", g->domain, g->bus, g->device,
 			 g->function);

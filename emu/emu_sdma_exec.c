@@ -115,7 +115,8 @@ static int emu_sdma_copy(struct emu_sdma_run *r, uint64_t src, uint64_t dst, uin
 		return err;
 	while (off < len) {
 		uint64_t savail = 0, davail = 0, n;
-		const void *s = r->mem->translate(r->mem->ctx, src + off, len - off, false, &savail);
+		const void *s =
+			r->mem->translate(r->mem->ctx, src + off, len - off, false, &savail);
 		void *d = r->mem->translate(r->mem->ctx, dst + off, len - off, true, &davail);
 
 		if (!s || !d || !savail || !davail)
@@ -162,14 +163,22 @@ static void emu_sdma_fill_piece(void *host, uint64_t off, uint64_t len, void *ar
 static bool emu_sdma_poll_test(uint32_t func, uint32_t val, uint32_t ref)
 {
 	switch (func) {
-	case 0: return true;
-	case 1: return val < ref;
-	case 2: return val <= ref;
-	case 3: return val == ref;
-	case 4: return val != ref;
-	case 5: return val >= ref;
-	case 6: return val > ref;
-	default: return false;
+	case 0:
+		return true;
+	case 1:
+		return val < ref;
+	case 2:
+		return val <= ref;
+	case 3:
+		return val == ref;
+	case 4:
+		return val != ref;
+	case 5:
+		return val >= ref;
+	case 6:
+		return val > ref;
+	default:
+		return false;
 	}
 }
 
@@ -252,10 +261,11 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 			return err;
 		if (hdr & (EMU_SDMA_COPY_HDR_ENCRYPT | EMU_SDMA_COPY_HDR_TMZ |
 			   EMU_SDMA_COPY_HDR_BROADCAST))
-			return emu_sdma_fail(r, -EINVAL,
-					     "COPY_LINEAR header 0x%08x asks for encryption, TMZ or "
-					     "broadcast, which are not emulated",
-					     hdr);
+			return emu_sdma_fail(
+				r, -EINVAL,
+				"COPY_LINEAR header 0x%08x asks for encryption, TMZ or "
+				"broadcast, which are not emulated",
+				hdr);
 		/* Bits above the 22-bit count would mean a count the generation cannot
 		 * encode (SDMA 4.x: at most 4 MiB per packet). */
 		if (p[1] & ~EMU_SDMA_COPY_COUNT_MASK)
@@ -264,8 +274,8 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 					     "22-bit count (max %u bytes per packet)",
 					     p[1], EMU_SDMA_COPY_MAX_BYTES);
 		if (EMU_SDMA_COPY_PARAM_DST_SW(p[2]) || EMU_SDMA_COPY_PARAM_SRC_SW(p[2]))
-			return emu_sdma_fail(r, -EINVAL,
-					     "COPY_LINEAR endian swap 0x%08x is not emulated", p[2]);
+			return emu_sdma_fail(
+				r, -EINVAL, "COPY_LINEAR endian swap 0x%08x is not emulated", p[2]);
 		/* SDMA >= 4 encodes bytes - 1 (sdma_v4_0_emit_copy_buffer). */
 		bytes = (uint64_t)(p[1] & EMU_SDMA_COPY_COUNT_MASK) + 1;
 		err = emu_sdma_copy(r, emu_sdma_addr(p + 3), emu_sdma_addr(p + 5), bytes);
@@ -286,11 +296,12 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 		if (err)
 			return err;
 		if (p[3] & ~(EMU_SDMA_WRITE_COUNT_MASK | (3u << 24)))
-			return emu_sdma_fail(r, -EINVAL,
-					     "WRITE_LINEAR count dword 0x%08x has reserved bits set",
-					     p[3]);
+			return emu_sdma_fail(
+				r, -EINVAL, "WRITE_LINEAR count dword 0x%08x has reserved bits set",
+				p[3]);
 		if (EMU_SDMA_WRITE_SW(p[3]))
-			return emu_sdma_fail(r, -EINVAL, "WRITE_LINEAR endian swap is not emulated");
+			return emu_sdma_fail(r, -EINVAL,
+					     "WRITE_LINEAR endian swap is not emulated");
 		n = (uint64_t)(p[3] & EMU_SDMA_WRITE_COUNT_MASK) + 1;
 		*len = EMU_SDMA_WRITE_HDR_DW + n;
 		err = emu_sdma_need(r, *len, "WRITE_LINEAR");
@@ -325,7 +336,8 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 		dst = emu_sdma_addr(p + 1);
 		value = p[3];
 		if (dst & 3)
-			return emu_sdma_fail(r, -EINVAL, "FENCE address 0x%llx is not dword aligned",
+			return emu_sdma_fail(r, -EINVAL,
+					     "FENCE address 0x%llx is not dword aligned",
 					     (unsigned long long)dst);
 		if (r->dry)
 			return emu_sdma_walk(r, dst, 4, true, "FENCE address", NULL, NULL);
@@ -357,7 +369,8 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 		if (err)
 			return err;
 		if (sub)
-			return emu_sdma_fail(r, -EINVAL, "POLL_REGMEM sub-op %u is not emulated", sub);
+			return emu_sdma_fail(r, -EINVAL, "POLL_REGMEM sub-op %u is not emulated",
+					     sub);
 		return emu_sdma_poll(r, p);
 
 	case EMU_SDMA_OP_CONST_FILL: {
@@ -370,13 +383,13 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 		if (err)
 			return err;
 		if (sub || EMU_SDMA_FILL_HDR_SW(hdr))
-			return emu_sdma_fail(r, -EINVAL,
-					     "CONST_FILL header 0x%08x: sub-op or swap not emulated",
-					     hdr);
+			return emu_sdma_fail(
+				r, -EINVAL, "CONST_FILL header 0x%08x: sub-op or swap not emulated",
+				hdr);
 		if (p[4] & ~EMU_SDMA_FILL_COUNT_MASK)
-			return emu_sdma_fail(r, -EINVAL,
-					     "CONST_FILL count 0x%08x exceeds the SDMA 4.x 22-bit count",
-					     p[4]);
+			return emu_sdma_fail(
+				r, -EINVAL,
+				"CONST_FILL count 0x%08x exceeds the SDMA 4.x 22-bit count", p[4]);
 		dst = emu_sdma_addr(p + 1);
 		bytes = (uint64_t)(p[4] & EMU_SDMA_FILL_COUNT_MASK) + 1;
 		arg.value = p[3];
@@ -394,10 +407,11 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 			uint32_t b = arg.value & 0xffu;
 
 			if (arg.value != b * 0x01010101u)
-				return emu_sdma_fail(r, -EINVAL,
-						     "CONST_FILL with fillsize 0 and a value whose 4 "
-						     "bytes differ (0x%08x) is not emulated",
-						     arg.value);
+				return emu_sdma_fail(
+					r, -EINVAL,
+					"CONST_FILL with fillsize 0 and a value whose 4 "
+					"bytes differ (0x%08x) is not emulated",
+					arg.value);
 		} else {
 			return emu_sdma_fail(r, -EINVAL, "CONST_FILL fillsize %u is not emulated",
 					     fillsize);
@@ -423,8 +437,12 @@ int emu_sdma_exec(const uint32_t *ib, size_t ndw, const struct emu_sdma_mem *mem
 		  unsigned int flags, struct emu_sdma_status *st)
 {
 	struct emu_sdma_run r = {
-		.ib = ib, .ndw = ndw, .pos = 0, .mem = mem,
-		.dry = flags & EMU_SDMA_EXEC_DRY_RUN, .st = st,
+		.ib = ib,
+		.ndw = ndw,
+		.pos = 0,
+		.mem = mem,
+		.dry = flags & EMU_SDMA_EXEC_DRY_RUN,
+		.st = st,
 	};
 
 	memset(st, 0, sizeof(*st));

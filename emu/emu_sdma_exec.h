@@ -39,11 +39,11 @@ struct emu_sdma_mem {
 #define EMU_SDMA_EXEC_DRY_RUN (1u << 0)
 
 struct emu_sdma_status {
-	int err;		/* 0 or -errno of the first failure */
-	uint32_t packet_dw;	/* dword index of the failing packet's header */
-	uint32_t packets;	/* packets executed */
-	uint64_t bytes;		/* bytes written by COPY, WRITE and FILL packets */
-	char reason[160];	/* human-readable cause, "" on success */
+	int err;	    /* 0 or -errno of the first failure */
+	uint32_t packet_dw; /* dword index of the failing packet's header */
+	uint32_t packets;   /* packets executed */
+	uint64_t bytes;	    /* bytes written by COPY, WRITE and FILL packets */
+	char reason[160];   /* human-readable cause, "" on success */
 };
 
 /*

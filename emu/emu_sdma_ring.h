@@ -29,11 +29,11 @@ enum emu_sdma_ring_thread { EMU_SDMA_RING_IDLE, EMU_SDMA_RING_RUNNING, EMU_SDMA_
 struct emu_sdma_ring {
 	pthread_mutex_t lock; /* guards every field below */
 	struct emu_sdma_ring_job *head, *tail;
-	unsigned int queued;	   /* jobs pushed and not finished (the running one included) */
+	unsigned int queued; /* jobs pushed and not finished (the running one included) */
 	enum emu_sdma_ring_thread thread_state;
 	pthread_t thread;
-	uint64_t bytes_per_sec;	   /* 0: unlimited */
-	uint64_t busy_until_ns;	   /* bandwidth cap: when the bytes moved so far are "done" */
+	uint64_t bytes_per_sec; /* 0: unlimited */
+	uint64_t busy_until_ns; /* bandwidth cap: when the bytes moved so far are "done" */
 	unsigned int index;
 };
 

@@ -26,8 +26,8 @@
 #include "test_common.h"
 
 #define COPY_MAX (1u << 22) /* SDMA 4.x COPY_LINEAR: 22-bit count of bytes - 1 */
-#define BO_SIZE ((6u << 20) + 3 * 4096)
-#define BO_VA 0x200000000ull
+#define BO_SIZE	 ((6u << 20) + 3 * 4096)
+#define BO_VA	 0x200000000ull
 
 static uint64_t rng_state = 0x13198a2e03707344ull;
 
@@ -88,8 +88,9 @@ static int sdma_copy(amdgpu_device_handle dev, amdgpu_context_handle ctx, uint32
 		uint64_t off = ring ? half : 0, n = ring ? len - half : half;
 		size_t ib_off = ring * 4096;
 		struct amdgpu_cs_ib_info info = { .ib_mc_address = ib_va + ib_off };
-		struct amdgpu_cs_request req = { .ip_type = AMDGPU_HW_IP_DMA, .ring = ring,
-						 .number_of_ibs = 1, .ibs = &info };
+		struct amdgpu_cs_request req = {
+			.ip_type = AMDGPU_HW_IP_DMA, .ring = ring, .number_of_ibs = 1, .ibs = &info
+		};
 
 		info.size = (uint32_t)emit_copy(ib + ib_off / 4, src + off, dst + off, n);
 		r = amdgpu_cs_submit(ctx, 0, &req, 1);
@@ -97,7 +98,8 @@ static int sdma_copy(amdgpu_device_handle dev, amdgpu_context_handle ctx, uint32
 			return r;
 		fences[ring] = (struct amdgpu_cs_fence){ .context = ctx,
 							 .ip_type = AMDGPU_HW_IP_DMA,
-							 .ring = ring, .fence = req.seq_no };
+							 .ring = ring,
+							 .fence = req.seq_no };
 	}
 	r = amdgpu_cs_wait_fences(fences, 2, true, AMDGPU_TIMEOUT_INFINITE, &expired, &first);
 	return r ? r : (expired ? 0 : -ETIME);
@@ -110,7 +112,8 @@ int main(void)
 	struct kfd_ioctl_alloc_memory_of_gpu_args alloc = { 0 };
 	struct kfd_ioctl_export_dmabuf_args exp = { 0 };
 	struct kfd_ioctl_free_memory_of_gpu_args fr = { 0 };
-	struct amdgpu_bo_alloc_request ibreq = { .alloc_size = 65536, .phys_alignment = 4096,
+	struct amdgpu_bo_alloc_request ibreq = { .alloc_size = 65536,
+						 .phys_alignment = 4096,
 						 .preferred_heap = AMDGPU_GEM_DOMAIN_GTT };
 	struct amdgpu_bo_import_result imp = { 0 };
 	amdgpu_bo_handle ib_bo, vram_bo, host_bo;
@@ -157,8 +160,8 @@ int main(void)
 	/* The copy engine: only libdrm_amdgpu's public API from here. */
 	CHECK_EQ_INT(amdgpu_device_initialize(drm, &major, &minor, &dev), 0);
 	CHECK_EQ_INT(amdgpu_cs_ctx_create(dev, &ctx), 0);
-	CHECK_EQ_INT(amdgpu_bo_import(dev, amdgpu_bo_handle_type_dma_buf_fd, (uint32_t)exp.dmabuf_fd,
-				      &imp),
+	CHECK_EQ_INT(amdgpu_bo_import(dev, amdgpu_bo_handle_type_dma_buf_fd,
+				      (uint32_t)exp.dmabuf_fd, &imp),
 		     0);
 	CHECK_EQ_INT(imp.alloc_size, BO_SIZE);
 	vram_bo = imp.buf_handle;

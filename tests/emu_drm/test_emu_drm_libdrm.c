@@ -22,7 +22,7 @@
 
 #include "test_common.h"
 
-#define OP_COPY 1
+#define OP_COPY	 1
 #define OP_FENCE 5
 #define COPY_MAX (1u << 22) /* SDMA 4.x: 22-bit count of bytes - 1 */
 
@@ -80,8 +80,8 @@ static uint64_t map_bo(struct gpu *g, amdgpu_bo_handle bo, uint64_t size, amdgpu
 {
 	uint64_t va = 0;
 
-	CHECK_EQ_INT(amdgpu_va_range_alloc(g->dev, amdgpu_gpu_va_range_general, size, 4096, 0,
-					   &va, vah, 0),
+	CHECK_EQ_INT(amdgpu_va_range_alloc(g->dev, amdgpu_gpu_va_range_general, size, 4096, 0, &va,
+					   vah, 0),
 		     0);
 	CHECK_EQ_INT(amdgpu_bo_va_op(bo, 0, size, va, 0, AMDGPU_VA_OP_MAP), 0);
 	return va;
@@ -89,7 +89,8 @@ static uint64_t map_bo(struct gpu *g, amdgpu_bo_handle bo, uint64_t size, amdgpu
 
 static void gpu_open(struct gpu *g, const char *node)
 {
-	struct amdgpu_bo_alloc_request req = { .alloc_size = 1 << 20, .phys_alignment = 4096,
+	struct amdgpu_bo_alloc_request req = { .alloc_size = 1 << 20,
+					       .phys_alignment = 4096,
 					       .preferred_heap = AMDGPU_GEM_DOMAIN_GTT };
 	uint32_t major, minor;
 	void *cpu = NULL;
@@ -109,13 +110,15 @@ static void gpu_open(struct gpu *g, const char *node)
 }
 
 /* Submit @ndw dwords at IB offset @ib_off (bytes) through amdgpu_cs_submit; wait if asked. */
-static int submit(struct gpu *g, int c, unsigned int ring, size_t ib_off, size_t ndw,
-		  uint64_t *seq, bool wait)
+static int submit(struct gpu *g, int c, unsigned int ring, size_t ib_off, size_t ndw, uint64_t *seq,
+		  bool wait)
 {
 	struct amdgpu_cs_ib_info ib = { .ib_mc_address = g->ib_va + ib_off, .size = (uint32_t)ndw };
-	struct amdgpu_cs_request req = { .ip_type = AMDGPU_HW_IP_DMA, .ring = ring,
-					 .number_of_ibs = 1, .ibs = &ib };
-	struct amdgpu_cs_fence fence = { .context = g->ctx[c], .ip_type = AMDGPU_HW_IP_DMA,
+	struct amdgpu_cs_request req = {
+		.ip_type = AMDGPU_HW_IP_DMA, .ring = ring, .number_of_ibs = 1, .ibs = &ib
+	};
+	struct amdgpu_cs_fence fence = { .context = g->ctx[c],
+					 .ip_type = AMDGPU_HW_IP_DMA,
 					 .ring = ring };
 	uint32_t expired = 0;
 	int r;
@@ -160,12 +163,10 @@ static void test_init(struct gpu *g0, struct gpu *g1)
 	CHECK_EQ_INT(amdgpu_query_hw_ip_info(g0->dev, AMDGPU_HW_IP_DMA, 0, &ip), 0);
 	CHECK_EQ_INT(ip.hw_ip_version_major, 4);
 	CHECK_EQ_INT(ip.available_rings, 0x3); /* 2 SDMA engines by default */
-	CHECK_EQ_INT(amdgpu_query_firmware_version(g0->dev, AMDGPU_INFO_FW_SDMA, 0, 0, &ver,
-						   &feat),
+	CHECK_EQ_INT(amdgpu_query_firmware_version(g0->dev, AMDGPU_INFO_FW_SDMA, 0, 0, &ver, &feat),
 		     0);
 	CHECK_EQ_INT(ver, 8);
-	CHECK_EQ_INT(amdgpu_query_firmware_version(g0->dev, AMDGPU_INFO_FW_SDMA, 0, 2, &ver,
-						   &feat),
+	CHECK_EQ_INT(amdgpu_query_firmware_version(g0->dev, AMDGPU_INFO_FW_SDMA, 0, 2, &ver, &feat),
 		     -EINVAL);
 	CHECK_EQ_INT(amdgpu_query_heap_info(g0->dev, AMDGPU_GEM_DOMAIN_VRAM, 0, &heap), 0);
 	CHECK_EQ_INT(heap.heap_size, 64 << 20);
@@ -202,8 +203,8 @@ static void bufs_make(struct gpu *g, struct bufs *b, size_t size)
 	CHECK_EQ_INT(ftruncate(b->memfd, (off_t)size), 0);
 	b->vram_cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, b->memfd, 0);
 	CHECK(b->vram_cpu != MAP_FAILED);
-	CHECK_EQ_INT(amdgpu_bo_import(g->dev, amdgpu_bo_handle_type_dma_buf_fd,
-				      (uint32_t)b->memfd, &imp),
+	CHECK_EQ_INT(amdgpu_bo_import(g->dev, amdgpu_bo_handle_type_dma_buf_fd, (uint32_t)b->memfd,
+				      &imp),
 		     0);
 	CHECK_EQ_INT(imp.alloc_size, size);
 	b->vram = imp.buf_handle;
@@ -263,8 +264,9 @@ static void test_copy_both_ways(struct gpu *g, struct bufs *b)
 	data.ib_data.ring = 1;
 	CHECK_EQ_INT(amdgpu_cs_submit_raw2(g->dev, g->ctx[0], 0, 1, &chunk, &seq), 0);
 	{
-		struct amdgpu_cs_fence f = { .context = g->ctx[0], .ip_type = AMDGPU_HW_IP_DMA,
-					     .ring = 1, .fence = seq };
+		struct amdgpu_cs_fence f = {
+			.context = g->ctx[0], .ip_type = AMDGPU_HW_IP_DMA, .ring = 1, .fence = seq
+		};
 		uint32_t expired = 0;
 
 		CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, AMDGPU_TIMEOUT_INFINITE, 0, &expired),
@@ -287,19 +289,20 @@ static void test_rings_at_once(struct gpu *g, struct bufs *b)
 	fill_random(b->vram_cpu, b->size);
 	memset(b->host, 0, b->size);
 	for (int i = 0; i < 4; i++) {
-		size_t ndw = emit_copy(g->ib + off / 4, b->vram_va + i * slice, b->host_va + i * slice,
-				       slice - (size_t)i);
+		size_t ndw = emit_copy(g->ib + off / 4, b->vram_va + i * slice,
+				       b->host_va + i * slice, slice - (size_t)i);
 		uint64_t seq = 0;
 
 		CHECK_EQ_INT(submit(g, i / 2, i % 2, off, ndw, &seq, false), 0);
 		fences[i] = (struct amdgpu_cs_fence){ .context = g->ctx[i / 2],
-						      .ip_type = AMDGPU_HW_IP_DMA, .ring = i % 2,
+						      .ip_type = AMDGPU_HW_IP_DMA,
+						      .ring = i % 2,
 						      .fence = seq };
 		off += (ndw * 4 + 255) & ~(size_t)255;
 	}
-	CHECK_EQ_INT(amdgpu_cs_wait_fences(fences, 4, true, AMDGPU_TIMEOUT_INFINITE, &expired,
-					   &first),
-		     0);
+	CHECK_EQ_INT(
+		amdgpu_cs_wait_fences(fences, 4, true, AMDGPU_TIMEOUT_INFINITE, &expired, &first),
+		0);
 	CHECK_EQ_INT(expired, 1);
 	for (int i = 0; i < 4; i++) {
 		CHECK(memcmp(b->host + i * slice, b->vram_cpu + i * slice, slice - (size_t)i) == 0);
@@ -358,9 +361,9 @@ static void test_rejects(struct gpu *g, struct bufs *b)
 	CHECK_EQ_INT(amdgpu_bo_va_op(b->user, 0, 4096, b->vram_va + 8192, 0, AMDGPU_VA_OP_MAP),
 		     -EINVAL);
 	/* ... an offset past the BO -EINVAL; unmapping where nothing is mapped -ENOENT. */
-	CHECK_EQ_INT(amdgpu_bo_va_op(b->user, b->size, 4096, 0x7f0000000000ull, 0,
-				     AMDGPU_VA_OP_MAP),
-		     -EINVAL);
+	CHECK_EQ_INT(
+		amdgpu_bo_va_op(b->user, b->size, 4096, 0x7f0000000000ull, 0, AMDGPU_VA_OP_MAP),
+		-EINVAL);
 	CHECK_EQ_INT(amdgpu_bo_va_op(b->user, 0, 4096, 0x7f0000000000ull, 0, AMDGPU_VA_OP_UNMAP),
 		     -ENOENT);
 	/* amdgpu_gem_va_ioctl: an unknown handle -ENOENT; the reserved bottom -EINVAL. */
@@ -427,11 +430,13 @@ static void test_fences(struct gpu *g, struct bufs *b)
 	volatile uint32_t *flag = (volatile uint32_t *)((uint8_t *)g->ib + 0x80000);
 	uint64_t flag_va = g->ib_va + 0x80000, seq_a = 0, seq_b = 0;
 	struct amdgpu_cs_ib_info ib = { .ib_mc_address = g->ib_va + 4096 };
-	struct amdgpu_cs_request req = { .ip_type = AMDGPU_HW_IP_DMA, .number_of_ibs = 1,
+	struct amdgpu_cs_request req = { .ip_type = AMDGPU_HW_IP_DMA,
+					 .number_of_ibs = 1,
 					 .ibs = &ib };
 	struct amdgpu_cs_fence fa = { .context = g->ctx[0], .ip_type = AMDGPU_HW_IP_DMA };
 	struct amdgpu_cs_fence fb = { .context = g->ctx[1], .ip_type = AMDGPU_HW_IP_DMA };
-	struct amdgpu_bo_alloc_request fr = { .alloc_size = 4096, .phys_alignment = 4096,
+	struct amdgpu_bo_alloc_request fr = { .alloc_size = 4096,
+					      .phys_alignment = 4096,
 					      .preferred_heap = AMDGPU_GEM_DOMAIN_GTT };
 	amdgpu_bo_handle fence_bo, x_bo;
 	amdgpu_va_handle x_vah;
@@ -500,7 +505,8 @@ static void test_fences(struct gpu *g, struct bufs *b)
  * a BO list names BOs of the file, and an unknown list is -ENOENT. */
 static void test_prime_and_lists(struct gpu *g0, struct gpu *g1, struct bufs *b)
 {
-	struct amdgpu_bo_alloc_request req = { .alloc_size = 3 * 4096 + 100, .phys_alignment = 4096,
+	struct amdgpu_bo_alloc_request req = { .alloc_size = 3 * 4096 + 100,
+					       .phys_alignment = 4096,
 					       .preferred_heap = AMDGPU_GEM_DOMAIN_VRAM };
 	struct amdgpu_bo_import_result imp = { 0 };
 	struct drm_amdgpu_cs_chunk chunk;
@@ -530,8 +536,10 @@ static void test_prime_and_lists(struct gpu *g0, struct gpu *g1, struct bufs *b)
 	CHECK_EQ_INT(amdgpu_bo_list_create(g1->dev, 2, list_bos, NULL, &list), 0);
 	{
 		struct amdgpu_cs_ib_info ib = { .ib_mc_address = g1->ib_va };
-		struct amdgpu_cs_request r = { .ip_type = AMDGPU_HW_IP_DMA, .number_of_ibs = 1,
-					       .ibs = &ib, .resources = list };
+		struct amdgpu_cs_request r = { .ip_type = AMDGPU_HW_IP_DMA,
+					       .number_of_ibs = 1,
+					       .ibs = &ib,
+					       .resources = list };
 		struct amdgpu_cs_fence f = { .context = g1->ctx[0], .ip_type = AMDGPU_HW_IP_DMA };
 		uint32_t expired = 0;
 
@@ -563,8 +571,8 @@ static void test_prime_and_lists(struct gpu *g0, struct gpu *g1, struct bufs *b)
 	CHECK_EQ_INT(errno, EPERM);
 	/* PRIME import of something that is not a dma-buf: EINVAL (dma_buf_get). */
 	errno = 0;
-	CHECK(amdgpu_bo_import(g1->dev, amdgpu_bo_handle_type_dma_buf_fd, (uint32_t)g1->fd,
-			       &imp) != 0);
+	CHECK(amdgpu_bo_import(g1->dev, amdgpu_bo_handle_type_dma_buf_fd, (uint32_t)g1->fd, &imp) !=
+	      0);
 	CHECK_EQ_INT(errno, EINVAL);
 
 	CHECK_EQ_INT(amdgpu_bo_list_destroy(list), 0);

@@ -74,7 +74,10 @@ static void vm_hold(void *ctx, bool on)
 static struct emu_sdma_mem vm_mem(struct vm *vm)
 {
 	struct emu_sdma_mem mem = {
-		.translate = vm_translate, .account = vm_account, .trap = vm_trap, .ctx = vm,
+		.translate = vm_translate,
+		.account = vm_account,
+		.trap = vm_trap,
+		.ctx = vm,
 	};
 
 	return mem;
@@ -118,10 +121,10 @@ static size_t put_fence(uint32_t *ib, uint64_t addr, uint32_t value)
 	return 4;
 }
 
-#define VA_A 0x100000000ull
-#define VA_B 0x200000000ull
+#define VA_A  0x100000000ull
+#define VA_B  0x200000000ull
 #define VA_RO 0x300000000ull
-#define SZ (9u << 20)
+#define SZ    (9u << 20)
 
 static uint8_t *buf_a, *buf_b, *buf_ro;
 
@@ -137,8 +140,8 @@ static void setup_vm(struct vm *vm)
 /* EXPECT: copies of random bytes at odd sizes and offsets land exactly, nothing around them. */
 static void test_copy_sizes(void)
 {
-	static const uint64_t sizes[] = { 1, 3, 4, 5, 4095, 4096, 4097, 65537, 1000003,
-					  EMU_SDMA_COPY_MAX_BYTES };
+	static const uint64_t sizes[] = { 1,	3,    4,     5,	      4095,
+					  4096, 4097, 65537, 1000003, EMU_SDMA_COPY_MAX_BYTES };
 	struct vm vm;
 	struct emu_sdma_mem mem;
 	struct emu_sdma_status st;
@@ -184,7 +187,7 @@ static void test_multi_and_span(void)
 	mem = vm_mem(&vm);
 	fill_random(buf_b, SZ);
 	memset(buf_a, 0, 4 * 8192);
-	n += put_copy(ib + n, VA_B, VA_A + 4096, 8192);	/* spans both A mappings */
+	n += put_copy(ib + n, VA_B, VA_A + 4096, 8192);		 /* spans both A mappings */
 	n += put_copy(ib + n, VA_A + 4096, VA_B + 100000, 8192); /* and back again */
 	n += put_fence(ib + n, VA_B + 200000, 0xfeedf00d);
 	CHECK_EQ_INT(emu_sdma_exec(ib, n, &mem, 0, &st), 0);
@@ -280,7 +283,7 @@ static void test_malformed(void)
 	CHECK_EQ_INT(emu_sdma_exec(ib, n - 1, &mem, 0, &st), -EINVAL);
 	CHECK(strstr(st.reason, "needs 7 dwords") != NULL);
 
-	ib[0] = 0; /* NOP */
+	ib[0] = 0;    /* NOP */
 	ib[1] = 0x63; /* opcode 99 */
 	CHECK_EQ_INT(emu_sdma_exec(ib, 2, &mem, 0, &st), -EINVAL);
 	CHECK_EQ_INT(st.packet_dw, 1);
@@ -446,10 +449,18 @@ static void test_random_ibs(void)
 			uint64_t r = rng();
 
 			switch (r % 4) {
-			case 0: ib[i] = (uint32_t)r; break;
-			case 1: ib[i] = (uint32_t)(r >> 8) % 70000; break; /* small counts */
-			case 2: ib[i] = (uint32_t)((r & 1 ? VA_A : VA_B) >> 32); break;
-			default: ib[i] = ops[(r >> 8) % 9] | ((uint32_t)(r >> 32) & 0x80000000u); break;
+			case 0:
+				ib[i] = (uint32_t)r;
+				break;
+			case 1:
+				ib[i] = (uint32_t)(r >> 8) % 70000;
+				break; /* small counts */
+			case 2:
+				ib[i] = (uint32_t)((r & 1 ? VA_A : VA_B) >> 32);
+				break;
+			default:
+				ib[i] = ops[(r >> 8) % 9] | ((uint32_t)(r >> 32) & 0x80000000u);
+				break;
 			}
 		}
 		/* Keep polls from waiting their full timeout: always-true function. */
