@@ -433,8 +433,13 @@ static void *dump_job(void *arg)
 			break;
 		r = compress_writer_push(w, p.ops->buffer(p.dma, done.buf), done.len, done.tag,
 					 done.offset, on_pushed, &cookies[done.buf]);
-		if (r)
+		if (r) {
+			/* The stream failed (ENOSPC, EIO, ...): finish() reports why
+			 * with the file named, and removes the temporary file. */
+			if (compress_writer_finish(w, &cs, &cerr))
+				pipe_fail(&p, r, "%s", cerr.msg);
 			break;
+		}
 	}
 	/* Drain copies still in flight before buffers go away. */
 	while (p.fifo_len) {

@@ -22,7 +22,7 @@ cp "$stream" "$E2E_TMP/good.vrs"
 # restore_fails WHAT PATTERN
 restore_fails() {
 	rm -f "$E2E_TMP/bad.pid"
-	if "$CRIU" restore -D "$E2E_TMP/img" -o restore-bad.log -v4 --lib "$PLUGIN_DIR" -d \
+	if "$REAP_RUN" "$CRIU" restore -D "$E2E_TMP/img" -o restore-bad.log -v4 --lib "$PLUGIN_DIR" -d \
 		--pidfile "$E2E_TMP/bad.pid" >/dev/null 2>&1; then
 		e2e_track "$(cat "$E2E_TMP/bad.pid")"
 		e2e_fail "restore from a $1 succeeded"

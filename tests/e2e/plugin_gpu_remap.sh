@@ -25,7 +25,7 @@ restore_fails() {
 	local dir=$1 why=$2
 	plugin_use_emu "$dir"
 	rm -f "$E2E_TMP/bad.pid"
-	if "$CRIU" restore -D "$E2E_TMP/img" -o restore-bad.log -v4 --lib "$PLUGIN_DIR" -d \
+	if "$REAP_RUN" "$CRIU" restore -D "$E2E_TMP/img" -o restore-bad.log -v4 --lib "$PLUGIN_DIR" -d \
 		--pidfile "$E2E_TMP/bad.pid" >/dev/null 2>&1; then
 		e2e_track "$(cat "$E2E_TMP/bad.pid")"
 		e2e_fail "restore onto $dir succeeded"
