@@ -139,7 +139,7 @@ int emu_drm_gem_create(struct emu_drm_file *file, void *arg)
 		err = -errno;
 		goto fail;
 	}
-	bo->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, bo->memfd, 0);
+	bo->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, bo->memfd, 0);
 	if (bo->host == MAP_FAILED) {
 		bo->host = NULL;
 		err = -ENOMEM;
@@ -493,7 +493,7 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 		err = -errno;
 		goto fail;
 	}
-	bo->host = mmap(NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED, bo->memfd, 0);
+	bo->host = mmap(NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, bo->memfd, 0);
 	if (bo->host == MAP_FAILED) {
 		bo->host = NULL;
 		err = -EINVAL;

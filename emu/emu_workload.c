@@ -12,7 +12,11 @@
  * open) and waits for completion by polling signal words in its own memory,
  * so criu may freeze, dump and restore it at any point between ioctls.
  *
- * Usage: vramstream-emu-workload [--steps N (0: endless)] [--vram BYTES]
+ * --vram-used BYTES limits the computation to the first BYTES of each VRAM BO;
+ * the rest stays zero, as much of a real GPU's memory does, so images of it
+ * show what zero-chunk detection saves.
+ *
+ * Usage: vramstream-emu-workload [--steps N (0: endless)] [--vram BYTES] [--vram-used BYTES]
  *        [--gtt BYTES] [--host BYTES] [--delay-ms MS] [--no-verify]
  * SIGUSR1 makes it print "digest-at STEP HEX" after the current step (for
  * endless runs).
@@ -59,7 +63,7 @@ struct wl_gpu {
 struct wl {
 	int kfd;
 	unsigned int ngpus;
-	uint64_t vram, gtt, host;
+	uint64_t vram, vram_used, gtt, host;
 	struct wl_gpu g[WL_MAX_GPUS];
 };
 
@@ -243,7 +247,7 @@ struct wl_op {
 static unsigned int wl_step_ops(const struct wl *w, unsigned int gpu, uint64_t step,
 				struct wl_op *ops)
 {
-	uint64_t chunks = w->vram / w->host, c = step % chunks, c2 = (step * 7 + 3) % chunks;
+	uint64_t chunks = w->vram_used / w->host, c = step % chunks, c2 = (step * 7 + 3) % chunks;
 	uint64_t salt = (uint64_t)gpu << 32;
 
 	ops[0] = (struct wl_op){ EMU_PKT_MIX, 2, 0, 0, c * w->host, w->host, step ^ salt };
@@ -299,7 +303,7 @@ static uint64_t wl_sum(const uint8_t *p, uint64_t size)
 
 static void wl_init_ops(const struct wl *w, unsigned int gpu, struct wl_op *ops)
 {
-	ops[0] = (struct wl_op){ EMU_PKT_FILL, 0, 0, 0, 0, w->vram, 0x1000 + gpu };
+	ops[0] = (struct wl_op){ EMU_PKT_FILL, 0, 0, 0, 0, w->vram_used, 0x1000 + gpu };
 	ops[1] = (struct wl_op){ EMU_PKT_FILL, 1, 1, 0, 0, w->gtt, 0x2000 + gpu };
 	ops[2] = (struct wl_op){ EMU_PKT_FILL, 2, 2, 0, 0, w->host, 0x3000 + gpu };
 }
@@ -391,6 +395,8 @@ int main(int argc, char **argv)
 			steps = strtoull(argv[++i], NULL, 0);
 		else if (strcmp(argv[i], "--vram") == 0 && i + 1 < (unsigned int)argc)
 			w.vram = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--vram-used") == 0 && i + 1 < (unsigned int)argc)
+			w.vram_used = strtoull(argv[++i], NULL, 0);
 		else if (strcmp(argv[i], "--gtt") == 0 && i + 1 < (unsigned int)argc)
 			w.gtt = strtoull(argv[++i], NULL, 0);
 		else if (strcmp(argv[i], "--host") == 0 && i + 1 < (unsigned int)argc)
@@ -400,14 +406,18 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--no-verify") == 0)
 			verify = 0;
 		else {
-			fprintf(stderr, "usage: %s [--steps N] [--vram B] [--gtt B] [--host B] "
+			fprintf(stderr, "usage: %s [--steps N] [--vram B] [--vram-used B] [--gtt B] [--host B] "
 					"[--delay-ms MS] [--no-verify]\n", argv[0]);
 			return 2;
 		}
 	}
-	/* sizes: 8-byte words; vram a multiple of host; gtt at least host */
-	if (!w.host || w.host % 4096 || w.vram % w.host || w.gtt < w.host || w.gtt % 8) {
-		fprintf(stderr, "workload: need host %% 4096 == 0, vram %% host == 0, gtt >= host\n");
+	if (!w.vram_used || w.vram_used > w.vram)
+		w.vram_used = w.vram;
+	/* sizes: 8-byte words; vram (and the part used) a multiple of host; gtt at least host */
+	if (!w.host || w.host % 4096 || w.vram % w.host || w.vram_used % w.host || w.gtt < w.host ||
+	    w.gtt % 8) {
+		fprintf(stderr, "workload: need host %% 4096 == 0, vram and vram-used %% host == 0, "
+				"gtt >= host\n");
 		return 2;
 	}
 	signal(SIGUSR1, wl_on_usr1);

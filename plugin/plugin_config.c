@@ -48,7 +48,8 @@ static const struct setting settings[] = {
 	  UINT64_MAX, "pinned host memory per GPU, whatever the VRAM size" },
 	{ "VRAMSTREAM_SDMA_RINGS", NULL, SETTING_UINT, CFG(sdma_rings), 0, 64,
 	  "SDMA rings to use per GPU (0 = all the GPU reports)" },
-	{ "VRAMSTREAM_IO_DEPTH", NULL, SETTING_UINT, CFG(io_depth), 1, 4096, "io_uring queue depth" },
+	{ "VRAMSTREAM_IO_DEPTH", NULL, SETTING_UINT, CFG(io_depth), 0, 4096,
+	  "io_uring queue depth and staging buffers per stream (0 = 2 per worker + 2)" },
 	{ "VRAMSTREAM_FSYNC", NULL, SETTING_BOOL, CFG(fsync), 0, 0,
 	  "fsync stream files before the dump succeeds" },
 	{ "VRAMSTREAM_DIRECT_IO", NULL, SETTING_BOOL, CFG(direct_io), 0, 0,
@@ -86,7 +87,7 @@ void plugin_config_defaults(struct plugin_config *cfg)
 	cfg->buffer_size = 8 * MiB;
 	cfg->pinned_max = 1 * GiB;
 	cfg->sdma_rings = 0;
-	cfg->io_depth = 32;
+	cfg->io_depth = 0;
 	cfg->fsync = false;
 	cfg->direct_io = true;
 	cfg->checks = (struct plugin_checks){ true, true, true, true, true, true, true };

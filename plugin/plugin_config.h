@@ -39,7 +39,7 @@ struct plugin_config {
 	uint64_t buffer_size;	 /* bytes per pinned buffer */
 	uint64_t pinned_max;	 /* pinned host memory per GPU */
 	unsigned int sdma_rings; /* 0 = every ring the GPU reports */
-	unsigned int io_depth;	 /* io_uring queue depth */
+	unsigned int io_depth;	 /* io_uring queue depth; 0 = 2 per worker + 2 */
 	bool fsync;
 	bool direct_io;
 	struct plugin_checks checks;

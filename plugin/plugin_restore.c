@@ -414,9 +414,10 @@ int plugin_restore_kfd(const struct plugin_config *cfg, int dirfd, int id)
 			continue;
 		}
 		pr_info("restore of pid %d, GPU 0x%x: %u BO(s), %.3f GB moved from %.3f GB "
-			"stored, %.3f s, %.2f GB/s",
+			"stored, %.3f s, %.2f GB/s; busy s: dma %.2f, decompress %.2f, io %.2f",
 			(int)pid, job->gpu_id, job->n_bos, st->bytes / 1e9, st->stored / 1e9,
-			st->seconds, st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0);
+			st->seconds, st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0,
+			st->dma_busy_s, st->codec_busy_s, st->io_busy_s);
 	}
 out:
 	if (bos) {

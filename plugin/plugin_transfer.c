@@ -245,10 +245,20 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 	for (unsigned int i = 0; i < job->n_bos; i++)
 		total += job->bos[i].size;
 	p->buffer_size = cfg->buffer_size;
-	/* No more pinned memory than the job can use, and at least two buffers
-	 * so that DMA and compression overlap. */
+	/*
+	 * Enough buffers to keep every ring and every compression worker busy
+	 * twice over (one being filled, one being drained), no more than the
+	 * job can use or VRAMSTREAM_PINNED_MAX allows, and at least two so that
+	 * DMA and compression overlap.
+	 */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t workers = cfg->workers ? cfg->workers : (uint64_t)(cpus > 0 ? cpus : 1);
+	uint64_t rings = cfg->sdma_rings ? cfg->sdma_rings : 4;
 	uint64_t want = (total + p->buffer_size - 1) / p->buffer_size;
 	uint64_t cap = cfg->pinned_max / p->buffer_size;
+
+	if (want > 2 * (rings + workers))
+		want = 2 * (rings + workers);
 
 	if (cap > TRANSFER_MAX_BUFFERS)
 		cap = TRANSFER_MAX_BUFFERS;

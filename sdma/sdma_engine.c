@@ -428,7 +428,11 @@ int sdma_hostbuf_alloc(struct sdma_engine *e, uint64_t size, struct sdma_hostbuf
 	*out = NULL;
 	if (!size || map_size > SIZE_MAX)
 		return sdma_fail(e, -EINVAL, "host buffer: size %" PRIu64, size);
-	p = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* Populated up front: the pool is set up once and reused, and faulting
+	 * its pages in on the first copy of each buffer would sit in the hot
+	 * path (the kernel pins userptr pages at submission anyway). */
+	p = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		 -1, 0);
 	if (p == MAP_FAILED)
 		return sdma_fail(e, -errno, "host buffer: mmap of %" PRIu64 " bytes", map_size);
 	r = sdma_hostbuf_register(e, p, map_size, true, map_size, out);
