@@ -87,7 +87,9 @@ static uint64_t map_bo(struct gpu *g, amdgpu_bo_handle bo, uint64_t size, amdgpu
 	return va;
 }
 
-static void gpu_open(struct gpu *g, const char *node)
+/* With @close_original, the caller's fd is closed right after device init and the test goes
+ * on with libdrm's dup of it: per-file state follows the open file, not the fd number. */
+static void gpu_open(struct gpu *g, const char *node, bool close_original)
 {
 	struct amdgpu_bo_alloc_request req = { .alloc_size = 1 << 20,
 					       .phys_alignment = 4096,
@@ -101,6 +103,10 @@ static void gpu_open(struct gpu *g, const char *node)
 	if (!g->dev)
 		exit(test_finish("emu_drm_libdrm"));
 	CHECK_EQ_INT(major, 3);
+	if (close_original) {
+		close(g->fd);
+		g->fd = amdgpu_device_get_fd(g->dev);
+	}
 	CHECK_EQ_INT(amdgpu_bo_alloc(g->dev, &req, &g->ib_bo), 0);
 	CHECK_EQ_INT(amdgpu_bo_cpu_map(g->ib_bo, &cpu), 0);
 	g->ib = cpu;
@@ -596,8 +602,9 @@ static void gpu_close(struct gpu *g)
 	amdgpu_va_range_free(g->ib_vah);
 	amdgpu_bo_cpu_unmap(g->ib_bo);
 	amdgpu_bo_free(g->ib_bo);
+	if (g->fd != amdgpu_device_get_fd(g->dev))
+		close(g->fd);
 	CHECK_EQ_INT(amdgpu_device_deinitialize(g->dev), 0);
-	close(g->fd);
 }
 
 int main(void)
@@ -607,8 +614,8 @@ int main(void)
 
 	memset(&g0, 0, sizeof(g0));
 	memset(&g1, 0, sizeof(g1));
-	gpu_open(&g0, "/dev/dri/renderD128");
-	gpu_open(&g1, "/dev/dri/renderD129");
+	gpu_open(&g0, "/dev/dri/renderD128", false);
+	gpu_open(&g1, "/dev/dri/renderD129", true);
 	if (test_failures)
 		return test_finish("emu_drm_libdrm");
 	test_init(&g0, &g1);
