@@ -116,13 +116,20 @@ static int emu_config_parse_gpu(struct emu_gpu_config *g, const char *key, const
 
 int emu_config_load(const char *emu_dir, struct emu_config *cfg)
 {
-	char path[PATH_MAX], line[256], key[128], val[128];
+	char path[PATH_MAX];
+
+	emu_config_defaults(cfg, 0, 0);
+	snprintf(path, sizeof(path), "%s/config", emu_dir);
+	return emu_config_apply_file(path, cfg);
+}
+
+int emu_config_apply_file(const char *path, struct emu_config *cfg)
+{
+	char line[256], key[128], val[128];
 	unsigned int idx;
 	FILE *f;
 	int err = 0;
 
-	emu_config_defaults(cfg, 0, 0);
-	snprintf(path, sizeof(path), "%s/config", emu_dir);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;

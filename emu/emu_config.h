@@ -46,6 +46,8 @@ int emu_config_load(const char *emu_dir, struct emu_config *cfg);
  */
 void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t vram);
 int emu_config_save(const char *emu_dir, const struct emu_config *cfg);
+/* Added by emu-kfd: applies the "key value" lines of a config file on top of cfg. */
+int emu_config_apply_file(const char *path, struct emu_config *cfg);
 
 /* The stand-in device all emulated nodes are made of (/dev/vga_arbiter's misc numbers). */
 #define EMU_STANDIN_MAJOR 10

@@ -2,7 +2,10 @@
 /*
  * vramstream-emu-daemon: owns the emulated GPUs and every process's KFD
  * state. Usage:
- *   vramstream-emu-daemon DIR [--gpus N] [--vram BYTES]
+ *   vramstream-emu-daemon DIR [--gpus N] [--vram BYTES] [--gpu-ids ID,ID...]
+ *                             [--config FILE]
+ * --config applies a file in $DIR/config's format over the defaults
+ * ("num_gpus 2", "gpu.1.gpu_id 4660", ...); --gpu-ids then sets gpu_ids.
  * It writes DIR/config, builds DIR/root (emu_root.c), listens on DIR/socket,
  * writes DIR/daemon.pid once ready, and runs until EMU_OP_SHUTDOWN or SIGTERM.
  *
@@ -207,12 +210,14 @@ static void *emu_daemon_conn_main(void *arg)
 	pthread_mutex_lock(&d->lock);
 	err = emu_daemon_dispatch(d, &rq, &rep);
 	pthread_mutex_unlock(&d->lock);
+	rep.result = err;
 	if (err < 0) {
-		/* A failed request returns no payload and no fds. */
-		emu_drep_release(&rep);
-		rep.result = err;
-	} else {
-		rep.result = err;
+		/*
+		 * A failed request returns no fds; its payload (the argument struct)
+		 * still goes back, as kfd_ioctl copies it out whatever the result.
+		 */
+		while (rep.nfds)
+			close(rep.fds[--rep.nfds]);
 	}
 	hdr.result = rep.result;
 	hdr.payload_len = (uint32_t)rep.len;
@@ -268,10 +273,40 @@ static uint64_t emu_daemon_parse_size(const char *s)
 	}
 }
 
+/* "0x1a2b,0x3c4d": gpu_ids of GPUs 0, 1, ... (restore onto other gpu_ids). */
+static int emu_daemon_set_gpu_ids(struct emu_config *cfg, const char *list)
+{
+	unsigned int i = 0;
+	const char *p = list;
+
+	while (*p) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 0);
+
+		if (end == p || i >= cfg->num_gpus || !v || v > 0xffff)
+			return -EINVAL;
+		cfg->gpus[i++].gpu_id = (uint32_t)v;
+		p = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /* Waits for connections and for processes to exit; frees the state of exited ones. */
+static bool emu_daemon_stopping(struct emu_daemon *d)
+{
+	bool stop;
+
+	pthread_mutex_lock(&d->lock);
+	stop = d->stop;
+	pthread_mutex_unlock(&d->lock);
+	return stop || emu_daemon_signalled;
+}
+
 static void emu_daemon_loop(struct emu_daemon *d)
 {
-	while (!d->stop && !emu_daemon_signalled) {
+	while (!emu_daemon_stopping(d)) {
 		struct pollfd pfd[1 + 256];
 		struct emu_kproc *p;
 		nfds_t n = 1;
@@ -322,13 +357,15 @@ int main(int argc, char **argv)
 	struct emu_daemon *d = &daemon_state;
 	unsigned int gpus = 1;
 	uint64_t vram = 1ULL << 30;
+	const char *config_file = NULL, *gpu_ids = NULL;
 	char path[PATH_MAX];
 	pthread_t exec_thread;
 	struct sigaction sa;
 	int i, err;
 
 	if (argc < 2 || argv[1][0] != '/' || strlen(argv[1]) >= sizeof(d->dir)) {
-		fprintf(stderr, "usage: %s ABSOLUTE_DIR (< 1 KiB) [--gpus N] [--vram BYTES[KMGT]]\n",
+		fprintf(stderr, "usage: %s ABSOLUTE_DIR (< 1 KiB) [--gpus N] [--vram BYTES[KMGT]] "
+			"[--gpu-ids ID,...] [--config FILE]\n",
 			argv[0]);
 		return 2;
 	}
@@ -337,6 +374,10 @@ int main(int argc, char **argv)
 			gpus = (unsigned int)strtoul(argv[++i], NULL, 0);
 		else if (strcmp(argv[i], "--vram") == 0 && i + 1 < argc)
 			vram = emu_daemon_parse_size(argv[++i]);
+		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config_file = argv[++i];
+		else if (strcmp(argv[i], "--gpu-ids") == 0 && i + 1 < argc)
+			gpu_ids = argv[++i];
 		else {
 			fprintf(stderr, "emu-daemon: unknown argument %s\n", argv[i]);
 			return 2;
@@ -361,8 +402,15 @@ int main(int argc, char **argv)
 	err = emu_root_mkdirs(d->dir);
 	if (!err) {
 		emu_config_defaults(&d->cfg, gpus, vram);
-		err = emu_config_save(d->dir, &d->cfg);
+		if (config_file)
+			err = emu_config_apply_file(config_file, &d->cfg);
 	}
+	if (!err && gpu_ids)
+		err = emu_daemon_set_gpu_ids(&d->cfg, gpu_ids);
+	if (!err && (d->cfg.num_gpus < 1 || d->cfg.num_gpus > EMU_MAX_GPUS))
+		err = -EINVAL;
+	if (!err)
+		err = emu_config_save(d->dir, &d->cfg);
 	if (!err)
 		err = emu_root_create(d->root, &d->cfg);
 	if (!err)
@@ -382,8 +430,8 @@ int main(int argc, char **argv)
 		unlink(path);
 		emu_root_write_file(path, buf);
 	}
-	fprintf(stderr, "emu-daemon: %u GPU(s), %llu bytes VRAM each, in %s\n", gpus,
-		(unsigned long long)vram, d->dir);
+	fprintf(stderr, "emu-daemon: %u GPU(s), %llu bytes VRAM on GPU 0, in %s\n",
+		d->cfg.num_gpus, (unsigned long long)d->cfg.gpus[0].vram_size, d->dir);
 	emu_daemon_loop(d);
 
 	pthread_mutex_lock(&d->lock);

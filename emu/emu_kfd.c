@@ -275,6 +275,8 @@ static int emu_kfd_call(pid_t owner, unsigned long request, void *arg)
 		err = -ENODEV; /* the device went away with the daemon */
 	if (err >= 0 && c.rep_len >= size)
 		emu_kfd_unmarshal(nr, request, arg, size, rep, c.rep_len, fds, c.rep_nfds);
+	else if (err < 0 && err != -ENODEV && c.rep_len >= size && (_IOC_DIR(request) & _IOC_READ))
+		memcpy(arg, rep, size); /* kfd_ioctl copies the struct out on failure too */
 out:
 	free(fds);
 	free(rep);

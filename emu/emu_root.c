@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "emu_root.h"
 
 #pragma weak emu_drm_populate_root
+
+#define EMU_ROOT_MARKER ".vramstream-emu-root"
 
 int emu_root_mkdirs(const char *path)
 {
@@ -82,14 +85,37 @@ void emu_root_kfd_node_remove(const char *root, pid_t pid)
 	unlink(path);
 }
 
+static int emu_root_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT ? -1 : 0;
+}
+
 int emu_root_create(const char *root, const struct emu_config *cfg)
 {
 	char path[PATH_MAX];
 	unsigned int i;
 	int err;
 
+	/*
+	 * A previous daemon's tree may describe other GPUs: start empty. Only a
+	 * tree this code made (it carries the marker file) is ever removed; an
+	 * existing folder without it is refused.
+	 */
+	snprintf(path, sizeof(path), "%s/" EMU_ROOT_MARKER, root);
+	if (access(path, F_OK) == 0) {
+		if (nftw(root, emu_root_rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+			return -errno;
+	} else if (rmdir(root) != 0 && errno != ENOENT) {
+		return -EEXIST;
+	}
+	err = emu_root_mkdirs(root);
+	if (!err)
+		err = emu_root_write_file(path, "vramstream emulator fake root\n");
 	snprintf(path, sizeof(path), "%s/dev/dri", root);
-	err = emu_root_mkdirs(path);
+	if (!err)
+		err = emu_root_mkdirs(path);
 	snprintf(path, sizeof(path), "%s/run/kfd", root);
 	if (!err)
 		err = emu_root_mkdirs(path);

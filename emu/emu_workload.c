@@ -14,12 +14,15 @@
  *
  * Usage: vramstream-emu-workload [--steps N (0: endless)] [--vram BYTES]
  *        [--gtt BYTES] [--host BYTES] [--delay-ms MS] [--no-verify]
+ * SIGUSR1 makes it print "digest-at STEP HEX" after the current step (for
+ * endless runs).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <linux/kfd_ioctl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +51,7 @@ struct wl_gpu {
 	uint32_t queue_id;
 	uint8_t *region; /* ring | ctl | host data */
 	uint64_t vram_va, gtt_va, host_va;
-	uint64_t vram_handle, gtt_handle, host_handle;
+	uint64_t vram_handle, gtt_handle, host_handle, doorbell_handle;
 	struct emu_packet *ring;
 	struct wl_ctl *ctl;
 };
@@ -59,6 +62,14 @@ struct wl {
 	uint64_t vram, gtt, host;
 	struct wl_gpu g[WL_MAX_GPUS];
 };
+
+static volatile sig_atomic_t wl_digest_wanted;
+
+static void wl_on_usr1(int sig)
+{
+	(void)sig;
+	wl_digest_wanted = 1;
+}
 
 static int wl_fail(const char *what, int err)
 {
@@ -162,6 +173,10 @@ static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
 	if (!err)
 		err = wl_alloc(w, g, g->host_va, region, KFD_IOC_ALLOC_MEM_FLAGS_USERPTR | rw,
 			       g->host_va, &g->host_handle);
+	/* A doorbell BO, as libhsakmt allocates one per GPU (kfd_doorbell_process_slice: 2 pages) */
+	if (!err)
+		err = wl_alloc(w, g, g->vram_va + (1ULL << 38), 8192,
+			       KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL | rw, 0, &g->doorbell_handle);
 	if (err)
 		return err;
 	memset(&q, 0, sizeof(q));
@@ -395,6 +410,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "workload: need host %% 4096 == 0, vram %% host == 0, gtt >= host\n");
 		return 2;
 	}
+	signal(SIGUSR1, wl_on_usr1);
 	w.kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
 	if (w.kfd < 0)
 		return wl_fail("/dev/kfd", errno) ? 1 : 1;
@@ -434,6 +450,11 @@ int main(int argc, char **argv)
 			err = wl_run_gpu_ops(&w, &w.g[i], ops, n, s + 2);
 		}
 		printf("step %" PRIu64 "\n", s + 1);
+		if (!err && wl_digest_wanted) {
+			wl_digest_wanted = 0;
+			err = wl_gpu_digest(&w, &digest);
+			printf("digest-at %" PRIu64 " %016" PRIx64 "\n", s + 1, digest);
+		}
 		fflush(stdout);
 		if (delay_ms) {
 			struct timespec ts = { delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L };

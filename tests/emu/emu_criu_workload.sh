@@ -15,7 +15,7 @@ early=$2
 emu="$E2E_TMP/emu"
 steps=60
 wl_args=(--steps "$steps" --vram 2097152 --host 262144)
-trap '"$EMU_LAUNCHER" stop --dir "$emu"; e2e_cleanup' EXIT
+trap '"$EMU_LAUNCHER" stop --dir "$emu" || true; e2e_cleanup' EXIT
 "$EMU_LAUNCHER" start --dir "$emu" --gpus 2 --vram 64M >/dev/null
 
 ref=$("$EMU_LAUNCHER" run --dir "$emu" -- "$EMU_WORKLOAD" "${wl_args[@]}" | grep '^digest ') ||

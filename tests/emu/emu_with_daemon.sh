@@ -3,6 +3,6 @@
 # Usage: emu_with_daemon.sh PROGRAM [ARGS...]
 set -euo pipefail
 dir=$(mktemp -d /tmp/vramstream-emu-test.XXXXXX)
-trap '"$EMU_LAUNCHER" stop --dir "$dir"; rm -rf "$dir"' EXIT
+trap '"$EMU_LAUNCHER" stop --dir "$dir" || true; rm -rf "$dir"' EXIT
 "$EMU_LAUNCHER" start --dir "$dir" --gpus 2 --vram 64M >/dev/null
 "$EMU_LAUNCHER" run --dir "$dir" -- "$@"

@@ -3,7 +3,7 @@
 # each verified against the CPU recomputation of the whole run.
 set -euo pipefail
 dir=$(mktemp -d /tmp/vramstream-emu-test.XXXXXX)
-trap '"$EMU_LAUNCHER" stop --dir "$dir"; rm -rf "$dir"' EXIT
+trap '"$EMU_LAUNCHER" stop --dir "$dir" || true; rm -rf "$dir"' EXIT
 "$EMU_LAUNCHER" start --dir "$dir" --gpus 2 --vram 64M >/dev/null
 run() { "$EMU_LAUNCHER" run --dir "$dir" -- "$EMU_WORKLOAD" --steps 40 --vram 2097152; }
 a=$(run) || { echo "FAIL: first run: $a"; exit 1; }
