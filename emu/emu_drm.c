@@ -134,11 +134,6 @@ static int emu_drm_dev_init_locked(unsigned int gpu)
 	return 0;
 }
 
-struct emu_drm_dev *emu_drm_dev_get(unsigned int gpu)
-{
-	return gpu < EMU_MAX_GPUS && emu_drm_devs[gpu].ready ? &emu_drm_devs[gpu] : NULL;
-}
-
 static int emu_drm_kcmp_file(int fd1, int fd2)
 {
 	pid_t pid = getpid();
