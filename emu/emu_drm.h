@@ -31,6 +31,7 @@
  *     close(), so a process that waited for its jobs holds no emulator threads.
  *   - Per-file state lives in the process: after fork() the child has a copy (jobs in flight
  *     at fork() do not complete there); after exec() a render fd starts with no state.
+ *   - Every GEM or imported BO holds one close-on-exec fd (its memfd) until GEM_CLOSE.
  *   - VRAMSTREAM_EMU_DEBUG=1 logs every failing ioctl.
  */
 #ifndef VRAMSTREAM_EMU_DRM_H
