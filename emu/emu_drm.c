@@ -134,11 +134,6 @@ static int emu_drm_dev_init_locked(unsigned int gpu)
 	return 0;
 }
 
-struct emu_drm_dev *emu_drm_dev_get(unsigned int gpu)
-{
-	return gpu < EMU_MAX_GPUS && emu_drm_devs[gpu].ready ? &emu_drm_devs[gpu] : NULL;
-}
-
 static int emu_drm_kcmp_file(int fd1, int fd2)
 {
 	pid_t pid = getpid();
@@ -449,6 +444,7 @@ static int emu_drm_ioctl(int fd, unsigned int gpu, unsigned long request, void *
 	uint64_t kbuf[64]; /* largest argument: drm_amdgpu_gem_metadata, 288 bytes */
 	const struct emu_drm_ioctl_desc *desc;
 	struct emu_drm_file *file;
+	bool called = false;
 	int err;
 
 	/* drm_ioctl(): DRM ioctls are type 'd'. */
@@ -469,9 +465,12 @@ static int emu_drm_ioctl(int fd, unsigned int gpu, unsigned long request, void *
 	memset(kbuf, 0, sizeof(kbuf));
 	if ((dir & _IOC_WRITE) && size)
 		err = emu_drm_uread(kbuf, (uintptr_t)arg, size);
-	if (!err)
+	if (!err) {
+		called = true;
 		err = desc->fn(file, kbuf);
-	if (err >= 0 && (dir & _IOC_READ) && size) {
+	}
+	/* drm_ioctl copies the argument back whatever the handler returned. */
+	if (called && (dir & _IOC_READ) && size) {
 		int werr = emu_drm_uwrite((uintptr_t)arg, kbuf, size);
 
 		if (werr)

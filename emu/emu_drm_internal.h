@@ -41,7 +41,7 @@
 #define EMU_DRM_PAGE_SIZE	   4096ull
 
 struct emu_drm_dev {
-	/* Set once by emu_drm_dev_get() under the global lock; read-only afterwards. */
+	/* Set up once, at a file's first ioctl, under the global lock; read-only afterwards. */
 	bool ready;
 	unsigned int index;
 	struct emu_gpu_config cfg;
@@ -149,7 +149,6 @@ struct emu_drm_job {
 };
 
 /* emu_drm.c: per-process devices, files, user memory access. */
-struct emu_drm_dev *emu_drm_dev_get(unsigned int gpu);
 void emu_drm_file_ref(struct emu_drm_file *file);
 void emu_drm_file_put(struct emu_drm_file *file);
 int emu_drm_uread(void *dst, uint64_t uptr, size_t len);

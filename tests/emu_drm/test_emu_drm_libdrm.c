@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +88,9 @@ static uint64_t map_bo(struct gpu *g, amdgpu_bo_handle bo, uint64_t size, amdgpu
 	return va;
 }
 
-static void gpu_open(struct gpu *g, const char *node)
+/* With @close_original, the caller's fd is closed right after device init and the test goes
+ * on with libdrm's dup of it: per-file state follows the open file, not the fd number. */
+static void gpu_open(struct gpu *g, const char *node, bool close_original)
 {
 	struct amdgpu_bo_alloc_request req = { .alloc_size = 1 << 20,
 					       .phys_alignment = 4096,
@@ -101,6 +104,10 @@ static void gpu_open(struct gpu *g, const char *node)
 	if (!g->dev)
 		exit(test_finish("emu_drm_libdrm"));
 	CHECK_EQ_INT(major, 3);
+	if (close_original) {
+		close(g->fd);
+		g->fd = amdgpu_device_get_fd(g->dev);
+	}
 	CHECK_EQ_INT(amdgpu_bo_alloc(g->dev, &req, &g->ib_bo), 0);
 	CHECK_EQ_INT(amdgpu_bo_cpu_map(g->ib_bo, &cpu), 0);
 	g->ib = cpu;
@@ -588,6 +595,79 @@ static void test_prime_and_lists(struct gpu *g0, struct gpu *g1, struct bufs *b)
 	(void)b;
 }
 
+struct stress_arg {
+	struct gpu *g;
+	struct bufs *b;
+	int index;
+	amdgpu_context_handle ctx;
+	int failures;
+};
+
+/* One thread: its own context and IB slice, its own data slice, copies both ways. */
+static void *stress_main(void *p)
+{
+	struct stress_arg *a = p;
+	const size_t slice = 256 * 1024, len = slice - 13 * (size_t)a->index;
+	uint32_t *ib = a->g->ib + (0x40000 + a->index * 4096) / 4;
+	uint64_t ib_va = a->g->ib_va + 0x40000 + a->index * 4096;
+	uint8_t *vram = a->b->vram_cpu + a->index * slice, *host = a->b->host + a->index * slice;
+	uint64_t vram_va = a->b->vram_va + a->index * slice,
+		 host_va = a->b->host_va + a->index * slice;
+	uint64_t state = 0x9e3779b97f4a7c15ull * (uint64_t)(a->index + 1);
+
+	for (int it = 0; it < 16; it++) {
+		bool up = it & 1;
+		struct amdgpu_cs_ib_info info = { .ib_mc_address = ib_va };
+		struct amdgpu_cs_request req = { .ip_type = AMDGPU_HW_IP_DMA,
+						 .ring = (unsigned int)(it + a->index) % 2,
+						 .number_of_ibs = 1,
+						 .ibs = &info };
+		struct amdgpu_cs_fence f = { .context = a->ctx, .ip_type = AMDGPU_HW_IP_DMA };
+		uint8_t *src = up ? host : vram, *dst = up ? vram : host;
+		uint32_t expired = 0;
+
+		for (size_t i = 0; i < len; i++) {
+			state ^= state << 13;
+			state ^= state >> 7;
+			state ^= state << 17;
+			src[i] = (uint8_t)state;
+		}
+		memset(dst, 0, len);
+		info.size = (uint32_t)(up ? emit_copy(ib, host_va, vram_va, len)
+					  : emit_copy(ib, vram_va, host_va, len));
+		if (amdgpu_cs_submit(a->ctx, 0, &req, 1)) {
+			a->failures++;
+			continue;
+		}
+		f.ring = req.ring;
+		f.fence = req.seq_no;
+		if (amdgpu_cs_query_fence_status(&f, AMDGPU_TIMEOUT_INFINITE, 0, &expired) ||
+		    !expired || memcmp(dst, src, len) != 0)
+			a->failures++;
+	}
+	return NULL;
+}
+
+/* EXPECT: 6 threads, each with its own context, submitting and waiting on both rings at
+ * once, all move exact bytes. */
+static void test_threads(struct gpu *g, struct bufs *b)
+{
+	struct stress_arg args[6];
+	pthread_t th[6];
+
+	for (int i = 0; i < 6; i++) {
+		args[i] = (struct stress_arg){ .g = g, .b = b, .index = i };
+		CHECK_EQ_INT(amdgpu_cs_ctx_create(g->dev, &args[i].ctx), 0);
+	}
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ_INT(pthread_create(&th[i], NULL, stress_main, &args[i]), 0);
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(args[i].failures, 0);
+		amdgpu_cs_ctx_free(args[i].ctx);
+	}
+}
+
 static void gpu_close(struct gpu *g)
 {
 	amdgpu_cs_ctx_free(g->ctx[0]);
@@ -596,8 +676,9 @@ static void gpu_close(struct gpu *g)
 	amdgpu_va_range_free(g->ib_vah);
 	amdgpu_bo_cpu_unmap(g->ib_bo);
 	amdgpu_bo_free(g->ib_bo);
+	if (g->fd != amdgpu_device_get_fd(g->dev))
+		close(g->fd);
 	CHECK_EQ_INT(amdgpu_device_deinitialize(g->dev), 0);
-	close(g->fd);
 }
 
 int main(void)
@@ -607,14 +688,15 @@ int main(void)
 
 	memset(&g0, 0, sizeof(g0));
 	memset(&g1, 0, sizeof(g1));
-	gpu_open(&g0, "/dev/dri/renderD128");
-	gpu_open(&g1, "/dev/dri/renderD129");
+	gpu_open(&g0, "/dev/dri/renderD128", false);
+	gpu_open(&g1, "/dev/dri/renderD129", true);
 	if (test_failures)
 		return test_finish("emu_drm_libdrm");
 	test_init(&g0, &g1);
 	bufs_make(&g0, &b, (9u << 20) + 4096 * 3);
 	test_copy_both_ways(&g0, &b);
 	test_rings_at_once(&g0, &b);
+	test_threads(&g0, &b);
 	test_rejects(&g0, &b);
 	test_fences(&g0, &b);
 	test_gpus_apart(&g0, &g1, &b);
