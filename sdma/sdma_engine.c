@@ -193,29 +193,39 @@ static int sdma_lane_take_ib(struct sdma_engine *e, unsigned int idx, unsigned i
 	return r < 0 ? r : 0;
 }
 
-/* Submits the lane's IB ib holding cdw dwords; bufs are the BOs its packets address. */
+/* The BOs one IB's packets address, each once; sized for SDMA_MAX_SEGMENTS transfers. */
+struct sdma_bo_set {
+	unsigned int n;
+	struct drm_amdgpu_bo_list_entry e[2 * SDMA_MAX_SEGMENTS + 1];
+};
+
+static void sdma_bo_set_add(struct sdma_bo_set *set, const struct sdma_vm_buf *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->e[i].bo_handle == vm->kms_handle)
+			return;
+	set->e[set->n].bo_handle = vm->kms_handle;
+	set->e[set->n++].bo_priority = 0;
+}
+
+/* Submits the lane's IB ib holding cdw dwords; set lists the BOs its packets address. */
 static int sdma_lane_submit(struct sdma_engine *e, unsigned int idx, unsigned int ib, uint32_t cdw,
-			    const struct sdma_vm_buf *const *bufs, unsigned int nbufs,
-			    const char *what)
+			    struct sdma_bo_set *set, const char *what)
 {
 	struct sdma_lane *lane = &e->lanes[idx];
-	struct drm_amdgpu_bo_list_entry list[3];
 	struct drm_amdgpu_cs_chunk_ib ib_info;
 	struct drm_amdgpu_cs_chunk chunk;
 	uint32_t list_handle = 0;
 	uint64_t seq = 0;
-	unsigned int i, n = 0;
 	int r, r2;
 
-	list[n].bo_handle = e->ib.kms_handle;
-	list[n++].bo_priority = 0;
-	for (i = 0; i < nbufs && n < 3; i++) {
-		list[n].bo_handle = bufs[i]->kms_handle;
-		list[n++].bo_priority = 0;
-	}
-	r = amdgpu_bo_list_create_raw(e->dev, n, list, &list_handle);
+	sdma_bo_set_add(set, &e->ib);
+	r = amdgpu_bo_list_create_raw(e->dev, set->n, set->e, &list_handle);
 	if (r)
-		return sdma_fail(e, r, "%s: lane %u: amdgpu_bo_list_create_raw", what, idx);
+		return sdma_fail(e, r, "%s: lane %u: amdgpu_bo_list_create_raw of %u BOs", what,
+				 idx, set->n);
 
 	memset(&ib_info, 0, sizeof(ib_info));
 	ib_info.va_start = lane->ib_va + (uint64_t)ib * e->ib_stride;
@@ -241,58 +251,102 @@ static int sdma_lane_submit(struct sdma_engine *e, unsigned int idx, unsigned in
 	return 0;
 }
 
-/*
- * Emits and submits one transfer (a copy, or a fill when src is NULL) on a
- * lane, over as many IBs as it takes.
- */
-static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_vm_buf *dst,
-		    uint64_t dst_off, const struct sdma_vm_buf *src, uint64_t src_off, uint64_t len,
-		    uint32_t value, struct sdma_ticket *ticket, const char *what)
+/* One transfer: a copy from src, or a fill with a value when src is NULL. */
+struct sdma_xfer {
+	const struct sdma_vm_buf *dst;
+	uint64_t dst_off;
+	const struct sdma_vm_buf *src;
+	uint64_t src_off;
+	uint64_t len;
+};
+
+static int sdma_check_xfer(struct sdma_engine *e, const struct sdma_xfer *x, unsigned int i,
+			   const char *what)
 {
-	const struct sdma_vm_buf *bufs[2] = { dst, src };
-	uint64_t dst_va = dst->va + dst_off, src_va = src ? src->va + src_off : 0;
+	if (x->dst_off > x->dst->size || x->len > x->dst->size - x->dst_off)
+		return sdma_fail(e, -ERANGE, "%s: segment %u: destination [%" PRIu64 ", +%" PRIu64
+				 ") outside its %" PRIu64 " bytes", what, i, x->dst_off, x->len,
+				 x->dst->size);
+	if (x->src && (x->src_off > x->src->size || x->len > x->src->size - x->src_off))
+		return sdma_fail(e, -ERANGE, "%s: segment %u: source [%" PRIu64 ", +%" PRIu64
+				 ") outside its %" PRIu64 " bytes", what, i, x->src_off, x->len,
+				 x->src->size);
+	if (!x->src && ((x->dst_off | x->len) & 3))
+		return sdma_fail(e, -EINVAL, "%s: segment %u: fill offset %" PRIu64 " and length %"
+				 PRIu64 " must be multiples of 4", what, i, x->dst_off, x->len);
+	return 0;
+}
+
+/*
+ * Emits and submits n transfers on a lane, in order, packing them into as
+ * few IBs as max_ib_bytes and the IB size allow. The ticket is the last IB's.
+ */
+static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_xfer *x,
+		    unsigned int n, uint32_t value, struct sdma_ticket *ticket, const char *what)
+{
+	struct sdma_bo_set set;
 	struct sdma_lane *lane;
+	uint64_t done = 0;	/* bytes of x[i] already emitted */
+	unsigned int i;
 	int r = 0;
 
 	if (ticket)
 		memset(ticket, 0, sizeof(*ticket));
 	if (idx >= e->num_lanes)
 		return sdma_fail(e, -EINVAL, "%s: lane %u of %u", what, idx, e->num_lanes);
-	if (dst_off > dst->size || len > dst->size - dst_off)
-		return sdma_fail(e, -ERANGE, "%s: destination [%" PRIu64 ", +%" PRIu64
-				 ") outside its %" PRIu64 " bytes", what, dst_off, len, dst->size);
-	if (src && (src_off > src->size || len > src->size - src_off))
-		return sdma_fail(e, -ERANGE, "%s: source [%" PRIu64 ", +%" PRIu64
-				 ") outside its %" PRIu64 " bytes", what, src_off, len, src->size);
-	if (!len)
+	if (n > SDMA_MAX_SEGMENTS)
+		return sdma_fail(e, -E2BIG, "%s: %u segments, at most %u", what, n,
+				 SDMA_MAX_SEGMENTS);
+	for (i = 0; i < n; i++) {
+		r = sdma_check_xfer(e, &x[i], i, what);
+		if (r)
+			return r;
+	}
+	for (i = 0; i < n && !x[i].len; i++)
+		;
+	if (i == n)
 		return 0;
 
 	lane = &e->lanes[idx];
 	pthread_mutex_lock(&lane->lock);
-	while (len) {
+	while (i < n) {
 		unsigned int ib = lane->next_ib;
+		uint64_t budget = e->cfg.max_ib_bytes;
 		struct sdma_cs cs;
-		uint64_t n, budget;
 
 		r = sdma_lane_take_ib(e, idx, ib);
 		if (r)
 			break;
 		cs.buf = lane->ib_cpu + (size_t)ib * (e->ib_stride / 4);
 		cs.cdw = 0;
-		cs.max_dw = e->ib_dw - e->gen->ib_pad_dw;
-		/* At most max_ib_bytes per IB; the IB was sized to hold that many packets. */
-		budget = len < e->cfg.max_ib_bytes ? len : e->cfg.max_ib_bytes;
-		while (budget) {
-			if (src)
-				n = sdma_emit_copy_linear(&cs, e->gen, dst_va, src_va, budget);
+		cs.max_dw = e->ib_dw - e->gen->ib_pad_dw;	/* leave room to pad */
+		set.n = 0;
+		/* Packets until the IB is full, the byte budget is spent or all is emitted. */
+		while (i < n && budget) {
+			const struct sdma_xfer *t = &x[i];
+			uint64_t want = t->len - done < budget ? t->len - done : budget, got;
+
+			if (!want) {	/* empty segment */
+				i++;
+				continue;
+			}
+			if (t->src)
+				got = sdma_emit_copy_linear(&cs, e->gen, t->dst->va + t->dst_off + done,
+							    t->src->va + t->src_off + done, want);
 			else
-				n = sdma_emit_const_fill(&cs, e->gen, dst_va, budget, value);
-			if (!n)
-				break;
-			dst_va += n;
-			src_va += src ? n : 0;
-			len -= n;
-			budget -= n;
+				got = sdma_emit_const_fill(&cs, e->gen, t->dst->va + t->dst_off + done,
+							   want, value);
+			if (!got)
+				break;	/* IB full */
+			sdma_bo_set_add(&set, t->dst);
+			if (t->src)
+				sdma_bo_set_add(&set, t->src);
+			budget -= got;
+			done += got;
+			if (done == t->len) {
+				i++;
+				done = 0;
+			}
 		}
 		if (!cs.cdw) {
 			/* Cannot happen with validated arguments; never loop on it. */
@@ -302,7 +356,7 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_v
 		}
 		cs.max_dw = e->ib_dw;
 		sdma_pad_ib(&cs, e->gen);
-		r = sdma_lane_submit(e, idx, ib, cs.cdw, bufs, src ? 2 : 1, what);
+		r = sdma_lane_submit(e, idx, ib, cs.cdw, &set, what);
 		if (r)
 			break;
 		lane->next_ib = (ib + 1) % e->cfg.ibs_per_lane;
@@ -319,28 +373,64 @@ int sdma_engine_copy_to_host(struct sdma_engine *e, struct sdma_bo *bo, uint64_t
 			     struct sdma_hostbuf *hb, uint64_t hb_offset, uint64_t len,
 			     unsigned int lane, struct sdma_ticket *ticket)
 {
-	return sdma_run(e, lane, &hb->vm, hb_offset, &bo->vm, bo_offset, len, 0, ticket,
-			"copy BO to host");
+	struct sdma_xfer x = { &hb->vm, hb_offset, &bo->vm, bo_offset, len };
+
+	return sdma_run(e, lane, &x, 1, 0, ticket, "copy BO to host");
 }
 
 int sdma_engine_copy_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb, uint64_t hb_offset,
 			       struct sdma_bo *bo, uint64_t bo_offset, uint64_t len,
 			       unsigned int lane, struct sdma_ticket *ticket)
 {
-	return sdma_run(e, lane, &bo->vm, bo_offset, &hb->vm, hb_offset, len, 0, ticket,
-			"copy host to BO");
+	struct sdma_xfer x = { &bo->vm, bo_offset, &hb->vm, hb_offset, len };
+
+	return sdma_run(e, lane, &x, 1, 0, ticket, "copy host to BO");
+}
+
+int sdma_engine_gather_to_host(struct sdma_engine *e, const struct sdma_segment *segs,
+			       unsigned int nsegs, struct sdma_hostbuf *hb, unsigned int lane,
+			       struct sdma_ticket *ticket)
+{
+	struct sdma_xfer x[SDMA_MAX_SEGMENTS];
+	unsigned int i;
+
+	if (nsegs > SDMA_MAX_SEGMENTS)
+		return sdma_run(e, lane, NULL, nsegs, 0, ticket, "gather BOs to host");
+	for (i = 0; i < nsegs; i++) {
+		x[i].dst = &hb->vm;
+		x[i].dst_off = segs[i].host_offset;
+		x[i].src = &segs[i].bo->vm;
+		x[i].src_off = segs[i].bo_offset;
+		x[i].len = segs[i].len;
+	}
+	return sdma_run(e, lane, x, nsegs, 0, ticket, "gather BOs to host");
+}
+
+int sdma_engine_scatter_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb,
+				  const struct sdma_segment *segs, unsigned int nsegs,
+				  unsigned int lane, struct sdma_ticket *ticket)
+{
+	struct sdma_xfer x[SDMA_MAX_SEGMENTS];
+	unsigned int i;
+
+	if (nsegs > SDMA_MAX_SEGMENTS)
+		return sdma_run(e, lane, NULL, nsegs, 0, ticket, "scatter host to BOs");
+	for (i = 0; i < nsegs; i++) {
+		x[i].dst = &segs[i].bo->vm;
+		x[i].dst_off = segs[i].bo_offset;
+		x[i].src = &hb->vm;
+		x[i].src_off = segs[i].host_offset;
+		x[i].len = segs[i].len;
+	}
+	return sdma_run(e, lane, x, nsegs, 0, ticket, "scatter host to BOs");
 }
 
 int sdma_engine_fill(struct sdma_engine *e, struct sdma_bo *bo, uint64_t offset, uint64_t len,
 		     uint32_t value, unsigned int lane, struct sdma_ticket *ticket)
 {
-	if ((offset | len) & 3) {
-		if (ticket)
-			memset(ticket, 0, sizeof(*ticket));
-		return sdma_fail(e, -EINVAL, "fill BO: offset %" PRIu64 " and length %" PRIu64
-				 " must be multiples of 4", offset, len);
-	}
-	return sdma_run(e, lane, &bo->vm, offset, NULL, 0, len, value, ticket, "fill BO");
+	struct sdma_xfer x = { &bo->vm, offset, NULL, 0, len };
+
+	return sdma_run(e, lane, &x, 1, value, ticket, "fill BO");
 }
 
 int sdma_engine_wait(struct sdma_engine *e, const struct sdma_ticket *t, uint64_t timeout_ns)
@@ -521,6 +611,10 @@ static void sdma_engine_config_defaults(struct sdma_engine_config *c)
 		c->ibs_per_lane = SDMA_DEFAULT_IBS_PER_LANE;
 	if (!c->max_ib_bytes)
 		c->max_ib_bytes = SDMA_DEFAULT_MAX_IB_BYTES;
+	/* Page multiples keep every IB's share of a fill dword-aligned. */
+	c->max_ib_bytes &= ~4095ULL;
+	if (c->max_ib_bytes < 4096)
+		c->max_ib_bytes = 4096;
 	if (!c->ib_wait_timeout_ns)
 		c->ib_wait_timeout_ns = SDMA_DEFAULT_IB_WAIT_NS;
 }

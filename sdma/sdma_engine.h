@@ -45,9 +45,9 @@ struct sdma_engine_config {
 	/* IBs per lane: how many copies a lane keeps in flight; 0 = 4. */
 	unsigned int ibs_per_lane;
 	/*
-	 * Bytes one IB carries at most; 0 = 256 MiB. Larger requests are split
-	 * over several IBs of the same lane (the ticket covers them all). Fill
-	 * lengths must then stay multiples of 4: keep it a multiple of 4.
+	 * Bytes one IB carries at most (rounded down to 4 KiB, at least 4 KiB);
+	 * 0 = 256 MiB. Larger requests are split over several IBs of the same
+	 * lane (the ticket covers them all).
 	 */
 	uint64_t max_ib_bytes;
 	/* How long a wait for a lane's free IB may take; 0 = 60 s. */
@@ -117,6 +117,29 @@ int sdma_engine_copy_to_host(struct sdma_engine *e, struct sdma_bo *bo, uint64_t
 int sdma_engine_copy_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb, uint64_t hb_offset,
 			       struct sdma_bo *bo, uint64_t bo_offset, uint64_t len,
 			       unsigned int lane, struct sdma_ticket *ticket);
+/* Most segments one gather/scatter call takes. */
+#define SDMA_MAX_SEGMENTS 64
+
+/* One piece of a gather or scatter: len bytes at bo_offset in bo <-> host_offset in the host buffer. */
+struct sdma_segment {
+	struct sdma_bo *bo;
+	uint64_t bo_offset;
+	uint64_t host_offset;
+	uint64_t len;
+};
+
+/*
+ * Gathers up to SDMA_MAX_SEGMENTS pieces of BOs into one host buffer, and
+ * the reverse, packing them into as few IBs as possible (many small BOs into
+ * one chunk buffer with one submission). One ticket covers all pieces.
+ */
+int sdma_engine_gather_to_host(struct sdma_engine *e, const struct sdma_segment *segs,
+			       unsigned int nsegs, struct sdma_hostbuf *hb, unsigned int lane,
+			       struct sdma_ticket *ticket);
+int sdma_engine_scatter_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb,
+				  const struct sdma_segment *segs, unsigned int nsegs,
+				  unsigned int lane, struct sdma_ticket *ticket);
+
 /*
  * Writes the 32-bit value over len bytes of bo at offset with CONST_FILL
  * (e.g. restores a zero chunk without a host buffer). offset and len must be
