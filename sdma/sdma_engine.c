@@ -37,8 +37,8 @@
 
 #define SDMA_DEFAULT_IBS_PER_LANE 4
 #define SDMA_DEFAULT_MAX_IB_BYTES (256ULL << 20)
-#define SDMA_DEFAULT_IB_WAIT_NS (60ULL * 1000000000ULL)
-#define SDMA_MAX_LANES 64
+#define SDMA_DEFAULT_IB_WAIT_NS	  (60ULL * 1000000000ULL)
+#define SDMA_MAX_LANES		  64
 /* Large buffers get 2 MiB-aligned VAs so the VM can use big page fragments (as Mesa does). */
 #define SDMA_VA_ALIGN_LARGE (2ULL << 20)
 
@@ -116,7 +116,7 @@ unmap:
 free_range:
 	amdgpu_va_range_free(vm->va_range);
 	vm->va_range = NULL;
-	vm->bo = NULL;	/* the caller still owns the BO reference */
+	vm->bo = NULL; /* the caller still owns the BO reference */
 	return r;
 }
 
@@ -165,7 +165,8 @@ static int sdma_lane_wait_locked(struct sdma_engine *e, unsigned int idx, uint64
 	r = amdgpu_cs_query_fence_status(&f, timeout_ns, 0, &expired);
 	if (r) {
 		lane->error = r;
-		return sdma_fail(e, r, "lane %u (ring %u): fence %" PRIu64 " completed with an error",
+		return sdma_fail(e, r,
+				 "lane %u (ring %u): fence %" PRIu64 " completed with an error",
 				 idx, lane->ring, seq);
 	}
 	if (!expired)
@@ -188,8 +189,10 @@ static int sdma_lane_take_ib(struct sdma_engine *e, unsigned int idx, unsigned i
 		return 0;
 	r = sdma_lane_wait_locked(e, idx, seq, e->cfg.ib_wait_timeout_ns);
 	if (r == 0)
-		return sdma_fail(e, -ETIME, "lane %u: IB %u (fence %" PRIu64 ") still busy after %"
-				 PRIu64 " ns", idx, ib, seq, e->cfg.ib_wait_timeout_ns);
+		return sdma_fail(e, -ETIME,
+				 "lane %u: IB %u (fence %" PRIu64 ") still busy after %" PRIu64
+				 " ns",
+				 idx, ib, seq, e->cfg.ib_wait_timeout_ns);
 	return r < 0 ? r : 0;
 }
 
@@ -264,16 +267,20 @@ static int sdma_check_xfer(struct sdma_engine *e, const struct sdma_xfer *x, uns
 			   const char *what)
 {
 	if (x->dst_off > x->dst->size || x->len > x->dst->size - x->dst_off)
-		return sdma_fail(e, -ERANGE, "%s: segment %u: destination [%" PRIu64 ", +%" PRIu64
-				 ") outside its %" PRIu64 " bytes", what, i, x->dst_off, x->len,
-				 x->dst->size);
+		return sdma_fail(e, -ERANGE,
+				 "%s: segment %u: destination [%" PRIu64 ", +%" PRIu64
+				 ") outside its %" PRIu64 " bytes",
+				 what, i, x->dst_off, x->len, x->dst->size);
 	if (x->src && (x->src_off > x->src->size || x->len > x->src->size - x->src_off))
-		return sdma_fail(e, -ERANGE, "%s: segment %u: source [%" PRIu64 ", +%" PRIu64
-				 ") outside its %" PRIu64 " bytes", what, i, x->src_off, x->len,
-				 x->src->size);
+		return sdma_fail(e, -ERANGE,
+				 "%s: segment %u: source [%" PRIu64 ", +%" PRIu64
+				 ") outside its %" PRIu64 " bytes",
+				 what, i, x->src_off, x->len, x->src->size);
 	if (!x->src && ((x->dst_off | x->len) & 3))
-		return sdma_fail(e, -EINVAL, "%s: segment %u: fill offset %" PRIu64 " and length %"
-				 PRIu64 " must be multiples of 4", what, i, x->dst_off, x->len);
+		return sdma_fail(e, -EINVAL,
+				 "%s: segment %u: fill offset %" PRIu64 " and length %" PRIu64
+				 " must be multiples of 4",
+				 what, i, x->dst_off, x->len);
 	return 0;
 }
 
@@ -286,7 +293,7 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_x
 {
 	struct sdma_bo_set set;
 	struct sdma_lane *lane;
-	uint64_t done = 0;	/* bytes of x[i] already emitted */
+	uint64_t done = 0; /* bytes of x[i] already emitted */
 	unsigned int i;
 	int r = 0;
 
@@ -319,25 +326,26 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_x
 			break;
 		cs.buf = lane->ib_cpu + (size_t)ib * (e->ib_stride / 4);
 		cs.cdw = 0;
-		cs.max_dw = e->ib_dw - e->gen->ib_pad_dw;	/* leave room to pad */
+		cs.max_dw = e->ib_dw - e->gen->ib_pad_dw; /* leave room to pad */
 		set.n = 0;
 		/* Packets until the IB is full, the byte budget is spent or all is emitted. */
 		while (i < n && budget) {
 			const struct sdma_xfer *t = &x[i];
 			uint64_t want = t->len - done < budget ? t->len - done : budget, got;
 
-			if (!want) {	/* empty segment */
+			if (!want) { /* empty segment */
 				i++;
 				continue;
 			}
 			if (t->src)
-				got = sdma_emit_copy_linear(&cs, e->gen, t->dst->va + t->dst_off + done,
+				got = sdma_emit_copy_linear(&cs, e->gen,
+							    t->dst->va + t->dst_off + done,
 							    t->src->va + t->src_off + done, want);
 			else
-				got = sdma_emit_const_fill(&cs, e->gen, t->dst->va + t->dst_off + done,
-							   want, value);
+				got = sdma_emit_const_fill(
+					&cs, e->gen, t->dst->va + t->dst_off + done, want, value);
 			if (!got)
-				break;	/* IB full */
+				break; /* IB full */
 			sdma_bo_set_add(&set, t->dst);
 			if (t->src)
 				sdma_bo_set_add(&set, t->src);
@@ -492,8 +500,10 @@ static int sdma_hostbuf_register(struct sdma_engine *e, void *ptr, uint64_t size
 	r = amdgpu_create_bo_from_user_mem(e->dev, ptr, size, &bo);
 	if (r) {
 		free(hb);
-		return sdma_fail(e, r, "host buffer %p (%" PRIu64 " bytes): "
-				 "amdgpu_create_bo_from_user_mem", ptr, size);
+		return sdma_fail(e, r,
+				 "host buffer %p (%" PRIu64 " bytes): "
+				 "amdgpu_create_bo_from_user_mem",
+				 ptr, size);
 	}
 	r = sdma_vm_map(e, bo, size, &hb->vm, "host buffer");
 	if (r) {
@@ -636,8 +646,8 @@ static int sdma_engine_query(struct sdma_engine *e, uint32_t *ib_align)
 	 */
 	_Static_assert(sizeof(hw) >= offsetof(struct drm_amdgpu_info_hw_ip, available_rings) + 8,
 		       "drm_amdgpu_info_hw_ip has no field after available_rings");
-	memcpy(&discovery, (const char *)&hw + offsetof(struct drm_amdgpu_info_hw_ip,
-							 available_rings) + 4, 4);
+	memcpy(&discovery,
+	       (const char *)&hw + offsetof(struct drm_amdgpu_info_hw_ip, available_rings) + 4, 4);
 
 	ip = sdma_gen_ip_from_hw_ip(hw.hw_ip_version_major, hw.hw_ip_version_minor, discovery);
 	r = sdma_gen_lookup(ip, &e->gen);
@@ -657,8 +667,8 @@ static int sdma_engine_query(struct sdma_engine *e, uint32_t *ib_align)
 	e->info.num_instances = count;
 	e->info.available_rings = hw.available_rings;
 	e->info.copy_max_bytes = e->gen->copy_max_bytes;
-	*ib_align = hw.ib_start_alignment > e->gen->ib_align_bytes ? hw.ib_start_alignment :
-								     e->gen->ib_align_bytes;
+	*ib_align = hw.ib_start_alignment > e->gen->ib_align_bytes ? hw.ib_start_alignment
+								   : e->gen->ib_align_bytes;
 	return 0;
 }
 
@@ -708,8 +718,9 @@ static int sdma_engine_make_ibs(struct sdma_engine *e, uint32_t ib_align)
 {
 	struct amdgpu_bo_alloc_request req;
 	uint64_t copy_dw = sdma_copy_linear_dw(e->gen, e->cfg.max_ib_bytes);
-	uint64_t fill_dw = ((e->cfg.max_ib_bytes + e->gen->fill_max_bytes - 1) /
-			    e->gen->fill_max_bytes) * SDMA_CONST_FILL_DW;
+	uint64_t fill_dw =
+		((e->cfg.max_ib_bytes + e->gen->fill_max_bytes - 1) / e->gen->fill_max_bytes) *
+		SDMA_CONST_FILL_DW;
 	uint64_t dw = copy_dw > fill_dw ? copy_dw : fill_dw, total;
 	amdgpu_bo_handle bo;
 	unsigned int i;
@@ -718,8 +729,9 @@ static int sdma_engine_make_ibs(struct sdma_engine *e, uint32_t ib_align)
 	/* Room for the packets, then a full pad block (sdma_run reserves it). */
 	dw = sdma_align_up(dw + e->gen->ib_pad_dw, e->gen->ib_pad_dw);
 	if (dw > (1u << 20))
-		return sdma_fail(e, -EINVAL, "max_ib_bytes %" PRIu64 " needs IBs of %" PRIu64
-				 " dwords", e->cfg.max_ib_bytes, dw);
+		return sdma_fail(e, -EINVAL,
+				 "max_ib_bytes %" PRIu64 " needs IBs of %" PRIu64 " dwords",
+				 e->cfg.max_ib_bytes, dw);
 	e->ib_dw = (uint32_t)dw;
 	e->ib_stride = (uint32_t)sdma_align_up(dw * 4, ib_align);
 	total = sdma_align_up((uint64_t)e->ib_stride * e->cfg.ibs_per_lane * e->num_lanes,
@@ -830,7 +842,7 @@ void sdma_engine_free(struct sdma_engine *e)
 
 	if (!e)
 		return;
-	if (e->ib_map)	/* fully built: lanes may have work in flight */
+	if (e->ib_map) /* fully built: lanes may have work in flight */
 		sdma_engine_drain(e, e->cfg.ib_wait_timeout_ns);
 	if (e->ib_map)
 		amdgpu_bo_cpu_unmap(e->ib.bo);

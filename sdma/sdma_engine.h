@@ -58,19 +58,19 @@ struct sdma_engine_config {
 };
 
 struct sdma_engine_info {
-	uint32_t ip_version;	     /* SDMA IP version used, as SDMA_IP_VERSION() (sdma_gen.h) */
-	const char *gen_name;	     /* e.g. "SDMA 4.4" */
-	uint32_t num_instances;	     /* SDMA engines the device reports (AMDGPU_INFO_HW_IP_COUNT) */
-	uint32_t available_rings;    /* DMA ring mask of one context (drm_amdgpu_info_hw_ip) */
-	unsigned int num_lanes;	     /* lanes opened */
-	uint64_t copy_max_bytes;     /* bytes per COPY_LINEAR packet */
+	uint32_t ip_version;	  /* SDMA IP version used, as SDMA_IP_VERSION() (sdma_gen.h) */
+	const char *gen_name;	  /* e.g. "SDMA 4.4" */
+	uint32_t num_instances;	  /* SDMA engines the device reports (AMDGPU_INFO_HW_IP_COUNT) */
+	uint32_t available_rings; /* DMA ring mask of one context (drm_amdgpu_info_hw_ip) */
+	unsigned int num_lanes;	  /* lanes opened */
+	uint64_t copy_max_bytes;  /* bytes per COPY_LINEAR packet */
 	uint32_t drm_major, drm_minor; /* amdgpu DRM interface version */
 };
 
 /* A submitted operation; valid for sdma_engine_wait/poll on the engine that made it. */
 struct sdma_ticket {
 	unsigned int lane;
-	uint64_t seq;	/* the kernel's fence sequence number on that lane; 0 = nothing */
+	uint64_t seq; /* the kernel's fence sequence number on that lane; 0 = nothing */
 };
 
 /*
@@ -120,7 +120,8 @@ int sdma_engine_copy_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb, u
 /* Most segments one gather/scatter call takes. */
 #define SDMA_MAX_SEGMENTS 64
 
-/* One piece of a gather or scatter: len bytes at bo_offset in bo <-> host_offset in the host buffer. */
+/* One piece of a gather or scatter: len bytes at bo_offset in bo <-> host_offset in the host
+ * buffer. */
 struct sdma_segment {
 	struct sdma_bo *bo;
 	uint64_t bo_offset;

@@ -40,11 +40,11 @@
 
 #include "sdma_gen.h"
 
-#define SDMA_COPY_MAX_22BIT 0x3fff00ULL	   /* Mesa sid.h SDMA_V2_0_COPY_MAX_BYTES */
-#define SDMA_COPY_MAX_30BIT 0x3fffff00ULL  /* Mesa sid.h SDMA_V5_2_COPY_MAX_BYTES */
+#define SDMA_COPY_MAX_22BIT 0x3fff00ULL	  /* Mesa sid.h SDMA_V2_0_COPY_MAX_BYTES */
+#define SDMA_COPY_MAX_30BIT 0x3fffff00ULL /* Mesa sid.h SDMA_V5_2_COPY_MAX_BYTES */
 #define SDMA_FILL_MAX_22BIT (((1ULL << 22) - 1) & ~3ULL)
 #define SDMA_FILL_MAX_30BIT (((1ULL << 30) - 1) & ~3ULL)
-#define SDMA_IB_PAD_DW 16
+#define SDMA_IB_PAD_DW	    16
 #define SDMA_IB_ALIGN_BYTES 256
 
 static const struct sdma_gen sdma_gens[] = {
@@ -53,7 +53,7 @@ static const struct sdma_gen sdma_gens[] = {
 		.gpus = "Vega10/12, Raven, Vega20 (MI50/MI60), Arcturus (MI100)",
 		.ip_first = SDMA_IP_VERSION(4, 0, 0),
 		.ip_last = SDMA_IP_VERSION(4, 3, 255),
-		.count_bits = 22,  /* vega10_sdma_pkt_open.h: COPY_LINEAR_COUNT mask 0x003FFFFF */
+		.count_bits = 22, /* vega10_sdma_pkt_open.h: COPY_LINEAR_COUNT mask 0x003FFFFF */
 		.copy_max_bytes = SDMA_COPY_MAX_22BIT,
 		.fill_max_bytes = SDMA_FILL_MAX_22BIT,
 		.ib_pad_dw = SDMA_IB_PAD_DW,
@@ -76,7 +76,7 @@ static const struct sdma_gen sdma_gens[] = {
 		.gpus = "Navi10/12/14, Cyan Skillfish",
 		.ip_first = SDMA_IP_VERSION(5, 0, 0),
 		.ip_last = SDMA_IP_VERSION(5, 1, 255),
-		.count_bits = 22,  /* navi10_sdma_pkt_open.h: COPY_LINEAR_COUNT mask 0x003FFFFF */
+		.count_bits = 22, /* navi10_sdma_pkt_open.h: COPY_LINEAR_COUNT mask 0x003FFFFF */
 		.copy_max_bytes = SDMA_COPY_MAX_22BIT,
 		.fill_max_bytes = SDMA_FILL_MAX_22BIT,
 		.ib_pad_dw = SDMA_IB_PAD_DW,

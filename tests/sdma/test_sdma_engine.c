@@ -39,9 +39,9 @@ struct kfd_ioctl_export_dmabuf_args {
 #endif
 
 #define TOPOLOGY "/sys/class/kfd/kfd/topology/nodes"
-#define BO_SIZE (8ULL << 20)
-#define CANARY 0x5a
-#define WAIT_NS (30ULL * 1000000000ULL)
+#define BO_SIZE	 (8ULL << 20)
+#define CANARY	 0x5a
+#define WAIT_NS	 (30ULL * 1000000000ULL)
 #define MAX_GPUS 8
 
 struct gpu {
@@ -103,7 +103,7 @@ static int find_gpus(struct gpu *gpus, int max)
 			continue;
 		snprintf(path, sizeof(path), TOPOLOGY "/%s/gpu_id", de->d_name);
 		if (read_u32_file(path, &id) || !id)
-			continue;	/* CPU node */
+			continue; /* CPU node */
 		snprintf(path, sizeof(path), TOPOLOGY "/%s/properties", de->d_name);
 		if (read_property(path, "drm_render_minor", &minor))
 			continue;
@@ -118,7 +118,7 @@ static int find_gpus(struct gpu *gpus, int max)
 struct vram {
 	uint64_t handle;
 	int dmabuf_fd;
-	void *va;	/* CPU range reserved for the BO's GPU VA, as ROCr does */
+	void *va; /* CPU range reserved for the BO's GPU VA, as ROCr does */
 };
 
 static int vram_alloc(int kfd, int drm_fd, uint32_t gpu_id, uint64_t size, struct vram *v)
@@ -204,9 +204,9 @@ static void test_round_trips(struct sdma_engine *e, struct sdma_bo *bo, struct s
 		{ 1, 0, 0, 0 },
 		{ 3, 5, 7, 9 },
 		{ 4097, 4096, 1, 4095 },
-		{ (1 << 20) + 13, 3, 100, 4 },	   /* odd tail after a dword bulk */
-		{ (5 << 19) + 7, 4096, 8, 12 },	   /* > one IB with max_ib_bytes 1 MiB */
-		{ (4 << 20) + 256, 0, 0, 0 },	   /* > one 4 MiB packet where lanes allow */
+		{ (1 << 20) + 13, 3, 100, 4 },	/* odd tail after a dword bulk */
+		{ (5 << 19) + 7, 4096, 8, 12 }, /* > one IB with max_ib_bytes 1 MiB */
+		{ (4 << 20) + 256, 0, 0, 0 },	/* > one 4 MiB packet where lanes allow */
 	};
 	struct sdma_engine_info info;
 	uint8_t *s = sdma_hostbuf_ptr(src), *d = sdma_hostbuf_ptr(dst);
@@ -226,17 +226,21 @@ static void test_round_trips(struct sdma_engine *e, struct sdma_bo *bo, struct s
 		for (l = 0; l < nl; l++) {
 			const struct copy_case *k = &cases[c];
 			uint64_t base = l * slice;
-			uint64_t room = slice - (k->bo_off > k->dst_off ?
-						 (k->bo_off > k->src_off ? k->bo_off : k->src_off) :
-						 (k->dst_off > k->src_off ? k->dst_off : k->src_off));
+			uint64_t room =
+				slice -
+				(k->bo_off > k->dst_off
+					 ? (k->bo_off > k->src_off ? k->bo_off : k->src_off)
+					 : (k->dst_off > k->src_off ? k->dst_off : k->src_off));
 
 			len[l] = k->len < room ? k->len : room;
 			CHECK_EQ_INT(sdma_engine_copy_from_host(e, src, base + k->src_off, bo,
 								base + k->bo_off, len[l], l,
-								&tickets[2 * l]), 0);
+								&tickets[2 * l]),
+				     0);
 			CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, base + k->bo_off, dst,
 							      base + k->dst_off, len[l], l,
-							      &tickets[2 * l + 1]), 0);
+							      &tickets[2 * l + 1]),
+				     0);
 		}
 		for (l = 0; l < 2 * nl; l++)
 			CHECK_EQ_INT(sdma_engine_wait(e, &tickets[l], WAIT_NS), 0);
@@ -292,7 +296,8 @@ static void test_fill(struct sdma_engine *e, struct sdma_bo *bo, struct sdma_hos
 	/* Lanes run independently: the overlapping fill waits for the first. */
 	CHECK_EQ_INT(sdma_engine_wait(e, &t[0], WAIT_NS), 0);
 	CHECK_EQ_INT(sdma_engine_fill(e, bo, 4096 + 4, (5 << 20) + 8, 0xa5c3e1f0u,
-				      info.num_lanes - 1, &t[1]), 0);
+				      info.num_lanes - 1, &t[1]),
+		     0);
 	CHECK_EQ_INT(sdma_engine_wait(e, &t[1], WAIT_NS), 0);
 	memset(d, CANARY, BO_SIZE);
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, dst, 0, BO_SIZE, 0, &t[2]), 0);
@@ -326,7 +331,7 @@ static void test_bad_args(struct sdma_engine *e, struct sdma_bo *bo, struct sdma
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, UINT64_MAX, hb, 0, 2, 0, &t), -ERANGE);
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 8, info.num_lanes, &t), -EINVAL);
 	CHECK_EQ_INT(sdma_engine_fill(e, bo, 2, 8, 0, 0, &t), -EINVAL);
-	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 0, 0, &t), 0);  /* empty: no-op */
+	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 0, 0, &t), 0); /* empty: no-op */
 	CHECK_EQ_INT(sdma_engine_wait(e, &t, 0), 0);
 }
 
@@ -372,7 +377,9 @@ static void test_gpu(int kfd, const struct gpu *g, unsigned int *seed)
 {
 	/* Small IBs and two per lane, so large copies span IBs and IBs get reused. */
 	struct sdma_engine_config cfg = {
-		.ibs_per_lane = 2, .max_ib_bytes = 1 << 20, .debug = print_debug,
+		.ibs_per_lane = 2,
+		.max_ib_bytes = 1 << 20,
+		.debug = print_debug,
 	};
 	struct sdma_hostbuf *src = NULL, *dst = NULL;
 	struct vram v = { .dmabuf_fd = -1 };
@@ -428,8 +435,8 @@ int main(void)
 
 	n = find_gpus(gpus, MAX_GPUS);
 	if (n <= 0) {
-		fprintf(stderr, "no GPU in %s (%d): run under the emulator or on a GPU\n",
-			TOPOLOGY, n);
+		fprintf(stderr, "no GPU in %s (%d): run under the emulator or on a GPU\n", TOPOLOGY,
+			n);
 		return 1;
 	}
 	kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);

@@ -24,12 +24,12 @@
 #include "test_common.h"
 
 #define VRAM_SIZE (16ULL << 20)
-#define WAIT_NS (10ULL * 1000000000ULL)
+#define WAIT_NS	  (10ULL * 1000000000ULL)
 
 static const struct fake_amdgpu_device_desc mi300 = {
 	/* sdma_v4_4_2_ip_block reports 4.4; discovery 4.4.2; 2 rings per context. */
-	.hw_ip_major = 4, .hw_ip_minor = 4, .discovery_version = 0x040402,
-	.available_rings = 0x3, .instances = 5, .count_bits = 22, .copy_max_bytes = 0x400000,
+	.hw_ip_major = 4, .hw_ip_minor = 4, .discovery_version = 0x040402, .available_rings = 0x3,
+	.instances = 5,	  .count_bits = 22, .copy_max_bytes = 0x400000,
 };
 
 static char last_msg[512];
@@ -81,7 +81,8 @@ static void check_no_violations(const char *when)
 	CHECK_EQ_INT(st.violations, 0);
 }
 
-/* EXPECT: MI300-like device: 5 lanes over 3 contexts; generation SDMA 4.4 from the discovery word. */
+/* EXPECT: MI300-like device: 5 lanes over 3 contexts; generation SDMA 4.4 from the discovery word.
+ */
 static void test_info(void)
 {
 	struct sdma_engine *e = open_engine(&mi300, NULL);
@@ -190,10 +191,11 @@ static void test_copies(unsigned int *seed)
 	for (l = 0; l < 5; l++) {
 		uint64_t off = l * (3ULL << 20) + l, len = (2ULL << 20) + 4 * l + 1;
 
-		CHECK_EQ_INT(sdma_engine_copy_from_host(e, in, off + 1, bo, off, len, l,
-							&t[2 * l]), 0);
-		CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, off, out, off + 2, len, l,
-						      &t[2 * l + 1]), 0);
+		CHECK_EQ_INT(sdma_engine_copy_from_host(e, in, off + 1, bo, off, len, l, &t[2 * l]),
+			     0);
+		CHECK_EQ_INT(
+			sdma_engine_copy_to_host(e, bo, off, out, off + 2, len, l, &t[2 * l + 1]),
+			0);
 	}
 	/* 18 IBs on 2 slots: 16 ran to free slots, one poll step runs the 17th, not the 18th. */
 	CHECK_EQ_INT(sdma_engine_poll(e, &t[1]), 0);
@@ -209,7 +211,7 @@ static void test_copies(unsigned int *seed)
 		CHECK_EQ_INT(po[off + 2 + len], 0x5a);
 	}
 	fake_amdgpu_get_stats(&st);
-	CHECK(st.max_pending >= 2);	/* several IBs in flight per lane */
+	CHECK(st.max_pending >= 2); /* several IBs in flight per lane */
 
 	/* A ticket gates its bytes: the fake runs a job only when a wait reaches it. */
 	memset(po, 0x5a, 4096);
@@ -245,8 +247,12 @@ done:
 static void test_big_packets(unsigned int *seed, int sdma52)
 {
 	struct fake_amdgpu_device_desc navi21 = {
-		.hw_ip_major = 5, .hw_ip_minor = 2, .discovery_version = 0x050200,
-		.available_rings = 0x3, .instances = 4, .count_bits = 30,
+		.hw_ip_major = 5,
+		.hw_ip_minor = 2,
+		.discovery_version = 0x050200,
+		.available_rings = 0x3,
+		.instances = 4,
+		.count_bits = 30,
 		.copy_max_bytes = 0x40000000,
 	};
 	struct sdma_engine *e = open_engine(sdma52 ? &navi21 : &mi300, NULL);
@@ -353,7 +359,8 @@ static void *lane_worker_run(void *arg)
 /* EXPECT: one thread per lane, submitting and waiting concurrently, each gets its bytes. */
 static void test_threads(unsigned int *seed)
 {
-	struct sdma_engine_config cfg = { .num_lanes = 4, .ibs_per_lane = 3,
+	struct sdma_engine_config cfg = { .num_lanes = 4,
+					  .ibs_per_lane = 3,
 					  .max_ib_bytes = 128 << 10 };
 	struct sdma_engine *e = open_engine(&mi300, &cfg);
 	struct sdma_hostbuf *in = NULL, *out = NULL;
@@ -371,7 +378,8 @@ static void test_threads(unsigned int *seed)
 	if (!bo || !in || !out)
 		goto done;
 	for (i = 0; i < 4; i++) {
-		w[i] = (struct lane_worker){ e, bo, in, out, i, i * (4ULL << 20), (3ULL << 20) + i, 0 };
+		w[i] = (struct lane_worker){ e, bo, in, out, i, i * (4ULL << 20), (3ULL << 20) + i,
+					     0 };
 		CHECK_EQ_INT(pthread_create(&th[i], NULL, lane_worker_run, &w[i]), 0);
 	}
 	for (i = 0; i < 4; i++) {
@@ -439,7 +447,7 @@ static void test_gather_scatter(unsigned int *seed)
 	CHECK_EQ_INT(h[off], 0x5a);
 	fake_amdgpu_get_stats(&st);
 	CHECK(st.jobs >= off / (64 << 10));
-	CHECK(st.jobs < NBO);	/* packed: fewer IBs than BOs */
+	CHECK(st.jobs < NBO); /* packed: fewer IBs than BOs */
 
 	/* Scatter new bytes back; the bytes around each piece stay as they were. */
 	for (k = 0; k < off; k++)
