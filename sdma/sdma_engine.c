@@ -136,44 +136,51 @@ static void sdma_vm_unmap(struct sdma_vm_buf *vm)
 
 /* ---- lanes and fences ----------------------------------------------------- */
 
-static void sdma_lane_fence(const struct sdma_lane *lane, uint64_t seq, struct amdgpu_cs_fence *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->context = lane->ctx;
-	f->ip_type = AMDGPU_HW_IP_DMA;
-	f->ip_instance = 0;
-	f->ring = lane->ring;
-	f->fence = seq;
-}
-
 /*
- * Waits for seq on the lane. Returns 1 signalled, 0 still running at the
- * timeout, or the error the job (or the ioctl) reported, which sticks to the
- * lane. The caller holds lane->lock.
+ * Asks the kernel whether seq on the lane has completed, waiting up to
+ * timeout_ns. Returns 1 done, 0 still running, or the error the job (or the
+ * ioctl) reported. Needs no lock: the context and ring never change, and
+ * libdrm's fence query is thread-safe, so ticket waiters never block a
+ * lane's submitter.
  */
-static int sdma_lane_wait_locked(struct sdma_engine *e, unsigned int idx, uint64_t seq,
-				 uint64_t timeout_ns)
+static int sdma_lane_query(struct sdma_engine *e, unsigned int idx, uint64_t seq,
+			   uint64_t timeout_ns)
 {
 	struct sdma_lane *lane = &e->lanes[idx];
 	struct amdgpu_cs_fence f;
 	uint32_t expired = 0;
 	int r;
 
-	if (lane->error)
-		return lane->error;
-	sdma_lane_fence(lane, seq, &f);
+	memset(&f, 0, sizeof(f));
+	f.context = lane->ctx;
+	f.ip_type = AMDGPU_HW_IP_DMA;
+	f.ip_instance = 0;
+	f.ring = lane->ring;
+	f.fence = seq;
 	r = amdgpu_cs_query_fence_status(&f, timeout_ns, 0, &expired);
-	if (r) {
-		lane->error = r;
-		return sdma_fail(e, r,
-				 "lane %u (ring %u): fence %" PRIu64 " completed with an error",
+	if (r)
+		return r;
+	return expired ? 1 : 0;
+}
+
+/*
+ * Records a query's outcome: completion advances last_signaled, an error
+ * sticks to the lane (a failed job leaves the lane's later work suspect).
+ * The caller holds lane->lock.
+ */
+static int sdma_lane_note(struct sdma_engine *e, unsigned int idx, uint64_t seq, int r)
+{
+	struct sdma_lane *lane = &e->lanes[idx];
+
+	if (r < 0) {
+		if (!lane->error)
+			lane->error = r;
+		return sdma_fail(e, r, "lane %u (ring %u): fence %" PRIu64 " ended with an error",
 				 idx, lane->ring, seq);
 	}
-	if (!expired)
-		return 0;
-	if (seq > lane->last_signaled)
+	if (r > 0 && seq > lane->last_signaled)
 		lane->last_signaled = seq;
-	return 1;
+	return r;
 }
 
 /* Waits until IB ib of the lane is free to reuse. The caller holds lane->lock. */
@@ -187,7 +194,7 @@ static int sdma_lane_take_ib(struct sdma_engine *e, unsigned int idx, unsigned i
 		return lane->error;
 	if (!seq || seq <= lane->last_signaled)
 		return 0;
-	r = sdma_lane_wait_locked(e, idx, seq, e->cfg.ib_wait_timeout_ns);
+	r = sdma_lane_note(e, idx, seq, sdma_lane_query(e, idx, seq, e->cfg.ib_wait_timeout_ns));
 	if (r == 0)
 		return sdma_fail(e, -ETIME,
 				 "lane %u: IB %u (fence %" PRIu64 ") still busy after %" PRIu64
@@ -443,6 +450,7 @@ int sdma_engine_fill(struct sdma_engine *e, struct sdma_bo *bo, uint64_t offset,
 
 int sdma_engine_wait(struct sdma_engine *e, const struct sdma_ticket *t, uint64_t timeout_ns)
 {
+	struct sdma_lane *lane;
 	int r;
 
 	if (!t->seq)
@@ -450,9 +458,18 @@ int sdma_engine_wait(struct sdma_engine *e, const struct sdma_ticket *t, uint64_
 	if (t->lane >= e->num_lanes)
 		return sdma_fail(e, -EINVAL, "wait: ticket for lane %u of %u", t->lane,
 				 e->num_lanes);
-	pthread_mutex_lock(&e->lanes[t->lane].lock);
-	r = sdma_lane_wait_locked(e, t->lane, t->seq, timeout_ns);
-	pthread_mutex_unlock(&e->lanes[t->lane].lock);
+	lane = &e->lanes[t->lane];
+	pthread_mutex_lock(&lane->lock);
+	r = lane->error;
+	pthread_mutex_unlock(&lane->lock);
+	if (r)
+		return r;
+
+	r = sdma_lane_query(e, t->lane, t->seq, timeout_ns);
+
+	pthread_mutex_lock(&lane->lock);
+	r = sdma_lane_note(e, t->lane, t->seq, r);
+	pthread_mutex_unlock(&lane->lock);
 	if (r == 0)
 		return -ETIME;
 	return r < 0 ? r : 0;

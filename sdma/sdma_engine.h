@@ -21,7 +21,8 @@
  * a ticket that has signalled implies every earlier ticket of its lane has.
  *
  * Threads. Every function may be called from any thread. Submissions to
- * different lanes proceed in parallel; a lane serialises its own. Objects
+ * different lanes proceed in parallel; a lane serialises its own. Waiting on
+ * a ticket takes no lane lock, so waiters never hold up a lane's submitter. Objects
  * must not be freed while a copy that uses them is in flight.
  *
  * Errors are negative errno values. The engine keeps a message naming the
