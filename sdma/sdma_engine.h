@@ -22,8 +22,8 @@
  *
  * Threads. Every function may be called from any thread. Submissions to
  * different lanes proceed in parallel; a lane serialises its own. Waiting on
- * a ticket takes no lane lock, so waiters never hold up a lane's submitter. Objects
- * must not be freed while a copy that uses them is in flight.
+ * a ticket takes no lane lock, so waiters never hold up a lane's submitter.
+ * Objects must not be freed while a copy that uses them is in flight.
  *
  * Errors are negative errno values. The engine keeps a message naming the
  * operation, object and cause of its last error (sdma_engine_last_error)
