@@ -301,6 +301,7 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_x
 	struct sdma_bo_set set;
 	struct sdma_lane *lane;
 	uint64_t done = 0; /* bytes of x[i] already emitted */
+	uint64_t before;
 	unsigned int i;
 	int r = 0;
 
@@ -323,6 +324,7 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_x
 
 	lane = &e->lanes[idx];
 	pthread_mutex_lock(&lane->lock);
+	before = lane->last_submitted;
 	while (i < n) {
 		unsigned int ib = lane->next_ib;
 		uint64_t budget = e->cfg.max_ib_bytes;
@@ -376,7 +378,8 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_x
 			break;
 		lane->next_ib = (ib + 1) % e->cfg.ibs_per_lane;
 	}
-	if (ticket) {
+	/* Also on failure: the ticket covers whatever part was submitted. */
+	if (ticket && lane->last_submitted != before) {
 		ticket->lane = idx;
 		ticket->seq = lane->last_submitted;
 	}

@@ -110,6 +110,12 @@ int sdma_bo_import_dmabuf(struct sdma_engine *e, int dmabuf_fd, struct sdma_bo *
 uint64_t sdma_bo_size(const struct sdma_bo *bo);
 void sdma_bo_release(struct sdma_bo *bo);
 
+/*
+ * Transfers return 0 with *ticket set (seq 0 when there was nothing to do),
+ * or an error; after an error *ticket still covers any part that reached
+ * the GPU (seq 0 if none), so wait on it before freeing the buffers.
+ */
+
 /* GPU buffer -> host buffer: len bytes from bo at bo_offset to hb at hb_offset. */
 int sdma_engine_copy_to_host(struct sdma_engine *e, struct sdma_bo *bo, uint64_t bo_offset,
 			     struct sdma_hostbuf *hb, uint64_t hb_offset, uint64_t len,

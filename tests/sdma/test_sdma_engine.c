@@ -28,7 +28,7 @@
 #include "sdma_pool.h"
 #include "test_common.h"
 
-/* KFD 1.12 (Linux 6.2+) added EXPORT_DMABUF; older uapi headers lack it. */
+/* KFD 1.12 added EXPORT_DMABUF (kfd_ioctl.h version log); Debian 12 ships 1.11. */
 #ifndef AMDKFD_IOC_EXPORT_DMABUF
 struct kfd_ioctl_export_dmabuf_args {
 	__u64 handle;

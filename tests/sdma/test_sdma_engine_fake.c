@@ -312,6 +312,7 @@ static void test_job_error(unsigned int *seed)
 	CHECK(strstr(msg, "lane 2") != NULL);
 	CHECK(strstr(last_msg, "lane 2") != NULL);
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 4096, 2, &t), -ECANCELED);
+	CHECK_EQ_INT(t.seq, 0); /* refused before reaching the GPU */
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 4096, 3, &t), 0);
 	CHECK_EQ_INT(sdma_engine_wait(e, &t, WAIT_NS), 0);
 	CHECK_EQ_INT(sdma_engine_drain(e, WAIT_NS), -ECANCELED);
