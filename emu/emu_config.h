@@ -31,9 +31,28 @@ struct emu_gpu_config {
 struct emu_config {
 	unsigned int num_gpus;
 	struct emu_gpu_config gpus[EMU_MAX_GPUS];
+	/* Added by emu-kfd: */
+	uint32_t kfd_major;	    /* st_rdev major reported for /dev/kfd (dynamic in the kernel) */
+	uint32_t cpu_cores;	    /* cpu_cores_count of topology node 0 */
+	uint64_t system_mem_size;   /* size_in_bytes of node 0's memory bank */
 };
 
 /* Read $emu_dir/config. Returns 0 or -errno. */
 int emu_config_load(const char *emu_dir, struct emu_config *cfg);
+
+/*
+ * Added by emu-kfd: fill cfg with num_gpus GPUs of the default kind (MI210-like,
+ * vram bytes each) and write it to $emu_dir/config.
+ */
+void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t vram);
+int emu_config_save(const char *emu_dir, const struct emu_config *cfg);
+/* Added by emu-kfd: applies the "key value" lines of a config file on top of cfg. */
+int emu_config_apply_file(const char *path, struct emu_config *cfg);
+
+/* The stand-in device all emulated nodes are made of (/dev/vga_arbiter's misc numbers). */
+#define EMU_STANDIN_MAJOR 10
+#define EMU_STANDIN_MINOR 256
+/* DRM's render node major (include/drm/drm.h: DRM_MAJOR). */
+#define EMU_DRM_MAJOR 226
 
 #endif

@@ -26,6 +26,12 @@ struct emu_dev_ops {
 		      off_t offset);
 	/* close() of the fd, called before the real close; frees per-file state. */
 	void (*close)(int fd);
+	/*
+	 * Added by emu-kfd, optional: open() of the device path. Returns a new fd
+	 * or -errno. When NULL the shim opens the stand-in node of the fake root
+	 * itself. KFD uses it to give each process its own node (emu/README.md).
+	 */
+	int (*open)(unsigned int gpu_index, int flags);
 };
 
 /* Provided by emu_kfd*.c and emu_drm*.c respectively. */

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The emulated machine description: defaults, and its text form in
+ * $VRAMSTREAM_EMU_DIR/config ("key value" lines, "gpu.N.key value" for GPU N).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "emu_config.h"
+
+/*
+ * gpu_ids look like the kernel's: kfd_topology.c:kfd_generate_gpu_id() folds
+ * a hash of the device's properties into KFD_GPU_ID_HASH_WIDTH (16) bits, so
+ * ids are arbitrary non-zero 16-bit values.
+ */
+static const uint32_t emu_default_gpu_ids[EMU_MAX_GPUS] = {
+	0x8ad4, 0x3c71, 0xd1e2, 0x5a0f, 0x9b37, 0x2e6c, 0xf415, 0x6708,
+};
+
+void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t vram)
+{
+	unsigned int i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (num_gpus > EMU_MAX_GPUS)
+		num_gpus = EMU_MAX_GPUS;
+	cfg->num_gpus = num_gpus;
+	/* The KFD major is dynamic (kfd_chardev.c: register_chrdev(0, ...)). */
+	cfg->kfd_major = 511;
+	cfg->cpu_cores = 16;
+	cfg->system_mem_size = 64ULL << 30;
+	for (i = 0; i < num_gpus; i++) {
+		struct emu_gpu_config *g = &cfg->gpus[i];
+
+		g->gpu_id = emu_default_gpu_ids[i];
+		g->node_id = i + 1;
+		g->render_minor = 128 + i;
+		g->vram_size = vram;
+		g->pci_vendor_id = 0x1002;
+		g->pci_device_id = 0x740f; /* MI210 (amdgpu_drv.c pciidlist, CHIP_ALDEBARAN) */
+		g->gfx_target_version = 90010; /* gfx90a, as kfd_topology.c prints it */
+		g->num_sdma_engines = 2;
+		g->sdma_bytes_per_sec = 0;
+		g->fw_version = 78;
+		g->sdma_fw_version = 8;
+		g->domain = 0;
+		g->bus = 0x03 + i;
+		g->device = 0;
+		g->function = 0;
+	}
+}
+
+#define EMU_CFG_GPU_FIELDS(X)                     \
+	X(gpu_id, "%" SCNu32, "%" PRIu32)         \
+	X(node_id, "%" SCNu32, "%" PRIu32)        \
+	X(render_minor, "%" SCNu32, "%" PRIu32)   \
+	X(vram_size, "%" SCNu64, "%" PRIu64)      \
+	X(pci_vendor_id, "%" SCNu32, "%" PRIu32)  \
+	X(pci_device_id, "%" SCNu32, "%" PRIu32)  \
+	X(gfx_target_version, "%" SCNu32, "%" PRIu32) \
+	X(num_sdma_engines, "%" SCNu32, "%" PRIu32) \
+	X(sdma_bytes_per_sec, "%" SCNu64, "%" PRIu64) \
+	X(fw_version, "%" SCNu32, "%" PRIu32)     \
+	X(sdma_fw_version, "%" SCNu32, "%" PRIu32) \
+	X(domain, "%" SCNu32, "%" PRIu32)         \
+	X(bus, "%" SCNu32, "%" PRIu32)            \
+	X(device, "%" SCNu32, "%" PRIu32)         \
+	X(function, "%" SCNu32, "%" PRIu32)
+
+int emu_config_save(const char *emu_dir, const struct emu_config *cfg)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	unsigned int i;
+	FILE *f;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "%s/config", emu_dir);
+	snprintf(tmp, sizeof(tmp), "%s/config.tmp", emu_dir);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "num_gpus %u\n", cfg->num_gpus);
+	fprintf(f, "kfd_major %" PRIu32 "\n", cfg->kfd_major);
+	fprintf(f, "cpu_cores %" PRIu32 "\n", cfg->cpu_cores);
+	fprintf(f, "system_mem_size %" PRIu64 "\n", cfg->system_mem_size);
+	for (i = 0; i < cfg->num_gpus; i++) {
+		const struct emu_gpu_config *g = &cfg->gpus[i];
+#define X(name, scn, pri) fprintf(f, "gpu.%u." #name " " pri "\n", i, g->name);
+		EMU_CFG_GPU_FIELDS(X)
+#undef X
+	}
+	if (fflush(f) != 0 || ferror(f))
+		err = -EIO;
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) != 0)
+		err = -errno;
+	return err;
+}
+
+static int emu_config_parse_gpu(struct emu_gpu_config *g, const char *key, const char *val)
+{
+#define X(name, scn, pri)                                  \
+	if (strcmp(key, #name) == 0)                       \
+		return sscanf(val, scn, &g->name) == 1 ? 0 : -EINVAL;
+	EMU_CFG_GPU_FIELDS(X)
+#undef X
+	return 0; /* unknown keys are ignored: newer writers may add fields */
+}
+
+int emu_config_load(const char *emu_dir, struct emu_config *cfg)
+{
+	char path[PATH_MAX];
+
+	emu_config_defaults(cfg, 0, 0);
+	snprintf(path, sizeof(path), "%s/config", emu_dir);
+	return emu_config_apply_file(path, cfg);
+}
+
+int emu_config_apply_file(const char *path, struct emu_config *cfg)
+{
+	char line[256], key[128], val[128];
+	unsigned int idx;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (!err && fgets(line, sizeof(line), f)) {
+		char sub[128];
+
+		if (sscanf(line, "%127s %127s", key, val) != 2)
+			continue;
+		if (sscanf(key, "gpu.%u.%127s", &idx, sub) == 2) {
+			if (idx >= EMU_MAX_GPUS) {
+				err = -EINVAL;
+				break;
+			}
+			err = emu_config_parse_gpu(&cfg->gpus[idx], sub, val);
+		} else if (strcmp(key, "num_gpus") == 0) {
+			if (sscanf(val, "%u", &cfg->num_gpus) != 1 || cfg->num_gpus > EMU_MAX_GPUS)
+				err = -EINVAL;
+		} else if (strcmp(key, "kfd_major") == 0) {
+			err = sscanf(val, "%" SCNu32, &cfg->kfd_major) == 1 ? 0 : -EINVAL;
+		} else if (strcmp(key, "cpu_cores") == 0) {
+			err = sscanf(val, "%" SCNu32, &cfg->cpu_cores) == 1 ? 0 : -EINVAL;
+		} else if (strcmp(key, "system_mem_size") == 0) {
+			err = sscanf(val, "%" SCNu64, &cfg->system_mem_size) == 1 ? 0 : -EINVAL;
+		}
+	}
+	fclose(f);
+	return err;
+}

@@ -1,0 +1,753 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Buffer objects and the GPU VM of an emulated render-node file. Memory sources:
+ * GEM_CREATE (a local memfd), GEM_USERPTR (the process's own pages) and PRIME import of a
+ * "dmabuf" (a memfd, e.g. one the emulator daemon exported for a KFD BO). Checks and errnos
+ * follow the kernel's amdgpu_gem.c (amdgpu_gem_create_ioctl, amdgpu_gem_userptr_ioctl,
+ * amdgpu_gem_mmap_ioctl, amdgpu_gem_va_ioctl, amdgpu_gem_op_ioctl,
+ * amdgpu_gem_metadata_ioctl), amdgpu_vm.c (amdgpu_vm_bo_map, amdgpu_vm_bo_unmap,
+ * amdgpu_vm_bo_clear_mappings), drm_gem.c and drm_prime.c.
+ */
+#include "emu_drm_internal.h"
+#include "emu_client.h"
+#include "emu_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <drm.h>
+
+/*
+ * Fake mmap offsets. The kernel has one offset space per device (drm_vma_offset_manager,
+ * from DRM_FILE_PAGE_OFFSET_START = 4 GiB on 64-bit) shared by GEM BOs and KFD BOs. The
+ * emulator's daemon hands out KFD BOs' offsets from 4 GiB up; BOs made here, in the process,
+ * take theirs from 64 TiB up, so the two never meet and an offset this file does not know is
+ * asked of the daemon (emu_drm_gem_mmap_fd).
+ */
+#define EMU_DRM_MMAP_OFFSET_START (1ull << 46)
+
+/* Unique in the process. */
+static uint64_t emu_drm_next_mmap_offset = EMU_DRM_MMAP_OFFSET_START;
+
+static uint64_t emu_drm_page_align(uint64_t v)
+{
+	return (v + EMU_DRM_PAGE_SIZE - 1) & ~(EMU_DRM_PAGE_SIZE - 1);
+}
+
+struct emu_drm_bo *emu_drm_bo_lookup(struct emu_drm_file *file, uint32_t handle)
+{
+	return handle < file->nbos ? file->bos[handle] : NULL;
+}
+
+/* drm_gem_handle_create: idr_alloc(..., 1, 0), the lowest free handle from 1. Under lock. */
+static int emu_drm_handle_add(struct emu_drm_file *file, struct emu_drm_bo *bo, uint32_t *handle)
+{
+	uint32_t h;
+
+	for (h = 1; h < file->nbos; h++)
+		if (!file->bos[h])
+			break;
+	if (h >= file->nbos) {
+		uint32_t n = file->nbos ? file->nbos * 2 : 16;
+		struct emu_drm_bo **bos = realloc(file->bos, n * sizeof(*bos));
+
+		if (!bos)
+			return -ENOMEM;
+		memset(bos + file->nbos, 0, (n - file->nbos) * sizeof(*bos));
+		file->bos = bos;
+		h = file->nbos ? file->nbos : 1;
+		file->nbos = n;
+	}
+	file->bos[h] = bo;
+	*handle = h;
+	return 0;
+}
+
+static void emu_drm_bo_free(struct emu_drm_bo *bo)
+{
+	if (bo->kind != EMU_DRM_BO_USERPTR && bo->host)
+		munmap(bo->host, bo->size);
+	if (bo->memfd >= 0)
+		close(bo->memfd);
+	free(bo);
+}
+
+static struct emu_drm_bo *emu_drm_bo_new(enum emu_drm_bo_kind kind, uint64_t size)
+{
+	struct emu_drm_bo *bo = calloc(1, sizeof(*bo));
+
+	if (!bo)
+		return NULL;
+	bo->kind = kind;
+	bo->size = size;
+	bo->memfd = -1;
+	return bo;
+}
+
+static uint64_t emu_drm_mmap_offset_alloc(uint64_t size)
+{
+	return __atomic_fetch_add(&emu_drm_next_mmap_offset, emu_drm_page_align(size),
+				  __ATOMIC_RELAXED);
+}
+
+int emu_drm_gem_create(struct emu_drm_file *file, void *arg)
+{
+	union drm_amdgpu_gem_create *args = arg;
+	const uint64_t valid_flags =
+		AMDGPU_GEM_CREATE_CPU_ACCESS_REQUIRED | AMDGPU_GEM_CREATE_NO_CPU_ACCESS |
+		AMDGPU_GEM_CREATE_CPU_GTT_USWC | AMDGPU_GEM_CREATE_VRAM_CLEARED |
+		AMDGPU_GEM_CREATE_VRAM_CONTIGUOUS | AMDGPU_GEM_CREATE_VM_ALWAYS_VALID |
+		AMDGPU_GEM_CREATE_EXPLICIT_SYNC | AMDGPU_GEM_CREATE_VRAM_WIPE_ON_RELEASE |
+		AMDGPU_GEM_CREATE_ENCRYPTED | (1ull << 12) /* DISCARDABLE */ |
+		(1ull << 13) /* COHERENT */ | (1ull << 14) /* UNCACHED */;
+	uint64_t flags = args->in.domain_flags, size = args->in.bo_size;
+	uint32_t domains = (uint32_t)args->in.domains, handle;
+	struct emu_drm_bo *bo;
+	int err;
+
+	/* amdgpu_gem_create_ioctl: reject invalid flags and domains. */
+	if (flags & ~valid_flags)
+		return -EINVAL;
+	if (args->in.domains & ~(uint64_t)AMDGPU_GEM_DOMAIN_MASK)
+		return -EINVAL;
+	/* No TMZ on the emulated GPU: "Cannot allocate secure buffer since TMZ is disabled". */
+	if (flags & AMDGPU_GEM_CREATE_ENCRYPTED)
+		return -EINVAL;
+	if (domains & (AMDGPU_GEM_DOMAIN_GDS | AMDGPU_GEM_DOMAIN_GWS | AMDGPU_GEM_DOMAIN_OA)) {
+		emu_drm_log("GEM_CREATE in GDS/GWS/OA is not emulated");
+		return -EINVAL;
+	}
+	if (size == 0 || size > (1ull << 48))
+		return -EINVAL;
+	size = emu_drm_page_align(size);
+
+	bo = emu_drm_bo_new(EMU_DRM_BO_GEM, size);
+	if (!bo)
+		return -ENOMEM;
+	bo->domains = domains;
+	bo->flags = flags;
+	bo->alignment = args->in.alignment;
+	bo->memfd = memfd_create("vramstream-emu-gem", MFD_CLOEXEC);
+	if (bo->memfd < 0 || ftruncate(bo->memfd, (off_t)size)) {
+		err = -errno;
+		goto fail;
+	}
+	bo->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, bo->memfd, 0);
+	if (bo->host == MAP_FAILED) {
+		bo->host = NULL;
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (!(flags & AMDGPU_GEM_CREATE_NO_CPU_ACCESS))
+		bo->mmap_offset = emu_drm_mmap_offset_alloc(size);
+	pthread_mutex_lock(&file->lock);
+	err = emu_drm_handle_add(file, bo, &handle);
+	pthread_mutex_unlock(&file->lock);
+	if (err)
+		goto fail;
+	memset(args, 0, sizeof(*args));
+	args->out.handle = handle;
+	return 0;
+fail:
+	emu_drm_bo_free(bo);
+	return err;
+}
+
+/*
+ * What amdgpu_ttm_tt_get_user_pages() finds in the process: the first VMA must exist
+ * (-EFAULT) and, with ANONONLY, have no file (-EPERM); hmm_range_fault then needs the whole
+ * range mapped (-EFAULT), and writable unless the BO is read-only (-EFAULT).
+ */
+static int emu_drm_userptr_check(uint64_t addr, uint64_t size, uint32_t flags)
+{
+	uint64_t pos = addr, end = addr + size;
+	bool first = true;
+	char line[512];
+	FILE *maps;
+	int err = -EFAULT;
+
+	maps = fopen("/proc/self/maps", "re");
+	if (!maps)
+		return -errno;
+	while (pos < end && fgets(line, sizeof(line), maps)) {
+		unsigned long long lo, hi, off, inode;
+		unsigned int maj, mnr;
+		char perms[8];
+
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &lo, &hi, perms, &off, &maj, &mnr,
+			   &inode) != 7)
+			continue;
+		if (hi <= pos)
+			continue;
+		if (lo > pos)
+			break; /* a hole */
+		if (first && (flags & AMDGPU_GEM_USERPTR_ANONONLY) && inode != 0) {
+			err = -EPERM;
+			goto out;
+		}
+		first = false;
+		if (perms[0] != 'r' || (!(flags & AMDGPU_GEM_USERPTR_READONLY) && perms[1] != 'w'))
+			goto out;
+		pos = hi;
+	}
+	if (pos >= end)
+		err = 0;
+out:
+	fclose(maps);
+	return err;
+}
+
+int emu_drm_gem_userptr(struct emu_drm_file *file, void *arg)
+{
+	struct drm_amdgpu_gem_userptr *args = arg;
+	struct emu_drm_bo *bo;
+	uint32_t handle;
+	int err;
+
+	/* amdgpu_gem_userptr_ioctl */
+	if ((args->addr | args->size) & (EMU_DRM_PAGE_SIZE - 1))
+		return -EINVAL;
+	if (args->flags & ~(AMDGPU_GEM_USERPTR_READONLY | AMDGPU_GEM_USERPTR_ANONONLY |
+			    AMDGPU_GEM_USERPTR_VALIDATE | AMDGPU_GEM_USERPTR_REGISTER))
+		return -EINVAL;
+	if (!(args->flags & AMDGPU_GEM_USERPTR_READONLY) &&
+	    !(args->flags & AMDGPU_GEM_USERPTR_REGISTER))
+		return -EACCES;
+	if (args->size == 0 || args->addr + args->size < args->addr)
+		return -EINVAL;
+	if (args->flags & AMDGPU_GEM_USERPTR_VALIDATE) {
+		err = emu_drm_userptr_check(args->addr, args->size, args->flags);
+		if (err)
+			return err;
+	}
+	bo = emu_drm_bo_new(EMU_DRM_BO_USERPTR, args->size);
+	if (!bo)
+		return -ENOMEM;
+	bo->host = (uint8_t *)(uintptr_t)args->addr;
+	bo->readonly = args->flags & AMDGPU_GEM_USERPTR_READONLY;
+	bo->domains = AMDGPU_GEM_DOMAIN_GTT;
+	pthread_mutex_lock(&file->lock);
+	err = emu_drm_handle_add(file, bo, &handle);
+	pthread_mutex_unlock(&file->lock);
+	if (err) {
+		emu_drm_bo_free(bo);
+		return err;
+	}
+	args->handle = handle;
+	return 0;
+}
+
+/* Remove every VA mapping of @bo (amdgpu_gem_object_close -> amdgpu_vm_bo_del). Under the
+ * VM write lock. */
+static void emu_drm_vm_drop_bo(struct emu_drm_file *file, struct emu_drm_bo *bo)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < file->nmaps; i++)
+		if (file->maps[i].bo != bo)
+			file->maps[j++] = file->maps[i];
+	file->nmaps = j;
+}
+
+int emu_drm_gem_close(struct emu_drm_file *file, void *arg)
+{
+	struct drm_gem_close *args = arg;
+	struct emu_drm_bo *bo;
+
+	/* Jobs in flight read the VM for the whole of an IB: wait for them to let go. */
+	pthread_rwlock_wrlock(&file->vm_lock);
+	pthread_mutex_lock(&file->lock);
+	bo = emu_drm_bo_lookup(file, args->handle);
+	if (bo)
+		file->bos[args->handle] = NULL;
+	pthread_mutex_unlock(&file->lock);
+	if (bo)
+		emu_drm_vm_drop_bo(file, bo);
+	pthread_rwlock_unlock(&file->vm_lock);
+	/* drm_gem_handle_delete: an unknown handle is -EINVAL. */
+	if (!bo)
+		return -EINVAL;
+	emu_drm_bo_free(bo);
+	return 0;
+}
+
+int emu_drm_gem_mmap(struct emu_drm_file *file, void *arg)
+{
+	union drm_amdgpu_gem_mmap *args = arg;
+	uint32_t handle = args->in.handle;
+	struct emu_drm_bo *bo;
+	int err = 0;
+
+	pthread_mutex_lock(&file->lock);
+	bo = emu_drm_bo_lookup(file, handle);
+	memset(args, 0, sizeof(*args));
+	/* amdgpu_mode_dumb_mmap: unknown -ENOENT; userptr or NO_CPU_ACCESS -EPERM. */
+	if (!bo)
+		err = -ENOENT;
+	else if (bo->kind == EMU_DRM_BO_USERPTR || !bo->mmap_offset)
+		err = -EPERM;
+	else
+		args->out.addr_ptr = bo->mmap_offset;
+	pthread_mutex_unlock(&file->lock);
+	return err;
+}
+
+/*
+ * A KFD BO's CPU mapping goes through the render node (libhsakmt mmaps VRAM at the offset
+ * ALLOC_MEMORY_OF_GPU returned, on the fd given to ACQUIRE_VM): ask the daemon for the BO's
+ * memfd. drm_gem_mmap: unknown offset -EINVAL; a BO of another process's file -EACCES
+ * (drm_vma_node_is_allowed).
+ */
+static int emu_drm_kfd_bo_memfd(struct emu_drm_file *file, off_t offset, size_t len)
+{
+	struct emu_call c = { .req = { .op = EMU_OP_BO_BY_OFFSET } };
+	struct emu_bo_info info;
+	int fd = -1, err;
+
+	c.req.gpu_index = file->gpu;
+	c.req.arg0 = (uint64_t)offset;
+	c.rep_buf = &info;
+	c.rep_cap = sizeof(info);
+	c.rep_fds = &fd;
+	c.rep_fds_cap = 1;
+	err = emu_client_call(&c);
+	if (err < 0 || c.rep_nfds != 1 || c.rep_len < sizeof(info)) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	if (info.owner_pid != (uint32_t)getpid())
+		err = -EACCES;
+	else if (emu_drm_page_align(len) > info.size)
+		err = -EINVAL;
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int prot, int flags,
+			  off_t offset)
+{
+	struct emu_drm_bo *bo = NULL;
+	bool known = false;
+	int memfd = -EINVAL, err;
+	void *p;
+
+	/* ttm_bo_mmap_obj: no copy-on-write mappings of a BO. */
+	if (!(flags & MAP_SHARED)) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	pthread_mutex_lock(&file->lock);
+	/* drm_gem_mmap: the offset must be exactly a BO's and the length fit in it. */
+	for (uint32_t h = 1; h < file->nbos; h++) {
+		bo = file->bos[h];
+		if (bo && bo->mmap_offset && bo->mmap_offset == (uint64_t)offset) {
+			known = true;
+			if (emu_drm_page_align(len) <= bo->size)
+				memfd = fcntl(bo->memfd, F_DUPFD_CLOEXEC, 0);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&file->lock);
+	if (!known)
+		memfd = emu_drm_kfd_bo_memfd(file, offset, len);
+	if (memfd < 0) {
+		errno = memfd == -EACCES ? EACCES : EINVAL;
+		return MAP_FAILED;
+	}
+	p = mmap(addr, len, prot, flags, memfd, 0);
+	err = errno;
+	close(memfd);
+	errno = err;
+	return p;
+}
+
+int emu_drm_gem_metadata(struct emu_drm_file *file, void *arg)
+{
+	struct drm_amdgpu_gem_metadata *args = arg;
+	struct emu_drm_bo *bo;
+	int err = 0;
+
+	pthread_mutex_lock(&file->lock);
+	bo = emu_drm_bo_lookup(file, args->handle);
+	if (!bo) {
+		err = -ENOENT;
+	} else if (args->op == AMDGPU_GEM_METADATA_OP_GET_METADATA) {
+		args->data.tiling_info = bo->tiling_info;
+		args->data.flags = bo->metadata_flags;
+		args->data.data_size_bytes = bo->metadata_size;
+		memcpy(args->data.data, bo->metadata, bo->metadata_size);
+	} else if (args->op == AMDGPU_GEM_METADATA_OP_SET_METADATA) {
+		if (args->data.data_size_bytes > sizeof(args->data.data)) {
+			err = -EINVAL;
+		} else {
+			bo->tiling_info = args->data.tiling_info;
+			bo->metadata_flags = args->data.flags;
+			bo->metadata_size = args->data.data_size_bytes;
+			memcpy(bo->metadata, args->data.data, bo->metadata_size);
+		}
+	} else {
+		err = -EPERM; /* amdgpu_gem_metadata_ioctl leaves r = -1 for unknown ops */
+	}
+	pthread_mutex_unlock(&file->lock);
+	return err;
+}
+
+int emu_drm_gem_op(struct emu_drm_file *file, void *arg)
+{
+	struct drm_amdgpu_gem_op *args = arg;
+	struct drm_amdgpu_gem_create_in info;
+	struct emu_drm_bo *bo;
+	int err = 0;
+
+	pthread_mutex_lock(&file->lock);
+	bo = emu_drm_bo_lookup(file, args->handle);
+	if (!bo) {
+		pthread_mutex_unlock(&file->lock);
+		return -ENOENT;
+	}
+	switch (args->op) {
+	case AMDGPU_GEM_OP_GET_GEM_CREATE_INFO:
+		memset(&info, 0, sizeof(info));
+		info.bo_size = bo->size;
+		info.alignment = bo->alignment;
+		info.domains = bo->domains;
+		info.domain_flags = bo->flags;
+		pthread_mutex_unlock(&file->lock);
+		return emu_drm_uwrite(args->value, &info, sizeof(info));
+	case AMDGPU_GEM_OP_SET_PLACEMENT:
+		if (bo->kind == EMU_DRM_BO_IMPORT && (args->value & AMDGPU_GEM_DOMAIN_VRAM))
+			err = -EINVAL;
+		else if (bo->kind == EMU_DRM_BO_USERPTR)
+			err = -EPERM;
+		else
+			bo->domains = (uint32_t)args->value &
+				      (AMDGPU_GEM_DOMAIN_VRAM | AMDGPU_GEM_DOMAIN_GTT |
+				       AMDGPU_GEM_DOMAIN_CPU);
+		break;
+	default:
+		err = -EINVAL;
+	}
+	pthread_mutex_unlock(&file->lock);
+	return err;
+}
+
+/*
+ * PRIME import (drm_gem_prime_fd_to_handle). The emulator's dmabufs are memfds: the daemon's
+ * exports of KFD BOs, or this emulator's own exports. Importing the same buffer twice in one
+ * file gives the same handle, as drm_prime's per-file lookup does (libdrm relies on it).
+ */
+int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
+{
+	struct drm_prime_handle *args = arg;
+	char link[64], target[128];
+	struct emu_drm_bo *bo;
+	struct stat st;
+	uint32_t handle;
+	ssize_t n;
+	int err;
+
+	if (fstat(args->fd, &st))
+		return -EBADF; /* dma_buf_get: fget fails */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", args->fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return -EBADF;
+	target[n] = '\0';
+	/* dma_buf_get: a file that is not a dma-buf is -EINVAL. */
+	if (strncmp(target, "/memfd:", 7) || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+		emu_drm_log("PRIME import of fd %d (%s): not an emulated dma-buf (memfd)", args->fd,
+			    target);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&file->lock);
+	for (uint32_t h = 1; h < file->nbos; h++) {
+		bo = file->bos[h];
+		if (bo && bo->kind == EMU_DRM_BO_IMPORT && bo->st_dev == st.st_dev &&
+		    bo->st_ino == st.st_ino) {
+			args->handle = h;
+			pthread_mutex_unlock(&file->lock);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&file->lock);
+
+	bo = emu_drm_bo_new(EMU_DRM_BO_IMPORT, (uint64_t)st.st_size);
+	if (!bo)
+		return -ENOMEM;
+	bo->st_dev = st.st_dev;
+	bo->st_ino = st.st_ino;
+	bo->domains = AMDGPU_GEM_DOMAIN_GTT;
+	bo->memfd = fcntl(args->fd, F_DUPFD_CLOEXEC, 0);
+	if (bo->memfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	bo->host = mmap(NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED, bo->memfd, 0);
+	if (bo->host == MAP_FAILED) {
+		bo->host = NULL;
+		err = -EINVAL;
+		emu_drm_log("PRIME import of fd %d: cannot map it read-write: %s", args->fd,
+			    strerror(errno));
+		goto fail;
+	}
+	bo->mmap_offset = emu_drm_mmap_offset_alloc(bo->size);
+	pthread_mutex_lock(&file->lock);
+	err = emu_drm_handle_add(file, bo, &handle);
+	pthread_mutex_unlock(&file->lock);
+	if (err)
+		goto fail;
+	args->handle = handle;
+	return 0;
+fail:
+	emu_drm_bo_free(bo);
+	return err;
+}
+
+int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg)
+{
+	struct drm_prime_handle *args = arg;
+	struct emu_drm_bo *bo;
+	int fd, err = 0;
+
+	/* drm_prime_handle_to_fd_ioctl: only DRM_CLOEXEC and DRM_RDWR. */
+	if (args->flags & ~(DRM_CLOEXEC | DRM_RDWR))
+		return -EINVAL;
+	pthread_mutex_lock(&file->lock);
+	bo = emu_drm_bo_lookup(file, args->handle);
+	if (!bo) {
+		err = -ENOENT;
+	} else if (bo->kind == EMU_DRM_BO_USERPTR ||
+		   (bo->flags & AMDGPU_GEM_CREATE_VM_ALWAYS_VALID)) {
+		err = -EPERM; /* amdgpu_gem_prime_export */
+	} else {
+		fd = fcntl(bo->memfd, (args->flags & DRM_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+		if (fd < 0)
+			err = -errno;
+		else
+			args->fd = fd;
+	}
+	pthread_mutex_unlock(&file->lock);
+	return err;
+}
+
+/* Canonical GPU VA to the VM's 48-bit address, or false for a non-canonical one. */
+static bool emu_drm_va_mask(uint64_t va, uint64_t *out)
+{
+	uint64_t top = va >> 47;
+
+	if (top != 0 && top != 0x1ffff)
+		return false;
+	*out = va & EMU_DRM_GMC_HOLE_MASK;
+	return true;
+}
+
+void *emu_drm_vm_translate(struct emu_drm_file *file, uint64_t va, uint64_t len, bool write,
+			   uint64_t *avail)
+{
+	uint64_t a;
+
+	if (!emu_drm_va_mask(va, &a))
+		return NULL;
+	for (size_t i = 0; i < file->nmaps; i++) {
+		const struct emu_drm_mapping *m = &file->maps[i];
+		uint64_t n;
+
+		if (a < m->start || a > m->last)
+			continue;
+		if (write && (!(m->flags & AMDGPU_VM_PAGE_WRITEABLE) || m->bo->readonly))
+			return NULL;
+		if (!write && !(m->flags & AMDGPU_VM_PAGE_READABLE))
+			return NULL;
+		n = m->last - a + 1;
+		*avail = n < len ? n : len;
+		return m->bo->host + m->offset + (a - m->start);
+	}
+	return NULL;
+}
+
+/* Under the VM write lock. */
+static int emu_drm_vm_insert(struct emu_drm_file *file, const struct emu_drm_mapping *m)
+{
+	if (file->nmaps == file->maps_cap) {
+		size_t cap = file->maps_cap ? file->maps_cap * 2 : 16;
+		struct emu_drm_mapping *n = realloc(file->maps, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		file->maps = n;
+		file->maps_cap = cap;
+	}
+	file->maps[file->nmaps++] = *m;
+	return 0;
+}
+
+/* amdgpu_vm_bo_clear_mappings: cut [start, last] out of every mapping. Under the write lock. */
+static int emu_drm_vm_clear(struct emu_drm_file *file, uint64_t start, uint64_t last)
+{
+	size_t i = 0;
+
+	while (i < file->nmaps) {
+		struct emu_drm_mapping *m = &file->maps[i];
+
+		if (m->last < start || m->start > last) {
+			i++;
+		} else if (m->start < start && m->last > last) {
+			/* Split: keep the head here, append the tail (which lies past @last). */
+			struct emu_drm_mapping tail = *m;
+
+			tail.offset += last + 1 - m->start;
+			tail.start = last + 1;
+			m->last = start - 1;
+			if (emu_drm_vm_insert(file, &tail))
+				return -ENOMEM;
+			i++;
+		} else if (m->start < start) {
+			m->last = start - 1;
+			i++;
+		} else if (m->last > last) {
+			m->offset += last + 1 - m->start;
+			m->start = last + 1;
+			i++;
+		} else {
+			*m = file->maps[--file->nmaps]; /* look at the moved one next */
+		}
+	}
+	return 0;
+}
+
+int emu_drm_gem_va(struct emu_drm_file *file, void *arg)
+{
+	struct drm_amdgpu_gem_va *args = arg;
+	const uint32_t valid = AMDGPU_VM_DELAY_UPDATE | AMDGPU_VM_PAGE_READABLE |
+			       AMDGPU_VM_PAGE_WRITEABLE | AMDGPU_VM_PAGE_EXECUTABLE |
+			       AMDGPU_VM_MTYPE_MASK | (1u << 9) /* NOALLOC */;
+	const uint32_t prt = AMDGPU_VM_DELAY_UPDATE | AMDGPU_VM_PAGE_PRT;
+	uint64_t va = args->va_address, size = args->map_size, offset = args->offset_in_bo;
+	uint64_t vm_size = EMU_DRM_VM_SIZE - EMU_DRM_VA_RESERVED_TOP, start, last;
+	struct emu_drm_mapping m;
+	struct emu_drm_bo *bo = NULL;
+	int err = 0;
+
+	/* amdgpu_gem_va_ioctl */
+	if (va < EMU_DRM_VA_RESERVED_BOTTOM) {
+		emu_drm_log("GEM_VA: va_address 0x%" PRIx64 " is in the reserved area", va);
+		return -EINVAL;
+	}
+	if (va >= EMU_DRM_GMC_HOLE_START && va < EMU_DRM_GMC_HOLE_END) {
+		emu_drm_log("GEM_VA: va_address 0x%" PRIx64 " is in the VA hole", va);
+		return -EINVAL;
+	}
+	va &= EMU_DRM_GMC_HOLE_MASK;
+	if (va + size > vm_size || va + size < va) {
+		emu_drm_log("GEM_VA: va_address 0x%" PRIx64 " + size 0x%" PRIx64
+			    " is beyond the VM",
+			    va, size);
+		return -EINVAL;
+	}
+	if ((args->flags & ~valid) && (args->flags & ~prt))
+		return -EINVAL;
+	if (args->flags & AMDGPU_VM_PAGE_PRT) {
+		emu_drm_log("GEM_VA: partially resident textures are not emulated");
+		return -EINVAL;
+	}
+	switch (args->operation) {
+	case AMDGPU_VA_OP_MAP:
+	case AMDGPU_VA_OP_UNMAP:
+	case AMDGPU_VA_OP_CLEAR:
+	case AMDGPU_VA_OP_REPLACE:
+		break;
+	default:
+		return -EINVAL;
+	}
+
+	pthread_rwlock_wrlock(&file->vm_lock);
+	pthread_mutex_lock(&file->lock);
+	if (args->operation != AMDGPU_VA_OP_CLEAR) {
+		bo = emu_drm_bo_lookup(file, args->handle);
+		if (!bo) {
+			err = -ENOENT;
+			goto out;
+		}
+	}
+	start = va;
+	last = va + size - 1;
+	if (args->operation == AMDGPU_VA_OP_UNMAP) {
+		/* amdgpu_vm_bo_unmap: the BO's mapping starting at va, else -ENOENT. */
+		for (size_t i = 0; i < file->nmaps; i++) {
+			if (file->maps[i].bo == bo && file->maps[i].start == start) {
+				file->maps[i] = file->maps[--file->nmaps];
+				goto out;
+			}
+		}
+		err = -ENOENT;
+		goto out;
+	}
+	/* amdgpu_vm_verify_parameters: page aligned, non-empty, inside the BO. */
+	if ((start | size | (args->operation == AMDGPU_VA_OP_CLEAR ? 0 : offset)) &
+	    (EMU_DRM_PAGE_SIZE - 1)) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (size == 0 || offset + size < offset || (bo && offset + size > bo->size)) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (args->operation == AMDGPU_VA_OP_CLEAR) {
+		err = emu_drm_vm_clear(file, start, last);
+		goto out;
+	}
+	if (args->operation == AMDGPU_VA_OP_REPLACE) {
+		err = emu_drm_vm_clear(file, start, last);
+		if (err)
+			goto out;
+	} else {
+		/* amdgpu_vm_bo_map: an overlap with any mapping of the VM is -EINVAL. */
+		for (size_t i = 0; i < file->nmaps; i++) {
+			const struct emu_drm_mapping *o = &file->maps[i];
+
+			if (o->start <= last && o->last >= start) {
+				emu_drm_log("GEM_VA: bo %u 0x%" PRIx64 "-0x%" PRIx64
+					    " overlaps bo %u 0x%" PRIx64 "-0x%" PRIx64,
+					    args->handle, start, last, o->handle, o->start,
+					    o->last);
+				err = -EINVAL;
+				goto out;
+			}
+		}
+	}
+	m = (struct emu_drm_mapping){ .start = start,
+				      .last = last,
+				      .offset = offset,
+				      .flags = args->flags,
+				      .handle = args->handle,
+				      .bo = bo };
+	err = emu_drm_vm_insert(file, &m);
+out:
+	pthread_mutex_unlock(&file->lock);
+	pthread_rwlock_unlock(&file->vm_lock);
+	return err;
+}
+
+void emu_drm_gem_file_fini(struct emu_drm_file *file)
+{
+	for (uint32_t h = 1; h < file->nbos; h++)
+		if (file->bos[h])
+			emu_drm_bo_free(file->bos[h]);
+	free(file->bos);
+	free(file->maps);
+	file->bos = NULL;
+	file->maps = NULL;
+	file->nbos = 0;
+	file->nmaps = 0;
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "emu_drm_root.h"
+#include "emu_root.h"
+
+#pragma weak emu_drm_populate_root
+
+#define EMU_ROOT_MARKER ".vramstream-emu-root"
+
+int emu_root_mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t i, n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = path[i];
+	}
+	return 0;
+}
+
+int emu_root_write_file(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+/*
+ * Stand-in nodes carry /dev/vga_arbiter's numbers (a misc device present on
+ * these machines, which opens without hardware); the shim reports the
+ * emulated numbers instead.
+ */
+static int emu_root_standin(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISCHR(st.st_mode) &&
+		    st.st_rdev == makedev(EMU_STANDIN_MAJOR, EMU_STANDIN_MINOR))
+			return 0;
+		if (unlink(path) != 0)
+			return -errno;
+	}
+	if (mknod(path, S_IFCHR | 0666, makedev(EMU_STANDIN_MAJOR, EMU_STANDIN_MINOR)) != 0)
+		return -errno;
+	return chmod(path, 0666) != 0 ? -errno : 0; /* past the umask, as udev's 0666 for kfd */
+}
+
+int emu_root_kfd_node(const char *root, pid_t pid, char *path, size_t cap)
+{
+	if ((size_t)snprintf(path, cap, "%s/run/kfd/%d", root, (int)pid) >= cap)
+		return -ENAMETOOLONG;
+	return emu_root_standin(path);
+}
+
+void emu_root_kfd_node_remove(const char *root, pid_t pid)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/run/kfd/%d", root, (int)pid);
+	unlink(path);
+}
+
+static int emu_root_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return (flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int emu_root_create(const char *root, const struct emu_config *cfg)
+{
+	char path[PATH_MAX];
+	unsigned int i;
+	int err;
+
+	/*
+	 * A previous daemon's tree may describe other GPUs: start empty. Only a
+	 * tree this code made (it carries the marker file) is ever removed; an
+	 * existing folder without it is refused.
+	 */
+	snprintf(path, sizeof(path), "%s/" EMU_ROOT_MARKER, root);
+	if (access(path, F_OK) == 0) {
+		if (nftw(root, emu_root_rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+			return -errno;
+	} else if (rmdir(root) != 0 && errno != ENOENT) {
+		return -EEXIST;
+	}
+	err = emu_root_mkdirs(root);
+	if (!err)
+		err = emu_root_write_file(path, "vramstream emulator fake root\n");
+	snprintf(path, sizeof(path), "%s/dev/dri", root);
+	if (!err)
+		err = emu_root_mkdirs(path);
+	snprintf(path, sizeof(path), "%s/run/kfd", root);
+	if (!err)
+		err = emu_root_mkdirs(path);
+	snprintf(path, sizeof(path), "%s/dev/kfd", root);
+	if (!err)
+		err = emu_root_standin(path);
+	for (i = 0; !err && i < cfg->num_gpus; i++) {
+		snprintf(path, sizeof(path), "%s/dev/dri/renderD%u", root,
+			 cfg->gpus[i].render_minor);
+		err = emu_root_standin(path);
+	}
+	if (!err)
+		err = emu_topology_write(root, cfg);
+	if (!err && emu_drm_populate_root)
+		err = emu_drm_populate_root(root, cfg);
+	return err;
+}

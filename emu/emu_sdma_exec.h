@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The emulated SDMA 4.x packet engine: executes an indirect buffer (IB) of dwords packet by
+ * packet. Pure: it knows nothing of DRM or KFD; the caller translates GPU virtual addresses
+ * to host memory through a callback (the render-node VM for amdgpu CS, a KFD process VM for
+ * SDMA user queues). A packet it does not understand, a reserved bit it cannot honour, an
+ * address that does not translate or a range that runs off its mapping stops the IB with a
+ * negative errno, the index of the failing packet and a reason; nothing is copied silently
+ * wrong. Packets before the failing one have executed (as on hardware).
+ */
+#ifndef VRAMSTREAM_EMU_SDMA_EXEC_H
+#define VRAMSTREAM_EMU_SDMA_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct emu_sdma_mem {
+	/*
+	 * Host address of GPU VA @va, valid for writing when @write. *@avail receives how many
+	 * bytes from @va on are contiguous in host memory (at most @len, at least 1). Returns
+	 * NULL when @va is not mapped or not accessible that way; the engine then fails with
+	 * -EFAULT. A range that spans two adjacent mappings is asked for piece by piece.
+	 */
+	void *(*translate)(void *ctx, uint64_t va, uint64_t len, bool write, uint64_t *avail);
+	/* Optional: called after each packet that moved @bytes (bandwidth caps), outside
+	 * hold(). */
+	void (*account)(void *ctx, uint64_t bytes);
+	/* Optional: hold(ctx, true) before a packet touches memory, hold(ctx, false) after,
+	 * so the address space may change between packets (and between the retries of a
+	 * POLL_REGMEM) but not under a copy. translate() is only called while held. */
+	void (*hold)(void *ctx, bool on);
+	/* Optional: a TRAP packet was executed with this int_context. */
+	void (*trap)(void *ctx, uint32_t int_context);
+	void *ctx;
+};
+
+/* Do not touch memory: decode and check every packet and translate every address only. */
+#define EMU_SDMA_EXEC_DRY_RUN (1u << 0)
+
+struct emu_sdma_status {
+	int err;	    /* 0 or -errno of the first failure */
+	uint32_t packet_dw; /* dword index of the failing packet's header */
+	uint32_t packets;   /* packets executed */
+	uint64_t bytes;	    /* bytes written by COPY, WRITE and FILL packets */
+	char reason[160];   /* human-readable cause, "" on success */
+};
+
+/*
+ * Execute @ndw dwords at @ib. Returns 0 or the negative errno also stored in @st->err:
+ * -EINVAL for a malformed or unsupported packet (also one cut off by the end of the IB),
+ * -EFAULT for an address that does not translate (unmapped, read-only, non-canonical),
+ * -ETIMEDOUT for a POLL_REGMEM whose condition never held within its retries.
+ */
+int emu_sdma_exec(const uint32_t *ib, size_t ndw, const struct emu_sdma_mem *mem,
+		  unsigned int flags, struct emu_sdma_status *st);
+
+#endif

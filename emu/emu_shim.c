@@ -1,0 +1,679 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The shim's interposition core (LD_PRELOAD). Under the emulator
+ * ($VRAMSTREAM_EMU_DIR set), it makes the AMD device paths exist for the
+ * process by redirecting them into the daemon's fake root
+ * ($VRAMSTREAM_EMU_DIR/root), reports the emulated device numbers from the
+ * stat family, and hands ioctl/mmap/close of emulated fds to the device
+ * classes (emu_devops.h). Everything else goes straight to the kernel.
+ *
+ * Emulated fds are recognised by their /proc/self/fd link, so fds received
+ * from another process (criu receives the workload's) work the same.
+ *
+ * The "real" operations are raw system calls, not dlsym(RTLD_NEXT) lookups,
+ * so the shim works the same under glibc 2.36 (Debian 12, where it is built)
+ * and 2.41 (the criu userland), and before libc is fully initialised;
+ * only fopen/opendir/realpath, which are library functions, use RTLD_NEXT.
+ */
+#undef _FILE_OFFSET_BITS
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "emu_devops.h"
+#include "emu_shim.h"
+
+#define EMU_EXPORT __attribute__((visibility("default")))
+
+/* The render-node class may be absent from a build: a weak reference. */
+#pragma weak emu_drm_render_ops
+
+/* ioctl type bytes: 'K' (kfd_ioctl.h: AMDKFD_IOCTL_BASE), 'd' (drm.h: DRM_IOCTL_BASE). */
+#define EMU_KFD_IOCTL_TYPE 'K'
+#define EMU_DRM_IOCTL_TYPE 'd'
+
+static pthread_once_t emu_shim_root_once = PTHREAD_ONCE_INIT;
+static char emu_shim_root_path[PATH_MAX];
+static size_t emu_shim_root_len;
+
+static pthread_once_t emu_shim_cfg_once = PTHREAD_ONCE_INIT;
+static struct emu_config emu_shim_cfg;
+static int emu_shim_cfg_ok;
+
+static void emu_shim_root_init(void)
+{
+	const char *dir = getenv("VRAMSTREAM_EMU_DIR");
+	int n;
+
+	if (!dir || dir[0] != '/')
+		return;
+	n = snprintf(emu_shim_root_path, sizeof(emu_shim_root_path), "%s/root", dir);
+	if (n > 0 && (size_t)n < sizeof(emu_shim_root_path) - 64)
+		emu_shim_root_len = (size_t)n;
+}
+
+const char *emu_shim_root(void)
+{
+	pthread_once(&emu_shim_root_once, emu_shim_root_init);
+	return emu_shim_root_len ? emu_shim_root_path : NULL;
+}
+
+static void emu_shim_cfg_init(void)
+{
+	const char *dir = getenv("VRAMSTREAM_EMU_DIR");
+
+	if (dir && emu_config_load(dir, &emu_shim_cfg) == 0)
+		emu_shim_cfg_ok = 1;
+}
+
+const struct emu_config *emu_shim_config(void)
+{
+	pthread_once(&emu_shim_cfg_once, emu_shim_cfg_init);
+	return emu_shim_cfg_ok ? &emu_shim_cfg : NULL;
+}
+
+int emu_shim_gpu_by_minor(unsigned int minor)
+{
+	const struct emu_config *cfg = emu_shim_config();
+	unsigned int i;
+
+	if (!cfg)
+		return -1;
+	for (i = 0; i < cfg->num_gpus; i++)
+		if (cfg->gpus[i].render_minor == minor)
+			return (int)i;
+	return -1;
+}
+
+static int emu_shim_has_prefix(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The paths the emulator owns (kept short: everything else must behave as without the shim). */
+static int emu_shim_is_emulated_path(const char *path)
+{
+	static const char *const prefixes[] = {
+		"/dev/kfd",
+		"/dev/dri",
+		"/sys/class/kfd",
+		"/sys/devices/virtual/kfd", /* libhsakmt reads the topology here */
+		"/sys/class/drm",
+		"/sys/devices/emu", /* PCI-like device folders of emulated GPUs */
+	};
+	unsigned int i;
+
+	if (path[0] != '/')
+		return 0;
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (emu_shim_has_prefix(path, prefixes[i]))
+			return 1;
+	/* /sys/dev/char/MAJ:MIN links of render nodes and of /dev/kfd */
+	if (strncmp(path, "/sys/dev/char/", 14) == 0) {
+		const struct emu_config *cfg;
+		unsigned int maj;
+
+		if (sscanf(path + 14, "%u:", &maj) != 1)
+			return 0;
+		if (maj == EMU_DRM_MAJOR)
+			return 1;
+		cfg = emu_shim_config();
+		return cfg && maj == cfg->kfd_major;
+	}
+	return 0;
+}
+
+/* Returns the path to use: buf (fake-root path) when redirected, else path. */
+static const char *emu_shim_redirect(const char *path, char *buf, size_t cap)
+{
+	const char *root;
+
+	if (!path || !emu_shim_is_emulated_path(path))
+		return path;
+	root = emu_shim_root();
+	if (!root)
+		return path;
+	if ((size_t)snprintf(buf, cap, "%s%s", root, path) >= cap)
+		return path;
+	return buf;
+}
+
+/* Classifies a canonical (root-relative) path of a stand-in node. */
+static enum emu_fd_class emu_shim_rel_class(const char *rel, unsigned int *gpu_index,
+					    pid_t *owner_pid)
+{
+	unsigned int minor;
+	int pid, idx, n = 0;
+
+	if (strcmp(rel, "/dev/kfd") == 0) {
+		*gpu_index = 0;
+		*owner_pid = getpid();
+		return EMU_FD_KFD;
+	}
+	if (sscanf(rel, "/run/kfd/%d%n", &pid, &n) == 1 && rel[n] == '\0' && pid > 0) {
+		*gpu_index = 0;
+		*owner_pid = pid;
+		return EMU_FD_KFD;
+	}
+	if (sscanf(rel, "/dev/dri/renderD%u%n", &minor, &n) == 1 && rel[n] == '\0') {
+		idx = emu_shim_gpu_by_minor(minor);
+		*gpu_index = idx >= 0 ? (unsigned int)idx : minor - 128;
+		*owner_pid = 0;
+		return EMU_FD_RENDER;
+	}
+	return EMU_FD_NONE;
+}
+
+static int emu_shim_is_standin(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) &&
+	       st->st_rdev == makedev(EMU_STANDIN_MAJOR, EMU_STANDIN_MINOR);
+}
+
+enum emu_fd_class emu_shim_fd_class(int fd, unsigned int *gpu_index, pid_t *owner_pid)
+{
+	char link[64], target[PATH_MAX];
+	const char *root;
+	struct stat st;
+	ssize_t n;
+
+	if (fd < 0 || syscall(SYS_fstat, fd, &st) != 0 || !emu_shim_is_standin(&st))
+		return EMU_FD_NONE;
+	root = emu_shim_root();
+	if (!root)
+		return EMU_FD_NONE;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = syscall(SYS_readlinkat, AT_FDCWD, link, target, sizeof(target) - 1);
+	if (n <= 0)
+		return EMU_FD_NONE;
+	target[n] = '\0';
+	if (strncmp(target, root, emu_shim_root_len) != 0)
+		return EMU_FD_NONE;
+	return emu_shim_rel_class(target + emu_shim_root_len, gpu_index, owner_pid);
+}
+
+static const struct emu_dev_ops *emu_shim_ops(enum emu_fd_class cls)
+{
+	if (cls == EMU_FD_KFD)
+		return &emu_kfd_ops;
+	if (cls == EMU_FD_RENDER && &emu_drm_render_ops)
+		return &emu_drm_render_ops;
+	return NULL;
+}
+
+static dev_t emu_shim_rdev(enum emu_fd_class cls, unsigned int gpu_index)
+{
+	const struct emu_config *cfg = emu_shim_config();
+
+	if (cls == EMU_FD_KFD)
+		return makedev(cfg ? cfg->kfd_major : 511, 0);
+	if (cfg && gpu_index < cfg->num_gpus)
+		return makedev(EMU_DRM_MAJOR, cfg->gpus[gpu_index].render_minor);
+	return makedev(EMU_DRM_MAJOR, 128 + gpu_index);
+}
+
+/* Rewrites st_rdev of a stand-in node reached at fake-root path fake. */
+static void emu_shim_fix_stat_path(const char *fake, struct stat *st)
+{
+	enum emu_fd_class cls;
+	unsigned int gpu;
+	pid_t owner;
+
+	if (!emu_shim_is_standin(st) || !emu_shim_root())
+		return;
+	if (strncmp(fake, emu_shim_root_path, emu_shim_root_len) != 0)
+		return;
+	cls = emu_shim_rel_class(fake + emu_shim_root_len, &gpu, &owner);
+	if (cls != EMU_FD_NONE)
+		st->st_rdev = emu_shim_rdev(cls, gpu);
+}
+
+static void emu_shim_fix_stat_fd(int fd, struct stat *st)
+{
+	enum emu_fd_class cls;
+	unsigned int gpu;
+	pid_t owner;
+
+	if (!emu_shim_is_standin(st))
+		return;
+	cls = emu_shim_fd_class(fd, &gpu, &owner);
+	if (cls != EMU_FD_NONE)
+		st->st_rdev = emu_shim_rdev(cls, gpu);
+}
+
+/* ---- open ---- */
+
+static int emu_shim_do_open(int dirfd, const char *path, int flags, mode_t mode)
+{
+	char buf[PATH_MAX];
+	const char *p = emu_shim_redirect(path, buf, sizeof(buf));
+
+	if (p == buf) {
+		enum emu_fd_class cls;
+		const struct emu_dev_ops *ops;
+		unsigned int gpu;
+		pid_t owner;
+
+		cls = emu_shim_rel_class(path, &gpu, &owner);
+		ops = emu_shim_ops(cls);
+		if (ops && ops->open) {
+			int fd = ops->open(gpu, flags);
+
+			if (fd < 0) {
+				errno = -fd;
+				return -1;
+			}
+			return fd;
+		}
+	}
+	return (int)syscall(SYS_openat, dirfd, p, flags, mode);
+}
+
+static mode_t emu_shim_mode(int flags, va_list ap)
+{
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+		return (mode_t)va_arg(ap, int);
+	return 0;
+}
+
+EMU_EXPORT int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = emu_shim_mode(flags, ap);
+	va_end(ap);
+	return emu_shim_do_open(AT_FDCWD, path, flags, mode);
+}
+
+EMU_EXPORT int open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = emu_shim_mode(flags, ap);
+	va_end(ap);
+	return emu_shim_do_open(AT_FDCWD, path, flags, mode);
+}
+
+EMU_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = emu_shim_mode(flags, ap);
+	va_end(ap);
+	return emu_shim_do_open(dirfd, path, flags, mode);
+}
+
+EMU_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = emu_shim_mode(flags, ap);
+	va_end(ap);
+	return emu_shim_do_open(dirfd, path, flags, mode);
+}
+
+/* _FORTIFY_SOURCE entry points (glibc io/open_2.c) */
+EMU_EXPORT int __open_2(const char *path, int flags);
+EMU_EXPORT int __open_2(const char *path, int flags)
+{
+	return emu_shim_do_open(AT_FDCWD, path, flags, 0);
+}
+
+EMU_EXPORT int __open64_2(const char *path, int flags);
+EMU_EXPORT int __open64_2(const char *path, int flags)
+{
+	return emu_shim_do_open(AT_FDCWD, path, flags, 0);
+}
+
+EMU_EXPORT int __openat_2(int dirfd, const char *path, int flags);
+EMU_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	return emu_shim_do_open(dirfd, path, flags, 0);
+}
+
+EMU_EXPORT int __openat64_2(int dirfd, const char *path, int flags);
+EMU_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+	return emu_shim_do_open(dirfd, path, flags, 0);
+}
+
+typedef FILE *(*emu_fopen_fn)(const char *, const char *);
+
+static FILE *emu_shim_fopen_common(const char *sym, const char *path, const char *mode)
+{
+	char buf[PATH_MAX];
+	const char *p = emu_shim_redirect(path, buf, sizeof(buf));
+	emu_fopen_fn real = (emu_fopen_fn)dlsym(RTLD_NEXT, sym);
+
+	if (!real) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return real(p, mode);
+}
+
+EMU_EXPORT FILE *fopen(const char *path, const char *mode)
+{
+	return emu_shim_fopen_common("fopen", path, mode);
+}
+
+EMU_EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+	return emu_shim_fopen_common("fopen64", path, mode);
+}
+
+EMU_EXPORT DIR *opendir(const char *path)
+{
+	char buf[PATH_MAX];
+	const char *p = emu_shim_redirect(path, buf, sizeof(buf));
+	DIR *(*real)(const char *) = (DIR * (*)(const char *)) dlsym(RTLD_NEXT, "opendir");
+
+	if (!real) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	return real(p);
+}
+
+/*
+ * realpath of an emulated path resolves inside the fake root and is given
+ * back without the root prefix, so callers keep seeing /sys/... and /dev/...
+ */
+EMU_EXPORT char *realpath(const char *path, char *resolved)
+{
+	char buf[PATH_MAX];
+	const char *p = emu_shim_redirect(path, buf, sizeof(buf));
+	char *(*real)(const char *, char *) =
+		(char *(*)(const char *, char *))dlsym(RTLD_NEXT, "realpath");
+	char *r;
+
+	if (!real) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	r = real(p, resolved);
+	if (r && p == buf && strncmp(r, emu_shim_root_path, emu_shim_root_len) == 0 &&
+	    r[emu_shim_root_len] == '/')
+		memmove(r, r + emu_shim_root_len, strlen(r + emu_shim_root_len) + 1);
+	return r;
+}
+
+/* ---- stat family ---- */
+
+static int emu_shim_do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	char buf[PATH_MAX];
+	const char *p;
+	int r;
+
+	if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+		r = (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
+		if (r == 0)
+			emu_shim_fix_stat_fd(dirfd, st);
+		return r;
+	}
+	p = emu_shim_redirect(path, buf, sizeof(buf));
+	r = (int)syscall(SYS_newfstatat, dirfd, p, st, flags);
+	if (r == 0 && p == buf)
+		emu_shim_fix_stat_path(buf, st);
+	return r;
+}
+
+static int emu_shim_do_fstat(int fd, struct stat *st)
+{
+	int r = (int)syscall(SYS_fstat, fd, st);
+
+	if (r == 0)
+		emu_shim_fix_stat_fd(fd, st);
+	return r;
+}
+
+EMU_EXPORT int stat(const char *path, struct stat *st)
+{
+	return emu_shim_do_fstatat(AT_FDCWD, path, st, 0);
+}
+
+EMU_EXPORT int stat64(const char *path, struct stat64 *st)
+{
+	return emu_shim_do_fstatat(AT_FDCWD, path, (struct stat *)st, 0);
+}
+
+EMU_EXPORT int lstat(const char *path, struct stat *st)
+{
+	return emu_shim_do_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+EMU_EXPORT int lstat64(const char *path, struct stat64 *st)
+{
+	return emu_shim_do_fstatat(AT_FDCWD, path, (struct stat *)st, AT_SYMLINK_NOFOLLOW);
+}
+
+EMU_EXPORT int fstat(int fd, struct stat *st)
+{
+	return emu_shim_do_fstat(fd, st);
+}
+
+EMU_EXPORT int fstat64(int fd, struct stat64 *st)
+{
+	return emu_shim_do_fstat(fd, (struct stat *)st);
+}
+
+EMU_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return emu_shim_do_fstatat(dirfd, path, st, flags);
+}
+
+EMU_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	return emu_shim_do_fstatat(dirfd, path, (struct stat *)st, flags);
+}
+
+/* Pre-2.33 glibc entry points, still used by binaries built against older glibc. */
+EMU_EXPORT int __xstat(int ver, const char *path, struct stat *st);
+EMU_EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+	return emu_shim_do_fstatat(AT_FDCWD, path, st, 0);
+}
+
+EMU_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st);
+EMU_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
+{
+	return emu_shim_do_fstatat(AT_FDCWD, path, (struct stat *)st, 0);
+}
+
+EMU_EXPORT int __lxstat(int ver, const char *path, struct stat *st);
+EMU_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+	return emu_shim_do_fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+EMU_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st);
+EMU_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
+{
+	return emu_shim_do_fstatat(AT_FDCWD, path, (struct stat *)st, AT_SYMLINK_NOFOLLOW);
+}
+
+EMU_EXPORT int __fxstat(int ver, int fd, struct stat *st);
+EMU_EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	return emu_shim_do_fstat(fd, st);
+}
+
+EMU_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st);
+EMU_EXPORT int __fxstat64(int ver, int fd, struct stat64 *st)
+{
+	return emu_shim_do_fstat(fd, (struct stat *)st);
+}
+
+EMU_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags);
+EMU_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
+{
+	return emu_shim_do_fstatat(dirfd, path, st, flags);
+}
+
+EMU_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags);
+EMU_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	return emu_shim_do_fstatat(dirfd, path, (struct stat *)st, flags);
+}
+
+EMU_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
+		     struct statx *stx)
+{
+	char buf[PATH_MAX];
+	const char *p = path;
+	enum emu_fd_class cls = EMU_FD_NONE;
+	unsigned int gpu = 0;
+	pid_t owner;
+	int r;
+
+	if (!(path[0] == '\0' && (flags & AT_EMPTY_PATH)))
+		p = emu_shim_redirect(path, buf, sizeof(buf));
+	r = (int)syscall(SYS_statx, dirfd, p, flags, mask, stx);
+	if (r != 0 || !S_ISCHR(stx->stx_mode) || stx->stx_rdev_major != EMU_STANDIN_MAJOR ||
+	    stx->stx_rdev_minor != EMU_STANDIN_MINOR)
+		return r;
+	if (p == buf && emu_shim_root())
+		cls = emu_shim_rel_class(buf + emu_shim_root_len, &gpu, &owner);
+	else if (p != buf)
+		cls = emu_shim_fd_class(dirfd, &gpu, &owner);
+	if (cls != EMU_FD_NONE) {
+		dev_t d = emu_shim_rdev(cls, gpu);
+
+		stx->stx_rdev_major = major(d);
+		stx->stx_rdev_minor = minor(d);
+	}
+	return r;
+}
+
+EMU_EXPORT int access(const char *path, int mode)
+{
+	char buf[PATH_MAX];
+
+	return (int)syscall(SYS_faccessat, AT_FDCWD, emu_shim_redirect(path, buf, sizeof(buf)),
+			    mode);
+}
+
+EMU_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	char buf[PATH_MAX];
+	const char *p = emu_shim_redirect(path, buf, sizeof(buf));
+
+	if (flags)
+		return (int)syscall(SYS_faccessat2, dirfd, p, mode, flags);
+	return (int)syscall(SYS_faccessat, dirfd, p, mode);
+}
+
+EMU_EXPORT ssize_t readlink(const char *path, char *out, size_t len)
+{
+	char buf[PATH_MAX];
+
+	return syscall(SYS_readlinkat, AT_FDCWD, emu_shim_redirect(path, buf, sizeof(buf)), out,
+		       len);
+}
+
+EMU_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *out, size_t len)
+{
+	char buf[PATH_MAX];
+
+	return syscall(SYS_readlinkat, dirfd, emu_shim_redirect(path, buf, sizeof(buf)), out, len);
+}
+
+/* ---- fd operations ---- */
+
+EMU_EXPORT int ioctl(int fd, unsigned long request, ...)
+{
+	unsigned int type = _IOC_TYPE(request);
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (type == EMU_KFD_IOCTL_TYPE || type == EMU_DRM_IOCTL_TYPE) {
+		unsigned int gpu;
+		pid_t owner;
+		enum emu_fd_class cls = emu_shim_fd_class(fd, &gpu, &owner);
+		const struct emu_dev_ops *ops = emu_shim_ops(cls);
+
+		if (cls != EMU_FD_NONE) {
+			int r;
+
+			if (!ops || !ops->ioctl) {
+				errno = ENOTTY;
+				return -1;
+			}
+			r = ops->ioctl(fd, gpu, request, arg);
+			if (r < 0) {
+				errno = -r;
+				return -1;
+			}
+			return r;
+		}
+	}
+	return (int)syscall(SYS_ioctl, fd, request, arg);
+}
+
+static void *emu_shim_do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (fd >= 0 && !(flags & MAP_ANONYMOUS)) {
+		unsigned int gpu;
+		pid_t owner;
+		enum emu_fd_class cls = emu_shim_fd_class(fd, &gpu, &owner);
+		const struct emu_dev_ops *ops = emu_shim_ops(cls);
+
+		if (cls != EMU_FD_NONE) {
+			if (!ops || !ops->mmap) {
+				errno = ENODEV;
+				return MAP_FAILED;
+			}
+			return ops->mmap(fd, gpu, addr, len, prot, flags, off);
+		}
+	}
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+EMU_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return emu_shim_do_mmap(addr, len, prot, flags, fd, off);
+}
+
+EMU_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return emu_shim_do_mmap(addr, len, prot, flags, fd, off);
+}
+
+EMU_EXPORT int close(int fd)
+{
+	unsigned int gpu;
+	pid_t owner;
+	enum emu_fd_class cls = emu_shim_fd_class(fd, &gpu, &owner);
+	const struct emu_dev_ops *ops = emu_shim_ops(cls);
+
+	if (ops && ops->close)
+		ops->close(fd);
+	return (int)syscall(SYS_close, fd);
+}

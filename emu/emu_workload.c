@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vramstream-emu-workload: a ROCm-like program for the emulator. On every
+ * GPU it acquires a VM through the render node, allocates a VRAM BO, a GTT
+ * BO and a userptr BO (its queue ring, control words and host data, at a
+ * fixed address), maps them, creates a compute queue, and runs N
+ * deterministic steps of GPU packets (emu_packet.h). At the end it prints
+ * "digest <hex>" (checksums the GPU computed over every BO) and, unless
+ * --no-verify, recomputes the whole run on the CPU and prints "verify ok".
+ *
+ * It talks to /dev/kfd only through ioctls (no daemon connection stays
+ * open) and waits for completion by polling signal words in its own memory,
+ * so criu may freeze, dump and restore it at any point between ioctls.
+ *
+ * Usage: vramstream-emu-workload [--steps N (0: endless)] [--vram BYTES]
+ *        [--gtt BYTES] [--host BYTES] [--delay-ms MS] [--no-verify]
+ * SIGUSR1 makes it print "digest-at STEP HEX" after the current step (for
+ * endless runs).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <linux/kfd_ioctl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "emu_packet.h"
+
+#define WL_MAX_GPUS 8
+#define WL_RING_BYTES (16u << 10)
+#define WL_CTL_BYTES 4096u
+#define WL_HOST_BASE 0x3e0000000000ULL /* userptr region: an address criu's own maps never use */
+#define WL_GPU_VA_BASE 0x200000000000ULL
+
+struct wl_ctl {
+	volatile uint64_t wptr;
+	volatile uint64_t rptr;
+	volatile uint64_t signal;
+	volatile uint64_t sums[3]; /* vram, gtt, host checksums */
+};
+
+struct wl_gpu {
+	uint32_t gpu_id;
+	uint32_t queue_id;
+	uint8_t *region; /* ring | ctl | host data */
+	uint64_t vram_va, gtt_va, host_va;
+	uint64_t vram_handle, gtt_handle, host_handle, doorbell_handle;
+	struct emu_packet *ring;
+	struct wl_ctl *ctl;
+};
+
+struct wl {
+	int kfd;
+	unsigned int ngpus;
+	uint64_t vram, gtt, host;
+	struct wl_gpu g[WL_MAX_GPUS];
+};
+
+static volatile sig_atomic_t wl_digest_wanted;
+
+static void wl_on_usr1(int sig)
+{
+	(void)sig;
+	wl_digest_wanted = 1;
+}
+
+static int wl_fail(const char *what, int err)
+{
+	fprintf(stderr, "workload: %s: %s\n", what, strerror(err));
+	return -err;
+}
+
+static int wl_ioctl(struct wl *w, unsigned long req, void *arg, const char *what)
+{
+	if (ioctl(w->kfd, req, arg) != 0)
+		return wl_fail(what, errno);
+	return 0;
+}
+
+static int wl_read_u32_prop(unsigned int node, const char *file, const char *key, uint32_t *out)
+{
+	char path[256], line[256];
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/kfd/kfd/topology/nodes/%u/%s", node, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char k[128];
+		unsigned long long v;
+
+		if (!key && sscanf(line, "%llu", &v) == 1) {
+			*out = (uint32_t)v;
+			found = 1;
+		} else if (key && sscanf(line, "%127s %llu", k, &v) == 2 && strcmp(k, key) == 0) {
+			*out = (uint32_t)v;
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found ? 0 : -ENOENT;
+}
+
+static int wl_alloc(struct wl *w, struct wl_gpu *g, uint64_t va, uint64_t size, uint32_t flags,
+		    uint64_t user, uint64_t *handle)
+{
+	struct kfd_ioctl_alloc_memory_of_gpu_args a = {
+		.va_addr = va, .size = size, .gpu_id = g->gpu_id, .flags = flags, .mmap_offset = user,
+	};
+	struct kfd_ioctl_map_memory_to_gpu_args m = { .n_devices = 1 };
+	int err = wl_ioctl(w, AMDKFD_IOC_ALLOC_MEMORY_OF_GPU, &a, "alloc memory");
+
+	if (err)
+		return err;
+	*handle = a.handle;
+	m.handle = a.handle;
+	m.device_ids_array_ptr = (uint64_t)(uintptr_t)&g->gpu_id;
+	return wl_ioctl(w, AMDKFD_IOC_MAP_MEMORY_TO_GPU, &m, "map memory");
+}
+
+static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
+{
+	struct wl_gpu *g = &w->g[idx];
+	struct kfd_ioctl_acquire_vm_args av;
+	struct kfd_ioctl_create_queue_args q;
+	uint32_t minor;
+	char path[64];
+	size_t region = WL_RING_BYTES + WL_CTL_BYTES + w->host;
+	const uint32_t rw = KFD_IOC_ALLOC_MEM_FLAGS_WRITABLE;
+	int fd, err;
+
+	err = wl_read_u32_prop(node, "gpu_id", NULL, &g->gpu_id);
+	if (!err)
+		err = wl_read_u32_prop(node, "properties", "drm_render_minor", &minor);
+	if (err)
+		return wl_fail("read topology", -err);
+	snprintf(path, sizeof(path), "/dev/dri/renderD%u", minor);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return wl_fail(path, errno);
+	av.drm_fd = (uint32_t)fd;
+	av.gpu_id = g->gpu_id;
+	err = wl_ioctl(w, AMDKFD_IOC_ACQUIRE_VM, &av, "acquire vm");
+	/* the VM keeps the render node's file; the fd itself is not needed any more */
+	close(fd);
+	if (err)
+		return err;
+	g->region = mmap((void *)(uintptr_t)(WL_HOST_BASE + idx * (1ULL << 36)), region,
+			 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+			 0);
+	if (g->region == MAP_FAILED)
+		return wl_fail("mmap host region", errno);
+	memset(g->region, 0, region);
+	g->ring = (struct emu_packet *)g->region;
+	g->ctl = (struct wl_ctl *)(g->region + WL_RING_BYTES);
+	g->host_va = (uint64_t)(uintptr_t)g->region; /* userptr: GPU VA = CPU address */
+	g->vram_va = WL_GPU_VA_BASE + idx * (1ULL << 40);
+	g->gtt_va = g->vram_va + (1ULL << 39);
+	err = wl_alloc(w, g, g->vram_va, w->vram, KFD_IOC_ALLOC_MEM_FLAGS_VRAM | rw, 0,
+		       &g->vram_handle);
+	if (!err)
+		err = wl_alloc(w, g, g->gtt_va, w->gtt, KFD_IOC_ALLOC_MEM_FLAGS_GTT | rw, 0,
+			       &g->gtt_handle);
+	if (!err)
+		err = wl_alloc(w, g, g->host_va, region, KFD_IOC_ALLOC_MEM_FLAGS_USERPTR | rw,
+			       g->host_va, &g->host_handle);
+	/* A doorbell BO, as libhsakmt allocates one per GPU (kfd_doorbell_process_slice: 2 pages) */
+	if (!err)
+		err = wl_alloc(w, g, g->vram_va + (1ULL << 38), 8192,
+			       KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL | rw, 0, &g->doorbell_handle);
+	if (err)
+		return err;
+	memset(&q, 0, sizeof(q));
+	q.gpu_id = g->gpu_id;
+	q.queue_type = KFD_IOC_QUEUE_TYPE_COMPUTE_AQL;
+	q.queue_percentage = 100;
+	q.ring_base_address = g->host_va;
+	q.ring_size = WL_RING_BYTES;
+	q.write_pointer_address = (uint64_t)(uintptr_t)&g->ctl->wptr;
+	q.read_pointer_address = (uint64_t)(uintptr_t)&g->ctl->rptr;
+	err = wl_ioctl(w, AMDKFD_IOC_CREATE_QUEUE, &q, "create queue");
+	g->queue_id = q.queue_id;
+	return err;
+}
+
+static uint64_t wl_host_data_va(const struct wl_gpu *g)
+{
+	return g->host_va + WL_RING_BYTES + WL_CTL_BYTES;
+}
+
+static void wl_emit(struct wl_gpu *g, uint32_t op, uint64_t dst, uint64_t src, uint64_t size,
+		    uint64_t arg, uint64_t signal)
+{
+	uint64_t slots = WL_RING_BYTES / sizeof(struct emu_packet);
+	struct emu_packet *pk = &g->ring[g->ctl->wptr % slots];
+
+	memset(pk, 0, sizeof(*pk));
+	pk->opcode = op;
+	pk->dst = dst;
+	pk->src = src;
+	pk->size = size;
+	pk->arg = arg;
+	if (signal) {
+		pk->signal_addr = (uint64_t)(uintptr_t)&g->ctl->signal;
+		pk->signal_value = signal;
+	}
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	g->ctl->wptr++;
+}
+
+static int wl_wait(struct wl_gpu *g, uint64_t value)
+{
+	for (;;) {
+		uint64_t s = __atomic_load_n(&g->ctl->signal, __ATOMIC_ACQUIRE);
+		struct timespec ts = { 0, 50000 };
+
+		if (s == value)
+			return 0;
+		if (s == EMU_SIGNAL_FAULT) {
+			fprintf(stderr, "workload: GPU 0x%x queue faulted\n", g->gpu_id);
+			return -EFAULT;
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The step program, shared by the GPU run and the CPU reference. */
+struct wl_op {
+	uint32_t op;
+	int dst, src; /* 0 vram, 1 gtt, 2 host data */
+	uint64_t dst_off, src_off, size, arg;
+};
+
+static unsigned int wl_step_ops(const struct wl *w, unsigned int gpu, uint64_t step,
+				struct wl_op *ops)
+{
+	uint64_t chunks = w->vram / w->host, c = step % chunks, c2 = (step * 7 + 3) % chunks;
+	uint64_t salt = (uint64_t)gpu << 32;
+
+	ops[0] = (struct wl_op){ EMU_PKT_MIX, 2, 0, 0, c * w->host, w->host, step ^ salt };
+	ops[1] = (struct wl_op){ EMU_PKT_MIX, 0, 2, c2 * w->host, 0, w->host, step * 3 + salt };
+	ops[2] = (struct wl_op){ EMU_PKT_COPY, 1, 0, 0, c * w->host, w->host, 0 };
+	ops[3] = (struct wl_op){ EMU_PKT_MIX, 0, 1, c * w->host, 0, w->host, step + 11 };
+	return 4;
+}
+
+static uint64_t wl_va(const struct wl_gpu *g, int which, uint64_t off)
+{
+	return (which == 0 ? g->vram_va : which == 1 ? g->gtt_va : wl_host_data_va(g)) + off;
+}
+
+static int wl_run_gpu_ops(struct wl *w, struct wl_gpu *g, const struct wl_op *ops,
+			  unsigned int n, uint64_t signal)
+{
+	unsigned int i;
+
+	g->ctl->signal = 0;
+	for (i = 0; i < n; i++)
+		wl_emit(g, ops[i].op, wl_va(g, ops[i].dst, ops[i].dst_off),
+			wl_va(g, ops[i].src, ops[i].src_off), ops[i].size, ops[i].arg,
+			i + 1 == n ? signal : 0);
+	return wl_wait(g, signal);
+}
+
+static void wl_cpu_op(uint8_t *bufs[3], const struct wl_op *o)
+{
+	uint64_t *d = (uint64_t *)(bufs[o->dst] + o->dst_off);
+	const uint64_t *s = (const uint64_t *)(bufs[o->src] + o->src_off);
+	uint64_t k;
+
+	for (k = 0; k < o->size / 8; k++) {
+		if (o->op == EMU_PKT_FILL)
+			d[k] = emu_fill_word(o->arg, k);
+		else if (o->op == EMU_PKT_COPY)
+			d[k] = s[k];
+		else if (o->op == EMU_PKT_MIX)
+			d[k] = emu_rotl64(d[k], 7) ^ (s[k] + o->arg);
+	}
+}
+
+static uint64_t wl_sum(const uint8_t *p, uint64_t size)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t h = EMU_CHECKSUM_INIT, k;
+
+	for (k = 0; k < size / 8; k++)
+		h = emu_checksum_step(h, w[k]);
+	return h;
+}
+
+static void wl_init_ops(const struct wl *w, unsigned int gpu, struct wl_op *ops)
+{
+	ops[0] = (struct wl_op){ EMU_PKT_FILL, 0, 0, 0, 0, w->vram, 0x1000 + gpu };
+	ops[1] = (struct wl_op){ EMU_PKT_FILL, 1, 1, 0, 0, w->gtt, 0x2000 + gpu };
+	ops[2] = (struct wl_op){ EMU_PKT_FILL, 2, 2, 0, 0, w->host, 0x3000 + gpu };
+}
+
+static uint64_t wl_digest_fold(uint64_t h, const uint64_t sums[3])
+{
+	unsigned int i;
+
+	for (i = 0; i < 3; i++)
+		h = emu_checksum_step(h, sums[i]);
+	return h;
+}
+
+static int wl_gpu_digest(struct wl *w, uint64_t *digest)
+{
+	uint64_t h = EMU_CHECKSUM_INIT;
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; !err && i < w->ngpus; i++) {
+		struct wl_gpu *g = &w->g[i];
+		uint64_t ctl = (uint64_t)(uintptr_t)g->ctl;
+		uint64_t sums_va = g->host_va + (ctl - g->host_va) + offsetof(struct wl_ctl, sums);
+
+		g->ctl->signal = 0;
+		wl_emit(g, EMU_PKT_CHECKSUM, sums_va, g->vram_va, w->vram, 0, 0);
+		wl_emit(g, EMU_PKT_CHECKSUM, sums_va + 8, g->gtt_va, w->gtt, 0, 0);
+		wl_emit(g, EMU_PKT_CHECKSUM, sums_va + 16, wl_host_data_va(g), w->host, 0,
+			UINT64_MAX - 1);
+		err = wl_wait(g, UINT64_MAX - 1);
+		if (!err) {
+			uint64_t s[3] = { g->ctl->sums[0], g->ctl->sums[1], g->ctl->sums[2] };
+
+			h = wl_digest_fold(h, s);
+		}
+	}
+	*digest = h;
+	return err;
+}
+
+/* The whole run again on the CPU, from nothing. */
+static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
+{
+	uint64_t h = EMU_CHECKSUM_INIT, s;
+	unsigned int i, k, n;
+	int err = 0;
+
+	for (i = 0; !err && i < w->ngpus; i++) {
+		uint8_t *bufs[3] = { malloc(w->vram), malloc(w->gtt), malloc(w->host) };
+		struct wl_op ops[8];
+		uint64_t sums[3];
+
+		if (!bufs[0] || !bufs[1] || !bufs[2]) {
+			err = -ENOMEM;
+		} else {
+			wl_init_ops(w, i, ops);
+			for (k = 0; k < 3; k++)
+				wl_cpu_op(bufs, &ops[k]);
+			for (s = 0; s < steps; s++) {
+				n = wl_step_ops(w, i, s, ops);
+				for (k = 0; k < n; k++)
+					wl_cpu_op(bufs, &ops[k]);
+			}
+			sums[0] = wl_sum(bufs[0], w->vram);
+			sums[1] = wl_sum(bufs[1], w->gtt);
+			sums[2] = wl_sum(bufs[2], w->host);
+			h = wl_digest_fold(h, sums);
+		}
+		for (k = 0; k < 3; k++)
+			free(bufs[k]);
+	}
+	*digest = h;
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static struct wl w;
+	uint64_t steps = 100, s, digest, ref;
+	unsigned int delay_ms = 0, i, node;
+	int verify = 1, err = 0;
+	struct kfd_ioctl_get_version_args ver;
+
+	w.vram = 4u << 20;
+	w.gtt = 1u << 20;
+	w.host = 256u << 10;
+	for (i = 1; i < (unsigned int)argc; i++) {
+		if (strcmp(argv[i], "--steps") == 0 && i + 1 < (unsigned int)argc)
+			steps = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--vram") == 0 && i + 1 < (unsigned int)argc)
+			w.vram = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--gtt") == 0 && i + 1 < (unsigned int)argc)
+			w.gtt = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--host") == 0 && i + 1 < (unsigned int)argc)
+			w.host = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < (unsigned int)argc)
+			delay_ms = (unsigned int)strtoul(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--no-verify") == 0)
+			verify = 0;
+		else {
+			fprintf(stderr, "usage: %s [--steps N] [--vram B] [--gtt B] [--host B] "
+					"[--delay-ms MS] [--no-verify]\n", argv[0]);
+			return 2;
+		}
+	}
+	/* sizes: 8-byte words; vram a multiple of host; gtt at least host */
+	if (!w.host || w.host % 4096 || w.vram % w.host || w.gtt < w.host || w.gtt % 8) {
+		fprintf(stderr, "workload: need host %% 4096 == 0, vram %% host == 0, gtt >= host\n");
+		return 2;
+	}
+	signal(SIGUSR1, wl_on_usr1);
+	w.kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
+	if (w.kfd < 0)
+		return wl_fail("/dev/kfd", errno) ? 1 : 1;
+	if (wl_ioctl(&w, AMDKFD_IOC_GET_VERSION, &ver, "get version"))
+		return 1;
+	for (node = 1; w.ngpus < WL_MAX_GPUS; node++) {
+		uint32_t id;
+
+		if (wl_read_u32_prop(node, "gpu_id", NULL, &id) != 0)
+			break;
+		if (!id)
+			continue;
+		err = wl_setup_gpu(&w, w.ngpus, node);
+		if (err)
+			return 1;
+		w.ngpus++;
+	}
+	if (!w.ngpus) {
+		fprintf(stderr, "workload: no GPU in the KFD topology\n");
+		return 1;
+	}
+	printf("workload: pid %d, %u GPU(s), KFD %u.%u, vram %" PRIu64 " gtt %" PRIu64
+	       " host %" PRIu64 " bytes each\n",
+	       (int)getpid(), w.ngpus, ver.major_version, ver.minor_version, w.vram, w.gtt, w.host);
+	fflush(stdout);
+	for (i = 0; !err && i < w.ngpus; i++) {
+		struct wl_op ops[3];
+
+		wl_init_ops(&w, i, ops);
+		err = wl_run_gpu_ops(&w, &w.g[i], ops, 3, 1);
+	}
+	for (s = 0; !err && (steps == 0 || s < steps); s++) {
+		for (i = 0; !err && i < w.ngpus; i++) {
+			struct wl_op ops[8];
+			unsigned int n = wl_step_ops(&w, i, s, ops);
+
+			err = wl_run_gpu_ops(&w, &w.g[i], ops, n, s + 2);
+		}
+		printf("step %" PRIu64 "\n", s + 1);
+		if (!err && wl_digest_wanted) {
+			wl_digest_wanted = 0;
+			err = wl_gpu_digest(&w, &digest);
+			printf("digest-at %" PRIu64 " %016" PRIx64 "\n", s + 1, digest);
+		}
+		fflush(stdout);
+		if (delay_ms) {
+			struct timespec ts = { delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (!err)
+		err = wl_gpu_digest(&w, &digest);
+	if (err)
+		return 1;
+	printf("digest %016" PRIx64 "\n", digest);
+	if (verify) {
+		err = wl_cpu_digest(&w, s, &ref);
+		if (err || ref != digest) {
+			printf("verify FAILED: cpu reference %016" PRIx64 "\n", ref);
+			return 1;
+		}
+		printf("verify ok\n");
+	}
+	fflush(stdout);
+	return 0;
+}

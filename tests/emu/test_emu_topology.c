@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The machine description round-trips through $DIR/config, and the fake
+ * root holds stand-in nodes and the KFD topology in kfd_topology.c's formats.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "emu_config.h"
+#include "emu_root.h"
+#include "test_common.h"
+
+static char *t_slurp(const char *root, const char *rel)
+{
+	static char buf[8192];
+	char path[PATH_MAX];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%s", root, rel);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* EXPECT: every field written by emu_config_save comes back from emu_config_load. */
+static void t_config(const char *dir)
+{
+	struct emu_config a, b;
+
+	emu_config_defaults(&a, 2, 3ULL << 30);
+	a.gpus[1].gpu_id = 0x1234;
+	a.gpus[1].sdma_bytes_per_sec = 5000000000ULL;
+	a.kfd_major = 500;
+	CHECK_EQ_INT(emu_config_save(dir, &a), 0);
+	CHECK_EQ_INT(emu_config_load(dir, &b), 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK_EQ_INT(b.gpus[1].gpu_id, 0x1234);
+	CHECK_EQ_INT(b.gpus[0].vram_size, 3ULL << 30);
+}
+
+/* EXPECT: the fake root has stand-ins and the topology files as the kernel prints them. */
+static void t_root(const char *dir)
+{
+	char root[PATH_MAX], path[PATH_MAX];
+	struct emu_config cfg;
+	struct stat st;
+	char *s;
+
+	emu_config_defaults(&cfg, 2, 1ULL << 30);
+	snprintf(root, sizeof(root), "%s/root", dir);
+	CHECK_EQ_INT(emu_root_create(root, &cfg), 0);
+	snprintf(path, sizeof(path), "%s/dev/kfd", root);
+	CHECK(stat(path, &st) == 0 && S_ISCHR(st.st_mode) &&
+	      st.st_rdev == makedev(EMU_STANDIN_MAJOR, EMU_STANDIN_MINOR));
+	snprintf(path, sizeof(path), "%s/dev/dri/renderD129", root);
+	CHECK(stat(path, &st) == 0 && S_ISCHR(st.st_mode));
+
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/1/gpu_id");
+	CHECK(s && strtoul(s, NULL, 10) == cfg.gpus[0].gpu_id && s[strlen(s) - 1] == '\n');
+	s = t_slurp(root, "/sys/devices/virtual/kfd/kfd/topology/nodes/0/gpu_id");
+	CHECK(s && strcmp(s, "0\n") == 0);
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/2/properties");
+	CHECK(s && strncmp(s, "cpu_cores_count 0\nsimd_count 416\n", 33) == 0);
+	CHECK(s && strstr(s, "\ndrm_render_minor 129\n"));
+	CHECK(s && strstr(s, "\ngfx_target_version 90010\n"));
+	CHECK(s && strstr(s, "\nlocal_mem_size 0\n"));
+	CHECK(s && strstr(s, "\nmax_engine_clk_ccompute 3000\n"));
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/2/mem_banks/0/properties");
+	CHECK(s && strcmp(s, "heap_type 1\nsize_in_bytes 1073741824\nflags 0\nwidth 4096\n"
+			     "mem_clk_max 1600\n") == 0);
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/0/io_links/1/properties");
+	CHECK(s && strstr(s, "node_from 0\nnode_to 2\n"));
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/0/properties");
+	CHECK(s && strstr(s, "io_links_count 2\n") && !strstr(s, "fw_version"));
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/system_properties");
+	CHECK(s && strcmp(s, "platform_oem 0\nplatform_id 0\nplatform_rev 0\n") == 0);
+	snprintf(path, sizeof(path), "%s/sys/class/kfd/kfd/topology/nodes/1/caches", root);
+	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK(emu_root_kfd_node(root, 4242, path, sizeof(path)) == 0 && stat(path, &st) == 0);
+	emu_root_kfd_node_remove(root, 4242);
+	CHECK(stat(path, &st) != 0);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/vramstream-emu-topo.XXXXXX";
+	char cmd[PATH_MAX];
+
+	if (!mkdtemp(dir))
+		return 1;
+	t_config(dir);
+	t_root(dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return test_finish("test_emu_topology");
+}
