@@ -121,16 +121,31 @@ struct vram {
 	void *va; /* CPU range reserved for the BO's GPU VA, as ROCr does */
 };
 
-static int vram_alloc(int kfd, int drm_fd, uint32_t gpu_id, uint64_t size, struct vram *v)
+/* KFD needs the process's VM on the GPU before it allocates there (kfd_bind_process_to_device). */
+static int acquire_vm(int kfd, const struct gpu *g, int *drm_fd)
 {
-	struct kfd_ioctl_acquire_vm_args acq = { .drm_fd = (__u32)drm_fd, .gpu_id = gpu_id };
+	struct kfd_ioctl_acquire_vm_args acq = { .gpu_id = g->gpu_id };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/dri/renderD%u", g->render_minor);
+	*drm_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*drm_fd < 0) {
+		fprintf(stderr, "open %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	acq.drm_fd = (__u32)*drm_fd;
+	if (ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq)) {
+		fprintf(stderr, "KFD ACQUIRE_VM gpu 0x%x: %s\n", g->gpu_id, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int vram_alloc(int kfd, uint32_t gpu_id, uint64_t size, struct vram *v)
+{
 	struct kfd_ioctl_alloc_memory_of_gpu_args alloc;
 	struct kfd_ioctl_export_dmabuf_args exp;
 
-	if (ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq)) {
-		fprintf(stderr, "KFD ACQUIRE_VM gpu 0x%x: %s\n", gpu_id, strerror(errno));
-		return -errno;
-	}
 	v->va = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (v->va == MAP_FAILED)
 		return -errno;
@@ -169,12 +184,19 @@ static void vram_free(int kfd, struct vram *v, uint64_t size)
 		munmap(v->va, size);
 }
 
+/* Pseudo-random bytes (xorshift64*), 8 at a time: fast enough for megabytes per case. */
 static void fill_random(uint8_t *p, uint64_t n, unsigned int *seed)
 {
-	uint64_t i;
+	uint64_t x = *seed * 0x9e3779b97f4a7c15ULL + 1, i, w;
 
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)rand_r(seed);
+	for (i = 0; i < n; i += 8) {
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		w = x * 0x2545f4914f6cdd1dULL;
+		memcpy(p + i, &w, n - i < 8 ? n - i : 8);
+	}
+	*seed = (unsigned int)(x >> 32) ^ (unsigned int)x;
 }
 
 /* Index of the first byte of p[0..n) that differs from c, or n. */
@@ -373,28 +395,85 @@ static void test_pool(struct sdma_engine *e, struct sdma_bo *bo, unsigned int *s
 	printf("pool: ok\n");
 }
 
-static void test_gpu(int kfd, const struct gpu *g, unsigned int *seed)
+/*
+ * EXPECT: pieces of 6 VRAM BOs gather into one host buffer and scatter back
+ * in one call each, matching what single copies read and write.
+ */
+static void test_gather_scatter(int kfd, uint32_t gpu_id, struct sdma_engine *e,
+				struct sdma_hostbuf *a, struct sdma_hostbuf *b, unsigned int *seed)
 {
-	/* Small IBs and two per lane, so large copies span IBs and IBs get reused. */
-	struct sdma_engine_config cfg = {
-		.ibs_per_lane = 2,
-		.max_ib_bytes = 1 << 20,
-		.debug = print_debug,
-	};
+	enum { N = 6 };
+	struct vram v[N];
+	struct sdma_bo *bo[N] = { 0 };
+	struct sdma_segment seg[N];
+	struct sdma_ticket t[N + 1];
+	uint8_t *pa = sdma_hostbuf_ptr(a), *pb = sdma_hostbuf_ptr(b);
+	uint64_t off = 0;
+	unsigned int i;
+
+	memset(v, 0, sizeof(v));
+	for (i = 0; i < N; i++) {
+		uint64_t size = 65536 * (i + 1);
+
+		v[i].dmabuf_fd = -1;
+		CHECK_EQ_INT(vram_alloc(kfd, gpu_id, size, &v[i]), 0);
+		if (v[i].dmabuf_fd < 0)
+			goto out;
+		CHECK_EQ_INT(sdma_bo_import_dmabuf(e, v[i].dmabuf_fd, &bo[i]), 0);
+		if (!bo[i])
+			goto out;
+		seg[i] = (struct sdma_segment){ bo[i], 3 * i + 1, off, size - 7 * i - 2 };
+		off += seg[i].len;
+	}
+	/* Fill the BOs with known bytes through single copies, then gather. */
+	fill_random(pa, off, seed);
+	for (i = 0; i < N; i++)
+		CHECK_EQ_INT(sdma_engine_copy_from_host(e, a, seg[i].host_offset, bo[i],
+							seg[i].bo_offset, seg[i].len, 0, &t[i]),
+			     0);
+	memset(pb, CANARY, off + 1);
+	CHECK_EQ_INT(sdma_engine_gather_to_host(e, seg, N, b, 0, &t[N]), 0);
+	CHECK_EQ_INT(sdma_engine_wait(e, &t[N], WAIT_NS), 0);
+	CHECK(!memcmp(pa, pb, off));
+	CHECK_EQ_INT(pb[off], CANARY);
+
+	/* Scatter new bytes, read each piece back with a single copy. */
+	fill_random(pb, off, seed);
+	CHECK_EQ_INT(sdma_engine_scatter_from_host(e, b, seg, N, 0, &t[N]), 0);
+	memset(pa, CANARY, off);
+	for (i = 0; i < N; i++)
+		CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo[i], seg[i].bo_offset, a,
+						      seg[i].host_offset, seg[i].len, 0, &t[i]),
+			     0);
+	CHECK_EQ_INT(sdma_engine_wait(e, &t[N - 1], WAIT_NS), 0);
+	CHECK(!memcmp(pa, pb, off));
+	printf("gather/scatter: %u BOs, %" PRIu64 " bytes\n", N, off);
+out:
+	for (i = 0; i < N; i++) {
+		sdma_bo_release(bo[i]);
+		vram_free(kfd, &v[i], 65536 * (i + 1));
+	}
+}
+
+/*
+ * One engine on one GPU. lanes 0 takes the engine's defaults with small IBs
+ * (two per lane, 1 MiB each, so big copies span and reuse IBs); otherwise
+ * that many lanes over several contexts, with default IBs.
+ */
+static void test_gpu(int kfd, const struct gpu *g, unsigned int lanes, unsigned int *seed)
+{
+	struct sdma_engine_config cfg = { .num_lanes = lanes, .debug = print_debug };
 	struct sdma_hostbuf *src = NULL, *dst = NULL;
 	struct vram v = { .dmabuf_fd = -1 };
 	struct sdma_engine_info info;
 	struct sdma_engine *e = NULL;
 	struct sdma_bo *bo = NULL;
-	char path[64];
-	int drm_fd;
 
-	snprintf(path, sizeof(path), "/dev/dri/renderD%u", g->render_minor);
-	drm_fd = open(path, O_RDWR | O_CLOEXEC);
-	CHECK(drm_fd >= 0);
-	if (drm_fd < 0)
-		return;
-	CHECK_EQ_INT(vram_alloc(kfd, drm_fd, g->gpu_id, BO_SIZE, &v), 0);
+	if (!lanes) {
+		cfg.ibs_per_lane = 2;
+		cfg.max_ib_bytes = 1 << 20;
+	}
+	CHECK_EQ_INT(vram_alloc(kfd, g->gpu_id, BO_SIZE, &v), 0);
 	CHECK_EQ_INT(sdma_engine_open(g->render_minor, &cfg, &e), 0);
 	if (!e || v.dmabuf_fd < 0)
 		goto out;
@@ -404,6 +483,8 @@ static void test_gpu(int kfd, const struct gpu *g, unsigned int *seed)
 	       (info.ip_version >> 8) & 0xff, info.ip_version & 0xff, info.num_instances,
 	       info.available_rings, info.num_lanes);
 	CHECK(info.num_lanes >= 1);
+	if (lanes)
+		CHECK_EQ_INT(info.num_lanes, lanes);
 
 	CHECK_EQ_INT(sdma_bo_import_dmabuf(e, v.dmabuf_fd, &bo), 0);
 	CHECK_EQ_INT(sdma_hostbuf_alloc(e, BO_SIZE, &src), 0);
@@ -417,6 +498,7 @@ static void test_gpu(int kfd, const struct gpu *g, unsigned int *seed)
 	test_fill(e, bo, dst);
 	test_bad_args(e, bo, dst);
 	test_pool(e, bo, seed);
+	test_gather_scatter(kfd, g->gpu_id, e, src, dst, seed);
 	CHECK_EQ_INT(sdma_engine_drain(e, WAIT_NS), 0);
 out:
 	sdma_hostbuf_free(src);
@@ -424,7 +506,6 @@ out:
 	sdma_bo_release(bo);
 	sdma_engine_free(e);
 	vram_free(kfd, &v, BO_SIZE);
-	close(drm_fd);
 }
 
 int main(void)
@@ -444,8 +525,17 @@ int main(void)
 		fprintf(stderr, "open /dev/kfd: %s\n", strerror(errno));
 		return 1;
 	}
-	for (i = 0; i < n; i++)
-		test_gpu(kfd, &gpus[i], &seed);
+	for (i = 0; i < n; i++) {
+		int drm_fd = -1;
+
+		CHECK_EQ_INT(acquire_vm(kfd, &gpus[i], &drm_fd), 0);
+		test_gpu(kfd, &gpus[i], 0, &seed);
+		/* EXPECT: more lanes than one context has rings: extra contexts, same bytes. */
+		if (i == 0)
+			test_gpu(kfd, &gpus[i], 5, &seed);
+		if (drm_fd >= 0)
+			close(drm_fd);
+	}
 	close(kfd);
 	return test_finish("test_sdma_engine");
 }
