@@ -661,8 +661,8 @@ static int sdma_engine_query(struct sdma_engine *e, uint32_t *ib_align)
 	if (r)
 		return sdma_fail(e, r, "amdgpu_query_hw_ip_info(DMA)");
 	/*
-	 * ip_discovery_version follows available_rings; libdrm headers before
-	 * 2.4.115 still call it _pad, so read it by position.
+	 * ip_discovery_version follows available_rings; older libdrm headers
+	 * (2.4.114, Debian 12) still call it _pad, so read it by position.
 	 */
 	_Static_assert(sizeof(hw) >= offsetof(struct drm_amdgpu_info_hw_ip, available_rings) + 8,
 		       "drm_amdgpu_info_hw_ip has no field after available_rings");
