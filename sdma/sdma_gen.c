@@ -22,9 +22,12 @@
  *    series "drm/amdgpu/sdma4.4: adjust SDMA limits" and ".../sdma5.2: adjust
  *    SDMA limits" (amd-gfx, Sep 2025, resent Feb 2026) raised SDMA 4.4.x and
  *    5.2.x to 1 << 30 after AMD's hardware team confirmed the wider COUNT
- *    field. Those limits were not yet in a released kernel when this was
- *    written, so SDMA 4.4 keeps the proven 22-bit limit here: a packet per
- *    4 MiB costs 28 bytes of IB, nothing measurable.
+ *    field (the patches, and the discussion with Mesa's limits, are on the
+ *    list; that a released kernel carries them is not established here).
+ *    Mesa never drives SDMA 4.4 parts (compute-only), so no shipped user
+ *    space vouches for the wider count there: SDMA 4.4 keeps the proven
+ *    22-bit limit. A packet per 4 MiB costs 28 bytes of IB, nothing
+ *    measurable.
  *
  * IB rules: the kernel's amdgpu_hw_ip_info() reports ib_start_alignment 256
  * for AMDGPU_HW_IP_DMA; Mesa's ac_gpu_info.c pads SDMA IBs to 16 dwords
