@@ -37,8 +37,8 @@
 
 #define SDMA_DEFAULT_IBS_PER_LANE 4
 #define SDMA_DEFAULT_MAX_IB_BYTES (256ULL << 20)
-#define SDMA_DEFAULT_IB_WAIT_NS (60ULL * 1000000000ULL)
-#define SDMA_MAX_LANES 64
+#define SDMA_DEFAULT_IB_WAIT_NS	  (60ULL * 1000000000ULL)
+#define SDMA_MAX_LANES		  64
 /* Large buffers get 2 MiB-aligned VAs so the VM can use big page fragments (as Mesa does). */
 #define SDMA_VA_ALIGN_LARGE (2ULL << 20)
 
@@ -116,7 +116,7 @@ unmap:
 free_range:
 	amdgpu_va_range_free(vm->va_range);
 	vm->va_range = NULL;
-	vm->bo = NULL;	/* the caller still owns the BO reference */
+	vm->bo = NULL; /* the caller still owns the BO reference */
 	return r;
 }
 
@@ -136,43 +136,51 @@ static void sdma_vm_unmap(struct sdma_vm_buf *vm)
 
 /* ---- lanes and fences ----------------------------------------------------- */
 
-static void sdma_lane_fence(const struct sdma_lane *lane, uint64_t seq, struct amdgpu_cs_fence *f)
-{
-	memset(f, 0, sizeof(*f));
-	f->context = lane->ctx;
-	f->ip_type = AMDGPU_HW_IP_DMA;
-	f->ip_instance = 0;
-	f->ring = lane->ring;
-	f->fence = seq;
-}
-
 /*
- * Waits for seq on the lane. Returns 1 signalled, 0 still running at the
- * timeout, or the error the job (or the ioctl) reported, which sticks to the
- * lane. The caller holds lane->lock.
+ * Asks the kernel whether seq on the lane has completed, waiting up to
+ * timeout_ns. Returns 1 done, 0 still running, or the error the job (or the
+ * ioctl) reported. Needs no lock: the context and ring never change, and
+ * libdrm's fence query is thread-safe, so ticket waiters never block a
+ * lane's submitter.
  */
-static int sdma_lane_wait_locked(struct sdma_engine *e, unsigned int idx, uint64_t seq,
-				 uint64_t timeout_ns)
+static int sdma_lane_query(struct sdma_engine *e, unsigned int idx, uint64_t seq,
+			   uint64_t timeout_ns)
 {
 	struct sdma_lane *lane = &e->lanes[idx];
 	struct amdgpu_cs_fence f;
 	uint32_t expired = 0;
 	int r;
 
-	if (lane->error)
-		return lane->error;
-	sdma_lane_fence(lane, seq, &f);
+	memset(&f, 0, sizeof(f));
+	f.context = lane->ctx;
+	f.ip_type = AMDGPU_HW_IP_DMA;
+	f.ip_instance = 0;
+	f.ring = lane->ring;
+	f.fence = seq;
 	r = amdgpu_cs_query_fence_status(&f, timeout_ns, 0, &expired);
-	if (r) {
-		lane->error = r;
-		return sdma_fail(e, r, "lane %u (ring %u): fence %" PRIu64 " completed with an error",
+	if (r)
+		return r;
+	return expired ? 1 : 0;
+}
+
+/*
+ * Records a query's outcome: completion advances last_signaled, an error
+ * sticks to the lane (a failed job leaves the lane's later work suspect).
+ * The caller holds lane->lock.
+ */
+static int sdma_lane_note(struct sdma_engine *e, unsigned int idx, uint64_t seq, int r)
+{
+	struct sdma_lane *lane = &e->lanes[idx];
+
+	if (r < 0) {
+		if (!lane->error)
+			lane->error = r;
+		return sdma_fail(e, r, "lane %u (ring %u): fence %" PRIu64 " ended with an error",
 				 idx, lane->ring, seq);
 	}
-	if (!expired)
-		return 0;
-	if (seq > lane->last_signaled)
+	if (r > 0 && seq > lane->last_signaled)
 		lane->last_signaled = seq;
-	return 1;
+	return r;
 }
 
 /* Waits until IB ib of the lane is free to reuse. The caller holds lane->lock. */
@@ -186,36 +194,48 @@ static int sdma_lane_take_ib(struct sdma_engine *e, unsigned int idx, unsigned i
 		return lane->error;
 	if (!seq || seq <= lane->last_signaled)
 		return 0;
-	r = sdma_lane_wait_locked(e, idx, seq, e->cfg.ib_wait_timeout_ns);
+	r = sdma_lane_note(e, idx, seq, sdma_lane_query(e, idx, seq, e->cfg.ib_wait_timeout_ns));
 	if (r == 0)
-		return sdma_fail(e, -ETIME, "lane %u: IB %u (fence %" PRIu64 ") still busy after %"
-				 PRIu64 " ns", idx, ib, seq, e->cfg.ib_wait_timeout_ns);
+		return sdma_fail(e, -ETIME,
+				 "lane %u: IB %u (fence %" PRIu64 ") still busy after %" PRIu64
+				 " ns",
+				 idx, ib, seq, e->cfg.ib_wait_timeout_ns);
 	return r < 0 ? r : 0;
 }
 
-/* Submits the lane's IB ib holding cdw dwords; bufs are the BOs its packets address. */
+/* The BOs one IB's packets address, each once; sized for SDMA_MAX_SEGMENTS transfers. */
+struct sdma_bo_set {
+	unsigned int n;
+	struct drm_amdgpu_bo_list_entry e[2 * SDMA_MAX_SEGMENTS + 1];
+};
+
+static void sdma_bo_set_add(struct sdma_bo_set *set, const struct sdma_vm_buf *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < set->n; i++)
+		if (set->e[i].bo_handle == vm->kms_handle)
+			return;
+	set->e[set->n].bo_handle = vm->kms_handle;
+	set->e[set->n++].bo_priority = 0;
+}
+
+/* Submits the lane's IB ib holding cdw dwords; set lists the BOs its packets address. */
 static int sdma_lane_submit(struct sdma_engine *e, unsigned int idx, unsigned int ib, uint32_t cdw,
-			    const struct sdma_vm_buf *const *bufs, unsigned int nbufs,
-			    const char *what)
+			    struct sdma_bo_set *set, const char *what)
 {
 	struct sdma_lane *lane = &e->lanes[idx];
-	struct drm_amdgpu_bo_list_entry list[3];
 	struct drm_amdgpu_cs_chunk_ib ib_info;
 	struct drm_amdgpu_cs_chunk chunk;
 	uint32_t list_handle = 0;
 	uint64_t seq = 0;
-	unsigned int i, n = 0;
 	int r, r2;
 
-	list[n].bo_handle = e->ib.kms_handle;
-	list[n++].bo_priority = 0;
-	for (i = 0; i < nbufs && n < 3; i++) {
-		list[n].bo_handle = bufs[i]->kms_handle;
-		list[n++].bo_priority = 0;
-	}
-	r = amdgpu_bo_list_create_raw(e->dev, n, list, &list_handle);
+	sdma_bo_set_add(set, &e->ib);
+	r = amdgpu_bo_list_create_raw(e->dev, set->n, set->e, &list_handle);
 	if (r)
-		return sdma_fail(e, r, "%s: lane %u: amdgpu_bo_list_create_raw", what, idx);
+		return sdma_fail(e, r, "%s: lane %u: amdgpu_bo_list_create_raw of %u BOs", what,
+				 idx, set->n);
 
 	memset(&ib_info, 0, sizeof(ib_info));
 	ib_info.va_start = lane->ib_va + (uint64_t)ib * e->ib_stride;
@@ -241,58 +261,109 @@ static int sdma_lane_submit(struct sdma_engine *e, unsigned int idx, unsigned in
 	return 0;
 }
 
-/*
- * Emits and submits one transfer (a copy, or a fill when src is NULL) on a
- * lane, over as many IBs as it takes.
- */
-static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_vm_buf *dst,
-		    uint64_t dst_off, const struct sdma_vm_buf *src, uint64_t src_off, uint64_t len,
-		    uint32_t value, struct sdma_ticket *ticket, const char *what)
+/* One transfer: a copy from src, or a fill with a value when src is NULL. */
+struct sdma_xfer {
+	const struct sdma_vm_buf *dst;
+	uint64_t dst_off;
+	const struct sdma_vm_buf *src;
+	uint64_t src_off;
+	uint64_t len;
+};
+
+static int sdma_check_xfer(struct sdma_engine *e, const struct sdma_xfer *x, unsigned int i,
+			   const char *what)
 {
-	const struct sdma_vm_buf *bufs[2] = { dst, src };
-	uint64_t dst_va = dst->va + dst_off, src_va = src ? src->va + src_off : 0;
+	if (x->dst_off > x->dst->size || x->len > x->dst->size - x->dst_off)
+		return sdma_fail(e, -ERANGE,
+				 "%s: segment %u: destination [%" PRIu64 ", +%" PRIu64
+				 ") outside its %" PRIu64 " bytes",
+				 what, i, x->dst_off, x->len, x->dst->size);
+	if (x->src && (x->src_off > x->src->size || x->len > x->src->size - x->src_off))
+		return sdma_fail(e, -ERANGE,
+				 "%s: segment %u: source [%" PRIu64 ", +%" PRIu64
+				 ") outside its %" PRIu64 " bytes",
+				 what, i, x->src_off, x->len, x->src->size);
+	if (!x->src && ((x->dst_off | x->len) & 3))
+		return sdma_fail(e, -EINVAL,
+				 "%s: segment %u: fill offset %" PRIu64 " and length %" PRIu64
+				 " must be multiples of 4",
+				 what, i, x->dst_off, x->len);
+	return 0;
+}
+
+/*
+ * Emits and submits n transfers on a lane, in order, packing them into as
+ * few IBs as max_ib_bytes and the IB size allow. The ticket is the last IB's.
+ */
+static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_xfer *x,
+		    unsigned int n, uint32_t value, struct sdma_ticket *ticket, const char *what)
+{
+	struct sdma_bo_set set;
 	struct sdma_lane *lane;
+	uint64_t done = 0; /* bytes of x[i] already emitted */
+	uint64_t before;
+	unsigned int i;
 	int r = 0;
 
 	if (ticket)
 		memset(ticket, 0, sizeof(*ticket));
 	if (idx >= e->num_lanes)
 		return sdma_fail(e, -EINVAL, "%s: lane %u of %u", what, idx, e->num_lanes);
-	if (dst_off > dst->size || len > dst->size - dst_off)
-		return sdma_fail(e, -ERANGE, "%s: destination [%" PRIu64 ", +%" PRIu64
-				 ") outside its %" PRIu64 " bytes", what, dst_off, len, dst->size);
-	if (src && (src_off > src->size || len > src->size - src_off))
-		return sdma_fail(e, -ERANGE, "%s: source [%" PRIu64 ", +%" PRIu64
-				 ") outside its %" PRIu64 " bytes", what, src_off, len, src->size);
-	if (!len)
+	if (n > SDMA_MAX_SEGMENTS)
+		return sdma_fail(e, -E2BIG, "%s: %u segments, at most %u", what, n,
+				 SDMA_MAX_SEGMENTS);
+	for (i = 0; i < n; i++) {
+		r = sdma_check_xfer(e, &x[i], i, what);
+		if (r)
+			return r;
+	}
+	for (i = 0; i < n && !x[i].len; i++)
+		;
+	if (i == n)
 		return 0;
 
 	lane = &e->lanes[idx];
 	pthread_mutex_lock(&lane->lock);
-	while (len) {
+	before = lane->last_submitted;
+	while (i < n) {
 		unsigned int ib = lane->next_ib;
+		uint64_t budget = e->cfg.max_ib_bytes;
 		struct sdma_cs cs;
-		uint64_t n, budget;
 
 		r = sdma_lane_take_ib(e, idx, ib);
 		if (r)
 			break;
 		cs.buf = lane->ib_cpu + (size_t)ib * (e->ib_stride / 4);
 		cs.cdw = 0;
-		cs.max_dw = e->ib_dw - e->gen->ib_pad_dw;
-		/* At most max_ib_bytes per IB; the IB was sized to hold that many packets. */
-		budget = len < e->cfg.max_ib_bytes ? len : e->cfg.max_ib_bytes;
-		while (budget) {
-			if (src)
-				n = sdma_emit_copy_linear(&cs, e->gen, dst_va, src_va, budget);
+		cs.max_dw = e->ib_dw - e->gen->ib_pad_dw; /* leave room to pad */
+		set.n = 0;
+		/* Packets until the IB is full, the byte budget is spent or all is emitted. */
+		while (i < n && budget) {
+			const struct sdma_xfer *t = &x[i];
+			uint64_t want = t->len - done < budget ? t->len - done : budget, got;
+
+			if (!want) { /* empty segment */
+				i++;
+				continue;
+			}
+			if (t->src)
+				got = sdma_emit_copy_linear(&cs, e->gen,
+							    t->dst->va + t->dst_off + done,
+							    t->src->va + t->src_off + done, want);
 			else
-				n = sdma_emit_const_fill(&cs, e->gen, dst_va, budget, value);
-			if (!n)
-				break;
-			dst_va += n;
-			src_va += src ? n : 0;
-			len -= n;
-			budget -= n;
+				got = sdma_emit_const_fill(
+					&cs, e->gen, t->dst->va + t->dst_off + done, want, value);
+			if (!got)
+				break; /* IB full */
+			sdma_bo_set_add(&set, t->dst);
+			if (t->src)
+				sdma_bo_set_add(&set, t->src);
+			budget -= got;
+			done += got;
+			if (done == t->len) {
+				i++;
+				done = 0;
+			}
 		}
 		if (!cs.cdw) {
 			/* Cannot happen with validated arguments; never loop on it. */
@@ -302,12 +373,13 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_v
 		}
 		cs.max_dw = e->ib_dw;
 		sdma_pad_ib(&cs, e->gen);
-		r = sdma_lane_submit(e, idx, ib, cs.cdw, bufs, src ? 2 : 1, what);
+		r = sdma_lane_submit(e, idx, ib, cs.cdw, &set, what);
 		if (r)
 			break;
 		lane->next_ib = (ib + 1) % e->cfg.ibs_per_lane;
 	}
-	if (ticket) {
+	/* Also on failure: the ticket covers whatever part was submitted. */
+	if (ticket && lane->last_submitted != before) {
 		ticket->lane = idx;
 		ticket->seq = lane->last_submitted;
 	}
@@ -319,32 +391,69 @@ int sdma_engine_copy_to_host(struct sdma_engine *e, struct sdma_bo *bo, uint64_t
 			     struct sdma_hostbuf *hb, uint64_t hb_offset, uint64_t len,
 			     unsigned int lane, struct sdma_ticket *ticket)
 {
-	return sdma_run(e, lane, &hb->vm, hb_offset, &bo->vm, bo_offset, len, 0, ticket,
-			"copy BO to host");
+	struct sdma_xfer x = { &hb->vm, hb_offset, &bo->vm, bo_offset, len };
+
+	return sdma_run(e, lane, &x, 1, 0, ticket, "copy BO to host");
 }
 
 int sdma_engine_copy_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb, uint64_t hb_offset,
 			       struct sdma_bo *bo, uint64_t bo_offset, uint64_t len,
 			       unsigned int lane, struct sdma_ticket *ticket)
 {
-	return sdma_run(e, lane, &bo->vm, bo_offset, &hb->vm, hb_offset, len, 0, ticket,
-			"copy host to BO");
+	struct sdma_xfer x = { &bo->vm, bo_offset, &hb->vm, hb_offset, len };
+
+	return sdma_run(e, lane, &x, 1, 0, ticket, "copy host to BO");
+}
+
+int sdma_engine_gather_to_host(struct sdma_engine *e, const struct sdma_segment *segs,
+			       unsigned int nsegs, struct sdma_hostbuf *hb, unsigned int lane,
+			       struct sdma_ticket *ticket)
+{
+	struct sdma_xfer x[SDMA_MAX_SEGMENTS];
+	unsigned int i;
+
+	if (nsegs > SDMA_MAX_SEGMENTS)
+		return sdma_run(e, lane, NULL, nsegs, 0, ticket, "gather BOs to host");
+	for (i = 0; i < nsegs; i++) {
+		x[i].dst = &hb->vm;
+		x[i].dst_off = segs[i].host_offset;
+		x[i].src = &segs[i].bo->vm;
+		x[i].src_off = segs[i].bo_offset;
+		x[i].len = segs[i].len;
+	}
+	return sdma_run(e, lane, x, nsegs, 0, ticket, "gather BOs to host");
+}
+
+int sdma_engine_scatter_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb,
+				  const struct sdma_segment *segs, unsigned int nsegs,
+				  unsigned int lane, struct sdma_ticket *ticket)
+{
+	struct sdma_xfer x[SDMA_MAX_SEGMENTS];
+	unsigned int i;
+
+	if (nsegs > SDMA_MAX_SEGMENTS)
+		return sdma_run(e, lane, NULL, nsegs, 0, ticket, "scatter host to BOs");
+	for (i = 0; i < nsegs; i++) {
+		x[i].dst = &segs[i].bo->vm;
+		x[i].dst_off = segs[i].bo_offset;
+		x[i].src = &hb->vm;
+		x[i].src_off = segs[i].host_offset;
+		x[i].len = segs[i].len;
+	}
+	return sdma_run(e, lane, x, nsegs, 0, ticket, "scatter host to BOs");
 }
 
 int sdma_engine_fill(struct sdma_engine *e, struct sdma_bo *bo, uint64_t offset, uint64_t len,
 		     uint32_t value, unsigned int lane, struct sdma_ticket *ticket)
 {
-	if ((offset | len) & 3) {
-		if (ticket)
-			memset(ticket, 0, sizeof(*ticket));
-		return sdma_fail(e, -EINVAL, "fill BO: offset %" PRIu64 " and length %" PRIu64
-				 " must be multiples of 4", offset, len);
-	}
-	return sdma_run(e, lane, &bo->vm, offset, NULL, 0, len, value, ticket, "fill BO");
+	struct sdma_xfer x = { &bo->vm, offset, NULL, 0, len };
+
+	return sdma_run(e, lane, &x, 1, value, ticket, "fill BO");
 }
 
 int sdma_engine_wait(struct sdma_engine *e, const struct sdma_ticket *t, uint64_t timeout_ns)
 {
+	struct sdma_lane *lane;
 	int r;
 
 	if (!t->seq)
@@ -352,9 +461,18 @@ int sdma_engine_wait(struct sdma_engine *e, const struct sdma_ticket *t, uint64_
 	if (t->lane >= e->num_lanes)
 		return sdma_fail(e, -EINVAL, "wait: ticket for lane %u of %u", t->lane,
 				 e->num_lanes);
-	pthread_mutex_lock(&e->lanes[t->lane].lock);
-	r = sdma_lane_wait_locked(e, t->lane, t->seq, timeout_ns);
-	pthread_mutex_unlock(&e->lanes[t->lane].lock);
+	lane = &e->lanes[t->lane];
+	pthread_mutex_lock(&lane->lock);
+	r = lane->error;
+	pthread_mutex_unlock(&lane->lock);
+	if (r)
+		return r;
+
+	r = sdma_lane_query(e, t->lane, t->seq, timeout_ns);
+
+	pthread_mutex_lock(&lane->lock);
+	r = sdma_lane_note(e, t->lane, t->seq, r);
+	pthread_mutex_unlock(&lane->lock);
 	if (r == 0)
 		return -ETIME;
 	return r < 0 ? r : 0;
@@ -402,8 +520,10 @@ static int sdma_hostbuf_register(struct sdma_engine *e, void *ptr, uint64_t size
 	r = amdgpu_create_bo_from_user_mem(e->dev, ptr, size, &bo);
 	if (r) {
 		free(hb);
-		return sdma_fail(e, r, "host buffer %p (%" PRIu64 " bytes): "
-				 "amdgpu_create_bo_from_user_mem", ptr, size);
+		return sdma_fail(e, r,
+				 "host buffer %p (%" PRIu64 " bytes): "
+				 "amdgpu_create_bo_from_user_mem",
+				 ptr, size);
 	}
 	r = sdma_vm_map(e, bo, size, &hb->vm, "host buffer");
 	if (r) {
@@ -525,6 +645,10 @@ static void sdma_engine_config_defaults(struct sdma_engine_config *c)
 		c->ibs_per_lane = SDMA_DEFAULT_IBS_PER_LANE;
 	if (!c->max_ib_bytes)
 		c->max_ib_bytes = SDMA_DEFAULT_MAX_IB_BYTES;
+	/* Page multiples keep every IB's share of a fill dword-aligned. */
+	c->max_ib_bytes &= ~4095ULL;
+	if (c->max_ib_bytes < 4096)
+		c->max_ib_bytes = 4096;
 	if (!c->ib_wait_timeout_ns)
 		c->ib_wait_timeout_ns = SDMA_DEFAULT_IB_WAIT_NS;
 }
@@ -541,13 +665,13 @@ static int sdma_engine_query(struct sdma_engine *e, uint32_t *ib_align)
 	if (r)
 		return sdma_fail(e, r, "amdgpu_query_hw_ip_info(DMA)");
 	/*
-	 * ip_discovery_version follows available_rings; libdrm headers before
-	 * 2.4.115 still call it _pad, so read it by position.
+	 * ip_discovery_version follows available_rings; older libdrm headers
+	 * (2.4.114, Debian 12) still call it _pad, so read it by position.
 	 */
 	_Static_assert(sizeof(hw) >= offsetof(struct drm_amdgpu_info_hw_ip, available_rings) + 8,
 		       "drm_amdgpu_info_hw_ip has no field after available_rings");
-	memcpy(&discovery, (const char *)&hw + offsetof(struct drm_amdgpu_info_hw_ip,
-							 available_rings) + 4, 4);
+	memcpy(&discovery,
+	       (const char *)&hw + offsetof(struct drm_amdgpu_info_hw_ip, available_rings) + 4, 4);
 
 	ip = sdma_gen_ip_from_hw_ip(hw.hw_ip_version_major, hw.hw_ip_version_minor, discovery);
 	r = sdma_gen_lookup(ip, &e->gen);
@@ -567,8 +691,8 @@ static int sdma_engine_query(struct sdma_engine *e, uint32_t *ib_align)
 	e->info.num_instances = count;
 	e->info.available_rings = hw.available_rings;
 	e->info.copy_max_bytes = e->gen->copy_max_bytes;
-	*ib_align = hw.ib_start_alignment > e->gen->ib_align_bytes ? hw.ib_start_alignment :
-								     e->gen->ib_align_bytes;
+	*ib_align = hw.ib_start_alignment > e->gen->ib_align_bytes ? hw.ib_start_alignment
+								   : e->gen->ib_align_bytes;
 	return 0;
 }
 
@@ -618,8 +742,9 @@ static int sdma_engine_make_ibs(struct sdma_engine *e, uint32_t ib_align)
 {
 	struct amdgpu_bo_alloc_request req;
 	uint64_t copy_dw = sdma_copy_linear_dw(e->gen, e->cfg.max_ib_bytes);
-	uint64_t fill_dw = ((e->cfg.max_ib_bytes + e->gen->fill_max_bytes - 1) /
-			    e->gen->fill_max_bytes) * SDMA_CONST_FILL_DW;
+	uint64_t fill_dw =
+		((e->cfg.max_ib_bytes + e->gen->fill_max_bytes - 1) / e->gen->fill_max_bytes) *
+		SDMA_CONST_FILL_DW;
 	uint64_t dw = copy_dw > fill_dw ? copy_dw : fill_dw, total;
 	amdgpu_bo_handle bo;
 	unsigned int i;
@@ -628,8 +753,9 @@ static int sdma_engine_make_ibs(struct sdma_engine *e, uint32_t ib_align)
 	/* Room for the packets, then a full pad block (sdma_run reserves it). */
 	dw = sdma_align_up(dw + e->gen->ib_pad_dw, e->gen->ib_pad_dw);
 	if (dw > (1u << 20))
-		return sdma_fail(e, -EINVAL, "max_ib_bytes %" PRIu64 " needs IBs of %" PRIu64
-				 " dwords", e->cfg.max_ib_bytes, dw);
+		return sdma_fail(e, -EINVAL,
+				 "max_ib_bytes %" PRIu64 " needs IBs of %" PRIu64 " dwords",
+				 e->cfg.max_ib_bytes, dw);
 	e->ib_dw = (uint32_t)dw;
 	e->ib_stride = (uint32_t)sdma_align_up(dw * 4, ib_align);
 	total = sdma_align_up((uint64_t)e->ib_stride * e->cfg.ibs_per_lane * e->num_lanes,
@@ -740,7 +866,7 @@ void sdma_engine_free(struct sdma_engine *e)
 
 	if (!e)
 		return;
-	if (e->ib_map)	/* fully built: lanes may have work in flight */
+	if (e->ib_map) /* fully built: lanes may have work in flight */
 		sdma_engine_drain(e, e->cfg.ib_wait_timeout_ns);
 	if (e->ib_map)
 		amdgpu_bo_cpu_unmap(e->ib.bo);

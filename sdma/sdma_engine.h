@@ -21,8 +21,9 @@
  * a ticket that has signalled implies every earlier ticket of its lane has.
  *
  * Threads. Every function may be called from any thread. Submissions to
- * different lanes proceed in parallel; a lane serialises its own. Objects
- * must not be freed while a copy that uses them is in flight.
+ * different lanes proceed in parallel; a lane serialises its own. Waiting on
+ * a ticket takes no lane lock, so waiters never hold up a lane's submitter.
+ * Objects must not be freed while a copy that uses them is in flight.
  *
  * Errors are negative errno values. The engine keeps a message naming the
  * operation, object and cause of its last error (sdma_engine_last_error)
@@ -45,9 +46,9 @@ struct sdma_engine_config {
 	/* IBs per lane: how many copies a lane keeps in flight; 0 = 4. */
 	unsigned int ibs_per_lane;
 	/*
-	 * Bytes one IB carries at most; 0 = 256 MiB. Larger requests are split
-	 * over several IBs of the same lane (the ticket covers them all). Fill
-	 * lengths must then stay multiples of 4: keep it a multiple of 4.
+	 * Bytes one IB carries at most (rounded down to 4 KiB, at least 4 KiB);
+	 * 0 = 256 MiB. Larger requests are split over several IBs of the same
+	 * lane (the ticket covers them all).
 	 */
 	uint64_t max_ib_bytes;
 	/* How long a wait for a lane's free IB may take; 0 = 60 s. */
@@ -58,19 +59,19 @@ struct sdma_engine_config {
 };
 
 struct sdma_engine_info {
-	uint32_t ip_version;	     /* SDMA IP version used, as SDMA_IP_VERSION() (sdma_gen.h) */
-	const char *gen_name;	     /* e.g. "SDMA 4.4" */
-	uint32_t num_instances;	     /* SDMA engines the device reports (AMDGPU_INFO_HW_IP_COUNT) */
-	uint32_t available_rings;    /* DMA ring mask of one context (drm_amdgpu_info_hw_ip) */
-	unsigned int num_lanes;	     /* lanes opened */
-	uint64_t copy_max_bytes;     /* bytes per COPY_LINEAR packet */
+	uint32_t ip_version;	  /* SDMA IP version used, as SDMA_IP_VERSION() (sdma_gen.h) */
+	const char *gen_name;	  /* e.g. "SDMA 4.4" */
+	uint32_t num_instances;	  /* SDMA engines the device reports (AMDGPU_INFO_HW_IP_COUNT) */
+	uint32_t available_rings; /* DMA ring mask of one context (drm_amdgpu_info_hw_ip) */
+	unsigned int num_lanes;	  /* lanes opened */
+	uint64_t copy_max_bytes;  /* bytes per COPY_LINEAR packet */
 	uint32_t drm_major, drm_minor; /* amdgpu DRM interface version */
 };
 
 /* A submitted operation; valid for sdma_engine_wait/poll on the engine that made it. */
 struct sdma_ticket {
 	unsigned int lane;
-	uint64_t seq;	/* the kernel's fence sequence number on that lane; 0 = nothing */
+	uint64_t seq; /* the kernel's fence sequence number on that lane; 0 = nothing */
 };
 
 /*
@@ -109,6 +110,12 @@ int sdma_bo_import_dmabuf(struct sdma_engine *e, int dmabuf_fd, struct sdma_bo *
 uint64_t sdma_bo_size(const struct sdma_bo *bo);
 void sdma_bo_release(struct sdma_bo *bo);
 
+/*
+ * Transfers return 0 with *ticket set (seq 0 when there was nothing to do),
+ * or an error; after an error *ticket still covers any part that reached
+ * the GPU (seq 0 if none), so wait on it before freeing the buffers.
+ */
+
 /* GPU buffer -> host buffer: len bytes from bo at bo_offset to hb at hb_offset. */
 int sdma_engine_copy_to_host(struct sdma_engine *e, struct sdma_bo *bo, uint64_t bo_offset,
 			     struct sdma_hostbuf *hb, uint64_t hb_offset, uint64_t len,
@@ -117,6 +124,30 @@ int sdma_engine_copy_to_host(struct sdma_engine *e, struct sdma_bo *bo, uint64_t
 int sdma_engine_copy_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb, uint64_t hb_offset,
 			       struct sdma_bo *bo, uint64_t bo_offset, uint64_t len,
 			       unsigned int lane, struct sdma_ticket *ticket);
+/* Most segments one gather/scatter call takes. */
+#define SDMA_MAX_SEGMENTS 64
+
+/* One piece of a gather or scatter: len bytes at bo_offset in bo <-> host_offset in the host
+ * buffer. */
+struct sdma_segment {
+	struct sdma_bo *bo;
+	uint64_t bo_offset;
+	uint64_t host_offset;
+	uint64_t len;
+};
+
+/*
+ * Gathers up to SDMA_MAX_SEGMENTS pieces of BOs into one host buffer, and
+ * the reverse, packing them into as few IBs as possible (many small BOs into
+ * one chunk buffer with one submission). One ticket covers all pieces.
+ */
+int sdma_engine_gather_to_host(struct sdma_engine *e, const struct sdma_segment *segs,
+			       unsigned int nsegs, struct sdma_hostbuf *hb, unsigned int lane,
+			       struct sdma_ticket *ticket);
+int sdma_engine_scatter_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb,
+				  const struct sdma_segment *segs, unsigned int nsegs,
+				  unsigned int lane, struct sdma_ticket *ticket);
+
 /*
  * Writes the 32-bit value over len bytes of bo at offset with CONST_FILL
  * (e.g. restores a zero chunk without a host buffer). offset and len must be

@@ -22,9 +22,12 @@
  *    series "drm/amdgpu/sdma4.4: adjust SDMA limits" and ".../sdma5.2: adjust
  *    SDMA limits" (amd-gfx, Sep 2025, resent Feb 2026) raised SDMA 4.4.x and
  *    5.2.x to 1 << 30 after AMD's hardware team confirmed the wider COUNT
- *    field. Those limits were not yet in a released kernel when this was
- *    written, so SDMA 4.4 keeps the proven 22-bit limit here: a packet per
- *    4 MiB costs 28 bytes of IB, nothing measurable.
+ *    field (the patches, and the discussion with Mesa's limits, are on the
+ *    list; that a released kernel carries them is not established here).
+ *    Mesa never drives SDMA 4.4 parts (compute-only), so no shipped user
+ *    space vouches for the wider count there: SDMA 4.4 keeps the proven
+ *    22-bit limit. A packet per 4 MiB costs 28 bytes of IB, nothing
+ *    measurable.
  *
  * IB rules: the kernel's amdgpu_hw_ip_info() reports ib_start_alignment 256
  * for AMDGPU_HW_IP_DMA; Mesa's ac_gpu_info.c pads SDMA IBs to 16 dwords
@@ -40,11 +43,11 @@
 
 #include "sdma_gen.h"
 
-#define SDMA_COPY_MAX_22BIT 0x3fff00ULL	   /* Mesa sid.h SDMA_V2_0_COPY_MAX_BYTES */
-#define SDMA_COPY_MAX_30BIT 0x3fffff00ULL  /* Mesa sid.h SDMA_V5_2_COPY_MAX_BYTES */
+#define SDMA_COPY_MAX_22BIT 0x3fff00ULL	  /* Mesa sid.h SDMA_V2_0_COPY_MAX_BYTES */
+#define SDMA_COPY_MAX_30BIT 0x3fffff00ULL /* Mesa sid.h SDMA_V5_2_COPY_MAX_BYTES */
 #define SDMA_FILL_MAX_22BIT (((1ULL << 22) - 1) & ~3ULL)
 #define SDMA_FILL_MAX_30BIT (((1ULL << 30) - 1) & ~3ULL)
-#define SDMA_IB_PAD_DW 16
+#define SDMA_IB_PAD_DW	    16
 #define SDMA_IB_ALIGN_BYTES 256
 
 static const struct sdma_gen sdma_gens[] = {
@@ -53,7 +56,7 @@ static const struct sdma_gen sdma_gens[] = {
 		.gpus = "Vega10/12, Raven, Vega20 (MI50/MI60), Arcturus (MI100)",
 		.ip_first = SDMA_IP_VERSION(4, 0, 0),
 		.ip_last = SDMA_IP_VERSION(4, 3, 255),
-		.count_bits = 22,  /* vega10_sdma_pkt_open.h: COPY_LINEAR_COUNT mask 0x003FFFFF */
+		.count_bits = 22, /* vega10_sdma_pkt_open.h: COPY_LINEAR_COUNT mask 0x003FFFFF */
 		.copy_max_bytes = SDMA_COPY_MAX_22BIT,
 		.fill_max_bytes = SDMA_FILL_MAX_22BIT,
 		.ib_pad_dw = SDMA_IB_PAD_DW,
@@ -76,7 +79,7 @@ static const struct sdma_gen sdma_gens[] = {
 		.gpus = "Navi10/12/14, Cyan Skillfish",
 		.ip_first = SDMA_IP_VERSION(5, 0, 0),
 		.ip_last = SDMA_IP_VERSION(5, 1, 255),
-		.count_bits = 22,  /* navi10_sdma_pkt_open.h: COPY_LINEAR_COUNT mask 0x003FFFFF */
+		.count_bits = 22, /* navi10_sdma_pkt_open.h: COPY_LINEAR_COUNT mask 0x003FFFFF */
 		.copy_max_bytes = SDMA_COPY_MAX_22BIT,
 		.fill_max_bytes = SDMA_FILL_MAX_22BIT,
 		.ib_pad_dw = SDMA_IB_PAD_DW,

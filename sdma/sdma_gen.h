@@ -17,21 +17,21 @@
  * IP_VERSION(mj, mn, rv) for the 3-field form.
  */
 #define SDMA_IP_VERSION(major, minor, rev) (((major) << 16) | ((minor) << 8) | (rev))
-#define SDMA_IP_MAJOR(v) (((v) >> 16) & 0xff)
-#define SDMA_IP_MINOR(v) (((v) >> 8) & 0xff)
-#define SDMA_IP_REV(v) ((v) & 0xff)
+#define SDMA_IP_MAJOR(v)		   (((v) >> 16) & 0xff)
+#define SDMA_IP_MINOR(v)		   (((v) >> 8) & 0xff)
+#define SDMA_IP_REV(v)			   ((v)&0xff)
 
 /* One SDMA generation: a range of IP versions that share packet layout and limits. */
 struct sdma_gen {
-	const char *name;	  /* e.g. "SDMA 4.4" */
-	const char *gpus;	  /* GPUs that carry it, for messages */
-	uint32_t ip_first;	  /* first SDMA_IP_VERSION in the range */
-	uint32_t ip_last;	  /* last SDMA_IP_VERSION in the range (inclusive) */
-	uint32_t count_bits;	  /* width of COPY_LINEAR's COUNT field (bytes - 1) */
-	uint64_t copy_max_bytes;  /* bytes one COPY_LINEAR packet may move */
-	uint64_t fill_max_bytes;  /* bytes one CONST_FILL packet may write (multiple of 4) */
-	uint32_t ib_pad_dw;	  /* an IB's length must be a multiple of this many dwords */
-	uint32_t ib_align_bytes;  /* an IB's GPU address must be aligned to this */
+	const char *name;	 /* e.g. "SDMA 4.4" */
+	const char *gpus;	 /* GPUs that carry it, for messages */
+	uint32_t ip_first;	 /* first SDMA_IP_VERSION in the range */
+	uint32_t ip_last;	 /* last SDMA_IP_VERSION in the range (inclusive) */
+	uint32_t count_bits;	 /* width of COPY_LINEAR's COUNT field (bytes - 1) */
+	uint64_t copy_max_bytes; /* bytes one COPY_LINEAR packet may move */
+	uint64_t fill_max_bytes; /* bytes one CONST_FILL packet may write (multiple of 4) */
+	uint32_t ib_pad_dw;	 /* an IB's length must be a multiple of this many dwords */
+	uint32_t ib_align_bytes; /* an IB's GPU address must be aligned to this */
 };
 
 /*

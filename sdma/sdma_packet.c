@@ -33,7 +33,7 @@
  * writeback; the kernel's ring fence leaves mtype 0.
  */
 #define SDMA_FENCE_MTYPE_SHIFT 16
-#define SDMA_FENCE_MTYPE_UC 3u
+#define SDMA_FENCE_MTYPE_UC    3u
 
 static inline uint32_t sdma_lo32(uint64_t v)
 {
@@ -47,8 +47,8 @@ static inline uint32_t sdma_hi32(uint64_t v)
 
 static inline uint32_t sdma_header(uint32_t op, uint32_t sub_op)
 {
-	return (op & SDMA_HDR_OP_MASK) << SDMA_HDR_OP_SHIFT |
-	       (sub_op & SDMA_HDR_SUB_OP_MASK) << SDMA_HDR_SUB_OP_SHIFT;
+	return (op & SDMA_HDR_OP_MASK) << SDMA_HDR_OP_SHIFT | (sub_op & SDMA_HDR_SUB_OP_MASK)
+								      << SDMA_HDR_SUB_OP_SHIFT;
 }
 
 static inline int sdma_cs_room(const struct sdma_cs *cs, uint32_t dw)
@@ -111,8 +111,8 @@ uint64_t sdma_emit_const_fill(struct sdma_cs *cs, const struct sdma_gen *gen, ui
 	assert(!(bytes & 3) && bytes - 1 < (1ULL << gen->count_bits));
 
 	p = cs->buf + cs->cdw;
-	p[0] = sdma_header(SDMA_OP_CONST_FILL, 0) |
-	       SDMA_CONST_FILL_FILLSIZE_DWORD << SDMA_CONST_FILL_FILLSIZE_SHIFT;
+	p[0] = sdma_header(SDMA_OP_CONST_FILL, 0) | SDMA_CONST_FILL_FILLSIZE_DWORD
+							    << SDMA_CONST_FILL_FILLSIZE_SHIFT;
 	p[1] = sdma_lo32(dst_va);
 	p[2] = sdma_hi32(dst_va);
 	p[3] = value;
@@ -125,7 +125,8 @@ int sdma_emit_fence(struct sdma_cs *cs, uint64_t va, uint32_t value)
 {
 	uint32_t *p;
 
-	/* The address's low two bits must be zero (sdma_v4_0_ring_emit_fence: BUG_ON(addr & 0x3)). */
+	/* The address's low two bits must be zero (sdma_v4_0_ring_emit_fence: BUG_ON(addr & 0x3)).
+	 */
 	if (va & 3)
 		return -EINVAL;
 	if (!sdma_cs_room(cs, SDMA_FENCE_DW))

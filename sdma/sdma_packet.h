@@ -23,28 +23,28 @@
 #include "sdma_gen.h"
 
 /* Opcodes (header bits 7:0) and sub-opcodes (15:8): vega10_sdma_pkt_open.h. */
-#define SDMA_OP_NOP 0
-#define SDMA_OP_COPY 1
-#define SDMA_OP_FENCE 5
-#define SDMA_OP_CONST_FILL 11
+#define SDMA_OP_NOP	       0
+#define SDMA_OP_COPY	       1
+#define SDMA_OP_FENCE	       5
+#define SDMA_OP_CONST_FILL     11
 #define SDMA_SUBOP_COPY_LINEAR 0
 
-#define SDMA_HDR_OP_SHIFT 0
-#define SDMA_HDR_OP_MASK 0xffu
+#define SDMA_HDR_OP_SHIFT     0
+#define SDMA_HDR_OP_MASK      0xffu
 #define SDMA_HDR_SUB_OP_SHIFT 8
-#define SDMA_HDR_SUB_OP_MASK 0xffu
+#define SDMA_HDR_SUB_OP_MASK  0xffu
 
 /* Packet sizes in dwords. */
-#define SDMA_NOP_DW 1
+#define SDMA_NOP_DW	    1
 #define SDMA_COPY_LINEAR_DW 7
-#define SDMA_FENCE_DW 4
-#define SDMA_CONST_FILL_DW 5
+#define SDMA_FENCE_DW	    4
+#define SDMA_CONST_FILL_DW  5
 
 /* A buffer of dwords being filled: an IB, or a test array. */
 struct sdma_cs {
 	uint32_t *buf;
-	uint32_t cdw;	  /* dwords written so far */
-	uint32_t max_dw;  /* capacity of buf in dwords */
+	uint32_t cdw;	 /* dwords written so far */
+	uint32_t max_dw; /* capacity of buf in dwords */
 };
 
 /* Dwords needed to copy size bytes with COPY_LINEAR packets, padding excluded. */

@@ -15,10 +15,10 @@ struct sdma_pool {
 	uint64_t buf_size;
 	struct sdma_hostbuf **all;
 
-	pthread_mutex_t lock;	/* guards free_list, nfree, is_free */
-	pthread_cond_t cond;	/* signalled when a buffer is put back */
+	pthread_mutex_t lock; /* guards free_list, nfree, is_free */
+	pthread_cond_t cond;  /* signalled when a buffer is put back */
 	struct sdma_hostbuf **free_list;
-	bool *is_free;		/* per index of all[] */
+	bool *is_free; /* per index of all[] */
 	unsigned int nfree;
 };
 

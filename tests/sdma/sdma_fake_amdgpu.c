@@ -17,20 +17,20 @@
 
 #include "sdma_fake_amdgpu.h"
 
-#define FAKE_PAGE 4096ULL
-#define FAKE_MAX_BOS 256
+#define FAKE_PAGE      4096ULL
+#define FAKE_MAX_BOS   256
 #define FAKE_MAX_LISTS 64
-#define FAKE_RINGS 32
+#define FAKE_RINGS     32
 
 struct amdgpu_bo {
 	struct amdgpu_device *dev;
 	uint32_t handle;
 	uint8_t *cpu;
 	uint64_t size;
-	bool owned;	 /* cpu from aligned_alloc */
-	bool mmapped;	 /* cpu from mmap of a dmabuf fd */
+	bool owned;   /* cpu from aligned_alloc */
+	bool mmapped; /* cpu from mmap of a dmabuf fd */
 	int refs;
-	uint64_t va;	 /* 0 = not mapped */
+	uint64_t va; /* 0 = not mapped */
 	uint64_t va_size;
 };
 
@@ -44,14 +44,14 @@ struct fake_job {
 	uint32_t ib_bytes;
 	uint32_t handles[8];
 	unsigned int nhandles;
-	int error;	 /* result once executed */
+	int error; /* result once executed */
 	bool done;
 };
 
 struct fake_ring {
 	struct fake_job *jobs;
-	uint64_t njobs;	     /* submitted; seq = index + 1 */
-	uint64_t executed;   /* jobs[0..executed) done */
+	uint64_t njobs;	   /* submitted; seq = index + 1 */
+	uint64_t executed; /* jobs[0..executed) done */
 };
 
 struct amdgpu_context {
@@ -219,9 +219,10 @@ int amdgpu_cs_ctx_free(amdgpu_context_handle ctx)
 	pthread_mutex_lock(&ctx->dev->lock);
 	for (i = 0; i < FAKE_RINGS; i++) {
 		if (ctx->rings[i].executed < ctx->rings[i].njobs)
-			fake_violation(ctx->dev, 0, "context freed with %llu jobs pending on ring %u",
-				       (unsigned long long)(ctx->rings[i].njobs -
-							    ctx->rings[i].executed), i);
+			fake_violation(
+				ctx->dev, 0, "context freed with %llu jobs pending on ring %u",
+				(unsigned long long)(ctx->rings[i].njobs - ctx->rings[i].executed),
+				i);
 		free(ctx->rings[i].jobs);
 	}
 	pthread_mutex_unlock(&ctx->dev->lock);
@@ -277,8 +278,8 @@ int amdgpu_bo_import(amdgpu_device_handle dev, enum amdgpu_bo_handle_type type,
 		return -EINVAL;
 	if (fstat((int)shared_handle, &st))
 		return -errno;
-	cpu = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   (int)shared_handle, 0);
+	cpu = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, (int)shared_handle,
+		   0);
 	if (cpu == MAP_FAILED)
 		return -errno;
 	pthread_mutex_lock(&dev->lock);
@@ -350,7 +351,7 @@ int amdgpu_va_range_alloc(amdgpu_device_handle dev, enum amdgpu_gpu_va_range va_
 	pthread_mutex_lock(&dev->lock);
 	va->addr = (dev->next_va + align - 1) / align * align;
 	va->size = size;
-	dev->next_va = va->addr + size + FAKE_PAGE;	/* a guard page between ranges */
+	dev->next_va = va->addr + size + FAKE_PAGE; /* a guard page between ranges */
 	pthread_mutex_unlock(&dev->lock);
 	*va_base_allocated = va->addr;
 	*va_range_handle = va;
@@ -372,9 +373,10 @@ int amdgpu_bo_va_op(amdgpu_bo_handle bo, uint64_t offset, uint64_t size, uint64_
 	pthread_mutex_lock(&dev->lock);
 	if (offset || (size & (FAKE_PAGE - 1)) || (addr & (FAKE_PAGE - 1)) ||
 	    size > ((bo->size + FAKE_PAGE - 1) & ~(FAKE_PAGE - 1)))
-		r = fake_violation(dev, -EINVAL, "va_op on BO %u: offset %llu size %llu addr 0x%llx",
-				   bo->handle, (unsigned long long)offset,
-				   (unsigned long long)size, (unsigned long long)addr);
+		r = fake_violation(dev, -EINVAL,
+				   "va_op on BO %u: offset %llu size %llu addr 0x%llx", bo->handle,
+				   (unsigned long long)offset, (unsigned long long)size,
+				   (unsigned long long)addr);
 	else if (ops == AMDGPU_VA_OP_MAP && !bo->va) {
 		bo->va = addr;
 		bo->va_size = size;
@@ -504,7 +506,8 @@ static int fake_execute(struct amdgpu_device *dev, struct fake_job *job)
 			dev->stats.packets_fill++;
 			i += 5;
 		} else {
-			return fake_violation(dev, -EINVAL, "job %llu: bad packet 0x%08x at dword %u",
+			return fake_violation(dev, -EINVAL,
+					      "job %llu: bad packet 0x%08x at dword %u",
 					      (unsigned long long)job->seq, ib[i], i);
 		}
 	}
@@ -571,8 +574,8 @@ out:
  * With a timeout, runs the ring up to the fence; without one, runs one job
  * (the device makes progress between polls). Reports the fence's own result.
  */
-int amdgpu_cs_query_fence_status(struct amdgpu_cs_fence *fence, uint64_t timeout_ns,
-				 uint64_t flags, uint32_t *expired)
+int amdgpu_cs_query_fence_status(struct amdgpu_cs_fence *fence, uint64_t timeout_ns, uint64_t flags,
+				 uint32_t *expired)
 {
 	struct amdgpu_device *dev = fence->context->dev;
 	struct fake_ring *ring;

@@ -15,20 +15,20 @@
 #include <stdint.h>
 
 struct fake_amdgpu_device_desc {
-	uint32_t hw_ip_major, hw_ip_minor;  /* drm_amdgpu_info_hw_ip.hw_ip_version_* */
-	uint32_t discovery_version;	    /* its ip_discovery_version word */
+	uint32_t hw_ip_major, hw_ip_minor; /* drm_amdgpu_info_hw_ip.hw_ip_version_* */
+	uint32_t discovery_version;	   /* its ip_discovery_version word */
 	uint32_t available_rings;
-	uint32_t instances;		    /* AMDGPU_INFO_HW_IP_COUNT */
-	uint32_t count_bits;		    /* COPY_LINEAR COUNT width the device decodes */
-	uint64_t copy_max_bytes;	    /* larger packets are a violation */
+	uint32_t instances;	 /* AMDGPU_INFO_HW_IP_COUNT */
+	uint32_t count_bits;	 /* COPY_LINEAR COUNT width the device decodes */
+	uint64_t copy_max_bytes; /* larger packets are a violation */
 };
 
 struct fake_amdgpu_stats {
-	uint64_t jobs;			/* IBs executed */
+	uint64_t jobs; /* IBs executed */
 	uint64_t packets_copy, packets_fill;
-	uint64_t max_copy_packet;	/* largest COPY_LINEAR seen */
-	unsigned int max_pending;	/* most jobs queued on one ring at once */
-	unsigned int violations;	/* submissions or packets the kernel/HW would reject */
+	uint64_t max_copy_packet; /* largest COPY_LINEAR seen */
+	unsigned int max_pending; /* most jobs queued on one ring at once */
+	unsigned int violations;  /* submissions or packets the kernel/HW would reject */
 	char last_violation[200];
 };
 

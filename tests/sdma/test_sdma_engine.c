@@ -28,7 +28,7 @@
 #include "sdma_pool.h"
 #include "test_common.h"
 
-/* KFD 1.12 (Linux 6.2+) added EXPORT_DMABUF; older uapi headers lack it. */
+/* KFD 1.12 added EXPORT_DMABUF (kfd_ioctl.h version log); Debian 12 ships 1.11. */
 #ifndef AMDKFD_IOC_EXPORT_DMABUF
 struct kfd_ioctl_export_dmabuf_args {
 	__u64 handle;
@@ -39,9 +39,9 @@ struct kfd_ioctl_export_dmabuf_args {
 #endif
 
 #define TOPOLOGY "/sys/class/kfd/kfd/topology/nodes"
-#define BO_SIZE (8ULL << 20)
-#define CANARY 0x5a
-#define WAIT_NS (30ULL * 1000000000ULL)
+#define BO_SIZE	 (8ULL << 20)
+#define CANARY	 0x5a
+#define WAIT_NS	 (30ULL * 1000000000ULL)
 #define MAX_GPUS 8
 
 struct gpu {
@@ -103,7 +103,7 @@ static int find_gpus(struct gpu *gpus, int max)
 			continue;
 		snprintf(path, sizeof(path), TOPOLOGY "/%s/gpu_id", de->d_name);
 		if (read_u32_file(path, &id) || !id)
-			continue;	/* CPU node */
+			continue; /* CPU node */
 		snprintf(path, sizeof(path), TOPOLOGY "/%s/properties", de->d_name);
 		if (read_property(path, "drm_render_minor", &minor))
 			continue;
@@ -118,19 +118,34 @@ static int find_gpus(struct gpu *gpus, int max)
 struct vram {
 	uint64_t handle;
 	int dmabuf_fd;
-	void *va;	/* CPU range reserved for the BO's GPU VA, as ROCr does */
+	void *va; /* CPU range reserved for the BO's GPU VA, as ROCr does */
 };
 
-static int vram_alloc(int kfd, int drm_fd, uint32_t gpu_id, uint64_t size, struct vram *v)
+/* KFD needs the process's VM on the GPU before it allocates there (kfd_bind_process_to_device). */
+static int acquire_vm(int kfd, const struct gpu *g, int *drm_fd)
 {
-	struct kfd_ioctl_acquire_vm_args acq = { .drm_fd = (__u32)drm_fd, .gpu_id = gpu_id };
+	struct kfd_ioctl_acquire_vm_args acq = { .gpu_id = g->gpu_id };
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/dri/renderD%u", g->render_minor);
+	*drm_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*drm_fd < 0) {
+		fprintf(stderr, "open %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	acq.drm_fd = (__u32)*drm_fd;
+	if (ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq)) {
+		fprintf(stderr, "KFD ACQUIRE_VM gpu 0x%x: %s\n", g->gpu_id, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int vram_alloc(int kfd, uint32_t gpu_id, uint64_t size, struct vram *v)
+{
 	struct kfd_ioctl_alloc_memory_of_gpu_args alloc;
 	struct kfd_ioctl_export_dmabuf_args exp;
 
-	if (ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq)) {
-		fprintf(stderr, "KFD ACQUIRE_VM gpu 0x%x: %s\n", gpu_id, strerror(errno));
-		return -errno;
-	}
 	v->va = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (v->va == MAP_FAILED)
 		return -errno;
@@ -169,12 +184,19 @@ static void vram_free(int kfd, struct vram *v, uint64_t size)
 		munmap(v->va, size);
 }
 
+/* Pseudo-random bytes (xorshift64*), 8 at a time: fast enough for megabytes per case. */
 static void fill_random(uint8_t *p, uint64_t n, unsigned int *seed)
 {
-	uint64_t i;
+	uint64_t x = *seed * 0x9e3779b97f4a7c15ULL + 1, i, w;
 
-	for (i = 0; i < n; i++)
-		p[i] = (uint8_t)rand_r(seed);
+	for (i = 0; i < n; i += 8) {
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		w = x * 0x2545f4914f6cdd1dULL;
+		memcpy(p + i, &w, n - i < 8 ? n - i : 8);
+	}
+	*seed = (unsigned int)(x >> 32) ^ (unsigned int)x;
 }
 
 /* Index of the first byte of p[0..n) that differs from c, or n. */
@@ -204,9 +226,9 @@ static void test_round_trips(struct sdma_engine *e, struct sdma_bo *bo, struct s
 		{ 1, 0, 0, 0 },
 		{ 3, 5, 7, 9 },
 		{ 4097, 4096, 1, 4095 },
-		{ (1 << 20) + 13, 3, 100, 4 },	   /* odd tail after a dword bulk */
-		{ (5 << 19) + 7, 4096, 8, 12 },	   /* > one IB with max_ib_bytes 1 MiB */
-		{ (4 << 20) + 256, 0, 0, 0 },	   /* > one 4 MiB packet where lanes allow */
+		{ (1 << 20) + 13, 3, 100, 4 },	/* odd tail after a dword bulk */
+		{ (5 << 19) + 7, 4096, 8, 12 }, /* > one IB with max_ib_bytes 1 MiB */
+		{ (4 << 20) + 256, 0, 0, 0 },	/* > one 4 MiB packet where lanes allow */
 	};
 	struct sdma_engine_info info;
 	uint8_t *s = sdma_hostbuf_ptr(src), *d = sdma_hostbuf_ptr(dst);
@@ -226,17 +248,21 @@ static void test_round_trips(struct sdma_engine *e, struct sdma_bo *bo, struct s
 		for (l = 0; l < nl; l++) {
 			const struct copy_case *k = &cases[c];
 			uint64_t base = l * slice;
-			uint64_t room = slice - (k->bo_off > k->dst_off ?
-						 (k->bo_off > k->src_off ? k->bo_off : k->src_off) :
-						 (k->dst_off > k->src_off ? k->dst_off : k->src_off));
+			uint64_t room =
+				slice -
+				(k->bo_off > k->dst_off
+					 ? (k->bo_off > k->src_off ? k->bo_off : k->src_off)
+					 : (k->dst_off > k->src_off ? k->dst_off : k->src_off));
 
 			len[l] = k->len < room ? k->len : room;
 			CHECK_EQ_INT(sdma_engine_copy_from_host(e, src, base + k->src_off, bo,
 								base + k->bo_off, len[l], l,
-								&tickets[2 * l]), 0);
+								&tickets[2 * l]),
+				     0);
 			CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, base + k->bo_off, dst,
 							      base + k->dst_off, len[l], l,
-							      &tickets[2 * l + 1]), 0);
+							      &tickets[2 * l + 1]),
+				     0);
 		}
 		for (l = 0; l < 2 * nl; l++)
 			CHECK_EQ_INT(sdma_engine_wait(e, &tickets[l], WAIT_NS), 0);
@@ -292,7 +318,8 @@ static void test_fill(struct sdma_engine *e, struct sdma_bo *bo, struct sdma_hos
 	/* Lanes run independently: the overlapping fill waits for the first. */
 	CHECK_EQ_INT(sdma_engine_wait(e, &t[0], WAIT_NS), 0);
 	CHECK_EQ_INT(sdma_engine_fill(e, bo, 4096 + 4, (5 << 20) + 8, 0xa5c3e1f0u,
-				      info.num_lanes - 1, &t[1]), 0);
+				      info.num_lanes - 1, &t[1]),
+		     0);
 	CHECK_EQ_INT(sdma_engine_wait(e, &t[1], WAIT_NS), 0);
 	memset(d, CANARY, BO_SIZE);
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, dst, 0, BO_SIZE, 0, &t[2]), 0);
@@ -326,7 +353,7 @@ static void test_bad_args(struct sdma_engine *e, struct sdma_bo *bo, struct sdma
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, UINT64_MAX, hb, 0, 2, 0, &t), -ERANGE);
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 8, info.num_lanes, &t), -EINVAL);
 	CHECK_EQ_INT(sdma_engine_fill(e, bo, 2, 8, 0, 0, &t), -EINVAL);
-	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 0, 0, &t), 0);  /* empty: no-op */
+	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 0, 0, &t), 0); /* empty: no-op */
 	CHECK_EQ_INT(sdma_engine_wait(e, &t, 0), 0);
 }
 
@@ -368,26 +395,85 @@ static void test_pool(struct sdma_engine *e, struct sdma_bo *bo, unsigned int *s
 	printf("pool: ok\n");
 }
 
-static void test_gpu(int kfd, const struct gpu *g, unsigned int *seed)
+/*
+ * EXPECT: pieces of 6 VRAM BOs gather into one host buffer and scatter back
+ * in one call each, matching what single copies read and write.
+ */
+static void test_gather_scatter(int kfd, uint32_t gpu_id, struct sdma_engine *e,
+				struct sdma_hostbuf *a, struct sdma_hostbuf *b, unsigned int *seed)
 {
-	/* Small IBs and two per lane, so large copies span IBs and IBs get reused. */
-	struct sdma_engine_config cfg = {
-		.ibs_per_lane = 2, .max_ib_bytes = 1 << 20, .debug = print_debug,
-	};
+	enum { N = 6 };
+	struct vram v[N];
+	struct sdma_bo *bo[N] = { 0 };
+	struct sdma_segment seg[N];
+	struct sdma_ticket t[N + 1];
+	uint8_t *pa = sdma_hostbuf_ptr(a), *pb = sdma_hostbuf_ptr(b);
+	uint64_t off = 0;
+	unsigned int i;
+
+	memset(v, 0, sizeof(v));
+	for (i = 0; i < N; i++) {
+		uint64_t size = 65536 * (i + 1);
+
+		v[i].dmabuf_fd = -1;
+		CHECK_EQ_INT(vram_alloc(kfd, gpu_id, size, &v[i]), 0);
+		if (v[i].dmabuf_fd < 0)
+			goto out;
+		CHECK_EQ_INT(sdma_bo_import_dmabuf(e, v[i].dmabuf_fd, &bo[i]), 0);
+		if (!bo[i])
+			goto out;
+		seg[i] = (struct sdma_segment){ bo[i], 3 * i + 1, off, size - 7 * i - 2 };
+		off += seg[i].len;
+	}
+	/* Fill the BOs with known bytes through single copies, then gather. */
+	fill_random(pa, off, seed);
+	for (i = 0; i < N; i++)
+		CHECK_EQ_INT(sdma_engine_copy_from_host(e, a, seg[i].host_offset, bo[i],
+							seg[i].bo_offset, seg[i].len, 0, &t[i]),
+			     0);
+	memset(pb, CANARY, off + 1);
+	CHECK_EQ_INT(sdma_engine_gather_to_host(e, seg, N, b, 0, &t[N]), 0);
+	CHECK_EQ_INT(sdma_engine_wait(e, &t[N], WAIT_NS), 0);
+	CHECK(!memcmp(pa, pb, off));
+	CHECK_EQ_INT(pb[off], CANARY);
+
+	/* Scatter new bytes, read each piece back with a single copy. */
+	fill_random(pb, off, seed);
+	CHECK_EQ_INT(sdma_engine_scatter_from_host(e, b, seg, N, 0, &t[N]), 0);
+	memset(pa, CANARY, off);
+	for (i = 0; i < N; i++)
+		CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo[i], seg[i].bo_offset, a,
+						      seg[i].host_offset, seg[i].len, 0, &t[i]),
+			     0);
+	CHECK_EQ_INT(sdma_engine_wait(e, &t[N - 1], WAIT_NS), 0);
+	CHECK(!memcmp(pa, pb, off));
+	printf("gather/scatter: %u BOs, %" PRIu64 " bytes\n", N, off);
+out:
+	for (i = 0; i < N; i++) {
+		sdma_bo_release(bo[i]);
+		vram_free(kfd, &v[i], 65536 * (i + 1));
+	}
+}
+
+/*
+ * One engine on one GPU. lanes 0 takes the engine's defaults with small IBs
+ * (two per lane, 1 MiB each, so big copies span and reuse IBs); otherwise
+ * that many lanes over several contexts, with default IBs.
+ */
+static void test_gpu(int kfd, const struct gpu *g, unsigned int lanes, unsigned int *seed)
+{
+	struct sdma_engine_config cfg = { .num_lanes = lanes, .debug = print_debug };
 	struct sdma_hostbuf *src = NULL, *dst = NULL;
 	struct vram v = { .dmabuf_fd = -1 };
 	struct sdma_engine_info info;
 	struct sdma_engine *e = NULL;
 	struct sdma_bo *bo = NULL;
-	char path[64];
-	int drm_fd;
 
-	snprintf(path, sizeof(path), "/dev/dri/renderD%u", g->render_minor);
-	drm_fd = open(path, O_RDWR | O_CLOEXEC);
-	CHECK(drm_fd >= 0);
-	if (drm_fd < 0)
-		return;
-	CHECK_EQ_INT(vram_alloc(kfd, drm_fd, g->gpu_id, BO_SIZE, &v), 0);
+	if (!lanes) {
+		cfg.ibs_per_lane = 2;
+		cfg.max_ib_bytes = 1 << 20;
+	}
+	CHECK_EQ_INT(vram_alloc(kfd, g->gpu_id, BO_SIZE, &v), 0);
 	CHECK_EQ_INT(sdma_engine_open(g->render_minor, &cfg, &e), 0);
 	if (!e || v.dmabuf_fd < 0)
 		goto out;
@@ -397,6 +483,8 @@ static void test_gpu(int kfd, const struct gpu *g, unsigned int *seed)
 	       (info.ip_version >> 8) & 0xff, info.ip_version & 0xff, info.num_instances,
 	       info.available_rings, info.num_lanes);
 	CHECK(info.num_lanes >= 1);
+	if (lanes)
+		CHECK_EQ_INT(info.num_lanes, lanes);
 
 	CHECK_EQ_INT(sdma_bo_import_dmabuf(e, v.dmabuf_fd, &bo), 0);
 	CHECK_EQ_INT(sdma_hostbuf_alloc(e, BO_SIZE, &src), 0);
@@ -410,6 +498,7 @@ static void test_gpu(int kfd, const struct gpu *g, unsigned int *seed)
 	test_fill(e, bo, dst);
 	test_bad_args(e, bo, dst);
 	test_pool(e, bo, seed);
+	test_gather_scatter(kfd, g->gpu_id, e, src, dst, seed);
 	CHECK_EQ_INT(sdma_engine_drain(e, WAIT_NS), 0);
 out:
 	sdma_hostbuf_free(src);
@@ -417,7 +506,6 @@ out:
 	sdma_bo_release(bo);
 	sdma_engine_free(e);
 	vram_free(kfd, &v, BO_SIZE);
-	close(drm_fd);
 }
 
 int main(void)
@@ -428,8 +516,8 @@ int main(void)
 
 	n = find_gpus(gpus, MAX_GPUS);
 	if (n <= 0) {
-		fprintf(stderr, "no GPU in %s (%d): run under the emulator or on a GPU\n",
-			TOPOLOGY, n);
+		fprintf(stderr, "no GPU in %s (%d): run under the emulator or on a GPU\n", TOPOLOGY,
+			n);
 		return 1;
 	}
 	kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
@@ -437,8 +525,17 @@ int main(void)
 		fprintf(stderr, "open /dev/kfd: %s\n", strerror(errno));
 		return 1;
 	}
-	for (i = 0; i < n; i++)
-		test_gpu(kfd, &gpus[i], &seed);
+	for (i = 0; i < n; i++) {
+		int drm_fd = -1;
+
+		CHECK_EQ_INT(acquire_vm(kfd, &gpus[i], &drm_fd), 0);
+		test_gpu(kfd, &gpus[i], 0, &seed);
+		/* EXPECT: more lanes than one context has rings: extra contexts, same bytes. */
+		if (i == 0)
+			test_gpu(kfd, &gpus[i], 5, &seed);
+		if (drm_fd >= 0)
+			close(drm_fd);
+	}
 	close(kfd);
 	return test_finish("test_sdma_engine");
 }

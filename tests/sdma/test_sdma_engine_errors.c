@@ -44,7 +44,7 @@ int main(void)
 	CHECK(e == NULL);
 	CHECK_EQ_INT(nmsg, 2);
 	CHECK(strstr(last_msg, "amdgpu_device_initialize") != NULL);
-	CHECK(fcntl(fd, F_GETFD) >= 0);	/* the caller's fd is still open */
+	CHECK(fcntl(fd, F_GETFD) >= 0); /* the caller's fd is still open */
 	close(fd);
 
 	sdma_engine_free(NULL);

@@ -24,12 +24,12 @@
 #include "test_common.h"
 
 #define VRAM_SIZE (16ULL << 20)
-#define WAIT_NS (10ULL * 1000000000ULL)
+#define WAIT_NS	  (10ULL * 1000000000ULL)
 
 static const struct fake_amdgpu_device_desc mi300 = {
 	/* sdma_v4_4_2_ip_block reports 4.4; discovery 4.4.2; 2 rings per context. */
-	.hw_ip_major = 4, .hw_ip_minor = 4, .discovery_version = 0x040402,
-	.available_rings = 0x3, .instances = 5, .count_bits = 22, .copy_max_bytes = 0x400000,
+	.hw_ip_major = 4, .hw_ip_minor = 4, .discovery_version = 0x040402, .available_rings = 0x3,
+	.instances = 5,	  .count_bits = 22, .copy_max_bytes = 0x400000,
 };
 
 static char last_msg[512];
@@ -81,7 +81,8 @@ static void check_no_violations(const char *when)
 	CHECK_EQ_INT(st.violations, 0);
 }
 
-/* EXPECT: MI300-like device: 5 lanes over 3 contexts; generation SDMA 4.4 from the discovery word. */
+/* EXPECT: MI300-like device: 5 lanes over 3 contexts; generation SDMA 4.4 from the discovery word.
+ */
 static void test_info(void)
 {
 	struct sdma_engine *e = open_engine(&mi300, NULL);
@@ -190,10 +191,11 @@ static void test_copies(unsigned int *seed)
 	for (l = 0; l < 5; l++) {
 		uint64_t off = l * (3ULL << 20) + l, len = (2ULL << 20) + 4 * l + 1;
 
-		CHECK_EQ_INT(sdma_engine_copy_from_host(e, in, off + 1, bo, off, len, l,
-							&t[2 * l]), 0);
-		CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, off, out, off + 2, len, l,
-						      &t[2 * l + 1]), 0);
+		CHECK_EQ_INT(sdma_engine_copy_from_host(e, in, off + 1, bo, off, len, l, &t[2 * l]),
+			     0);
+		CHECK_EQ_INT(
+			sdma_engine_copy_to_host(e, bo, off, out, off + 2, len, l, &t[2 * l + 1]),
+			0);
 	}
 	/* 18 IBs on 2 slots: 16 ran to free slots, one poll step runs the 17th, not the 18th. */
 	CHECK_EQ_INT(sdma_engine_poll(e, &t[1]), 0);
@@ -209,7 +211,7 @@ static void test_copies(unsigned int *seed)
 		CHECK_EQ_INT(po[off + 2 + len], 0x5a);
 	}
 	fake_amdgpu_get_stats(&st);
-	CHECK(st.max_pending >= 2);	/* several IBs in flight per lane */
+	CHECK(st.max_pending >= 2); /* several IBs in flight per lane */
 
 	/* A ticket gates its bytes: the fake runs a job only when a wait reaches it. */
 	memset(po, 0x5a, 4096);
@@ -245,8 +247,12 @@ done:
 static void test_big_packets(unsigned int *seed, int sdma52)
 {
 	struct fake_amdgpu_device_desc navi21 = {
-		.hw_ip_major = 5, .hw_ip_minor = 2, .discovery_version = 0x050200,
-		.available_rings = 0x3, .instances = 4, .count_bits = 30,
+		.hw_ip_major = 5,
+		.hw_ip_minor = 2,
+		.discovery_version = 0x050200,
+		.available_rings = 0x3,
+		.instances = 4,
+		.count_bits = 30,
 		.copy_max_bytes = 0x40000000,
 	};
 	struct sdma_engine *e = open_engine(sdma52 ? &navi21 : &mi300, NULL);
@@ -306,6 +312,7 @@ static void test_job_error(unsigned int *seed)
 	CHECK(strstr(msg, "lane 2") != NULL);
 	CHECK(strstr(last_msg, "lane 2") != NULL);
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 4096, 2, &t), -ECANCELED);
+	CHECK_EQ_INT(t.seq, 0); /* refused before reaching the GPU */
 	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 0, hb, 0, 4096, 3, &t), 0);
 	CHECK_EQ_INT(sdma_engine_wait(e, &t, WAIT_NS), 0);
 	CHECK_EQ_INT(sdma_engine_drain(e, WAIT_NS), -ECANCELED);
@@ -353,7 +360,8 @@ static void *lane_worker_run(void *arg)
 /* EXPECT: one thread per lane, submitting and waiting concurrently, each gets its bytes. */
 static void test_threads(unsigned int *seed)
 {
-	struct sdma_engine_config cfg = { .num_lanes = 4, .ibs_per_lane = 3,
+	struct sdma_engine_config cfg = { .num_lanes = 4,
+					  .ibs_per_lane = 3,
 					  .max_ib_bytes = 128 << 10 };
 	struct sdma_engine *e = open_engine(&mi300, &cfg);
 	struct sdma_hostbuf *in = NULL, *out = NULL;
@@ -371,7 +379,8 @@ static void test_threads(unsigned int *seed)
 	if (!bo || !in || !out)
 		goto done;
 	for (i = 0; i < 4; i++) {
-		w[i] = (struct lane_worker){ e, bo, in, out, i, i * (4ULL << 20), (3ULL << 20) + i, 0 };
+		w[i] = (struct lane_worker){ e, bo, in, out, i, i * (4ULL << 20), (3ULL << 20) + i,
+					     0 };
 		CHECK_EQ_INT(pthread_create(&th[i], NULL, lane_worker_run, &w[i]), 0);
 	}
 	for (i = 0; i < 4; i++) {
@@ -386,6 +395,94 @@ done:
 	sdma_engine_free(e);
 	if (fd >= 0)
 		close(fd);
+}
+
+/*
+ * EXPECT: 40 small BOs of odd sizes gather into one host buffer and scatter
+ * back, over several IBs whose BO lists hold exactly the BOs they touch.
+ */
+static void test_gather_scatter(unsigned int *seed)
+{
+	enum { NBO = 40 };
+	struct sdma_engine_config cfg = { .ibs_per_lane = 2, .max_ib_bytes = 64 << 10 };
+	struct sdma_engine *e = open_engine(&mi300, &cfg);
+	struct sdma_segment segs[SDMA_MAX_SEGMENTS + 1];
+	struct sdma_hostbuf *hb = NULL;
+	struct sdma_bo *bos[NBO] = { 0 };
+	struct fake_amdgpu_stats st;
+	struct sdma_ticket t;
+	uint8_t *views[NBO], *saved[NBO] = { 0 }, *h;
+	uint64_t sizes[NBO], off = 0, k;
+	int fds[NBO];
+	unsigned int i;
+
+	for (i = 0; i < NBO; i++)
+		fds[i] = -1;
+	if (!e)
+		return;
+	CHECK_EQ_INT(sdma_hostbuf_alloc(e, 4 << 20, &hb), 0);
+	if (!hb)
+		goto done;
+	h = sdma_hostbuf_ptr(hb);
+	memset(h, 0x5a, 4 << 20);
+	for (i = 0; i < NBO; i++) {
+		sizes[i] = 4096 * (1 + i % 7);
+		fds[i] = make_vram(sizes[i], seed);
+		CHECK(fds[i] >= 0);
+		CHECK_EQ_INT(sdma_bo_import_dmabuf(e, fds[i], &bos[i]), 0);
+		views[i] = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
+		if (!bos[i] || views[i] == MAP_FAILED)
+			goto done;
+		/* An odd piece from an odd offset, packed tightly in the host buffer. */
+		segs[i].bo = bos[i];
+		segs[i].bo_offset = 1 + i;
+		segs[i].len = sizes[i] - 1 - i - (i % 3);
+		segs[i].host_offset = off;
+		off += segs[i].len;
+	}
+	fake_amdgpu_reset_stats();
+	CHECK_EQ_INT(sdma_engine_gather_to_host(e, segs, NBO, hb, 1, &t), 0);
+	CHECK_EQ_INT(sdma_engine_wait(e, &t, WAIT_NS), 0);
+	for (i = 0; i < NBO; i++)
+		CHECK(!memcmp(h + segs[i].host_offset, views[i] + segs[i].bo_offset, segs[i].len));
+	CHECK_EQ_INT(h[off], 0x5a);
+	fake_amdgpu_get_stats(&st);
+	CHECK(st.jobs >= off / (64 << 10));
+	CHECK(st.jobs < NBO); /* packed: fewer IBs than BOs */
+
+	/* Scatter new bytes back; the bytes around each piece stay as they were. */
+	for (k = 0; k < off; k++)
+		h[k] = (uint8_t)rand_r(seed);
+	for (i = 0; i < NBO; i++) {
+		saved[i] = malloc(sizes[i]);
+		if (saved[i])
+			memcpy(saved[i], views[i], sizes[i]);
+	}
+	CHECK_EQ_INT(sdma_engine_scatter_from_host(e, hb, segs, NBO, 3, &t), 0);
+	CHECK_EQ_INT(sdma_engine_wait(e, &t, WAIT_NS), 0);
+	for (i = 0; i < NBO && saved[i]; i++) {
+		uint64_t end = segs[i].bo_offset + segs[i].len;
+
+		CHECK(!memcmp(views[i] + segs[i].bo_offset, h + segs[i].host_offset, segs[i].len));
+		CHECK(!memcmp(views[i], saved[i], segs[i].bo_offset));
+		CHECK(!memcmp(views[i] + end, saved[i] + end, sizes[i] - end));
+	}
+	CHECK_EQ_INT(sdma_engine_gather_to_host(e, segs, SDMA_MAX_SEGMENTS + 1, hb, 0, &t), -E2BIG);
+	segs[5].host_offset = (4 << 20) - 1;
+	CHECK_EQ_INT(sdma_engine_gather_to_host(e, segs, NBO, hb, 0, &t), -ERANGE);
+	check_no_violations("gather/scatter");
+done:
+	for (i = 0; i < NBO; i++) {
+		sdma_bo_release(bos[i]);
+		if (fds[i] >= 0) {
+			if (views[i] != MAP_FAILED)
+				munmap(views[i], sizes[i]);
+			close(fds[i]);
+		}
+		free(saved[i]);
+	}
+	sdma_hostbuf_free(hb);
+	sdma_engine_free(e);
 }
 
 /* EXPECT: the pool hands each buffer out once, times out when empty, refuses foreign returns. */
@@ -476,6 +573,7 @@ int main(void)
 	test_big_packets(&seed, 1);
 	test_job_error(&seed);
 	test_threads(&seed);
+	test_gather_scatter(&seed);
 	test_pool();
 	test_bad_args(&seed);
 	return test_finish("test_sdma_engine_fake");

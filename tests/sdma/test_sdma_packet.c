@@ -16,10 +16,10 @@
 #include "test_common.h"
 
 /* Field layouts restated from vega10_sdma_pkt_open.h, independently of the builders. */
-#define HDR_OP(dw) ((dw) & 0xff)
-#define HDR_SUB_OP(dw) (((dw) >> 8) & 0xff)
+#define HDR_OP(dw)		((dw)&0xff)
+#define HDR_SUB_OP(dw)		(((dw) >> 8) & 0xff)
 #define CONST_FILL_FILLSIZE(dw) (((dw) >> 30) & 0x3)
-#define FENCE_MTYPE(dw) (((dw) >> 16) & 0x7)
+#define FENCE_MTYPE(dw)		(((dw) >> 16) & 0x7)
 
 static const struct sdma_gen *gen_of(uint32_t ip)
 {
@@ -35,11 +35,11 @@ static void test_gen_table(void)
 {
 	const struct sdma_gen *gen;
 
-	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 0, 0))->name, "SDMA 4.0"));  /* Vega10 */
-	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 2, 0))->name, "SDMA 4.0"));  /* MI50 */
-	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 2, 2))->name, "SDMA 4.0"));  /* MI100 */
-	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 4, 0))->name, "SDMA 4.4"));  /* MI200 */
-	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 4, 2))->name, "SDMA 4.4"));  /* MI300 */
+	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 0, 0))->name, "SDMA 4.0")); /* Vega10 */
+	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 2, 0))->name, "SDMA 4.0")); /* MI50 */
+	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 2, 2))->name, "SDMA 4.0")); /* MI100 */
+	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 4, 0))->name, "SDMA 4.4")); /* MI200 */
+	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(4, 4, 2))->name, "SDMA 4.4")); /* MI300 */
 	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(5, 0, 0))->name, "SDMA 5.0"));
 	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(5, 2, 0))->name, "SDMA 5.2"));
 	CHECK(!strcmp(gen_of(SDMA_IP_VERSION(6, 0, 0))->name, "SDMA 6"));
@@ -61,7 +61,8 @@ static void test_gen_table(void)
 	CHECK_EQ_INT(sdma_gen_ip_from_hw_ip(5, 2, 0), SDMA_IP_VERSION(5, 2, 0));
 }
 
-/* EXPECT: COPY_LINEAR is header, bytes-1, 0, src lo/hi, dst lo/hi; addresses above 4 GiB survive. */
+/* EXPECT: COPY_LINEAR is header, bytes-1, 0, src lo/hi, dst lo/hi; addresses above 4 GiB survive.
+ */
 static void test_copy_linear_layout(void)
 {
 	const struct sdma_gen *gen = gen_of(SDMA_IP_VERSION(4, 4, 2));
@@ -72,7 +73,7 @@ static void test_copy_linear_layout(void)
 	n = sdma_emit_copy_linear(&cs, gen, 0x123456789000ULL, 0xabcdef0100ULL, 0x1000);
 	CHECK_EQ_INT(n, 0x1000);
 	CHECK_EQ_INT(cs.cdw, SDMA_COPY_LINEAR_DW);
-	CHECK_EQ_INT(buf[0], 0x00000001);  /* op COPY (1), sub-op LINEAR (0) */
+	CHECK_EQ_INT(buf[0], 0x00000001); /* op COPY (1), sub-op LINEAR (0) */
 	CHECK_EQ_INT(HDR_OP(buf[0]), 1);
 	CHECK_EQ_INT(HDR_SUB_OP(buf[0]), 0);
 	CHECK_EQ_INT(buf[1], 0xfff);
@@ -106,20 +107,20 @@ static void test_copy_linear_split(void)
 		if (!n)
 			break;
 		CHECK_EQ_INT(buf[cs.cdw - 6], n - 1);
-		CHECK_EQ_INT(buf[cs.cdw - 4], (uint32_t)(0x200000000ULL + done));  /* src lo */
-		CHECK_EQ_INT(buf[cs.cdw - 3], 2);			 /* src hi */
+		CHECK_EQ_INT(buf[cs.cdw - 4], (uint32_t)(0x200000000ULL + done)); /* src lo */
+		CHECK_EQ_INT(buf[cs.cdw - 3], 2);				  /* src hi */
 		done += n;
 		packets++;
 	}
 	CHECK_EQ_INT(done, size);
-	CHECK_EQ_INT(packets, 3);  /* 0x3fff00 + 0x3fff00 + 0x200200 */
+	CHECK_EQ_INT(packets, 3); /* 0x3fff00 + 0x3fff00 + 0x200200 */
 	CHECK(sdma_copy_linear_dw(g4, size) >= cs.cdw);
 
 	/* Aligned addresses, odd size: dword bulk first, then the tail. */
 	cs.cdw = 0;
 	CHECK_EQ_INT(sdma_emit_copy_linear(&cs, g4, 0x1000, 0x2000, 4097), 4096);
 	CHECK_EQ_INT(sdma_emit_copy_linear(&cs, g4, 0x2000, 0x3000, 1), 1);
-	CHECK_EQ_INT(buf[8], 0);  /* count 1 byte - 1 */
+	CHECK_EQ_INT(buf[8], 0); /* count 1 byte - 1 */
 	/* Unaligned address: one packet for everything. */
 	CHECK_EQ_INT(sdma_emit_copy_linear(&cs, g4, 0x1001, 0x2000, 4097), 4097);
 	CHECK_EQ_INT(sdma_emit_copy_linear(&cs, g4, 0x1000, 0x2000, 3), 3);
@@ -158,7 +159,7 @@ static void test_const_fill(void)
 	CHECK_EQ_INT(sdma_emit_const_fill(&cs, g6, 0, 1ULL << 31, 0), 0x3ffffffc);
 	CHECK_EQ_INT(buf[9], 0x3ffffffb);
 	cs.max_dw = 14;
-	CHECK_EQ_INT(sdma_emit_const_fill(&cs, g6, 0, 4, 0), 0);  /* no room */
+	CHECK_EQ_INT(sdma_emit_const_fill(&cs, g6, 0, 4, 0), 0); /* no room */
 }
 
 /* EXPECT: FENCE is header with mtype UC, addr lo/hi, value; NOP padding to 16 dwords. */
@@ -182,7 +183,7 @@ static void test_fence_nop_pad(void)
 	CHECK_EQ_INT(sdma_pad_ib(&cs, gen), 0);
 	CHECK_EQ_INT(cs.cdw, 16);
 	for (i = 4; i < 16; i++)
-		CHECK_EQ_INT(buf[i], 0);  /* NOP: op 0, count 0 */
+		CHECK_EQ_INT(buf[i], 0); /* NOP: op 0, count 0 */
 	CHECK_EQ_INT(sdma_pad_ib(&cs, gen), 0);
 	CHECK_EQ_INT(cs.cdw, 16);
 
@@ -241,8 +242,12 @@ static void test_copy_interpreted(void)
 {
 	/* A made-up generation with a tiny limit, so splits happen at test sizes. */
 	const struct sdma_gen tiny = {
-		.name = "tiny", .copy_max_bytes = 768, .fill_max_bytes = 516, .count_bits = 22,
-		.ib_pad_dw = 16, .ib_align_bytes = 256,
+		.name = "tiny",
+		.copy_max_bytes = 768,
+		.fill_max_bytes = 516,
+		.count_bits = 22,
+		.ib_pad_dw = 16,
+		.ib_align_bytes = 256,
 	};
 	enum { MEM = 1 << 16, HALF = MEM / 2 };
 	uint8_t *mem = malloc(MEM), *expect = malloc(MEM);
