@@ -348,6 +348,10 @@ static void emu_daemon_loop(struct emu_daemon *d)
 		pthread_mutex_lock(&d->lock);
 		emu_kproc_reap(d);
 		pthread_mutex_unlock(&d->lock);
+		/* Its folder gone (a test that removed it without `stop`), nobody
+		 * can reach the daemon any more: exit rather than poll forever. */
+		if (access(d->dir, F_OK) != 0 && errno == ENOENT)
+			break;
 	}
 }
 

@@ -13,10 +13,11 @@ plugin_emu_start() {
 PLUGIN_EMU_DIRS=()
 plugin_cleanup() {
 	local d
-	e2e_cleanup
+	# Daemons first: stopping one needs its folder, which e2e_cleanup removes.
 	for d in "${PLUGIN_EMU_DIRS[@]}"; do
 		"$EMU_LAUNCHER" stop --dir "$d" || true
 	done
+	e2e_cleanup
 }
 trap plugin_cleanup EXIT
 
