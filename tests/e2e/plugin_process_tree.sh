@@ -1,0 +1,54 @@
+#!/bin/bash
+# EXPECT: a process tree in which two processes hold KFD state (a shell and
+# two workloads of different sizes on both GPUs) is dumped
+# from its root, killed and restored; each workload gets its own images and
+# finishes with the digest of its own uninterrupted run.
+source "$(dirname "$0")/e2e_lib.sh"
+source "$(dirname "$0")/plugin_lib.sh"
+e2e_require_criu
+steps=30
+a=(--steps $steps --vram $((2 << 20)) --gtt $((1 << 20)) --host $((256 << 10)) --delay-ms 40)
+b=(--steps $steps --vram $((4 << 20)) --gtt $((1 << 20)) --host $((512 << 10)) --delay-ms 40)
+emu="$E2E_TMP/emu"
+plugin_emu_start "$emu" --gpus 2 --vram 64M
+ref_a=$(plugin_reference "$emu" "${a[@]}")
+ref_b=$(plugin_reference "$emu" "${b[@]}")
+
+plugin_use_emu "$emu"
+out_a="$E2E_TMP/a.out"
+out_b="$E2E_TMP/b.out"
+# The root shell holds no GPU state; its two children do. reap_run above it
+# reaps the tree once criu has killed it, so the pids are free for restore.
+"$REAP_RUN" setsid bash -c '"$0" "${@:1:10}" >"'"$out_a"'" 2>&1 & "$0" "${@:11}" >"'"$out_b"'" 2>&1 & wait' \
+	"$EMU_WORKLOAD" "${a[@]}" "${b[@]}" </dev/null >/dev/null 2>&1 &
+reaper=$!
+e2e_track "$reaper"
+plugin_wait_step "$out_a" 5
+plugin_wait_step "$out_b" 5
+root=$(pgrep -P "$reaper")
+e2e_track "$root"
+kids=$(pgrep -P "$root" | tr '\n' ' ')
+[ "$(echo $kids | wc -w)" = 2 ] || e2e_fail "expected two workloads under $root, found: $kids"
+for k in $kids; do e2e_track "$k"; done
+
+e2e_dump "$root" "$E2E_TMP/img"
+wait "$reaper" 2>/dev/null || true
+for k in $kids; do
+	e2e_gone "$k" || e2e_fail "workload $k still runs after the dump"
+	ls "$E2E_TMP/img"/vramstream-kfd-"$k"-*.img >/dev/null || e2e_fail "no KFD image for $k"
+done
+
+e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+for k in $kids; do
+	grep -q "vramstream: resume of pid $k: GPU queues running" "$E2E_TMP/restore.log" ||
+		e2e_fail "no RESUME for $k"
+done
+for k in $kids; do
+	e2e_wait_until 120 e2e_gone "$k" || e2e_fail "workload $k did not finish"
+done
+got_a=$(grep '^digest ' "$out_a") || e2e_fail "workload a printed no digest"
+got_b=$(grep '^digest ' "$out_b") || e2e_fail "workload b printed no digest"
+[ "$got_a" = "$ref_a" ] || e2e_fail "workload a ended with '$got_a', uninterrupted '$ref_a'"
+[ "$got_b" = "$ref_b" ] || e2e_fail "workload b ended with '$got_b', uninterrupted '$ref_b'"
+grep -q '^verify ok' "$out_a" && grep -q '^verify ok' "$out_b" || e2e_fail "a workload failed its own verification"
+echo "ok: both workloads of the tree finished as uninterrupted ($ref_a, $ref_b)"
