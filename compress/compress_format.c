@@ -68,7 +68,7 @@ int compress_header_decode(const uint8_t *buf, size_t len, struct compress_heade
 		WHY("not a vramstream stream file (bad header magic)");
 		return -EBADMSG;
 	}
-	if (get_le64(buf + 56) != compress_checksum(buf, 56)) {
+	if (!compress_meta_sum_ok(get_le64(buf + 56), compress_checksum(buf, 56))) {
 		WHY("header checksum mismatch");
 		return -EBADMSG;
 	}
@@ -134,7 +134,7 @@ int compress_footer_decode(const uint8_t *buf, size_t len, struct compress_foote
 		WHY("no index footer at the end of the file (truncated or unfinished stream)");
 		return -EBADMSG;
 	}
-	if (get_le64(buf + 56) != compress_checksum(buf, 56)) {
+	if (!compress_meta_sum_ok(get_le64(buf + 56), compress_checksum(buf, 56))) {
 		WHY("footer checksum mismatch");
 		return -EBADMSG;
 	}

@@ -479,7 +479,7 @@ static int cr_load_index(struct compress_reader *r, struct compress_err *err)
 		compress_err_set(err, "%s: reading the index: %s", r->name, strerror(-ret));
 		goto out;
 	}
-	if (compress_checksum(ibuf, len) != r->footer.index_checksum) {
+	if (!compress_meta_sum_ok(r->footer.index_checksum, compress_checksum(ibuf, len))) {
 		compress_err_set(err, "%s: index checksum mismatch (damaged index)", r->name);
 		ret = -EBADMSG;
 		goto out;

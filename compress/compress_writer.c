@@ -362,9 +362,9 @@ static void *cw_reaper_main(void *arg)
 			 * the buffered descriptor takes it instead.
 			 */
 			j->buffered = true;
-			ret = compress_uring_write(&w->uring, w->bfd, j->out + j->written,
-						   j->out_len - j->written,
-						   j->info.file_offset + j->written, j->staging, ud);
+			ret = compress_uring_write(
+				&w->uring, w->bfd, j->out + j->written, j->out_len - j->written,
+				j->info.file_offset + j->written, j->staging, ud);
 			if (ret == 0)
 				continue;
 			res = ret;
