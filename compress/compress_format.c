@@ -241,6 +241,12 @@ int compress_entry_decode(const uint8_t *buf, const struct compress_header *h, u
 			return -EBADMSG;
 		}
 		break;
+	case COMPRESS_CODEC_PLANES:
+		if (e->filter == COMPRESS_FILTER_NONE) {
+			WHY("planes chunk without a filter");
+			return -EBADMSG;
+		}
+		__attribute__((fallthrough)); /* the same length rules as zstd */
 	case COMPRESS_CODEC_ZSTD:
 		if (e->stored_len == 0 || e->stored_len >= e->raw_len) {
 			WHY("zstd chunk with stored length %u for %u bytes", e->stored_len,

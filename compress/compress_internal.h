@@ -24,6 +24,7 @@
 #define COMPRESS_FOOTER_BYTES	64
 #define COMPRESS_ENTRY_BYTES	48
 #define COMPRESS_CHECKSUM_XXH64 1
+#define COMPRESS_PLANE_RAW 0x80000000u /* planes codec: plane stored as is */
 
 struct compress_header {
 	uint32_t version;
@@ -134,6 +135,7 @@ struct cw_worker {
 	pthread_t thread;
 	ZSTD_CCtx *cctx;
 	void *scratch; /* filter output, chunk_size bytes */
+	void *sample; /* compressibility trial: sample and its output */
 	/* stage times, only this thread writes them; summed after join */
 	uint64_t zero_ns, zero_bytes, filter_ns, filter_bytes, codec_ns, codec_bytes;
 	uint64_t checksum_ns, checksum_bytes;

@@ -101,6 +101,59 @@ static void cr_queue(struct compress_reader *r, struct cr_job *j)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Planes codec (FORMAT.md): every plane back into the worker's scratch, still filtered. */
+static int cr_planes(struct cr_worker *wk, struct cr_job *j, const struct compress_chunk_info *e)
+{
+	struct compress_reader *r = wk->r;
+	unsigned int el = compress_filter_elem(e->filter);
+	uint32_t n = e->raw_len / el, tail = e->raw_len - n * el;
+	const uint8_t *p, *end;
+	uint8_t *out = wk->scratch;
+
+	if (e->stored_len < 4 * el + tail) {
+		cr_job_error(r, j, -EBADMSG, "%u stored bytes cannot hold %u planes", e->stored_len,
+			     el);
+		return -EBADMSG;
+	}
+	p = j->in + 4 * el;
+	end = j->in + e->stored_len - tail;
+	for (unsigned int k = 0; k < el; k++) {
+		uint32_t word, len;
+		size_t d;
+
+		memcpy(&word, j->in + 4 * k, 4);
+		word = le32toh(word);
+		len = word & ~COMPRESS_PLANE_RAW;
+		if (len > (size_t)(end - p)) {
+			cr_job_error(r, j, -EBADMSG, "plane %u of %u bytes overruns the chunk", k,
+				     len);
+			return -EBADMSG;
+		}
+		if (word & COMPRESS_PLANE_RAW) {
+			if (len != n) {
+				cr_job_error(r, j, -EBADMSG, "raw plane %u of %u bytes, not %u", k,
+					     len, n);
+				return -EBADMSG;
+			}
+			memcpy(out + (size_t)k * n, p, n);
+		} else {
+			d = ZSTD_decompressDCtx(wk->dctx, out + (size_t)k * n, n, p, len);
+			if (ZSTD_isError(d) || d != n) {
+				cr_job_error(r, j, -EBADMSG, "plane %u: zstd: %s", k,
+					     ZSTD_isError(d) ? ZSTD_getErrorName(d) : "wrong size");
+				return -EBADMSG;
+			}
+		}
+		p += len;
+	}
+	if (p != end) {
+		cr_job_error(r, j, -EBADMSG, "%zu stray bytes after the planes", (size_t)(end - p));
+		return -EBADMSG;
+	}
+	memcpy(out + (size_t)n * el, end, tail);
+	return 0;
+}
+
 static void cr_process(struct cr_worker *wk, struct cr_job *j)
 {
 	struct compress_reader *r = wk->r;
@@ -141,6 +194,19 @@ static void cr_process(struct cr_worker *wk, struct cr_job *j)
 		}
 		break;
 	}
+	case COMPRESS_CODEC_PLANES:
+		if (cr_planes(wk, j, e) < 0)
+			return;
+		t1 = compress_now_ns();
+		wk->codec_ns += t1 - t0;
+		wk->codec_bytes += e->raw_len;
+		t0 = t1;
+		compress_filter_undo(e->filter, wk->scratch, j->dst, e->raw_len);
+		t1 = compress_now_ns();
+		wk->filter_ns += t1 - t0;
+		wk->filter_bytes += e->raw_len;
+		t0 = t1;
+		break;
 	default:
 		cr_job_error(r, j, -EBADMSG, "unknown codec"); /* index decoding rules it out */
 		return;

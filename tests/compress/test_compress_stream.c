@@ -177,7 +177,15 @@ static void test_roundtrips(void)
 					if (kind == TD_RANDOM)
 						CHECK_EQ_INT(st.stored_bytes, sizes[s]);
 					if (levels[l] == COMPRESS_LEVEL_OFF)
-						CHECK_EQ_INT(st.chunks[COMPRESS_CODEC_ZSTD], 0);
+						CHECK_EQ_INT(
+							st.chunks[COMPRESS_CODEC_ZSTD] +
+								st.chunks[COMPRESS_CODEC_PLANES],
+							0);
+					/* EXPECT: filtered chunks use planes, unfiltered one frame
+					 */
+					CHECK_EQ_INT(st.chunks[f ? COMPRESS_CODEC_ZSTD
+								 : COMPRESS_CODEC_PLANES],
+						     0);
 					if (kind == TD_TEXT && levels[l] != COMPRESS_LEVEL_OFF &&
 					    sizes[s] >= 65536)
 						CHECK(st.stored_bytes * 2 < st.raw_bytes);
@@ -291,7 +299,7 @@ static void flip_bit(const char *path, uint64_t bit)
  * lands in bytes that carry nothing (padding, reserved header space) and the data is intact;
  * a flip inside any stored chunk byte is always caught, and names the chunk and its tag.
  */
-static void test_corruption(void)
+static void test_corruption(enum compress_filter filter)
 {
 	const uint64_t len = 400 << 10;
 	uint8_t *data = malloc(len);
@@ -311,10 +319,10 @@ static void test_corruption(void)
 	td_fill(TD_ZERO, data, 64 << 10, 0);
 	td_fill(TD_RANDOM, data + (64 << 10), 128 << 10, 8);
 	td_fill(TD_TEXT, data + (192 << 10), 64 << 10, 9);
-	opts_small(&o, 3, COMPRESS_FILTER_BYTEGROUP2);
+	opts_small(&o, 3, filter);
 	CHECK_EQ_INT(write_stream(path, &o, data, len, len, 77, &st), 0);
-	CHECK(st.chunks[COMPRESS_CODEC_ZSTD] > 0 && st.chunks[COMPRESS_CODEC_RAW] > 0 &&
-	      st.chunks[COMPRESS_CODEC_ZERO] > 0);
+	CHECK(st.chunks[filter ? COMPRESS_CODEC_PLANES : COMPRESS_CODEC_ZSTD] > 0 &&
+	      st.chunks[COMPRESS_CODEC_RAW] > 0 && st.chunks[COMPRESS_CODEC_ZERO] > 0);
 	size = file_size(path);
 	CHECK_EQ_INT(compress_reader_open(path, NULL, &r, &err), 0);
 	nchunks = compress_reader_chunk_count(r);
@@ -323,7 +331,7 @@ static void test_corruption(void)
 		compress_reader_chunk(r, i, &ci[i]);
 	compress_reader_free(r);
 
-	for (uint64_t bit = 0; bit < size * 8; bit += 997) {
+	for (uint64_t bit = 0; bit < size * 8; bit += 1999) {
 		bool in_payload = false;
 		int ret;
 
@@ -349,7 +357,7 @@ static void test_corruption(void)
 	CHECK(payload_bits > 100);
 	CHECK(caught >= payload_bits);
 	/* EXPECT: every bit of index and footer is protected */
-	for (uint64_t bit = (size - 4096) * 8; bit < size * 8; bit += 7) {
+	for (uint64_t bit = (size - 4096) * 8; bit < size * 8; bit += 29) {
 		struct compress_reader *rr;
 
 		copy_file(path, bad, size);
@@ -483,7 +491,9 @@ int main(int argc, char **argv)
 	}
 	test_roundtrips();
 	test_many_chunks_and_find();
-	test_corruption();
+	test_corruption(COMPRESS_FILTER_NONE);
+	test_corruption(COMPRESS_FILTER_BYTEGROUP2);
+	test_corruption(COMPRESS_FILTER_BYTEGROUP4);
 	test_truncation_and_foreign();
 	test_abandon_and_short_write();
 	{
