@@ -137,7 +137,7 @@ struct compress_chunk_info {
 	uint32_t stored_len;
 	enum compress_codec codec;
 	enum compress_filter filter;
-	uint64_t checksum; /* XXH64 of the raw bytes (0 for zero chunks) */
+	uint64_t checksum; /* CRC32C of the raw bytes (0 for zero chunks) */
 };
 
 struct compress_reader_opts {
@@ -183,7 +183,7 @@ void compress_reader_stats(const struct compress_reader *r, struct compress_stat
 
 void compress_reader_free(struct compress_reader *r);
 
-/* XXH64 (seed 0) of LEN bytes, the checksum stored per chunk. */
+/* CRC32C of LEN bytes (RFC 3720), the checksum stored per chunk and for metadata. */
 uint64_t compress_checksum(const void *buf, size_t len);
 
 #endif

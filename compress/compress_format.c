@@ -98,7 +98,7 @@ int compress_header_decode(const uint8_t *buf, size_t len, struct compress_heade
 		WHY("bad default filter %u", h->filter);
 		return -EBADMSG;
 	}
-	if (h->checksum_algo != COMPRESS_CHECKSUM_XXH64) {
+	if (h->checksum_algo != COMPRESS_CHECKSUM_CRC32C) {
 		WHY("unknown checksum algorithm %u", h->checksum_algo);
 		return -EBADMSG;
 	}

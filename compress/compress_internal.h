@@ -23,7 +23,7 @@
 #define COMPRESS_HEADER_BYTES	64    /* encoded header fields at the start of the header block */
 #define COMPRESS_FOOTER_BYTES	64
 #define COMPRESS_ENTRY_BYTES	48
-#define COMPRESS_CHECKSUM_XXH64 1
+#define COMPRESS_CHECKSUM_CRC32C 1
 #define COMPRESS_PLANE_RAW 0x80000000u /* planes codec: plane stored as is */
 
 struct compress_header {
@@ -80,6 +80,10 @@ static inline uint64_t compress_align_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) / a * a;
 }
+
+/* CRC32C continuing from CRC (0 to start), SSE4.2 when the CPU has it; _sw: tables only. */
+uint32_t compress_crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t compress_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 
 /* ---- filters and helpers ------------------------------------------------------------- */
 

@@ -824,7 +824,7 @@ static int cw_write_tail(struct compress_writer *w, uint64_t *file_size)
 		.alignment = COMPRESS_ALIGN,
 		.level = w->opts.level,
 		.filter = w->opts.filter,
-		.checksum_algo = COMPRESS_CHECKSUM_XXH64,
+		.checksum_algo = COMPRESS_CHECKSUM_CRC32C,
 	};
 	struct compress_footer f = {
 		.version = COMPRESS_VERSION,
