@@ -37,6 +37,7 @@ struct bs_opts {
 	bool json;
 	bool verify;
 	bool keep;
+	bool drop_caches;
 	uint64_t region;
 	unsigned int pool;
 	uint64_t push_size;
@@ -104,6 +105,21 @@ static void bs_add_stats_stages(struct bs_dir *d, const struct compress_stats *s
 		     (double)s->codec_ns / 1e9);
 	bs_add_stage(d, "checksum", s->checksum_bytes, (double)s->checksum_ns / 1e9);
 	bs_add_stage(d, write ? "io_write" : "io_read", s->io_bytes, (double)s->io_ns / 1e9);
+}
+
+/* Before a read phase on a real disk: make it read the disk, not the page cache. */
+static void bs_drop_caches(const struct bs_opts *o)
+{
+	FILE *f;
+
+	if (!o->drop_caches)
+		return;
+	sync();
+	f = fopen("/proc/sys/vm/drop_caches", "w");
+	if (!f || fputs("3", f) < 0)
+		fprintf(stderr, "vramstream-bench: cannot drop caches (not root?)\n");
+	if (f)
+		fclose(f);
 }
 
 static void bs_pool_take(struct bs_pool *p)
@@ -238,6 +254,7 @@ static int bs_pipeline_read(const struct bs_opts *o, const uint8_t *region, cons
 		return -ENOMEM;
 	}
 	pool.region = o->verify ? region : NULL;
+	bs_drop_caches(o);
 	bench_usage_start(&c);
 	ret = compress_reader_open(path, &o->r, &r, &err);
 	if (ret < 0) {
@@ -351,6 +368,7 @@ static int bs_raw(const struct bs_opts *o, const uint8_t *region, uint64_t regio
 	if (posix_memalign((void **)&buf, 4096, chunk))
 		return -ENOMEM;
 	memset(buf, 0, chunk);
+	bs_drop_caches(o);
 	bench_usage_start(&c);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	for (uint64_t pos = 0; fd >= 0 && pos < o->size && ret == 0; pos += chunk) {
@@ -427,6 +445,7 @@ static int bs_zstd1t(const struct bs_opts *o, const uint8_t *region, uint64_t re
 	res->file_bytes = (uint64_t)sb.st_size;
 
 	t_comp = t_io = 0;
+	bs_drop_caches(o);
 	bench_usage_start(&c);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	for (uint64_t pos = 0; fd >= 0 && pos < o->size && ret == 0; pos += chunk) {
@@ -503,21 +522,23 @@ static void bs_json_dir(const char *dir, const struct bs_result *r, const struct
 
 static void bs_usage(FILE *f)
 {
-	fprintf(f, "usage: vramstream-bench stream [options]\n"
-		   "  --kind zeros|random|bf16|mixed   data (default mixed)\n"
-		   "  --size N[K|M|G]                  bytes to stream (default 1G)\n"
-		   "  --dir DIR                        where the files go (default /dev/shm)\n"
-		   "  --level L|off                    pipeline zstd level (default 1)\n"
-		   "  --filter none|bytegroup2|bytegroup4  (default bytegroup2 for bf16/mixed)\n"
-		   "  --workers N  --queue-depth N  --chunk N[K|M]  --no-direct  --fsync\n"
-		   "  --pool N                         caller buffers in flight (default 4)\n"
-		   "  --push N[M]                      caller buffer size (default 16M)\n"
-		   "  --region N[M]                    source data, repeated (default 256M)\n"
-		   "  --baseline-level L               zstd1t level (default 3)\n"
-		   "  --variants LIST                  pipeline,raw,zstd1t (default all)\n"
-		   "  --verify                         compare every byte read back\n"
-		   "  --keep                           keep the files\n"
-		   "  --json                           print one JSON object last\n");
+	fprintf(f,
+		"usage: vramstream-bench stream [options]\n"
+		"  --kind zeros|random|bf16|mixed   data (default mixed)\n"
+		"  --size N[K|M|G]                  bytes to stream (default 1G)\n"
+		"  --dir DIR                        where the files go (default /dev/shm)\n"
+		"  --level L|off                    pipeline zstd level (default 1)\n"
+		"  --filter none|bytegroup2|bytegroup4  (default bytegroup2 for bf16/mixed)\n"
+		"  --workers N  --queue-depth N  --chunk N[K|M]  --no-direct  --fsync\n"
+		"  --pool N                         caller buffers in flight (default 4)\n"
+		"  --push N[M]                      caller buffer size (default 16M)\n"
+		"  --region N[M]                    source data, repeated (default 256M)\n"
+		"  --baseline-level L               zstd1t level (default 3)\n"
+		"  --variants LIST                  pipeline,raw,zstd1t (default all)\n"
+		"  --verify                         compare every byte read back\n"
+		"  --keep                           keep the files\n"
+		"  --drop-caches                    sync, drop the page cache before reads (root)\n"
+		"  --json                           print one JSON object last\n");
 }
 
 static int bs_parse(int argc, char **argv, struct bs_opts *o)
@@ -540,6 +561,7 @@ static int bs_parse(int argc, char **argv, struct bs_opts *o)
 		{ "variants", required_argument, NULL, 'V' },
 		{ "verify", no_argument, NULL, 'v' },
 		{ "keep", no_argument, NULL, 'K' },
+		{ "drop-caches", no_argument, NULL, 'C' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -619,6 +641,9 @@ static int bs_parse(int argc, char **argv, struct bs_opts *o)
 			break;
 		case 'K':
 			o->keep = true;
+			break;
+		case 'C':
+			o->drop_caches = true;
 			break;
 		case 'j':
 			o->json = true;
