@@ -163,7 +163,8 @@ int compress_reader_chunk(const struct compress_reader *r, uint64_t index,
 int64_t compress_reader_find(const struct compress_reader *r, uint64_t tag, uint64_t offset);
 
 /*
- * Queues reading chunk INDEX into DST (at least its raw_len bytes). DONE is
+ * Queues reading chunk INDEX into DST (at least its raw_len bytes; exactly those
+ * are written, so neighbouring chunks may be read into one buffer). DONE is
  * called from an internal thread once DST holds the verified bytes (status 0)
  * or with a negative errno; the message is kept for compress_reader_wait().
  * Blocks while the reader's queue is full.

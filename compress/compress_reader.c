@@ -336,8 +336,13 @@ int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, u
 	if (r->dfd >= 0) {
 		uint32_t want = (uint32_t)compress_align_up(e->stored_len, COMPRESS_ALIGN);
 
-		/* O_DIRECT reads whole aligned blocks, padding included, into aligned memory. */
-		if (need_staging || ((uintptr_t)dst % COMPRESS_ALIGN == 0 && dst_len >= want)) {
+		/*
+		 * O_DIRECT reads whole aligned blocks, padding included, into aligned
+		 * memory: straight into DST only when that writes nothing past the
+		 * chunk (the caller may be filling the bytes after it in parallel).
+		 */
+		if (need_staging ||
+		    ((uintptr_t)dst % COMPRESS_ALIGN == 0 && e->stored_len == want)) {
 			j->fd = r->dfd;
 			j->want = want;
 		}

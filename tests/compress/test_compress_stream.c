@@ -265,6 +265,46 @@ static void test_many_chunks_and_find(void)
 	free(out);
 }
 
+/* EXPECT: a read writes the chunk's raw_len bytes of DST and not one byte more, whatever the
+ * codec, with O_DIRECT on and an aligned DST larger than the chunk. */
+static void test_no_overrun(void)
+{
+	static const int kinds[] = { TD_ZERO, TD_RANDOM, TD_TEXT, TD_BF16 };
+	struct compress_writer_opts o;
+	struct compress_reader_opts ro;
+	struct compress_reader *r;
+	struct compress_err err;
+	uint8_t *data = malloc(5001), *dst = NULL;
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/overrun.vrs", dir);
+	CHECK(posix_memalign((void **)&dst, 4096, 64 << 10) == 0);
+	compress_reader_opts_default(&ro);
+	ro.direct_io = true;
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (int f = 0; f < 2; f++) {
+			td_fill(kinds[k], data, 5001, 3);
+			opts_small(&o, 1, f);
+			CHECK_EQ_INT(write_stream(path, &o, data, 5001, 5001, 9, NULL), 0);
+			CHECK_EQ_INT(compress_reader_open(path, &ro, &r, &err), 0);
+			memset(dst, 0xa5, 64 << 10);
+			CHECK_EQ_INT(compress_reader_read_sync(r, 0, dst, 64 << 10, &err), 0);
+			CHECK(memcmp(dst, data, 5001) == 0);
+			for (size_t i = 5001; i < (64 << 10); i++)
+				if (dst[i] != 0xa5) {
+					fprintf(stderr, "kind %d filter %d: byte %zu written\n",
+						kinds[k], f, i);
+					CHECK(dst[i] == 0xa5);
+					break;
+				}
+			compress_reader_free(r);
+		}
+	}
+	unlink(path);
+	free(dst);
+	free(data);
+}
+
 static uint64_t file_size(const char *path)
 {
 	struct stat sb;
@@ -494,6 +534,7 @@ int main(int argc, char **argv)
 	}
 	test_roundtrips();
 	test_many_chunks_and_find();
+	test_no_overrun();
 	test_corruption(COMPRESS_FILTER_NONE, 9973, false);
 	test_corruption(COMPRESS_FILTER_BYTEGROUP2, 4999, true);
 	test_corruption(COMPRESS_FILTER_BYTEGROUP4, 9973, false);
