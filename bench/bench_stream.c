@@ -689,6 +689,10 @@ int bench_stream_main(int argc, char **argv)
 
 	if (bs_parse(argc, argv, &o))
 		return 2;
+	if (!o.w.workers) /* what compress/ picks, printed as such */
+		o.w.workers = o.r.workers = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (!o.w.queue_depth)
+		o.w.queue_depth = o.r.queue_depth = o.w.workers + 2;
 	/* the source: as much of the stream as --region allows, whole push buffers */
 	region_len = (o.size + o.push_size - 1) / o.push_size * o.push_size;
 	if (region_len > o.region)

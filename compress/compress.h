@@ -56,7 +56,7 @@ struct compress_writer_opts {
 	enum compress_filter filter;
 	unsigned int workers;	  /* 0: number of online CPUs */
 	uint32_t chunk_size;	  /* 0: COMPRESS_CHUNK_DEFAULT; multiple of 4096 */
-	unsigned int queue_depth; /* io_uring entries and staging buffers; 0: 2 * workers + 2 */
+	unsigned int queue_depth; /* staging buffers and I/O in flight; 0: workers + 2 */
 	bool direct_io;		  /* try O_DIRECT, fall back to buffered I/O if refused */
 	bool fsync;		  /* fsync the file and its folder before finish() succeeds */
 	uint64_t prealloc_step;	  /* fallocate ahead in steps of this many bytes; 0: 64 MiB */
@@ -142,7 +142,7 @@ struct compress_chunk_info {
 
 struct compress_reader_opts {
 	unsigned int workers;	  /* 0: online CPUs */
-	unsigned int queue_depth; /* 0: 2 * workers + 2 */
+	unsigned int queue_depth; /* 0: workers + 2 */
 	bool direct_io;
 };
 

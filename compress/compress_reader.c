@@ -584,7 +584,8 @@ static int cr_start(struct compress_reader *r, const struct compress_reader_opts
 	int ret;
 
 	r->nworkers = o->workers ? o->workers : compress_online_cpus();
-	r->nstaging = o->queue_depth ? o->queue_depth : 2 * r->nworkers + 2;
+	/* One staging buffer per worker decompressing, two reads ahead. */
+	r->nstaging = o->queue_depth ? o->queue_depth : r->nworkers + 2;
 	r->njobs = r->nstaging + r->nworkers;
 	r->staging_size = r->header.chunk_size;
 	r->jobs = calloc(r->njobs, sizeof(*r->jobs));
