@@ -32,6 +32,7 @@ enum compress_codec {
 	COMPRESS_CODEC_ZERO = 0, /* all bytes zero, nothing stored */
 	COMPRESS_CODEC_RAW = 1,	 /* stored as is */
 	COMPRESS_CODEC_ZSTD = 2, /* one zstd frame */
+	COMPRESS_CODEC_PLANES = 3, /* filtered: each byte plane a zstd frame or raw */
 	COMPRESS_CODEC_COUNT
 };
 
@@ -55,7 +56,7 @@ struct compress_writer_opts {
 	enum compress_filter filter;
 	unsigned int workers;	  /* 0: number of online CPUs */
 	uint32_t chunk_size;	  /* 0: COMPRESS_CHUNK_DEFAULT; multiple of 4096 */
-	unsigned int queue_depth; /* io_uring entries and staging buffers; 0: 2 * workers + 2 */
+	unsigned int queue_depth; /* staging buffers and I/O in flight; 0: workers + 2 */
 	bool direct_io;		  /* try O_DIRECT, fall back to buffered I/O if refused */
 	bool fsync;		  /* fsync the file and its folder before finish() succeeds */
 	uint64_t prealloc_step;	  /* fallocate ahead in steps of this many bytes; 0: 64 MiB */
@@ -136,12 +137,12 @@ struct compress_chunk_info {
 	uint32_t stored_len;
 	enum compress_codec codec;
 	enum compress_filter filter;
-	uint64_t checksum; /* XXH64 of the raw bytes (0 for zero chunks) */
+	uint64_t checksum; /* CRC32C of the raw bytes (0 for zero chunks) */
 };
 
 struct compress_reader_opts {
 	unsigned int workers;	  /* 0: online CPUs */
-	unsigned int queue_depth; /* 0: 2 * workers + 2 */
+	unsigned int queue_depth; /* 0: workers + 2 */
 	bool direct_io;
 };
 
@@ -162,7 +163,8 @@ int compress_reader_chunk(const struct compress_reader *r, uint64_t index,
 int64_t compress_reader_find(const struct compress_reader *r, uint64_t tag, uint64_t offset);
 
 /*
- * Queues reading chunk INDEX into DST (at least its raw_len bytes). DONE is
+ * Queues reading chunk INDEX into DST (at least its raw_len bytes; exactly those
+ * are written, so neighbouring chunks may be read into one buffer). DONE is
  * called from an internal thread once DST holds the verified bytes (status 0)
  * or with a negative errno; the message is kept for compress_reader_wait().
  * Blocks while the reader's queue is full.
@@ -182,7 +184,7 @@ void compress_reader_stats(const struct compress_reader *r, struct compress_stat
 
 void compress_reader_free(struct compress_reader *r);
 
-/* XXH64 (seed 0) of LEN bytes, the checksum stored per chunk. */
+/* CRC32C of LEN bytes (RFC 3720), the checksum stored per chunk and for metadata. */
 uint64_t compress_checksum(const void *buf, size_t len);
 
 #endif

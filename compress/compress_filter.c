@@ -166,7 +166,7 @@ void compress_err_set(struct compress_err *err, const char *fmt, ...)
 
 const char *compress_codec_name(enum compress_codec codec)
 {
-	static const char *const names[] = { "zero", "raw", "zstd" };
+	static const char *const names[] = { "zero", "raw", "zstd", "planes" };
 
 	return (unsigned int)codec < COMPRESS_CODEC_COUNT ? names[codec] : "unknown";
 }

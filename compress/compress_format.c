@@ -68,7 +68,7 @@ int compress_header_decode(const uint8_t *buf, size_t len, struct compress_heade
 		WHY("not a vramstream stream file (bad header magic)");
 		return -EBADMSG;
 	}
-	if (get_le64(buf + 56) != compress_checksum(buf, 56)) {
+	if (!compress_meta_sum_ok(get_le64(buf + 56), compress_checksum(buf, 56))) {
 		WHY("header checksum mismatch");
 		return -EBADMSG;
 	}
@@ -98,7 +98,7 @@ int compress_header_decode(const uint8_t *buf, size_t len, struct compress_heade
 		WHY("bad default filter %u", h->filter);
 		return -EBADMSG;
 	}
-	if (h->checksum_algo != COMPRESS_CHECKSUM_XXH64) {
+	if (h->checksum_algo != COMPRESS_CHECKSUM_CRC32C) {
 		WHY("unknown checksum algorithm %u", h->checksum_algo);
 		return -EBADMSG;
 	}
@@ -134,7 +134,7 @@ int compress_footer_decode(const uint8_t *buf, size_t len, struct compress_foote
 		WHY("no index footer at the end of the file (truncated or unfinished stream)");
 		return -EBADMSG;
 	}
-	if (get_le64(buf + 56) != compress_checksum(buf, 56)) {
+	if (!compress_meta_sum_ok(get_le64(buf + 56), compress_checksum(buf, 56))) {
 		WHY("footer checksum mismatch");
 		return -EBADMSG;
 	}
@@ -241,6 +241,12 @@ int compress_entry_decode(const uint8_t *buf, const struct compress_header *h, u
 			return -EBADMSG;
 		}
 		break;
+	case COMPRESS_CODEC_PLANES:
+		if (e->filter == COMPRESS_FILTER_NONE) {
+			WHY("planes chunk without a filter");
+			return -EBADMSG;
+		}
+		__attribute__((fallthrough)); /* the same length rules as zstd */
 	case COMPRESS_CODEC_ZSTD:
 		if (e->stored_len == 0 || e->stored_len >= e->raw_len) {
 			WHY("zstd chunk with stored length %u for %u bytes", e->stored_len,

@@ -101,6 +101,59 @@ static void cr_queue(struct compress_reader *r, struct cr_job *j)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* Planes codec (FORMAT.md): every plane back into the worker's scratch, still filtered. */
+static int cr_planes(struct cr_worker *wk, struct cr_job *j, const struct compress_chunk_info *e)
+{
+	struct compress_reader *r = wk->r;
+	unsigned int el = compress_filter_elem(e->filter);
+	uint32_t n = e->raw_len / el, tail = e->raw_len - n * el;
+	const uint8_t *p, *end;
+	uint8_t *out = wk->scratch;
+
+	if (e->stored_len < 4 * el + tail) {
+		cr_job_error(r, j, -EBADMSG, "%u stored bytes cannot hold %u planes", e->stored_len,
+			     el);
+		return -EBADMSG;
+	}
+	p = j->in + 4 * el;
+	end = j->in + e->stored_len - tail;
+	for (unsigned int k = 0; k < el; k++) {
+		uint32_t word, len;
+		size_t d;
+
+		memcpy(&word, j->in + 4 * k, 4);
+		word = le32toh(word);
+		len = word & ~COMPRESS_PLANE_RAW;
+		if (len > (size_t)(end - p)) {
+			cr_job_error(r, j, -EBADMSG, "plane %u of %u bytes overruns the chunk", k,
+				     len);
+			return -EBADMSG;
+		}
+		if (word & COMPRESS_PLANE_RAW) {
+			if (len != n) {
+				cr_job_error(r, j, -EBADMSG, "raw plane %u of %u bytes, not %u", k,
+					     len, n);
+				return -EBADMSG;
+			}
+			memcpy(out + (size_t)k * n, p, n);
+		} else {
+			d = ZSTD_decompressDCtx(wk->dctx, out + (size_t)k * n, n, p, len);
+			if (ZSTD_isError(d) || d != n) {
+				cr_job_error(r, j, -EBADMSG, "plane %u: zstd: %s", k,
+					     ZSTD_isError(d) ? ZSTD_getErrorName(d) : "wrong size");
+				return -EBADMSG;
+			}
+		}
+		p += len;
+	}
+	if (p != end) {
+		cr_job_error(r, j, -EBADMSG, "%zu stray bytes after the planes", (size_t)(end - p));
+		return -EBADMSG;
+	}
+	memcpy(out + (size_t)n * el, end, tail);
+	return 0;
+}
+
 static void cr_process(struct cr_worker *wk, struct cr_job *j)
 {
 	struct compress_reader *r = wk->r;
@@ -141,6 +194,19 @@ static void cr_process(struct cr_worker *wk, struct cr_job *j)
 		}
 		break;
 	}
+	case COMPRESS_CODEC_PLANES:
+		if (cr_planes(wk, j, e) < 0)
+			return;
+		t1 = compress_now_ns();
+		wk->codec_ns += t1 - t0;
+		wk->codec_bytes += e->raw_len;
+		t0 = t1;
+		compress_filter_undo(e->filter, wk->scratch, j->dst, e->raw_len);
+		t1 = compress_now_ns();
+		wk->filter_ns += t1 - t0;
+		wk->filter_bytes += e->raw_len;
+		t0 = t1;
+		break;
 	default:
 		cr_job_error(r, j, -EBADMSG, "unknown codec"); /* index decoding rules it out */
 		return;
@@ -270,8 +336,13 @@ int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, u
 	if (r->dfd >= 0) {
 		uint32_t want = (uint32_t)compress_align_up(e->stored_len, COMPRESS_ALIGN);
 
-		/* O_DIRECT reads whole aligned blocks, padding included, into aligned memory. */
-		if (need_staging || ((uintptr_t)dst % COMPRESS_ALIGN == 0 && dst_len >= want)) {
+		/*
+		 * O_DIRECT reads whole aligned blocks, padding included, into aligned
+		 * memory: straight into DST only when that writes nothing past the
+		 * chunk (the caller may be filling the bytes after it in parallel).
+		 */
+		if (need_staging ||
+		    ((uintptr_t)dst % COMPRESS_ALIGN == 0 && e->stored_len == want)) {
 			j->fd = r->dfd;
 			j->want = want;
 		}
@@ -479,7 +550,7 @@ static int cr_load_index(struct compress_reader *r, struct compress_err *err)
 		compress_err_set(err, "%s: reading the index: %s", r->name, strerror(-ret));
 		goto out;
 	}
-	if (compress_checksum(ibuf, len) != r->footer.index_checksum) {
+	if (!compress_meta_sum_ok(r->footer.index_checksum, compress_checksum(ibuf, len))) {
 		compress_err_set(err, "%s: index checksum mismatch (damaged index)", r->name);
 		ret = -EBADMSG;
 		goto out;
@@ -513,7 +584,8 @@ static int cr_start(struct compress_reader *r, const struct compress_reader_opts
 	int ret;
 
 	r->nworkers = o->workers ? o->workers : compress_online_cpus();
-	r->nstaging = o->queue_depth ? o->queue_depth : 2 * r->nworkers + 2;
+	/* One staging buffer per worker decompressing, two reads ahead. */
+	r->nstaging = o->queue_depth ? o->queue_depth : r->nworkers + 2;
 	r->njobs = r->nstaging + r->nworkers;
 	r->staging_size = r->header.chunk_size;
 	r->jobs = calloc(r->njobs, sizeof(*r->jobs));

@@ -16,4 +16,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 	meson test -C build-san --suite unit --print-errorlogs || status=1
 echo "== all suites (build)"
 meson test -C build --print-errorlogs || status=1
+if command -v clang >/dev/null; then
+	echo "== fuzzing the stream reader for 60 s (clang, libFuzzer; tests/compress/run_fuzz.sh)"
+	tests/compress/run_fuzz.sh 60 build-fuzz || status=1
+fi
 exit $status

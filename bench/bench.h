@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* vramstream-bench: subcommands and the helpers they share. */
+#ifndef VRAMSTREAM_BENCH_H
+#define VRAMSTREAM_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum bench_kind { BENCH_ZEROS, BENCH_RANDOM, BENCH_BF16, BENCH_MIXED, BENCH_KINDS };
+
+/* Fills BUF with LEN bytes of synthetic data of KIND (deterministic for a seed). */
+void bench_data_fill(enum bench_kind kind, uint8_t *buf, size_t len, uint64_t seed);
+int bench_kind_parse(const char *s, enum bench_kind *kind);
+const char *bench_kind_name(enum bench_kind kind);
+/* "512M", "2G", "1.5G", "4096" (bytes) */
+int bench_size_parse(const char *s, uint64_t *bytes);
+
+/* Process resource counters around a measured section. */
+struct bench_usage {
+	double wall_s;
+	double cpu_s;	   /* user + system, all threads */
+	uint64_t peak_rss; /* bytes, since the last bench_usage_start() */
+};
+struct bench_clock {
+	double wall0, cpu0;
+};
+void bench_usage_start(struct bench_clock *c);
+void bench_usage_stop(const struct bench_clock *c, struct bench_usage *u);
+double bench_now(void);
+
+int bench_stream_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A real full filesystem: mounts a 1 MiB tmpfs (needs root; skipped, exit 77,
+ * without), streams 4 MiB of random data into it with and without O_DIRECT
+ * and preallocation, and expects -ENOSPC with a message naming the file and
+ * no file left behind. Then 64 MiB of zeros, which fit as an index, succeed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "compress.h"
+#include "test_common.h"
+#include "test_compress_data.h"
+
+static void done(void *cookie, int status)
+{
+	(*(unsigned int *)cookie)++;
+}
+
+static unsigned int count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	unsigned int n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int stream(const char *path, const uint8_t *data, uint64_t len, int mode,
+		  struct compress_err *err)
+{
+	struct compress_writer_opts o;
+	struct compress_writer *w;
+	unsigned int returned = 0, pushed = 0;
+	int ret;
+
+	compress_writer_opts_default(&o);
+	o.direct_io = mode & 1;
+	o.prealloc_off = mode & 2;
+	o.chunk_size = 256 << 10;
+	o.fsync = true;
+	ret = compress_writer_new(path, &o, &w, err);
+	if (ret < 0)
+		return ret;
+	for (uint64_t pos = 0; pos < len; pos += 1 << 20) {
+		pushed++;
+		if (compress_writer_push(w, data + pos, 1 << 20, 3, pos, done, &returned) < 0)
+			break;
+	}
+	ret = compress_writer_finish(w, NULL, err);
+	compress_writer_free(w);
+	CHECK_EQ_INT(returned, pushed);
+	return ret;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/compress-enospc-XXXXXX", path[300];
+	uint8_t *data = malloc(64 << 20);
+	struct compress_err err;
+	struct compress_reader *r;
+	uint8_t *out = malloc(256 << 10);
+
+	if (!mkdtemp(dir))
+		return 1;
+	if (mount("compress-enospc", dir, "tmpfs", 0, "size=1m,mode=0700")) {
+		fprintf(stderr, "cannot mount a tmpfs (%s): skipped\n", strerror(errno));
+		rmdir(dir);
+		return 77;
+	}
+	snprintf(path, sizeof(path), "%s/full.vrs", dir);
+	td_fill(TD_RANDOM, data, 4 << 20, 1);
+	for (int mode = 0; mode < 4; mode++) {
+		int ret = stream(path, data, 4 << 20, mode, &err);
+
+		/* EXPECT: ENOSPC, the file named, nothing left in the folder */
+		printf("mode %d: %d %s\n", mode, ret, err.msg);
+		CHECK_EQ_INT(ret, -ENOSPC);
+		CHECK(strstr(err.msg, path) != NULL);
+		CHECK(strstr(err.msg, "No space left") != NULL);
+		CHECK_EQ_INT(count_entries(dir), 0);
+	}
+	/* EXPECT: zeros take no room, so 64 MiB of them fit in 1 MiB and read back as zeros */
+	memset(data, 0, 64 << 20);
+	CHECK_EQ_INT(stream(path, data, 64 << 20, 1, &err), 0);
+	CHECK_EQ_INT(compress_reader_open(path, NULL, &r, &err), 0);
+	CHECK_EQ_INT(compress_reader_chunk_count(r), 256);
+	memset(out, 0xa5, 256 << 10);
+	CHECK_EQ_INT(compress_reader_read_sync(r, 255, out, 256 << 10, &err), 0);
+	CHECK(out[0] == 0 && out[(256 << 10) - 1] == 0);
+	compress_reader_free(r);
+	unlink(path);
+
+	CHECK_EQ_INT(umount(dir), 0);
+	rmdir(dir);
+	free(data);
+	free(out);
+	return test_finish("compress_enospc");
+}
