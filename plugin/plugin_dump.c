@@ -277,7 +277,53 @@ static int dump_plan(struct kfd_dump *d, int dirfd, int id)
 	return 0;
 }
 
-int plugin_dump_kfd(const struct plugin_config *cfg, int dirfd, int fd, int id)
+/* Keeps the process paused until plugin_dump_finish(). */
+static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid)
+{
+	int own;
+
+	if (s->n_paused == s->cap_paused) {
+		unsigned int cap = s->cap_paused ? s->cap_paused * 2 : 8;
+		struct plugin_paused *n = realloc(s->paused, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->paused = n;
+		s->cap_paused = cap;
+	}
+	/* criu may close its copy of the file before the dump ends. */
+	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own < 0)
+		return -errno;
+	s->paused[s->n_paused++] = (struct plugin_paused){ own, pid };
+	return 0;
+}
+
+int plugin_dump_finish(struct plugin_dump_session *s)
+{
+	int first = 0;
+
+	for (unsigned int i = 0; i < s->n_paused; i++) {
+		int r = kfd_criu_unpause(s->paused[i].fd);
+
+		if (r) {
+			pr_err("dump of pid %u: UNPAUSE failed: %s; the process's GPU queues stay "
+			       "paused",
+			       s->paused[i].pid, strerror(-r));
+			if (!first)
+				first = r;
+		} else {
+			pr_info("pid %u: GPU queues unpaused", s->paused[i].pid);
+		}
+		close(s->paused[i].fd);
+	}
+	free(s->paused);
+	memset(s, 0, sizeof(*s));
+	return first;
+}
+
+int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session *session,
+		    int dirfd, int fd, int id)
 {
 	struct kfd_dump d = { 0 };
 	char name[PATH_MAX];
@@ -353,15 +399,17 @@ int plugin_dump_kfd(const struct plugin_config *cfg, int dirfd, int fd, int id)
 	r = plugin_write_image(dirfd, name, buf, len);
 	if (r)
 		pr_err("dump of pid %u: cannot write %s: %s", d.info.pid, name, strerror(-r));
+	/* Paused until criu has dumped the process's memory as well. */
+	if (!r)
+		r = session_keep(session, fd, d.info.pid);
 out:
 	free(buf);
-	u = kfd_criu_unpause(fd);
-	if (u) {
-		pr_err("dump of pid %u: UNPAUSE failed: %s; the process's GPU queues stay "
-		       "paused",
-		       d.info.pid, strerror(-u));
-		if (!r)
-			r = u;
+	if (r) {
+		u = kfd_criu_unpause(fd);
+		if (u)
+			pr_err("dump of pid %u: UNPAUSE failed: %s; the process's GPU queues stay "
+			       "paused",
+			       d.info.pid, strerror(-u));
 	}
 	if (r) {
 		/* Leave nothing that restore could mistake for an image. */

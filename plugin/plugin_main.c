@@ -29,6 +29,7 @@
  * at a time; owned by this file and handed down by pointer.
  */
 static struct plugin_config plugin_cfg;
+static struct plugin_dump_session plugin_dump;
 
 static const char *plugin_stage_name(int stage)
 {
@@ -62,6 +63,9 @@ static int vramstream_plugin_init(int stage)
 
 static void vramstream_plugin_exit(int stage, int ret)
 {
+	/* criu has written every image and not yet resumed or killed the tasks. */
+	if (stage == CR_PLUGIN_STAGE__DUMP)
+		plugin_dump_finish(&plugin_dump);
 	pr_info("plugin finished %s (%s)", plugin_stage_name(stage), ret ? "failed" : "ok");
 }
 
@@ -92,7 +96,7 @@ static int vramstream_dump_ext_file(int fd, int id)
 		return -ENOTSUP;
 	switch (classify(st.st_rdev)) {
 	case DEV_KFD:
-		return plugin_dump_kfd(&plugin_cfg, criu_get_image_dir(), fd, id);
+		return plugin_dump_kfd(&plugin_cfg, &plugin_dump, criu_get_image_dir(), fd, id);
 	case DEV_RENDER:
 		return plugin_dump_render(&plugin_cfg, criu_get_image_dir(), fd, id,
 					  minor(st.st_rdev));
