@@ -29,5 +29,6 @@ void bench_usage_stop(const struct bench_clock *c, struct bench_usage *u);
 double bench_now(void);
 
 int bench_stream_main(int argc, char **argv);
+int bench_e2e_main(int argc, char **argv);
 
 #endif

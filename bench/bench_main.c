@@ -16,6 +16,8 @@ static const struct {
 } bench_cmds[] = {
 	{ "stream", bench_stream_main,
 	  "compress/ pipeline vs write()/read() and single-threaded zstd, both directions" },
+	{ "e2e", bench_e2e_main,
+	  "GPU memory -> image -> GPU through the plugin's pipeline vs copy-wait-write" },
 };
 
 static void bench_usage_print(FILE *f)

@@ -1,0 +1,715 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vramstream-bench e2e: GPU memory -> image -> GPU memory through the
+ * plugin's transfer pipeline (plugin/plugin_transfer.c, the code the plugin
+ * runs inside criu), against the straightforward design measured in the same
+ * command: one copy queue, copy a chunk into one staging buffer, wait for
+ * it, write() it raw, next chunk, as the upstream CRIU amdgpu plugin moves
+ * BO contents (plugins/amdgpu/amdgpu_plugin.c: sdma_copy_bo, one thread per
+ * GPU, ring 0, a staging buffer as large as the largest BO).
+ *
+ * Devices: "emu" allocates VRAM BOs through KFD on the GPUs this process
+ * sees (the emulator's, under vramstream-emu, or real AMD GPUs) and moves
+ * them with SDMA (plugin_dma_sdma); "cuda" uses device memory of an NVIDIA
+ * GPU and its copy engines (bench_dma_cuda.c), for the real-GPU run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/kfd_ioctl.h>
+
+#include "bench.h"
+#include "bench_dma_cuda.h"
+#include "plugin_transfer.h"
+
+/* KFD 1.12 added EXPORT_DMABUF (kfd_ioctl.h version log); Debian 12 ships 1.11. */
+#ifndef AMDKFD_IOC_EXPORT_DMABUF
+struct kfd_ioctl_export_dmabuf_args {
+	__u64 handle;
+	__u32 flags;
+	__u32 dmabuf_fd;
+};
+#define AMDKFD_IOC_EXPORT_DMABUF AMDKFD_IOWR(0x24, struct kfd_ioctl_export_dmabuf_args)
+#endif
+
+#define TOPOLOGY "/sys/class/kfd/kfd/topology/nodes"
+#define MAX_GPUS 16
+#define MAX_BOS 4096
+
+struct e2e_opts {
+	const char *dma;    /* "emu" or "cuda" */
+	uint64_t size;	    /* per GPU */
+	uint64_t bo_size;
+	unsigned int gpus;
+	enum bench_kind kind;
+	const char *dir;
+	bool json, verify, keep;
+	unsigned int baseline_max_mb;
+	struct plugin_config cfg;
+};
+
+struct bo {
+	int fd;		 /* dmabuf (emu) or device allocation index (cuda) */
+	uint64_t handle; /* KFD handle (emu) */
+	void *va;	 /* reserved CPU range for the GPU VA (emu) */
+	uint64_t size;
+	uint64_t seed;
+};
+
+struct gpu {
+	uint32_t gpu_id, render_minor;
+	int drm_fd;
+	struct bo bos[MAX_BOS];
+	unsigned int n_bos;
+};
+
+static struct {
+	int kfd;
+	struct gpu gpu[MAX_GPUS];
+	unsigned int n_gpus;
+	bool cuda;
+} dev = { .kfd = -1 };
+
+/* ---- devices ---------------------------------------------------------- */
+
+static int read_prop(const char *path, const char *key, uint64_t *v)
+{
+	char line[256], name[128];
+	unsigned long long val;
+	FILE *f = fopen(path, "r");
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %llu", name, &val) == 2 && !strcmp(name, key)) {
+			*v = val;
+			r = 0;
+			break;
+		}
+	fclose(f);
+	return r;
+}
+
+static int emu_open(unsigned int want)
+{
+	char path[512];
+	uint64_t id, minor = 0;
+
+	dev.kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
+	if (dev.kfd < 0) {
+		fprintf(stderr, "e2e: cannot open /dev/kfd: %s (run under vramstream-emu or on a "
+				"machine with AMD GPUs)\n",
+			strerror(errno));
+		return -errno;
+	}
+	for (unsigned int node = 0; node < 64 && dev.n_gpus < want; node++) {
+		struct kfd_ioctl_acquire_vm_args acq = { 0 };
+		struct gpu *g = &dev.gpu[dev.n_gpus];
+		FILE *f;
+
+		snprintf(path, sizeof(path), TOPOLOGY "/%u/gpu_id", node);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%" SCNu64, &id) != 1)
+			id = 0;
+		fclose(f);
+		snprintf(path, sizeof(path), TOPOLOGY "/%u/properties", node);
+		if (!id || read_prop(path, "drm_render_minor", &minor))
+			continue;
+		g->gpu_id = (uint32_t)id;
+		g->render_minor = (uint32_t)minor;
+		snprintf(path, sizeof(path), "/dev/dri/renderD%u", g->render_minor);
+		g->drm_fd = open(path, O_RDWR | O_CLOEXEC);
+		acq.gpu_id = g->gpu_id;
+		acq.drm_fd = (uint32_t)g->drm_fd;
+		if (g->drm_fd < 0 || ioctl(dev.kfd, AMDKFD_IOC_ACQUIRE_VM, &acq)) {
+			fprintf(stderr, "e2e: GPU 0x%x (%s): %s\n", g->gpu_id, path, strerror(errno));
+			return -errno;
+		}
+		dev.n_gpus++;
+	}
+	if (!dev.n_gpus) {
+		fprintf(stderr, "e2e: no GPU in the KFD topology\n");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int emu_alloc(struct gpu *g, struct bo *b)
+{
+	struct kfd_ioctl_alloc_memory_of_gpu_args alloc = { 0 };
+	struct kfd_ioctl_export_dmabuf_args exp = { 0 };
+
+	b->va = mmap(NULL, b->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (b->va == MAP_FAILED)
+		return -errno;
+	alloc.va_addr = (uintptr_t)b->va;
+	alloc.size = b->size;
+	alloc.gpu_id = g->gpu_id;
+	alloc.flags = KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_WRITABLE |
+		      KFD_IOC_ALLOC_MEM_FLAGS_PUBLIC;
+	if (ioctl(dev.kfd, AMDKFD_IOC_ALLOC_MEMORY_OF_GPU, &alloc)) {
+		fprintf(stderr, "e2e: KFD ALLOC_MEMORY_OF_GPU %" PRIu64 " bytes on 0x%x: %s\n",
+			b->size, g->gpu_id, strerror(errno));
+		return -errno;
+	}
+	b->handle = alloc.handle;
+	exp.handle = alloc.handle;
+	exp.flags = O_CLOEXEC;
+	if (ioctl(dev.kfd, AMDKFD_IOC_EXPORT_DMABUF, &exp)) {
+		fprintf(stderr, "e2e: KFD EXPORT_DMABUF: %s\n", strerror(errno));
+		return -errno;
+	}
+	b->fd = (int)exp.dmabuf_fd;
+	return 0;
+}
+
+static void emu_free(struct bo *b)
+{
+	struct kfd_ioctl_free_memory_of_gpu_args fr = { .handle = b->handle };
+
+	close(b->fd);
+	ioctl(dev.kfd, AMDKFD_IOC_FREE_MEMORY_OF_GPU, &fr);
+	munmap(b->va, b->size);
+}
+
+/* Host view of a BO's bytes: the dmabuf mapped (emu), a download (cuda). */
+static int bo_fill(struct bo *b, enum bench_kind kind)
+{
+	uint8_t *p;
+	int r = 0;
+
+	if (dev.cuda) {
+		p = malloc(b->size);
+		if (!p)
+			return -ENOMEM;
+		bench_data_fill(kind, p, b->size, b->seed);
+		r = bench_cuda_upload(b->fd, p, b->size);
+		free(p);
+		return r;
+	}
+	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	bench_data_fill(kind, p, b->size, b->seed);
+	munmap(p, b->size);
+	return 0;
+}
+
+static int bo_check(const struct bo *b, enum bench_kind kind)
+{
+	uint8_t *want = malloc(b->size), *got = NULL;
+	int r = 0;
+
+	if (!want)
+		return -ENOMEM;
+	bench_data_fill(kind, want, b->size, b->seed);
+	if (dev.cuda) {
+		got = malloc(b->size);
+		r = got ? bench_cuda_download(b->fd, got, b->size) : -ENOMEM;
+		if (!r && memcmp(want, got, b->size))
+			r = -EBADMSG;
+		free(got);
+	} else {
+		got = mmap(NULL, b->size, PROT_READ, MAP_SHARED, b->fd, 0);
+		if (got == MAP_FAILED)
+			r = -errno;
+		else {
+			if (memcmp(want, got, b->size))
+				r = -EBADMSG;
+			munmap(got, b->size);
+		}
+	}
+	free(want);
+	return r;
+}
+
+/* (Re)creates every GPU's BOs; @fill writes the data kind into them. */
+static int bos_create(const struct e2e_opts *o, bool fill)
+{
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		struct gpu *g = &dev.gpu[gi];
+
+		g->n_bos = 0;
+		for (uint64_t done = 0; done < o->size && g->n_bos < MAX_BOS; g->n_bos++) {
+			struct bo *b = &g->bos[g->n_bos];
+			int r;
+
+			b->size = o->size - done < o->bo_size ? o->size - done : o->bo_size;
+			b->seed = 1000 * gi + g->n_bos + 1;
+			r = dev.cuda ? bench_cuda_alloc(b->size, &b->fd) : emu_alloc(g, b);
+			if (!r && fill)
+				r = bo_fill(b, o->kind);
+			if (r)
+				return r;
+			done += b->size;
+		}
+	}
+	return 0;
+}
+
+static void bos_release(void)
+{
+	if (dev.cuda) {
+		bench_cuda_free_all();
+		return;
+	}
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
+		for (unsigned int i = 0; i < dev.gpu[gi].n_bos; i++)
+			emu_free(&dev.gpu[gi].bos[i]);
+}
+
+static int bos_verify(const struct e2e_opts *o, const char *what)
+{
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
+		for (unsigned int i = 0; i < dev.gpu[gi].n_bos; i++)
+			if (bo_check(&dev.gpu[gi].bos[i], o->kind)) {
+				fprintf(stderr, "e2e: %s: GPU %u BO %u differs after restore\n", what,
+					gi, i);
+				return -EBADMSG;
+			}
+	return 0;
+}
+
+/* ---- the pipeline ----------------------------------------------------- */
+
+struct result {
+	double dump_s, restore_s, dump_cpu_s, restore_cpu_s;
+	uint64_t bytes, stored, peak_rss;
+	double dma_busy[2], codec_busy[2], io_busy[2];
+};
+
+static const struct plugin_dma_ops *dma_ops(void)
+{
+	return dev.cuda ? &bench_dma_cuda_ops : &plugin_dma_sdma_ops;
+}
+
+static void jobs_for(const struct e2e_opts *o, struct transfer_job *jobs,
+		     struct transfer_bo (*tb)[MAX_BOS])
+{
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		struct gpu *g = &dev.gpu[gi];
+
+		memset(&jobs[gi], 0, sizeof(jobs[gi]));
+		for (unsigned int i = 0; i < g->n_bos; i++)
+			tb[gi][i] = (struct transfer_bo){ g->bos[i].size, g->bos[i].fd, i };
+		jobs[gi].gpu_id = g->gpu_id;
+		jobs[gi].render_minor = g->render_minor;
+		jobs[gi].bos = tb[gi];
+		jobs[gi].n_bos = g->n_bos;
+		snprintf(jobs[gi].stream_path, sizeof(jobs[gi].stream_path), "%s/gpu%u.vrs",
+			 o->dir, gi);
+	}
+}
+
+static int run_pipeline(const struct e2e_opts *o, struct result *res)
+{
+	static struct transfer_bo tb[MAX_GPUS][MAX_BOS];
+	struct transfer_job jobs[MAX_GPUS];
+	struct bench_clock c;
+	struct bench_usage u;
+	int r;
+
+	jobs_for(o, jobs, tb);
+	bench_usage_start(&c);
+	r = transfer_dump(&o->cfg, dma_ops(), jobs, dev.n_gpus);
+	bench_usage_stop(&c, &u);
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		if (jobs[gi].status)
+			fprintf(stderr, "e2e: pipeline dump, GPU %u: %s\n", gi, jobs[gi].err);
+		res->bytes += jobs[gi].stats.bytes;
+		res->stored += jobs[gi].stats.stored;
+		res->dma_busy[0] += jobs[gi].stats.dma_busy_s;
+		res->codec_busy[0] += jobs[gi].stats.codec_busy_s;
+		res->io_busy[0] += jobs[gi].stats.io_busy_s;
+	}
+	if (r)
+		return r;
+	res->dump_s = u.wall_s;
+	res->dump_cpu_s = u.cpu_s;
+	res->peak_rss = u.peak_rss;
+
+	/* Restore into fresh BOs, so nothing of the old contents can help. */
+	bos_release();
+	r = bos_create(o, false);
+	if (r)
+		return r;
+	jobs_for(o, jobs, tb);
+	bench_usage_start(&c);
+	r = transfer_restore(&o->cfg, dma_ops(), jobs, dev.n_gpus);
+	bench_usage_stop(&c, &u);
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		if (jobs[gi].status)
+			fprintf(stderr, "e2e: pipeline restore, GPU %u: %s\n", gi, jobs[gi].err);
+		res->dma_busy[1] += jobs[gi].stats.dma_busy_s;
+		res->codec_busy[1] += jobs[gi].stats.codec_busy_s;
+		res->io_busy[1] += jobs[gi].stats.io_busy_s;
+	}
+	if (r)
+		return r;
+	res->restore_s = u.wall_s;
+	res->restore_cpu_s = u.cpu_s;
+	if (u.peak_rss > res->peak_rss)
+		res->peak_rss = u.peak_rss;
+	if (o->verify)
+		r = bos_verify(o, "pipeline");
+	for (unsigned int gi = 0; gi < dev.n_gpus && !o->keep; gi++)
+		unlink(jobs[gi].stream_path);
+	return r;
+}
+
+/* ---- the baseline ----------------------------------------------------- */
+
+struct base_arg {
+	const struct e2e_opts *o;
+	struct gpu *g;
+	unsigned int index;
+	bool restore;
+	int status;
+	double dma_busy, io_busy;
+};
+
+static int write_all(int fd, const uint8_t *p, uint64_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, uint8_t *p, uint64_t len)
+{
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static void *baseline_gpu(void *arg)
+{
+	struct base_arg *a = arg;
+	struct plugin_dma_params dp = { 0 };
+	struct plugin_dma *dma = NULL;
+	uint64_t staging = 0, cap = (uint64_t)a->o->baseline_max_mb << 20;
+	char path[PATH_MAX], err[256] = "";
+	int fd = -1, r;
+
+	for (unsigned int i = 0; i < a->g->n_bos; i++)
+		if (a->g->bos[i].size > staging)
+			staging = a->g->bos[i].size;
+	if (staging > cap)
+		staging = cap; /* upstream's KFD_MAX_BUFFER_SIZE */
+	dp.render_minor = a->g->render_minor;
+	dp.rings = 1;
+	dp.buffers = 1;
+	dp.buffer_size = staging;
+	r = dma_ops()->open(&dp, &dma, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "e2e: baseline: %s\n", err);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/baseline-gpu%u.raw", a->o->dir, a->index);
+	fd = a->restore ? open(path, O_RDONLY | O_CLOEXEC) :
+			  open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (unsigned int i = 0; !r && i < a->g->n_bos; i++) {
+		struct bo *b = &a->g->bos[i];
+		unsigned int h;
+
+		r = dma_ops()->import(dma, b->fd, b->size, &h);
+		for (uint64_t off = 0; !r && off < b->size; off += staging) {
+			uint64_t len = b->size - off < staging ? b->size - off : staging, t;
+			uint8_t *buf = dma_ops()->buffer(dma, 0);
+			double t0;
+
+			if (a->restore) {
+				t0 = bench_now();
+				r = read_all(fd, buf, len);
+				a->io_busy += bench_now() - t0;
+			}
+			t0 = bench_now();
+			if (!r)
+				r = dma_ops()->copy(dma, 0, h, off, 0, len, a->restore, &t);
+			if (!r)
+				r = dma_ops()->wait(dma, 0, t);
+			a->dma_busy += bench_now() - t0;
+			if (!r && !a->restore) {
+				t0 = bench_now();
+				r = write_all(fd, buf, len);
+				a->io_busy += bench_now() - t0;
+			}
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dma)
+		dma_ops()->close(dma);
+	a->status = r;
+	return NULL;
+}
+
+static int baseline_pass(const struct e2e_opts *o, bool restore, struct result *res)
+{
+	struct base_arg args[MAX_GPUS];
+	pthread_t th[MAX_GPUS];
+	struct bench_clock c;
+	struct bench_usage u;
+	int r = 0;
+
+	bench_usage_start(&c);
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		args[gi] = (struct base_arg){ .o = o, .g = &dev.gpu[gi], .index = gi,
+					      .restore = restore };
+		pthread_create(&th[gi], NULL, baseline_gpu, &args[gi]);
+	}
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		pthread_join(th[gi], NULL);
+		if (args[gi].status && !r)
+			r = args[gi].status;
+		res->dma_busy[restore] += args[gi].dma_busy;
+		res->io_busy[restore] += args[gi].io_busy;
+	}
+	bench_usage_stop(&c, &u);
+	if (restore) {
+		res->restore_s = u.wall_s;
+		res->restore_cpu_s = u.cpu_s;
+	} else {
+		res->dump_s = u.wall_s;
+		res->dump_cpu_s = u.cpu_s;
+	}
+	if (u.peak_rss > res->peak_rss)
+		res->peak_rss = u.peak_rss;
+	return r;
+}
+
+static int run_baseline(const struct e2e_opts *o, struct result *res)
+{
+	int r = baseline_pass(o, false, res);
+
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
+		for (unsigned int i = 0; i < dev.gpu[gi].n_bos; i++)
+			res->bytes += dev.gpu[gi].bos[i].size;
+	res->stored = res->bytes;
+	if (r)
+		return r;
+	bos_release();
+	r = bos_create(o, false);
+	if (!r)
+		r = baseline_pass(o, true, res);
+	if (!r && o->verify)
+		r = bos_verify(o, "baseline");
+	for (unsigned int gi = 0; gi < dev.n_gpus && !o->keep; gi++) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/baseline-gpu%u.raw", o->dir, gi);
+		unlink(path);
+	}
+	return r;
+}
+
+/* ---- report ----------------------------------------------------------- */
+
+static void print_row(const char *name, const struct result *r)
+{
+	double gb = r->bytes / 1e9;
+
+	printf("%-9s %8.2f %8.2f %7.2f   %6.2f %6.2f %6.2f   %6.2f %6.2f %6.2f %8.0f\n", name,
+	       gb / r->dump_s, gb / r->restore_s, r->stored ? (double)r->bytes / r->stored : 0,
+	       r->dma_busy[0] > 0 ? gb / r->dma_busy[0] : 0,
+	       r->codec_busy[0] > 0 ? gb / r->codec_busy[0] : 0,
+	       r->io_busy[0] > 0 ? r->stored / 1e9 / r->io_busy[0] : 0,
+	       r->dma_busy[1] > 0 ? gb / r->dma_busy[1] : 0,
+	       r->codec_busy[1] > 0 ? gb / r->codec_busy[1] : 0,
+	       r->io_busy[1] > 0 ? r->stored / 1e9 / r->io_busy[1] : 0, r->peak_rss / 1048576.0);
+}
+
+static void json_entry(const char *name, const struct result *r, bool last)
+{
+	double gb = r->bytes / 1e9;
+
+	printf("\"%s\":{\"dump_gbps\":%.4f,\"restore_gbps\":%.4f,\"image_ratio\":%.4f,"
+	       "\"bytes\":%" PRIu64 ",\"stored\":%" PRIu64 ",\"dump_s\":%.4f,\"restore_s\":%.4f,"
+	       "\"dump_cpu_s_per_gb\":%.4f,\"restore_cpu_s_per_gb\":%.4f,"
+	       "\"dma_busy_s\":[%.4f,%.4f],\"codec_busy_s\":[%.4f,%.4f],\"io_busy_s\":[%.4f,%.4f],"
+	       "\"peak_rss\":%" PRIu64 "}%s",
+	       name, gb / r->dump_s, gb / r->restore_s, r->stored ? (double)r->bytes / r->stored : 0,
+	       r->bytes, r->stored, r->dump_s, r->restore_s, r->dump_cpu_s / gb, r->restore_cpu_s / gb,
+	       r->dma_busy[0], r->dma_busy[1], r->codec_busy[0], r->codec_busy[1], r->io_busy[0],
+	       r->io_busy[1], r->peak_rss, last ? "" : ",");
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vramstream-bench e2e [options]\n"
+		"  --dma emu|cuda     copy engines: KFD GPUs with SDMA (default), or CUDA\n"
+		"  --gpus K           GPUs to use (default: all KFD GPUs; 1 for cuda)\n"
+		"  --size SIZE        GPU memory per GPU (default 512M)\n"
+		"  --bo-size SIZE     per BO (default 128M)\n"
+		"  --kind KIND        zeros|random|bf16|mixed (default mixed)\n"
+		"  --dir DIR          image folder (default /dev/shm/vramstream-bench-e2e)\n"
+		"  --level L|off --filter none|2|4 --workers N --rings N --buffer-size SIZE\n"
+		"  --chunk-size SIZE --pinned-max SIZE (the plugin's settings, README.md)\n"
+		"  --baseline-max SIZE  staging buffer cap of the baseline (default 1G)\n"
+		"  --no-verify --keep --json\n");
+}
+
+int bench_e2e_main(int argc, char **argv)
+{
+	struct e2e_opts o = { .dma = "emu", .size = 512ull << 20, .bo_size = 128ull << 20,
+			      .kind = BENCH_MIXED, .dir = "/dev/shm/vramstream-bench-e2e",
+			      .verify = true, .baseline_max_mb = 1024 };
+	struct result pipe = { 0 }, base = { 0 };
+	char err[512];
+	int r;
+
+	plugin_config_defaults(&o.cfg);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		uint64_t sz;
+		bool used = true;
+
+		if (!strcmp(a, "--json"))
+			o.json = true, used = false;
+		else if (!strcmp(a, "--no-verify"))
+			o.verify = false, used = false;
+		else if (!strcmp(a, "--keep"))
+			o.keep = true, used = false;
+		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!v) {
+			usage(stderr);
+			return 2;
+		} else if (!strcmp(a, "--dma"))
+			o.dma = v;
+		else if (!strcmp(a, "--gpus"))
+			o.gpus = (unsigned int)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--dir"))
+			o.dir = v;
+		else if (!strcmp(a, "--kind")) {
+			if (bench_kind_parse(v, &o.kind)) {
+				fprintf(stderr, "e2e: unknown kind %s\n", v);
+				return 2;
+			}
+		} else if (!strcmp(a, "--level")) {
+			if (!strcmp(v, "off"))
+				o.cfg.compress = false;
+			else
+				o.cfg.zstd_level = atoi(v);
+		} else if (!strcmp(a, "--filter"))
+			o.cfg.filter = !strcmp(v, "2") ? PLUGIN_FILTER_BYTES2 :
+				       !strcmp(v, "4") ? PLUGIN_FILTER_BYTES4 :
+							 PLUGIN_FILTER_NONE;
+		else if (!strcmp(a, "--workers"))
+			o.cfg.workers = (unsigned int)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--rings"))
+			o.cfg.sdma_rings = (unsigned int)strtoul(v, NULL, 0);
+		else if (bench_size_parse(v, &sz)) {
+			fprintf(stderr, "e2e: bad size %s for %s\n", v, a);
+			return 2;
+		} else if (!strcmp(a, "--size"))
+			o.size = sz;
+		else if (!strcmp(a, "--bo-size"))
+			o.bo_size = sz;
+		else if (!strcmp(a, "--buffer-size"))
+			o.cfg.buffer_size = sz;
+		else if (!strcmp(a, "--chunk-size"))
+			o.cfg.chunk_size = sz;
+		else if (!strcmp(a, "--pinned-max"))
+			o.cfg.pinned_max = sz;
+		else if (!strcmp(a, "--baseline-max"))
+			o.baseline_max_mb = (unsigned int)(sz >> 20);
+		else {
+			fprintf(stderr, "e2e: unknown option %s\n", a);
+			usage(stderr);
+			return 2;
+		}
+		i += used;
+	}
+	if (o.cfg.chunk_size > o.cfg.buffer_size)
+		o.cfg.buffer_size = o.cfg.chunk_size;
+	mkdir(o.dir, 0700);
+
+	if (!strcmp(o.dma, "cuda")) {
+		dev.cuda = true;
+		r = bench_cuda_init(0, err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "e2e: %s\n", err);
+			return 1;
+		}
+		dev.n_gpus = 1;
+	} else {
+		r = emu_open(o.gpus ? o.gpus : MAX_GPUS);
+		if (r)
+			return 1;
+	}
+
+	if (!o.json || isatty(STDOUT_FILENO))
+		fprintf(stderr, "e2e: %u GPU(s) x %.2f GB of %s data (%s), BOs of %.0f MB, images in "
+				"%s\n",
+			dev.n_gpus, o.size / 1e9, bench_kind_name(o.kind), o.dma, o.bo_size / 1e6,
+			o.dir);
+	r = bos_create(&o, true);
+	if (!r)
+		r = run_baseline(&o, &base);
+	bos_release();
+	if (!r)
+		r = bos_create(&o, true);
+	if (!r)
+		r = run_pipeline(&o, &pipe);
+	bos_release();
+	if (r) {
+		fprintf(stderr, "e2e: failed: %s\n", strerror(-r));
+		return 1;
+	}
+
+	printf("%-9s %8s %8s %7s   %-20s   %-20s %8s\n", "", "dump", "restore", "image",
+	       "dump stages GB/s", "restore stages GB/s", "peak");
+	printf("%-9s %8s %8s %7s   %6s %6s %6s   %6s %6s %6s %8s\n", "variant", "GB/s", "GB/s",
+	       "ratio", "dma", "codec", "io", "dma", "codec", "io", "RSS MB");
+	print_row("pipeline", &pipe);
+	print_row("baseline", &base);
+	printf("pipeline/baseline: dump %.2fx, restore %.2fx%s\n",
+	       base.dump_s / pipe.dump_s, base.restore_s / pipe.restore_s,
+	       o.verify ? "; every byte verified after restore" : "");
+	if (o.json) {
+		printf("{");
+		json_entry("pipeline", &pipe, false);
+		json_entry("baseline", &base, false);
+		printf("\"config\":{\"dma\":\"%s\",\"gpus\":%u,\"size_per_gpu\":%" PRIu64
+		       ",\"kind\":\"%s\",\"dir\":\"%s\"}}\n",
+		       o.dma, dev.n_gpus, o.size, bench_kind_name(o.kind), o.dir);
+	}
+	return 0;
+}
