@@ -236,6 +236,53 @@ static int bo_check(const struct bo *b, enum bench_kind kind)
 	return r;
 }
 
+/* Fills or checks every BO, on all CPUs: generating the data is slow. */
+struct bo_work {
+	enum bench_kind kind;
+	bool check;
+	unsigned int next; /* atomic: next BO, counted over all GPUs */
+	int status;
+};
+
+static struct bo *bo_by_index(unsigned int n)
+{
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		if (n < dev.gpu[gi].n_bos)
+			return &dev.gpu[gi].bos[n];
+		n -= dev.gpu[gi].n_bos;
+	}
+	return NULL;
+}
+
+static void *bo_worker(void *arg)
+{
+	struct bo_work *w = arg;
+	struct bo *b;
+
+	while ((b = bo_by_index(__atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED)))) {
+		int r = w->check ? bo_check(b, w->kind) : bo_fill(b, w->kind);
+
+		if (r)
+			__atomic_store_n(&w->status, r, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static int bos_each(enum bench_kind kind, bool check)
+{
+	struct bo_work w = { .kind = kind, .check = check };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int n = cpus > 1 ? (unsigned int)(cpus > 64 ? 64 : cpus) : 1;
+	pthread_t th[64];
+
+	for (unsigned int i = 0; i < n; i++)
+		if (pthread_create(&th[i], NULL, bo_worker, &w))
+			n = i;
+	for (unsigned int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	return w.status;
+}
+
 /* (Re)creates every GPU's BOs; @fill writes the data kind into them. */
 static int bos_create(const struct e2e_opts *o, bool fill)
 {
@@ -250,14 +297,12 @@ static int bos_create(const struct e2e_opts *o, bool fill)
 			b->size = o->size - done < o->bo_size ? o->size - done : o->bo_size;
 			b->seed = 1000 * gi + g->n_bos + 1;
 			r = dev.cuda ? bench_cuda_alloc(b->size, &b->fd) : emu_alloc(g, b);
-			if (!r && fill)
-				r = bo_fill(b, o->kind);
 			if (r)
 				return r;
 			done += b->size;
 		}
 	}
-	return 0;
+	return fill ? bos_each(o->kind, false) : 0;
 }
 
 static void bos_release(void)
@@ -273,14 +318,12 @@ static void bos_release(void)
 
 static int bos_verify(const struct e2e_opts *o, const char *what)
 {
-	for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
-		for (unsigned int i = 0; i < dev.gpu[gi].n_bos; i++)
-			if (bo_check(&dev.gpu[gi].bos[i], o->kind)) {
-				fprintf(stderr, "e2e: %s: GPU %u BO %u differs after restore\n", what,
-					gi, i);
-				return -EBADMSG;
-			}
-	return 0;
+	int r = bos_each(o->kind, true);
+
+	if (r)
+		fprintf(stderr, "e2e: %s: BO contents differ after restore (%s)\n", what,
+			strerror(-r));
+	return r;
 }
 
 /* ---- the pipeline ----------------------------------------------------- */
@@ -590,6 +633,7 @@ int bench_e2e_main(int argc, char **argv)
 			      .kind = BENCH_MIXED, .dir = "/dev/shm/vramstream-bench-e2e",
 			      .verify = true, .baseline_max_mb = 1024 };
 	struct result pipe = { 0 }, base = { 0 };
+	double raw_d2h = 0, raw_h2d = 0;
 	char err[512];
 	int r;
 
@@ -694,6 +738,23 @@ int bench_e2e_main(int argc, char **argv)
 		return 1;
 	}
 
+	if (dev.cuda) {
+		double d2h = 0, h2d = 0;
+		int bi;
+
+		/* The machine's raw pinned copy bandwidth, measured now, for the ratio. */
+		if (!bench_cuda_alloc(o.size, &bi) &&
+		    !bench_cuda_raw_bandwidth(bi, o.size, 4, &d2h, &h2d)) {
+			printf("raw pinned copies on this GPU: device->host %.2f GB/s, host->device "
+			       "%.2f GB/s; pipeline dump at %.0f%% of device->host, restore at %.0f%% "
+			       "of host->device\n",
+			       d2h, h2d, 100 * pipe.bytes / 1e9 / pipe.dump_s / d2h,
+			       100 * pipe.bytes / 1e9 / pipe.restore_s / h2d);
+			raw_d2h = d2h;
+			raw_h2d = h2d;
+		}
+		bench_cuda_free_all();
+	}
 	printf("%-9s %8s %8s %7s   %-20s   %-20s %8s\n", "", "dump", "restore", "image",
 	       "dump stages GB/s", "restore stages GB/s", "peak");
 	printf("%-9s %8s %8s %7s   %6s %6s %6s   %6s %6s %6s %8s\n", "variant", "GB/s", "GB/s",
@@ -708,8 +769,10 @@ int bench_e2e_main(int argc, char **argv)
 		json_entry("pipeline", &pipe, false);
 		json_entry("baseline", &base, false);
 		printf("\"config\":{\"dma\":\"%s\",\"gpus\":%u,\"size_per_gpu\":%" PRIu64
-		       ",\"kind\":\"%s\",\"dir\":\"%s\"}}\n",
-		       o.dma, dev.n_gpus, o.size, bench_kind_name(o.kind), o.dir);
+		       ",\"kind\":\"%s\",\"dir\":\"%s\",\"level\":\"%d%s\",\"raw_d2h_gbps\":%.3f,"
+		       "\"raw_h2d_gbps\":%.3f}}\n",
+		       o.dma, dev.n_gpus, o.size, bench_kind_name(o.kind), o.dir, o.cfg.zstd_level,
+		       o.cfg.compress ? "" : " (off)", raw_d2h, raw_h2d);
 	}
 	return 0;
 }

@@ -50,6 +50,8 @@ static const struct setting settings[] = {
 	  "SDMA rings to use per GPU (0 = all the GPU reports)" },
 	{ "VRAMSTREAM_IO_DEPTH", NULL, SETTING_UINT, CFG(io_depth), 0, 4096,
 	  "io_uring queue depth and staging buffers per stream (0 = 2 per worker + 2)" },
+	{ "VRAMSTREAM_STREAMS", NULL, SETTING_UINT, CFG(streams), 0, 16,
+	  "stream files per GPU, written in parallel (0 = one per 4 CPUs, 1 to 16)" },
 	{ "VRAMSTREAM_FSYNC", NULL, SETTING_BOOL, CFG(fsync), 0, 0,
 	  "fsync stream files before the dump succeeds" },
 	{ "VRAMSTREAM_DIRECT_IO", NULL, SETTING_BOOL, CFG(direct_io), 0, 0,
@@ -393,12 +395,12 @@ void plugin_config_describe(const struct plugin_config *cfg, char *buf, size_t l
 		snprintf(level, sizeof(level), "off");
 	snprintf(buf, len,
 		 "level=%s filter=%s workers=%u chunk=%lluK buffer=%lluK pinned_max=%lluM "
-		 "sdma_rings=%u io_depth=%u fsync=%d direct_io=%d checks(fw=%d sdma_fw=%d "
+		 "sdma_rings=%u io_depth=%u streams=%u fsync=%d direct_io=%d checks(fw=%d sdma_fw=%d "
 		 "caches=%d gws=%d vram=%d numa=%d capability=%d)",
 		 level, filters[cfg->filter], cfg->workers,
 		 (unsigned long long)(cfg->chunk_size >> 10),
 		 (unsigned long long)(cfg->buffer_size >> 10),
-		 (unsigned long long)(cfg->pinned_max >> 20), cfg->sdma_rings, cfg->io_depth,
+		 (unsigned long long)(cfg->pinned_max >> 20), cfg->sdma_rings, cfg->io_depth, cfg->streams,
 		 cfg->fsync, cfg->direct_io, cfg->checks.fw_version, cfg->checks.sdma_fw_version,
 		 cfg->checks.caches_count, cfg->checks.num_gws, cfg->checks.vram_size,
 		 cfg->checks.numa, cfg->checks.capability);

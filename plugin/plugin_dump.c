@@ -75,6 +75,7 @@ struct kfd_dump {
 	char (*ref_names)[64];
 
 	struct transfer_job *jobs;
+	unsigned int *job_dev; /* device index of each job */
 	struct transfer_bo *tbos;
 	unsigned int n_jobs;
 };
@@ -100,6 +101,7 @@ static void dump_free(struct kfd_dump *d)
 	free(d->refs);
 	free(d->ref_names);
 	free(d->jobs);
+	free(d->job_dev);
 	free(d->tbos);
 }
 
@@ -246,8 +248,9 @@ static int dump_plan(struct kfd_dump *d, int dirfd, int id)
 	dir[n] = '\0';
 
 	d->jobs = calloc(d->info.num_devices ? d->info.num_devices : 1, sizeof(*d->jobs));
+	d->job_dev = calloc(d->info.num_devices ? d->info.num_devices : 1, sizeof(*d->job_dev));
 	d->tbos = calloc(d->info.num_bos ? d->info.num_bos : 1, sizeof(*d->tbos));
-	if (!d->jobs || !d->tbos)
+	if (!d->jobs || !d->job_dev || !d->tbos)
 		return -ENOMEM;
 
 	unsigned int used = 0;
@@ -272,6 +275,7 @@ static int dump_plan(struct kfd_dump *d, int dirfd, int id)
 		if (snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", dir,
 			     d->ref_names[di]) >= (int)sizeof(job->stream_path))
 			return -ENAMETOOLONG;
+		d->job_dev[d->n_jobs] = di;
 		d->n_jobs++;
 	}
 	return 0;
@@ -379,10 +383,10 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 			pr_err("dump of pid %u, GPU 0x%x: %s", d.info.pid, job->gpu_id, job->err);
 			continue;
 		}
-		pr_info("dump of pid %u, GPU 0x%x: %u BO(s), %.3f GB moved, %.3f GB stored "
+		pr_info("dump of pid %u, GPU 0x%x: %u BO(s) in %u stream file(s), %.3f GB moved, %.3f GB stored "
 			"(ratio %.2f), %.3f s, %.2f GB/s; chunks zero/raw/zstd %" PRIu64 "/%" PRIu64
 			"/%" PRIu64 "; busy s: dma %.2f, compress %.2f, io %.2f",
-			d.info.pid, job->gpu_id, job->n_bos, st->bytes / 1e9, st->stored / 1e9,
+			d.info.pid, job->gpu_id, job->n_bos, job->n_parts, st->bytes / 1e9, st->stored / 1e9,
 			st->stored ? (double)st->bytes / st->stored : 0.0, st->seconds,
 			st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0, st->chunks_zero,
 			st->chunks_raw, st->chunks_zstd, st->dma_busy_s, st->codec_busy_s,
@@ -390,6 +394,14 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 	}
 	if (r)
 		goto out;
+	/* Record how many files each GPU's stream was striped over. */
+	for (unsigned int j = 0; j < d.n_jobs; j++)
+		for (uint32_t i = 0; i < d.info.num_bos; i++)
+			if (d.bo_entries[i].contents &&
+			    d.bos[i].gpu_id == d.devs[d.job_dev[j]].user_gpu_id) {
+				d.refs[i].has_parts = 1;
+				d.refs[i].parts = d.jobs[j].n_parts;
+			}
 
 	d.img.settings = NULL;
 	r = plugin_image_encode(&d.img, &buf, &len);
@@ -413,8 +425,15 @@ out:
 	}
 	if (r) {
 		/* Leave nothing that restore could mistake for an image. */
-		for (unsigned int j = 0; d.jobs && j < d.n_jobs; j++)
-			unlink(d.jobs[j].stream_path);
+		for (unsigned int j = 0; d.jobs && j < d.n_jobs; j++) {
+			for (unsigned int part = 0; part < 16; part++) {
+				char path[PATH_MAX];
+
+				if (!transfer_part_path(d.jobs[j].stream_path, part, path,
+							sizeof(path)))
+					unlink(path);
+			}
+		}
 	} else {
 		pr_info("dump of pid %u done in %.3f s", d.info.pid, now_s() - t0);
 	}

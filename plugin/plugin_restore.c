@@ -379,7 +379,21 @@ int plugin_restore_kfd(const struct plugin_config *cfg, int dirfd, int id)
 				r = -EINVAL;
 				goto out;
 			}
+			if (stream && job->n_parts != e->contents->parts) {
+				pr_err("restore of pid %d: BOs of GPU 0x%x disagree on the stream's "
+				       "parts (damaged image)",
+				       (int)pid, e->gpu_id);
+				r = -EINVAL;
+				goto out;
+			}
 			stream = e->contents->stream_file;
+			job->n_parts = e->contents->parts;
+			if (!job->n_parts || job->n_parts > 16) {
+				pr_err("restore of pid %d: stream %s claims %u parts (damaged image)",
+				       (int)pid, stream, job->n_parts);
+				r = -EINVAL;
+				goto out;
+			}
 			if (strchr(stream, '/')) {
 				pr_err("restore of pid %d: stream file name %s leaves the image "
 				       "folder (damaged image)",

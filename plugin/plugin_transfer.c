@@ -328,35 +328,60 @@ static struct buf_cookie *cookies_for(struct pipe *p)
 	return c;
 }
 
-static void writer_opts(const struct plugin_config *cfg, unsigned int n_jobs,
+/* Streams per GPU: one per 4 CPUs this job gets, 1 to 16 (plugin_config.h). */
+static unsigned int job_parts(const struct plugin_config *cfg, unsigned int n_jobs)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	long per_job = (cpus > 0 ? cpus : 1) / (long)(n_jobs ? n_jobs : 1);
+
+	if (cfg->streams)
+		return cfg->streams;
+	per_job /= 4;
+	return per_job < 1 ? 1 : per_job > 16 ? 16 : (unsigned int)per_job;
+}
+
+int transfer_part_path(const char *base, unsigned int part, char *out, size_t len)
+{
+	size_t n = strlen(base);
+	int r;
+
+	if (part == 0)
+		r = snprintf(out, len, "%s", base);
+	else if (n > 4 && !strcmp(base + n - 4, ".vrs"))
+		r = snprintf(out, len, "%.*s.%u.vrs", (int)(n - 4), base, part);
+	else
+		r = snprintf(out, len, "%s.%u", base, part);
+	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
+}
+
+static void writer_opts(const struct plugin_config *cfg, unsigned int n_jobs, unsigned int parts,
 			struct compress_writer_opts *o)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned int workers = cfg->workers ? cfg->workers : (unsigned int)(cpus > 0 ? cpus : 1);
+
 	compress_writer_opts_default(o);
 	o->level = cfg->compress ? cfg->zstd_level : COMPRESS_LEVEL_OFF;
 	o->filter = cfg->filter == PLUGIN_FILTER_BYTES2 ? COMPRESS_FILTER_BYTEGROUP2 :
 		    cfg->filter == PLUGIN_FILTER_BYTES4 ? COMPRESS_FILTER_BYTEGROUP4 :
 							  COMPRESS_FILTER_NONE;
-	/* The CPUs are shared by the GPUs dumped at once. */
-	o->workers = cfg->workers ? cfg->workers : 0;
-	if (!o->workers && n_jobs > 1) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-		o->workers = (unsigned int)((cpus > (long)n_jobs ? cpus : (long)n_jobs) / n_jobs);
-	}
+	/* The CPUs are shared by the GPUs dumped at once and their streams. */
+	workers /= (n_jobs ? n_jobs : 1) * parts;
+	o->workers = workers ? workers : 1;
 	o->chunk_size = (uint32_t)cfg->chunk_size;
 	o->queue_depth = cfg->io_depth;
 	o->direct_io = cfg->direct_io;
 	o->fsync = cfg->fsync;
 }
 
-static void stats_from(struct transfer_stats *st, const struct compress_stats *cs)
+static void stats_add(struct transfer_stats *st, const struct compress_stats *cs)
 {
-	st->stored = cs->file_bytes;
-	st->chunks_zero = cs->chunks[COMPRESS_CODEC_ZERO];
-	st->chunks_raw = cs->chunks[COMPRESS_CODEC_RAW];
-	st->chunks_zstd = cs->chunks[COMPRESS_CODEC_ZSTD];
-	st->codec_busy_s = cs->codec_ns / 1e9;
-	st->io_busy_s = cs->io_ns / 1e9;
+	st->stored += cs->file_bytes;
+	st->chunks_zero += cs->chunks[COMPRESS_CODEC_ZERO];
+	st->chunks_raw += cs->chunks[COMPRESS_CODEC_RAW];
+	st->chunks_zstd += cs->chunks[COMPRESS_CODEC_ZSTD] + cs->chunks[COMPRESS_CODEC_PLANES];
+	st->codec_busy_s += cs->codec_ns / 1e9;
+	st->io_busy_s += cs->io_ns / 1e9;
 }
 
 struct job_arg {
@@ -366,18 +391,26 @@ struct job_arg {
 	unsigned int n_jobs;
 };
 
+#define MAX_PARTS 16
+
+/*
+ * Dump. A GPU's stream is striped over job->n_parts files, chunks handed out
+ * round-robin: one file takes one writer at a time (the inode lock, and
+ * io_uring serialises buffered writes to one inode), so a single file caps
+ * a dump at one core's memcpy into the page cache (2.3 GB/s measured on the
+ * H100 machine's tmpfs, bench/RESULTS.md).
+ */
 static void *dump_job(void *arg)
 {
 	struct job_arg *a = arg;
 	struct transfer_job *job = a->job;
 	struct compress_writer_opts wo;
-	struct compress_writer *w = NULL;
-	struct compress_stats cs = { 0 };
+	struct compress_writer *w[MAX_PARTS] = { NULL };
 	struct compress_err cerr = { "" };
 	struct buf_cookie *cookies = NULL;
 	struct pipe p;
 	double t0 = now_s();
-	unsigned int bo = 0;
+	unsigned int bo = 0, parts, next_part = 0;
 	uint64_t off = 0;
 	int r;
 
@@ -389,11 +422,21 @@ static void *dump_job(void *arg)
 		r = -ENOMEM;
 		goto out;
 	}
-	writer_opts(a->cfg, a->n_jobs, &wo);
-	r = compress_writer_new(job->stream_path, &wo, &w, &cerr);
-	if (r) {
-		pipe_fail(&p, r, "%s", cerr.msg);
-		goto out;
+	parts = job->n_parts ? job->n_parts : job_parts(a->cfg, a->n_jobs);
+	if (parts > MAX_PARTS)
+		parts = MAX_PARTS;
+	job->n_parts = parts;
+	writer_opts(a->cfg, a->n_jobs, parts, &wo);
+	for (unsigned int i = 0; i < parts; i++) {
+		char path[PATH_MAX];
+
+		r = transfer_part_path(job->stream_path, i, path, sizeof(path));
+		if (!r)
+			r = compress_writer_new(path, &wo, &w[i], &cerr);
+		if (r) {
+			pipe_fail(&p, r, "%s", *cerr.msg ? cerr.msg : strerror(-r));
+			goto out;
+		}
 	}
 
 	for (;;) {
@@ -428,7 +471,7 @@ static void *dump_job(void *arg)
 			continue;
 		}
 		if (!p.fifo_len) {
-			if (more) { /* the writer failed: take_free gave nothing */
+			if (more) { /* a writer failed: take_free gave nothing */
 				pthread_mutex_lock(&p.lock);
 				r = p.cb_error;
 				pthread_mutex_unlock(&p.lock);
@@ -441,15 +484,18 @@ static void *dump_job(void *arg)
 		r = retire_oldest(&p, &done);
 		if (r)
 			break;
-		r = compress_writer_push(w, p.ops->buffer(p.dma, done.buf), done.len, done.tag,
-					 done.offset, on_pushed, &cookies[done.buf]);
+		r = compress_writer_push(w[next_part], p.ops->buffer(p.dma, done.buf), done.len,
+					 done.tag, done.offset, on_pushed, &cookies[done.buf]);
 		if (r) {
+			struct compress_stats cs;
+
 			/* The stream failed (ENOSPC, EIO, ...): finish() reports why
 			 * with the file named, and removes the temporary file. */
-			if (compress_writer_finish(w, &cs, &cerr))
+			if (compress_writer_finish(w[next_part], &cs, &cerr))
 				pipe_fail(&p, r, "%s", cerr.msg);
 			break;
 		}
+		next_part = (next_part + 1) % parts;
 	}
 	/* Drain copies still in flight before buffers go away. */
 	while (p.fifo_len) {
@@ -462,18 +508,30 @@ static void *dump_job(void *arg)
 		r = p.cb_error;
 		pthread_mutex_unlock(&p.lock);
 	}
-	/* Only a complete stream is finished (renamed into place); on failure
+	/* Only complete streams are finished (renamed into place); on failure
 	 * compress_writer_free() below waits for the workers still reading our
-	 * buffers and removes the temporary file. */
-	if (!r) {
-		r = compress_writer_finish(w, &cs, &cerr);
+	 * buffers and removes the temporary files. */
+	for (unsigned int i = 0; !r && i < parts; i++) {
+		struct compress_stats cs = { 0 };
+
+		r = compress_writer_finish(w[i], &cs, &cerr);
 		if (r)
 			pipe_fail(&p, r, "%s", cerr.msg);
+		job->stats.bytes += cs.raw_bytes;
+		stats_add(&job->stats, &cs);
 	}
-	job->stats.bytes = cs.raw_bytes;
-	stats_from(&job->stats, &cs);
+	if (r) {
+		/* Parts already finished are complete files of a failed dump. */
+		for (unsigned int i = 0; i < parts; i++) {
+			char path[PATH_MAX];
+
+			if (!transfer_part_path(job->stream_path, i, path, sizeof(path)))
+				unlink(path);
+		}
+	}
 out:
-	compress_writer_free(w);
+	for (unsigned int i = 0; i < MAX_PARTS; i++)
+		compress_writer_free(w[i]);
 	job->stats.dma_busy_s = p.dma_busy;
 	job->stats.seconds = now_s() - t0;
 	if (r && !job->status)
@@ -493,38 +551,48 @@ static void errf(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Restore: the stream must cover every BO exactly once, chunk by chunk. */
-static int check_coverage(struct compress_reader *rd, struct transfer_job *job, char *err,
-			  size_t err_len)
+/* The chunk of (tag, offset) in any part; -ENOENT when none has it. */
+static int find_chunk(struct compress_reader **rd, unsigned int parts, uint64_t tag, uint64_t off,
+		      struct compress_chunk_info *ci)
 {
-	uint64_t n = compress_reader_chunk_count(rd);
+	for (unsigned int i = 0; i < parts; i++) {
+		int64_t c = compress_reader_find(rd[i], tag, off);
 
+		if (c >= 0 && !compress_reader_chunk(rd[i], (uint64_t)c, ci) && ci->offset == off)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+/* Restore: the streams must cover every BO, chunk by chunk. */
+static int check_coverage(struct compress_reader **rd, unsigned int parts,
+			  struct transfer_job *job, char *err, size_t err_len)
+{
 	for (unsigned int i = 0; i < job->n_bos; i++) {
 		const struct transfer_bo *b = &job->bos[i];
 		uint64_t off = 0;
 
 		while (off < b->size) {
-			int64_t c = compress_reader_find(rd, b->tag, off);
 			struct compress_chunk_info ci;
 
-			if (c < 0 || compress_reader_chunk(rd, (uint64_t)c, &ci) ||
-			    ci.offset != off) {
+			if (find_chunk(rd, parts, b->tag, off, &ci)) {
 				errf(err, err_len,
-					 "%s has no chunk for BO %" PRIu64 " at offset %" PRIu64
-					 " (of %" PRIu64 " bytes): image damaged or incomplete",
-					 job->stream_path, b->tag, off, b->size);
+				     "%s%s has no chunk for BO %" PRIu64 " at offset %" PRIu64
+				     " (of %" PRIu64 " bytes): image damaged or incomplete",
+				     job->stream_path, parts > 1 ? " (and its parts)" : "", b->tag,
+				     off, b->size);
 				return -EINVAL;
 			}
 			off += ci.raw_len;
 		}
 		if (off != b->size) {
-			errf(err, err_len, "%s holds %" PRIu64 " bytes for BO %" PRIu64
-				 ", which has %" PRIu64 ": image damaged",
-				 job->stream_path, off, b->tag, b->size);
+			errf(err, err_len,
+			     "%s holds %" PRIu64 " bytes for BO %" PRIu64 ", which has %" PRIu64
+			     ": image damaged",
+			     job->stream_path, off, b->tag, b->size);
 			return -EINVAL;
 		}
 	}
-	(void)n;
 	return 0;
 }
 
@@ -541,15 +609,18 @@ static void *restore_job(void *arg)
 	struct job_arg *a = arg;
 	struct transfer_job *job = a->job;
 	struct compress_reader_opts ro;
-	struct compress_reader *rd = NULL;
-	struct compress_stats cs = { 0 };
+	struct compress_reader *rd[MAX_PARTS] = { NULL };
 	struct compress_err cerr = { "" };
 	struct buf_cookie *cookies = NULL;
 	struct pipe p;
 	double t0 = now_s();
-	uint64_t next = 0, n_chunks, pending_reads = 0;
+	uint64_t next[MAX_PARTS] = { 0 }, n_chunks[MAX_PARTS] = { 0 }, pending_reads = 0;
+	unsigned int parts = job->n_parts ? job->n_parts : 1, part = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
 
+	if (parts > MAX_PARTS)
+		parts = MAX_PARTS;
 	r = pipe_setup(&p, a->cfg, a->ops, job);
 	if (r)
 		goto out;
@@ -559,56 +630,74 @@ static void *restore_job(void *arg)
 		goto out;
 	}
 	compress_reader_opts_default(&ro);
-	ro.workers = a->cfg->workers;
+	ro.workers = a->cfg->workers ? a->cfg->workers : (unsigned int)(cpus > 0 ? cpus : 1);
+	ro.workers /= a->n_jobs * parts;
+	if (!ro.workers)
+		ro.workers = 1;
 	ro.queue_depth = a->cfg->io_depth;
 	ro.direct_io = a->cfg->direct_io;
-	r = compress_reader_open(job->stream_path, &ro, &rd, &cerr);
+	for (unsigned int i = 0; i < parts; i++) {
+		char path[PATH_MAX];
+
+		r = transfer_part_path(job->stream_path, i, path, sizeof(path));
+		if (!r)
+			r = compress_reader_open(path, &ro, &rd[i], &cerr);
+		if (r) {
+			pipe_fail(&p, r, "%s", *cerr.msg ? cerr.msg : strerror(-r));
+			goto out;
+		}
+		if (compress_reader_chunk_size(rd[i]) > p.buffer_size) {
+			r = -EINVAL;
+			pipe_fail(&p, r,
+				  "%s has %u-byte chunks, larger than the %" PRIu64
+				  "-byte pinned buffers: restore with VRAMSTREAM_BUFFER_SIZE >= %u",
+				  path, compress_reader_chunk_size(rd[i]), p.buffer_size,
+				  compress_reader_chunk_size(rd[i]));
+			goto out;
+		}
+		n_chunks[i] = compress_reader_chunk_count(rd[i]);
+	}
+	r = check_coverage(rd, parts, job, cerr.msg, sizeof(cerr.msg));
 	if (r) {
 		pipe_fail(&p, r, "%s", cerr.msg);
 		goto out;
 	}
-	if (compress_reader_chunk_size(rd) > p.buffer_size) {
-		r = -EINVAL;
-		pipe_fail(&p, r, "%s has %u-byte chunks, larger than the %" PRIu64
-			  "-byte pinned buffers: restore with VRAMSTREAM_BUFFER_SIZE >= %u",
-			  job->stream_path, compress_reader_chunk_size(rd), p.buffer_size,
-			  compress_reader_chunk_size(rd));
-		goto out;
-	}
-	r = check_coverage(rd, job, cerr.msg, sizeof(cerr.msg));
-	if (r) {
-		pipe_fail(&p, r, "%s", cerr.msg);
-		goto out;
-	}
-	n_chunks = compress_reader_chunk_count(rd);
 
 	for (;;) {
 		int buf;
-		bool progressed = false;
+		bool progressed = false, reads_left = false;
 
-		/* Start reads into free buffers. */
-		while (next < n_chunks && (buf = take_free(&p, false)) >= 0) {
+		/* Start reads into free buffers, taking the parts in turn. */
+		for (unsigned int k = 0; k < parts; k++)
+			reads_left |= next[k] < n_chunks[k];
+		while (reads_left && (buf = take_free(&p, false)) >= 0) {
 			struct compress_chunk_info *ci = &p.buf_chunk[buf];
 
-			compress_reader_chunk(rd, next, ci);
+			while (next[part] >= n_chunks[part])
+				part = (part + 1) % parts;
+			compress_reader_chunk(rd[part], next[part], ci);
 			if (bo_of_tag(job, ci->tag) < 0) {
 				/* A chunk of a BO this job does not restore: skip it. */
 				pthread_mutex_lock(&p.lock);
 				idxq_push(&p.free_bufs, (unsigned int)buf);
 				pthread_mutex_unlock(&p.lock);
-				next++;
-				continue;
+			} else {
+				r = compress_reader_read(rd[part], next[part],
+							 p.ops->buffer(p.dma, (unsigned int)buf),
+							 p.buffer_size, on_read, &cookies[buf]);
+				if (r) {
+					pipe_fail(&p, r, "reading chunk %" PRIu64 " of %s failed: %s",
+						  next[part], job->stream_path, strerror(-r));
+					break;
+				}
+				pending_reads++;
+				progressed = true;
 			}
-			r = compress_reader_read(rd, next, p.ops->buffer(p.dma, (unsigned int)buf),
-						 p.buffer_size, on_read, &cookies[buf]);
-			if (r) {
-				pipe_fail(&p, r, "reading chunk %" PRIu64 " of %s failed: %s", next,
-					  job->stream_path, strerror(-r));
-				break;
-			}
-			pending_reads++;
-			next++;
-			progressed = true;
+			next[part]++;
+			part = (part + 1) % parts;
+			reads_left = false;
+			for (unsigned int k = 0; k < parts; k++)
+				reads_left |= next[k] < n_chunks[k];
 		}
 		if (r)
 			break;
@@ -634,10 +723,10 @@ static void *restore_job(void *arg)
 		if (progressed)
 			continue;
 
-		if (next == n_chunks && !pending_reads && !p.fifo_len)
+		if (!reads_left && !pending_reads && !p.fifo_len)
 			break; /* all done */
 		/* Nothing to do but wait: for a copy to finish or a read to land. */
-		if (p.fifo_len && (next == n_chunks || !free_count(&p))) {
+		if (p.fifo_len && (!reads_left || !free_count(&p))) {
 			struct inflight done;
 
 			r = retire_oldest(&p, &done);
@@ -649,13 +738,16 @@ static void *restore_job(void *arg)
 			continue;
 		}
 		pthread_mutex_lock(&p.lock);
-		while (!p.ready.len && !p.cb_error && !(next < n_chunks && p.free_bufs.len))
+		while (!p.ready.len && !p.cb_error && !(reads_left && p.free_bufs.len))
 			pthread_cond_wait(&p.cond, &p.lock);
 		pthread_mutex_unlock(&p.lock);
 	}
-	if (rd) {
-		int w = compress_reader_wait(rd, &cerr);
+	for (unsigned int i = 0; i < parts; i++) {
+		int w;
 
+		if (!rd[i])
+			continue;
+		w = compress_reader_wait(rd[i], &cerr);
 		if (w && !job->status)
 			pipe_fail(&p, w, "%s", cerr.msg);
 		if (w && !r)
@@ -667,12 +759,17 @@ static void *restore_job(void *arg)
 		if (retire_oldest(&p, &done) && !r)
 			r = job->status;
 	}
-	if (rd) {
-		compress_reader_stats(rd, &cs);
-		stats_from(&job->stats, &cs);
+	for (unsigned int i = 0; i < parts; i++) {
+		struct compress_stats cs = { 0 };
+
+		if (!rd[i])
+			continue;
+		compress_reader_stats(rd[i], &cs);
+		stats_add(&job->stats, &cs);
 	}
 out:
-	compress_reader_free(rd);
+	for (unsigned int i = 0; i < MAX_PARTS; i++)
+		compress_reader_free(rd[i]);
 	job->stats.dma_busy_s = p.dma_busy;
 	job->stats.seconds = now_s() - t0;
 	if (r && !job->status)

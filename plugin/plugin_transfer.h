@@ -8,6 +8,7 @@
 #define VRAMSTREAM_PLUGIN_TRANSFER_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "plugin_config.h"
@@ -35,12 +36,19 @@ struct transfer_job {
 	uint32_t render_minor;	/* the GPU's render node on this machine */
 	const struct transfer_bo *bos;
 	unsigned int n_bos;
+	/* The stream, striped over n_parts files: stream_path and, for parts
+	 * 1.., transfer_part_path(). Dump: 0 = chosen from the settings (set on
+	 * return); restore: as the image says (0 = 1). */
 	char stream_path[PATH_MAX];
+	unsigned int n_parts;
 	/* out */
 	int status;
 	char err[600];
 	struct transfer_stats stats;
 };
+
+/* The file of part @part of stream @base ("x.vrs", "x.1.vrs", ...). */
+int transfer_part_path(const char *base, unsigned int part, char *out, size_t len);
 
 /* Dump: read every job's BOs into its stream file. Returns the first job's
  * error (each job's own status and err say what failed where). */

@@ -77,7 +77,7 @@ echo "   finished: $got"
 
 echo "== what the image cost"
 gpu_bytes=$(grep -h 'vramstream: dump of pid .*GB moved' "$work/img/dump.log" |
-	sed 's/.*: [0-9]* BO(s), \([0-9.]*\) GB moved, \([0-9.]*\) GB stored.*/\1 \2/' |
+	sed 's/.* \([0-9.]*\) GB moved, \([0-9.]*\) GB stored.*/\1 \2/' |
 	awk '{ m += $1; s += $2 } END { printf "%.3f GB of GPU memory -> %.3f GB of streams (ratio %.2f)", m, s, s ? m / s : 0 }')
 echo "   $gpu_bytes"
 echo "   image folder: $(du -sh "$work/img" | cut -f1) in $(ls "$work/img" | wc -l) files" \

@@ -3,7 +3,7 @@
 # the vramstream plugin (BO contents through SDMA and stream files), killed,
 # restored, and finishes with the digest of an uninterrupted run, every step
 # once. The dump log reports per GPU bytes moved, image bytes and GB/s.
-# Usage: plugin_dump_restore.sh GPUS
+# Usage: plugin_dump_restore.sh GPUS  (VRAMSTREAM_STREAMS=N: stripe each stream)
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
 e2e_require_criu
@@ -27,7 +27,10 @@ echo "dumped at step $(grep -c '^step ' "$out")"
 n=$(grep -c 'vramstream: dump of pid .*, GPU 0x.*GB/s' "$E2E_TMP/dump.log" || true)
 [ "$n" = "$gpus" ] || e2e_fail "dump log reports $n GPU transfers, expected $gpus"
 ls "$E2E_TMP/img"/vramstream-kfd-"$WL_PID"-*.img >/dev/null || e2e_fail "no KFD image written"
-[ "$(ls "$E2E_TMP/img"/*.vrs | wc -l)" = "$gpus" ] || e2e_fail "expected one stream file per GPU"
+# One stream per GPU, striped over VRAMSTREAM_STREAMS files when that is set.
+parts=${VRAMSTREAM_STREAMS:-1}
+[ "$(ls "$E2E_TMP/img"/*.vrs | wc -l)" = $((gpus * parts)) ] ||
+	e2e_fail "expected $((gpus * parts)) stream files, found: $(ls "$E2E_TMP/img"/*.vrs)"
 
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
 grep -q "vramstream: resume of pid $WL_PID: GPU queues running" "$E2E_TMP/restore.log" ||

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,7 +177,7 @@ static int same_contents(int a, int b, uint64_t size)
 	return eq;
 }
 
-static void test_round_trip(const char *dir, unsigned int n_gpus)
+static void test_round_trip(const char *dir, unsigned int n_gpus, unsigned int parts)
 {
 	static const uint64_t sizes[] = { 3 << 20, 1, 0, 5 * 65536 + 123, 2 << 20, 4096 };
 	const unsigned int n = sizeof(sizes) / sizeof(sizes[0]);
@@ -203,6 +204,7 @@ static void test_round_trip(const char *dir, unsigned int n_gpus)
 		jobs[g].gpu_id = 0x100 + g;
 		jobs[g].bos = src[g];
 		jobs[g].n_bos = n;
+		jobs[g].n_parts = parts;
 		snprintf(jobs[g].stream_path, sizeof(jobs[g].stream_path), "%s/gpu%u.vrs", dir, g);
 	}
 	r = transfer_dump(&cfg, &memdma, jobs, n_gpus);
@@ -217,6 +219,13 @@ static void test_round_trip(const char *dir, unsigned int n_gpus)
 		CHECK(jobs[g].stats.bytes == total);
 		CHECK(jobs[g].stats.chunks_zero > 0); /* the zero BO and zero pages */
 		CHECK(access(jobs[g].stream_path, F_OK) == 0);
+		CHECK_EQ_INT(jobs[g].n_parts, parts);
+		for (unsigned int p = 1; p < parts; p++) {
+			char path[PATH_MAX];
+
+			CHECK_EQ_INT(transfer_part_path(jobs[g].stream_path, p, path, sizeof(path)), 0);
+			CHECK(access(path, F_OK) == 0);
+		}
 		jobs[g].bos = dst[g];
 	}
 	r = transfer_restore(&cfg, &memdma, jobs, n_gpus);
@@ -229,7 +238,12 @@ static void test_round_trip(const char *dir, unsigned int n_gpus)
 			close(src[g][i].dmabuf_fd);
 			close(dst[g][i].dmabuf_fd);
 		}
-		unlink(jobs[g].stream_path);
+		for (unsigned int p = 0; p < parts; p++) {
+			char path[PATH_MAX];
+
+			transfer_part_path(jobs[g].stream_path, p, path, sizeof(path));
+			unlink(path);
+		}
 	}
 }
 
@@ -237,7 +251,7 @@ static void test_dma_fault(const char *dir)
 {
 	struct plugin_config cfg;
 	struct transfer_bo bo = { 2 << 20, make_bo(2 << 20, 0, 7), 42 };
-	struct transfer_job job = { .gpu_id = 0x200, .bos = &bo, .n_bos = 1 };
+	struct transfer_job job = { .gpu_id = 0x200, .bos = &bo, .n_bos = 1, .n_parts = 1 };
 
 	plugin_config_defaults(&cfg);
 	cfg.chunk_size = cfg.buffer_size = 256 << 10;
@@ -259,7 +273,7 @@ static void test_short_stream(const char *dir)
 	struct plugin_config cfg;
 	struct transfer_bo small = { 1 << 20, make_bo(1 << 20, 0, 9), 7 };
 	struct transfer_bo big = { 2 << 20, make_bo(2 << 20, 1, 0), 7 };
-	struct transfer_job job = { .gpu_id = 0x300, .bos = &small, .n_bos = 1 };
+	struct transfer_job job = { .gpu_id = 0x300, .bos = &small, .n_bos = 1, .n_parts = 1 };
 
 	plugin_config_defaults(&cfg);
 	cfg.chunk_size = cfg.buffer_size = 256 << 10;
@@ -281,8 +295,10 @@ int main(void)
 
 	if (!mkdtemp(dir))
 		return 2;
-	test_round_trip(dir, 1);
-	test_round_trip(dir, 2);
+	test_round_trip(dir, 1, 1);
+	test_round_trip(dir, 2, 1);
+	test_round_trip(dir, 1, 3); /* striped: chunks round-robin over three files */
+	test_round_trip(dir, 2, 2);
 	test_dma_fault(dir);
 	test_short_stream(dir);
 	rmdir(dir);
