@@ -332,6 +332,7 @@ struct result {
 	double dump_s, restore_s, dump_cpu_s, restore_cpu_s;
 	uint64_t bytes, stored, peak_rss;
 	double dma_busy[2], codec_busy[2], io_busy[2];
+	unsigned int parts; /* stream files per GPU */
 };
 
 static const struct plugin_dma_ops *dma_ops(void)
@@ -385,11 +386,18 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 	res->peak_rss = u.peak_rss;
 
 	/* Restore into fresh BOs, so nothing of the old contents can help. */
+	unsigned int parts[MAX_GPUS];
+
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
+		parts[gi] = jobs[gi].n_parts; /* as the plugin's metadata keeps it */
+	res->parts = parts[0];
 	bos_release();
 	r = bos_create(o, false);
 	if (r)
 		return r;
 	jobs_for(o, jobs, tb);
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
+		jobs[gi].n_parts = parts[gi];
 	bench_usage_start(&c);
 	r = transfer_restore(&o->cfg, dma_ops(), jobs, dev.n_gpus);
 	bench_usage_stop(&c, &u);
@@ -409,7 +417,12 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 	if (o->verify)
 		r = bos_verify(o, "pipeline");
 	for (unsigned int gi = 0; gi < dev.n_gpus && !o->keep; gi++)
-		unlink(jobs[gi].stream_path);
+		for (unsigned int part = 0; part < jobs[gi].n_parts; part++) {
+			char path[PATH_MAX];
+
+			if (!transfer_part_path(jobs[gi].stream_path, part, path, sizeof(path)))
+				unlink(path);
+		}
 	return r;
 }
 
@@ -621,7 +634,8 @@ static void usage(FILE *f)
 		"  --bo-size SIZE     per BO (default 128M)\n"
 		"  --kind KIND        zeros|random|bf16|mixed (default mixed)\n"
 		"  --dir DIR          image folder (default /dev/shm/vramstream-bench-e2e)\n"
-		"  --level L|off --filter none|2|4 --workers N --rings N --buffer-size SIZE\n"
+		"  --level L|off --filter none|2|4 --workers N --rings N --streams N\n"
+		"  --buffer-size SIZE\n"
 		"  --chunk-size SIZE --pinned-max SIZE (the plugin's settings, README.md)\n"
 		"  --baseline-max SIZE  staging buffer cap of the baseline (default 1G)\n"
 		"  --no-verify --keep --json\n");
@@ -679,6 +693,8 @@ int bench_e2e_main(int argc, char **argv)
 			o.cfg.workers = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--rings"))
 			o.cfg.sdma_rings = (unsigned int)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--streams"))
+			o.cfg.streams = (unsigned int)strtoul(v, NULL, 0);
 		else if (bench_size_parse(v, &sz)) {
 			fprintf(stderr, "e2e: bad size %s for %s\n", v, a);
 			return 2;
@@ -761,6 +777,7 @@ int bench_e2e_main(int argc, char **argv)
 	       "ratio", "dma", "codec", "io", "dma", "codec", "io", "RSS MB");
 	print_row("pipeline", &pipe);
 	print_row("baseline", &base);
+	printf("pipeline: %u stream file(s) per GPU\n", pipe.parts);
 	printf("pipeline/baseline: dump %.2fx, restore %.2fx%s\n",
 	       base.dump_s / pipe.dump_s, base.restore_s / pipe.restore_s,
 	       o.verify ? "; every byte verified after restore" : "");
