@@ -154,36 +154,43 @@ static void cw_job_done(struct compress_writer *w, struct cw_job *j, bool ok)
 /* Reserves room for LEN bytes of chunk data; preallocates ahead. */
 static int cw_reserve(struct compress_writer *w, struct cw_job *j, uint32_t len, uint64_t *off)
 {
+	uint64_t start = 0, end = 0;
 	int ret = 0;
 
 	pthread_mutex_lock(&w->lock);
 	*off = w->cursor;
 	w->cursor += compress_align_up(len, COMPRESS_ALIGN);
 	if (w->prealloc_ok && w->cursor > w->prealloc_end) {
-		uint64_t end = compress_align_up(w->cursor, w->opts.prealloc_step);
+		/* This thread takes the next step; the others go on writing meanwhile. */
+		start = w->prealloc_end;
+		end = compress_align_up(w->cursor, w->opts.prealloc_step);
+		w->prealloc_end = end;
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (end == 0)
+		return 0;
 
-		/*
-		 * Mode 0 grows the file size too; finish() truncates to the real end.
-		 * It turns a full disk into ENOSPC here, before a write half lands.
-		 */
-		if (fallocate(w->fd, 0, (off_t)w->prealloc_end, (off_t)(end - w->prealloc_end))) {
-			ret = -errno;
-			if (ret == -EOPNOTSUPP || ret == -ENOSYS) {
-				w->prealloc_ok = false;
-				ret = 0;
-			} else {
-				cw_fail_locked(w, ret,
-					       "chunk %llu (tag %llu, offset %llu): "
-					       "preallocating %llu bytes at %llu: %s",
-					       (unsigned long long)j->seq,
-					       (unsigned long long)j->info.tag,
-					       (unsigned long long)j->info.offset,
-					       (unsigned long long)(end - w->prealloc_end),
-					       (unsigned long long)w->prealloc_end, strerror(-ret));
-			}
-		} else {
-			w->prealloc_end = end;
-		}
+	/*
+	 * Outside the lock: on tmpfs this allocates the pages, milliseconds per
+	 * step. Mode 0 grows the file size too (finish() truncates to the real
+	 * end) and leaves bytes already written alone, so chunks may land in the
+	 * range before or while it runs. A full disk shows up here as ENOSPC,
+	 * before a write lands half.
+	 */
+	if (fallocate(w->fd, 0, (off_t)start, (off_t)(end - start)) == 0)
+		return 0;
+	ret = -errno;
+	pthread_mutex_lock(&w->lock);
+	if (ret == -EOPNOTSUPP || ret == -ENOSYS) {
+		w->prealloc_ok = false;
+		ret = 0;
+	} else {
+		cw_fail_locked(
+			w, ret,
+			"chunk %llu (tag %llu, offset %llu): preallocating %llu bytes at %llu: %s",
+			(unsigned long long)j->seq, (unsigned long long)j->info.tag,
+			(unsigned long long)j->info.offset, (unsigned long long)(end - start),
+			(unsigned long long)start, strerror(-ret));
 	}
 	pthread_mutex_unlock(&w->lock);
 	return ret;
