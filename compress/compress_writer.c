@@ -14,7 +14,7 @@
  * never leaves a file under the final name, and a temporary one has no footer.
  */
 /* For ZSTD_c_literalCompressionMode, used only when the runtime library is the one built
- * against (see cw_literals_huffman()). */
+ * against (see cw_planes_setup()). */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <assert.h>
 #include <errno.h>
@@ -480,18 +480,28 @@ static void *cw_reaper_main(void *arg)
 /*
  * Byte planes of weights (the exponent bytes) are low-entropy symbols with
  * few long matches: Huffman-coded literals give almost all the gain, and
- * zstd's match search the cost. Negative levels search little but also turn
- * literal compression off (zstd lib/compress/zstd_compress.c,
+ * zstd's match search mostly costs time. Negative levels search little but
+ * also turn literal compression off (zstd lib/compress/zstd_compress.c,
  * ZSTD_resolveLiteralsCompressionMode); forcing it back on gives planes both
- * speed and ratio (measured here on bf16 exponent planes: level 1, ratio
- * 2.71 at 0.2 GB/s; level -1000 with literals, 2.95 at 0.7 GB/s).
- * The parameter is experimental API, so it is used only with the zstd
+ * speed and ratio. Measured here on bf16 exponent planes: level 1, ratio
+ * 2.71 at 0.2 GB/s; level -100 with literals, 2.89 at 0.6 GB/s; level -1000
+ * with literals, 2.95 at 0.7 GB/s. So for levels up to
+ * CW_PLANES_FAST_UPTO, planes use level -1000 with literals: a smaller image
+ * and several times the speed; higher levels are taken as asked.
+ * The parameter is experimental API, so all this happens only with the zstd
  * version this was compiled against; elsewhere the level applies as is.
+ * Returns the level to use for planes.
  */
-static void cw_literals_huffman(ZSTD_CCtx *cctx)
+#define CW_PLANES_FAST_UPTO  5
+#define CW_PLANES_FAST_LEVEL (-1000)
+
+static int cw_planes_setup(ZSTD_CCtx *cctx, int level)
 {
-	if (ZSTD_versionNumber() == ZSTD_VERSION_NUMBER)
-		ZSTD_CCtx_setParameter(cctx, ZSTD_c_literalCompressionMode, ZSTD_ps_enable);
+	if (ZSTD_versionNumber() != ZSTD_VERSION_NUMBER ||
+	    ZSTD_isError(
+		    ZSTD_CCtx_setParameter(cctx, ZSTD_c_literalCompressionMode, ZSTD_ps_enable)))
+		return level;
+	return level <= CW_PLANES_FAST_UPTO ? CW_PLANES_FAST_LEVEL : level;
 }
 
 static int cw_check_opts(const struct compress_writer_opts *o, struct compress_err *err)
@@ -617,13 +627,16 @@ static int cw_start(struct compress_writer *w, struct compress_err *err)
 			return -ENOMEM;
 		}
 		if (w->opts.level != COMPRESS_LEVEL_OFF) {
-			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_compressionLevel, w->opts.level);
+			int level = w->opts.level;
+
+			/* A filtered stream compresses only planes with this context. */
+			if (w->opts.filter != COMPRESS_FILTER_NONE)
+				level = cw_planes_setup(wk->cctx, level);
+			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_compressionLevel, level);
 			/* Chunks carry our own checksum; the size lets the reader check the frame.
 			 */
 			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_checksumFlag, 0);
 			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_contentSizeFlag, 1);
-			if (w->opts.filter != COMPRESS_FILTER_NONE)
-				cw_literals_huffman(wk->cctx);
 		}
 		ret = -pthread_create(&wk->thread, NULL, cw_worker_main, wk);
 		if (ret < 0) {
