@@ -245,7 +245,12 @@ static int bs_pipeline_read(const struct bs_opts *o, const uint8_t *region, cons
 	uint64_t n;
 	int ret;
 
-	ret = bs_pool_alloc(&pool, o->pool * (unsigned int)(o->push_size / o->w.chunk_size),
+	/*
+	 * Restore fills chunk-sized buffers that SDMA then drains: as many as
+	 * --pool, and at least one per worker plus two reads ahead. (The
+	 * baselines read into a single buffer.)
+	 */
+	ret = bs_pool_alloc(&pool, o->pool > o->r.workers + 2 ? o->pool : o->r.workers + 2,
 			    o->w.chunk_size);
 	slots = calloc(pool.nbufs, sizeof(*slots));
 	if (ret < 0 || !slots) {

@@ -14,7 +14,7 @@
  * never leaves a file under the final name, and a temporary one has no footer.
  */
 /* For ZSTD_c_literalCompressionMode, used only when the runtime library is the one built
- * against (see cw_literals_huffman()). */
+ * against (see cw_planes_setup()). */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <assert.h>
 #include <errno.h>
@@ -154,36 +154,43 @@ static void cw_job_done(struct compress_writer *w, struct cw_job *j, bool ok)
 /* Reserves room for LEN bytes of chunk data; preallocates ahead. */
 static int cw_reserve(struct compress_writer *w, struct cw_job *j, uint32_t len, uint64_t *off)
 {
+	uint64_t start = 0, end = 0;
 	int ret = 0;
 
 	pthread_mutex_lock(&w->lock);
 	*off = w->cursor;
 	w->cursor += compress_align_up(len, COMPRESS_ALIGN);
 	if (w->prealloc_ok && w->cursor > w->prealloc_end) {
-		uint64_t end = compress_align_up(w->cursor, w->opts.prealloc_step);
+		/* This thread takes the next step; the others go on writing meanwhile. */
+		start = w->prealloc_end;
+		end = compress_align_up(w->cursor, w->opts.prealloc_step);
+		w->prealloc_end = end;
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (end == 0)
+		return 0;
 
-		/*
-		 * Mode 0 grows the file size too; finish() truncates to the real end.
-		 * It turns a full disk into ENOSPC here, before a write half lands.
-		 */
-		if (fallocate(w->fd, 0, (off_t)w->prealloc_end, (off_t)(end - w->prealloc_end))) {
-			ret = -errno;
-			if (ret == -EOPNOTSUPP || ret == -ENOSYS) {
-				w->prealloc_ok = false;
-				ret = 0;
-			} else {
-				cw_fail_locked(w, ret,
-					       "chunk %llu (tag %llu, offset %llu): "
-					       "preallocating %llu bytes at %llu: %s",
-					       (unsigned long long)j->seq,
-					       (unsigned long long)j->info.tag,
-					       (unsigned long long)j->info.offset,
-					       (unsigned long long)(end - w->prealloc_end),
-					       (unsigned long long)w->prealloc_end, strerror(-ret));
-			}
-		} else {
-			w->prealloc_end = end;
-		}
+	/*
+	 * Outside the lock: on tmpfs this allocates the pages, milliseconds per
+	 * step. Mode 0 grows the file size too (finish() truncates to the real
+	 * end) and leaves bytes already written alone, so chunks may land in the
+	 * range before or while it runs. A full disk shows up here as ENOSPC,
+	 * before a write lands half.
+	 */
+	if (fallocate(w->fd, 0, (off_t)start, (off_t)(end - start)) == 0)
+		return 0;
+	ret = -errno;
+	pthread_mutex_lock(&w->lock);
+	if (ret == -EOPNOTSUPP || ret == -ENOSYS) {
+		w->prealloc_ok = false;
+		ret = 0;
+	} else {
+		cw_fail_locked(
+			w, ret,
+			"chunk %llu (tag %llu, offset %llu): preallocating %llu bytes at %llu: %s",
+			(unsigned long long)j->seq, (unsigned long long)j->info.tag,
+			(unsigned long long)j->info.offset, (unsigned long long)(end - start),
+			(unsigned long long)start, strerror(-ret));
 	}
 	pthread_mutex_unlock(&w->lock);
 	return ret;
@@ -473,18 +480,28 @@ static void *cw_reaper_main(void *arg)
 /*
  * Byte planes of weights (the exponent bytes) are low-entropy symbols with
  * few long matches: Huffman-coded literals give almost all the gain, and
- * zstd's match search the cost. Negative levels search little but also turn
- * literal compression off (zstd lib/compress/zstd_compress.c,
+ * zstd's match search mostly costs time. Negative levels search little but
+ * also turn literal compression off (zstd lib/compress/zstd_compress.c,
  * ZSTD_resolveLiteralsCompressionMode); forcing it back on gives planes both
- * speed and ratio (measured here on bf16 exponent planes: level 1, ratio
- * 2.71 at 0.2 GB/s; level -1000 with literals, 2.95 at 0.7 GB/s).
- * The parameter is experimental API, so it is used only with the zstd
+ * speed and ratio. Measured here on bf16 exponent planes: level 1, ratio
+ * 2.71 at 0.2 GB/s; level -100 with literals, 2.89 at 0.6 GB/s; level -1000
+ * with literals, 2.95 at 0.7 GB/s. So for levels up to
+ * CW_PLANES_FAST_UPTO, planes use level -1000 with literals: a smaller image
+ * and several times the speed; higher levels are taken as asked.
+ * The parameter is experimental API, so all this happens only with the zstd
  * version this was compiled against; elsewhere the level applies as is.
+ * Returns the level to use for planes.
  */
-static void cw_literals_huffman(ZSTD_CCtx *cctx)
+#define CW_PLANES_FAST_UPTO  5
+#define CW_PLANES_FAST_LEVEL (-1000)
+
+static int cw_planes_setup(ZSTD_CCtx *cctx, int level)
 {
-	if (ZSTD_versionNumber() == ZSTD_VERSION_NUMBER)
-		ZSTD_CCtx_setParameter(cctx, ZSTD_c_literalCompressionMode, ZSTD_ps_enable);
+	if (ZSTD_versionNumber() != ZSTD_VERSION_NUMBER ||
+	    ZSTD_isError(
+		    ZSTD_CCtx_setParameter(cctx, ZSTD_c_literalCompressionMode, ZSTD_ps_enable)))
+		return level;
+	return level <= CW_PLANES_FAST_UPTO ? CW_PLANES_FAST_LEVEL : level;
 }
 
 static int cw_check_opts(const struct compress_writer_opts *o, struct compress_err *err)
@@ -610,13 +627,16 @@ static int cw_start(struct compress_writer *w, struct compress_err *err)
 			return -ENOMEM;
 		}
 		if (w->opts.level != COMPRESS_LEVEL_OFF) {
-			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_compressionLevel, w->opts.level);
+			int level = w->opts.level;
+
+			/* A filtered stream compresses only planes with this context. */
+			if (w->opts.filter != COMPRESS_FILTER_NONE)
+				level = cw_planes_setup(wk->cctx, level);
+			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_compressionLevel, level);
 			/* Chunks carry our own checksum; the size lets the reader check the frame.
 			 */
 			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_checksumFlag, 0);
 			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_contentSizeFlag, 1);
-			if (w->opts.filter != COMPRESS_FILTER_NONE)
-				cw_literals_huffman(wk->cctx);
 		}
 		ret = -pthread_create(&wk->thread, NULL, cw_worker_main, wk);
 		if (ret < 0) {

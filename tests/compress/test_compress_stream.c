@@ -186,10 +186,13 @@ static void test_roundtrips(void)
 					CHECK_EQ_INT(st.chunks[f ? COMPRESS_CODEC_ZSTD
 								 : COMPRESS_CODEC_PLANES],
 						     0);
-					/* EXPECT: text shrinks, to less than half at level 1 */
+					/* EXPECT: text shrinks, to less than half at level 1
+					 * without a filter (filtered streams use the planes' fast
+					 * level) */
 					if (kind == TD_TEXT && levels[l] != COMPRESS_LEVEL_OFF &&
 					    sizes[s] >= 65536)
-						CHECK(st.stored_bytes * (levels[l] == 1 ? 2 : 1) <
+						CHECK(st.stored_bytes *
+							      (levels[l] == 1 && !f ? 2 : 1) <
 						      st.raw_bytes);
 				}
 			}
