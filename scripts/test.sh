@@ -19,5 +19,7 @@ meson test -C build --print-errorlogs || status=1
 if command -v clang >/dev/null; then
 	echo "== fuzzing the stream reader for 60 s (clang, libFuzzer; tests/compress/run_fuzz.sh)"
 	tests/compress/run_fuzz.sh 60 build-fuzz || status=1
+	echo "== fuzzing the plugin's metadata parsers for 30 s (tests/unit/run_fuzz_plugin_image.sh)"
+	tests/unit/run_fuzz_plugin_image.sh 30 build-fuzz || status=1
 fi
 exit $status
