@@ -15,6 +15,10 @@ const char *bench_kind_name(enum bench_kind kind);
 /* "512M", "2G", "1.5G", "4096" (bytes) */
 int bench_size_parse(const char *s, uint64_t *bytes);
 
+/* write()/read() all of LEN bytes, retrying short transfers; 0 or -errno (-EIO at EOF). */
+int bench_write_all(int fd, const void *buf, size_t len);
+int bench_read_all(int fd, void *buf, size_t len);
+
 /* Process resource counters around a measured section. */
 struct bench_usage {
 	double wall_s;

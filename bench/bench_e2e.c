@@ -437,36 +437,6 @@ struct base_arg {
 	double dma_busy, io_busy;
 };
 
-static int write_all(int fd, const uint8_t *p, uint64_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, uint8_t *p, uint64_t len)
-{
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 static void *baseline_gpu(void *arg)
 {
 	struct base_arg *a = arg;
@@ -509,7 +479,7 @@ static void *baseline_gpu(void *arg)
 
 			if (a->restore) {
 				t0 = bench_now();
-				r = read_all(fd, buf, len);
+				r = bench_read_all(fd, buf, len);
 				a->io_busy += bench_now() - t0;
 			}
 			t0 = bench_now();
@@ -520,7 +490,7 @@ static void *baseline_gpu(void *arg)
 			a->dma_busy += bench_now() - t0;
 			if (!r && !a->restore) {
 				t0 = bench_now();
-				r = write_all(fd, buf, len);
+				r = bench_write_all(fd, buf, len);
 				a->io_busy += bench_now() - t0;
 			}
 		}

@@ -302,40 +302,6 @@ out:
 	return ret;
 }
 
-static int bs_write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int bs_read_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int bs_open_write(const char *path)
 {
 	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -358,7 +324,7 @@ static int bs_raw(const struct bs_opts *o, const uint8_t *region, uint64_t regio
 	for (uint64_t pos = 0; pos < o->size && ret == 0; pos += chunk) {
 		uint64_t n = o->size - pos < chunk ? o->size - pos : chunk;
 
-		ret = bs_write_all(fd, region + pos % region_len, n);
+		ret = bench_write_all(fd, region + pos % region_len, n);
 	}
 	if (ret == 0 && o->w.fsync && fsync(fd))
 		ret = -errno;
@@ -379,7 +345,7 @@ static int bs_raw(const struct bs_opts *o, const uint8_t *region, uint64_t regio
 	for (uint64_t pos = 0; fd >= 0 && pos < o->size && ret == 0; pos += chunk) {
 		uint64_t n = o->size - pos < chunk ? o->size - pos : chunk;
 
-		ret = bs_read_all(fd, buf, n);
+		ret = bench_read_all(fd, buf, n);
 		if (ret == 0 && o->verify && memcmp(buf, region + pos % region_len, n))
 			ret = -EILSEQ;
 	}
@@ -433,7 +399,7 @@ static int bs_zstd1t(const struct bs_opts *o, const uint8_t *region, uint64_t re
 		}
 		memcpy(out, &n, 4);
 		memcpy(out + 4, &(uint32_t){ (uint32_t)z }, 4);
-		ret = bs_write_all(fd, out, z + 8);
+		ret = bench_write_all(fd, out, z + 8);
 		t_io += bench_now() - t1;
 		zbytes += n;
 	}
@@ -458,11 +424,11 @@ static int bs_zstd1t(const struct bs_opts *o, const uint8_t *region, uint64_t re
 		size_t d;
 
 		t0 = bench_now();
-		ret = bs_read_all(fd, hdr, 8);
+		ret = bench_read_all(fd, hdr, 8);
 		if (ret == 0 && (hdr[0] > chunk || hdr[1] > cap - 8))
 			ret = -EBADMSG;
 		if (ret == 0)
-			ret = bs_read_all(fd, out, hdr[1]);
+			ret = bench_read_all(fd, out, hdr[1]);
 		t1 = bench_now();
 		t_io += t1 - t0;
 		if (ret < 0)

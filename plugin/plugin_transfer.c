@@ -354,20 +354,27 @@ int transfer_part_path(const char *base, unsigned int part, char *out, size_t le
 	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
 }
 
-static void writer_opts(const struct plugin_config *cfg, unsigned int n_jobs, unsigned int parts,
-			struct compress_writer_opts *o)
+/* Compression workers of one stream file: the CPUs are shared by the GPUs
+ * moved at once and by each GPU's stream files. */
+static unsigned int part_workers(const struct plugin_config *cfg, unsigned int n_jobs,
+				 unsigned int parts)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int workers = cfg->workers ? cfg->workers : (unsigned int)(cpus > 0 ? cpus : 1);
 
+	workers /= (n_jobs ? n_jobs : 1) * (parts ? parts : 1);
+	return workers ? workers : 1;
+}
+
+static void writer_opts(const struct plugin_config *cfg, unsigned int n_jobs, unsigned int parts,
+			struct compress_writer_opts *o)
+{
 	compress_writer_opts_default(o);
 	o->level = cfg->compress ? cfg->zstd_level : COMPRESS_LEVEL_OFF;
 	o->filter = cfg->filter == PLUGIN_FILTER_BYTES2 ? COMPRESS_FILTER_BYTEGROUP2 :
 		    cfg->filter == PLUGIN_FILTER_BYTES4 ? COMPRESS_FILTER_BYTEGROUP4 :
 							  COMPRESS_FILTER_NONE;
-	/* The CPUs are shared by the GPUs dumped at once and their streams. */
-	workers /= (n_jobs ? n_jobs : 1) * parts;
-	o->workers = workers ? workers : 1;
+	o->workers = part_workers(cfg, n_jobs, parts);
 	o->chunk_size = (uint32_t)cfg->chunk_size;
 	o->queue_depth = cfg->io_depth;
 	o->direct_io = cfg->direct_io;
@@ -616,7 +623,6 @@ static void *restore_job(void *arg)
 	double t0 = now_s();
 	uint64_t next[MAX_PARTS] = { 0 }, n_chunks[MAX_PARTS] = { 0 }, pending_reads = 0;
 	unsigned int parts = job->n_parts ? job->n_parts : 1, part = 0;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
 
 	if (parts > MAX_PARTS)
@@ -630,10 +636,7 @@ static void *restore_job(void *arg)
 		goto out;
 	}
 	compress_reader_opts_default(&ro);
-	ro.workers = a->cfg->workers ? a->cfg->workers : (unsigned int)(cpus > 0 ? cpus : 1);
-	ro.workers /= a->n_jobs * parts;
-	if (!ro.workers)
-		ro.workers = 1;
+	ro.workers = part_workers(a->cfg, a->n_jobs, parts);
 	ro.queue_depth = a->cfg->io_depth;
 	ro.direct_io = a->cfg->direct_io;
 	for (unsigned int i = 0; i < parts; i++) {
