@@ -31,6 +31,8 @@ packages=(
 	clang
 	debootstrap
 	iproute2 util-linux procps
+	rocminfo libhsa-runtime-dev libhsakmt-dev
+	strace
 )
 missing=()
 for p in "${packages[@]}"; do
