@@ -36,8 +36,8 @@
 #include "emu_sdma_exec.h"
 
 /* Userptr bounces held over one packet (a COPY needs two; a FENCE or ATOMIC one). */
-#define EMU_KSDMA_BOUNCES     4
-#define EMU_KSDMA_BOUNCE_MAX  (4u << 20) /* an SDMA 4.x COPY moves at most 4 MiB */
+#define EMU_KSDMA_BOUNCES    4
+#define EMU_KSDMA_BOUNCE_MAX (4u << 20) /* an SDMA 4.x COPY moves at most 4 MiB */
 
 struct emu_ksdma_bounce {
 	uint8_t *buf;
@@ -64,8 +64,7 @@ static struct emu_bo *emu_ksdma_bo(struct emu_ksdma_ctx *c, uint64_t va)
 	return NULL;
 }
 
-static void *emu_ksdma_translate(void *ctx, uint64_t va, uint64_t len, bool write,
-				 uint64_t *avail)
+static void *emu_ksdma_translate(void *ctx, uint64_t va, uint64_t len, bool write, uint64_t *avail)
 {
 	struct emu_ksdma_ctx *c = ctx;
 	struct emu_bo *bo = emu_ksdma_bo(c, va);
@@ -140,9 +139,9 @@ static void emu_ksdma_trap(void *ctx, uint32_t int_context)
 
 /*
  * Runs what the process has committed to SDMA queue q since the last pass
- * (user space commits whole commands: BlitSdma::ReleaseWriteAddress). Returns the number of packets executed
- * (0 when idle); a failing packet stops the queue (q->error) as a GPU VM fault
- * or an illegal packet would, and the daemon log says why.
+ * (user space commits whole commands: BlitSdma::ReleaseWriteAddress). Returns the number of packets
+ * executed (0 when idle); a failing packet stops the queue (q->error) as a GPU VM fault or an
+ * illegal packet would, and the daemon log says why.
  */
 int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue *q)
 {
@@ -166,8 +165,9 @@ int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue
 		return 0;
 	len = wptr - q->rptr;
 	if ((len | q->rptr) & 3 || len > q->ring_size) {
-		fprintf(stderr, "emu-daemon: pid %d SDMA queue %u: write pointer 0x%llx is not a "
-				"dword offset within one ring of read pointer 0x%llx\n",
+		fprintf(stderr,
+			"emu-daemon: pid %d SDMA queue %u: write pointer 0x%llx is not a "
+			"dword offset within one ring of read pointer 0x%llx\n",
 			(int)p->pid, q->id, (unsigned long long)wptr, (unsigned long long)q->rptr);
 		q->error = true;
 		return 0;
@@ -182,7 +182,8 @@ int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue
 	if (!err && first < len)
 		err = emu_mem_proc_read(p->pid, q->ring_base, (uint8_t *)ring + first, len - first);
 	if (err) {
-		fprintf(stderr, "emu-daemon: pid %d SDMA queue %u: ring at 0x%llx unreadable (%s)\n",
+		fprintf(stderr,
+			"emu-daemon: pid %d SDMA queue %u: ring at 0x%llx unreadable (%s)\n",
 			(int)p->pid, q->id, (unsigned long long)q->ring_base, strerror(-err));
 		q->error = true;
 		free(ring);
@@ -194,7 +195,8 @@ int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue
 		err = c.io_err;
 	if (err) {
 		fprintf(stderr, "emu-daemon: pid %d SDMA queue %u on GPU %u stopped: %s\n",
-			(int)p->pid, q->id, q->gpu_index, st.reason[0] ? st.reason : strerror(-err));
+			(int)p->pid, q->id, q->gpu_index,
+			st.reason[0] ? st.reason : strerror(-err));
 		q->error = true;
 		q->rptr += (uint64_t)st.packet_dw * 4;
 	} else {
