@@ -198,6 +198,8 @@ int emu_queue_executor_start(struct emu_daemon *d, pthread_t *thread);
 int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue *q);
 /* emu_kfd_ioctl.c: an interrupt (SDMA TRAP) with this event id (kfd_signal_event_interrupt). */
 void emu_kfd_event_interrupt(struct emu_kproc *p, uint32_t event_id);
+/* emu_kfd_ioctl.c: kfd_kmap_event_page (CREATE_EVENT and CRIU restore of events). */
+int emu_kfd_event_page_set(struct emu_kproc *p, uint64_t handle);
 /* Address resolution and packet execution for one queue; returns -errno on fault. */
 int emu_queue_run_packets(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue *q,
 			  unsigned int max_packets);

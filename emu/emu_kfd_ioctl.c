@@ -391,36 +391,49 @@ static bool emu_kfd_event_gpu_signaled(const struct emu_event *e)
 }
 
 /*
- * kfd_chardev.c: kfd_ioctl_create_event. A dGPU process allocates its event
- * page itself and passes the BO's handle (gpu_id << 32 | idr) in
- * event_page_offset with its first event; the kernel maps it
- * (amdgpu_amdkfd_gpuvm_map_gtt_bo_to_kernel: GTT BOs only) and keeps it
- * (kfd_event_page_set: a second page is -EBUSY). Then kfd_event_create:
- * signal events get a slot in that page, set to UNSIGNALED_EVENT_SLOT.
+ * kfd_events.c: kfd_kmap_event_page. A dGPU process allocates its event page
+ * itself and names it by its BO handle (gpu_id << 32 | idr); the kernel maps
+ * it (amdgpu_amdkfd_gpuvm_map_gtt_bo_to_kernel: GTT BOs only) and keeps it
+ * (kfd_event_page_set). A second page, an unknown GPU or handle are -EINVAL.
+ */
+int emu_kfd_event_page_set(struct emu_kproc *p, uint64_t handle)
+{
+	int gpu = emu_kproc_gpu_by_user_id(p, (uint32_t)(handle >> 32));
+	struct emu_bo *bo;
+
+	if (p->event_page_set)
+		return -EINVAL;
+	if (gpu < 0)
+		return -EINVAL;
+	if (emu_kfd_bind(p, gpu))
+		return -ESRCH;
+	bo = emu_bo_find(p, (unsigned int)gpu, (uint32_t)handle);
+	if (!bo || !(bo->flags & KFD_IOC_ALLOC_MEM_FLAGS_GTT) || !bo->cpu)
+		return -EINVAL;
+	p->event_page_set = true;
+	p->event_page_gpu = (unsigned int)gpu;
+	p->event_page_idr = (uint32_t)handle;
+	p->event_page_handle = handle;
+	return 0;
+}
+
+/*
+ * kfd_chardev.c: kfd_ioctl_create_event: the event page handle comes with
+ * a dGPU process's first event (kfd_kmap_event_page, above); then
+ * kfd_event_create: signal events get a slot in that page, set to
+ * UNSIGNALED_EVENT_SLOT.
  */
 static int emu_kfd_create_event(struct emu_kctx *c)
 {
 	struct kfd_ioctl_create_event_args *a = c->args;
 	struct emu_event *e;
 	uint64_t *slot;
+	int err;
 
 	if (a->event_page_offset) {
-		int gpu = emu_kproc_gpu_by_user_id(c->p, (uint32_t)(a->event_page_offset >> 32));
-		struct emu_bo *bo;
-
-		if (gpu < 0)
-			return -EINVAL;
-		if (emu_kfd_bind(c->p, gpu))
-			return -ESRCH;
-		bo = emu_bo_find(c->p, (unsigned int)gpu, (uint32_t)a->event_page_offset);
-		if (!bo || !(bo->flags & KFD_IOC_ALLOC_MEM_FLAGS_GTT) || !bo->cpu)
-			return -EINVAL;
-		if (c->p->event_page_set)
-			return -EBUSY;
-		c->p->event_page_set = true;
-		c->p->event_page_gpu = (unsigned int)gpu;
-		c->p->event_page_idr = (uint32_t)a->event_page_offset;
-		c->p->event_page_handle = a->event_page_offset;
+		err = emu_kfd_event_page_set(c->p, a->event_page_offset);
+		if (err)
+			return err;
 	}
 	if (c->p->next_event_id >= KFD_SIGNAL_EVENT_LIMIT)
 		return -ENOSPC;
