@@ -20,6 +20,20 @@ gpus=$3
 source "$(dirname "$0")/../e2e/e2e_lib.sh"
 source "$(dirname "$0")/../e2e/plugin_lib.sh"
 e2e_require_criu
+
+# criu names link remaps by file id (/dev/shm/link_remap.N) and removes them
+# only when a restore succeeds: one left by a failed run would make the next
+# dump fail ("File exists"). Remove those this test made.
+shm_before=" $(cd /dev/shm && echo link_remap.*) "
+rocm_cleanup() {
+	local f
+	plugin_cleanup
+	for f in /dev/shm/link_remap.*; do
+		[ -e "$f" ] || continue
+		case $shm_before in *" ${f##*/} "*) ;; *) rm -f "$f" ;; esac
+	done
+}
+trap rocm_cleanup EXIT
 steps=30
 args=(--steps $steps --size $((256 << 10)))
 emu="$E2E_TMP/emu"
