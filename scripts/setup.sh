@@ -32,7 +32,6 @@ packages=(
 	debootstrap
 	iproute2 util-linux procps
 	rocminfo libhsa-runtime-dev libhsakmt-dev
-	strace
 )
 missing=()
 for p in "${packages[@]}"; do
