@@ -119,6 +119,12 @@ struct emu_kproc {
 	/* amdgpu_amdkfd_block_mmu_notifications: set by RESTORE, cleared by RESUME */
 	bool mmu_blocked;
 	int doorbell_fd[EMU_MAX_GPUS];
+	/* kfd_event_page_set: the user-allocated event page of a dGPU process (CREATE_EVENT's
+	 * event_page_offset handle), or none; its slots say which signal events fired */
+	bool event_page_set;
+	unsigned int event_page_gpu;
+	uint32_t event_page_idr;
+	uint64_t event_page_handle;
 };
 
 struct emu_daemon {
@@ -188,6 +194,12 @@ int emu_kfd_criu_op(struct emu_daemon *d, struct emu_kproc *p, const struct emu_
 
 /* emu_queue.c */
 int emu_queue_executor_start(struct emu_daemon *d, pthread_t *thread);
+/* emu_kfd_sdma.c: runs an SDMA user queue's committed packets; returns packets executed. */
+int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue *q);
+/* emu_kfd_ioctl.c: an interrupt (SDMA TRAP) with this event id (kfd_signal_event_interrupt). */
+void emu_kfd_event_interrupt(struct emu_kproc *p, uint32_t event_id);
+/* emu_kfd_ioctl.c: kfd_kmap_event_page (CREATE_EVENT and CRIU restore of events). */
+int emu_kfd_event_page_set(struct emu_kproc *p, uint64_t handle);
 /* Address resolution and packet execution for one queue; returns -errno on fault. */
 int emu_queue_run_packets(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue *q,
 			  unsigned int max_packets);

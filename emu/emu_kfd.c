@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -284,6 +285,35 @@ out:
 	return err;
 }
 
+/* VRAMSTREAM_EMU_DEBUG: 1 names failing KFD ioctls, 2 every one (as emu_drm.c does for DRM). */
+static int emu_kfd_debug_level(void)
+{
+	static int level = -1;
+
+	if (level < 0) {
+		const char *v = getenv("VRAMSTREAM_EMU_DEBUG");
+
+		level = v ? atoi(v) : 0;
+	}
+	return level;
+}
+
+static void emu_kfd_debug(unsigned long request, int err)
+{
+	int level = emu_kfd_debug_level();
+	char line[96];
+	int n;
+
+	if (level <= 0 || (err >= 0 && level < 2))
+		return;
+	n = snprintf(line, sizeof(line), "emu-kfd[%d]: ioctl nr 0x%02x size %u: %s\n",
+		     (int)getpid(), (unsigned int)_IOC_NR(request),
+		     (unsigned int)_IOC_SIZE(request), err < 0 ? strerror(-err) : "ok");
+	if (n > 0)
+		(void)!write(STDERR_FILENO, line,
+			     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line));
+}
+
 static int emu_kfd_ioctl(int fd, unsigned int gpu_index, unsigned long request, void *arg)
 {
 	unsigned int gpu;
@@ -308,6 +338,7 @@ static int emu_kfd_ioctl(int fd, unsigned int gpu_index, unsigned long request, 
 				break;
 		}
 	}
+	emu_kfd_debug(request, err);
 	return err;
 }
 

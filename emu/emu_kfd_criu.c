@@ -19,7 +19,7 @@
 #include "emu_daemon_internal.h"
 
 #define EMU_CRIU_MAGIC 0x434b4d45u /* "EMKC" */
-#define EMU_CRIU_VERSION 1
+#define EMU_CRIU_VERSION 2 /* 2: events carry the event page handle */
 
 enum { EMU_CRIU_OBJ_QUEUE = 0, EMU_CRIU_OBJ_EVENT = 1 };
 
@@ -64,6 +64,7 @@ struct emu_criu_event_priv {
 	uint32_t auto_reset;
 	uint32_t signaled;
 	uint32_t node_id;
+	uint64_t user_handle; /* kfd_criu_event_priv_data: the event page's handle, first event */
 };
 
 /* get_process_num_bos: BOs below the GPUVM base (trap handler) are not checkpointed. */
@@ -244,6 +245,10 @@ static int emu_criu_checkpoint(struct emu_daemon *d, struct emu_kproc *p,
 			.node_id = e->node_id,
 		};
 
+		/* kfd_criu_checkpoint_events stores the user_handle with the first event */
+		if (e == p->events && p->event_page_set)
+			ep.user_handle = p->event_page_handle;
+
 		memcpy(at, &ep, sizeof(ep));
 		at += sizeof(ep);
 	}
@@ -373,6 +378,13 @@ static int emu_criu_restore_event(struct emu_kproc *p, const struct emu_criu_eve
 	for (e = p->events; e; e = e->next)
 		if (e->id == ep->event_id)
 			return -EINVAL;
+	/* kfd_criu_restore_event: if (ev_priv->user_handle) kfd_kmap_event_page() */
+	if (ep->user_handle) {
+		int err = emu_kfd_event_page_set(p, ep->user_handle);
+
+		if (err)
+			return err;
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;

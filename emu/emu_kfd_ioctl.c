@@ -368,12 +368,73 @@ static struct emu_event *emu_kfd_event_find(struct emu_kproc *p, uint32_t id)
 	return NULL;
 }
 
-/* kfd_events.c: kfd_event_create (signal events get a slot in the event page) */
+/* kfd_events.c: UNSIGNALED_EVENT_SLOT, the value of a slot whose event has not fired */
+#define EMU_EVENT_SLOT_UNSIGNALED UINT64_MAX
+
+/* The event page's slot of event id, or NULL (no page, or id past it). */
+static uint64_t *emu_kfd_event_slot(struct emu_kproc *p, uint32_t id)
+{
+	struct emu_bo *bo;
+
+	if (!p->event_page_set)
+		return NULL;
+	bo = emu_bo_find(p, p->event_page_gpu, p->event_page_idr);
+	if (!bo || !bo->cpu || ((uint64_t)id + 1) * 8 > bo->size)
+		return NULL;
+	return (uint64_t *)bo->cpu + id;
+}
+
+/* kfd_events.c: event_can_be_gpu_signaled */
+static bool emu_kfd_event_gpu_signaled(const struct emu_event *e)
+{
+	return e->type == KFD_IOC_EVENT_SIGNAL || e->type == KFD_IOC_EVENT_DEBUG_EVENT;
+}
+
+/*
+ * kfd_events.c: kfd_kmap_event_page. A dGPU process allocates its event page
+ * itself and names it by its BO handle (gpu_id << 32 | idr); the kernel maps
+ * it (amdgpu_amdkfd_gpuvm_map_gtt_bo_to_kernel: GTT BOs only) and keeps it
+ * (kfd_event_page_set). A second page, an unknown GPU or handle are -EINVAL.
+ */
+int emu_kfd_event_page_set(struct emu_kproc *p, uint64_t handle)
+{
+	int gpu = emu_kproc_gpu_by_user_id(p, (uint32_t)(handle >> 32));
+	struct emu_bo *bo;
+
+	if (p->event_page_set)
+		return -EINVAL;
+	if (gpu < 0)
+		return -EINVAL;
+	if (emu_kfd_bind(p, gpu))
+		return -ESRCH;
+	bo = emu_bo_find(p, (unsigned int)gpu, (uint32_t)handle);
+	if (!bo || !(bo->flags & KFD_IOC_ALLOC_MEM_FLAGS_GTT) || !bo->cpu)
+		return -EINVAL;
+	p->event_page_set = true;
+	p->event_page_gpu = (unsigned int)gpu;
+	p->event_page_idr = (uint32_t)handle;
+	p->event_page_handle = handle;
+	return 0;
+}
+
+/*
+ * kfd_chardev.c: kfd_ioctl_create_event: the event page handle comes with
+ * a dGPU process's first event (kfd_kmap_event_page, above); then
+ * kfd_event_create: signal events get a slot in that page, set to
+ * UNSIGNALED_EVENT_SLOT.
+ */
 static int emu_kfd_create_event(struct emu_kctx *c)
 {
 	struct kfd_ioctl_create_event_args *a = c->args;
 	struct emu_event *e;
+	uint64_t *slot;
+	int err;
 
+	if (a->event_page_offset) {
+		err = emu_kfd_event_page_set(c->p, a->event_page_offset);
+		if (err)
+			return err;
+	}
 	if (c->p->next_event_id >= KFD_SIGNAL_EVENT_LIMIT)
 		return -ENOSPC;
 	e = calloc(1, sizeof(*e));
@@ -385,11 +446,51 @@ static int emu_kfd_create_event(struct emu_kctx *c)
 	e->node_id = a->node_id;
 	e->next = c->p->events;
 	c->p->events = e;
+	slot = emu_kfd_event_slot(c->p, e->id);
+	if (slot && emu_kfd_event_gpu_signaled(e))
+		__atomic_store_n(slot, EMU_EVENT_SLOT_UNSIGNALED, __ATOMIC_RELEASE);
 	a->event_id = e->id;
 	a->event_trigger_data = e->id;
 	a->event_slot_index = e->id;
 	a->event_page_offset = EMU_KFD_MMAP_TYPE_EVENTS;
 	return 0;
+}
+
+/* kfd_events.c: set_event_from_interrupt (acknowledge_signal, then set_event) */
+static void emu_kfd_event_fire(struct emu_kproc *p, struct emu_event *e)
+{
+	uint64_t *slot = emu_kfd_event_slot(p, e->id);
+
+	if (!emu_kfd_event_gpu_signaled(e))
+		return;
+	if (slot)
+		__atomic_store_n(slot, EMU_EVENT_SLOT_UNSIGNALED, __ATOMIC_RELEASE);
+	e->signaled = 1;
+}
+
+/*
+ * kfd_events.c: kfd_signal_event_interrupt with all 28 id bits valid (SDMA
+ * TRAP's int_context): the event with that id fires if its slot says it was
+ * signaled (lookup_signaled_event_by_partial_id); otherwise every signal
+ * event whose slot is no longer UNSIGNALED_EVENT_SLOT fires.
+ */
+void emu_kfd_event_interrupt(struct emu_kproc *p, uint32_t event_id)
+{
+	struct emu_event *e = emu_kfd_event_find(p, event_id);
+	uint64_t *slot;
+
+	if (e) {
+		slot = emu_kfd_event_slot(p, e->id);
+		if (!slot || __atomic_load_n(slot, __ATOMIC_ACQUIRE) != EMU_EVENT_SLOT_UNSIGNALED) {
+			emu_kfd_event_fire(p, e);
+			return;
+		}
+	}
+	for (e = p->events; e; e = e->next) {
+		slot = emu_kfd_event_slot(p, e->id);
+		if (slot && __atomic_load_n(slot, __ATOMIC_ACQUIRE) != EMU_EVENT_SLOT_UNSIGNALED)
+			emu_kfd_event_fire(p, e);
+	}
 }
 
 static int emu_kfd_event_op(struct emu_kctx *c, unsigned int nr)

@@ -139,6 +139,8 @@ int emu_queue_run_packets(struct emu_daemon *d, struct emu_kproc *p, struct emu_
 	unsigned int done = 0;
 	int err;
 
+	if (q->type == KFD_IOC_QUEUE_TYPE_SDMA || q->type == KFD_IOC_QUEUE_TYPE_SDMA_XGMI)
+		return emu_kfd_sdma_run(d, p, q);
 	if (q->error || !slots)
 		return 0;
 	err = emu_mem_proc_read(p->pid, q->wptr_addr, &wptr, sizeof(wptr));

@@ -92,6 +92,38 @@ static int emu_root_rm_entry(const char *path, const struct stat *st, int flag, 
 	return (flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT ? -1 : 0;
 }
 
+/*
+ * /proc/modules and /sys/module/amdgpu as a kernel with amdgpu loaded shows
+ * them: ROCm's tools check `lsmod | grep amdgpu` (rocminfo.cc:
+ * CheckInitialState), and kmod's lsmod reads /proc/modules
+ * (libkmod-module.c: kmod_module_new_from_loaded) and the module's
+ * refcnt and initstate under /sys/module. Line format of
+ * kernel/module/procfs.c: m_show ("name size refcnt deps state 0xaddr";
+ * the address reads 0 without kallsyms access).
+ */
+static int emu_root_modules(const char *root)
+{
+	char path[PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/proc", root);
+	err = emu_root_mkdirs(path);
+	snprintf(path, sizeof(path), "%s/proc/modules", root);
+	if (!err)
+		err = emu_root_write_file(path, "amdgpu 16621568 0 - Live 0x0000000000000000\n");
+	snprintf(path, sizeof(path), "%s/sys/module/amdgpu/holders", root);
+	if (!err)
+		err = emu_root_mkdirs(path);
+	/* kernel/module/sysfs.c and main.c: show_refcnt ("%i\n"), show_initstate ("live\n") */
+	snprintf(path, sizeof(path), "%s/sys/module/amdgpu/refcnt", root);
+	if (!err)
+		err = emu_root_write_file(path, "0\n");
+	snprintf(path, sizeof(path), "%s/sys/module/amdgpu/initstate", root);
+	if (!err)
+		err = emu_root_write_file(path, "live\n");
+	return err;
+}
+
 int emu_root_create(const char *root, const struct emu_config *cfg)
 {
 	char path[PATH_MAX];
@@ -129,6 +161,8 @@ int emu_root_create(const char *root, const struct emu_config *cfg)
 	}
 	if (!err)
 		err = emu_topology_write(root, cfg);
+	if (!err)
+		err = emu_root_modules(root);
 	if (!err && emu_drm_populate_root)
 		err = emu_drm_populate_root(root, cfg);
 	return err;

@@ -203,6 +203,11 @@ static int emu_sdma_poll(struct emu_sdma_run *r, const uint32_t *p)
 		 * Other register polls name hardware registers the emulator does not have. */
 		if (hdr & EMU_SDMA_POLL_HDR_HDP_FLUSH)
 			return 0;
+		/* Function 0 ("always") holds without reading the register: ROCr's
+		 * BlitSdma flushes HDP with such a packet (ROCR-Runtime
+		 * src/core/inc/sdma_registers.h: hdp_flush_cmd = {0x8, 0, 0x80000000, ...}). */
+		if (func == 0)
+			return 0;
 		return emu_sdma_fail(r, -EINVAL, "POLL_REGMEM on a register is not emulated");
 	}
 	if (func == 7)
@@ -352,6 +357,35 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 			}
 		}
 		return emu_sdma_walk(r, dst, 4, true, "FENCE address", emu_sdma_write_piece, &arg);
+	}
+
+	case EMU_SDMA_OP_ATOMIC: {
+		uint64_t dst, avail = 0, add;
+		void *host;
+
+		*len = EMU_SDMA_ATOMIC_DW;
+		err = emu_sdma_need(r, *len, "ATOMIC");
+		if (err)
+			return err;
+		if (sub || (hdr & (EMU_SDMA_ATOMIC_HDR_LOOP | EMU_SDMA_ATOMIC_HDR_TMZ)) ||
+		    EMU_SDMA_ATOMIC_HDR_OPERATION(hdr) != EMU_SDMA_ATOMIC_ADD64)
+			return emu_sdma_fail(r, -EINVAL,
+					     "ATOMIC header 0x%08x: only a plain 64-bit add "
+					     "(operation %u) is emulated",
+					     hdr, EMU_SDMA_ATOMIC_ADD64);
+		dst = emu_sdma_addr(p + 1);
+		add = emu_sdma_addr(p + 3);
+		if (dst & 7)
+			return emu_sdma_fail(r, -EINVAL,
+					     "ATOMIC address 0x%llx is not qword aligned",
+					     (unsigned long long)dst);
+		host = r->mem->translate(r->mem->ctx, dst, 8, true, &avail);
+		if (!host || avail < 8)
+			return emu_sdma_fail(r, -EFAULT, "ATOMIC address 0x%llx is not mapped writable",
+					     (unsigned long long)dst);
+		if (!r->dry)
+			__atomic_fetch_add((uint64_t *)host, add, __ATOMIC_ACQ_REL);
+		return 0;
 	}
 
 	case EMU_SDMA_OP_TRAP:

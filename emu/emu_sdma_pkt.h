@@ -20,6 +20,7 @@
 #define EMU_SDMA_OP_FENCE	5
 #define EMU_SDMA_OP_TRAP	6
 #define EMU_SDMA_OP_POLL_REGMEM 8
+#define EMU_SDMA_OP_ATOMIC	10
 #define EMU_SDMA_OP_CONST_FILL	11
 
 #define EMU_SDMA_SUBOP_COPY_LINEAR  0
@@ -74,5 +75,16 @@
 #define EMU_SDMA_FILL_HDR_FILLSIZE(h) (((h) >> 30) & 0x3u)
 #define EMU_SDMA_FILL_FILLSIZE_DWORD  2u
 #define EMU_SDMA_FILL_COUNT_MASK      0x003fffffu
+
+/* ATOMIC, 8 dwords: header, addr lo, addr hi, src data lo, src data hi, cmp data lo,
+ * cmp data hi, loop interval (bits 0-12). Header: loop bit 16 (retry a compare-swap until it
+ * succeeds), tmz bit 18, operation bits 25-31 (vega10_sdma_pkt_open.h: SDMA_PKT_ATOMIC).
+ * ROCr's BlitSdma decrements completion signals with operation 47, a 64-bit add
+ * (ROCR-Runtime src/core/inc/sdma_registers.h: SDMA_ATOMIC_ADD64), of -1. */
+#define EMU_SDMA_ATOMIC_DW	      8
+#define EMU_SDMA_ATOMIC_HDR_LOOP      (1u << 16)
+#define EMU_SDMA_ATOMIC_HDR_TMZ	      (1u << 18)
+#define EMU_SDMA_ATOMIC_HDR_OPERATION(h) (((h) >> 25) & 0x7fu)
+#define EMU_SDMA_ATOMIC_ADD64	      47u
 
 #endif

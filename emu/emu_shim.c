@@ -115,6 +115,8 @@ static int emu_shim_is_emulated_path(const char *path)
 		"/sys/devices/virtual/kfd", /* libhsakmt reads the topology here */
 		"/sys/class/drm",
 		"/sys/devices/emu", /* PCI-like device folders of emulated GPUs */
+		"/proc/modules",    /* amdgpu loaded (emu_root.c: emu_root_modules) */
+		"/sys/module/amdgpu",
 	};
 	unsigned int i;
 

@@ -98,6 +98,45 @@ static int emu_topo_mem_bank(const char *node_dir, unsigned int idx, uint32_t he
 	return emu_topo_file(dir, "properties", t.buf);
 }
 
+/* kfd_sysfs.h (was kfd_topology.h): HSA_CACHE_TYPE_DATA 0x1, HSA_CACHE_TYPE_HSACU 0x8 */
+#define EMU_CACHE_TYPE_DATA 0x1
+#define EMU_CACHE_TYPE_HSACU 0x8
+/* kfd_crat.h: CRAT_SIBLINGMAP_SIZE bytes of sibling bits */
+#define EMU_SIBLINGMAP_BITS (32 * 8)
+#define EMU_GPU_CACHES 2
+
+/*
+ * One GPU cache, in kfd_topology.c: kfd_cache_show's format: the
+ * properties, then "sibling_map " and one 0/1 per bit of the CU map,
+ * comma separated, the last comma replaced by a newline. first_cu and
+ * num_cus say which CUs share it (bits of the map).
+ */
+static int emu_topo_cache(const char *node_dir, unsigned int idx, uint32_t proc_id_low,
+			  uint32_t level, uint32_t size_kb, uint32_t line, unsigned int num_cus)
+{
+	char dir[PATH_MAX];
+	struct emu_text t = { .len = 0 };
+	unsigned int i;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s/caches/%u", node_dir, idx);
+	err = emu_root_mkdirs(dir);
+	if (err)
+		return err;
+	emu_prop32(&t, "processor_id_low", proc_id_low);
+	emu_prop32(&t, "level", level);
+	emu_prop32(&t, "size", size_kb);
+	emu_prop32(&t, "cache_line_size", line);
+	emu_prop32(&t, "cache_lines_per_tag", 1);
+	emu_prop32(&t, "association", 16);
+	emu_prop32(&t, "latency", 1);
+	emu_prop32(&t, "type", EMU_CACHE_TYPE_DATA | EMU_CACHE_TYPE_HSACU);
+	emu_text_add(&t, "sibling_map ");
+	for (i = 0; i < EMU_SIBLINGMAP_BITS; i++)
+		emu_text_add(&t, "%d%c", i < num_cus, i + 1 < EMU_SIBLINGMAP_BITS ? ',' : '\n');
+	return emu_topo_file(dir, "properties", t.buf);
+}
+
 static int emu_topo_io_link(const char *node_dir, unsigned int idx, uint32_t from, uint32_t to)
 {
 	char dir[PATH_MAX];
@@ -131,7 +170,7 @@ static void emu_topo_node_props(struct emu_text *t, const struct emu_config *cfg
 	emu_prop32(t, "cpu_cores_count", gpu ? 0 : cfg->cpu_cores);
 	emu_prop32(t, "simd_count", gpu ? 416 : 0); /* MI210: 104 CUs x 4 SIMDs */
 	emu_prop32(t, "mem_banks_count", 1);
-	emu_prop32(t, "caches_count", 0);
+	emu_prop32(t, "caches_count", gpu ? EMU_GPU_CACHES : 0);
 	emu_prop32(t, "io_links_count", gpu ? 1 : cfg->num_gpus);
 	emu_prop32(t, "p2p_links_count", 0);
 	emu_prop32(t, "cpu_core_id_base", 0);
@@ -205,7 +244,18 @@ static int emu_topo_node(const char *nodes_dir, unsigned int id, const struct em
 	if (err)
 		return err;
 	if (gpu) {
+		uint32_t simd_base = 0x80000000u + 416 * (gpu->node_id - 1);
+
 		err = emu_topo_mem_bank(dir, 0, EMU_HEAP_TYPE_FB_PUBLIC, gpu->vram_size, 4096, 1600);
+		/*
+		 * gfx90a's caches as kfd_crat.c's aldebaran_cache_info lists them,
+		 * reduced to the data caches ROCr keeps (amd_gpu_agent.cpp:
+		 * InitCacheList): a 16 KiB L1 per CU and the 8 MiB L2 of all CUs.
+		 */
+		if (!err)
+			err = emu_topo_cache(dir, 0, simd_base, 1, 16, 64, 1);
+		if (!err)
+			err = emu_topo_cache(dir, 1, simd_base, 2, 8192, 128, 104);
 		if (!err)
 			err = emu_topo_io_link(dir, 0, id, 0);
 		return err;

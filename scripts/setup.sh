@@ -31,6 +31,7 @@ packages=(
 	clang
 	debootstrap
 	iproute2 util-linux procps
+	rocminfo libhsa-runtime-dev libhsakmt-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -370,6 +370,61 @@ static void test_other_packets(void)
 	CHECK_EQ_INT(emu_sdma_exec(ib, 6, &mem, 0, &st), 0);
 	ib[0] = EMU_SDMA_OP_POLL_REGMEM | (3u << 28);
 	CHECK_EQ_INT(emu_sdma_exec(ib, 6, &mem, 0, &st), -EINVAL);
+	/* ROCr's HDP flush: a register poll with function 0 (always) holds at once. */
+	ib[0] = 0x8;
+	ib[1] = 0;
+	ib[2] = 0x80000000u;
+	ib[3] = ib[4] = ib[5] = 0;
+	CHECK_EQ_INT(emu_sdma_exec(ib, 6, &mem, 0, &st), 0);
+}
+
+static size_t put_atomic(uint32_t *ib, uint32_t hdr, uint64_t addr, uint64_t add)
+{
+	memset(ib, 0, EMU_SDMA_ATOMIC_DW * 4);
+	ib[0] = hdr;
+	ib[1] = (uint32_t)addr;
+	ib[2] = (uint32_t)(addr >> 32);
+	ib[3] = (uint32_t)add;
+	ib[4] = (uint32_t)(add >> 32);
+	return EMU_SDMA_ATOMIC_DW;
+}
+
+/* EXPECT: ATOMIC ADD64 adds 64 bits (ROCr decrements signals with -1); other atomics,
+ * loops, misaligned or unmapped addresses fail without touching memory. */
+static void test_atomic(void)
+{
+	const uint32_t add64 = EMU_SDMA_OP_ATOMIC | (EMU_SDMA_ATOMIC_ADD64 << 25);
+	struct vm vm;
+	struct emu_sdma_mem mem;
+	struct emu_sdma_status st;
+	uint32_t ib[16];
+	uint64_t v;
+
+	setup_vm(&vm);
+	mem = vm_mem(&vm);
+	v = 0x100000000ull;
+	memcpy(buf_b + 64, &v, 8);
+	put_atomic(ib, add64, VA_B + 64, UINT64_MAX);
+	CHECK_EQ_INT(emu_sdma_exec(ib, EMU_SDMA_ATOMIC_DW, &mem, 0, &st), 0);
+	memcpy(&v, buf_b + 64, 8);
+	CHECK(v == 0xffffffffull);
+	put_atomic(ib, add64, VA_B + 64, 3);
+	CHECK_EQ_INT(emu_sdma_exec(ib, EMU_SDMA_ATOMIC_DW, &mem, 0, &st), 0);
+	memcpy(&v, buf_b + 64, 8);
+	CHECK(v == 0x100000002ull);
+	put_atomic(ib, add64, VA_B + 68, 1); /* not qword aligned */
+	CHECK_EQ_INT(emu_sdma_exec(ib, EMU_SDMA_ATOMIC_DW, &mem, 0, &st), -EINVAL);
+	put_atomic(ib, EMU_SDMA_OP_ATOMIC | (1u << 25), VA_B + 64, 1); /* another operation */
+	CHECK_EQ_INT(emu_sdma_exec(ib, EMU_SDMA_ATOMIC_DW, &mem, 0, &st), -EINVAL);
+	put_atomic(ib, add64 | EMU_SDMA_ATOMIC_HDR_LOOP, VA_B + 64, 1);
+	CHECK_EQ_INT(emu_sdma_exec(ib, EMU_SDMA_ATOMIC_DW, &mem, 0, &st), -EINVAL);
+	put_atomic(ib, add64, VA_RO, 1); /* read-only */
+	CHECK_EQ_INT(emu_sdma_exec(ib, EMU_SDMA_ATOMIC_DW, &mem, 0, &st), -EFAULT);
+	put_atomic(ib, add64, 0x900000000ull, 1); /* unmapped */
+	CHECK_EQ_INT(emu_sdma_exec(ib, EMU_SDMA_ATOMIC_DW, &mem, 0, &st), -EFAULT);
+	CHECK_EQ_INT(emu_sdma_exec(ib, EMU_SDMA_ATOMIC_DW - 1, &mem, 0, &st), -EINVAL);
+	memcpy(&v, buf_b + 64, 8);
+	CHECK(v == 0x100000002ull);
 }
 
 /* EXPECT: a dry run checks like a real run but changes no memory. */
@@ -431,7 +486,7 @@ static void test_hold(void)
 /* EXPECT: random IBs never crash or touch memory outside the mappings (ASan watches). */
 static void test_random_ibs(void)
 {
-	static const uint32_t ops[] = { 0, 1, 2, 5, 6, 8, 11, 3, 200 };
+	static const uint32_t ops[] = { 0, 1, 2, 5, 6, 8, 10, 11, 3, 200 };
 	struct vm vm;
 	struct emu_sdma_mem mem;
 	struct emu_sdma_status st;
@@ -459,7 +514,7 @@ static void test_random_ibs(void)
 				ib[i] = (uint32_t)((r & 1 ? VA_A : VA_B) >> 32);
 				break;
 			default:
-				ib[i] = ops[(r >> 8) % 9] | ((uint32_t)(r >> 32) & 0x80000000u);
+				ib[i] = ops[(r >> 8) % 10] | ((uint32_t)(r >> 32) & 0x80000000u);
 				break;
 			}
 		}
@@ -487,6 +542,7 @@ int main(void)
 	test_copy_rejects();
 	test_malformed();
 	test_other_packets();
+	test_atomic();
 	test_dry_run();
 	test_hold();
 	test_random_ibs();

@@ -1,0 +1,120 @@
+#!/bin/bash
+# The HSA test program (rocm_hsa_copy: Debian's ROCr 5.2, public HSA API)
+# under real criu with the vramstream plugin, on the emulator.
+# EXPECT (kill): dumped mid-loop, killed, restored; it finishes with the
+# digest of an uninterrupted run, its own CPU check, and every step once.
+# EXPECT (leave-running): dumped with --leave-running, it finishes with that
+# digest; its image, restored after it is gone, finishes with it too.
+# libhsakmt maps a POSIX semaphore whose temporary name glibc's sem_open
+# unlinked (perfctr.c: init_shared_region), so criu needs --link-remap; that
+# is criu's business, not the GPU's. libhsakmt also keeps
+# /dev/shm/hsakmt_shared_mem open and removes it and the semaphore when its
+# last user exits; criu saves processes, not the tmpfs, so for the restore
+# after the original has finished the test puts /dev/shm back as it was at
+# the dump (as a container runtime brings back the container's /dev/shm).
+# Usage: rocm_hsa_criu.sh PROGRAM MODE GPUS
+# Environment: CRIU, PLUGIN_DIR, EMU_LAUNCHER, EMU_SHIM.
+EMU_WORKLOAD=$1
+mode=$2
+gpus=$3
+source "$(dirname "$0")/../e2e/e2e_lib.sh"
+source "$(dirname "$0")/../e2e/plugin_lib.sh"
+e2e_require_criu
+
+# criu names link remaps by file id (/dev/shm/link_remap.N) and removes them
+# only when a restore succeeds: one left by a failed run would make the next
+# dump fail ("File exists"). Remove those this test made.
+shm_before=" $(cd /dev/shm && echo link_remap.*) "
+rocm_cleanup() {
+	local f
+	plugin_cleanup
+	for f in /dev/shm/link_remap.*; do
+		[ -e "$f" ] || continue
+		case $shm_before in *" ${f##*/} "*) ;; *) rm -f "$f" ;; esac
+	done
+}
+trap rocm_cleanup EXIT
+# rocm_dump PID IMGDIR [criu args]: e2e_dump, tried again (up to 5 times)
+# only when criu refused because the process was frozen while one of its
+# threads talked to the emulator's daemon: every emulated ioctl holds a unix
+# socket to the daemon while it lasts, and ROCr keeps a thread in
+# WAIT_EVENTS at all times, so about one dump in four finds such a socket
+# ("External socket is used"). On hardware the ioctl sleeps in the kernel
+# and the freeze interrupts it; see emu/README.md. A refused dump leaves the
+# process running, and the digest it ends with is checked all the same.
+rocm_dump() {
+	local pid=$1 dir=$2 try
+	shift 2
+	for try in 1 2 3 4 5; do
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		if "$CRIU" dump -t "$pid" -D "$dir" -o dump.log -v4 --lib "$PLUGIN_DIR" "$@"; then
+			cp "$dir/dump.log" "$E2E_TMP/dump.log"
+			return 0
+		fi
+		cp "$dir/dump.log" "$E2E_TMP/dump.log" 2>/dev/null || true
+		grep -q 'External socket is used' "$dir/dump.log" && ! e2e_gone "$pid" ||
+			e2e_fail "criu dump of $pid failed"
+		echo "dump attempt $try found the process inside an emulated ioctl; again"
+		sleep 0.0$((RANDOM % 10))
+	done
+	e2e_fail "criu dump of $pid found an emulated ioctl in flight 5 times"
+}
+
+steps=30
+args=(--steps $steps --size $((256 << 10)))
+emu="$E2E_TMP/emu"
+plugin_emu_start "$emu" --gpus "$gpus" --vram 64M
+ref=$(plugin_reference "$emu" "${args[@]}")
+echo "uninterrupted: $ref"
+
+plugin_use_emu "$emu"
+out="$E2E_TMP/hsa.out"
+plugin_workload "$out" "${args[@]}" --delay-ms 40
+plugin_wait_step "$out" 6
+grep -qx "gpus $gpus" "$out" || e2e_fail "ROCr did not report $gpus GPU agent(s)"
+case $mode in
+kill)
+	rocm_dump "$WL_PID" "$E2E_TMP/img" --link-remap
+	wait "$WL_PID" 2>/dev/null || true
+	e2e_gone "$WL_PID" || e2e_fail "the HSA program still runs after criu dump"
+	echo "dumped at step $(grep -c '^step ' "$out")"
+	;;
+leave-running)
+	# criu drops its link remaps when the task stays alive: keep them from
+	# its post-dump action, with libhsakmt's shared file.
+	mkdir "$E2E_TMP/shm"
+	cat >"$E2E_TMP/keep-shm.sh" <<SCRIPT
+#!/bin/sh
+[ "\$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0
+cp -p /dev/shm/hsakmt_shared_mem /dev/shm/link_remap.* "$E2E_TMP/shm/" 2>/dev/null
+exit 0
+SCRIPT
+	chmod +x "$E2E_TMP/keep-shm.sh"
+	rocm_dump "$WL_PID" "$E2E_TMP/img" --link-remap --leave-running \
+		--action-script "$E2E_TMP/keep-shm.sh"
+	at=$(grep -c '^step ' "$out")
+	echo "dumped at step $at, left running"
+	ls "$E2E_TMP"/shm/link_remap.* >/dev/null 2>&1 || e2e_fail "no link remap kept from the dump"
+	plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
+	echo "ok: the HSA program left running finished with $ref"
+	wait "$WL_PID" 2>/dev/null || true
+	plugin_truncate_to_dump "$out"
+	[ "$(grep -c '^step ' "$out")" -le "$at" ] || e2e_fail "output not cut back to the dump"
+	for f in "$E2E_TMP"/shm/*; do
+		[ -e "/dev/shm/${f##*/}" ] || cp -p "$f" /dev/shm/
+	done
+	;;
+*) e2e_fail "unknown mode $mode" ;;
+esac
+n=$(grep -c 'vramstream: dump of pid .*, GPU 0x.*GB/s' "$E2E_TMP/dump.log" || true)
+[ "$n" = "$gpus" ] || e2e_fail "dump log reports $n GPU transfers, expected $gpus"
+
+e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+grep -q "vramstream: resume of pid $WL_PID: GPU queues running" "$E2E_TMP/restore.log" ||
+	e2e_fail "no RESUME in the restore log"
+plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
+if grep -q 'stopped' "$emu/daemon.log"; then
+	e2e_fail "an SDMA queue stopped on a fault: $(grep stopped "$emu/daemon.log")"
+fi
+echo "ok: restored HSA program ($mode, $gpus GPU(s)) ended with $ref"
