@@ -148,6 +148,9 @@ static void test_roundtrips(void)
 		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 			for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
 				for (int f = 0; f < COMPRESS_FILTER_COUNT; f++) {
+					/* level off ignores the filter: one pass is enough */
+					if (levels[l] == COMPRESS_LEVEL_OFF && f)
+						continue;
 					struct compress_writer_opts o;
 					struct compress_stats st;
 					struct compress_err err = { "" };
