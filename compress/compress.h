@@ -29,9 +29,9 @@ struct compress_err {
 
 /* Per-chunk codecs, as stored in the index (FORMAT.md). */
 enum compress_codec {
-	COMPRESS_CODEC_ZERO = 0, /* all bytes zero, nothing stored */
-	COMPRESS_CODEC_RAW = 1,	 /* stored as is */
-	COMPRESS_CODEC_ZSTD = 2, /* one zstd frame */
+	COMPRESS_CODEC_ZERO = 0,   /* all bytes zero, nothing stored */
+	COMPRESS_CODEC_RAW = 1,	   /* stored as is */
+	COMPRESS_CODEC_ZSTD = 2,   /* one zstd frame */
 	COMPRESS_CODEC_PLANES = 3, /* filtered: each byte plane a zstd frame or raw */
 	COMPRESS_CODEC_COUNT
 };
