@@ -29,9 +29,9 @@ struct compress_err {
 
 /* Per-chunk codecs, as stored in the index (FORMAT.md). */
 enum compress_codec {
-	COMPRESS_CODEC_ZERO = 0, /* all bytes zero, nothing stored */
-	COMPRESS_CODEC_RAW = 1,	 /* stored as is */
-	COMPRESS_CODEC_ZSTD = 2, /* one zstd frame */
+	COMPRESS_CODEC_ZERO = 0,   /* all bytes zero, nothing stored */
+	COMPRESS_CODEC_RAW = 1,	   /* stored as is */
+	COMPRESS_CODEC_ZSTD = 2,   /* one zstd frame */
 	COMPRESS_CODEC_PLANES = 3, /* filtered: each byte plane a zstd frame or raw */
 	COMPRESS_CODEC_COUNT
 };
@@ -107,7 +107,9 @@ int compress_writer_new(const char *path, const struct compress_writer_opts *opt
 /*
  * Queues LEN bytes of BUF, raw bytes of the caller's object TAG starting at
  * OFFSET in it. BUF is split into chunks of at most the chunk size; it must
- * stay untouched until DONE(COOKIE, status) is called. Blocks while the
+ * stay untouched until DONE(COOKIE, status) is called, which may happen on an
+ * internal thread or, when every chunk is already done (or LEN is 0), inside
+ * push() on the caller's thread. Blocks while the
  * writer's queue is full. Returns the stream's error once it has failed (DONE
  * is still called for BUF unless the return is -EINVAL for bad arguments).
  */

@@ -16,15 +16,15 @@
 
 /* ---- format (FORMAT.md) ---------------------------------------------------------------- */
 
-#define COMPRESS_MAGIC		"VRSTREAM" /* header magic, 8 bytes */
-#define COMPRESS_FOOTER_MAGIC	"VRSTRIDX" /* footer magic, 8 bytes */
-#define COMPRESS_VERSION	1
-#define COMPRESS_ALIGN		4096u /* header size, chunk and index alignment, file size unit */
-#define COMPRESS_HEADER_BYTES	64    /* encoded header fields at the start of the header block */
-#define COMPRESS_FOOTER_BYTES	64
-#define COMPRESS_ENTRY_BYTES	48
+#define COMPRESS_MAGIC		 "VRSTREAM" /* header magic, 8 bytes */
+#define COMPRESS_FOOTER_MAGIC	 "VRSTRIDX" /* footer magic, 8 bytes */
+#define COMPRESS_VERSION	 1
+#define COMPRESS_ALIGN		 4096u /* header size, chunk and index alignment, file size unit */
+#define COMPRESS_HEADER_BYTES	 64    /* encoded header fields at the start of the header block */
+#define COMPRESS_FOOTER_BYTES	 64
+#define COMPRESS_ENTRY_BYTES	 48
 #define COMPRESS_CHECKSUM_CRC32C 1
-#define COMPRESS_PLANE_RAW 0x80000000u /* planes codec: plane stored as is */
+#define COMPRESS_PLANE_RAW	 0x80000000u /* planes codec: plane stored as is */
 
 struct compress_header {
 	uint32_t version;
@@ -139,7 +139,7 @@ struct cw_worker {
 	pthread_t thread;
 	ZSTD_CCtx *cctx;
 	void *scratch; /* filter output, chunk_size bytes */
-	void *sample; /* compressibility trial: sample and its output */
+	void *sample;  /* compressibility trial: sample and its output */
 	/* stage times, only this thread writes them; summed after join */
 	uint64_t zero_ns, zero_bytes, filter_ns, filter_bytes, codec_ns, codec_bytes;
 	uint64_t checksum_ns, checksum_bytes;
