@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +18,6 @@
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
 
-#define DRM_MAJOR 226
 
 /*
  * File numbers for render nodes the plugin opens inside the restored task
