@@ -18,7 +18,6 @@
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
 
-
 /*
  * File numbers for render nodes the plugin opens inside the restored task
  * start here, away from the low numbers criu is about to restore. The KFD
