@@ -124,6 +124,14 @@ int img_scan(struct compress_reader *r, unsigned int depth, img_scan_fn fn, void
  */
 int img_read_range(struct compress_reader *r, uint64_t tag, uint64_t offset, uint64_t len,
 		   void *dst, struct compress_err *err);
+/*
+ * The same without the final wait: chunks wholly inside the range are queued
+ * (the caller waits with compress_reader_wait()), chunks sticking out of it
+ * are read at once into SCRATCH (the stream's chunk size) and their overlap
+ * copied.
+ */
+int img_read_range_start(struct compress_reader *r, uint64_t tag, uint64_t offset, uint64_t len,
+			 void *dst, void *scratch, struct compress_err *err);
 
 /* ---- progress on stderr (img_progress.c) ------------------------------------------------- */
 

@@ -116,47 +116,54 @@ out:
 	return ret;
 }
 
-int img_read_range(struct compress_reader *r, uint64_t tag, uint64_t offset, uint64_t len,
-		   void *dst, struct compress_err *err)
+int img_read_range_start(struct compress_reader *r, uint64_t tag, uint64_t offset, uint64_t len,
+			 void *dst, void *scratch, struct compress_err *err)
 {
 	uint64_t pos = offset, end = offset + len;
-	uint8_t *scratch = NULL;
-	int ret = 0, w;
+	int ret = 0;
 
 	while (pos < end && !ret) {
 		int64_t c = compress_reader_find(r, tag, pos);
 		struct compress_chunk_info ci;
 
 		if (c < 0) {
-			snprintf(err->msg, sizeof(err->msg), "no chunk holds object %llu at offset %llu",
+			snprintf(err->msg, sizeof(err->msg),
+				 "no chunk holds object %llu at offset %llu (damaged image: run verify)",
 				 (unsigned long long)tag, (unsigned long long)pos);
-			ret = -ENOENT;
-			break;
+			return -ENOENT;
 		}
 		compress_reader_chunk(r, (uint64_t)c, &ci);
 		if (ci.offset >= offset && ci.offset + ci.raw_len <= end) {
 			ret = compress_reader_read(r, (uint64_t)c, (uint8_t *)dst + (ci.offset - offset),
 						   ci.raw_len, NULL, NULL);
+			if (ret)
+				snprintf(err->msg, sizeof(err->msg), "chunk %lld: bad read request",
+					 (long long)c);
 		} else {
 			/* The chunk sticks out of the range: read it whole, keep the overlap. */
-			uint64_t from = pos, to = ci.offset + ci.raw_len < end ? ci.offset + ci.raw_len
-									  : end;
+			uint64_t to = ci.offset + ci.raw_len < end ? ci.offset + ci.raw_len : end;
 
-			if (!scratch)
-				scratch = malloc(compress_reader_chunk_size(r));
-			if (!scratch) {
-				ret = -ENOMEM;
-				break;
-			}
 			ret = compress_reader_read_sync(r, (uint64_t)c, scratch,
 							compress_reader_chunk_size(r), err);
 			if (!ret)
-				memcpy((uint8_t *)dst + (from - offset), scratch + (from - ci.offset),
-				       to - from);
+				memcpy((uint8_t *)dst + (pos - offset), (uint8_t *)scratch + (pos - ci.offset),
+				       to - pos);
 		}
 		pos = ci.offset + ci.raw_len;
 	}
-	w = compress_reader_wait(r, err);
+	return ret;
+}
+
+int img_read_range(struct compress_reader *r, uint64_t tag, uint64_t offset, uint64_t len,
+		   void *dst, struct compress_err *err)
+{
+	uint8_t *scratch = malloc(compress_reader_chunk_size(r));
+	int ret, w;
+
+	if (!scratch)
+		return -ENOMEM;
+	ret = img_read_range_start(r, tag, offset, len, dst, scratch, err);
+	w = compress_reader_wait(r, ret ? NULL : err);
 	free(scratch);
 	return ret ? ret : w;
 }
