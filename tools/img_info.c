@@ -105,7 +105,65 @@ static void kind_sums(const struct img_dir *d, unsigned int p, uint32_t gpu_id,
 	}
 }
 
-static void info_json(const struct img_dir *d)
+static void info_json_chunks(struct img_json *j, const struct img_stream *s)
+{
+	img_json_arr_begin(j, "chunks");
+	for (uint64_t c = 0; c < s->chunk_count; c++) {
+		struct compress_chunk_info ci;
+		const struct img_bo_ref *ref;
+
+		compress_reader_chunk(s->reader, c, &ci);
+		ref = img_stream_bo(s, ci.tag);
+		img_json_obj_begin(j, NULL);
+		img_json_u64(j, "index", c);
+		img_json_u64(j, "tag", ci.tag);
+		if (ref)
+			img_json_u64(j, "bo", ref->bo);
+		else
+			img_json_null(j, "bo");
+		img_json_u64(j, "offset", ci.offset);
+		img_json_u64(j, "raw_len", ci.raw_len);
+		img_json_u64(j, "stored_len", ci.stored_len);
+		img_json_u64(j, "file_offset", ci.file_offset);
+		img_json_str(j, "codec", compress_codec_name(ci.codec));
+		img_json_str(j, "filter", compress_filter_name(ci.filter));
+		img_json_u64(j, "checksum", ci.checksum);
+		img_json_obj_end(j);
+	}
+	img_json_arr_end(j);
+}
+
+static void info_human_chunks(const struct img_stream *s)
+{
+	struct img_table t;
+
+	printf("\n%s chunks:\n", s->name);
+	img_table_init(&t, "rrrrrrrll", "CHUNK", "BO", "TAG", "OFFSET", "RAW", "STORED",
+		       "FILE OFFSET", "CODEC", "FILTER");
+	for (uint64_t c = 0; c < s->chunk_count; c++) {
+		struct compress_chunk_info ci;
+		const struct img_bo_ref *ref;
+
+		compress_reader_chunk(s->reader, c, &ci);
+		ref = img_stream_bo(s, ci.tag);
+		img_table_cell(&t, "%" PRIu64, c);
+		if (ref)
+			img_table_cell(&t, "%u", ref->bo);
+		else
+			img_table_cell(&t, "-");
+		img_table_cell(&t, "%" PRIu64, ci.tag);
+		img_table_cell(&t, "%" PRIu64, ci.offset);
+		img_table_cell(&t, "%u", ci.raw_len);
+		img_table_cell(&t, "%u", ci.stored_len);
+		img_table_cell(&t, "%" PRIu64, ci.file_offset);
+		img_table_cell(&t, "%s", compress_codec_name(ci.codec));
+		img_table_cell(&t, "%s", compress_filter_name(ci.filter));
+	}
+	img_table_print(&t, stdout, 2);
+	img_table_free(&t);
+}
+
+static void info_json(const struct img_dir *d, bool chunks)
 {
 	struct img_json j;
 	char lv[16];
@@ -228,6 +286,8 @@ static void info_json(const struct img_dir *d)
 		img_json_str(&j, "filter", compress_filter_name(s->filter));
 		img_json_u64(&j, "chunk_size", s->chunk_size);
 		img_json_u64(&j, "bos", s->n_bos);
+		if (chunks)
+			info_json_chunks(&j, s);
 		img_json_obj_end(&j);
 	}
 	img_json_arr_end(&j);
@@ -341,7 +401,7 @@ static void info_bos(const struct img_dir *d, unsigned int p)
 	img_table_free(&t);
 }
 
-static void info_human(const struct img_dir *d, bool all_props)
+static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 {
 	struct img_table t;
 	char b1[32], b2[32], b3[32], b4[32], r[32], lv[16];
@@ -408,6 +468,9 @@ static void info_human(const struct img_dir *d, bool all_props)
 		if (d->streams[i].error)
 			printf("  unreadable: %s\n", d->streams[i].why);
 
+	for (unsigned int i = 0; chunks && i < d->n_streams; i++)
+		if (!d->streams[i].error)
+			info_human_chunks(&d->streams[i]);
 	if (d->n_renders) {
 		printf("\nrender-node files:\n");
 		for (unsigned int i = 0; i < d->n_renders; i++) {
@@ -429,24 +492,28 @@ static void info_human(const struct img_dir *d, bool all_props)
 
 static void info_usage(FILE *f)
 {
-	fprintf(f, "usage: vramstream-img info [--json] [--props] DIR\n"
+	fprintf(f, "usage: vramstream-img info [--json] [--props] [--chunks] DIR\n"
 		   "  what vramstream saved in the CRIU image folder DIR\n"
-		   "  --props  list every topology property of every GPU\n");
+		   "  --props   list every topology property of every GPU\n"
+		   "  --chunks  list every chunk of every stream (BO, offsets, codec)\n");
 }
 
 int img_cmd_info(const struct img_common *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { "props", no_argument, NULL, 'p' },
+					      { "chunks", no_argument, NULL, 'c' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	bool all_props = false;
+	bool all_props = false, chunks = false;
 	struct img_dir *d;
 	char err[600];
 	int o, bad = 0;
 
-	while ((o = getopt_long(argc, argv, "ph", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "pch", opts, NULL)) != -1) {
 		if (o == 'p') {
 			all_props = true;
+		} else if (o == 'c') {
+			chunks = true;
 		} else if (o == 'h') {
 			info_usage(stdout);
 			return IMG_EXIT_OK;
@@ -464,9 +531,9 @@ int img_cmd_info(const struct img_common *c, int argc, char **argv)
 		return IMG_EXIT_PROBLEM;
 	}
 	if (c->json)
-		info_json(d);
+		info_json(d, chunks);
 	else
-		info_human(d, all_props);
+		info_human(d, all_props, chunks);
 	for (unsigned int i = 0; i < d->n_procs; i++)
 		bad |= d->procs[i].error != 0;
 	for (unsigned int i = 0; i < d->n_streams; i++)

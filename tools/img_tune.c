@@ -148,10 +148,19 @@ static int tune_pick(struct tune *t, uint64_t seg_len)
 	size_t ei = 0;
 	uint64_t base = 0; /* virtual position of ext[ei].start */
 
+	/*
+	 * Stratified sampling: one segment from each of N equal strata of the image, at
+	 * a pseudo-random place in it (fixed seed: runs repeat). An even stride alone
+	 * would alias with data laid out in a period, such as one tensor shape per BO.
+	 */
 	for (uint64_t k = 0; k < n && !r; k++) {
-		uint64_t pos = (uint64_t)((k + 0.5) * stride), start, len;
+		uint64_t h = k + 0x9e3779b97f4a7c15ull, pos, start, len;
 		const struct tune_extent *e;
 
+		h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+		h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+		h ^= h >> 31;
+		pos = (uint64_t)((k + (double)(h >> 11) / 9007199254740992.0) * stride);
 		while (ei < t->n_ext && pos >= base + (t->ext[ei].end - t->ext[ei].start)) {
 			base += t->ext[ei].end - t->ext[ei].start;
 			ei++;
@@ -169,6 +178,36 @@ static int tune_pick(struct tune *t, uint64_t seg_len)
 		r = tune_add_segment(t, &cap, e, start, len);
 	}
 	return r;
+}
+
+/*
+ * Standard error of the ratio estimate raw/stored from the segments' own
+ * spread (ratio estimator of a sample without replacement; no error when the
+ * sample is the whole image).
+ */
+static double tune_stderr(const struct tune *t, const uint64_t *seg_stored, double ratio)
+{
+	double sr = 0, ss = 0, f, var = 0, fpc, n = (double)t->n_seg, mean_r;
+
+	if (t->n_seg < 2 || !isfinite(ratio))
+		return 0;
+	for (size_t i = 0; i < t->n_seg; i++) {
+		sr += (double)t->seg[i].len;
+		ss += (double)seg_stored[i];
+	}
+	f = ss / sr;
+	mean_r = sr / n;
+	for (size_t i = 0; i < t->n_seg; i++) {
+		double d = (double)seg_stored[i] - f * (double)t->seg[i].len;
+
+		var += d * d;
+	}
+	var /= n - 1;
+	fpc = 1.0 - sr / (double)t->image_raw;
+	if (fpc < 0)
+		fpc = 0;
+	f = sqrt(fpc * var / n) / mean_r; /* standard error of stored/raw */
+	return ratio * ratio * f;
 }
 
 static int tune_read_sample(struct tune *t, char *err, size_t err_len)
@@ -245,6 +284,21 @@ static int tune_run(const struct img_common *c, struct tune *t, struct img_tune_
 	if (!ret)
 		ret = img_scan(r, 2 * c->workers + 2, NULL, NULL, NULL);
 	p->decompress_s = img_now() - t0;
+	if (!ret) {
+		uint64_t *seg_stored = calloc(t->n_seg, sizeof(*seg_stored));
+
+		for (uint64_t i = 0; seg_stored && i < compress_reader_chunk_count(r); i++) {
+			struct compress_chunk_info ci;
+
+			compress_reader_chunk(r, i, &ci);
+			if (ci.tag < t->n_seg)
+				seg_stored[ci.tag] += ci.stored_len;
+		}
+		if (seg_stored && p->sample_stored)
+			p->ratio_stderr = tune_stderr(t, seg_stored, (double)p->sample_raw /
+								   (double)p->sample_stored);
+		free(seg_stored);
+	}
 	compress_reader_free(r);
 	unlink(path);
 	if (ret)
@@ -322,6 +376,7 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 			img_json_u64(&j, "sample_raw_bytes", p[i].sample_raw);
 			img_json_u64(&j, "sample_stored_bytes", p[i].sample_stored);
 			img_json_double(&j, "ratio", p[i].ratio);
+			img_json_double(&j, "ratio_stderr", p[i].ratio_stderr);
 			img_json_double(&j, "compress_gbps", p[i].compress_gbps);
 			img_json_double(&j, "decompress_gbps", p[i].decompress_gbps);
 			img_json_double(&j, "predicted_image_bytes", p[i].image_stored);
@@ -373,11 +428,12 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 	img_table_free(&tb);
 	if (best >= 0) {
 		printf("recommended for %.2f GB/s storage: --level %s --filter %s --chunk-size %s "
-		       "(checkpoint %.3f s, image %s, ratio %.3f)\n",
+		       "(checkpoint %.3f s, image %s, ratio %.3f +- %.3f)\n",
 		       t->storage_gbps, img_fmt_level(lv, sizeof(lv), p[best].level),
 		       compress_filter_name(p[best].filter),
 		       fmt_chunk(ch, sizeof(ch), p[best].chunk_size), p[best].dump_s,
-		       img_fmt_bytes(b1, sizeof(b1), (uint64_t)p[best].image_stored), p[best].ratio);
+		       img_fmt_bytes(b1, sizeof(b1), (uint64_t)p[best].image_stored), p[best].ratio,
+		       p[best].ratio_stderr);
 		printf("  plugin: VRAMSTREAM_LEVEL=%s VRAMSTREAM_FILTER=%s VRAMSTREAM_CHUNK_SIZE=%s%s\n",
 		       img_fmt_level(lv, sizeof(lv), p[best].level),
 		       p[best].filter == COMPRESS_FILTER_BYTEGROUP2	? "2"
@@ -387,7 +443,7 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 		       p[best].chunk_size > (8u << 20) ? " (and VRAMSTREAM_BUFFER_SIZE >= it)" : "");
 	}
 	printf("checkpoint/restore = max(CPU, storage) per DESIGN.md's model; GPU copies not "
-	       "included\n");
+	       "included; +- is the sample's standard error\n");
 }
 
 static void tune_usage(FILE *f)

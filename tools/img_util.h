@@ -116,6 +116,7 @@ struct img_tune_point {
 	/* measured on the sample */
 	uint64_t sample_raw, sample_stored;
 	double compress_s, decompress_s; /* wall time over the sample */
+	double ratio_stderr; /* sampling error of ratio (1 sigma), from the segments' spread */
 	/* derived by img_model_predict() */
 	double ratio;	       /* sample_raw / sample_stored */
 	double compress_gbps;  /* sample_raw / compress_s, in 1e9 bytes/s */
