@@ -92,6 +92,13 @@ static void check_process(struct verify *v, unsigned int pi)
 		problem(v, pr->name, NONE, NONE, NONE, NONE, "%s", pr->why);
 		return;
 	}
+	/* RESTORE hands both back to KFD (plugin_restore.c); the plugin always writes them. */
+	if (!img->has_num_objects || !img->has_priv_data)
+		problem(v, pr->name, NONE, NONE, NONE, NONE,
+			"no %s: metadata cut short or not written by the plugin",
+			!img->has_priv_data ? "KFD private data" : "KFD object count");
+	if (!img->n_devices)
+		problem(v, pr->name, NONE, NONE, NONE, NONE, "no GPUs listed");
 	for (size_t b = 0; b < img->n_bos; b++) {
 		const Vramstream__BoEntry *e = img->bos[b];
 		bool dev = false;
