@@ -51,7 +51,7 @@ struct img_stream {
 	uint32_t chunk_size;
 	/* from the header (FORMAT.md: informative level and default filter) */
 	int level, filter;
-	/* BOs whose contents name this stream */
+	/* BOs whose contents name this stream, sorted by tag */
 	struct img_bo_ref *bos;
 	unsigned int n_bos;
 };

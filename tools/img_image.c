@@ -109,12 +109,31 @@ int img_dir_stream(const struct img_dir *d, const char *name)
 	return -1;
 }
 
+static int ref_cmp(const void *a, const void *b)
+{
+	const struct img_bo_ref *x = a, *y = b;
+
+	if (x->tag != y->tag)
+		return x->tag < y->tag ? -1 : 1;
+	if (x->proc != y->proc)
+		return x->proc < y->proc ? -1 : 1;
+	return x->bo < y->bo ? -1 : x->bo > y->bo;
+}
+
 const struct img_bo_ref *img_stream_bo(const struct img_stream *s, uint64_t tag)
 {
-	for (unsigned int i = 0; i < s->n_bos; i++)
-		if (s->bos[i].tag == tag)
-			return &s->bos[i];
-	return NULL;
+	size_t lo = 0, hi = s->n_bos;
+
+	/* s->bos is sorted by tag (img_dir_open); the first of equal tags wins. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->bos[mid].tag < tag)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n_bos && s->bos[lo].tag == tag ? &s->bos[lo] : NULL;
 }
 
 const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_ref *ref)
@@ -277,7 +296,8 @@ static int scan_names(struct img_dir *d, char ***names, size_t *n)
 		(*n)++;
 	}
 	closedir(dir);
-	qsort(*names, *n, sizeof(**names), name_cmp);
+	if (*n > 1)
+		qsort(*names, *n, sizeof(**names), name_cmp);
 	return 0;
 nomem:
 	closedir(dir);
@@ -360,6 +380,10 @@ int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, c
 			s->bos[s->n_bos++] = (struct img_bo_ref){ i, (unsigned int)b, e->contents->tag };
 		}
 	}
+	for (unsigned int i = 0; i < d->n_streams; i++)
+		if (d->streams[i].n_bos > 1)
+			qsort(d->streams[i].bos, d->streams[i].n_bos, sizeof(*d->streams[i].bos),
+			      ref_cmp);
 	for (unsigned int i = 0; i < d->n_renders; i++)
 		load_render(d, &d->renders[i]);
 	for (unsigned int i = 0; i < d->n_streams; i++)

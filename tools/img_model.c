@@ -28,7 +28,8 @@ size_t img_cover_check(struct img_extent *ext, size_t n, uint64_t size,
 	uint64_t pos = 0;
 	size_t count = 0;
 
-	qsort(ext, n, sizeof(*ext), extent_cmp);
+	if (n > 1)
+		qsort(ext, n, sizeof(*ext), extent_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const struct img_extent *e = &ext[i];
 		uint64_t end = e->offset + e->len;

@@ -46,6 +46,7 @@ struct tune {
 	unsigned int n_chunks;
 	uint64_t sample_budget;
 	double storage_gbps;
+	unsigned int repeat; /* runs per setting; the fastest counts */
 	const char *plot;
 	char tmpdir[PATH_MAX];
 
@@ -259,8 +260,9 @@ static int tune_run(const struct img_common *c, struct tune *t, struct img_tune_
 	wo.workers = c->workers;
 	wo.direct_io = false;
 	wo.prealloc_off = true;
-	t0 = img_now();
+	/* Times run from the first push and from the open index: setup is paid once per dump. */
 	ret = compress_writer_new(path, &wo, &w, &cerr);
+	t0 = img_now();
 	for (size_t i = 0; i < t->n_seg && !ret; i++)
 		ret = compress_writer_push(w, t->sample + t->seg[i].buf_off, t->seg[i].len, i,
 					   t->seg[i].offset, tune_push_done, NULL);
@@ -279,8 +281,8 @@ static int tune_run(const struct img_common *c, struct tune *t, struct img_tune_
 	compress_reader_opts_default(&ro);
 	ro.workers = c->workers;
 	ro.direct_io = false;
-	t0 = img_now();
 	ret = compress_reader_open(path, &ro, &r, &cerr);
+	t0 = img_now();
 	if (!ret)
 		ret = img_scan(r, 2 * c->workers + 2, NULL, NULL, NULL);
 	p->decompress_s = img_now() - t0;
@@ -366,6 +368,7 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 		img_json_u64(&j, "sample_bytes", p[0].sample_raw);
 		img_json_u64(&j, "sample_segments", t->n_seg);
 		img_json_u64(&j, "workers", c->workers);
+		img_json_u64(&j, "repeat", t->repeat);
 		img_json_double(&j, "storage_gbps", t->storage_gbps);
 		img_json_arr_begin(&j, "settings");
 		for (size_t i = 0; i < n; i++) {
@@ -451,8 +454,10 @@ static void tune_usage(FILE *f)
 	fprintf(f,
 		"usage: vramstream-img tune DIR|FILE.vrs [--storage-gbps G] [--sample SIZE]\n"
 		"         [--levels L,...] [--filters F,...] [--chunk-sizes S,...] [--plot FILE.svg]\n"
+		"         [--repeat N]\n"
 		"  defaults: --storage-gbps 2 --sample 64M --levels off,-5,-1,1,3,6,9\n"
-		"            --filters none,bytegroup2 --chunk-sizes 1M,4M,8M\n"
+		"            --filters none,bytegroup2 --chunk-sizes 1M,4M,8M --repeat 1\n"
+		"  --repeat N: run each setting N times and keep the fastest\n"
 		"  trial files go to $TMPDIR, else /tmp (unlinked before they reach the disk)\n");
 }
 
@@ -464,9 +469,10 @@ int img_cmd_tune(const struct img_common *c, int argc, char **argv)
 					      { "filters", required_argument, NULL, 'f' },
 					      { "chunk-sizes", required_argument, NULL, 'c' },
 					      { "plot", required_argument, NULL, 'p' },
+					      { "repeat", required_argument, NULL, 'r' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	struct tune t = { .sample_budget = 64u << 20, .storage_gbps = 2.0 };
+	struct tune t = { .sample_budget = 64u << 20, .storage_gbps = 2.0, .repeat = 1 };
 	struct compress_reader **rs = NULL, *single = NULL;
 	struct img_tune_point *pts = NULL;
 	struct img_dir *d = NULL;
@@ -479,7 +485,7 @@ int img_cmd_tune(const struct img_common *c, int argc, char **argv)
 	const char *src, *tmp;
 	int o, ret = IMG_EXIT_PROBLEM, best;
 
-	while ((o = getopt_long(argc, argv, "s:S:l:f:c:p:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "s:S:l:f:c:p:r:h", opts, NULL)) != -1) {
 		char *end;
 
 		switch (o) {
@@ -511,6 +517,13 @@ int img_cmd_tune(const struct img_common *c, int argc, char **argv)
 			break;
 		case 'p':
 			t.plot = optarg;
+			break;
+		case 'r':
+			t.repeat = (unsigned int)strtoul(optarg, &end, 10);
+			if (*end || t.repeat < 1 || t.repeat > 100) {
+				fprintf(stderr, "vramstream-img tune: bad --repeat '%s' (1..100)\n", optarg);
+				return IMG_EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			tune_usage(stdout);
@@ -592,13 +605,22 @@ int img_cmd_tune(const struct img_common *c, int argc, char **argv)
 					.chunk_size = t.chunks[k],
 				};
 		}
-	img_progress_start(&prog, c->quiet, "tune", (uint64_t)n_pts * t.sample_len);
+	img_progress_start(&prog, c->quiet, "tune", (uint64_t)n_pts * t.repeat * t.sample_len);
 	for (size_t i = 0; i < n_pts; i++) {
-		if (tune_run(c, &t, &pts[i], err, sizeof(err))) {
-			img_progress_end(&prog);
-			goto out;
+		double best_c = INFINITY, best_d = INFINITY;
+
+		/* Best of --repeat runs: other load on the machine only ever slows a run down. */
+		for (unsigned int k = 0; k < t.repeat; k++) {
+			if (tune_run(c, &t, &pts[i], err, sizeof(err))) {
+				img_progress_end(&prog);
+				goto out;
+			}
+			best_c = fmin(best_c, pts[i].compress_s);
+			best_d = fmin(best_d, pts[i].decompress_s);
+			img_progress_add(&prog, t.sample_len);
 		}
-		img_progress_add(&prog, t.sample_len);
+		pts[i].compress_s = best_c;
+		pts[i].decompress_s = best_d;
 	}
 	img_progress_end(&prog);
 	img_model_predict(pts, n_pts, t.image_raw, t.storage_gbps);
