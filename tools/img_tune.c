@@ -382,7 +382,7 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 			img_json_double(&j, "ratio_stderr", p[i].ratio_stderr);
 			img_json_double(&j, "compress_gbps", p[i].compress_gbps);
 			img_json_double(&j, "decompress_gbps", p[i].decompress_gbps);
-			img_json_double(&j, "predicted_image_bytes", p[i].image_stored);
+			img_json_u64(&j, "predicted_image_bytes", (uint64_t)llround(p[i].image_stored));
 			img_json_double(&j, "predicted_checkpoint_s", p[i].dump_s);
 			img_json_double(&j, "predicted_restore_s", p[i].restore_s);
 			img_json_bool(&j, "pareto", p[i].pareto);
