@@ -73,7 +73,8 @@ bool img_name_is_leftover(const char *name)
 		return false;
 	/* compress_writer_new(): PATH.partial-XXXXXX; plugin_write_image(): .NAME.tmp;
 	 * recompress: .NAME.recompress (img_recompress.c). */
-	return strstr(name, ".partial-") || (name[0] == '.' && l > 4 && !strcmp(name + l - 4, ".tmp")) ||
+	return strstr(name, ".partial-") ||
+	       (name[0] == '.' && l > 4 && !strcmp(name + l - 4, ".tmp")) ||
 	       (l > 11 && !strcmp(name + l - 11, ".recompress"));
 }
 
@@ -176,7 +177,8 @@ static void open_stream(struct img_dir *d, struct img_stream *s, unsigned int wo
 
 	if (strchr(s->name, '/') || !strcmp(s->name, ".") || !strcmp(s->name, "..")) {
 		s->error = -EINVAL;
-		snprintf(s->why, sizeof(s->why), "%s: stream name leaves the image folder", s->name);
+		snprintf(s->why, sizeof(s->why), "%s: stream name leaves the image folder",
+			 s->name);
 		return;
 	}
 	if (!s->exists) {
@@ -377,7 +379,8 @@ int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, c
 			if (!refs)
 				goto nomem;
 			s->bos = refs;
-			s->bos[s->n_bos++] = (struct img_bo_ref){ i, (unsigned int)b, e->contents->tag };
+			s->bos[s->n_bos++] =
+				(struct img_bo_ref){ i, (unsigned int)b, e->contents->tag };
 		}
 	}
 	for (unsigned int i = 0; i < d->n_streams; i++)

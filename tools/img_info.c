@@ -376,13 +376,13 @@ static void info_bos(const struct img_dir *d, unsigned int p)
 			img_table_cell(&t, "%" PRIu64, k[i].bos);
 			img_table_cell(&t, "%s", img_fmt_bytes(b1, sizeof(b1), k[i].bytes));
 			if (k[i].saved_bytes) {
-				img_table_cell(&t, "%s", img_fmt_bytes(b2, sizeof(b2), k[i].stored));
+				img_table_cell(&t, "%s",
+					       img_fmt_bytes(b2, sizeof(b2), k[i].stored));
 				img_table_cell(&t, "%s",
 					       fmt_ratio(r, sizeof(r),
 							 ratio(k[i].saved_bytes, k[i].stored)));
 			} else {
-				img_table_cell(&t, "%s",
-					       i == 2 ? "(criu pages)" : "(no contents)");
+				img_table_cell(&t, "%s", i == 2 ? "(criu pages)" : "(no contents)");
 				img_table_cell(&t, "-");
 			}
 			tot.bos += k[i].bos;
@@ -457,7 +457,8 @@ static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 		img_table_cell(&t, "%s", img_fmt_bytes(b1, sizeof(b1), s->raw_bytes));
 		img_table_cell(&t, "%s", img_fmt_bytes(b2, sizeof(b2), s->stored_bytes));
 		img_table_cell(&t, "%s", img_fmt_bytes(b3, sizeof(b3), s->file_bytes));
-		img_table_cell(&t, "%s", fmt_ratio(r, sizeof(r), ratio(s->raw_bytes, s->stored_bytes)));
+		img_table_cell(&t, "%s",
+			       fmt_ratio(r, sizeof(r), ratio(s->raw_bytes, s->stored_bytes)));
 		img_table_cell(&t, "%s", img_fmt_level(lv, sizeof(lv), s->level));
 		img_table_cell(&t, "%s", compress_filter_name(s->filter));
 		img_table_cell(&t, "%s", img_fmt_bytes(b4, sizeof(b4), s->chunk_size));

@@ -18,7 +18,8 @@ static void usage(FILE *f)
 		"  info DIR                 what the image holds, per process and GPU\n"
 		"  verify [--all] DIR       read every chunk, check checksums and metadata\n"
 		"  recompress DIR --level L [--filter F] [--chunk-size S] [--out DIR2]\n"
-		"                           rewrite the stream files with other settings, crash-safe\n"
+		"                           rewrite the stream files with other settings, "
+		"crash-safe\n"
 		"  tune DIR|FILE.vrs [--storage-gbps G] [--sample S] [--plot FILE.svg]\n"
 		"                           try settings on a sample, predict size and time\n"
 		"  --json on any command prints JSON for scripts; `COMMAND --help` for details\n");
@@ -35,7 +36,8 @@ static int common_options(struct img_common *c, int argc, char **argv, int *bad)
 		} else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
 			c->quiet = true;
 		} else if (!strcmp(argv[i], "--workers") || !strncmp(argv[i], "--workers=", 10)) {
-			const char *v = argv[i][9] == '=' ? argv[i] + 10 : (i + 1 < argc ? argv[++i] : NULL);
+			const char *v = argv[i][9] == '=' ? argv[i] + 10
+							  : (i + 1 < argc ? argv[++i] : NULL);
 			char *end;
 			long n = v ? strtol(v, &end, 10) : -1;
 

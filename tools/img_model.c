@@ -50,17 +50,18 @@ size_t img_cover_check(struct img_extent *ext, size_t n, uint64_t size,
 	return count;
 }
 
-void img_model_predict(struct img_tune_point *p, size_t n, uint64_t image_raw,
-		       double storage_gbps)
+void img_model_predict(struct img_tune_point *p, size_t n, uint64_t image_raw, double storage_gbps)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct img_tune_point *t = &p[i];
-		double frac = t->sample_raw ? (double)t->sample_stored / (double)t->sample_raw : 1.0;
+		double frac =
+			t->sample_raw ? (double)t->sample_stored / (double)t->sample_raw : 1.0;
 		double write_s = (double)image_raw * frac / (storage_gbps * 1e9);
 
 		t->ratio = t->sample_stored ? (double)t->sample_raw / (double)t->sample_stored
 					    : INFINITY;
-		t->compress_gbps = t->compress_s > 0 ? t->sample_raw / t->compress_s / 1e9 : INFINITY;
+		t->compress_gbps =
+			t->compress_s > 0 ? t->sample_raw / t->compress_s / 1e9 : INFINITY;
 		t->decompress_gbps =
 			t->decompress_s > 0 ? t->sample_raw / t->decompress_s / 1e9 : INFINITY;
 		t->image_stored = (double)image_raw * frac;

@@ -12,8 +12,8 @@
 
 #include "img.h"
 
-#define W 760
-#define H 480
+#define W  760
+#define H  480
 #define ML 70 /* margins: left, right, top, bottom */
 #define MR 30
 #define MT 50
@@ -79,12 +79,13 @@ int img_plot_svg(const char *path, const struct img_tune_point *p, size_t n, dou
 		free(front);
 		return e;
 	}
-#define PX(v) (ML + ((v) - x0) / (x1 - x0) * (W - ML - MR))
-#define PY(v) (H - MB - ((v) - y0) / (y1 - y0) * (H - MT - MB))
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-		   "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
-		   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+#define PX(v) (ML + ((v)-x0) / (x1 - x0) * (W - ML - MR))
+#define PY(v) (H - MB - ((v)-y0) / (y1 - y0) * (H - MT - MB))
+	fprintf(f,
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+		"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+		"<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
 		W, H, W, H);
 	fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"14\">vramstream-img tune: ", ML);
 	for (const char *c = title; *c; c++) {
@@ -98,21 +99,26 @@ int img_plot_svg(const char *path, const struct img_tune_point *p, size_t n, dou
 	fputs("</text>\n", f);
 	/* axes, grid and ticks */
 	for (double v = x0; v <= x1 + xs / 2; v += xs)
-		fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
-			   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n",
+		fprintf(f,
+			"<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>"
+			"<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n",
 			PX(v), MT, PX(v), H - MB, PX(v), H - MB + 18, v);
 	for (double v = y0; v <= y1 + ys / 2; v += ys)
-		fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-			   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+		fprintf(f,
+			"<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+			"<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
 			ML, PY(v), W - MR, PY(v), ML - 6, PY(v) + 4, v);
-	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-		   "stroke=\"black\"/>\n",
+	fprintf(f,
+		"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+		"stroke=\"black\"/>\n",
 		ML, MT, W - ML - MR, H - MT - MB);
-	fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">predicted checkpoint time "
-		   "(s)</text>\n",
+	fprintf(f,
+		"<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">predicted checkpoint time "
+		"(s)</text>\n",
 		(W + ML - MR) / 2, H - 18);
-	fprintf(f, "<text x=\"18\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 18 %d)\">"
-		   "compression ratio</text>\n",
+	fprintf(f,
+		"<text x=\"18\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 18 %d)\">"
+		"compression ratio</text>\n",
 		(H + MT - MB) / 2, (H + MT - MB) / 2);
 	/* the front, as a line in time order */
 	for (size_t i = 0; i < n; i++)
@@ -129,19 +135,22 @@ int img_plot_svg(const char *path, const struct img_tune_point *p, size_t n, dou
 	for (size_t i = 0; i < n; i++) {
 		double x = PX(p[i].dump_s), y = PY(finite_ratio(&p[i]));
 
-		fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\">"
-			   "<title>level %s, %s, %u KiB chunks: ratio %.3f, %.3f s</title></circle>\n",
+		fprintf(f,
+			"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\">"
+			"<title>level %s, %s, %u KiB chunks: ratio %.3f, %.3f s</title></circle>\n",
 			x, y, p[i].pareto ? 5 : 3, p[i].pareto ? "#d62728" : "#888",
-			img_fmt_level(lv, sizeof(lv), p[i].level), compress_filter_name(p[i].filter),
-			p[i].chunk_size >> 10, p[i].ratio, p[i].dump_s);
+			img_fmt_level(lv, sizeof(lv), p[i].level),
+			compress_filter_name(p[i].filter), p[i].chunk_size >> 10, p[i].ratio,
+			p[i].dump_s);
 		if (p[i].pareto)
 			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%s%s</text>\n",
 				x + 7, y - 6, img_fmt_level(lv, sizeof(lv), p[i].level),
 				p[i].filter ? "+bg" : "");
 		if (p[i].recommended)
-			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"10\" fill=\"none\" "
-				   "stroke=\"#1f77b4\" stroke-width=\"2\"/>"
-				   "<text x=\"%.1f\" y=\"%.1f\" fill=\"#1f77b4\">recommended</text>\n",
+			fprintf(f,
+				"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"10\" fill=\"none\" "
+				"stroke=\"#1f77b4\" stroke-width=\"2\"/>"
+				"<text x=\"%.1f\" y=\"%.1f\" fill=\"#1f77b4\">recommended</text>\n",
 				x, y, x + 12, y + 16);
 	}
 	fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#d62728\">red: size/time Pareto front</text>\n",

@@ -105,7 +105,8 @@ static int rc_tags(struct compress_reader *r, struct rc_tag **out, size_t *n_out
 		struct compress_chunk_info ci;
 
 		compress_reader_chunk(r, i, &ci);
-		t[m++] = (struct rc_tag){ .tag = ci.tag, .start = ci.offset,
+		t[m++] = (struct rc_tag){ .tag = ci.tag,
+					  .start = ci.offset,
 					  .end = ci.offset + ci.raw_len };
 	}
 	qsort(t, m, sizeof(*t), tag_cmp);
@@ -136,7 +137,8 @@ static void rc_throttle(double t0, uint64_t bytes, double rate)
 	due = t0 + bytes / rate;
 	now = img_now();
 	if (due > now) {
-		struct timespec ts = { (time_t)(due - now), (long)((due - now - (time_t)(due - now)) * 1e9) };
+		struct timespec ts = { (time_t)(due - now),
+				       (long)((due - now - (time_t)(due - now)) * 1e9) };
 
 		nanosleep(&ts, NULL);
 	}
@@ -157,14 +159,15 @@ static int rc_check_chunk(void *ctx, uint64_t chunk, const struct compress_chunk
 	struct rc_tag *t;
 
 	if (status) {
-		snprintf(c->err, c->err_len, "%s: chunk %" PRIu64 " does not read back: %s", c->name,
-			 chunk, strerror(-status));
+		snprintf(c->err, c->err_len, "%s: chunk %" PRIu64 " does not read back: %s",
+			 c->name, chunk, strerror(-status));
 		return status;
 	}
 	t = rc_find(c->tags, c->n_tags, ci->tag);
 	if (!t) {
-		snprintf(c->err, c->err_len, "%s: chunk %" PRIu64 " has tag %" PRIu64
-			 ", which the old stream lacks", c->name, chunk, ci->tag);
+		snprintf(c->err, c->err_len,
+			 "%s: chunk %" PRIu64 " has tag %" PRIu64 ", which the old stream lacks",
+			 c->name, chunk, ci->tag);
 		return -EBADMSG;
 	}
 	t->new_digest += img_digest_piece(ci->offset, data, ci->raw_len);
@@ -177,8 +180,9 @@ static int rc_check_chunk(void *ctx, uint64_t chunk, const struct compress_chunk
  * the same bytes per object. On failure nothing of it is left behind.
  */
 static int rc_stream(const struct img_common *c, const struct rc_opts *o, struct img_dir *d,
-		     struct img_stream *s, int target_fd, const char *target, struct img_progress *prog,
-		     struct rc_stream_result *res, char *err, size_t err_len)
+		     struct img_stream *s, int target_fd, const char *target,
+		     struct img_progress *prog, struct rc_stream_result *res, char *err,
+		     size_t err_len)
 {
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
@@ -203,7 +207,8 @@ static int rc_stream(const struct img_common *c, const struct rc_opts *o, struct
 	/* Bound memory: two sets of at most 128 MiB of windows each. */
 	if ((uint64_t)q * wsize > (128u << 20))
 		q = (128u << 20) / wsize > 2 ? (128u << 20) / wsize : 2;
-	if (snprintf(path, sizeof(path), "%s/.%s" RC_SUFFIX, target, s->name) >= (int)sizeof(path)) {
+	if (snprintf(path, sizeof(path), "%s/.%s" RC_SUFFIX, target, s->name) >=
+	    (int)sizeof(path)) {
 		snprintf(err, err_len, "%s/%s: path too long", target, s->name);
 		return -ENAMETOOLONG;
 	}
@@ -276,7 +281,8 @@ static int rc_stream(const struct img_common *c, const struct rc_opts *o, struct
 			r = r ? r : wr;
 		}
 		if (r) {
-			snprintf(err, err_len, "%s (the old image is damaged: run verify)", cerr.msg);
+			snprintf(err, err_len, "%s (the old image is damaged: run verify)",
+				 cerr.msg);
 			goto out;
 		}
 		for (unsigned int i = 0; i < set->n; i++) {
@@ -442,8 +448,10 @@ static void rc_clean(int fd, bool quiet_json)
 			     strstr(n, RC_SUFFIX ".partial-"));
 
 		if (ours && unlinkat(fd, n, 0) == 0 && !quiet_json)
-			fprintf(stderr, "vramstream-img recompress: removed %s, left by an "
-					"interrupted run\n", n);
+			fprintf(stderr,
+				"vramstream-img recompress: removed %s, left by an "
+				"interrupted run\n",
+				n);
 	}
 	closedir(dir);
 }
@@ -481,8 +489,10 @@ static int rc_out_dir(struct img_dir *d, const char *out, int *out_fd, bool *in_
 	while ((de = readdir(dir))) {
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
 		    strncmp(de->d_name, ".", 1)) {
-			snprintf(err, err_len, "%s is not empty (it holds %s): --out wants an empty "
-				 "or new folder", out, de->d_name);
+			snprintf(err, err_len,
+				 "%s is not empty (it holds %s): --out wants an empty "
+				 "or new folder",
+				 out, de->d_name);
 			closedir(dir);
 			close(fd);
 			return -EEXIST;
@@ -516,7 +526,8 @@ static int rc_copy_rest(struct img_dir *d, int out_fd, const char *out, char *er
 			continue;
 		r = rc_copy(d->dirfd, out_fd, de->d_name);
 		if (r)
-			snprintf(err, err_len, "copying %s to %s: %s", de->d_name, out, strerror(-r));
+			snprintf(err, err_len, "copying %s to %s: %s", de->d_name, out,
+				 strerror(-r));
 	}
 	closedir(dir);
 	return r;
@@ -526,7 +537,8 @@ static void rc_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vramstream-img recompress DIR --level L [--filter F] [--chunk-size S]\n"
-		"                                 [--out DIR2] [--rate-limit BYTES/s] [--no-fsync]\n"
+		"                                 [--out DIR2] [--rate-limit BYTES/s] "
+		"[--no-fsync]\n"
 		"  rewrites the stream files with zstd level L (negative: fast levels; off: raw),\n"
 		"  filter F (none, bytegroup2, bytegroup4) and chunk size S (64K..256M; restore\n"
 		"  needs VRAMSTREAM_BUFFER_SIZE >= S). New files are written beside the old,\n"
@@ -562,24 +574,30 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 		switch (opt) {
 		case 'l':
 			if (compress_level_parse(optarg, &o.w.level)) {
-				fprintf(stderr, "vramstream-img recompress: bad --level '%s' "
-						"(an integer zstd level or off)\n", optarg);
+				fprintf(stderr,
+					"vramstream-img recompress: bad --level '%s' "
+					"(an integer zstd level or off)\n",
+					optarg);
 				return IMG_EXIT_USAGE;
 			}
 			have_level = true;
 			break;
 		case 'f':
 			if (compress_filter_parse(optarg, &o.w.filter)) {
-				fprintf(stderr, "vramstream-img recompress: bad --filter '%s' "
-						"(none, bytegroup2, bytegroup4)\n", optarg);
+				fprintf(stderr,
+					"vramstream-img recompress: bad --filter '%s' "
+					"(none, bytegroup2, bytegroup4)\n",
+					optarg);
 				return IMG_EXIT_USAGE;
 			}
 			break;
 		case 'c':
 			if (img_parse_size(optarg, &v) || v < COMPRESS_CHUNK_MIN ||
 			    v > COMPRESS_CHUNK_MAX || v % 4096) {
-				fprintf(stderr, "vramstream-img recompress: bad --chunk-size '%s' "
-						"(64K..256M, a multiple of 4K)\n", optarg);
+				fprintf(stderr,
+					"vramstream-img recompress: bad --chunk-size '%s' "
+					"(64K..256M, a multiple of 4K)\n",
+					optarg);
 				return IMG_EXIT_USAGE;
 			}
 			o.w.chunk_size = (uint32_t)v;
@@ -589,7 +607,8 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			break;
 		case 'r':
 			if (img_parse_size(optarg, &v) || !v) {
-				fprintf(stderr, "vramstream-img recompress: bad --rate-limit '%s'\n",
+				fprintf(stderr,
+					"vramstream-img recompress: bad --rate-limit '%s'\n",
 					optarg);
 				return IMG_EXIT_USAGE;
 			}
@@ -740,15 +759,17 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			img_table_cell(&t, "%s", img_fmt_bytes(b1, sizeof(b1), res[i].raw));
 			img_table_cell(&t, "%s", img_fmt_bytes(b2, sizeof(b2), res[i].old_stored));
 			img_table_cell(&t, "%s", img_fmt_bytes(b3, sizeof(b3), res[i].new_stored));
-			img_table_cell(&t, "%.2f", res[i].new_stored ? (double)res[i].raw /
-								      res[i].new_stored : 0.0);
+			img_table_cell(&t, "%.2f",
+				       res[i].new_stored ? (double)res[i].raw / res[i].new_stored
+							 : 0.0);
 			img_table_cell(&t, "%" PRIu64 "/%" PRIu64 "/%" PRIu64,
 				       res[i].chunks[COMPRESS_CODEC_ZERO],
 				       res[i].chunks[COMPRESS_CODEC_RAW],
 				       res[i].chunks[COMPRESS_CODEC_ZSTD]);
 			img_table_cell(&t, "%.2f", res[i].seconds);
-			img_table_cell(&t, "%.2f", res[i].seconds > 0 ? res[i].raw / res[i].seconds / 1e9
-								    : 0.0);
+			img_table_cell(&t, "%.2f",
+				       res[i].seconds > 0 ? res[i].raw / res[i].seconds / 1e9
+							  : 0.0);
 		}
 		img_table_print(&t, stdout, 2);
 		img_table_free(&t);

@@ -45,7 +45,8 @@ int img_scan(struct compress_reader *r, unsigned int depth, img_scan_fn fn, void
 {
 	uint64_t n = compress_reader_chunk_count(r), next = 0, inflight = 0;
 	size_t bufsize = compress_reader_chunk_size(r);
-	struct scan_state s = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+	struct scan_state s = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				.cond = PTHREAD_COND_INITIALIZER };
 	struct scan_slot *slots, **free_slots, **batch;
 	unsigned int nfree = 0;
 	struct compress_err cerr;
@@ -128,13 +129,15 @@ int img_read_range_start(struct compress_reader *r, uint64_t tag, uint64_t offse
 
 		if (c < 0) {
 			snprintf(err->msg, sizeof(err->msg),
-				 "no chunk holds object %llu at offset %llu (damaged image: run verify)",
+				 "no chunk holds object %llu at offset %llu (damaged image: run "
+				 "verify)",
 				 (unsigned long long)tag, (unsigned long long)pos);
 			return -ENOENT;
 		}
 		compress_reader_chunk(r, (uint64_t)c, &ci);
 		if (ci.offset >= offset && ci.offset + ci.raw_len <= end) {
-			ret = compress_reader_read(r, (uint64_t)c, (uint8_t *)dst + (ci.offset - offset),
+			ret = compress_reader_read(r, (uint64_t)c,
+						   (uint8_t *)dst + (ci.offset - offset),
 						   ci.raw_len, NULL, NULL);
 			if (ret)
 				snprintf(err->msg, sizeof(err->msg), "chunk %lld: bad read request",
@@ -146,8 +149,8 @@ int img_read_range_start(struct compress_reader *r, uint64_t tag, uint64_t offse
 			ret = compress_reader_read_sync(r, (uint64_t)c, scratch,
 							compress_reader_chunk_size(r), err);
 			if (!ret)
-				memcpy((uint8_t *)dst + (pos - offset), (uint8_t *)scratch + (pos - ci.offset),
-				       to - pos);
+				memcpy((uint8_t *)dst + (pos - offset),
+				       (uint8_t *)scratch + (pos - ci.offset), to - pos);
 		}
 		pos = ci.offset + ci.raw_len;
 	}

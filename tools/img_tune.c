@@ -173,7 +173,8 @@ static int tune_pick(struct tune *t, uint64_t seg_len)
 		start = e->start + (pos - base) / seg_len * seg_len;
 		len = e->end - start < seg_len ? e->end - start : seg_len;
 		/* Do not sample a byte twice when segments of a small object meet. */
-		if (t->n_seg && t->seg[t->n_seg - 1].r == e->r && t->seg[t->n_seg - 1].tag == e->tag &&
+		if (t->n_seg && t->seg[t->n_seg - 1].r == e->r &&
+		    t->seg[t->n_seg - 1].tag == e->tag &&
 		    t->seg[t->n_seg - 1].offset + t->seg[t->n_seg - 1].len > start)
 			continue;
 		r = tune_add_segment(t, &cap, e, start, len);
@@ -217,12 +218,14 @@ static int tune_read_sample(struct tune *t, char *err, size_t err_len)
 
 	t->sample = aligned_alloc(4096, t->sample_len ? t->sample_len : 4096);
 	if (!t->sample) {
-		snprintf(err, err_len, "out of memory for a %" PRIu64 "-byte sample", t->sample_len);
+		snprintf(err, err_len, "out of memory for a %" PRIu64 "-byte sample",
+			 t->sample_len);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < t->n_seg; i++) {
 		const struct tune_segment *s = &t->seg[i];
-		int r = img_read_range(s->r, s->tag, s->offset, s->len, t->sample + s->buf_off, &cerr);
+		int r = img_read_range(s->r, s->tag, s->offset, s->len, t->sample + s->buf_off,
+				       &cerr);
 
 		if (r) {
 			snprintf(err, err_len, "reading the sample: %s", cerr.msg);
@@ -239,8 +242,8 @@ static void tune_push_done(void *cookie, int status)
 }
 
 /* Runs one setting over the sample: real writer, then real reader. */
-static int tune_run(const struct img_common *c, struct tune *t, struct img_tune_point *p,
-		    char *err, size_t err_len)
+static int tune_run(const struct img_common *c, struct tune *t, struct img_tune_point *p, char *err,
+		    size_t err_len)
 {
 	struct compress_writer_opts wo;
 	struct compress_reader_opts ro;
@@ -297,8 +300,8 @@ static int tune_run(const struct img_common *c, struct tune *t, struct img_tune_
 				seg_stored[ci.tag] += ci.stored_len;
 		}
 		if (seg_stored && p->sample_stored)
-			p->ratio_stderr = tune_stderr(t, seg_stored, (double)p->sample_raw /
-								   (double)p->sample_stored);
+			p->ratio_stderr = tune_stderr(
+				t, seg_stored, (double)p->sample_raw / (double)p->sample_stored);
 		free(seg_stored);
 	}
 	compress_reader_free(r);
@@ -319,7 +322,8 @@ static int parse_list(const char *s, const char *what, int kind, struct tune *t)
 		uint64_t v;
 
 		if (kind == 0) {
-			if (t->n_levels == TUNE_MAX_GRID || compress_level_parse(tok, &t->levels[t->n_levels]))
+			if (t->n_levels == TUNE_MAX_GRID ||
+			    compress_level_parse(tok, &t->levels[t->n_levels]))
 				r = -EINVAL;
 			else
 				t->n_levels++;
@@ -382,7 +386,8 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 			img_json_double(&j, "ratio_stderr", p[i].ratio_stderr);
 			img_json_double(&j, "compress_gbps", p[i].compress_gbps);
 			img_json_double(&j, "decompress_gbps", p[i].decompress_gbps);
-			img_json_u64(&j, "predicted_image_bytes", (uint64_t)llround(p[i].image_stored));
+			img_json_u64(&j, "predicted_image_bytes",
+				     (uint64_t)llround(p[i].image_stored));
 			img_json_double(&j, "predicted_checkpoint_s", p[i].dump_s);
 			img_json_double(&j, "predicted_restore_s", p[i].restore_s);
 			img_json_bool(&j, "pareto", p[i].pareto);
@@ -420,12 +425,14 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 			img_table_cell(&tb, "%.3f", p[i].ratio);
 		img_table_cell(&tb, "%.2f", p[i].compress_gbps);
 		img_table_cell(&tb, "%.2f", p[i].decompress_gbps);
-		img_table_cell(&tb, "%s", img_fmt_bytes(b1, sizeof(b1), (uint64_t)p[i].image_stored));
+		img_table_cell(&tb, "%s",
+			       img_fmt_bytes(b1, sizeof(b1), (uint64_t)p[i].image_stored));
 		img_table_cell(&tb, "%.3f", p[i].dump_s);
 		img_table_cell(&tb, "%.3f", p[i].restore_s);
-		img_table_cell(&tb, "%s", p[i].recommended ? "front, recommended"
-					  : p[i].pareto	   ? "front"
-							   : "-");
+		img_table_cell(&tb, "%s",
+			       p[i].recommended ? "front, recommended"
+			       : p[i].pareto	? "front"
+						: "-");
 	}
 	img_table_print(&tb, stdout, 2);
 	img_table_free(&tb);
@@ -437,13 +444,15 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 		       fmt_chunk(ch, sizeof(ch), p[best].chunk_size), p[best].dump_s,
 		       img_fmt_bytes(b1, sizeof(b1), (uint64_t)p[best].image_stored), p[best].ratio,
 		       p[best].ratio_stderr);
-		printf("  plugin: VRAMSTREAM_LEVEL=%s VRAMSTREAM_FILTER=%s VRAMSTREAM_CHUNK_SIZE=%s%s\n",
+		printf("  plugin: VRAMSTREAM_LEVEL=%s VRAMSTREAM_FILTER=%s "
+		       "VRAMSTREAM_CHUNK_SIZE=%s%s\n",
 		       img_fmt_level(lv, sizeof(lv), p[best].level),
-		       p[best].filter == COMPRESS_FILTER_BYTEGROUP2	? "2"
+		       p[best].filter == COMPRESS_FILTER_BYTEGROUP2   ? "2"
 		       : p[best].filter == COMPRESS_FILTER_BYTEGROUP4 ? "4"
 								      : "none",
 		       fmt_chunk(ch, sizeof(ch), p[best].chunk_size),
-		       p[best].chunk_size > (8u << 20) ? " (and VRAMSTREAM_BUFFER_SIZE >= it)" : "");
+		       p[best].chunk_size > (8u << 20) ? " (and VRAMSTREAM_BUFFER_SIZE >= it)"
+						       : "");
 	}
 	printf("checkpoint/restore = max(CPU, storage) per DESIGN.md's model; GPU copies not "
 	       "included; +- is the sample's standard error\n");
@@ -453,7 +462,8 @@ static void tune_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vramstream-img tune DIR|FILE.vrs [--storage-gbps G] [--sample SIZE]\n"
-		"         [--levels L,...] [--filters F,...] [--chunk-sizes S,...] [--plot FILE.svg]\n"
+		"         [--levels L,...] [--filters F,...] [--chunk-sizes S,...] [--plot "
+		"FILE.svg]\n"
 		"         [--repeat N]\n"
 		"  defaults: --storage-gbps 2 --sample 64M --levels off,-5,-1,1,3,6,9\n"
 		"            --filters none,bytegroup2 --chunk-sizes 1M,4M,8M --repeat 1\n"
@@ -492,13 +502,16 @@ int img_cmd_tune(const struct img_common *c, int argc, char **argv)
 		case 's':
 			t.storage_gbps = strtod(optarg, &end);
 			if (*end || !(t.storage_gbps > 0) || !isfinite(t.storage_gbps)) {
-				fprintf(stderr, "vramstream-img tune: bad --storage-gbps '%s'\n", optarg);
+				fprintf(stderr, "vramstream-img tune: bad --storage-gbps '%s'\n",
+					optarg);
 				return IMG_EXIT_USAGE;
 			}
 			break;
 		case 'S':
-			if (img_parse_size(optarg, &t.sample_budget) || t.sample_budget < (64u << 10)) {
-				fprintf(stderr, "vramstream-img tune: bad --sample '%s' (at least 64K)\n",
+			if (img_parse_size(optarg, &t.sample_budget) ||
+			    t.sample_budget < (64u << 10)) {
+				fprintf(stderr,
+					"vramstream-img tune: bad --sample '%s' (at least 64K)\n",
 					optarg);
 				return IMG_EXIT_USAGE;
 			}
@@ -521,7 +534,8 @@ int img_cmd_tune(const struct img_common *c, int argc, char **argv)
 		case 'r':
 			t.repeat = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || t.repeat < 1 || t.repeat > 100) {
-				fprintf(stderr, "vramstream-img tune: bad --repeat '%s' (1..100)\n", optarg);
+				fprintf(stderr, "vramstream-img tune: bad --repeat '%s' (1..100)\n",
+					optarg);
 				return IMG_EXIT_USAGE;
 			}
 			break;
@@ -601,7 +615,8 @@ int img_cmd_tune(const struct img_common *c, int argc, char **argv)
 			for (unsigned int k = 0; k < t.n_chunks; k++)
 				pts[n_pts++] = (struct img_tune_point){
 					.level = t.levels[l],
-					.filter = t.levels[l] == COMPRESS_LEVEL_OFF ? 0 : t.filters[f],
+					.filter = t.levels[l] == COMPRESS_LEVEL_OFF ? 0
+										    : t.filters[f],
 					.chunk_size = t.chunks[k],
 				};
 		}

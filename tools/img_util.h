@@ -118,13 +118,13 @@ struct img_tune_point {
 	double compress_s, decompress_s; /* wall time over the sample */
 	double ratio_stderr; /* sampling error of ratio (1 sigma), from the segments' spread */
 	/* derived by img_model_predict() */
-	double ratio;	       /* sample_raw / sample_stored */
-	double compress_gbps;  /* sample_raw / compress_s, in 1e9 bytes/s */
+	double ratio;	      /* sample_raw / sample_stored */
+	double compress_gbps; /* sample_raw / compress_s, in 1e9 bytes/s */
 	double decompress_gbps;
-	double image_stored;   /* predicted stored bytes for the whole image */
-	double dump_s;	       /* predicted checkpoint time */
-	double restore_s;      /* predicted restore time */
-	bool pareto;	       /* on the stored-size/checkpoint-time front */
+	double image_stored; /* predicted stored bytes for the whole image */
+	double dump_s;	     /* predicted checkpoint time */
+	double restore_s;    /* predicted restore time */
+	bool pareto;	     /* on the stored-size/checkpoint-time front */
 	bool recommended;
 };
 
@@ -134,8 +134,7 @@ struct img_tune_point {
  * compressing every byte and writing the stored bytes (DESIGN.md,
  * "Performance model"); restore likewise with decompression and reading.
  */
-void img_model_predict(struct img_tune_point *p, size_t n, uint64_t image_raw,
-		       double storage_gbps);
+void img_model_predict(struct img_tune_point *p, size_t n, uint64_t image_raw, double storage_gbps);
 /* Marks the points no other point beats in both stored size and checkpoint time. */
 void img_model_pareto(struct img_tune_point *p, size_t n);
 /*

@@ -72,7 +72,7 @@ static void problem(struct verify *v, const char *file, uint64_t chunk, uint64_t
 static void note(struct verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(struct verify *v, const char *fmt, ...)
 {
-	char (*nn)[700] = realloc(v->notes, (v->n_notes + 1) * sizeof(*nn));
+	char(*nn)[700] = realloc(v->notes, (v->n_notes + 1) * sizeof(*nn));
 	va_list ap;
 
 	if (!nn)
@@ -124,7 +124,8 @@ static void check_process(struct verify *v, unsigned int pi)
 			if (f->gpu_id == e->gpu_id &&
 			    strcmp(f->contents->stream_file, e->contents->stream_file)) {
 				problem(v, pr->name, NONE, b, NONE, NONE,
-					"BOs %zu and %zu of GPU 0x%x name two stream files (%s, %s)",
+					"BOs %zu and %zu of GPU 0x%x name two stream files (%s, "
+					"%s)",
 					o, b, e->gpu_id, f->contents->stream_file,
 					e->contents->stream_file);
 				break;
@@ -387,8 +388,7 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 
 		if (s->error) {
 			problem(&v, s->name, NONE, s->n_bos ? s->bos[0].bo : NONE, NONE, NONE,
-				"%s%s", s->why,
-				s->n_bos ? "" : " (no BO names this file)");
+				"%s%s", s->why, s->n_bos ? "" : " (no BO names this file)");
 			continue;
 		}
 		if (!s->n_bos)

@@ -24,7 +24,7 @@
 #include "plugin_image.h"
 
 #define PID 4242
-#define ID 1
+#define ID  1
 
 struct gen {
 	unsigned int gpus, bos;
@@ -49,7 +49,8 @@ static uint16_t gen_pair(const struct gen *g, uint64_t tag, uint64_t off)
 {
 	/* 512 KiB regions, 4 MiB period; with --fine 64 KiB regions, 256 KiB period */
 	static const unsigned int fine_region[4] = { 0, 2, 2, 5 }; /* zero, bf16, bf16, noise */
-	unsigned int region = g->fine ? fine_region[(off >> 16) & 3] : (unsigned int)((off >> 19) & 7);
+	unsigned int region =
+		g->fine ? fine_region[(off >> 16) & 3] : (unsigned int)((off >> 19) & 7);
 	uint64_t h = splitmix(g->seed ^ (tag << 48) ^ (off >> 1));
 	float f;
 	uint32_t bits;
@@ -232,13 +233,16 @@ static int check(const struct gen *g, const char *dir)
 			struct compress_chunk_info ci;
 
 			compress_reader_chunk(r, c, &ci);
-			if (compress_reader_read_sync(r, c, buf, compress_reader_chunk_size(r), &err)) {
+			if (compress_reader_read_sync(r, c, buf, compress_reader_chunk_size(r),
+						      &err)) {
 				fprintf(stderr, "check: %s\n", err.msg);
 				return 1;
 			}
 			gen_fill(g, ci.tag, ci.offset, want, ci.raw_len);
 			if (memcmp(buf, want, ci.raw_len)) {
-				fprintf(stderr, "check: %s chunk %" PRIu64 " (tag %" PRIu64 ", offset %" PRIu64
+				fprintf(stderr,
+					"check: %s chunk %" PRIu64 " (tag %" PRIu64
+					", offset %" PRIu64
 					"): bytes differ from the generated data\n",
 					path, c, ci.tag, ci.offset);
 				return 1;
@@ -248,10 +252,14 @@ static int check(const struct gen *g, const char *dir)
 		}
 		for (unsigned int k = 0; k < bos_per_gpu(g); k++) {
 			unsigned int i = d * bos_per_gpu(g) + k;
-			uint64_t want_len = bo_flags(g, k) == KFD_IOC_ALLOC_MEM_FLAGS_USERPTR ? 0 : bo_size(g, k);
+			uint64_t want_len = bo_flags(g, k) == KFD_IOC_ALLOC_MEM_FLAGS_USERPTR
+						    ? 0
+						    : bo_size(g, k);
 
 			if (covered[i] != want_len) {
-				fprintf(stderr, "check: %s holds %" PRIu64 " bytes of BO %u, want %" PRIu64 "\n",
+				fprintf(stderr,
+					"check: %s holds %" PRIu64 " bytes of BO %u, want %" PRIu64
+					"\n",
 					path, covered[i], i, want_len);
 				return 1;
 			}

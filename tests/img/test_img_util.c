@@ -170,21 +170,33 @@ static void test_model(void)
 {
 	struct img_tune_point p[4] = {
 		/* fast, big */
-		{ .sample_raw = 1000, .sample_stored = 1000, .compress_s = 1e-7, .decompress_s = 1e-7 },
+		{ .sample_raw = 1000,
+		  .sample_stored = 1000,
+		  .compress_s = 1e-7,
+		  .decompress_s = 1e-7 },
 		/* slower, small */
-		{ .sample_raw = 1000, .sample_stored = 500, .compress_s = 1e-6, .decompress_s = 2e-7 },
+		{ .sample_raw = 1000,
+		  .sample_stored = 500,
+		  .compress_s = 1e-6,
+		  .decompress_s = 2e-7 },
 		/* slow and big: dominated */
-		{ .sample_raw = 1000, .sample_stored = 900, .compress_s = 2e-6, .decompress_s = 1e-6 },
+		{ .sample_raw = 1000,
+		  .sample_stored = 900,
+		  .compress_s = 2e-6,
+		  .decompress_s = 1e-6 },
 		/* about as fast as the fastest, smaller */
-		{ .sample_raw = 1000, .sample_stored = 800, .compress_s = 1e-7, .decompress_s = 1e-7 },
+		{ .sample_raw = 1000,
+		  .sample_stored = 800,
+		  .compress_s = 1e-7,
+		  .decompress_s = 1e-7 },
 	};
 
 	/* 1e9-byte image, 1 GB/s storage: writing dominates every setting */
 	img_model_predict(p, 4, 1000000000ull, 1.0);
 	CHECK(fabs(p[0].ratio - 1.0) < 1e-9 && fabs(p[1].ratio - 2.0) < 1e-9);
 	CHECK(fabs(p[0].compress_gbps - 10.0) < 1e-6);
-	CHECK(fabs(p[0].dump_s - 1.0) < 1e-9);	/* 1e9 stored bytes at 1 GB/s */
-	CHECK(fabs(p[1].dump_s - 1.0) < 1e-9);	/* CPU: 1e9 / 1e9 B/s = 1 s, storage 0.5 s */
+	CHECK(fabs(p[0].dump_s - 1.0) < 1e-9); /* 1e9 stored bytes at 1 GB/s */
+	CHECK(fabs(p[1].dump_s - 1.0) < 1e-9); /* CPU: 1e9 / 1e9 B/s = 1 s, storage 0.5 s */
 	CHECK(fabs(p[1].image_stored - 5e8) < 1);
 	CHECK(fabs(p[3].dump_s - 0.8) < 1e-9);
 	img_model_pareto(p, 4);
