@@ -121,3 +121,15 @@ grep -q 'removed .*left by an interrupted run' "$IMG_TMP/rc.err" || img_fail "le
 [ -z "$(ls -A "$img" | grep -v '^vramstream-kfd-4242-1')" ] || img_fail "leftovers remain"
 "$IMG_MKIMAGE" --check "$img" "${gen[@]}" >/dev/null || img_fail "image after the second recompress"
 echo "ok: killed recompress left the image intact; the next run completed"
+
+# Progress goes to stderr only when it is a terminal (script(1) gives the tool one).
+"$T" verify "$img" 2>"$IMG_TMP/progress.txt" >/dev/null
+[ ! -s "$IMG_TMP/progress.txt" ] || img_fail "progress written to a stderr that is not a terminal"
+if command -v script >/dev/null; then
+	script -qec "'$T' verify '$img'" /dev/null >"$IMG_TMP/tty.txt"
+	grep -aq 'verify: [0-9.]* / [0-9.]* GB, [0-9.]* GB/s' "$IMG_TMP/tty.txt" ||
+		img_fail "no progress line on a terminal"
+	script -qec "'$T' --quiet verify '$img'" /dev/null >"$IMG_TMP/tty.txt"
+	! grep -aq 'GB/s,' "$IMG_TMP/tty.txt" || img_fail "--quiet still shows progress"
+	echo "ok: progress on a terminal only"
+fi
