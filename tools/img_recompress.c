@@ -427,7 +427,7 @@ static int rc_copy(int src_fd, int dst_fd, const char *name)
 }
 
 /* Removes what an interrupted recompress left in FD: .NAME.recompress[.partial-*], .NAME.copy. */
-static void rc_clean(int fd, bool quiet_json)
+static void rc_clean(int fd, bool quiet_json, bool copies)
 {
 	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
@@ -447,6 +447,8 @@ static void rc_clean(int fd, bool quiet_json)
 			    (!strcmp(n + l - strlen(RC_SUFFIX), RC_SUFFIX) ||
 			     strstr(n, RC_SUFFIX ".partial-"));
 
+		/* rc_copy()'s temporaries, only in an --out folder (only we write there). */
+		ours |= copies && n[0] == '.' && l > 5 && !strcmp(n + l - 5, ".copy");
 		if (ours && unlinkat(fd, n, 0) == 0 && !quiet_json)
 			fprintf(stderr,
 				"vramstream-img recompress: removed %s, left by an "
@@ -671,7 +673,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 		snprintf(err, sizeof(err), "%s: another recompress holds it", o.out);
 		goto fail;
 	}
-	rc_clean(out_fd, c->json);
+	rc_clean(out_fd, c->json, !in_place);
 	if (!in_place && rc_copy_rest(d, out_fd, o.out, err, sizeof(err)))
 		goto fail;
 
@@ -688,7 +690,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 		if (r) {
 			img_progress_end(&prog);
 			/* Drop what this run wrote; the old streams were not touched. */
-			rc_clean(out_fd, true);
+			rc_clean(out_fd, true, false);
 			goto fail;
 		}
 		n_res++;
