@@ -386,9 +386,14 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 	for (unsigned int i = 0; i < d->n_streams; i++) {
 		struct img_stream *s = &d->streams[i];
 
+		if (s->error && !s->n_bos) {
+			note(&v,
+			     "%s (a stream file that no metadata names; restore does not read it)",
+			     s->why);
+			continue;
+		}
 		if (s->error) {
-			problem(&v, s->name, NONE, s->n_bos ? s->bos[0].bo : NONE, NONE, NONE,
-				"%s%s", s->why, s->n_bos ? "" : " (no BO names this file)");
+			problem(&v, s->name, NONE, s->bos[0].bo, NONE, NONE, "%s", s->why);
 			continue;
 		}
 		if (!s->n_bos)
