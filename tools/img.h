@@ -36,6 +36,7 @@ struct img_bo_ref {
 	unsigned int proc; /* index into img_dir.procs */
 	unsigned int bo;   /* index into that process's bos */
 	uint64_t tag;
+	uint64_t stored; /* stored bytes of this BO's chunks in this stream file */
 };
 
 struct img_stream {
@@ -54,6 +55,10 @@ struct img_stream {
 	/* BOs whose contents name this stream, sorted by tag */
 	struct img_bo_ref *bos;
 	unsigned int n_bos;
+	/* A stream striped over several files (ContentRef.parts): part 0 is the named file,
+	 * GROUP the index of that part's stream; the same BOs are listed on every part. */
+	int group;
+	unsigned int part, parts;
 };
 
 struct img_process {
@@ -97,6 +102,10 @@ int img_dir_stream(const struct img_dir *d, const char *name);
 /* The BO whose contents are chunks TAG of stream S, or NULL. */
 const struct img_bo_ref *img_stream_bo(const struct img_stream *s, uint64_t tag);
 const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_ref *ref);
+/* File name of part PART of striped stream BASE (plugin_transfer.c: transfer_part_path). */
+int img_part_name(const char *base, unsigned int part, char *out, size_t len);
+/* Stored bytes of BO REF's chunks over all parts of stream group G. */
+uint64_t img_group_stored(const struct img_dir *d, int g, uint64_t tag);
 /* Is NAME a temporary file of an interrupted plugin or tool write? */
 bool img_name_is_leftover(const char *name);
 /* Reads the level and filter a stream's header records (FORMAT.md). */

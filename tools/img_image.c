@@ -142,6 +142,37 @@ const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_r
 	return d->procs[ref->proc].img->bos[ref->bo];
 }
 
+int img_part_name(const char *base, unsigned int part, char *out, size_t len)
+{
+	size_t n = strlen(base);
+	int r;
+
+	/* "x.vrs", then "x.1.vrs", "x.2.vrs", ... (proto/vramstream.proto, ContentRef.parts) */
+	if (part == 0)
+		r = snprintf(out, len, "%s", base);
+	else if (n > 4 && !strcmp(base + n - 4, ".vrs"))
+		r = snprintf(out, len, "%.*s.%u.vrs", (int)(n - 4), base, part);
+	else
+		r = snprintf(out, len, "%s.%u", base, part);
+	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
+}
+
+uint64_t img_group_stored(const struct img_dir *d, int g, uint64_t tag)
+{
+	uint64_t sum = 0;
+
+	for (unsigned int i = 0; i < d->n_streams; i++) {
+		const struct img_bo_ref *ref;
+
+		if (d->streams[i].group != g)
+			continue;
+		ref = img_stream_bo(&d->streams[i], tag);
+		if (ref)
+			sum += ref->stored;
+	}
+	return sum;
+}
+
 static int add_stream(struct img_dir *d, const char *name, bool exists)
 {
 	struct img_stream *s;
@@ -159,7 +190,8 @@ static int add_stream(struct img_dir *d, const char *name, bool exists)
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->exists = exists;
-	s->level = 0;
+	s->group = (int)d->n_streams;
+	s->parts = 1;
 	return (int)d->n_streams++;
 }
 
@@ -173,6 +205,7 @@ static void open_stream(struct img_dir *d, struct img_stream *s, unsigned int wo
 	struct compress_reader_opts ro;
 	struct compress_chunk_info ci;
 	struct compress_err cerr;
+	struct img_bo_ref *ref;
 	int fd;
 
 	if (strchr(s->name, '/') || !strcmp(s->name, ".") || !strcmp(s->name, "..")) {
@@ -210,8 +243,11 @@ static void open_stream(struct img_dir *d, struct img_stream *s, unsigned int wo
 		s->raw_bytes += ci.raw_len;
 		s->stored_bytes += ci.stored_len;
 		s->chunks[ci.codec]++;
-		if (ci.codec == COMPRESS_CODEC_ZSTD && ci.filter != COMPRESS_FILTER_NONE)
+		if (ci.filter != COMPRESS_FILTER_NONE)
 			s->chunks_filtered++;
+		ref = (struct img_bo_ref *)img_stream_bo(s, ci.tag);
+		if (ref)
+			ref->stored += ci.stored_len;
 	}
 	{
 		struct stat st;
@@ -367,20 +403,35 @@ int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, c
 			const Vramstream__BoEntry *e = p->img->bos[b];
 			struct img_stream *s;
 			struct img_bo_ref *refs;
+			unsigned int parts;
 			int si;
 
 			if (!e->contents)
 				continue;
-			si = add_stream(d, e->contents->stream_file, false);
-			if (si < 0)
-				goto nomem;
-			s = &d->streams[si];
-			refs = realloc(s->bos, (s->n_bos + 1) * sizeof(*refs));
-			if (!refs)
-				goto nomem;
-			s->bos = refs;
-			s->bos[s->n_bos++] =
-				(struct img_bo_ref){ i, (unsigned int)b, e->contents->tag };
+			parts = e->contents->has_parts && e->contents->parts ? e->contents->parts
+									     : 1;
+			for (unsigned int pt = 0; pt < parts && pt < 64; pt++) {
+				char pname[NAME_MAX + 1];
+				int g;
+
+				if (img_part_name(e->contents->stream_file, pt, pname,
+						  sizeof(pname)))
+					continue;
+				si = add_stream(d, pname, false);
+				if (si < 0)
+					goto nomem;
+				g = pt ? img_dir_stream(d, e->contents->stream_file) : si;
+				s = &d->streams[si];
+				s->group = g;
+				s->part = pt;
+				s->parts = parts;
+				refs = realloc(s->bos, (s->n_bos + 1) * sizeof(*refs));
+				if (!refs)
+					goto nomem;
+				s->bos = refs;
+				s->bos[s->n_bos++] = (struct img_bo_ref){ i, (unsigned int)b,
+									  e->contents->tag, 0 };
+			}
 		}
 	}
 	for (unsigned int i = 0; i < d->n_streams; i++)

@@ -44,29 +44,15 @@ static uint64_t prop(const Vramstream__DeviceEntry *e, const char *name, bool *f
 	return 0;
 }
 
-/* Stored bytes of the chunks that hold BO B of process P (0 when none). */
+/* Stored bytes of the chunks that hold BO B of process P, over all parts (0 when none). */
 static uint64_t bo_stored(const struct img_dir *d, unsigned int p, unsigned int b)
 {
 	const Vramstream__BoEntry *e = d->procs[p].img->bos[b];
-	const struct img_stream *s;
-	struct compress_chunk_info ci;
-	uint64_t sum = 0;
 	int si;
 
 	if (!e->contents || (si = img_dir_stream(d, e->contents->stream_file)) < 0)
 		return 0;
-	s = &d->streams[si];
-	if (!s->reader)
-		return 0;
-	for (uint64_t off = 0; off < e->size;) {
-		int64_t c = compress_reader_find(s->reader, e->contents->tag, off);
-
-		if (c < 0 || compress_reader_chunk(s->reader, (uint64_t)c, &ci) || !ci.raw_len)
-			break;
-		sum += ci.stored_len;
-		off = ci.offset + ci.raw_len;
-	}
-	return sum;
+	return img_group_stored(d, si, e->contents->tag);
 }
 
 static double ratio(uint64_t raw, uint64_t stored)
@@ -277,6 +263,9 @@ static void info_json(const struct img_dir *d, bool chunks)
 		img_json_u64(&j, "chunks_zero", s->chunks[COMPRESS_CODEC_ZERO]);
 		img_json_u64(&j, "chunks_raw", s->chunks[COMPRESS_CODEC_RAW]);
 		img_json_u64(&j, "chunks_zstd", s->chunks[COMPRESS_CODEC_ZSTD]);
+		img_json_u64(&j, "chunks_planes", s->chunks[COMPRESS_CODEC_PLANES]);
+		img_json_u64(&j, "part", s->part);
+		img_json_u64(&j, "parts", s->parts);
 		img_json_u64(&j, "chunks_filtered", s->chunks_filtered);
 		img_json_u64(&j, "raw_bytes", s->raw_bytes);
 		img_json_u64(&j, "stored_bytes", s->stored_bytes);
@@ -442,8 +431,8 @@ static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 	}
 
 	printf("\nstreams:\n");
-	img_table_init(&t, "lrrrrrrrrrlr", "FILE", "CHUNKS", "ZERO", "RAW", "ZSTD", "RAW BYTES",
-		       "STORED", "FILE BYTES", "RATIO", "LEVEL", "FILTER", "CHUNK");
+	img_table_init(&t, "lrrrrrrrrrrlr", "FILE", "CHUNKS", "ZERO", "RAW", "ZSTD", "PLANES",
+		       "RAW BYTES", "STORED", "FILE BYTES", "RATIO", "LEVEL", "FILTER", "CHUNK");
 	for (unsigned int i = 0; i < d->n_streams; i++) {
 		const struct img_stream *s = &d->streams[i];
 
@@ -454,6 +443,7 @@ static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 		img_table_cell(&t, "%" PRIu64, s->chunks[COMPRESS_CODEC_ZERO]);
 		img_table_cell(&t, "%" PRIu64, s->chunks[COMPRESS_CODEC_RAW]);
 		img_table_cell(&t, "%" PRIu64, s->chunks[COMPRESS_CODEC_ZSTD]);
+		img_table_cell(&t, "%" PRIu64, s->chunks[COMPRESS_CODEC_PLANES]);
 		img_table_cell(&t, "%s", img_fmt_bytes(b1, sizeof(b1), s->raw_bytes));
 		img_table_cell(&t, "%s", img_fmt_bytes(b2, sizeof(b2), s->stored_bytes));
 		img_table_cell(&t, "%s", img_fmt_bytes(b3, sizeof(b3), s->file_bytes));

@@ -15,10 +15,11 @@ static int extent_cmp(const void *a, const void *b)
 }
 
 static void cover_add(struct img_cover_problem *out, size_t max, size_t *count,
-		      enum img_cover_kind kind, uint64_t offset, uint64_t len, uint64_t chunk)
+		      enum img_cover_kind kind, uint64_t offset, uint64_t len, uint64_t chunk,
+		      unsigned int part)
 {
 	if (*count < max)
-		out[*count] = (struct img_cover_problem){ kind, offset, len, chunk };
+		out[*count] = (struct img_cover_problem){ kind, offset, len, chunk, part };
 	(*count)++;
 }
 
@@ -36,17 +37,18 @@ size_t img_cover_check(struct img_extent *ext, size_t n, uint64_t size,
 
 		if (e->offset > pos && pos < size)
 			cover_add(out, max, &count, IMG_COVER_GAP, pos,
-				  (e->offset < size ? e->offset : size) - pos, e->chunk);
+				  (e->offset < size ? e->offset : size) - pos, e->chunk, e->part);
 		else if (e->offset < pos)
 			cover_add(out, max, &count, IMG_COVER_OVERLAP, e->offset, pos - e->offset,
-				  e->chunk);
+				  e->chunk, e->part);
 		if (end > size || end < e->offset)
-			cover_add(out, max, &count, IMG_COVER_BEYOND, e->offset, e->len, e->chunk);
+			cover_add(out, max, &count, IMG_COVER_BEYOND, e->offset, e->len, e->chunk,
+				  e->part);
 		if (end > pos)
 			pos = end;
 	}
 	if (pos < size)
-		cover_add(out, max, &count, IMG_COVER_GAP, pos, size - pos, UINT64_MAX);
+		cover_add(out, max, &count, IMG_COVER_GAP, pos, size - pos, UINT64_MAX, 0);
 	return count;
 }
 

@@ -740,6 +740,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			img_json_u64(&j, "chunks_zero", res[i].chunks[COMPRESS_CODEC_ZERO]);
 			img_json_u64(&j, "chunks_raw", res[i].chunks[COMPRESS_CODEC_RAW]);
 			img_json_u64(&j, "chunks_zstd", res[i].chunks[COMPRESS_CODEC_ZSTD]);
+			img_json_u64(&j, "chunks_planes", res[i].chunks[COMPRESS_CODEC_PLANES]);
 			img_json_double(&j, "seconds", res[i].seconds);
 			img_json_obj_end(&j);
 		}
@@ -755,7 +756,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 		       o.w.chunk_size ? img_fmt_bytes(b1, sizeof(b1), o.w.chunk_size) : "unchanged",
 		       c->workers);
 		img_table_init(&t, "lrrrrrrr", "FILE", "RAW BYTES", "OLD STORED", "NEW STORED",
-			       "RATIO", "ZERO/RAW/ZSTD", "SECONDS", "GB/S");
+			       "RATIO", "ZERO/RAW/ZSTD/PLANES", "SECONDS", "GB/S");
 		for (unsigned int i = 0; i < n_res; i++) {
 			img_table_cell(&t, "%s", res[i].name);
 			img_table_cell(&t, "%s", img_fmt_bytes(b1, sizeof(b1), res[i].raw));
@@ -764,10 +765,11 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			img_table_cell(&t, "%.2f",
 				       res[i].new_stored ? (double)res[i].raw / res[i].new_stored
 							 : 0.0);
-			img_table_cell(&t, "%" PRIu64 "/%" PRIu64 "/%" PRIu64,
+			img_table_cell(&t, "%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64,
 				       res[i].chunks[COMPRESS_CODEC_ZERO],
 				       res[i].chunks[COMPRESS_CODEC_RAW],
-				       res[i].chunks[COMPRESS_CODEC_ZSTD]);
+				       res[i].chunks[COMPRESS_CODEC_ZSTD],
+				       res[i].chunks[COMPRESS_CODEC_PLANES]);
 			img_table_cell(&t, "%.2f", res[i].seconds);
 			img_table_cell(&t, "%.2f",
 				       res[i].seconds > 0 ? res[i].raw / res[i].seconds / 1e9

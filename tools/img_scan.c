@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Parallel chunk scans: many reads in flight on the reader's io_uring and
- * workers (which decompress and check each chunk's XXH64), results handed to
+ * workers (which decompress and check each chunk's checksum), results handed to
  * the scanning thread in completion order.
  */
 #include <errno.h>

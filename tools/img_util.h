@@ -82,7 +82,8 @@ uint64_t img_digest_piece(uint64_t offset, const void *buf, size_t len);
 struct img_extent {
 	uint64_t offset;
 	uint64_t len;
-	uint64_t chunk; /* chunk index in its stream, for messages */
+	uint64_t chunk;	   /* chunk index in its stream file, for messages */
+	unsigned int part; /* which file of a striped stream holds it */
 };
 
 enum img_cover_kind {
@@ -95,7 +96,8 @@ struct img_cover_problem {
 	enum img_cover_kind kind;
 	uint64_t offset;
 	uint64_t len;
-	uint64_t chunk; /* the chunk concerned (for a gap: the next chunk, or UINT64_MAX) */
+	uint64_t chunk;	   /* the chunk concerned (for a gap: the next chunk, or UINT64_MAX) */
+	unsigned int part; /* the file of a striped stream that holds that chunk */
 };
 
 /*

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * `verify DIR`: reads every chunk of every stream file (the reader's workers
- * decompress and check each XXH64 in parallel) and checks the metadata
+ * decompress and check each chunk's checksum in parallel) and checks the metadata
  * against the streams: each BO with contents is covered by chunks of its
  * tag exactly once, no chunk belongs to no BO, every named stream exists.
  * Each problem names the file, and where there is one the chunk, the BO and
@@ -141,39 +141,61 @@ static void check_process(struct verify *v, unsigned int pi)
 	}
 }
 
-/* Every BO of the stream is covered exactly once by chunks of its tag. */
-static void check_coverage(struct verify *v, const struct img_stream *s)
+/*
+ * Every BO of stream group G (a stream and its parts) is covered exactly once
+ * by chunks of its tag, over all the group's files.
+ */
+static void check_coverage(struct verify *v, int g)
 {
-	struct img_extent **ext = calloc(s->n_bos ? s->n_bos : 1, sizeof(*ext));
-	size_t *n_ext = calloc(s->n_bos ? s->n_bos : 1, sizeof(*n_ext));
+	const struct img_dir *d = v->d;
+	const struct img_stream *base = &d->streams[g];
+	struct img_extent **ext = calloc(base->n_bos ? base->n_bos : 1, sizeof(*ext));
+	size_t *n_ext = calloc(base->n_bos ? base->n_bos : 1, sizeof(*n_ext));
+	int *part_of = calloc(base->parts, sizeof(*part_of));
 	struct compress_chunk_info ci;
+	uint64_t total = 0;
 
-	if (!ext || !n_ext)
+	if (!ext || !n_ext || !part_of)
 		goto out;
-	for (unsigned int b = 0; b < s->n_bos; b++)
-		if (!(ext[b] = malloc((s->chunk_count ? s->chunk_count : 1) * sizeof(**ext))))
-			goto out;
-	for (uint64_t c = 0; c < s->chunk_count; c++) {
-		const struct img_bo_ref *ref;
-
-		compress_reader_chunk(s->reader, c, &ci);
-		ref = img_stream_bo(s, ci.tag);
-		if (!ref) {
-			problem(v, s->name, c, NONE, ci.offset, ci.file_offset,
-				"chunk %" PRIu64 " holds tag %" PRIu64 ", which no BO names", c,
-				ci.tag);
-			continue;
+	for (unsigned int i = 0; i < d->n_streams; i++)
+		if (d->streams[i].group == g && d->streams[i].reader) {
+			total += d->streams[i].chunk_count;
+			if (d->streams[i].part < base->parts)
+				part_of[d->streams[i].part] = (int)i;
 		}
-		ext[ref - s->bos][n_ext[ref - s->bos]++] =
-			(struct img_extent){ ci.offset, ci.raw_len, c };
+	for (unsigned int b = 0; b < base->n_bos; b++)
+		if (!(ext[b] = malloc((total ? total : 1) * sizeof(**ext))))
+			goto out;
+	for (unsigned int i = 0; i < d->n_streams; i++) {
+		const struct img_stream *s = &d->streams[i];
+
+		if (s->group != g || !s->reader)
+			continue;
+		for (uint64_t c = 0; c < s->chunk_count; c++) {
+			const struct img_bo_ref *ref;
+
+			compress_reader_chunk(s->reader, c, &ci);
+			ref = img_stream_bo(base, ci.tag);
+			if (!ref) {
+				problem(v, s->name, c, NONE, ci.offset, ci.file_offset,
+					"chunk %" PRIu64 " holds tag %" PRIu64
+					", which no BO names",
+					c, ci.tag);
+				continue;
+			}
+			ext[ref - base->bos][n_ext[ref - base->bos]++] =
+				(struct img_extent){ ci.offset, ci.raw_len, c, s->part };
+		}
 	}
-	for (unsigned int b = 0; b < s->n_bos; b++) {
-		const struct img_bo_ref *ref = &s->bos[b];
-		const Vramstream__BoEntry *e = img_bo(v->d, ref);
+	for (unsigned int b = 0; b < base->n_bos; b++) {
+		const struct img_bo_ref *ref = &base->bos[b];
+		const Vramstream__BoEntry *e = img_bo(d, ref);
 		struct img_cover_problem cp[8];
 		size_t np = img_cover_check(ext[b], n_ext[b], e->size, cp, 8);
 
 		for (size_t i = 0; i < np && i < 8; i++) {
+			const struct img_stream *s =
+				cp[i].chunk == UINT64_MAX ? base : &d->streams[part_of[cp[i].part]];
 			struct compress_chunk_info ni = { 0 };
 			uint64_t fo = NONE;
 
@@ -185,9 +207,10 @@ static void check_coverage(struct verify *v, const struct img_stream *s)
 				problem(v, s->name, cp[i].chunk == UINT64_MAX ? NONE : cp[i].chunk,
 					ref->bo, cp[i].offset, fo,
 					"BO %u (%s, %" PRIu64 " bytes, tag %" PRIu64
-					"): bytes %" PRIu64 "..%" PRIu64 " are in no chunk",
+					"): bytes %" PRIu64 "..%" PRIu64 " are in no chunk%s",
 					ref->bo, kfd_bo_kind(e->alloc_flags), e->size, ref->tag,
-					cp[i].offset, cp[i].offset + cp[i].len - 1);
+					cp[i].offset, cp[i].offset + cp[i].len - 1,
+					base->parts > 1 ? " of any part" : "");
 				break;
 			case IMG_COVER_OVERLAP:
 				problem(v, s->name, cp[i].chunk, ref->bo, cp[i].offset, fo,
@@ -204,15 +227,16 @@ static void check_coverage(struct verify *v, const struct img_stream *s)
 			}
 		}
 		if (np > 8)
-			problem(v, s->name, NONE, ref->bo, NONE, NONE,
+			problem(v, base->name, NONE, ref->bo, NONE, NONE,
 				"BO %u: %zu more coverage problems", ref->bo, np - 8);
 	}
 out:
 	if (ext)
-		for (unsigned int b = 0; b < s->n_bos; b++)
+		for (unsigned int b = 0; b < base->n_bos; b++)
 			free(ext[b]);
 	free(ext);
 	free(n_ext);
+	free(part_of);
 }
 
 static int scan_chunk(void *ctx, uint64_t chunk, const struct compress_chunk_info *ci,
@@ -399,7 +423,8 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 		if (!s->n_bos)
 			note(&v, "%s: stream file that no metadata names (not used by restore)",
 			     s->name);
-		check_coverage(&v, s);
+		else if (s->group == (int)i)
+			check_coverage(&v, (int)i);
 		total += s->raw_bytes;
 	}
 	for (unsigned int i = 0; i < d->n_leftovers; i++)

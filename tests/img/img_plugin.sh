@@ -1,5 +1,6 @@
 #!/bin/bash
-# EXPECT: on an image the plugin wrote under real criu (the emulated workload on 2 GPUs):
+# EXPECT: on an image the plugin wrote under real criu (the emulated workload on 2 GPUs, each
+# GPU's stream striped over 2 files):
 # info shows both GPUs, BOs by kind and the streams; verify passes, and fails on a flipped
 # byte naming the stream file, the chunk, the BO and its offset; a recompress killed once its
 # temporary file exists leaves the image as it was, and criu restores it to the digest of an
@@ -23,7 +24,7 @@ out="$E2E_TMP/workload.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 30
 plugin_wait_step "$out" 8
 img="$E2E_TMP/img"
-e2e_dump "$WL_PID" "$img"
+VRAMSTREAM_STREAMS=2 e2e_dump "$WL_PID" "$img"
 wait "$WL_PID" 2>/dev/null || true
 e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
 
@@ -60,7 +61,8 @@ T --json info --chunks "$img" >"$E2E_TMP/info.json"
 	e2e_fail "info: VRAM bytes per GPU"
 [ "$(img_json "$E2E_TMP/info.json" '[g["bos_by_kind"]["GTT"]["stored_bytes"] for g in j["processes"][0]["gpus"]]')" != "[0, 0]" ] ||
 	e2e_fail "info: no stored GTT bytes"
-[ "$(img_json "$E2E_TMP/info.json" 'len(j["streams"])')" = 2 ] || e2e_fail "info: not 2 streams"
+[ "$(img_json "$E2E_TMP/info.json" '[s["parts"] for s in j["streams"]]')" = "[2, 2, 2, 2]" ] ||
+	e2e_fail "info: not 2 GPUs x 2 stream parts"
 img_expect_status 0 T verify "$img" >"$E2E_TMP/v.txt"
 cat "$E2E_TMP/v.txt"
 for c in A B C; do cp -a "$img" "$E2E_TMP/img$c"; done
@@ -71,7 +73,7 @@ read -r sname chunk bo off fo < <(img_json "$E2E_TMP/info.json" \
 img_flip "$E2E_TMP/imgC/$sname" $((fo + 4000))
 img_expect_status 1 T verify "$E2E_TMP/imgC" >"$E2E_TMP/v.txt"
 cat "$E2E_TMP/v.txt"
-grep -q "^$sname: chunk $chunk of BO $bo (VRAM, GPU 0x[0-9a-f]*), BO offset $off, file offset $fo" "$E2E_TMP/v.txt" ||
+grep -q "^$sname: chunk $chunk of BO $bo ([A-Z]*, GPU 0x[0-9a-f]*), BO offset $off, file offset $fo" "$E2E_TMP/v.txt" ||
 	e2e_fail "verify did not name $sname chunk $chunk, BO $bo, offset $off"
 
 # Recompress killed midway: nothing changes, criu restores the image.
