@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The image folder as the plugin writes it (plugin/plugin_dump.h): metadata
+ * per KFD file, render-node files, one stream file per GPU. Loading never
+ * stops at a damaged file: the damage is recorded for info and verify.
+ */
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "img.h"
+#include "plugin_image.h"
+
+/* Metadata files are a few KiB to MiB; anything past this is not ours. */
+#define IMG_META_MAX (256u << 20)
+
+static int read_all(int dirfd, const char *name, uint8_t **out, size_t *out_len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t done = 0;
+	int fd, r = 0;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (st.st_size > IMG_META_MAX) {
+		close(fd);
+		return -EFBIG;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	if (r) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*out_len = done;
+	return 0;
+}
+
+bool img_name_is_leftover(const char *name)
+{
+	size_t l = strlen(name);
+
+	if (!strstr(name, "vramstream-"))
+		return false;
+	/* compress_writer_new(): PATH.partial-XXXXXX; plugin_write_image(): .NAME.tmp;
+	 * recompress: .NAME.recompress (img_recompress.c). */
+	return strstr(name, ".partial-") ||
+	       (name[0] == '.' && l > 4 && !strcmp(name + l - 4, ".tmp")) ||
+	       (l > 11 && !strcmp(name + l - 11, ".recompress"));
+}
+
+int img_stream_header_settings(int fd, int *level, int *filter)
+{
+	uint8_t h[64];
+	uint32_t v;
+
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return -EIO;
+	/* FORMAT.md, "Header": magic, then level at 24 and filter at 28, checksum at 56. */
+	if (memcmp(h, "VRSTREAM", 8))
+		return -EBADMSG;
+	{
+		uint64_t sum;
+
+		memcpy(&sum, h + 56, 8);
+		if (le64toh(sum) != compress_checksum(h, 56))
+			return -EBADMSG;
+	}
+	memcpy(&v, h + 24, 4);
+	*level = (int)(int32_t)le32toh(v);
+	memcpy(&v, h + 28, 4);
+	*filter = (int)le32toh(v);
+	return 0;
+}
+
+int img_dir_stream(const struct img_dir *d, const char *name)
+{
+	for (unsigned int i = 0; i < d->n_streams; i++)
+		if (!strcmp(d->streams[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+	const struct img_bo_ref *x = a, *y = b;
+
+	if (x->tag != y->tag)
+		return x->tag < y->tag ? -1 : 1;
+	if (x->proc != y->proc)
+		return x->proc < y->proc ? -1 : 1;
+	return x->bo < y->bo ? -1 : x->bo > y->bo;
+}
+
+const struct img_bo_ref *img_stream_bo(const struct img_stream *s, uint64_t tag)
+{
+	size_t lo = 0, hi = s->n_bos;
+
+	/* s->bos is sorted by tag (img_dir_open); the first of equal tags wins. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->bos[mid].tag < tag)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->n_bos && s->bos[lo].tag == tag ? &s->bos[lo] : NULL;
+}
+
+const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_ref *ref)
+{
+	return d->procs[ref->proc].img->bos[ref->bo];
+}
+
+int img_part_name(const char *base, unsigned int part, char *out, size_t len)
+{
+	size_t n = strlen(base);
+	int r;
+
+	/* "x.vrs", then "x.1.vrs", "x.2.vrs", ... (proto/vramstream.proto, ContentRef.parts) */
+	if (part == 0)
+		r = snprintf(out, len, "%s", base);
+	else if (n > 4 && !strcmp(base + n - 4, ".vrs"))
+		r = snprintf(out, len, "%.*s.%u.vrs", (int)(n - 4), base, part);
+	else
+		r = snprintf(out, len, "%s.%u", base, part);
+	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
+}
+
+uint64_t img_group_stored(const struct img_dir *d, int g, uint64_t tag)
+{
+	uint64_t sum = 0;
+
+	for (unsigned int i = 0; i < d->n_streams; i++) {
+		const struct img_bo_ref *ref;
+
+		if (d->streams[i].group != g)
+			continue;
+		ref = img_stream_bo(&d->streams[i], tag);
+		if (ref)
+			sum += ref->stored;
+	}
+	return sum;
+}
+
+static int add_stream(struct img_dir *d, const char *name, bool exists)
+{
+	struct img_stream *s;
+	int i = img_dir_stream(d, name);
+
+	if (i >= 0) {
+		d->streams[i].exists |= exists;
+		return i;
+	}
+	s = realloc(d->streams, (d->n_streams + 1) * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	d->streams = s;
+	s = &d->streams[d->n_streams];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->exists = exists;
+	s->group = (int)d->n_streams;
+	s->parts = 1;
+	return (int)d->n_streams++;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void open_stream(struct img_dir *d, struct img_stream *s, unsigned int workers)
+{
+	struct compress_reader_opts ro;
+	struct compress_chunk_info ci;
+	struct compress_err cerr;
+	struct img_bo_ref *ref;
+	int fd;
+
+	if (strchr(s->name, '/') || !strcmp(s->name, ".") || !strcmp(s->name, "..")) {
+		s->error = -EINVAL;
+		snprintf(s->why, sizeof(s->why), "%s: stream name leaves the image folder",
+			 s->name);
+		return;
+	}
+	if (!s->exists) {
+		s->error = -ENOENT;
+		snprintf(s->why, sizeof(s->why), "%s: missing from the image folder", s->name);
+		return;
+	}
+	fd = openat(d->dirfd, s->name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		s->error = -errno;
+		snprintf(s->why, sizeof(s->why), "%s: %s", s->name, strerror(errno));
+		return;
+	}
+	compress_reader_opts_default(&ro);
+	ro.workers = workers;
+	s->error = compress_reader_open_fd(fd, s->name, &ro, &s->reader, &cerr);
+	if (!s->error && img_stream_header_settings(fd, &s->level, &s->filter))
+		s->level = 0;
+	close(fd);
+	if (s->error) {
+		snprintf(s->why, sizeof(s->why), "%s", cerr.msg);
+		s->reader = NULL;
+		return;
+	}
+	s->chunk_count = compress_reader_chunk_count(s->reader);
+	s->chunk_size = compress_reader_chunk_size(s->reader);
+	for (uint64_t i = 0; i < s->chunk_count; i++) {
+		compress_reader_chunk(s->reader, i, &ci);
+		s->raw_bytes += ci.raw_len;
+		s->stored_bytes += ci.stored_len;
+		s->chunks[ci.codec]++;
+		if (ci.filter != COMPRESS_FILTER_NONE)
+			s->chunks_filtered++;
+		ref = (struct img_bo_ref *)img_stream_bo(s, ci.tag);
+		if (ref)
+			ref->stored += ci.stored_len;
+	}
+	{
+		struct stat st;
+
+		if (fstatat(d->dirfd, s->name, &st, 0) == 0)
+			s->file_bytes = (uint64_t)st.st_size;
+	}
+}
+
+static void load_process(struct img_dir *d, struct img_process *p)
+{
+	uint8_t *buf;
+	size_t len;
+
+	p->error = read_all(d->dirfd, p->name, &buf, &len);
+	if (p->error) {
+		snprintf(p->why, sizeof(p->why), "%s: %s", p->name, strerror(-p->error));
+		return;
+	}
+	p->error = plugin_image_decode(buf, len, &p->img, p->why, sizeof(p->why));
+	free(buf);
+	if (p->error) {
+		char why[sizeof(p->why)];
+
+		snprintf(why, sizeof(why), "%s", p->why);
+		snprintf(p->why, sizeof(p->why), "%.80s: %.500s", p->name, why);
+		p->img = NULL;
+	}
+}
+
+static void load_render(struct img_dir *d, struct img_render *rd)
+{
+	uint8_t *buf;
+	size_t len;
+	int r = read_all(d->dirfd, rd->name, &buf, &len);
+
+	if (r) {
+		snprintf(rd->why, sizeof(rd->why), "%.200s: %s", rd->name, strerror(-r));
+		return;
+	}
+	rd->rf = vramstream__render_file__unpack(NULL, len, buf);
+	free(buf);
+	if (!rd->rf) {
+		snprintf(rd->why, sizeof(rd->why),
+			 "%.200s: %zu bytes that do not parse as a vramstream render-node record",
+			 rd->name, len);
+	} else if (rd->rf->format_version != VRAMSTREAM_FORMAT_VERSION) {
+		snprintf(rd->why, sizeof(rd->why), "%.200s: format version %u, this tool reads %u",
+			 rd->name, rd->rf->format_version, VRAMSTREAM_FORMAT_VERSION);
+		vramstream__render_file__free_unpacked(rd->rf, NULL);
+		rd->rf = NULL;
+	}
+}
+
+/* Collects the folder's names by kind, sorted, so output is stable. */
+static int scan_names(struct img_dir *d, char ***names, size_t *n)
+{
+	int dup_fd = openat(d->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *dir;
+
+	*names = NULL;
+	*n = 0;
+	if (dup_fd < 0)
+		return -errno;
+	dir = fdopendir(dup_fd);
+	if (!dir) {
+		close(dup_fd);
+		return -errno;
+	}
+	while ((de = readdir(dir))) {
+		if (!strstr(de->d_name, "vramstream-"))
+			continue;
+		if (*n == cap) {
+			char **nn = realloc(*names, (cap = cap ? cap * 2 : 16) * sizeof(*nn));
+
+			if (!nn)
+				goto nomem;
+			*names = nn;
+		}
+		if (!((*names)[*n] = strdup(de->d_name)))
+			goto nomem;
+		(*n)++;
+	}
+	closedir(dir);
+	if (*n > 1)
+		qsort(*names, *n, sizeof(**names), name_cmp);
+	return 0;
+nomem:
+	closedir(dir);
+	return -ENOMEM;
+}
+
+int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, char *err,
+		 size_t err_len)
+{
+	struct img_dir *d = calloc(1, sizeof(*d));
+	char **names = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->dirfd < 0) {
+		r = -errno;
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		free(d);
+		return r;
+	}
+	r = scan_names(d, &names, &n);
+	if (r) {
+		snprintf(err, err_len, "%s: listing the folder: %s", path, strerror(-r));
+		goto fail;
+	}
+	d->procs = calloc(n ? n : 1, sizeof(*d->procs));
+	d->renders = calloc(n ? n : 1, sizeof(*d->renders));
+	d->leftovers = calloc(n ? n : 1, sizeof(*d->leftovers));
+	if (!d->procs || !d->renders || !d->leftovers)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		const char *nm = names[i];
+		unsigned int pid;
+		int id, end = 0;
+		size_t l = strlen(nm);
+
+		if (img_name_is_leftover(nm)) {
+			snprintf(d->leftovers[d->n_leftovers++], NAME_MAX + 1, "%s", nm);
+		} else if (sscanf(nm, "vramstream-kfd-%u-%d.img%n", &pid, &id, &end) == 2 &&
+			   (size_t)end == l) {
+			struct img_process *p = &d->procs[d->n_procs++];
+
+			snprintf(p->name, sizeof(p->name), "%s", nm);
+			p->pid = pid;
+			p->id = id;
+		} else if (sscanf(nm, "vramstream-render-%d.img%n", &id, &end) == 1 &&
+			   (size_t)end == l) {
+			snprintf(d->renders[d->n_renders++].name, NAME_MAX + 1, "%s", nm);
+		} else if (l > 4 && !strcmp(nm + l - 4, ".vrs")) {
+			if (add_stream(d, nm, true) < 0)
+				goto nomem;
+		}
+	}
+	for (unsigned int i = 0; i < d->n_procs; i++) {
+		struct img_process *p = &d->procs[i];
+
+		load_process(d, p);
+		if (!p->img)
+			continue;
+		for (size_t b = 0; b < p->img->n_bos; b++) {
+			const Vramstream__BoEntry *e = p->img->bos[b];
+			struct img_stream *s;
+			struct img_bo_ref *refs;
+			unsigned int parts;
+			int si;
+
+			if (!e->contents)
+				continue;
+			parts = e->contents->has_parts && e->contents->parts ? e->contents->parts
+									     : 1;
+			for (unsigned int pt = 0; pt < parts && pt < 64; pt++) {
+				char pname[NAME_MAX + 1];
+				int g;
+
+				if (img_part_name(e->contents->stream_file, pt, pname,
+						  sizeof(pname)))
+					continue;
+				si = add_stream(d, pname, false);
+				if (si < 0)
+					goto nomem;
+				g = pt ? img_dir_stream(d, e->contents->stream_file) : si;
+				s = &d->streams[si];
+				s->group = g;
+				s->part = pt;
+				s->parts = parts;
+				refs = realloc(s->bos, (s->n_bos + 1) * sizeof(*refs));
+				if (!refs)
+					goto nomem;
+				s->bos = refs;
+				s->bos[s->n_bos++] = (struct img_bo_ref){ i, (unsigned int)b,
+									  e->contents->tag, 0 };
+			}
+		}
+	}
+	for (unsigned int i = 0; i < d->n_streams; i++)
+		if (d->streams[i].n_bos > 1)
+			qsort(d->streams[i].bos, d->streams[i].n_bos, sizeof(*d->streams[i].bos),
+			      ref_cmp);
+	for (unsigned int i = 0; i < d->n_renders; i++)
+		load_render(d, &d->renders[i]);
+	for (unsigned int i = 0; i < d->n_streams; i++)
+		open_stream(d, &d->streams[i], workers);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	*out = d;
+	return 0;
+nomem:
+	r = -ENOMEM;
+	snprintf(err, err_len, "%s: out of memory", path);
+fail:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	img_dir_free(d);
+	return r;
+}
+
+void img_dir_free(struct img_dir *d)
+{
+	if (!d)
+		return;
+	for (unsigned int i = 0; i < d->n_procs; i++)
+		plugin_image_free(d->procs[i].img);
+	for (unsigned int i = 0; i < d->n_renders; i++)
+		if (d->renders[i].rf)
+			vramstream__render_file__free_unpacked(d->renders[i].rf, NULL);
+	for (unsigned int i = 0; i < d->n_streams; i++) {
+		compress_reader_free(d->streams[i].reader);
+		free(d->streams[i].bos);
+	}
+	if (d->dirfd >= 0)
+		close(d->dirfd);
+	free(d->procs);
+	free(d->renders);
+	free(d->streams);
+	free(d->leftovers);
+	free(d);
+}
