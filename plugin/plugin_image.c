@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "plugin_image.h"
 
@@ -53,4 +56,49 @@ void plugin_image_free(Vramstream__ProcessImage *img)
 {
 	if (img)
 		vramstream__process_image__free_unpacked(img, NULL);
+}
+
+int plugin_image_read_file(int dirfd, const char *name, uint8_t **out, size_t *out_len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t done = 0;
+	int fd, r = 0;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (st.st_size > PLUGIN_IMAGE_FILE_MAX) {
+		close(fd);
+		return -EFBIG;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			break;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	if (r) {
+		free(buf);
+		return r;
+	}
+	*out = buf;
+	*out_len = done;
+	return 0;
 }

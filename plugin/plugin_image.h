@@ -31,4 +31,13 @@ int plugin_image_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage
 
 void plugin_image_free(Vramstream__ProcessImage *img);
 
+/* Metadata files are KiB to MiB; anything larger is not ours. */
+#define PLUGIN_IMAGE_FILE_MAX (256u << 20)
+
+/*
+ * Reads the whole file @name in folder @dirfd into a new buffer (free()
+ * it). Returns 0, -EFBIG past PLUGIN_IMAGE_FILE_MAX, or -errno.
+ */
+int plugin_image_read_file(int dirfd, const char *name, uint8_t **out, size_t *out_len);
+
 #endif

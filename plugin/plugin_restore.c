@@ -67,47 +67,6 @@ static void state_reset_for(pid_t pid)
 		rs.render_fd[i] = -1;
 }
 
-static int read_file_at(int dirfd, const char *name, uint8_t **out, size_t *out_len)
-{
-	struct stat st;
-	uint8_t *buf;
-	size_t done = 0;
-	int fd, r = 0;
-
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			break;
-		}
-		done += (size_t)n;
-	}
-	close(fd);
-	if (r) {
-		free(buf);
-		return r;
-	}
-	*out = buf;
-	*out_len = done;
-	return 0;
-}
-
 /* Finds "vramstream-kfd-<pid>-<id>.img" for @pid; returns the id or -ENOENT. */
 static int find_kfd_image(int dirfd, pid_t pid)
 {
@@ -150,7 +109,7 @@ static int load_kfd_image(int dirfd, pid_t pid, int id, Vramstream__ProcessImage
 	int r;
 
 	snprintf(name, sizeof(name), PLUGIN_KFD_IMG_FMT, (unsigned int)pid, id);
-	r = read_file_at(dirfd, name, &buf, &len);
+	r = plugin_image_read_file(dirfd, name, &buf, &len);
 	if (r)
 		return r;
 	r = plugin_image_decode(buf, len, img, why, sizeof(why));
@@ -466,7 +425,7 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 
 	state_reset_for(pid);
 	snprintf(name, sizeof(name), PLUGIN_RENDER_IMG_FMT, id);
-	r = read_file_at(dirfd, name, &buf, &len);
+	r = plugin_image_read_file(dirfd, name, &buf, &len);
 	if (r == -ENOENT)
 		return -ENOTSUP;
 	if (r)

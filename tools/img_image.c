@@ -17,54 +17,6 @@
 #include "img.h"
 #include "plugin_image.h"
 
-/* Metadata files are a few KiB to MiB; anything past this is not ours. */
-#define IMG_META_MAX (256u << 20)
-
-static int read_all(int dirfd, const char *name, uint8_t **out, size_t *out_len)
-{
-	struct stat st;
-	uint8_t *buf;
-	size_t done = 0;
-	int fd, r = 0;
-
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	if (st.st_size > IMG_META_MAX) {
-		close(fd);
-		return -EFBIG;
-	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, (size_t)st.st_size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			break;
-		}
-		done += (size_t)n;
-	}
-	close(fd);
-	if (r) {
-		free(buf);
-		return r;
-	}
-	*out = buf;
-	*out_len = done;
-	return 0;
-}
-
 bool img_name_is_leftover(const char *name)
 {
 	size_t l = strlen(name);
@@ -262,7 +214,7 @@ static void load_process(struct img_dir *d, struct img_process *p)
 	uint8_t *buf;
 	size_t len;
 
-	p->error = read_all(d->dirfd, p->name, &buf, &len);
+	p->error = plugin_image_read_file(d->dirfd, p->name, &buf, &len);
 	if (p->error) {
 		snprintf(p->why, sizeof(p->why), "%s: %s", p->name, strerror(-p->error));
 		return;
@@ -282,7 +234,7 @@ static void load_render(struct img_dir *d, struct img_render *rd)
 {
 	uint8_t *buf;
 	size_t len;
-	int r = read_all(d->dirfd, rd->name, &buf, &len);
+	int r = plugin_image_read_file(d->dirfd, rd->name, &buf, &len);
 
 	if (r) {
 		snprintf(rd->why, sizeof(rd->why), "%.200s: %s", rd->name, strerror(-r));
