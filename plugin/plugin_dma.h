@@ -42,6 +42,14 @@ struct plugin_dma_ops {
 	 */
 	int (*copy)(struct plugin_dma *dma, unsigned int ring, unsigned int bo, uint64_t bo_offset,
 		    unsigned int buf, uint64_t len, bool to_device, uint64_t *ticket);
+	/*
+	 * Optional (NULL when the engine has none): writes @value over @len
+	 * bytes of BO @bo at @bo_offset with the engine itself (SDMA
+	 * CONST_FILL), so restore writes zero chunks without a host buffer.
+	 * @bo_offset and @len are multiples of 4. -ENOTSUP: use copy() instead.
+	 */
+	int (*fill)(struct plugin_dma *dma, unsigned int ring, unsigned int bo, uint64_t bo_offset,
+		    uint64_t len, uint32_t value, uint64_t *ticket);
 	/* Waits for a ticket of @ring; 0, or -errno if the copy failed. */
 	int (*wait)(struct plugin_dma *dma, unsigned int ring, uint64_t ticket);
 	/* Message for the last failure (may be ""). */

@@ -134,6 +134,20 @@ static int sdma_dma_copy(struct plugin_dma *d, unsigned int ring, unsigned int b
 	return 0;
 }
 
+static int sdma_dma_fill(struct plugin_dma *d, unsigned int ring, unsigned int bo,
+			 uint64_t bo_offset, uint64_t len, uint32_t value, uint64_t *ticket)
+{
+	struct sdma_ticket t;
+	int r = sdma_engine_fill(d->engine, d->bos[bo], bo_offset, len, value, ring, &t);
+
+	if (r) {
+		sdma_engine_last_error(d->engine, d->err, sizeof(d->err));
+		return r;
+	}
+	*ticket = t.seq;
+	return 0;
+}
+
 static int sdma_dma_wait(struct plugin_dma *d, unsigned int ring, uint64_t ticket)
 {
 	struct sdma_ticket t = { .lane = ring, .seq = ticket };
@@ -157,6 +171,7 @@ const struct plugin_dma_ops plugin_dma_sdma_ops = {
 	.buffer = sdma_dma_buffer,
 	.import = sdma_dma_import,
 	.copy = sdma_dma_copy,
+	.fill = sdma_dma_fill,
 	.wait = sdma_dma_wait,
 	.last_error = sdma_dma_last_error,
 };

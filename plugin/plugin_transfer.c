@@ -14,10 +14,12 @@
  * device has finished (restore). Pinned memory is the fixed pool, whatever
  * the VRAM size.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <unistd.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +94,7 @@ struct pipe {
 	int cb_error;		    /* lock: first error reported by a callback */
 
 	struct inflight *fifo; /* copies in flight, in issue order */
-	unsigned int fifo_head, fifo_len;
+	unsigned int fifo_head, fifo_len, fifo_cap;
 	double dma_busy_since, dma_busy;
 	/* restore: chunk info per buffer */
 	struct compress_chunk_info *buf_chunk;
@@ -161,7 +163,7 @@ static void dma_busy_update(struct pipe *p, double t)
 static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_t bo_off,
 		      uint64_t len, bool to_device, uint64_t tag)
 {
-	struct inflight *f = &p->fifo[(p->fifo_head + p->fifo_len) % p->n_buffers];
+	struct inflight *f = &p->fifo[(p->fifo_head + p->fifo_len) % p->fifo_cap];
 	int r;
 
 	f->buf = buf;
@@ -185,6 +187,38 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
 	return 0;
 }
 
+#define NO_BUFFER UINT_MAX
+
+/*
+ * Restore of a zero chunk by the engine itself: no read, no host buffer,
+ * no copy. Returns -ENOTSUP when the engine refuses, and the caller reads
+ * the chunk as any other from then on.
+ */
+static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t len,
+		      uint64_t tag)
+{
+	struct inflight *f = &p->fifo[(p->fifo_head + p->fifo_len) % p->fifo_cap];
+	int r;
+
+	assert(p->ops->fill && len % 4 == 0 && bo_off % 4 == 0);
+	*f = (struct inflight){ .buf = NO_BUFFER, .ring = p->next_ring, .bo = bo,
+				.offset = bo_off, .len = len, .tag = tag };
+	r = p->ops->fill(p->dma, f->ring, p->bo_handle[bo], bo_off, len, 0, &f->ticket);
+	if (r == -ENOTSUP)
+		return r;
+	if (r) {
+		pipe_fail(p, r, "DMA fill of %" PRIu64 " bytes into BO %" PRIu64 " at offset %" PRIu64
+				" failed: %s",
+			  len, tag, bo_off,
+			  *p->ops->last_error(p->dma) ? p->ops->last_error(p->dma) : strerror(-r));
+		return r;
+	}
+	p->next_ring = (p->next_ring + 1) % p->n_rings;
+	p->fifo_len++;
+	dma_busy_update(p, now_s());
+	return 0;
+}
+
 /* Waits for the oldest copy in flight; returns it in @done. */
 static int retire_oldest(struct pipe *p, struct inflight *done)
 {
@@ -192,7 +226,7 @@ static int retire_oldest(struct pipe *p, struct inflight *done)
 	int r = p->ops->wait(p->dma, f->ring, f->ticket);
 
 	*done = *f;
-	p->fifo_head = (p->fifo_head + 1) % p->n_buffers;
+	p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
 	p->fifo_len--;
 	dma_busy_update(p, now_s());
 	if (r)
@@ -284,7 +318,10 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 
 	if (idxq_init(&p->free_bufs, p->n_buffers) || idxq_init(&p->ready, p->n_buffers))
 		return -ENOMEM;
-	p->fifo = calloc(p->n_buffers, sizeof(*p->fifo));
+	/* Copies hold a buffer each; engine fills (restore's zero chunks) hold
+	 * none, and as many again may be in flight beside them. */
+	p->fifo_cap = 2 * p->n_buffers;
+	p->fifo = calloc(p->fifo_cap, sizeof(*p->fifo));
 	p->bo_handle = calloc(job->n_bos ? job->n_bos : 1, sizeof(*p->bo_handle));
 	p->buf_chunk = calloc(p->n_buffers, sizeof(*p->buf_chunk));
 	if (!p->fifo || !p->bo_handle || !p->buf_chunk)
@@ -623,6 +660,7 @@ static void *restore_job(void *arg)
 	double t0 = now_s();
 	uint64_t next[MAX_PARTS] = { 0 }, n_chunks[MAX_PARTS] = { 0 }, pending_reads = 0;
 	unsigned int parts = job->n_parts ? job->n_parts : 1, part = 0;
+	bool fills_off = false;
 	int r;
 
 	if (parts > MAX_PARTS)
@@ -673,12 +711,35 @@ static void *restore_job(void *arg)
 		/* Start reads into free buffers, taking the parts in turn. */
 		for (unsigned int k = 0; k < parts; k++)
 			reads_left |= next[k] < n_chunks[k];
-		while (reads_left && (buf = take_free(&p, false)) >= 0) {
-			struct compress_chunk_info *ci = &p.buf_chunk[buf];
+		while (reads_left) {
+			struct compress_chunk_info zc, *ci;
 
 			while (next[part] >= n_chunks[part])
 				part = (part + 1) % parts;
-			compress_reader_chunk(rd[part], next[part], ci);
+			/* Zero chunks: filled by the engine while there is room. */
+			compress_reader_chunk(rd[part], next[part], &zc);
+			if (zc.codec == COMPRESS_CODEC_ZERO && !fills_off && p.ops->fill &&
+			    zc.raw_len % 4 == 0 && zc.offset % 4 == 0 &&
+			    p.fifo_len < p.fifo_cap - p.n_buffers && bo_of_tag(job, zc.tag) >= 0) {
+				r = issue_fill(&p, (unsigned int)bo_of_tag(job, zc.tag), zc.offset,
+					       zc.raw_len, zc.tag);
+				if (!r) {
+					job->stats.bytes += zc.raw_len;
+					next[part]++;
+					part = (part + 1) % parts;
+					progressed = true;
+					goto advanced;
+				}
+				if (r != -ENOTSUP)
+					break;
+				fills_off = true; /* the engine cannot: host buffers it is */
+				r = 0;
+			}
+			buf = take_free(&p, false);
+			if (buf < 0)
+				break;
+			ci = &p.buf_chunk[buf];
+			*ci = zc;
 			if (bo_of_tag(job, ci->tag) < 0) {
 				/* A chunk of a BO this job does not restore: skip it. */
 				pthread_mutex_lock(&p.lock);
@@ -698,6 +759,7 @@ static void *restore_job(void *arg)
 			}
 			next[part]++;
 			part = (part + 1) % parts;
+advanced:
 			reads_left = false;
 			for (unsigned int k = 0; k < parts; k++)
 				reads_left |= next[k] < n_chunks[k];
@@ -735,9 +797,11 @@ static void *restore_job(void *arg)
 			r = retire_oldest(&p, &done);
 			if (r)
 				break;
-			pthread_mutex_lock(&p.lock);
-			idxq_push(&p.free_bufs, done.buf);
-			pthread_mutex_unlock(&p.lock);
+			if (done.buf != NO_BUFFER) {
+				pthread_mutex_lock(&p.lock);
+				idxq_push(&p.free_bufs, done.buf);
+				pthread_mutex_unlock(&p.lock);
+			}
 			continue;
 		}
 		pthread_mutex_lock(&p.lock);
