@@ -174,14 +174,19 @@ static int cw_reserve(struct compress_writer *w, struct cw_job *j, uint32_t len,
 	 * Outside the lock: on tmpfs this allocates the pages, milliseconds per
 	 * step. Mode 0 grows the file size too (finish() truncates to the real
 	 * end) and leaves bytes already written alone, so chunks may land in the
-	 * range before or while it runs. A full disk shows up here as ENOSPC,
-	 * before a write lands half.
+	 * range before or while it runs.
 	 */
 	if (fallocate(w->fd, 0, (off_t)start, (off_t)(end - start)) == 0)
 		return 0;
 	ret = -errno;
 	pthread_mutex_lock(&w->lock);
-	if (ret == -EOPNOTSUPP || ret == -ENOSYS) {
+	if (ret == -EOPNOTSUPP || ret == -ENOSYS || ret == -ENOSPC) {
+		/*
+		 * No preallocation there, or no room for a whole step ahead: a
+		 * filesystem with less free space than one step may still hold
+		 * the stream, so stop asking ahead and let the writes themselves
+		 * find out (a write that hits ENOSPC fails the stream as well).
+		 */
 		w->prealloc_ok = false;
 		ret = 0;
 	} else {
