@@ -42,8 +42,10 @@ static int sdma_dma_open(const struct plugin_dma_params *p, struct plugin_dma **
 	ec.max_ib_bytes = p->buffer_size;
 	r = sdma_engine_open(p->render_minor, &ec, &d->engine);
 	if (r) {
-		snprintf(err, err_len, "SDMA engine on renderD%u: %s", p->render_minor,
-			 strerror(-r));
+		snprintf(err, err_len,
+			 "/dev/dri/renderD%u: %s (is the amdgpu driver loaded, and may this "
+			 "process open the render node?)",
+			 p->render_minor, strerror(-r));
 		free(d);
 		return r;
 	}

@@ -308,8 +308,8 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 	dp.buffers = p->n_buffers;
 	r = ops->open(&dp, &p->dma, err, sizeof(err));
 	if (r) {
-		pipe_fail(p, r, "cannot open the %s engine of render node %u: %s", ops->name,
-			  job->render_minor, *err ? err : strerror(-r));
+		pipe_fail(p, r, "cannot start the %s copy engine: %s", ops->name,
+			  *err ? err : strerror(-r));
 		return r;
 	}
 	p->n_rings = ops->rings(p->dma);
