@@ -9,8 +9,13 @@
  * UPDATE_VMA_MAP inside the restored task; RESUME_DEVICES_LATE in the criu
  * process with the task's pid, after the restorer has put every VMA back.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -20,6 +25,7 @@
 #include "plugin_dump.h"
 #include "plugin_log.h"
 #include "plugin_restore.h"
+#include "plugin_restore_server.h"
 
 #define DRM_MAJOR 226
 #define DRM_RENDER_MINOR_FIRST 128
@@ -30,6 +36,8 @@
  */
 static struct plugin_config plugin_cfg;
 static struct plugin_dump_session plugin_dump;
+/* Restore: the thread in criu's process that BO contents are handed to. */
+static struct restore_server *plugin_server;
 
 static const char *plugin_stage_name(int stage)
 {
@@ -42,6 +50,63 @@ static const char *plugin_stage_name(int stage)
 		return "restore";
 	}
 	return "unknown";
+}
+
+/* True when the image folder holds KFD state of ours. */
+static bool images_have_gpu_state(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (fd < 0)
+		return false;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, "vramstream-kfd-", 15);
+	closedir(d);
+	return found;
+}
+
+/*
+ * Starts the overlapped-restore server (plugin_restore_server.h) while criu
+ * has not forked the restored tasks yet. Without it, tasks restore their BO
+ * contents themselves, which is slower but as correct.
+ */
+static void start_restore_server(void)
+{
+	char link[64], dir[PATH_MAX], why[512];
+	int dirfd = criu_get_image_dir();
+	ssize_t n;
+
+	if (!plugin_cfg.restore_overlap) {
+		pr_info("restore: BO contents are restored inside each task "
+			"(VRAMSTREAM_RESTORE_OVERLAP=0)");
+		return;
+	}
+	if (dirfd < 0 || !images_have_gpu_state(dirfd))
+		return;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = readlink(link, dir, sizeof(dir) - 1);
+	if (n < 0) {
+		pr_warn("restore: cannot name the image folder (%s); BO contents are restored "
+			"inside each task",
+			strerror(errno));
+		return;
+	}
+	dir[n] = '\0';
+	if (restore_server_start(&plugin_cfg, &plugin_dma_sdma_ops, dir, &plugin_server, why,
+				 sizeof(why))) {
+		pr_warn("restore: %s; BO contents are restored inside each task", why);
+		return;
+	}
+	pr_info("restore: BO contents are restored from criu's process while criu restores "
+		"the rest");
 }
 
 static int vramstream_plugin_init(int stage)
@@ -58,6 +123,8 @@ static int vramstream_plugin_init(int stage)
 	pr_info("plugin initialised for %s (version " VRAMSTREAM_VERSION ")",
 		plugin_stage_name(stage));
 	pr_info("settings: %s", msg);
+	if (stage == CR_PLUGIN_STAGE__RESTORE)
+		start_restore_server();
 	return 0;
 }
 
@@ -66,6 +133,10 @@ static void vramstream_plugin_exit(int stage, int ret)
 	/* criu has written every image and not yet resumed or killed the tasks. */
 	if (stage == CR_PLUGIN_STAGE__DUMP)
 		plugin_dump_finish(&plugin_dump);
+	/* Every task that handed contents over was waited for at its resume
+	 * when the restore succeeded; after a failure nobody waits. */
+	restore_server_stop(plugin_server, ret != 0);
+	plugin_server = NULL;
 	pr_info("plugin finished %s (%s)", plugin_stage_name(stage), ret ? "failed" : "ok");
 }
 
@@ -108,7 +179,7 @@ CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__DUMP_EXT_FILE, vramstream_dump_ext_file)
 
 static int vramstream_restore_ext_file(int id)
 {
-	int r = plugin_restore_kfd(&plugin_cfg, criu_get_image_dir(), id);
+	int r = plugin_restore_kfd(&plugin_cfg, plugin_server, criu_get_image_dir(), id);
 
 	if (r == -ENOTSUP)
 		r = plugin_restore_render(&plugin_cfg, criu_get_image_dir(), id);
@@ -137,6 +208,6 @@ CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__UPDATE_VMA_MAP, vramstream_update_vma_ma
 
 static int vramstream_resume_devices_late(int pid)
 {
-	return plugin_resume_late(&plugin_cfg, criu_get_image_dir(), pid);
+	return plugin_resume_late(&plugin_cfg, plugin_server, criu_get_image_dir(), pid);
 }
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESUME_DEVICES_LATE, vramstream_resume_devices_late)

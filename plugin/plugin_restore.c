@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,7 +219,27 @@ static int src_index(uint32_t gpu_id)
 	return -1;
 }
 
-int plugin_restore_kfd(const struct plugin_config *cfg, int dirfd, int id)
+/* Logs each job's outcome, from whichever process ran it. */
+static void log_jobs(pid_t pid, const struct transfer_job *jobs, unsigned int n_jobs)
+{
+	for (unsigned int j = 0; j < n_jobs; j++) {
+		const struct transfer_job *job = &jobs[j];
+		const struct transfer_stats *st = &job->stats;
+
+		if (job->status) {
+			pr_err("restore of pid %d, GPU 0x%x: %s", (int)pid, job->gpu_id, job->err);
+			continue;
+		}
+		pr_info("restore of pid %d, GPU 0x%x: %u BO(s), %.3f GB moved from %.3f GB "
+			"stored, %.3f s, %.2f GB/s; busy s: dma %.2f, decompress %.2f, io %.2f",
+			(int)pid, job->gpu_id, job->n_bos, st->bytes / 1e9, st->stored / 1e9,
+			st->seconds, st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0,
+			st->dma_busy_s, st->codec_busy_s, st->io_busy_s);
+	}
+}
+
+int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv,
+		       int dirfd, int id)
 {
 	Vramstream__ProcessImage *img = NULL;
 	struct kfd_criu_device_bucket *devs = NULL;
@@ -227,6 +248,7 @@ int plugin_restore_kfd(const struct plugin_config *cfg, int dirfd, int id)
 	struct transfer_bo *tbos = NULL;
 	unsigned int n_jobs = 0, used = 0;
 	pid_t pid = getpid();
+	bool handed = false;
 	char dir[PATH_MAX], link[64];
 	double t0 = now_s();
 	int kfd = -1, r;
@@ -374,20 +396,22 @@ int plugin_restore_kfd(const struct plugin_config *cfg, int dirfd, int id)
 		}
 		n_jobs++;
 	}
-	r = transfer_restore(cfg, &plugin_dma_sdma_ops, jobs, n_jobs);
-	for (unsigned int j = 0; j < n_jobs; j++) {
-		const struct transfer_job *job = &jobs[j];
-		const struct transfer_stats *st = &job->stats;
+	if (srv && n_jobs) {
+		char why[512];
 
-		if (job->status) {
-			pr_err("restore of pid %d, GPU 0x%x: %s", (int)pid, job->gpu_id, job->err);
-			continue;
+		if (!restore_server_submit(srv, jobs, n_jobs, why, sizeof(why))) {
+			handed = true;
+			pr_info("restore of pid %d: BO contents of %u GPU(s) handed to criu's "
+				"process; they are copied while criu restores the rest",
+				(int)pid, n_jobs);
+		} else {
+			pr_warn("restore of pid %d: %s; restoring BO contents in the task", (int)pid,
+				why);
 		}
-		pr_info("restore of pid %d, GPU 0x%x: %u BO(s), %.3f GB moved from %.3f GB "
-			"stored, %.3f s, %.2f GB/s; busy s: dma %.2f, decompress %.2f, io %.2f",
-			(int)pid, job->gpu_id, job->n_bos, st->bytes / 1e9, st->stored / 1e9,
-			st->seconds, st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0,
-			st->dma_busy_s, st->codec_busy_s, st->io_busy_s);
+	}
+	if (!handed) {
+		r = transfer_restore(cfg, &plugin_dma_sdma_ops, jobs, n_jobs);
+		log_jobs(pid, jobs, n_jobs);
 	}
 out:
 	if (bos) {
@@ -405,9 +429,9 @@ out:
 			close(kfd);
 		kfd = r;
 	} else {
-		pr_info("restore of pid %d: KFD state and %zu BO(s) restored in %.3f s; queues "
+		pr_info("restore of pid %d: KFD state and %zu BO(s) %s in %.3f s; queues "
 			"start at RESUME",
-			(int)pid, img->n_bos, now_s() - t0);
+			(int)pid, img->n_bos, handed ? "created" : "restored", now_s() - t0);
 	}
 	plugin_image_free(img);
 	return kfd;
@@ -512,24 +536,63 @@ int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint
 	return -ENOENT;
 }
 
-int plugin_resume_late(const struct plugin_config *cfg, int dirfd, pid_t pid)
+/* See plugin_restore.h: criu fails the restore once the task is gone. */
+static int kill_unrestored(pid_t pid, int err)
 {
+	if (kill(pid, SIGKILL))
+		pr_err("resume of pid %d: cannot kill it (%s): it must not run with GPU state "
+		       "that was not restored",
+		       (int)pid, strerror(errno));
+	else
+		pr_err("resume of pid %d: killed, its GPU state was not restored; criu fails "
+		       "the restore",
+		       (int)pid);
+	return err;
+}
+
+int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *srv, int dirfd,
+		       pid_t pid)
+{
+	struct restore_server_done done;
 	int kfd, r;
 
 	(void)cfg;
+	if (srv) {
+		double t0 = now_s();
+
+		if (restore_server_wait(srv, pid, &done) == 1) {
+			double waited = now_s() - t0;
+
+			log_jobs(pid, done.jobs, done.n_jobs);
+			if (done.status) {
+				pr_err("restore of pid %d: BO contents could not be restored",
+				       (int)pid);
+				return kill_unrestored(pid, done.status);
+			}
+			pr_info("restore of pid %d: BO contents restored by criu's process in "
+				"%.3f s (queued %.3f s), %.3f s of it while criu restored the "
+				"rest; resume waited %.3f s",
+				(int)pid, done.finished - done.started, done.started - done.submitted,
+				(done.finished - done.submitted) - waited > 0
+					? (done.finished - done.submitted) - waited
+					: 0.0,
+				waited);
+		}
+	}
 	if (find_kfd_image(dirfd, pid) < 0)
 		return 0; /* no GPU state of ours in this task */
 	kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
 	if (kfd < 0) {
 		r = -errno;
 		pr_err("resume of pid %d: cannot open /dev/kfd: %s", (int)pid, strerror(-r));
-		return r;
+		return kill_unrestored(pid, r);
 	}
 	r = kfd_criu_resume(kfd, pid);
 	close(kfd);
-	if (r)
+	if (r) {
 		pr_err("resume of pid %d: KFD RESUME failed: %s", (int)pid, strerror(-r));
-	else
-		pr_info("resume of pid %d: GPU queues running", (int)pid);
-	return r;
+		return kill_unrestored(pid, r);
+	}
+	pr_info("resume of pid %d: GPU queues running", (int)pid);
+	return 0;
 }

@@ -6,15 +6,19 @@
 #include <sys/types.h>
 
 #include "plugin_config.h"
+#include "plugin_restore_server.h"
 
 /*
  * RESTORE_EXT_FILE, inside the restored task: if criu file @id is a KFD file
  * we dumped, open /dev/kfd, issue RESTORE with the saved state (GPUs
- * translated to this machine's), stream BO contents back, and return the new
- * fd. Returns -ENOTSUP when @id is not ours. Queues stay paused until
+ * translated to this machine's), and return the new fd. BO contents are
+ * handed to @srv (criu's process copies them while criu goes on) or, without
+ * one or when it cannot take them, streamed back here before returning.
+ * Returns -ENOTSUP when @id is not ours. Queues stay paused until
  * plugin_resume_late().
  */
-int plugin_restore_kfd(const struct plugin_config *cfg, int dirfd, int id);
+int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv,
+		       int dirfd, int id);
 
 /* Same for a render-node file: reopens the node of the matched GPU. */
 int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id);
@@ -23,7 +27,14 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id);
 int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint64_t *new_pgoff,
 		       int *plugin_fd);
 
-/* RESUME_DEVICES_LATE, in criu: RESUME for @pid if it is ours. */
-int plugin_resume_late(const struct plugin_config *cfg, int dirfd, pid_t pid);
+/*
+ * RESUME_DEVICES_LATE, in criu: waits for @pid's BO contents if @srv has
+ * them, then RESUME for @pid if it is ours. When the contents or the resume
+ * failed, the task is killed: criu 4.1 ignores this hook's errors and would
+ * let a task with wrong GPU memory run; a dead task makes it fail the
+ * restore and kill the rest (cr-restore.c: finalize_restore_detach).
+ */
+int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *srv, int dirfd,
+		       pid_t pid);
 
 #endif

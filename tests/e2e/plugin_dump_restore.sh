@@ -3,7 +3,9 @@
 # the vramstream plugin (BO contents through SDMA and stream files), killed,
 # restored, and finishes with the digest of an uninterrupted run, every step
 # once. The dump log reports per GPU bytes moved, image bytes and GB/s.
-# Usage: plugin_dump_restore.sh GPUS  (VRAMSTREAM_STREAMS=N: stripe each stream)
+# Usage: plugin_dump_restore.sh GPUS  (VRAMSTREAM_STREAMS=N: stripe each stream;
+# VRAMSTREAM_RESTORE_OVERLAP=0: contents restored inside the task, not by
+# criu's process while it restores the rest)
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
 e2e_require_criu
@@ -35,6 +37,13 @@ parts=${VRAMSTREAM_STREAMS:-1}
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
 grep -q "vramstream: resume of pid $WL_PID: GPU queues running" "$E2E_TMP/restore.log" ||
 	e2e_fail "no RESUME from RESUME_DEVICES_LATE in the restore log"
+if [ "${VRAMSTREAM_RESTORE_OVERLAP:-1}" = 1 ]; then
+	grep -q "restore of pid $WL_PID: BO contents restored by criu's process" \
+		"$E2E_TMP/restore.log" || e2e_fail "BO contents were not restored by criu's process"
+else
+	! grep -q "handed to criu's process" "$E2E_TMP/restore.log" ||
+		e2e_fail "contents went to criu's process with VRAMSTREAM_RESTORE_OVERLAP=0"
+fi
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
 grep 'vramstream: \(dump\|restore\) of pid .*GB/s' "$E2E_TMP/dump.log" "$E2E_TMP/restore.log" |
 	sed 's/^.*vramstream: /  /'

@@ -42,6 +42,9 @@ e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
 for k in $kids; do
 	grep -q "vramstream: resume of pid $k: GPU queues running" "$E2E_TMP/restore.log" ||
 		e2e_fail "no RESUME for $k"
+	# Trees too: each task's contents went to criu's process, waited for by pid.
+	grep -q "restore of pid $k: BO contents restored by criu's process" \
+		"$E2E_TMP/restore.log" || e2e_fail "contents of $k were not restored by criu's process"
 done
 for k in $kids; do
 	e2e_wait_until 120 e2e_gone "$k" || e2e_fail "workload $k did not finish"

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef VRAMSTREAM_TEST_MEMDMA_H
+#define VRAMSTREAM_TEST_MEMDMA_H
+
+#include <stdint.h>
+
+#include "plugin_dma.h"
+
+/* The engine: BOs are memfds, copies are memcpy, tickets complete at once. */
+extern struct plugin_dma_ops memdma;
+/* Fault injection: the Nth copy (1-based) fails; 0 = none. */
+extern unsigned long fail_copy_at;
+extern unsigned long copies; /* copies so far (counted while fail_copy_at is set) */
+extern unsigned long fills;  /* fills carried out */
+/* The engine's fill (memdma.fill), to put back after a test replaced it. */
+int memdma_fill(struct plugin_dma *d, unsigned int ring, unsigned int bo, uint64_t off,
+		uint64_t len, uint32_t value, uint64_t *ticket);
+int memdma_fill_unsupported(struct plugin_dma *d, unsigned int ring, unsigned int bo,
+			    uint64_t off, uint64_t len, uint32_t value, uint64_t *ticket);
+
+/* A memfd BO of @size: kind 0 random, 1 zero, 2 zero pages between random ones. */
+int make_bo(uint64_t size, unsigned int kind, unsigned int seed);
+/* 1 when the two BOs hold the same @size bytes. */
+int same_contents(int a, int b, uint64_t size);
+
+#endif

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * EXPECT: the overlapped-restore server takes a request from another process
+ * (a fork made after it started, as criu's tasks are) over its socket, with
+ * more BOs than one message carries, and writes every BO back byte for byte
+ * from the stream files while the caller has already gone on; waiting for a
+ * pid that handed nothing over says so; a second request from the same task
+ * is refused; a stream file that is not there fails that request with the
+ * file named, and the failure reaches the waiter.
+ *
+ * The DMA stage is the memcpy engine of tests/unit/memdma.c; the server,
+ * its wire protocol and the transfer pipeline are the plugin's own.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "memdma.h"
+#include "plugin_restore_server.h"
+#include "plugin_transfer.h"
+#include "test_common.h"
+
+#define N0 200 /* more than one message's worth of BOs (128) */
+#define N1 40
+
+static struct plugin_config cfg;
+
+static uint64_t bo_size(unsigned int i)
+{
+	return 4096 * (i % 5) + 17 * (i % 3) + 1;
+}
+
+/* Fills @jobs with BOs of kind @kind and dumps @src's contents to @dir. */
+static void make_jobs(const char *dir, struct transfer_job *jobs, struct transfer_bo *b0,
+		      struct transfer_bo *b1, unsigned int kind)
+{
+	struct transfer_bo *bos[2] = { b0, b1 };
+	const unsigned int n[2] = { N0, N1 };
+
+	memset(jobs, 0, 2 * sizeof(*jobs));
+	for (unsigned int g = 0; g < 2; g++) {
+		for (unsigned int i = 0; i < n[g]; i++)
+			bos[g][i] = (struct transfer_bo){ bo_size(i),
+							  make_bo(bo_size(i), kind ? 1 : i % 3, i + g),
+							  1000 * g + i };
+		jobs[g].gpu_id = 0x500 + g;
+		jobs[g].bos = bos[g];
+		jobs[g].n_bos = n[g];
+		jobs[g].n_parts = g + 1;
+		snprintf(jobs[g].stream_path, sizeof(jobs[g].stream_path), "%s/gpu%u.vrs", dir, g);
+	}
+}
+
+/* In a child: hands @jobs over (twice when @twice) and exits with the result. */
+static pid_t submit_in_child(const struct restore_server *s, const struct transfer_job *jobs,
+			     unsigned int n_jobs, bool twice)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char err[512] = "";
+		int r = restore_server_submit(s, jobs, n_jobs, err, sizeof(err));
+
+		if (r) {
+			fprintf(stderr, "child: submit: %s\n", err);
+			_exit(1);
+		}
+		if (twice) {
+			r = restore_server_submit(s, jobs, n_jobs, err, sizeof(err));
+			if (r != -EEXIST || !strstr(err, "already handed a request over")) {
+				fprintf(stderr, "child: second submit gave %d: %s\n", r, err);
+				_exit(3);
+			}
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+static int child_status(pid_t pid)
+{
+	int st = 0;
+
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static void test_round_trip(const char *dir)
+{
+	static struct transfer_bo src0[N0], src1[N1], dst0[N0], dst1[N1];
+	struct transfer_job jobs[2], into[2];
+	struct restore_server_done done;
+	struct restore_server *s;
+	char err[512];
+	pid_t child;
+
+	make_jobs(dir, jobs, src0, src1, 0);
+	CHECK_EQ_INT(transfer_dump(&cfg, &memdma, jobs, 2), 0);
+	make_jobs(dir, into, dst0, dst1, 1);
+	into[0].n_parts = jobs[0].n_parts;
+	into[1].n_parts = jobs[1].n_parts;
+
+	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
+	child = submit_in_child(s, into, 2, true);
+	CHECK_EQ_INT(child_status(child), 0);
+	/* The child is gone; the server holds its own references to the BOs. */
+	CHECK_EQ_INT(restore_server_wait(s, child + 100000, &done), 0);
+	CHECK_EQ_INT(restore_server_wait(s, child, &done), 1);
+	CHECK_EQ_INT(done.status, 0);
+	CHECK_EQ_INT(done.n_jobs, 2);
+	CHECK(done.finished >= done.started && done.started >= done.submitted);
+	for (unsigned int g = 0; g < done.n_jobs; g++) {
+		if (done.jobs[g].status)
+			fprintf(stderr, "job %u: %s\n", g, done.jobs[g].err);
+		CHECK_EQ_INT(done.jobs[g].status, 0);
+		CHECK_EQ_INT(done.jobs[g].n_bos, g ? N1 : N0);
+	}
+	for (unsigned int i = 0; i < N0; i++)
+		CHECK(same_contents(src0[i].dmabuf_fd, dst0[i].dmabuf_fd, bo_size(i)));
+	for (unsigned int i = 0; i < N1; i++)
+		CHECK(same_contents(src1[i].dmabuf_fd, dst1[i].dmabuf_fd, bo_size(i)));
+	/* Waited for once: the same pid has nothing left. */
+	CHECK_EQ_INT(restore_server_wait(s, child, &done), 0);
+	restore_server_stop(s, false);
+
+	for (unsigned int i = 0; i < N0; i++) {
+		close(src0[i].dmabuf_fd);
+		close(dst0[i].dmabuf_fd);
+	}
+	for (unsigned int i = 0; i < N1; i++) {
+		close(src1[i].dmabuf_fd);
+		close(dst1[i].dmabuf_fd);
+	}
+}
+
+static void test_missing_stream(const char *dir)
+{
+	struct transfer_bo bo = { 8192, make_bo(8192, 1, 0), 5 };
+	struct transfer_job job = { .gpu_id = 0x600, .bos = &bo, .n_bos = 1, .n_parts = 1 };
+	struct restore_server_done done;
+	struct restore_server *s;
+	char err[512];
+	pid_t child;
+
+	snprintf(job.stream_path, sizeof(job.stream_path), "/elsewhere/not-there.vrs");
+	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
+	child = submit_in_child(s, &job, 1, false);
+	CHECK_EQ_INT(child_status(child), 0);
+	CHECK_EQ_INT(restore_server_wait(s, child, &done), 1);
+	CHECK(done.status != 0);
+	CHECK(done.jobs[0].status != 0);
+	/* Looked up by its name in the server's folder, not the caller's path. */
+	CHECK(strstr(done.jobs[0].err, dir) != NULL);
+	CHECK(strstr(done.jobs[0].err, "not-there.vrs") != NULL);
+	restore_server_stop(s, true);
+	close(bo.dmabuf_fd);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/vramstream-rserver-XXXXXX";
+	char cmd[PATH_MAX + 16];
+
+	if (!mkdtemp(dir))
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	plugin_config_defaults(&cfg);
+	cfg.chunk_size = cfg.buffer_size = 64 << 10;
+	cfg.pinned_max = 256 << 10;
+	cfg.workers = 2;
+	cfg.direct_io = false;
+
+	test_round_trip(dir);
+	test_missing_stream(dir);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		return 2;
+	return test_finish("plugin_restore_server");
+}
