@@ -16,8 +16,12 @@
  * the rest stays zero, as much of a real GPU's memory does, so images of it
  * show what zero-chunk detection saves.
  *
+ * --cpu-mem BYTES adds plain process memory of pseudo-random words that no GPU
+ * touches (criu dumps and restores it as it does any program's), checked at
+ * the end ("cpu-mem ok"): restore benchmarks use it to give criu its own work.
+ *
  * Usage: vramstream-emu-workload [--steps N (0: endless)] [--vram BYTES] [--vram-used BYTES]
- *        [--gtt BYTES] [--host BYTES] [--delay-ms MS] [--no-verify]
+ *        [--gtt BYTES] [--host BYTES] [--cpu-mem BYTES] [--delay-ms MS] [--no-verify]
  * SIGUSR1 makes it print "digest-at STEP HEX" after the current step (for
  * endless runs).
  */
@@ -379,6 +383,23 @@ static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
 	return err;
 }
 
+/* Fills (or, when @check, compares) @n words with a fixed xorshift sequence. */
+static int wl_cpu_mem(uint64_t *m, uint64_t n, int check)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	for (uint64_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		if (!check)
+			m[i] = x;
+		else if (m[i] != x)
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct wl w;
@@ -386,6 +407,7 @@ int main(int argc, char **argv)
 	unsigned int delay_ms = 0, i, node;
 	int verify = 1, err = 0;
 	struct kfd_ioctl_get_version_args ver;
+	uint64_t cpu_mem = 0, *cpu = NULL;
 
 	w.vram = 4u << 20;
 	w.gtt = 1u << 20;
@@ -401,13 +423,15 @@ int main(int argc, char **argv)
 			w.gtt = strtoull(argv[++i], NULL, 0);
 		else if (strcmp(argv[i], "--host") == 0 && i + 1 < (unsigned int)argc)
 			w.host = strtoull(argv[++i], NULL, 0);
+		else if (strcmp(argv[i], "--cpu-mem") == 0 && i + 1 < (unsigned int)argc)
+			cpu_mem = strtoull(argv[++i], NULL, 0) / 8 * 8;
 		else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < (unsigned int)argc)
 			delay_ms = (unsigned int)strtoul(argv[++i], NULL, 0);
 		else if (strcmp(argv[i], "--no-verify") == 0)
 			verify = 0;
 		else {
 			fprintf(stderr, "usage: %s [--steps N] [--vram B] [--vram-used B] [--gtt B] [--host B] "
-					"[--delay-ms MS] [--no-verify]\n", argv[0]);
+					"[--cpu-mem B] [--delay-ms MS] [--no-verify]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -441,6 +465,12 @@ int main(int argc, char **argv)
 	if (!w.ngpus) {
 		fprintf(stderr, "workload: no GPU in the KFD topology\n");
 		return 1;
+	}
+	if (cpu_mem) {
+		cpu = mmap(NULL, cpu_mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (cpu == MAP_FAILED)
+			return wl_fail("mmap --cpu-mem", errno) ? 1 : 1;
+		wl_cpu_mem(cpu, cpu_mem / 8, 0);
 	}
 	printf("workload: pid %d, %u GPU(s), KFD %u.%u, vram %" PRIu64 " gtt %" PRIu64
 	       " host %" PRIu64 " bytes each\n",
@@ -477,6 +507,13 @@ int main(int argc, char **argv)
 	if (err)
 		return 1;
 	printf("digest %016" PRIx64 "\n", digest);
+	if (cpu) {
+		if (wl_cpu_mem(cpu, cpu_mem / 8, 1)) {
+			printf("cpu-mem FAILED\n");
+			return 1;
+		}
+		printf("cpu-mem ok\n");
+	}
 	if (verify) {
 		err = wl_cpu_digest(&w, s, &ref);
 		if (err || ref != digest) {
