@@ -120,7 +120,10 @@ static int emu_drm_hw_ip_info(struct emu_drm_file *file, const struct drm_amdgpu
 		ip->hw_ip_version_minor = emu_drm_sdma_minor(&dev->cfg);
 		ip->ib_start_alignment = 256;
 		ip->ib_size_alignment = 4;
-		ip->available_rings = (1u << dev->num_rings) - 1;
+		/* Rings of one context: amdgpu_ctx_num_entities caps DMA at 2 entities,
+		 * which drm_sched spreads over every engine (more engines take more
+		 * contexts; AMDGPU_INFO_HW_IP_COUNT says how many there are). */
+		ip->available_rings = (1u << (dev->num_rings < 2 ? dev->num_rings : 2)) - 1;
 		/* ip_discovery_version (uapi field after available_rings since Linux 6.4; _pad
 		 * in older headers): major << 16 | minor << 8 | revision. */
 		ip->_pad = (4u << 16) | (emu_drm_sdma_minor(&dev->cfg) << 8);
@@ -262,12 +265,12 @@ int emu_drm_info(struct emu_drm_file *file, void *arg)
 		len = sizeof(out.ip);
 		break;
 	case AMDGPU_INFO_HW_IP_COUNT:
-		/* The number of IP blocks of the type (one GC, one SDMA block). */
+		/* SDMA: adev->sdma.num_instances (amdgpu_kms.c); one GC block. */
 		if (info->query_hw_ip.type >= AMDGPU_HW_IP_NUM)
 			return -EINVAL;
-		out.u32 = info->query_hw_ip.type == AMDGPU_HW_IP_DMA ||
+		out.u32 = info->query_hw_ip.type == AMDGPU_HW_IP_DMA ? file->dev->num_rings :
 			  info->query_hw_ip.type == AMDGPU_HW_IP_GFX ||
-			  info->query_hw_ip.type == AMDGPU_HW_IP_COMPUTE;
+				  info->query_hw_ip.type == AMDGPU_HW_IP_COMPUTE;
 		len = 4;
 		break;
 	case AMDGPU_INFO_TIMESTAMP: {

@@ -165,8 +165,9 @@ static void test_init(struct gpu *g0, struct gpu *g1)
 	CHECK_EQ_INT(amdgpu_query_gpu_info(g0->dev, &info), 0);
 	CHECK_EQ_INT(info.asic_id, 0x740f);
 	CHECK_EQ_INT(info.family_id, AMDGPU_FAMILY_AI);
+	/* SDMA instances since "drm/amdgpu: update IP count INFO query" (2023). */
 	CHECK_EQ_INT(amdgpu_query_hw_ip_count(g0->dev, AMDGPU_HW_IP_DMA, &count), 0);
-	CHECK_EQ_INT(count, 1);
+	CHECK_EQ_INT(count, 2);
 	CHECK_EQ_INT(amdgpu_query_hw_ip_info(g0->dev, AMDGPU_HW_IP_DMA, 0, &ip), 0);
 	CHECK_EQ_INT(ip.hw_ip_version_major, 4);
 	CHECK_EQ_INT(ip.available_rings, 0x3); /* 2 SDMA engines by default */
