@@ -29,6 +29,7 @@
 #include <linux/kfd_ioctl.h>
 
 #include "bench.h"
+#include "compress.h"
 #include "bench_dma_cuda.h"
 #include "plugin_transfer.h"
 
@@ -444,8 +445,12 @@ static void *baseline_gpu(void *arg)
 	struct plugin_dma *dma = NULL;
 	uint64_t staging = 0, cap = (uint64_t)a->o->baseline_max_mb << 20;
 	char path[PATH_MAX], err[256] = "";
+	struct compress_rate *rate = NULL; /* the same storage model as the pipeline's */
 	int fd = -1, r;
 
+	r = compress_rate_new(a->o->cfg.io_rate, &rate);
+	if (r)
+		goto out;
 	for (unsigned int i = 0; i < a->g->n_bos; i++)
 		if (a->g->bos[i].size > staging)
 			staging = a->g->bos[i].size;
@@ -479,6 +484,7 @@ static void *baseline_gpu(void *arg)
 
 			if (a->restore) {
 				t0 = bench_now();
+				compress_rate_take(rate, len);
 				r = bench_read_all(fd, buf, len);
 				a->io_busy += bench_now() - t0;
 			}
@@ -490,6 +496,7 @@ static void *baseline_gpu(void *arg)
 			a->dma_busy += bench_now() - t0;
 			if (!r && !a->restore) {
 				t0 = bench_now();
+				compress_rate_take(rate, len);
 				r = bench_write_all(fd, buf, len);
 				a->io_busy += bench_now() - t0;
 			}
@@ -500,6 +507,7 @@ out:
 		close(fd);
 	if (dma)
 		dma_ops()->close(dma);
+	compress_rate_free(rate);
 	a->status = r;
 	return NULL;
 }
@@ -608,6 +616,8 @@ static void usage(FILE *f)
 		"  --buffer-size SIZE\n"
 		"  --chunk-size SIZE --pinned-max SIZE (the plugin's settings, README.md)\n"
 		"  --baseline-max SIZE  staging buffer cap of the baseline (default 1G)\n"
+		"  --io-rate SIZE     storage model: bytes/s per GPU for both variants'\n"
+		"                     stream I/O (VRAMSTREAM_IO_RATE; default 0 = none)\n"
 		"  --no-verify --keep --json\n");
 }
 
@@ -680,6 +690,8 @@ int bench_e2e_main(int argc, char **argv)
 			o.cfg.pinned_max = sz;
 		else if (!strcmp(a, "--baseline-max"))
 			o.baseline_max_mb = (unsigned int)(sz >> 20);
+		else if (!strcmp(a, "--io-rate"))
+			o.cfg.io_rate = sz;
 		else {
 			fprintf(stderr, "e2e: unknown option %s\n", a);
 			usage(stderr);
@@ -710,6 +722,9 @@ int bench_e2e_main(int argc, char **argv)
 				"%s\n",
 			dev.n_gpus, o.size / 1e9, bench_kind_name(o.kind), o.dma, o.bo_size / 1e6,
 			o.dir);
+	if (o.cfg.io_rate && (!o.json || isatty(STDOUT_FILENO)))
+		fprintf(stderr, "e2e: storage modelled at %.3f GB/s per GPU (--io-rate)\n",
+			o.cfg.io_rate / 1e9);
 	r = bos_create(&o, true);
 	if (!r)
 		r = run_baseline(&o, &base);
@@ -757,9 +772,9 @@ int bench_e2e_main(int argc, char **argv)
 		json_entry("baseline", &base, false);
 		printf("\"config\":{\"dma\":\"%s\",\"gpus\":%u,\"size_per_gpu\":%" PRIu64
 		       ",\"kind\":\"%s\",\"dir\":\"%s\",\"level\":\"%d%s\",\"raw_d2h_gbps\":%.3f,"
-		       "\"raw_h2d_gbps\":%.3f}}\n",
+		       "\"raw_h2d_gbps\":%.3f,\"io_rate_gbps\":%.3f}}\n",
 		       o.dma, dev.n_gpus, o.size, bench_kind_name(o.kind), o.dir, o.cfg.zstd_level,
-		       o.cfg.compress ? "" : " (off)", raw_d2h, raw_h2d);
+		       o.cfg.compress ? "" : " (off)", raw_d2h, raw_h2d, o.cfg.io_rate / 1e9);
 	}
 	return 0;
 }

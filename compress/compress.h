@@ -51,6 +51,19 @@ enum compress_filter {
 #define COMPRESS_CHUNK_MAX     (256u << 20)
 #define COMPRESS_CHUNK_DEFAULT (4u << 20)
 
+/*
+ * A byte-rate cap shared by any number of streams and threads, for I/O that
+ * must leave the storage to others (a checkpoint of a job that keeps
+ * running) and for benchmarks that model a slower device. NULL means none.
+ */
+struct compress_rate;
+/* @bytes_per_sec 0 gives *out = NULL (no cap). */
+int compress_rate_new(uint64_t bytes_per_sec, struct compress_rate **out);
+void compress_rate_free(struct compress_rate *r);
+/* Blocks for as long as @bytes take at the rate, after every I/O reserved
+ * before (a device with that bandwidth). No-op for NULL. */
+void compress_rate_take(struct compress_rate *r, uint64_t bytes);
+
 struct compress_writer_opts {
 	int level; /* zstd level (negative = fast levels) or COMPRESS_LEVEL_OFF */
 	enum compress_filter filter;
@@ -61,6 +74,7 @@ struct compress_writer_opts {
 	bool fsync;		  /* fsync the file and its folder before finish() succeeds */
 	uint64_t prealloc_step;	  /* fallocate ahead in steps of this many bytes; 0: 64 MiB */
 	bool prealloc_off;	  /* no fallocate at all */
+	struct compress_rate *rate; /* cap on the stream's writes (shared; not owned) */
 };
 
 /* Fills opts with defaults: level 1, no filter, all CPUs, 4 MiB chunks, direct I/O on. */
@@ -146,6 +160,7 @@ struct compress_reader_opts {
 	unsigned int workers;	  /* 0: online CPUs */
 	unsigned int queue_depth; /* 0: workers + 2 */
 	bool direct_io;
+	struct compress_rate *rate; /* cap on the stream's reads (shared; not owned) */
 };
 
 void compress_reader_opts_default(struct compress_reader_opts *opts);

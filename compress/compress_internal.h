@@ -205,6 +205,7 @@ struct cr_sorted {
 };
 
 struct compress_reader {
+	struct compress_rate *rate; /* opts.rate: cap on chunk reads */
 	/* immutable after open */
 	char *name;
 	int fd;	 /* buffered */

@@ -287,6 +287,9 @@ static void *cr_reaper_main(void *arg)
 				cr_job_error(r, j, ret, "continuing a short read: %s",
 					     strerror(-ret));
 			} else {
+				/* Under a rate cap the chunk is ready when its slot ends:
+				 * the wait is here, so the caller goes on queueing reads. */
+				compress_rate_take(r->rate, j->got);
 				pthread_mutex_lock(&r->lock);
 				r->io_ns += compress_now_ns() - j->submit_ns;
 				r->io_bytes += j->got;
@@ -671,6 +674,7 @@ static int cr_open(int fd, const char *name, const struct compress_reader_opts *
 	}
 	r->fd = fd;
 	r->dfd = -1;
+	r->rate = opts->rate;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	ret = cr_load_index(r, err);

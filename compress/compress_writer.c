@@ -370,6 +370,7 @@ static void cw_process(struct cw_worker *wk, struct cw_job *j)
 	j->info.file_offset = off;
 	j->written = 0;
 	j->buffered = false;
+	compress_rate_take(w->opts.rate, j->out_len);
 	j->submit_ns = compress_now_ns();
 	ret = compress_uring_write(&w->uring, w->fd, j->out, j->out_len, off, j->staging,
 				   (uint64_t)(j - w->jobs));

@@ -56,6 +56,8 @@ static const struct setting settings[] = {
 	  "fsync stream files before the dump succeeds" },
 	{ "VRAMSTREAM_DIRECT_IO", NULL, SETTING_BOOL, CFG(direct_io), 0, 0,
 	  "O_DIRECT where the filesystem allows it" },
+	{ "VRAMSTREAM_IO_RATE", NULL, SETTING_SIZE, CFG(io_rate), 0, UINT64_MAX,
+	  "bytes per second each GPU's stream files may be written or read at (0 = no cap)" },
 	{ "VRAMSTREAM_RESTORE_OVERLAP", NULL, SETTING_BOOL, CFG(restore_overlap), 0, 0,
 	  "restore: copy BO contents from criu's process while it restores the rest" },
 	{ "VRAMSTREAM_CHECK_FW", "KFD_FW_VER_CHECK", SETTING_BOOL, CFG(checks.fw_version), 0, 0,
@@ -398,13 +400,13 @@ void plugin_config_describe(const struct plugin_config *cfg, char *buf, size_t l
 		snprintf(level, sizeof(level), "off");
 	snprintf(buf, len,
 		 "level=%s filter=%s workers=%u chunk=%lluK buffer=%lluK pinned_max=%lluM "
-		 "sdma_rings=%u io_depth=%u streams=%u fsync=%d direct_io=%d restore_overlap=%d checks(fw=%d sdma_fw=%d "
+		 "sdma_rings=%u io_depth=%u streams=%u fsync=%d direct_io=%d io_rate=%lluM/s restore_overlap=%d checks(fw=%d sdma_fw=%d "
 		 "caches=%d gws=%d vram=%d numa=%d capability=%d)",
 		 level, filters[cfg->filter], cfg->workers,
 		 (unsigned long long)(cfg->chunk_size >> 10),
 		 (unsigned long long)(cfg->buffer_size >> 10),
 		 (unsigned long long)(cfg->pinned_max >> 20), cfg->sdma_rings, cfg->io_depth, cfg->streams,
-		 cfg->fsync, cfg->direct_io, cfg->restore_overlap, cfg->checks.fw_version, cfg->checks.sdma_fw_version,
+		 cfg->fsync, cfg->direct_io, (unsigned long long)(cfg->io_rate >> 20), cfg->restore_overlap, cfg->checks.fw_version, cfg->checks.sdma_fw_version,
 		 cfg->checks.caches_count, cfg->checks.num_gws, cfg->checks.vram_size,
 		 cfg->checks.numa, cfg->checks.capability);
 }

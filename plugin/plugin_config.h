@@ -43,6 +43,7 @@ struct plugin_config {
 	unsigned int streams;	 /* stream files per GPU; 0 = one per 4 CPUs, 1..16 */
 	bool fsync;
 	bool direct_io;
+	uint64_t io_rate;	 /* bytes/s cap on each GPU's stream I/O; 0 = none */
 	bool restore_overlap;	 /* restore BO contents from criu's process while it restores the rest */
 	struct plugin_checks checks;
 };

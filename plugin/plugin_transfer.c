@@ -433,6 +433,7 @@ struct job_arg {
 	const struct plugin_dma_ops *ops;
 	struct transfer_job *job;
 	unsigned int n_jobs;
+	struct compress_rate *rate; /* VRAMSTREAM_IO_RATE over the job's files, or NULL */
 };
 
 #define MAX_PARTS 16
@@ -471,6 +472,7 @@ static void *dump_job(void *arg)
 		parts = MAX_PARTS;
 	job->n_parts = parts;
 	writer_opts(a->cfg, a->n_jobs, parts, &wo);
+	wo.rate = a->rate;
 	for (unsigned int i = 0; i < parts; i++) {
 		char path[PATH_MAX];
 
@@ -677,6 +679,7 @@ static void *restore_job(void *arg)
 	ro.workers = part_workers(a->cfg, a->n_jobs, parts);
 	ro.queue_depth = a->cfg->io_depth;
 	ro.direct_io = a->cfg->direct_io;
+	ro.rate = a->rate;
 	for (unsigned int i = 0; i < parts; i++) {
 		char path[PATH_MAX];
 
@@ -713,7 +716,16 @@ static void *restore_job(void *arg)
 			reads_left |= next[k] < n_chunks[k];
 		while (reads_left) {
 			struct compress_chunk_info zc, *ci;
+			bool have_ready;
 
+			/* Filled buffers go to the engine first: with many free buffers,
+			 * queueing every read before the first copy would run the reads
+			 * and the copies one after the other. */
+			pthread_mutex_lock(&p.lock);
+			have_ready = p.ready.len > 0;
+			pthread_mutex_unlock(&p.lock);
+			if (have_ready)
+				break;
 			while (next[part] >= n_chunks[part])
 				part = (part + 1) % parts;
 			/* Zero chunks: filled by the engine while there is room. */
@@ -861,7 +873,14 @@ static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
 		return -ENOMEM;
 	}
 	for (unsigned int i = 0; i < n; i++) {
-		args[i] = (struct job_arg){ cfg, ops, &jobs[i], n };
+		args[i] = (struct job_arg){ cfg, ops, &jobs[i], n, NULL };
+		if (compress_rate_new(cfg->io_rate, &args[i].rate)) {
+			r = -ENOMEM;
+			jobs[i].status = r;
+			snprintf(jobs[i].err, sizeof(jobs[i].err), "out of memory");
+			n = i; /* start none of the rest */
+			break;
+		}
 		jobs[i].status = 0;
 		jobs[i].err[0] = '\0';
 		memset(&jobs[i].stats, 0, sizeof(jobs[i].stats));
@@ -876,6 +895,7 @@ static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
 			pthread_join(th[i], NULL);
 		if (jobs[i].status && !r)
 			r = jobs[i].status;
+		compress_rate_free(args[i].rate);
 	}
 	free(args);
 	free(th);

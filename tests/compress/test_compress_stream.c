@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -269,6 +270,69 @@ static void test_many_chunks_and_find(void)
 	compress_reader_free(r);
 	free(data);
 	free(out);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* EXPECT: a stream written and read under a byte-rate cap round-trips, and
+ * neither direction outruns the cap (a lower bound on time: it cannot fail
+ * on a slow machine); rate 0 is no cap. */
+static void test_rate_cap(void)
+{
+	const uint64_t len = 2 << 20, rate = 8 << 20; /* 2 MiB at 8 MiB/s: >= 0.25 s */
+	struct compress_writer_opts o;
+	struct compress_reader_opts ro;
+	struct pool pool = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
+	struct compress_rate *cap, *none = (struct compress_rate *)1;
+	struct compress_writer *w;
+	struct compress_reader *r;
+	struct compress_err err = { "" };
+	uint8_t *data = malloc(len), *back = calloc(1, len);
+	char path[300];
+	double t0, write_s, read_s;
+
+	CHECK_EQ_INT(compress_rate_new(0, &none), 0);
+	CHECK(none == NULL);
+	compress_rate_take(NULL, 1 << 30); /* no cap: returns at once */
+	CHECK_EQ_INT(compress_rate_new(rate, &cap), 0);
+	snprintf(path, sizeof(path), "%s/rate.vrs", dir);
+	td_fill(TD_RANDOM, data, len, 5);
+	opts_small(&o, COMPRESS_LEVEL_OFF, COMPRESS_FILTER_NONE);
+	o.rate = cap;
+	t0 = mono_s();
+	CHECK_EQ_INT(compress_writer_new(path, &o, &w, &err), 0);
+	CHECK_EQ_INT(compress_writer_push(w, data, len, 1, 0, pool_done, &pool), 0);
+	CHECK_EQ_INT(compress_writer_finish(w, NULL, &err), 0);
+	write_s = mono_s() - t0;
+	compress_writer_free(w);
+
+	compress_reader_opts_default(&ro);
+	ro.rate = cap;
+	CHECK_EQ_INT(compress_reader_open(path, &ro, &r, &err), 0);
+	t0 = mono_s();
+	for (uint64_t i = 0, off = 0; i < compress_reader_chunk_count(r); i++) {
+		struct compress_chunk_info ci;
+
+		compress_reader_chunk(r, i, &ci);
+		CHECK_EQ_INT(compress_reader_read_sync(r, i, back + off, len - off, &err), 0);
+		off += ci.raw_len;
+	}
+	read_s = mono_s() - t0;
+	compress_reader_free(r);
+	CHECK(memcmp(data, back, len) == 0);
+	/* Each I/O waits out its slot: no faster than the cap, either way. */
+	CHECK(write_s >= (double)len / rate * 0.95);
+	CHECK(read_s >= (double)len / rate * 0.95);
+	compress_rate_free(cap);
+	unlink(path);
+	free(data);
+	free(back);
 }
 
 /* EXPECT: a read writes the chunk's raw_len bytes of DST and not one byte more, whatever the
@@ -547,6 +611,7 @@ int main(int argc, char **argv)
 		test_roundtrips();
 		test_many_chunks_and_find();
 		test_no_overrun();
+		test_rate_cap();
 	}
 	if (all || !strcmp(part, "damage")) {
 		test_corruption(COMPRESS_FILTER_NONE, 9973, false);
