@@ -120,8 +120,13 @@ void compress_uring_exit(struct compress_uring *u);
 /* buf_index < 0: plain write/read; otherwise the registered buffer holding BUF. */
 int compress_uring_write(struct compress_uring *u, int fd, const void *buf, unsigned int len,
 			 uint64_t off, int buf_index, uint64_t user_data);
+/*
+ * @worker: run the read on io_uring's own worker threads (IOSQE_ASYNC). A
+ * buffered read of cached pages otherwise completes inline, copied by the
+ * thread that submits, which for the reader is the caller's one thread.
+ */
 int compress_uring_read(struct compress_uring *u, int fd, void *buf, unsigned int len, uint64_t off,
-			int buf_index, uint64_t user_data);
+			int buf_index, bool worker, uint64_t user_data);
 int compress_uring_stop(struct compress_uring *u);
 /* Waits for one completion: its result and user_data. */
 int compress_uring_reap(struct compress_uring *u, int *res, uint64_t *user_data);
@@ -205,6 +210,7 @@ struct cr_sorted {
 };
 
 struct compress_reader {
+	bool memory_fs; /* the file is in memory (tmpfs): reads are copies */
 	struct compress_rate *rate; /* opts.rate: cap on chunk reads */
 	/* immutable after open */
 	char *name;

@@ -88,7 +88,7 @@ int compress_uring_write(struct compress_uring *u, int fd, const void *buf, unsi
 }
 
 int compress_uring_read(struct compress_uring *u, int fd, void *buf, unsigned int len, uint64_t off,
-			int buf_index, uint64_t user_data)
+			int buf_index, bool worker, uint64_t user_data)
 {
 	struct io_uring_sqe *sqe;
 	int ret = -EBUSY;
@@ -100,6 +100,8 @@ int compress_uring_read(struct compress_uring *u, int fd, void *buf, unsigned in
 			io_uring_prep_read_fixed(sqe, fd, buf, len, off, buf_index);
 		else
 			io_uring_prep_read(sqe, fd, buf, len, off);
+		if (worker)
+			io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 		io_uring_sqe_set_data64(sqe, user_data);
 		ret = uring_submit(u);
 	}
