@@ -66,7 +66,7 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 pid=$(cat "$work/pid")
 echo "   restored pid $pid in $(secs "$t0" "$t1") s"
-grep -h 'vramstream: restore of pid .*GB/s' "$work/img/restore.log" | sed 's/^.*vramstream: /   /'
+grep -h "vramstream: restore of pid .*\(GB/s\|criu's process in\)" "$work/img/restore.log" | sed 's/^.*vramstream: /   /'
 sleep 1
 echo "   it goes on: $(tail -n 1 "$work/out")"
 while kill -0 "$pid" 2>/dev/null && ! grep -q '^digest ' "$work/out"; do sleep 0.2; done
