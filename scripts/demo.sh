@@ -53,9 +53,12 @@ echo "   pid $pid is at $(tail -n 1 "$work/out")"
 echo "== criu dump (the process is checkpointed and killed)"
 mkdir -p "$work/img"
 t0=$(date +%s.%N)
-"$CRIU" dump -t "$pid" -D "$work/img" -o dump.log -v4 --lib "$repo/build/plugin"
+exec 3>&2 2>/dev/null # not bash's own "Killed" line for the checkpointed process
+"$CRIU" dump -t "$pid" -D "$work/img" -o dump.log -v4 --lib "$repo/build/plugin" ||
+	{ exec 2>&3; echo "criu dump failed: $work/img/dump.log" >&2; tail -n 20 "$work/img/dump.log" >&2; exit 1; }
 t1=$(date +%s.%N)
-wait "$pid" 2>/dev/null || true
+wait "$pid" || true
+exec 2>&3 3>&-
 at=$(grep -c '^step ' "$work/out")
 echo "   dumped at step $at in $(secs "$t0" "$t1") s"
 grep -h 'vramstream: dump of pid .*GB/s' "$work/img/dump.log" | sed 's/^.*vramstream: /   /'
