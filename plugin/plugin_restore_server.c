@@ -2,8 +2,8 @@
 /*
  * The overlapped-restore server (plugin_restore_server.h): a receiving thread
  * that takes requests from restored tasks over a SOCK_SEQPACKET socket, and
- * a copying thread that runs them through the transfer pipeline one at a
- * time (each request is parallel over its GPUs already).
+ * copying threads that run them through the transfer pipeline, each request
+ * over all its GPUs at once, and requests on disjoint GPUs side by side.
  *
  * Wire format: fixed-size messages between two copies of the same plugin
  * build (the task is a clone of criu's process), each starting with a magic
@@ -36,6 +36,12 @@
 #define SRV_MAX_BOS (1u << 20)
 #define SRV_MAX_PARTS 16
 #define SRV_IO_TIMEOUT_S 60
+/*
+ * Requests whose GPUs are all free run at once, each on its own thread: a
+ * tree of one process per GPU (torchrun, MPI) restores all its GPUs in
+ * parallel, while two requests never share a GPU's engine and pinned pool.
+ */
+#define SRV_COPY_THREADS 8
 
 enum srv_type { SRV_BEGIN = 1, SRV_JOB, SRV_BOS, SRV_END, SRV_REPLY };
 
@@ -104,8 +110,9 @@ struct restore_server {
 	const struct plugin_dma_ops *dma;
 	char dir[PATH_MAX];
 	int listen_fd, stop_fd;
-	pthread_t rx_thread, copy_thread;
-	bool rx_started, copy_started;
+	pthread_t rx_thread, copy_thread[SRV_COPY_THREADS];
+	bool rx_started;
+	unsigned int copy_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping, discard;
@@ -408,17 +415,40 @@ static void *rx_main(void *arg)
 
 /* ---- copying side (criu's process) ---- */
 
+/* True when @a and @b have a GPU (render node) in common. */
+static bool requests_share_gpu(const struct request *a, const struct request *b)
+{
+	for (unsigned int i = 0; i < a->n_jobs; i++)
+		for (unsigned int k = 0; k < b->n_jobs; k++)
+			if (a->jobs[i].render_minor == b->jobs[k].render_minor)
+				return true;
+	return false;
+}
+
+/* Under s->lock: the oldest queued request none of whose GPUs is busy. */
+static struct request *next_runnable(struct restore_server *s)
+{
+	for (struct request *q = s->head; q; q = q->next) {
+		bool blocked = false;
+
+		if (q->state != REQ_QUEUED)
+			continue;
+		for (struct request *o = s->head; o && !blocked; o = o->next)
+			blocked = o->state == REQ_RUNNING && requests_share_gpu(q, o);
+		if (!blocked)
+			return q;
+	}
+	return NULL;
+}
+
 static void *copy_main(void *arg)
 {
 	struct restore_server *s = arg;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		struct request *q = NULL;
+		struct request *q = next_runnable(s);
 
-		for (struct request *o = s->head; o && !q; o = o->next)
-			if (o->state == REQ_QUEUED)
-				q = o;
 		if (q && s->stopping && s->discard) {
 			/* The restore failed: nobody waits for these. */
 			q->state = REQ_DONE;
@@ -444,7 +474,7 @@ static void *copy_main(void *arg)
 		pthread_mutex_lock(&s->lock);
 		q->finished = now_s();
 		q->state = REQ_DONE;
-		pthread_cond_broadcast(&s->cond);
+		pthread_cond_broadcast(&s->cond); /* waiters, and threads held by its GPUs */
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -497,12 +527,14 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 		errf(err, err_len, "eventfd: %s", strerror(-r));
 		goto fail;
 	}
-	r = -pthread_create(&s->copy_thread, NULL, copy_main, s);
-	if (r) {
-		errf(err, err_len, "cannot start the copying thread: %s", strerror(-r));
-		goto fail;
+	for (unsigned int i = 0; i < SRV_COPY_THREADS; i++) {
+		r = -pthread_create(&s->copy_thread[i], NULL, copy_main, s);
+		if (r) {
+			errf(err, err_len, "cannot start the copying threads: %s", strerror(-r));
+			goto fail;
+		}
+		s->copy_started++;
 	}
-	s->copy_started = true;
 	r = -pthread_create(&s->rx_thread, NULL, rx_main, s);
 	if (r) {
 		errf(err, err_len, "cannot start the receiving thread: %s", strerror(-r));
@@ -534,8 +566,8 @@ void restore_server_stop(struct restore_server *s, bool discard)
 	}
 	if (s->rx_started)
 		pthread_join(s->rx_thread, NULL);
-	if (s->copy_started)
-		pthread_join(s->copy_thread, NULL);
+	for (unsigned int i = 0; i < s->copy_started; i++)
+		pthread_join(s->copy_thread[i], NULL);
 	while ((q = s->head)) {
 		s->head = q->next;
 		request_free(q);

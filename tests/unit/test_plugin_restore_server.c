@@ -5,13 +5,16 @@
  * more BOs than one message carries, and writes every BO back byte for byte
  * from the stream files while the caller has already gone on; waiting for a
  * pid that handed nothing over says so; a second request from the same task
- * is refused; a stream file that is not there fails that request with the
- * file named, and the failure reaches the waiter.
+ * is refused; three tasks at once all come back, and two sharing a GPU never
+ * run at the same time; a task in another network namespace is told it
+ * cannot reach the server; a stream file that is not there fails that
+ * request with the file named, and the failure reaches the waiter.
  *
  * The DMA stage is the memcpy engine of tests/unit/memdma.c; the server,
  * its wire protocol and the transfer pipeline are the plugin's own.
  */
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,6 +142,97 @@ static void test_round_trip(const char *dir)
 	}
 }
 
+/*
+ * Three tasks at once: A on GPUs 128 and 129, B on 129, C on 130. Every BO
+ * comes back; A and B, which share a GPU, never run at the same time.
+ */
+static void test_three_tasks(const char *dir)
+{
+	static const uint32_t minors[3][2] = { { 128, 129 }, { 129, 0 }, { 130, 0 } };
+	static const unsigned int n_jobs[3] = { 2, 1, 1 };
+	struct transfer_bo src[3][2][4], dst[3][2][4];
+	struct transfer_job jobs[3][2];
+	struct restore_server_done done[3];
+	struct restore_server *s;
+	char err[512];
+	pid_t child[3];
+
+	memset(jobs, 0, sizeof(jobs));
+	for (unsigned int t = 0; t < 3; t++) {
+		for (unsigned int g = 0; g < n_jobs[t]; g++) {
+			struct transfer_job *job = &jobs[t][g];
+
+			for (unsigned int i = 0; i < 4; i++) {
+				uint64_t size = (256 << 10) + 4096 * i;
+
+				src[t][g][i] = (struct transfer_bo){ size, make_bo(size, i % 3, 10 * t + g + i),
+								     i };
+				dst[t][g][i] = (struct transfer_bo){ size, make_bo(size, 1, 0), i };
+			}
+			job->gpu_id = minors[t][g];
+			job->render_minor = minors[t][g];
+			job->bos = src[t][g];
+			job->n_bos = 4;
+			job->n_parts = 1;
+			snprintf(job->stream_path, sizeof(job->stream_path), "%s/t%u-g%u.vrs", dir, t,
+				 g);
+		}
+		CHECK_EQ_INT(transfer_dump(&cfg, &memdma, jobs[t], n_jobs[t]), 0);
+		for (unsigned int g = 0; g < n_jobs[t]; g++)
+			jobs[t][g].bos = dst[t][g];
+	}
+	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
+	for (unsigned int t = 0; t < 3; t++)
+		child[t] = submit_in_child(s, jobs[t], n_jobs[t], false);
+	for (unsigned int t = 0; t < 3; t++) {
+		CHECK_EQ_INT(child_status(child[t]), 0);
+		CHECK_EQ_INT(restore_server_wait(s, child[t], &done[t]), 1);
+		CHECK_EQ_INT(done[t].status, 0);
+		for (unsigned int g = 0; g < n_jobs[t]; g++)
+			for (unsigned int i = 0; i < 4; i++)
+				CHECK(same_contents(src[t][g][i].dmabuf_fd, dst[t][g][i].dmabuf_fd,
+						    src[t][g][i].size));
+	}
+	CHECK(done[1].started >= done[0].finished || done[0].started >= done[1].finished);
+	restore_server_stop(s, false);
+	for (unsigned int t = 0; t < 3; t++)
+		for (unsigned int g = 0; g < n_jobs[t]; g++)
+			for (unsigned int i = 0; i < 4; i++) {
+				close(src[t][g][i].dmabuf_fd);
+				close(dst[t][g][i].dmabuf_fd);
+			}
+}
+
+/* A task in another network namespace cannot reach the abstract socket: the
+ * submit fails with the reason, so the caller restores in the task. */
+static void test_other_netns(const char *dir)
+{
+	struct transfer_bo bo = { 8192, make_bo(8192, 1, 0), 5 };
+	struct transfer_job job = { .gpu_id = 0x700, .bos = &bo, .n_bos = 1, .n_parts = 1 };
+	struct restore_server *s;
+	char err[512];
+	int st = 0;
+	pid_t pid;
+
+	snprintf(job.stream_path, sizeof(job.stream_path), "%s/x.vrs", dir);
+	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
+	pid = fork();
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNET))
+			_exit(77); /* not root: nothing to show */
+		int r = restore_server_submit(s, &job, 1, err, sizeof(err));
+
+		_exit(r != 0 && strstr(err, "cannot reach criu's restore thread") ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		printf("not root: the network-namespace case is skipped\n");
+	else
+		CHECK_EQ_INT(WEXITSTATUS(st), 0);
+	restore_server_stop(s, false);
+	close(bo.dmabuf_fd);
+}
+
 static void test_missing_stream(const char *dir)
 {
 	struct transfer_bo bo = { 8192, make_bo(8192, 1, 0), 5 };
@@ -177,6 +271,8 @@ int main(void)
 	cfg.direct_io = false;
 
 	test_round_trip(dir);
+	test_three_tasks(dir);
+	test_other_netns(dir);
 	test_missing_stream(dir);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
