@@ -12,6 +12,7 @@
 #include "plugin_image.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
+#include "plugin_progress.h"
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
 
@@ -330,6 +331,7 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		    int dirfd, int fd, int id)
 {
 	struct kfd_dump d = { 0 };
+	struct plugin_progress progress;
 	char name[PATH_MAX];
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -374,7 +376,8 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		goto out;
 	}
 
-	r = transfer_dump(cfg, &plugin_dma_sdma_ops, d.jobs, d.n_jobs);
+	plugin_progress_init(&progress, "dump", (int)d.info.pid);
+	r = transfer_dump_progress(cfg, &plugin_dma_sdma_ops, d.jobs, d.n_jobs, &progress.tp);
 	for (unsigned int j = 0; j < d.n_jobs; j++) {
 		const struct transfer_job *job = &d.jobs[j];
 		const struct transfer_stats *st = &job->stats;

@@ -15,6 +15,7 @@
 #include "plugin_image.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
+#include "plugin_progress.h"
 #include "plugin_restore.h"
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
@@ -410,7 +411,11 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		}
 	}
 	if (!handed) {
-		r = transfer_restore(cfg, &plugin_dma_sdma_ops, jobs, n_jobs);
+		struct plugin_progress progress;
+
+		plugin_progress_init(&progress, "restore", (int)pid);
+		r = transfer_restore_progress(cfg, &plugin_dma_sdma_ops, jobs, n_jobs,
+					      &progress.tp);
 		log_jobs(pid, jobs, n_jobs);
 	}
 out:
@@ -558,9 +563,11 @@ int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *s
 
 	(void)cfg;
 	if (srv) {
+		struct plugin_progress progress;
 		double t0 = now_s();
 
-		if (restore_server_wait(srv, pid, &done) == 1) {
+		plugin_progress_init(&progress, "restore", (int)pid);
+		if (restore_server_wait(srv, pid, &progress.tp, &done) == 1) {
 			double waited = now_s() - t0;
 
 			log_jobs(pid, done.jobs, done.n_jobs);

@@ -581,16 +581,34 @@ void restore_server_stop(struct restore_server *s, bool discard)
 	free(s);
 }
 
-int restore_server_wait(struct restore_server *s, pid_t pid, struct restore_server_done *done)
+int restore_server_wait(struct restore_server *s, pid_t pid,
+			const struct transfer_progress *progress, struct restore_server_done *done)
 {
+	bool watch = progress && progress->fn && progress->interval_s > 0;
+	double t0 = now_s(), next = t0 + (watch ? progress->interval_s : 0);
 	struct request *q = NULL;
 
 	pthread_mutex_lock(&s->lock);
 	for (struct request *o = s->head; o && !q; o = o->next)
 		if (o->pid == pid && !o->waited)
 			q = o;
-	while (q && q->state != REQ_DONE)
-		pthread_cond_wait(&s->cond, &s->lock);
+	while (q && q->state != REQ_DONE) {
+		struct timespec ts;
+
+		if (!watch) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		transfer_deadline(next - now_s(), &ts);
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+		if (q->state != REQ_DONE && now_s() >= next) {
+			/* The jobs' progress counters are atomic; the rest is fixed. */
+			pthread_mutex_unlock(&s->lock);
+			progress->fn(progress->ctx, q->jobs, q->n_jobs, now_s() - t0);
+			pthread_mutex_lock(&s->lock);
+			next = now_s() + progress->interval_s;
+		}
+	}
 	if (q)
 		q->waited = true;
 	pthread_mutex_unlock(&s->lock);

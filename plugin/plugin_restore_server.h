@@ -65,10 +65,12 @@ struct restore_server_done {
 
 /*
  * In criu's process: waits until the request of task @pid (the pid as criu's
- * process sees it) has been carried out. Returns 1 and fills @done (valid
- * until stop), or 0 when @pid handed nothing over.
+ * process sees it) has been carried out, calling @progress (may be NULL)
+ * every interval meanwhile. Returns 1 and fills @done (valid until stop), or
+ * 0 when @pid handed nothing over.
  */
-int restore_server_wait(struct restore_server *s, pid_t pid, struct restore_server_done *done);
+int restore_server_wait(struct restore_server *s, pid_t pid,
+			const struct transfer_progress *progress, struct restore_server_done *done);
 
 /*
  * Ends the threads. A request being copied is finished first; requests not

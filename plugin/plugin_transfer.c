@@ -532,6 +532,8 @@ static void *dump_job(void *arg)
 			break;
 		r = compress_writer_push(w[next_part], p.ops->buffer(p.dma, done.buf), done.len,
 					 done.tag, done.offset, on_pushed, &cookies[done.buf]);
+		if (!r)
+			__atomic_fetch_add(&job->progress, done.len, __ATOMIC_RELAXED);
 		if (r) {
 			struct compress_stats cs;
 
@@ -737,6 +739,8 @@ static void *restore_job(void *arg)
 					       zc.raw_len, zc.tag);
 				if (!r) {
 					job->stats.bytes += zc.raw_len;
+					__atomic_fetch_add(&job->progress, zc.raw_len,
+							   __ATOMIC_RELAXED);
 					next[part]++;
 					part = (part + 1) % parts;
 					progressed = true;
@@ -795,6 +799,7 @@ advanced:
 			if (r)
 				break;
 			job->stats.bytes += ci->raw_len;
+			__atomic_fetch_add(&job->progress, ci->raw_len, __ATOMIC_RELAXED);
 			continue;
 		}
 		if (progressed)
@@ -858,18 +863,90 @@ out:
 	return NULL;
 }
 
-static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
-		    const struct plugin_dma_ops *ops, struct transfer_job *jobs, unsigned int n)
+void transfer_deadline(double seconds, struct timespec *ts)
 {
+	time_t whole;
+
+	clock_gettime(CLOCK_REALTIME, ts);
+	if (seconds < 0)
+		seconds = 0;
+	whole = (time_t)seconds;
+	ts->tv_sec += whole;
+	ts->tv_nsec += (long)((seconds - (double)whole) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+uint64_t transfer_job_progress(const struct transfer_job *job)
+{
+	return __atomic_load_n(&job->progress, __ATOMIC_RELAXED);
+}
+
+struct job_done {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned int left;
+};
+
+struct job_thread {
+	void *(*fn)(void *);
+	struct job_arg *arg;
+	struct job_done *done;
+};
+
+static void *job_thread_main(void *p)
+{
+	struct job_thread *t = p;
+
+	t->fn(t->arg);
+	pthread_mutex_lock(&t->done->lock);
+	t->done->left--;
+	pthread_cond_broadcast(&t->done->cond);
+	pthread_mutex_unlock(&t->done->lock);
+	return NULL;
+}
+
+/* Waits for the job threads, calling @progress every interval meanwhile. */
+static void wait_jobs(struct job_done *done, const struct transfer_progress *progress,
+		      const struct transfer_job *jobs, unsigned int n)
+{
+	double t0 = now_s(), next = t0 + progress->interval_s;
+
+	pthread_mutex_lock(&done->lock);
+	while (done->left) {
+		struct timespec ts;
+
+		transfer_deadline(next - now_s(), &ts);
+		pthread_cond_timedwait(&done->cond, &done->lock, &ts);
+		if (done->left && now_s() >= next) {
+			pthread_mutex_unlock(&done->lock);
+			progress->fn(progress->ctx, jobs, n, now_s() - t0);
+			pthread_mutex_lock(&done->lock);
+			next = now_s() + progress->interval_s;
+		}
+	}
+	pthread_mutex_unlock(&done->lock);
+}
+
+static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
+		    const struct plugin_dma_ops *ops, struct transfer_job *jobs, unsigned int n,
+		    const struct transfer_progress *progress)
+{
+	struct job_done done = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+	struct job_thread *jt = calloc(n ? n : 1, sizeof(*jt));
+	bool watch = progress && progress->fn && progress->interval_s > 0;
 	struct job_arg *args = calloc(n ? n : 1, sizeof(*args));
 	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
 	bool *started = calloc(n ? n : 1, sizeof(*started));
 	int r = 0;
 
-	if (!args || !th || !started) {
+	if (!args || !th || !started || !jt) {
 		free(args);
 		free(th);
 		free(started);
+		free(jt);
 		return -ENOMEM;
 	}
 	for (unsigned int i = 0; i < n; i++) {
@@ -884,12 +961,28 @@ static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
 		jobs[i].status = 0;
 		jobs[i].err[0] = '\0';
 		memset(&jobs[i].stats, 0, sizeof(jobs[i].stats));
-		/* One GPU runs on the calling thread; the others in parallel. */
-		if (n > 1 && pthread_create(&th[i], NULL, fn, &args[i]) == 0)
-			started[i] = true;
-		else
-			fn(&args[i]);
+		jobs[i].progress = 0;
+		/*
+		 * One GPU runs on the calling thread and the others in parallel,
+		 * unless the caller watches progress: then every job has a thread.
+		 */
+		jt[i] = (struct job_thread){ fn, &args[i], &done };
+		if (n > 1 || watch) {
+			pthread_mutex_lock(&done.lock);
+			done.left++;
+			pthread_mutex_unlock(&done.lock);
+			if (pthread_create(&th[i], NULL, job_thread_main, &jt[i]) == 0) {
+				started[i] = true;
+				continue;
+			}
+			pthread_mutex_lock(&done.lock);
+			done.left--;
+			pthread_mutex_unlock(&done.lock);
+		}
+		fn(&args[i]);
 	}
+	if (watch)
+		wait_jobs(&done, progress, jobs, n);
 	for (unsigned int i = 0; i < n; i++) {
 		if (started[i])
 			pthread_join(th[i], NULL);
@@ -900,17 +993,32 @@ static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
 	free(args);
 	free(th);
 	free(started);
+	free(jt);
 	return r;
 }
 
 int transfer_dump(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
 		  struct transfer_job *jobs, unsigned int n_jobs)
 {
-	return run_jobs(dump_job, cfg, dma, jobs, n_jobs);
+	return run_jobs(dump_job, cfg, dma, jobs, n_jobs, NULL);
 }
 
 int transfer_restore(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
 		     struct transfer_job *jobs, unsigned int n_jobs)
 {
-	return run_jobs(restore_job, cfg, dma, jobs, n_jobs);
+	return run_jobs(restore_job, cfg, dma, jobs, n_jobs, NULL);
+}
+
+int transfer_dump_progress(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
+			   struct transfer_job *jobs, unsigned int n_jobs,
+			   const struct transfer_progress *progress)
+{
+	return run_jobs(dump_job, cfg, dma, jobs, n_jobs, progress);
+}
+
+int transfer_restore_progress(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
+			      struct transfer_job *jobs, unsigned int n_jobs,
+			      const struct transfer_progress *progress)
+{
+	return run_jobs(restore_job, cfg, dma, jobs, n_jobs, progress);
 }

@@ -45,6 +45,28 @@ struct transfer_job {
 	int status;
 	char err[600];
 	struct transfer_stats stats;
+	/* GPU bytes handed on so far (to compress/ on dump, to the engine on
+	 * restore); read it with transfer_job_progress() while the job runs. */
+	uint64_t progress;
+};
+
+/* How far a running job is; safe from any thread. */
+uint64_t transfer_job_progress(const struct transfer_job *job);
+
+/* A CLOCK_REALTIME deadline @seconds from now, for pthread_cond_timedwait. */
+struct timespec;
+void transfer_deadline(double seconds, struct timespec *ts);
+
+/*
+ * Called on the thread that called transfer_*_progress() about every
+ * @interval_s seconds while jobs run (every job then runs on a thread of its
+ * own), so the caller can log progress where logging is safe.
+ */
+struct transfer_progress {
+	void (*fn)(void *ctx, const struct transfer_job *jobs, unsigned int n_jobs,
+		   double elapsed_s);
+	void *ctx;
+	double interval_s;
 };
 
 /* The file of part @part of stream @base ("x.vrs", "x.1.vrs", ...). */
@@ -58,5 +80,13 @@ int transfer_dump(const struct plugin_config *cfg, const struct plugin_dma_ops *
 /* Restore: write every job's stream file back into its BOs. */
 int transfer_restore(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
 		     struct transfer_job *jobs, unsigned int n_jobs);
+
+/* The same, reporting progress through @progress (NULL: none). */
+int transfer_dump_progress(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
+			   struct transfer_job *jobs, unsigned int n_jobs,
+			   const struct transfer_progress *progress);
+int transfer_restore_progress(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
+			      struct transfer_job *jobs, unsigned int n_jobs,
+			      const struct transfer_progress *progress);
 
 #endif

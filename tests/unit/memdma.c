@@ -29,6 +29,7 @@ struct plugin_dma {
 
 /* Fault injection: the Nth copy (1-based) fails; 0 = none. */
 unsigned long fail_copy_at;
+unsigned int copy_delay_us;
 unsigned long copies;
 
 static int memdma_open(const struct plugin_dma_params *p, struct plugin_dma **out, char *err,
@@ -93,6 +94,8 @@ static int memdma_copy(struct plugin_dma *d, unsigned int ring, unsigned int bo,
 		snprintf(d->err, sizeof(d->err), "injected fault");
 		return -EIO;
 	}
+	if (copy_delay_us)
+		usleep(copy_delay_us);
 	if (to_device)
 		memcpy(d->bo[bo].map + off, d->buf[buf], len);
 	else

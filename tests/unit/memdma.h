@@ -12,6 +12,7 @@ extern struct plugin_dma_ops memdma;
 extern unsigned long fail_copy_at;
 extern unsigned long copies; /* copies so far (counted while fail_copy_at is set) */
 extern unsigned long fills;  /* fills carried out */
+extern unsigned int copy_delay_us; /* each copy takes at least this long */
 /* The engine's fill (memdma.fill), to put back after a test replaced it. */
 int memdma_fill(struct plugin_dma *d, unsigned int ring, unsigned int bo, uint64_t off,
 		uint64_t len, uint32_t value, uint64_t *ticket);

@@ -3,9 +3,9 @@
  * EXPECT: the overlapped-restore server takes a request from another process
  * (a fork made after it started, as criu's tasks are) over its socket, with
  * more BOs than one message carries, and writes every BO back byte for byte
- * from the stream files while the caller has already gone on; waiting for a
- * pid that handed nothing over says so; a second request from the same task
- * is refused; three tasks at once all come back, and two sharing a GPU never
+ * from the stream files while the caller has already gone on, the waiter
+ * seeing progress meanwhile; waiting for a pid that handed nothing over says
+ * so; a second request from the same task is refused; three tasks at once all come back, and two sharing a GPU never
  * run at the same time; a task in another network namespace is told it
  * cannot reach the server; a stream file that is not there fails that
  * request with the file named, and the failure reaches the waiter.
@@ -94,9 +94,33 @@ static int child_status(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
+struct seen {
+	unsigned int calls;
+	uint64_t last;
+	bool backwards;
+};
+
+static void on_progress(void *ctx, const struct transfer_job *jobs, unsigned int n_jobs,
+			double elapsed_s)
+{
+	struct seen *s = ctx;
+	uint64_t done = 0, total = 0;
+
+	for (unsigned int j = 0; j < n_jobs; j++) {
+		done += transfer_job_progress(&jobs[j]);
+		for (unsigned int i = 0; i < jobs[j].n_bos; i++)
+			total += jobs[j].bos[i].size;
+	}
+	s->backwards |= done < s->last || done > total || elapsed_s < 0;
+	s->last = done;
+	s->calls++;
+}
+
 static void test_round_trip(const char *dir)
 {
 	static struct transfer_bo src0[N0], src1[N1], dst0[N0], dst1[N1];
+	struct seen seen = { 0, 0, false };
+	struct transfer_progress tp = { on_progress, &seen, 0.005 };
 	struct transfer_job jobs[2], into[2];
 	struct restore_server_done done;
 	struct restore_server *s;
@@ -110,11 +134,15 @@ static void test_round_trip(const char *dir)
 	into[1].n_parts = jobs[1].n_parts;
 
 	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
+	copy_delay_us = 1000; /* long enough for progress calls while waiting */
 	child = submit_in_child(s, into, 2, true);
 	CHECK_EQ_INT(child_status(child), 0);
 	/* The child is gone; the server holds its own references to the BOs. */
-	CHECK_EQ_INT(restore_server_wait(s, child + 100000, &done), 0);
-	CHECK_EQ_INT(restore_server_wait(s, child, &done), 1);
+	CHECK_EQ_INT(restore_server_wait(s, child + 100000, NULL, &done), 0);
+	CHECK_EQ_INT(restore_server_wait(s, child, &tp, &done), 1);
+	copy_delay_us = 0;
+	CHECK(seen.calls > 0);
+	CHECK(!seen.backwards);
 	CHECK_EQ_INT(done.status, 0);
 	CHECK_EQ_INT(done.n_jobs, 2);
 	CHECK(done.finished >= done.started && done.started >= done.submitted);
@@ -129,7 +157,7 @@ static void test_round_trip(const char *dir)
 	for (unsigned int i = 0; i < N1; i++)
 		CHECK(same_contents(src1[i].dmabuf_fd, dst1[i].dmabuf_fd, bo_size(i)));
 	/* Waited for once: the same pid has nothing left. */
-	CHECK_EQ_INT(restore_server_wait(s, child, &done), 0);
+	CHECK_EQ_INT(restore_server_wait(s, child, NULL, &done), 0);
 	restore_server_stop(s, false);
 
 	for (unsigned int i = 0; i < N0; i++) {
@@ -186,7 +214,7 @@ static void test_three_tasks(const char *dir)
 		child[t] = submit_in_child(s, jobs[t], n_jobs[t], false);
 	for (unsigned int t = 0; t < 3; t++) {
 		CHECK_EQ_INT(child_status(child[t]), 0);
-		CHECK_EQ_INT(restore_server_wait(s, child[t], &done[t]), 1);
+		CHECK_EQ_INT(restore_server_wait(s, child[t], NULL, &done[t]), 1);
 		CHECK_EQ_INT(done[t].status, 0);
 		for (unsigned int g = 0; g < n_jobs[t]; g++)
 			for (unsigned int i = 0; i < 4; i++)
@@ -246,7 +274,7 @@ static void test_missing_stream(const char *dir)
 	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
 	child = submit_in_child(s, &job, 1, false);
 	CHECK_EQ_INT(child_status(child), 0);
-	CHECK_EQ_INT(restore_server_wait(s, child, &done), 1);
+	CHECK_EQ_INT(restore_server_wait(s, child, NULL, &done), 1);
 	CHECK(done.status != 0);
 	CHECK(done.jobs[0].status != 0);
 	/* Looked up by its name in the server's folder, not the caller's path. */
