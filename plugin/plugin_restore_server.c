@@ -116,6 +116,7 @@ struct restore_server {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping, discard;
+	int cancel; /* set when stopping with discard: running copies end early */
 	struct request *head; /* every request, oldest first */
 };
 
@@ -267,6 +268,7 @@ static int receive_request(struct restore_server *s, int conn, struct request **
 		}
 		job->gpu_id = m->job.gpu_id;
 		job->render_minor = m->job.render_minor;
+		job->cancel = &s->cancel;
 		job->n_parts = m->job.n_parts;
 		job->bos = &q->bos[filled];
 		if (snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", s->dir,
@@ -557,6 +559,8 @@ void restore_server_stop(struct restore_server *s, bool discard)
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
 	s->discard = discard;
+	if (discard)
+		__atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	if (s->stop_fd >= 0) {

@@ -73,9 +73,9 @@ int restore_server_wait(struct restore_server *s, pid_t pid,
 			const struct transfer_progress *progress, struct restore_server_done *done);
 
 /*
- * Ends the threads. A request being copied is finished first; requests not
- * started are dropped when @discard (the restore failed), carried out
- * otherwise. Frees everything.
+ * Ends the threads. When @discard (the restore failed), copies stop early and
+ * requests not started are dropped; otherwise everything queued is carried
+ * out first. Frees everything.
  */
 void restore_server_stop(struct restore_server *s, bool discard);
 

@@ -656,6 +656,11 @@ static int bo_of_tag(const struct transfer_job *job, uint64_t tag)
 	return -1;
 }
 
+static bool job_cancelled(const struct transfer_job *job)
+{
+	return job->cancel && __atomic_load_n(job->cancel, __ATOMIC_RELAXED);
+}
+
 static void *restore_job(void *arg)
 {
 	struct job_arg *a = arg;
@@ -716,6 +721,13 @@ static void *restore_job(void *arg)
 	for (;;) {
 		int buf;
 		bool progressed = false, reads_left = false;
+
+		if (job_cancelled(job)) {
+			r = -ECANCELED;
+			pipe_fail(&p, r, "restore of %s stopped: the restore failed elsewhere",
+				  job->stream_path);
+			break;
+		}
 
 		/* Start reads into free buffers, taking the parts in turn. */
 		for (unsigned int k = 0; k < parts; k++)

@@ -41,6 +41,8 @@ struct transfer_job {
 	 * return); restore: as the image says (0 = 1). */
 	char stream_path[PATH_MAX];
 	unsigned int n_parts;
+	/* Restore stops (-ECANCELED) once *cancel is non-zero; NULL: never. */
+	const int *cancel;
 	/* out */
 	int status;
 	char err[600];

@@ -7,7 +7,8 @@
  * seeing progress meanwhile; waiting for a pid that handed nothing over says
  * so; a second request from the same task is refused; three tasks at once all come back, and two sharing a GPU never
  * run at the same time; a task in another network namespace is told it
- * cannot reach the server; a stream file that is not there fails that
+ * cannot reach the server; stopping after a failed restore cuts a copy under
+ * way short; a stream file that is not there fails that
  * request with the file named, and the failure reaches the waiter.
  *
  * The DMA stage is the memcpy engine of tests/unit/memdma.c; the server,
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -261,6 +263,43 @@ static void test_other_netns(const char *dir)
 	close(bo.dmabuf_fd);
 }
 
+/* A restore that failed elsewhere stops a copy under way: stop(discard)
+ * leaves the rest of the BO unwritten instead of finishing it first. */
+static void test_cancel(const char *dir)
+{
+	const uint64_t size = 4 << 20; /* 64 chunks of 64 KiB, 20 ms each: 1.3 s */
+	struct transfer_bo src = { size, make_bo(size, 0, 21), 9 };
+	struct transfer_bo dst = { size, make_bo(size, 1, 0), 9 };
+	struct transfer_job job = { .gpu_id = 0x800, .bos = &src, .n_bos = 1, .n_parts = 1 };
+	struct restore_server *s;
+	char err[512];
+	uint8_t *tail;
+	pid_t child;
+
+	snprintf(job.stream_path, sizeof(job.stream_path), "%s/cancel.vrs", dir);
+	CHECK_EQ_INT(transfer_dump(&cfg, &memdma, &job, 1), 0);
+	job.bos = &dst;
+	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
+	copy_delay_us = 20000;
+	child = submit_in_child(s, &job, 1, false);
+	CHECK_EQ_INT(child_status(child), 0);
+	usleep(100 * 1000);
+	restore_server_stop(s, true);
+	copy_delay_us = 0;
+	tail = mmap(NULL, size, PROT_READ, MAP_SHARED, dst.dmabuf_fd, 0);
+	CHECK(tail != MAP_FAILED);
+	if (tail != MAP_FAILED) {
+		bool zero = true;
+
+		for (uint64_t i = size - 65536; i < size; i++)
+			zero &= tail[i] == 0;
+		CHECK(zero); /* the last chunk was never copied */
+		munmap(tail, size);
+	}
+	close(src.dmabuf_fd);
+	close(dst.dmabuf_fd);
+}
+
 static void test_missing_stream(const char *dir)
 {
 	struct transfer_bo bo = { 8192, make_bo(8192, 1, 0), 5 };
@@ -301,6 +340,7 @@ int main(void)
 	test_round_trip(dir);
 	test_three_tasks(dir);
 	test_other_netns(dir);
+	test_cancel(dir);
 	test_missing_stream(dir);
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
