@@ -210,9 +210,9 @@ struct cr_sorted {
 };
 
 struct compress_reader {
+	/* immutable after open */
 	bool memory_fs; /* the file is in memory (tmpfs): reads are copies */
 	struct compress_rate *rate; /* opts.rate: cap on chunk reads */
-	/* immutable after open */
 	char *name;
 	int fd;	 /* buffered */
 	int dfd; /* O_DIRECT, or -1 */

@@ -9,9 +9,7 @@
  * UPDATE_VMA_MAP inside the restored task; RESUME_DEVICES_LATE in the criu
  * process with the task's pid, after the restorer has put every VMA back.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,27 +50,6 @@ static const char *plugin_stage_name(int stage)
 	return "unknown";
 }
 
-/* True when the image folder holds KFD state of ours. */
-static bool images_have_gpu_state(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	bool found = false;
-	DIR *d;
-
-	if (fd < 0)
-		return false;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return false;
-	}
-	while (!found && (de = readdir(d)))
-		found = !strncmp(de->d_name, "vramstream-kfd-", 15);
-	closedir(d);
-	return found;
-}
-
 /*
  * Starts the overlapped-restore server (plugin_restore_server.h) while criu
  * has not forked the restored tasks yet. Without it, tasks restore their BO
@@ -89,7 +66,7 @@ static void start_restore_server(void)
 			"(VRAMSTREAM_RESTORE_OVERLAP=0)");
 		return;
 	}
-	if (dirfd < 0 || !images_have_gpu_state(dirfd))
+	if (dirfd < 0 || plugin_restore_find_kfd_image(dirfd, 0) < 0)
 		return;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
 	n = readlink(link, dir, sizeof(dir) - 1);

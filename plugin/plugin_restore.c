@@ -2,8 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +69,7 @@ static void state_reset_for(pid_t pid)
 		rs.render_fd[i] = -1;
 }
 
-/* Finds "vramstream-kfd-<pid>-<id>.img" for @pid; returns the id or -ENOENT. */
-static int find_kfd_image(int dirfd, pid_t pid)
+int plugin_restore_find_kfd_image(int dirfd, pid_t pid)
 {
 	char prefix[64];
 	DIR *d;
@@ -78,7 +77,10 @@ static int find_kfd_image(int dirfd, pid_t pid)
 	int dup_fd, id = -ENOENT;
 	size_t plen;
 
-	snprintf(prefix, sizeof(prefix), "vramstream-kfd-%d-", (int)pid);
+	if (pid > 0)
+		snprintf(prefix, sizeof(prefix), "vramstream-kfd-%d-", (int)pid);
+	else
+		snprintf(prefix, sizeof(prefix), "vramstream-kfd-");
 	plen = strlen(prefix);
 	dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dup_fd < 0)
@@ -89,12 +91,15 @@ static int find_kfd_image(int dirfd, pid_t pid)
 		return -errno;
 	}
 	while ((de = readdir(d))) {
+		const char *rest = de->d_name + plen;
 		int v;
 		char tail[8];
 
 		if (strncmp(de->d_name, prefix, plen))
 			continue;
-		if (sscanf(de->d_name + plen, "%d.im%1[g]", &v, tail) == 2) {
+		if (pid <= 0 && (rest = strchr(rest, '-')))
+			rest++; /* past any pid */
+		if (rest && sscanf(rest, "%d.im%1[g]", &v, tail) == 2) {
 			id = v;
 			break;
 		}
@@ -469,7 +474,7 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 		return -EINVAL;
 	}
 	/* The GPU mapping comes from the task's KFD image. */
-	kid = find_kfd_image(dirfd, pid);
+	kid = plugin_restore_find_kfd_image(dirfd, pid);
 	if (kid < 0) {
 		pr_err("restore of pid %d: render node file %d has no KFD image beside it", (int)pid,
 		       id);
@@ -568,7 +573,7 @@ int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *s
 
 		plugin_progress_init(&progress, "restore", (int)pid);
 		if (restore_server_wait(srv, pid, &progress.tp, &done) == 1) {
-			double waited = now_s() - t0;
+			double waited = now_s() - t0, beside;
 
 			log_jobs(pid, done.jobs, done.n_jobs);
 			if (done.status) {
@@ -576,17 +581,16 @@ int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *s
 				       (int)pid);
 				return kill_unrestored(pid, done.status);
 			}
+			/* From hand-over to done, all but the wait ran beside criu. */
+			beside = done.finished - done.submitted - waited;
 			pr_info("restore of pid %d: BO contents restored by criu's process in "
 				"%.3f s (queued %.3f s), %.3f s of it while criu restored the "
 				"rest; resume waited %.3f s",
 				(int)pid, done.finished - done.started, done.started - done.submitted,
-				(done.finished - done.submitted) - waited > 0
-					? (done.finished - done.submitted) - waited
-					: 0.0,
-				waited);
+				beside > 0 ? beside : 0.0, waited);
 		}
 	}
-	if (find_kfd_image(dirfd, pid) < 0)
+	if (plugin_restore_find_kfd_image(dirfd, pid) < 0)
 		return 0; /* no GPU state of ours in this task */
 	kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
 	if (kfd < 0) {

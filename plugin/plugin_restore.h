@@ -23,6 +23,12 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 /* Same for a render-node file: reopens the node of the matched GPU. */
 int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id);
 
+/*
+ * The id of "vramstream-kfd-<pid>-<id>.img" in the image folder, for @pid or,
+ * when @pid is 0, for any task; -ENOENT when there is none.
+ */
+int plugin_restore_find_kfd_image(int dirfd, pid_t pid);
+
 /* UPDATE_VMA_MAP: the restored mmap offset and fd for a device VMA. */
 int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint64_t *new_pgoff,
 		       int *plugin_fd);

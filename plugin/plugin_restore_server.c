@@ -338,8 +338,10 @@ static int peer_of(int conn, pid_t *pid, char *err, size_t err_len)
 	socklen_t len = sizeof(cr);
 
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &len)) {
-		errf(err, err_len, "SO_PEERCRED: %s", strerror(errno));
-		return -errno;
+		int r = -errno;
+
+		errf(err, err_len, "SO_PEERCRED: %s", strerror(-r));
+		return r;
 	}
 	if (cr.uid != geteuid()) {
 		errf(err, err_len, "caller uid %u is not criu's", (unsigned int)cr.uid);

@@ -754,7 +754,6 @@ static void *restore_job(void *arg)
 				r = issue_fill(&p, (unsigned int)bo_of_tag(job, zc.tag), zc.offset,
 					       zc.raw_len, zc.tag);
 				if (!r) {
-					job->stats.bytes += zc.raw_len;
 					__atomic_fetch_add(&job->progress, zc.raw_len,
 							   __ATOMIC_RELAXED);
 					next[part]++;
@@ -814,7 +813,6 @@ advanced:
 				       ci->offset, ci->raw_len, true, ci->tag);
 			if (r)
 				break;
-			job->stats.bytes += ci->raw_len;
 			__atomic_fetch_add(&job->progress, ci->raw_len, __ATOMIC_RELAXED);
 			continue;
 		}
@@ -871,6 +869,7 @@ out:
 	for (unsigned int i = 0; i < MAX_PARTS; i++)
 		compress_reader_free(rd[i]);
 	job->stats.dma_busy_s = p.dma_busy;
+	job->stats.bytes = transfer_job_progress(job); /* what went to the engine */
 	job->stats.seconds = now_s() - t0;
 	if (r && !job->status)
 		pipe_fail(&p, r, "%s", strerror(-r));
