@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * A host memcpy engine over memfd "BOs" for the transfer pipeline's unit
- * tests (the plugin uses SDMA, tested under the emulator).
+ * A host memcpy engine over memfd "BOs" (and a progress recorder) for the
+ * transfer pipeline's unit tests (the plugin uses SDMA, tested under the
+ * emulator).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -191,4 +192,20 @@ int same_contents(int a, int b, uint64_t size)
 	munmap(ma, size);
 	munmap(mb, size);
 	return eq;
+}
+
+void on_progress(void *ctx, const struct transfer_job *jobs, unsigned int n_jobs,
+		 double elapsed_s)
+{
+	struct seen *s = ctx;
+	uint64_t done = 0, total = 0;
+
+	for (unsigned int j = 0; j < n_jobs; j++) {
+		done += transfer_job_progress(&jobs[j]);
+		for (unsigned int i = 0; i < jobs[j].n_bos; i++)
+			total += jobs[j].bos[i].size;
+	}
+	s->backwards |= done < s->last || done > total || elapsed_s < 0;
+	s->last = done;
+	s->calls++;
 }

@@ -4,7 +4,10 @@
 
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "plugin_dma.h"
+#include "plugin_transfer.h"
 
 /* The engine: BOs are memfds, copies are memcpy, tickets complete at once. */
 extern struct plugin_dma_ops memdma;
@@ -23,5 +26,14 @@ int memdma_fill_unsupported(struct plugin_dma *d, unsigned int ring, unsigned in
 int make_bo(uint64_t size, unsigned int kind, unsigned int seed);
 /* 1 when the two BOs hold the same @size bytes. */
 int same_contents(int a, int b, uint64_t size);
+
+/* Records the progress calls of transfer_*_progress / restore_server_wait. */
+struct seen {
+	unsigned int calls;
+	uint64_t last;
+	bool backwards; /* the count went down, or past the jobs' total */
+};
+void on_progress(void *ctx, const struct transfer_job *jobs, unsigned int n_jobs,
+		 double elapsed_s);
 
 #endif

@@ -96,32 +96,10 @@ static int child_status(pid_t pid)
 	return WEXITSTATUS(st);
 }
 
-struct seen {
-	unsigned int calls;
-	uint64_t last;
-	bool backwards;
-};
-
-static void on_progress(void *ctx, const struct transfer_job *jobs, unsigned int n_jobs,
-			double elapsed_s)
-{
-	struct seen *s = ctx;
-	uint64_t done = 0, total = 0;
-
-	for (unsigned int j = 0; j < n_jobs; j++) {
-		done += transfer_job_progress(&jobs[j]);
-		for (unsigned int i = 0; i < jobs[j].n_bos; i++)
-			total += jobs[j].bos[i].size;
-	}
-	s->backwards |= done < s->last || done > total || elapsed_s < 0;
-	s->last = done;
-	s->calls++;
-}
-
 static void test_round_trip(const char *dir)
 {
 	static struct transfer_bo src0[N0], src1[N1], dst0[N0], dst1[N1];
-	struct seen seen = { 0, 0, false };
+	struct seen seen = { 0 };
 	struct transfer_progress tp = { on_progress, &seen, 0.005 };
 	struct transfer_job jobs[2], into[2];
 	struct restore_server_done done;
