@@ -905,21 +905,24 @@ struct job_done {
 	unsigned int left;
 };
 
-struct job_thread {
+/* One job of run_jobs(): its argument and, when it has one, its thread. */
+struct job_slot {
+	struct job_arg arg;
 	void *(*fn)(void *);
-	struct job_arg *arg;
 	struct job_done *done;
+	pthread_t thread;
+	bool started;
 };
 
 static void *job_thread_main(void *p)
 {
-	struct job_thread *t = p;
+	struct job_slot *js = p;
 
-	t->fn(t->arg);
-	pthread_mutex_lock(&t->done->lock);
-	t->done->left--;
-	pthread_cond_broadcast(&t->done->cond);
-	pthread_mutex_unlock(&t->done->lock);
+	js->fn(&js->arg);
+	pthread_mutex_lock(&js->done->lock);
+	js->done->left--;
+	pthread_cond_broadcast(&js->done->cond);
+	pthread_mutex_unlock(&js->done->lock);
 	return NULL;
 }
 
@@ -950,23 +953,17 @@ static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
 		    const struct transfer_progress *progress)
 {
 	struct job_done done = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
-	struct job_thread *jt = calloc(n ? n : 1, sizeof(*jt));
+	struct job_slot *slots = calloc(n ? n : 1, sizeof(*slots));
 	bool watch = progress && progress->fn && progress->interval_s > 0;
-	struct job_arg *args = calloc(n ? n : 1, sizeof(*args));
-	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
-	bool *started = calloc(n ? n : 1, sizeof(*started));
 	int r = 0;
 
-	if (!args || !th || !started || !jt) {
-		free(args);
-		free(th);
-		free(started);
-		free(jt);
+	if (!slots)
 		return -ENOMEM;
-	}
 	for (unsigned int i = 0; i < n; i++) {
-		args[i] = (struct job_arg){ cfg, ops, &jobs[i], n, NULL };
-		if (compress_rate_new(cfg->io_rate, &args[i].rate)) {
+		struct job_slot *js = &slots[i];
+
+		*js = (struct job_slot){ { cfg, ops, &jobs[i], n, NULL }, fn, &done };
+		if (compress_rate_new(cfg->io_rate, &js->arg.rate)) {
 			r = -ENOMEM;
 			jobs[i].status = r;
 			snprintf(jobs[i].err, sizeof(jobs[i].err), "out of memory");
@@ -981,34 +978,30 @@ static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
 		 * One GPU runs on the calling thread and the others in parallel,
 		 * unless the caller watches progress: then every job has a thread.
 		 */
-		jt[i] = (struct job_thread){ fn, &args[i], &done };
 		if (n > 1 || watch) {
 			pthread_mutex_lock(&done.lock);
 			done.left++;
 			pthread_mutex_unlock(&done.lock);
-			if (pthread_create(&th[i], NULL, job_thread_main, &jt[i]) == 0) {
-				started[i] = true;
+			if (pthread_create(&js->thread, NULL, job_thread_main, js) == 0) {
+				js->started = true;
 				continue;
 			}
 			pthread_mutex_lock(&done.lock);
 			done.left--;
 			pthread_mutex_unlock(&done.lock);
 		}
-		fn(&args[i]);
+		fn(&js->arg);
 	}
 	if (watch)
 		wait_jobs(&done, progress, jobs, n);
 	for (unsigned int i = 0; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
+		if (slots[i].started)
+			pthread_join(slots[i].thread, NULL);
 		if (jobs[i].status && !r)
 			r = jobs[i].status;
-		compress_rate_free(args[i].rate);
+		compress_rate_free(slots[i].arg.rate);
 	}
-	free(args);
-	free(th);
-	free(started);
-	free(jt);
+	free(slots);
 	return r;
 }
 
