@@ -131,6 +131,13 @@ int compress_writer_push(struct compress_writer *w, const void *buf, uint64_t le
 			 uint64_t offset, compress_done_fn done, void *cookie);
 
 /*
+ * How many chunks push() can queue right now without blocking (0 once the
+ * stream has failed), so a caller with several streams can feed the one
+ * with room instead of waiting on a busy one. Safe from any thread.
+ */
+unsigned int compress_writer_room(struct compress_writer *w);
+
+/*
  * Waits for all pushed data, writes index and footer, fsyncs if asked and
  * renames the file into place. On failure the temporary file is removed.
  * Either way STATS (may be NULL) gets the totals. Does not free W.

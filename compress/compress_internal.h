@@ -158,6 +158,7 @@ struct compress_writer {
 	int fd;		/* O_DIRECT when direct */
 	int bfd;	/* buffered descriptor of the same file (== fd when not direct) */
 	bool direct;
+	bool memory_fs; /* tmpfs or ramfs: every write is a copy, O_DIRECT or not */
 	unsigned int nworkers;
 	unsigned int njobs;
 	unsigned int nstaging;

@@ -622,7 +622,9 @@ static int cr_start(struct compress_reader *r, const struct compress_reader_opts
 		iov[i].iov_len = r->staging_size;
 		r->free_staging[r->nfree_staging++] = (int)i;
 	}
-	ret = compress_uring_init(&r->uring, r->njobs, iov, r->nstaging);
+	/* Fixed buffers pay only for O_DIRECT onto a device (see the writer). */
+	ret = compress_uring_init(&r->uring, r->njobs, iov,
+				  r->dfd >= 0 && !r->memory_fs ? r->nstaging : 0);
 	free(iov);
 	if (ret < 0) {
 		compress_err_set(err, "%s: io_uring setup: %s", r->name, strerror(-ret));

@@ -48,15 +48,22 @@ static int stream(const char *path, const uint8_t *data, uint64_t len, int mode,
 	o.prealloc_off = mode & 2;
 	o.chunk_size = 256 << 10;
 	o.fsync = true;
+	o.workers = 2;
+	o.queue_depth = 3;
 	ret = compress_writer_new(path, &o, &w, err);
 	if (ret < 0)
 		return ret;
+	/* EXPECT: a new writer has room for its whole queue: workers + staging */
+	CHECK_EQ_INT(compress_writer_room(w), 5);
 	for (uint64_t pos = 0; pos < len; pos += 1 << 20) {
 		pushed++;
 		if (compress_writer_push(w, data + pos, 1 << 20, 3, pos, done, &returned) < 0)
 			break;
 	}
 	ret = compress_writer_finish(w, NULL, err);
+	/* EXPECT: a failed stream offers no room, so no caller waits on it */
+	if (ret < 0)
+		CHECK_EQ_INT(compress_writer_room(w), 0);
 	compress_writer_free(w);
 	CHECK_EQ_INT(returned, pushed);
 	return ret;
