@@ -333,6 +333,8 @@ struct result {
 	double dump_s, restore_s, dump_cpu_s, restore_cpu_s;
 	uint64_t bytes, stored, peak_rss;
 	double dma_busy[2], codec_busy[2], io_busy[2];
+	double feed_wait[2]; /* the pipeline's GPU thread waiting on the CPU side */
+	double setup[2];     /* the pipeline's start: engine, pinned buffers, files */
 	unsigned int parts; /* stream files per GPU */
 };
 
@@ -379,6 +381,8 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 		res->dma_busy[0] += jobs[gi].stats.dma_busy_s;
 		res->codec_busy[0] += jobs[gi].stats.codec_busy_s;
 		res->io_busy[0] += jobs[gi].stats.io_busy_s;
+		res->feed_wait[0] += jobs[gi].stats.feed_wait_s;
+		res->setup[0] += jobs[gi].stats.setup_s;
 	}
 	if (r)
 		return r;
@@ -408,6 +412,8 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 		res->dma_busy[1] += jobs[gi].stats.dma_busy_s;
 		res->codec_busy[1] += jobs[gi].stats.codec_busy_s;
 		res->io_busy[1] += jobs[gi].stats.io_busy_s;
+		res->feed_wait[1] += jobs[gi].stats.feed_wait_s;
+		res->setup[1] += jobs[gi].stats.setup_s;
 	}
 	if (r)
 		return r;
@@ -595,11 +601,12 @@ static void json_entry(const char *name, const struct result *r, bool last)
 	       "\"bytes\":%" PRIu64 ",\"stored\":%" PRIu64 ",\"dump_s\":%.4f,\"restore_s\":%.4f,"
 	       "\"dump_cpu_s_per_gb\":%.4f,\"restore_cpu_s_per_gb\":%.4f,"
 	       "\"dma_busy_s\":[%.4f,%.4f],\"codec_busy_s\":[%.4f,%.4f],\"io_busy_s\":[%.4f,%.4f],"
-	       "\"peak_rss\":%" PRIu64 "}%s",
+	       "\"feed_wait_s\":[%.4f,%.4f],\"setup_s\":[%.4f,%.4f],\"peak_rss\":%" PRIu64 "}%s",
 	       name, gb / r->dump_s, gb / r->restore_s, r->stored ? (double)r->bytes / r->stored : 0,
 	       r->bytes, r->stored, r->dump_s, r->restore_s, r->dump_cpu_s / gb, r->restore_cpu_s / gb,
 	       r->dma_busy[0], r->dma_busy[1], r->codec_busy[0], r->codec_busy[1], r->io_busy[0],
-	       r->io_busy[1], r->peak_rss, last ? "" : ",");
+	       r->io_busy[1], r->feed_wait[0], r->feed_wait[1], r->setup[0], r->setup[1], r->peak_rss,
+	       last ? "" : ",");
 }
 
 static void usage(FILE *f)
@@ -762,7 +769,12 @@ int bench_e2e_main(int argc, char **argv)
 	       "ratio", "dma", "codec", "io", "dma", "codec", "io", "RSS MB");
 	print_row("pipeline", &pipe);
 	print_row("baseline", &base);
-	printf("pipeline: %u stream file(s) per GPU\n", pipe.parts);
+	printf("pipeline: %u stream file(s) per GPU; of %.2f s of dump, %.2f s starting and %.2f "
+	       "waiting on writers; of %.2f s of restore, %.2f s starting and %.2f waiting on reads "
+	       "(GPU thread, mean per GPU); CPU s per GB: dump %.2f, restore %.2f\n",
+	       pipe.parts, pipe.dump_s, pipe.setup[0] / dev.n_gpus, pipe.feed_wait[0] / dev.n_gpus,
+	       pipe.restore_s, pipe.setup[1] / dev.n_gpus, pipe.feed_wait[1] / dev.n_gpus,
+	       pipe.dump_cpu_s / (pipe.bytes / 1e9), pipe.restore_cpu_s / (pipe.bytes / 1e9));
 	printf("pipeline/baseline: dump %.2fx, restore %.2fx%s\n",
 	       base.dump_s / pipe.dump_s, base.restore_s / pipe.restore_s,
 	       o.verify ? "; every byte verified after restore" : "");

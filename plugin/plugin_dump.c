@@ -388,12 +388,13 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		}
 		pr_info("dump of pid %u, GPU 0x%x: %u BO(s) in %u stream file(s), %.3f GB moved, %.3f GB stored "
 			"(ratio %.2f), %.3f s, %.2f GB/s; chunks zero/raw/zstd %" PRIu64 "/%" PRIu64
-			"/%" PRIu64 "; busy s: dma %.2f, compress %.2f, io %.2f",
+			"/%" PRIu64 "; busy s: dma %.2f, compress %.2f, io %.2f; GPU thread waited on "
+			"writers %.2f s",
 			d.info.pid, job->gpu_id, job->n_bos, job->n_parts, st->bytes / 1e9, st->stored / 1e9,
 			st->stored ? (double)st->bytes / st->stored : 0.0, st->seconds,
 			st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0, st->chunks_zero,
 			st->chunks_raw, st->chunks_zstd, st->dma_busy_s, st->codec_busy_s,
-			st->io_busy_s);
+			st->io_busy_s, st->feed_wait_s);
 	}
 	if (r)
 		goto out;

@@ -237,10 +237,11 @@ static void log_jobs(pid_t pid, const struct transfer_job *jobs, unsigned int n_
 			continue;
 		}
 		pr_info("restore of pid %d, GPU 0x%x: %u BO(s), %.3f GB moved from %.3f GB "
-			"stored, %.3f s, %.2f GB/s; busy s: dma %.2f, decompress %.2f, io %.2f",
+			"stored, %.3f s, %.2f GB/s; busy s: dma %.2f, decompress %.2f, io %.2f; "
+			"GPU thread waited on reads %.2f s",
 			(int)pid, job->gpu_id, job->n_bos, st->bytes / 1e9, st->stored / 1e9,
 			st->seconds, st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0,
-			st->dma_busy_s, st->codec_busy_s, st->io_busy_s);
+			st->dma_busy_s, st->codec_busy_s, st->io_busy_s, st->feed_wait_s);
 	}
 }
 

@@ -25,9 +25,13 @@ struct transfer_stats {
 	uint64_t stored;	/* bytes in the stream file */
 	uint64_t chunks_zero, chunks_raw, chunks_zstd;
 	double seconds;		/* wall time of the job */
+	double setup_s;		/* of which starting: engine, pinned buffers, stream files */
 	double dma_busy_s;	/* time the DMA stage was busy */
 	double codec_busy_s;	/* compression or decompression, summed over workers */
 	double io_busy_s;	/* I/O submit-to-completion, summed */
+	/* time the GPU's thread spent waiting on the CPU side: for a buffer or
+	 * for room in a stream file (dump), for reads to land (restore) */
+	double feed_wait_s;
 };
 
 struct transfer_job {
