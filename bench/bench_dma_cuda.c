@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "bench_dma_cuda.h"
+#include "sdma_engine.h"
 
 typedef int CUresult;
 typedef int CUdevice;
@@ -254,8 +256,9 @@ static int cuda_open(const struct plugin_dma_params *p, struct plugin_dma **out,
 	d->streams = calloc(d->n_streams, sizeof(*d->streams));
 	d->events = calloc((size_t)d->n_streams * d->events_per_stream, sizeof(*d->events));
 	d->issued = calloc(d->n_streams, sizeof(*d->issued));
-	if (!d->streams || !d->events || !d->issued ||
-	    posix_memalign(&d->pool, 4096, p->buffer_size * p->buffers)) {
+	if (d->streams && d->events && d->issued)
+		d->pool = sdma_host_pages_alloc(p->buffer_size * p->buffers);
+	if (!d->pool) {
 		snprintf(err, err_len, "out of memory for %u pinned buffers", p->buffers);
 		goto fail;
 	}
@@ -264,7 +267,7 @@ static int cuda_open(const struct plugin_dma_params *p, struct plugin_dma **out,
 	if (r) {
 		snprintf(err, err_len, "cuMemHostRegister of %llu bytes: %s",
 			 (unsigned long long)(p->buffer_size * p->buffers), cu_err(r));
-		free(d->pool);
+		munmap(d->pool, p->buffer_size * p->buffers);
 		d->pool = NULL;
 		goto fail;
 	}
@@ -299,7 +302,7 @@ static void cuda_close(struct plugin_dma *d)
 	}
 	if (d->pool) {
 		cu.MemHostUnregister(d->pool);
-		free(d->pool);
+		munmap(d->pool, d->buffer_size * d->n_buffers);
 	}
 	free(d->streams);
 	free(d->events);

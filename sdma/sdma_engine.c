@@ -539,6 +539,54 @@ static int sdma_hostbuf_register(struct sdma_engine *e, void *ptr, uint64_t size
 	return 0;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14, include/uapi/asm-generic/mman-common.h */
+#endif
+#define SDMA_HUGE_PAGE (2ull << 20)
+
+void *sdma_host_pages_alloc(uint64_t size)
+{
+	uint64_t len = size + SDMA_HUGE_PAGE, head;
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *p;
+
+	if (!size || size > SIZE_MAX - SDMA_HUGE_PAGE || size % (uint64_t)page) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/*
+	 * A pool set up once and pinned whole: faulting it in and pinning it
+	 * page by page took 0.1-0.2 s for 320 MiB on the H100 machine, at the
+	 * start of every dump and restore. On 2 MiB pages both go a folio at a
+	 * time. So: start the mapping on a 2 MiB boundary (map 2 MiB more and
+	 * trim), ask for huge pages (a no-op where THP is off) and fault it all
+	 * in now, not in the first copy of each buffer.
+	 */
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	head = (SDMA_HUGE_PAGE - (uintptr_t)p % SDMA_HUGE_PAGE) % SDMA_HUGE_PAGE;
+	if (head)
+		munmap(p, head);
+	if (len - head > size)
+		munmap(p + head + size, len - head - size);
+	p += head;
+	madvise(p, size, MADV_HUGEPAGE);
+	if (madvise(p, size, MADV_POPULATE_WRITE)) {
+		/* Before 5.14: touch every page (EINVAL), or out of memory. */
+		if (errno != EINVAL) {
+			int e = errno;
+
+			munmap(p, size);
+			errno = e;
+			return NULL;
+		}
+		for (uint64_t off = 0; off < size; off += (uint64_t)page)
+			((volatile uint8_t *)p)[off] = 0;
+	}
+	return p;
+}
+
 int sdma_hostbuf_alloc(struct sdma_engine *e, uint64_t size, struct sdma_hostbuf **out)
 {
 	uint64_t map_size = sdma_align_up(size, e->page_size);
@@ -548,12 +596,10 @@ int sdma_hostbuf_alloc(struct sdma_engine *e, uint64_t size, struct sdma_hostbuf
 	*out = NULL;
 	if (!size || map_size > SIZE_MAX)
 		return sdma_fail(e, -EINVAL, "host buffer: size %" PRIu64, size);
-	/* Populated up front: the pool is set up once and reused, and faulting
-	 * its pages in on the first copy of each buffer would sit in the hot
-	 * path (the kernel pins userptr pages at submission anyway). */
-	p = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-		 -1, 0);
-	if (p == MAP_FAILED)
+	/* Populated up front (see sdma_host_pages_alloc): the kernel pins
+	 * userptr pages at submission anyway. */
+	p = sdma_host_pages_alloc(map_size);
+	if (!p)
 		return sdma_fail(e, -errno, "host buffer: mmap of %" PRIu64 " bytes", map_size);
 	r = sdma_hostbuf_register(e, p, map_size, true, map_size, out);
 	if (r)

@@ -96,6 +96,14 @@ void sdma_engine_last_error(struct sdma_engine *e, char *buf, size_t len);
  * kernel's AMDGPU_GEM_USERPTR_ANONONLY) and must outlive the hostbuf.
  */
 int sdma_hostbuf_alloc(struct sdma_engine *e, uint64_t size, struct sdma_hostbuf **out);
+
+/*
+ * The memory behind sdma_hostbuf_alloc(), for other engines' pinned pools
+ * too: @size bytes (a whole number of pages) of private anonymous memory,
+ * faulted in, on transparent huge pages where the kernel gives them. NULL
+ * with errno set on failure; free with munmap(p, size).
+ */
+void *sdma_host_pages_alloc(uint64_t size);
 int sdma_hostbuf_wrap(struct sdma_engine *e, void *ptr, uint64_t size, struct sdma_hostbuf **out);
 void *sdma_hostbuf_ptr(const struct sdma_hostbuf *hb);
 uint64_t sdma_hostbuf_size(const struct sdma_hostbuf *hb);
