@@ -18,6 +18,10 @@
 #include <unistd.h>
 
 #include "emu_daemon_internal.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 #include "emu_root.h"
 
 struct emu_kproc *emu_kproc_find(struct emu_daemon *d, pid_t pid)
@@ -206,6 +210,19 @@ int emu_bo_new(struct emu_daemon *d, struct emu_kproc *p, unsigned int gpu_index
 		bo->cpu = mmap(NULL, aligned, PROT_READ | PROT_WRITE, MAP_SHARED, bo->memfd, 0);
 		if (bo->cpu == MAP_FAILED) {
 			bo->cpu = NULL;
+			err = -ENOMEM;
+			goto fail;
+		}
+		/*
+		 * VRAM is taken (and cleared) when the BO is made, as amdgpu_bo_create
+		 * places it at once, not when something first touches it: allocate
+		 * and zero the pages now, so the cost lands on the allocation as on
+		 * hardware and not on whoever maps the BO first (an SDMA import in
+		 * the middle of a restore). Before Linux 5.14 (EINVAL) they come on
+		 * first touch as before.
+		 */
+		if ((flags & KFD_IOC_ALLOC_MEM_FLAGS_VRAM) &&
+		    madvise(bo->cpu, aligned, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
 			err = -ENOMEM;
 			goto fail;
 		}
