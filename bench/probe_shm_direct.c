@@ -15,7 +15,9 @@
  * Each thread moves SIZE/THREADS bytes into its own file; prints GB/s and
  * the time each phase took, summed over threads.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <nmmintrin.h>
