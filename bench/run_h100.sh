@@ -39,8 +39,8 @@ variant() {
 }
 
 variant shm-random-off --kind random --level off --dir /dev/shm/vramstream-e2e
-variant shm-random-off-8streams --kind random --level off --streams 8 --dir /dev/shm/vramstream-e2e
+variant shm-random-off-16streams --kind random --level off --streams 16 --dir /dev/shm/vramstream-e2e
 variant shm-mixed-zstd1 --kind mixed --level 1 --dir /dev/shm/vramstream-e2e
-variant shm-mixed-zstd-3 --kind mixed --level -3 --dir /dev/shm/vramstream-e2e
+variant shm-mixed-zstd-1 --kind mixed --level -1 --dir /dev/shm/vramstream-e2e
 variant disk-mixed-zstd1 --kind mixed --level 1 --dir /var/tmp/vramstream-e2e
 rm -rf /dev/shm/vramstream-e2e /var/tmp/vramstream-e2e
