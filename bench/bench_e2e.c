@@ -327,6 +327,23 @@ static int bos_verify(const struct e2e_opts *o, const char *what)
 	return r;
 }
 
+/*
+ * Between a dump and its restore (outside the timed parts): writes the file
+ * back and drops it from the page cache, so that on a disk both variants'
+ * restores read from the disk, not one from the cache (the pipeline reads
+ * with O_DIRECT). A no-op on tmpfs.
+ */
+static void drop_cached(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	fdatasync(fd);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+}
+
 /* ---- the pipeline ----------------------------------------------------- */
 
 struct result {
@@ -393,8 +410,15 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 	/* Restore into fresh BOs, so nothing of the old contents can help. */
 	unsigned int parts[MAX_GPUS];
 
-	for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
 		parts[gi] = jobs[gi].n_parts; /* as the plugin's metadata keeps it */
+		for (unsigned int part = 0; part < parts[gi]; part++) {
+			char path[PATH_MAX];
+
+			if (!transfer_part_path(jobs[gi].stream_path, part, path, sizeof(path)))
+				drop_cached(path);
+		}
+	}
 	res->parts = parts[0];
 	bos_release();
 	r = bos_create(o, false);
@@ -562,6 +586,12 @@ static int run_baseline(const struct e2e_opts *o, struct result *res)
 	res->stored = res->bytes;
 	if (r)
 		return r;
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/baseline-gpu%u.raw", o->dir, gi);
+		drop_cached(path);
+	}
 	bos_release();
 	r = bos_create(o, false);
 	if (!r)
