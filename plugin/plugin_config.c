@@ -51,7 +51,8 @@ static const struct setting settings[] = {
 	{ "VRAMSTREAM_IO_DEPTH", NULL, SETTING_UINT, CFG(io_depth), 0, 4096,
 	  "io_uring queue depth and staging buffers per stream (0 = 2 per worker + 2)" },
 	{ "VRAMSTREAM_STREAMS", NULL, SETTING_UINT, CFG(streams), 0, 16,
-	  "stream files per GPU, written in parallel (0 = one per 2 CPUs, 1 to 16)" },
+	  "stream files per GPU, written in parallel (0 = one per CPU without compression, one "
+	  "per 2 CPUs with it; 1 to 16)" },
 	{ "VRAMSTREAM_FSYNC", NULL, SETTING_BOOL, CFG(fsync), 0, 0,
 	  "fsync stream files before the dump succeeds" },
 	{ "VRAMSTREAM_DIRECT_IO", NULL, SETTING_BOOL, CFG(direct_io), 0, 0,

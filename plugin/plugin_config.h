@@ -40,7 +40,8 @@ struct plugin_config {
 	uint64_t pinned_max;	 /* pinned host memory per GPU */
 	unsigned int sdma_rings; /* 0 = every ring the GPU reports */
 	unsigned int io_depth;	 /* io_uring queue depth; 0 = 2 per worker + 2 */
-	unsigned int streams;	 /* stream files per GPU; 0 = one per 2 CPUs, 1..16 */
+	unsigned int streams;	 /* stream files per GPU; 0 = one per CPU (per 2 CPUs when
+				    compressing), 1..16 */
 	bool fsync;
 	bool direct_io;
 	uint64_t io_rate;	 /* bytes/s cap on each GPU's stream I/O; 0 = none */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,21 @@
 #include "plugin_transfer.h"
 #include "test_common.h"
 
-static void test_round_trip(const char *dir, unsigned int n_gpus, unsigned int parts)
+/* Stream files per GPU when the settings leave it to the plugin: one per CPU
+ * of the GPU's share, per 2 CPUs when compressing, 1 to 16 (plugin_config.h). */
+static unsigned int default_parts(bool compress, unsigned int n_gpus)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN), n = (cpus > 0 ? cpus : 1) / n_gpus;
+
+	if (compress)
+		n /= 2;
+	return n < 1 ? 1 : n > 16 ? 16 : (unsigned int)n;
+}
+
+/* Round trip through @parts stream files per GPU (0: the default number),
+ * compressed or not. */
+static void test_round_trip_level(const char *dir, unsigned int n_gpus, unsigned int parts,
+				  bool compress)
 {
 	static const uint64_t sizes[] = { 3 << 20, 1, 0, 5 * 65536 + 123, 2 << 20, 4096 };
 	const unsigned int n = sizeof(sizes) / sizeof(sizes[0]);
@@ -32,6 +47,7 @@ static void test_round_trip(const char *dir, unsigned int n_gpus, unsigned int p
 	int r;
 
 	plugin_config_defaults(&cfg);
+	cfg.compress = compress;
 	cfg.chunk_size = 256 << 10;
 	cfg.buffer_size = 256 << 10;
 	cfg.pinned_max = 1 << 20; /* 4 buffers: far fewer than chunks */
@@ -54,6 +70,8 @@ static void test_round_trip(const char *dir, unsigned int n_gpus, unsigned int p
 	}
 	r = transfer_dump(&cfg, &memdma, jobs, n_gpus);
 	CHECK_EQ_INT(r, 0);
+	if (!parts)
+		parts = default_parts(compress, n_gpus);
 	for (unsigned int g = 0; g < n_gpus; g++) {
 		uint64_t total = 0;
 
@@ -90,6 +108,11 @@ static void test_round_trip(const char *dir, unsigned int n_gpus, unsigned int p
 			unlink(path);
 		}
 	}
+}
+
+static void test_round_trip(const char *dir, unsigned int n_gpus, unsigned int parts)
+{
+	test_round_trip_level(dir, n_gpus, parts, true);
 }
 
 static void test_dma_fault(const char *dir)
@@ -172,8 +195,13 @@ int main(void)
 		return 2;
 	test_round_trip(dir, 1, 1);
 	test_round_trip(dir, 2, 1);
-	test_round_trip(dir, 1, 3); /* striped: chunks round-robin over three files */
+	test_round_trip(dir, 1, 3); /* striped: chunks spread over three files */
 	test_round_trip(dir, 2, 2);
+	/* EXPECT: left to the plugin, one file per CPU without compression and
+	 * per 2 CPUs with it (at least one), every byte back either way */
+	test_round_trip_level(dir, 1, 0, false);
+	test_round_trip_level(dir, 1, 0, true);
+	test_round_trip_level(dir, 2, 0, false);
 	/* Zero chunks were restored by the engine's fill, and without one (an
 	 * engine that refuses, or has none) through host buffers. */
 	CHECK(fills > 0);
