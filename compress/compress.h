@@ -196,6 +196,13 @@ int64_t compress_reader_find(const struct compress_reader *r, uint64_t tag, uint
 int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, uint64_t dst_len,
 			 compress_done_fn done, void *cookie);
 
+/*
+ * How many reads compress_reader_read() takes right now without blocking, so
+ * a caller with several files can read from one with room. Safe from any
+ * thread.
+ */
+unsigned int compress_reader_room(struct compress_reader *r);
+
 /* Waits until every queued read is done; returns the first error of them. */
 int compress_reader_wait(struct compress_reader *r, struct compress_err *err);
 

@@ -378,6 +378,16 @@ int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, u
 	return 0;
 }
 
+unsigned int compress_reader_room(struct compress_reader *r)
+{
+	unsigned int room;
+
+	pthread_mutex_lock(&r->lock);
+	room = r->stopping ? 0 : r->njobs - r->in_flight;
+	pthread_mutex_unlock(&r->lock);
+	return room;
+}
+
 int compress_reader_wait(struct compress_reader *r, struct compress_err *err)
 {
 	int ret;

@@ -763,6 +763,32 @@ static bool job_cancelled(const struct transfer_job *job)
 	return job->cancel && __atomic_load_n(job->cancel, __ATOMIC_RELAXED);
 }
 
+/*
+ * The part to read from next, among those with chunks left (@next against
+ * @n_chunks): the one whose reader takes the most reads now, the first such
+ * from @start on. Taking parts in turn made the GPU's thread wait on a part
+ * whose queue was full while others could read.
+ */
+static unsigned int roomiest_reader(struct compress_reader *const *rd, unsigned int parts,
+				    unsigned int start, const uint64_t *next,
+				    const uint64_t *n_chunks)
+{
+	unsigned int best = parts, best_room = 0;
+
+	for (unsigned int k = 0; k < parts; k++) {
+		unsigned int i = (start + k) % parts, room;
+
+		if (next[i] >= n_chunks[i])
+			continue;
+		room = compress_reader_room(rd[i]);
+		if (best == parts || room > best_room) {
+			best = i;
+			best_room = room;
+		}
+	}
+	return best; /* the caller knows some part has chunks left */
+}
+
 static void *restore_job(void *arg)
 {
 	struct job_arg *a = arg;
@@ -848,8 +874,7 @@ static void *restore_job(void *arg)
 			pthread_mutex_unlock(&p.lock);
 			if (have_ready)
 				break;
-			while (next[part] >= n_chunks[part])
-				part = (part + 1) % parts;
+			part = roomiest_reader(rd, parts, part, next, n_chunks);
 			/* Zero chunks: filled by the engine while there is room. */
 			compress_reader_chunk(rd[part], next[part], &zc);
 			if (zc.codec == COMPRESS_CODEC_ZERO && !fills_off && p.ops->fill &&
@@ -881,9 +906,12 @@ static void *restore_job(void *arg)
 				idxq_push(&p.free_bufs, (unsigned int)buf);
 				pthread_mutex_unlock(&p.lock);
 			} else {
+				double t_read = now_s();
+
 				r = compress_reader_read(rd[part], next[part],
 							 p.ops->buffer(p.dma, (unsigned int)buf),
 							 p.buffer_size, on_read, &cookies[buf]);
+				p.feed_wait += now_s() - t_read; /* blocks while its queue is full */
 				if (r) {
 					pipe_fail(&p, r, "reading chunk %" PRIu64 " of %s failed: %s",
 						  next[part], job->stream_path, strerror(-r));

@@ -92,6 +92,8 @@ static int verify_stream(const char *path, const uint8_t *data, uint64_t len, ui
 	ret = compress_reader_open(path, &ro, &r, err);
 	if (ret < 0)
 		return ret;
+	/* EXPECT: a new reader has room for its whole queue: workers + staging */
+	CHECK_EQ_INT(compress_reader_room(r), 5);
 	n = compress_reader_chunk_count(r);
 	out = malloc(len ? len : 1);
 	for (uint64_t i = 0; i < n; i++) {
@@ -113,6 +115,9 @@ static int verify_stream(const char *path, const uint8_t *data, uint64_t len, ui
 		ret = compress_reader_wait(r, err);
 	else
 		compress_reader_wait(r, NULL);
+	/* EXPECT: every read done, failed or not, gives its room back (a reader
+	 * stays usable after a failed read) */
+	CHECK_EQ_INT(compress_reader_room(r), 5);
 	if (ret == 0 && (covered != len || (len && memcmp(out, data, len)))) {
 		snprintf(err->msg, sizeof(err->msg),
 			 "data read back differs (covered %llu of %llu)",
