@@ -4,6 +4,7 @@
  * needs, with the prototypes of cuda.h (CUDA 12/13 driver API, the _v2
  * symbols since CUDA 3.2). Error codes are CUresult (0 = CUDA_SUCCESS).
  */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -50,7 +51,9 @@ static struct cuda_api {
 	CUresult (*EventRecord)(CUevent, CUstream);
 	CUresult (*EventSynchronize)(CUevent);
 	CUresult (*GetErrorString)(CUresult, const char **);
+	CUresult (*DeviceGetPCIBusId)(char *, int, CUdevice);
 	CUcontext ctx;
+	int numa_node; /* the GPU's, from its PCI device; -1 unknown */
 	/* device allocations standing in for BOs */
 	CUdeviceptr *bos;
 	uint64_t *bo_sizes;
@@ -64,6 +67,28 @@ static const char *cu_err(CUresult r)
 	if (cu.GetErrorString && !cu.GetErrorString(r, &s) && s)
 		return s;
 	return "unknown CUDA error";
+}
+
+/* The GPU's NUMA node from its PCI device in sysfs, as the SDMA engine finds
+ * a render node's (sdma_numa_node_of_fd); -1 when unknown. */
+static int pci_numa_node(CUdevice dev)
+{
+	char bus[32], path[96];
+	FILE *f;
+	int node = -1;
+
+	if (!cu.DeviceGetPCIBusId || cu.DeviceGetPCIBusId(bus, sizeof(bus), dev))
+		return -1;
+	for (char *c = bus; *c; c++)
+		*c = (char)tolower((unsigned char)*c); /* sysfs names are lower case */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/numa_node", bus);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &node) != 1 || node < 0)
+		node = -1;
+	fclose(f);
+	return node;
 }
 
 int bench_cuda_init(int ordinal, char *err, size_t err_len)
@@ -109,6 +134,8 @@ int bench_cuda_init(int ordinal, char *err, size_t err_len)
 #undef SYM
 	/* Optional: without it zero chunks go through host buffers. */
 	*(void **)&cu.MemsetD8Async = dlsym(cu.lib, "cuMemsetD8Async");
+	/* Optional: without it the pinned pool goes wherever the kernel puts it. */
+	*(void **)&cu.DeviceGetPCIBusId = dlsym(cu.lib, "cuDeviceGetPCIBusId");
 	r = cu.Init(0);
 	if (!r)
 		r = cu.DeviceGet(&dev, ordinal);
@@ -120,6 +147,7 @@ int bench_cuda_init(int ordinal, char *err, size_t err_len)
 		snprintf(err, err_len, "CUDA device %d: %s", ordinal, cu_err(r));
 		return -ENODEV;
 	}
+	cu.numa_node = pci_numa_node(dev);
 	return 0;
 }
 
@@ -257,7 +285,7 @@ static int cuda_open(const struct plugin_dma_params *p, struct plugin_dma **out,
 	d->events = calloc((size_t)d->n_streams * d->events_per_stream, sizeof(*d->events));
 	d->issued = calloc(d->n_streams, sizeof(*d->issued));
 	if (d->streams && d->events && d->issued)
-		d->pool = sdma_host_pages_alloc(p->buffer_size * p->buffers);
+		d->pool = sdma_host_pages_alloc(p->buffer_size * p->buffers, cu.numa_node);
 	if (!d->pool) {
 		snprintf(err, err_len, "out of memory for %u pinned buffers", p->buffers);
 		goto fail;

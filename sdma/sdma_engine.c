@@ -27,6 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <amdgpu.h>
@@ -544,7 +547,49 @@ static int sdma_hostbuf_register(struct sdma_engine *e, void *ptr, uint64_t size
 #endif
 #define SDMA_HUGE_PAGE (2ull << 20)
 
-void *sdma_host_pages_alloc(uint64_t size)
+#define SDMA_MPOL_PREFERRED 1 /* include/uapi/linux/mempolicy.h */
+
+int sdma_numa_node_of_fd(int fd)
+{
+	struct stat st;
+	char path[96];
+	FILE *f;
+	int node = -1;
+
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/device/numa_node", major(st.st_rdev),
+		 minor(st.st_rdev));
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &node) != 1 || node < 0 || node >= 1024)
+		node = -1;
+	fclose(f);
+	return node;
+}
+
+/*
+ * Prefers node @node for the pages of [p, p + size) (mbind(2) with
+ * MPOL_PREFERRED; raw syscall, so no libnuma). Best effort: on one node,
+ * without the syscall or when refused, the pages go where they would anyway.
+ * A GPU's copy engine reaching host memory on another socket crosses the
+ * socket link for every byte, and the CPU side of the pipeline reads what it
+ * wrote there again.
+ */
+static void sdma_prefer_node(void *p, uint64_t size, int node)
+{
+	unsigned long mask[1024 / (8 * sizeof(unsigned long))] = { 0 };
+
+	if (node < 0 || node >= 1024)
+		return;
+	mask[node / (8 * sizeof(unsigned long))] |= 1ul << (node % (8 * sizeof(unsigned long)));
+	/* maxnode counts one past the last bit the kernel reads (mm/mempolicy.c get_nodes) */
+	syscall(SYS_mbind, p, (unsigned long)size, SDMA_MPOL_PREFERRED, mask,
+		(unsigned long)(8 * sizeof(mask) + 1), 0ul);
+}
+
+void *sdma_host_pages_alloc(uint64_t size, int numa_node)
 {
 	uint64_t len = size + SDMA_HUGE_PAGE, head;
 	long page = sysconf(_SC_PAGESIZE);
@@ -572,6 +617,7 @@ void *sdma_host_pages_alloc(uint64_t size)
 		munmap(p + head + size, len - head - size);
 	p += head;
 	madvise(p, size, MADV_HUGEPAGE);
+	sdma_prefer_node(p, size, numa_node);
 	if (madvise(p, size, MADV_POPULATE_WRITE)) {
 		/* Before 5.14: touch every page (EINVAL), or out of memory. */
 		if (errno != EINVAL) {
@@ -598,7 +644,7 @@ int sdma_hostbuf_alloc(struct sdma_engine *e, uint64_t size, struct sdma_hostbuf
 		return sdma_fail(e, -EINVAL, "host buffer: size %" PRIu64, size);
 	/* Populated up front (see sdma_host_pages_alloc): the kernel pins
 	 * userptr pages at submission anyway. */
-	p = sdma_host_pages_alloc(map_size);
+	p = sdma_host_pages_alloc(map_size, e->numa_node);
 	if (!p)
 		return sdma_fail(e, -errno, "host buffer: mmap of %" PRIu64 " bytes", map_size);
 	r = sdma_hostbuf_register(e, p, map_size, true, map_size, out);
@@ -853,6 +899,7 @@ int sdma_engine_new(int render_fd, const struct sdma_engine_config *cfg, struct 
 	sdma_engine_config_defaults(&e->cfg);
 	e->page_size = page > 0 ? (uint64_t)page : 4096;
 
+	e->numa_node = sdma_numa_node_of_fd(render_fd);
 	r = amdgpu_device_initialize(render_fd, &e->info.drm_major, &e->info.drm_minor, &e->dev);
 	if (r) {
 		e->dev = NULL;

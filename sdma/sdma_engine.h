@@ -100,10 +100,16 @@ int sdma_hostbuf_alloc(struct sdma_engine *e, uint64_t size, struct sdma_hostbuf
 /*
  * The memory behind sdma_hostbuf_alloc(), for other engines' pinned pools
  * too: @size bytes (a whole number of pages) of private anonymous memory,
- * faulted in, on transparent huge pages where the kernel gives them. NULL
+ * faulted in, on transparent huge pages where the kernel gives them, and
+ * preferably on NUMA node @numa_node (-1: wherever the kernel puts it). NULL
  * with errno set on failure; free with munmap(p, size).
+ * sdma_hostbuf_alloc() places its pool on the GPU's own node.
  */
-void *sdma_host_pages_alloc(uint64_t size);
+void *sdma_host_pages_alloc(uint64_t size, int numa_node);
+
+/* The NUMA node of the device behind character device fd @fd (its sysfs
+ * device's numa_node), or -1 when unknown or the machine has one node. */
+int sdma_numa_node_of_fd(int fd);
 int sdma_hostbuf_wrap(struct sdma_engine *e, void *ptr, uint64_t size, struct sdma_hostbuf **out);
 void *sdma_hostbuf_ptr(const struct sdma_hostbuf *hb);
 uint64_t sdma_hostbuf_size(const struct sdma_hostbuf *hb);

@@ -59,6 +59,7 @@ struct sdma_engine {
 	const struct sdma_gen *gen;
 	struct sdma_engine_config cfg; /* defaults filled in */
 	struct sdma_engine_info info;
+	int numa_node; /* the GPU's, for the pinned pool; -1 unknown */
 	unsigned int num_ctx;
 	amdgpu_context_handle *ctx;
 	unsigned int num_lanes;
