@@ -157,6 +157,41 @@ static void test_short_stream(const char *dir)
 	close(big.dmabuf_fd);
 }
 
+/* EXPECT: a stream file that cannot be opened fails the job with its name,
+ * whichever part it is, and leaves no file behind: a dump into a missing
+ * folder, a restore with one part of three gone. */
+static void test_part_open_fails(const char *dir)
+{
+	struct plugin_config cfg;
+	struct transfer_bo bo = { 3 << 20, make_bo(3 << 20, 0, 5), 8 };
+	struct transfer_job job = { .gpu_id = 0x500, .bos = &bo, .n_bos = 1, .n_parts = 3 };
+	char part1[PATH_MAX];
+
+	plugin_config_defaults(&cfg);
+	cfg.chunk_size = cfg.buffer_size = 256 << 10;
+	cfg.direct_io = false;
+	snprintf(job.stream_path, sizeof(job.stream_path), "%s/missing/gpu.vrs", dir);
+	CHECK_EQ_INT(transfer_dump(&cfg, &memdma, &job, 1), -ENOENT);
+	CHECK(strstr(job.err, "/missing/gpu.") != NULL);
+
+	memset(job.err, 0, sizeof(job.err));
+	job.status = 0;
+	snprintf(job.stream_path, sizeof(job.stream_path), "%s/three.vrs", dir);
+	CHECK_EQ_INT(transfer_dump(&cfg, &memdma, &job, 1), 0);
+	CHECK_EQ_INT(transfer_part_path(job.stream_path, 1, part1, sizeof(part1)), 0);
+	CHECK_EQ_INT(unlink(part1), 0);
+	CHECK_EQ_INT(transfer_restore(&cfg, &memdma, &job, 1), -ENOENT);
+	printf("restore without part 1: %s\n", job.err);
+	CHECK(strstr(job.err, part1) != NULL);
+	for (unsigned int p = 0; p < 3; p++) {
+		char path[PATH_MAX];
+
+		transfer_part_path(job.stream_path, p, path, sizeof(path));
+		unlink(path);
+	}
+	close(bo.dmabuf_fd);
+}
+
 /* EXPECT: a caller watching progress is called back on its own thread while
  * the jobs run, sees the count grow and never pass the total, and the count
  * ends at the total, dump and restore alike. */
@@ -212,6 +247,7 @@ int main(void)
 	memdma.fill = memdma_fill;
 	test_dma_fault(dir);
 	test_short_stream(dir);
+	test_part_open_fails(dir);
 	test_progress(dir);
 	rmdir(dir);
 	return test_finish("test_plugin_transfer");
