@@ -454,10 +454,11 @@ struct job_arg {
 
 /*
  * Opens the stream files of one job on threads of their own, while the job's
- * thread starts the engine and registers its pinned buffers: each file's
- * writer or reader allocates staging memory, sets up io_uring and starts its
- * threads, which for 16 files took about 0.3 s one after the other on the
- * H100 machine (bench/RESULTS.md), a quarter of an 8 GiB dump.
+ * thread starts the engine and pins its buffers: each file's writer or reader
+ * sets up io_uring and its threads, and with O_DIRECT onto a device pins its
+ * staging memory. One after the other, 16 files took about 0.3 s on the H100
+ * machine when staging was always pinned (bench/RESULTS.md), a quarter of an
+ * 8 GiB dump; side by side with the engine's start they cost next to nothing.
  */
 struct part_opener {
 	pthread_t thread;
@@ -540,11 +541,11 @@ static unsigned int roomiest_part(struct compress_writer *const *w, unsigned int
 }
 
 /*
- * Dump. A GPU's stream is striped over job->n_parts files, chunks handed out
- * round-robin: one file takes one writer at a time (the inode lock, and
- * io_uring serialises buffered writes to one inode), so a single file caps
- * a dump at one core's memcpy into the page cache (2.3 GB/s measured on the
- * H100 machine's tmpfs, bench/RESULTS.md).
+ * Dump. A GPU's stream is striped over job->n_parts files, each chunk handed
+ * to the file with the most room (roomiest_part): one file takes one writer
+ * at a time (the inode lock, and io_uring serialises buffered writes to one
+ * inode), so a single file caps a dump at one core's memcpy into the page
+ * cache (2.3 GB/s measured on the H100 machine's tmpfs, bench/RESULTS.md).
  */
 static void *dump_job(void *arg)
 {
@@ -560,8 +561,7 @@ static void *dump_job(void *arg)
 	unsigned int bo = 0, parts, next_part = 0, part;
 	uint64_t off = 0;
 	double t_wait;
-	int r2;
-	int r;
+	int r, r2;
 
 	parts = job->n_parts ? job->n_parts : job_parts(a->cfg, a->n_jobs);
 	if (parts > MAX_PARTS)
