@@ -61,15 +61,28 @@ static void make_jobs(const char *dir, struct transfer_job *jobs, struct transfe
 	}
 }
 
-/* In a child: hands @jobs over (twice when @twice) and exits with the result. */
+/*
+ * In a child: hands @jobs over (twice when @twice) and exits with the result.
+ * With @gate, the child first waits until the parent closes gate[1], so that
+ * several children can be forked while the server is idle and then let go at
+ * once: a fork while the server's threads allocate can leave the child with
+ * the allocator's lock held for good (ASan's allocator is not fork-safe).
+ */
 static pid_t submit_in_child(const struct restore_server *s, const struct transfer_job *jobs,
-			     unsigned int n_jobs, bool twice)
+			     unsigned int n_jobs, bool twice, const int *gate)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		char err[512] = "";
-		int r = restore_server_submit(s, jobs, n_jobs, err, sizeof(err));
+		char err[512] = "", c;
+		int r;
+
+		if (gate) {
+			close(gate[1]);
+			while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+				;
+		}
+		r = restore_server_submit(s, jobs, n_jobs, err, sizeof(err));
 
 		if (r) {
 			fprintf(stderr, "child: submit: %s\n", err);
@@ -115,7 +128,7 @@ static void test_round_trip(const char *dir)
 
 	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
 	copy_delay_us = 1000; /* long enough for progress calls while waiting */
-	child = submit_in_child(s, into, 2, true);
+	child = submit_in_child(s, into, 2, true, NULL);
 	CHECK_EQ_INT(child_status(child), 0);
 	/* The child is gone; the server holds its own references to the BOs. */
 	CHECK_EQ_INT(restore_server_wait(s, child + 100000, NULL, &done), 0);
@@ -164,6 +177,7 @@ static void test_three_tasks(const char *dir)
 	struct restore_server *s;
 	char err[512];
 	pid_t child[3];
+	int gate[2];
 
 	memset(jobs, 0, sizeof(jobs));
 	for (unsigned int t = 0; t < 3; t++) {
@@ -190,8 +204,11 @@ static void test_three_tasks(const char *dir)
 			jobs[t][g].bos = dst[t][g];
 	}
 	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
+	CHECK_EQ_INT(pipe(gate), 0);
 	for (unsigned int t = 0; t < 3; t++)
-		child[t] = submit_in_child(s, jobs[t], n_jobs[t], false);
+		child[t] = submit_in_child(s, jobs[t], n_jobs[t], false, gate);
+	close(gate[0]);
+	close(gate[1]); /* all three submit at once */
 	for (unsigned int t = 0; t < 3; t++) {
 		CHECK_EQ_INT(child_status(child[t]), 0);
 		CHECK_EQ_INT(restore_server_wait(s, child[t], NULL, &done[t]), 1);
@@ -259,7 +276,7 @@ static void test_cancel(const char *dir)
 	job.bos = &dst;
 	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
 	copy_delay_us = 20000;
-	child = submit_in_child(s, &job, 1, false);
+	child = submit_in_child(s, &job, 1, false, NULL);
 	CHECK_EQ_INT(child_status(child), 0);
 	usleep(100 * 1000);
 	restore_server_stop(s, true);
@@ -289,7 +306,7 @@ static void test_missing_stream(const char *dir)
 
 	snprintf(job.stream_path, sizeof(job.stream_path), "/elsewhere/not-there.vrs");
 	CHECK_EQ_INT(restore_server_start(&cfg, &memdma, dir, &s, err, sizeof(err)), 0);
-	child = submit_in_child(s, &job, 1, false);
+	child = submit_in_child(s, &job, 1, false, NULL);
 	CHECK_EQ_INT(child_status(child), 0);
 	CHECK_EQ_INT(restore_server_wait(s, child, NULL, &done), 1);
 	CHECK(done.status != 0);
