@@ -74,21 +74,13 @@ static const char *cu_err(CUresult r)
 static int pci_numa_node(CUdevice dev)
 {
 	char bus[32], path[96];
-	FILE *f;
-	int node = -1;
 
 	if (!cu.DeviceGetPCIBusId || cu.DeviceGetPCIBusId(bus, sizeof(bus), dev))
 		return -1;
 	for (char *c = bus; *c; c++)
 		*c = (char)tolower((unsigned char)*c); /* sysfs names are lower case */
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/numa_node", bus);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &node) != 1 || node < 0)
-		node = -1;
-	fclose(f);
-	return node;
+	return sdma_numa_node_read(path);
 }
 
 int bench_cuda_init(int ordinal, char *err, size_t err_len)

@@ -7,9 +7,11 @@
  * level 1, DESIGN.md). Also the small helpers the pipeline shares.
  */
 #include <errno.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #ifdef __SSE2__
@@ -151,6 +153,13 @@ unsigned int compress_online_cpus(void)
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n > 0 ? (unsigned int)n : 1;
+}
+
+bool compress_on_memory_fs(int fd)
+{
+	struct statfs fs;
+
+	return !fstatfs(fd, &fs) && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
 }
 
 void compress_err_set(struct compress_err *err, const char *fmt, ...)

@@ -96,6 +96,8 @@ bool compress_is_zero(const void *buf, size_t len);
 
 uint64_t compress_now_ns(void);
 unsigned int compress_online_cpus(void);
+/* tmpfs or ramfs: every read and write of @fd is a memory copy, O_DIRECT or not. */
+bool compress_on_memory_fs(int fd);
 void compress_err_set(struct compress_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -7,12 +7,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "compress_internal.h"
@@ -673,7 +671,6 @@ static int cr_open(int fd, const char *name, const struct compress_reader_opts *
 {
 	struct compress_reader_opts def;
 	struct compress_reader *r;
-	struct statfs fs;
 	char path[64];
 	int ret;
 
@@ -699,8 +696,7 @@ static int cr_open(int fd, const char *name, const struct compress_reader_opts *
 	r->rate = opts->rate;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	if (!fstatfs(fd, &fs))
-		r->memory_fs = fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+	r->memory_fs = compress_on_memory_fs(fd);
 	ret = cr_load_index(r, err);
 	if (ret == 0 && opts->direct_io) {
 		/* A second descriptor for O_DIRECT chunk reads; refused on some filesystems. */

@@ -20,12 +20,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "compress_internal.h"
@@ -547,7 +545,6 @@ static int cw_check_opts(const struct compress_writer_opts *o, struct compress_e
 /* Creates the temporary file (0600, mkostemp) and reopens it with O_DIRECT when allowed. */
 static int cw_open(struct compress_writer *w, struct compress_err *err)
 {
-	struct statfs fs;
 	int fd, dfd, ret;
 
 	if (asprintf(&w->tmp_path, "%s.partial-XXXXXX", w->path) < 0) {
@@ -565,8 +562,7 @@ static int cw_open(struct compress_writer *w, struct compress_err *err)
 	}
 	w->fd = fd;
 	w->bfd = fd;
-	if (!fstatfs(fd, &fs))
-		w->memory_fs = fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+	w->memory_fs = compress_on_memory_fs(fd);
 	if (w->opts.direct_io) {
 		/* Filesystems without O_DIRECT refuse it with EINVAL: stay buffered then. */
 		dfd = open(w->tmp_path, O_WRONLY | O_DIRECT | O_CLOEXEC);

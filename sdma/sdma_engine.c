@@ -549,24 +549,29 @@ static int sdma_hostbuf_register(struct sdma_engine *e, void *ptr, uint64_t size
 
 #define SDMA_MPOL_PREFERRED 1 /* include/uapi/linux/mempolicy.h */
 
-int sdma_numa_node_of_fd(int fd)
+int sdma_numa_node_read(const char *path)
 {
-	struct stat st;
-	char path[96];
-	FILE *f;
+	FILE *f = fopen(path, "re");
 	int node = -1;
 
-	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
-		return -1;
-	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/device/numa_node", major(st.st_rdev),
-		 minor(st.st_rdev));
-	f = fopen(path, "re");
 	if (!f)
 		return -1;
 	if (fscanf(f, "%d", &node) != 1 || node < 0 || node >= 1024)
 		node = -1;
 	fclose(f);
 	return node;
+}
+
+int sdma_numa_node_of_fd(int fd)
+{
+	struct stat st;
+	char path[96];
+
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
+		return -1;
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/device/numa_node", major(st.st_rdev),
+		 minor(st.st_rdev));
+	return sdma_numa_node_read(path);
 }
 
 /*

@@ -110,6 +110,8 @@ void *sdma_host_pages_alloc(uint64_t size, int numa_node);
 /* The NUMA node of the device behind character device fd @fd (its sysfs
  * device's numa_node), or -1 when unknown or the machine has one node. */
 int sdma_numa_node_of_fd(int fd);
+/* The same from a sysfs numa_node file (a PCI device's, for other engines). */
+int sdma_numa_node_read(const char *path);
 int sdma_hostbuf_wrap(struct sdma_engine *e, void *ptr, uint64_t size, struct sdma_hostbuf **out);
 void *sdma_hostbuf_ptr(const struct sdma_hostbuf *hb);
 uint64_t sdma_hostbuf_size(const struct sdma_hostbuf *hb);

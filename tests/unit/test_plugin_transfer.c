@@ -157,9 +157,9 @@ static void test_short_stream(const char *dir)
 	close(big.dmabuf_fd);
 }
 
-/* EXPECT: a stream file that cannot be opened fails the job with its name,
- * whichever part it is, and leaves no file behind: a dump into a missing
- * folder, a restore with one part of three gone. */
+/* EXPECT: a stream file that cannot be opened fails the job with -ENOENT and
+ * its name, whichever part it is: a dump into a missing folder, a restore
+ * with one part of three gone. */
 static void test_part_open_fails(const char *dir)
 {
 	struct plugin_config cfg;
