@@ -141,6 +141,11 @@ struct cw_job;	/* one chunk in flight */
 /* Index entries live in blocks that never move, so workers fill them without a lock. */
 #define CW_INDEX_BLOCK 4096
 
+struct cw_extra {
+	uint64_t seq; /* of the chunk the entry is a piece of */
+	struct compress_chunk_info info;
+};
+
 struct cw_worker {
 	struct compress_writer *w;
 	pthread_t thread;
@@ -185,9 +190,13 @@ struct compress_writer {
 	bool stopping;
 	int error; /* first error of the stream, negative errno */
 	struct compress_err error_msg;
-	uint64_t next_seq; /* chunks so far = index entries */
+	uint64_t next_seq; /* chunks pushed so far; a chunk's first entry is index slot seq */
 	struct compress_chunk_info **index_blocks;
 	size_t nindex_blocks;
+	/* Further entries of chunks stored in pieces (runs of zeros split out),
+	 * merged after their chunk's first entry when the index is written. */
+	struct cw_extra *extras;
+	size_t nextras, extras_cap;
 	uint64_t cursor;       /* next free file offset for chunk data */
 	uint64_t prealloc_end; /* file preallocated up to here */
 	bool prealloc_ok;

@@ -35,18 +35,38 @@ struct cw_push {
 	unsigned int refs; /* jobs in flight + 1 while push() splits the buffer */
 };
 
+/*
+ * Runs of zeros inside a chunk: the chunk is looked at in CW_ZERO_BLOCK
+ * blocks, and a run of zero blocks of at least CW_ZERO_RUN_MIN bytes is
+ * stored as a zero entry of its own, the data around it as entries of their
+ * own (FORMAT.md allows any tiling of an object by entries). A chunk has at
+ * most CW_PIECES_MAX pieces; past that the rest stays one piece. The minimum
+ * run keeps restore's reads large: each entry is one read into one buffer.
+ */
+#define CW_ZERO_BLOCK	(64u << 10)
+#define CW_ZERO_RUN_MIN (1u << 20)
+#define CW_PIECES_MAX	16
+
+/* One entry of a chunk: a run of zeros, or data stored as one entry. */
+struct cw_piece {
+	struct compress_chunk_info info;
+	const uint8_t *out; /* bytes to write (data pieces) */
+	uint32_t out_len;   /* with padding; 0 for zero runs */
+	bool staged;	    /* out lies in the job's staging buffer */
+};
+
 struct cw_job {
 	struct cw_job *next;
 	struct cw_push *push;
 	const uint8_t *src;
-	uint64_t seq;
+	uint64_t seq;	    /* push order: the chunk's first index slot */
 	int staging;	    /* staging buffer held, or -1 */
-	const uint8_t *out; /* bytes to write */
-	uint32_t out_len;   /* with padding */
-	uint32_t written;
+	unsigned int npieces, cur; /* pieces; the one being written */
+	uint32_t written;	   /* of the current piece */
 	bool buffered; /* continued through the buffered descriptor */
 	uint64_t submit_ns;
-	struct compress_chunk_info info;
+	struct compress_chunk_info info; /* the whole chunk: tag, offset, raw_len */
+	struct cw_piece pieces[CW_PIECES_MAX];
 };
 
 /* Sample 16 pieces of 2 KiB across a chunk to predict whether zstd will pay. */
@@ -117,6 +137,24 @@ static struct compress_chunk_info *cw_entry(struct compress_writer *w, uint64_t 
 	return &w->index_blocks[seq / CW_INDEX_BLOCK][seq % CW_INDEX_BLOCK];
 }
 
+/* Records a further entry of chunk SEQ. Lock held. */
+static int cw_add_extra_locked(struct compress_writer *w, uint64_t seq,
+			       const struct compress_chunk_info *info)
+{
+	if (w->nextras == w->extras_cap) {
+		size_t cap = w->extras_cap ? 2 * w->extras_cap : 256;
+		struct cw_extra *x = realloc(w->extras, cap * sizeof(*x));
+
+		if (!x)
+			return -ENOMEM;
+		w->extras = x;
+		w->extras_cap = cap;
+	}
+	w->extras[w->nextras].seq = seq;
+	w->extras[w->nextras++].info = *info;
+	return 0;
+}
+
 /* A job is over: record it, free its slots, hand the caller buffer back when it was the last. */
 static void cw_job_done(struct compress_writer *w, struct cw_job *j, bool ok)
 {
@@ -126,11 +164,18 @@ static void cw_job_done(struct compress_writer *w, struct cw_job *j, bool ok)
 	int status;
 
 	pthread_mutex_lock(&w->lock);
-	if (ok) {
-		*cw_entry(w, j->seq) = j->info;
-		w->chunks[j->info.codec]++;
-		w->raw_bytes += j->info.raw_len;
-		w->stored_bytes += j->info.stored_len;
+	for (unsigned int i = 0; ok && i < j->npieces; i++) {
+		const struct compress_chunk_info *e = &j->pieces[i].info;
+
+		if (i == 0)
+			*cw_entry(w, j->seq) = *e;
+		else if (cw_add_extra_locked(w, j->seq, e)) {
+			cw_fail_locked(w, -ENOMEM, "out of memory for the index");
+			break;
+		}
+		w->chunks[e->codec]++;
+		w->raw_bytes += e->raw_len;
+		w->stored_bytes += e->stored_len;
 	}
 	if (j->staging >= 0)
 		cw_put_staging_locked(w, j->staging);
@@ -275,59 +320,104 @@ static uint32_t cw_compress_planes(struct cw_worker *wk, const uint8_t *in, uint
 	return any && pos < cap ? pos : 0;
 }
 
-static void cw_process(struct cw_worker *wk, struct cw_job *j)
+/*
+ * Cuts the job's chunk into pieces at runs of zeros (CW_ZERO_RUN_MIN and
+ * up; a chunk all zero is one zero piece whatever its size). A block with
+ * data costs only its first bytes here; zero blocks are read once.
+ */
+static void cw_split(struct cw_job *j)
+{
+	const uint8_t *src = j->src;
+	uint32_t len = j->info.raw_len, at = 0, data_at = 0;
+	unsigned int n = 0;
+
+	while (at < len) {
+		uint32_t z;
+
+		if (!compress_is_zero(src + at,
+				      len - at < CW_ZERO_BLOCK ? len - at : CW_ZERO_BLOCK)) {
+			at = len - at < CW_ZERO_BLOCK ? len : at + CW_ZERO_BLOCK;
+			continue;
+		}
+		z = at;
+		do
+			at = len - at < CW_ZERO_BLOCK ? len : at + CW_ZERO_BLOCK;
+		while (at < len &&
+		       compress_is_zero(src + at, len - at < CW_ZERO_BLOCK ? len - at : CW_ZERO_BLOCK));
+		if (at - z < CW_ZERO_RUN_MIN && !(z == 0 && at == len))
+			continue;
+		if (n + 3 > CW_PIECES_MAX && at < len)
+			break; /* the rest, zeros and all, stays one piece */
+		for (int k = z > data_at ? 0 : 1; k < 2; k++) {
+			struct cw_piece *pc = &j->pieces[n++];
+
+			memset(pc, 0, sizeof(*pc));
+			pc->info.tag = j->info.tag;
+			pc->info.offset = j->info.offset + (k ? z : data_at);
+			pc->info.raw_len = k ? at - z : z - data_at;
+			pc->info.codec = k ? COMPRESS_CODEC_ZERO : COMPRESS_CODEC_RAW;
+		}
+		data_at = at;
+	}
+	if (data_at < len) {
+		struct cw_piece *pc = &j->pieces[n++];
+
+		memset(pc, 0, sizeof(*pc));
+		pc->info.tag = j->info.tag;
+		pc->info.offset = j->info.offset + data_at;
+		pc->info.raw_len = len - data_at;
+		pc->info.codec = COMPRESS_CODEC_RAW;
+	}
+	j->npieces = n;
+}
+
+/* Checksums a data piece and compresses it when that pays; sets what to write. */
+static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *pc)
 {
 	struct compress_writer *w = wk->w;
-	uint32_t len = j->info.raw_len;
-	uint64_t t0, t1, off;
-	int ret;
+	uint32_t rel = (uint32_t)(pc->info.offset - j->info.offset), len = pc->info.raw_len;
+	const uint8_t *src = j->src + rel;
+	uint64_t t0, t1;
+	uint8_t *stage;
 
+	/* A piece's staging room is where the piece sits in its chunk: pieces
+	 * start on CW_ZERO_BLOCK boundaries and store at most their raw length. */
 	t0 = compress_now_ns();
-	if (compress_is_zero(j->src, len)) {
-		wk->zero_ns += compress_now_ns() - t0;
-		wk->zero_bytes += len;
-		j->info.codec = COMPRESS_CODEC_ZERO;
-		cw_job_done(w, j, true);
-		return;
-	}
+	pc->info.checksum = compress_checksum(src, len);
 	t1 = compress_now_ns();
-	wk->zero_ns += t1 - t0;
-	wk->zero_bytes += len;
-
-	j->info.checksum = compress_checksum(j->src, len);
-	t0 = compress_now_ns();
-	wk->checksum_ns += t0 - t1;
+	wk->checksum_ns += t1 - t0;
 	wk->checksum_bytes += len;
+	t0 = t1;
 
-	j->info.codec = COMPRESS_CODEC_RAW;
+	pc->info.codec = COMPRESS_CODEC_RAW;
 	if (w->opts.level != COMPRESS_LEVEL_OFF &&
-	    cw_worth_compressing(wk, j->src, len, w->opts.filter)) {
-		const void *in = j->src;
+	    cw_worth_compressing(wk, src, len, w->opts.filter)) {
+		const void *in = src;
 		size_t cap = len - len / 32, n;
 
 		if (w->opts.filter != COMPRESS_FILTER_NONE) {
-			compress_filter_apply(w->opts.filter, j->src, wk->scratch, len);
+			compress_filter_apply(w->opts.filter, src, wk->scratch, len);
 			in = wk->scratch;
 			t1 = compress_now_ns();
 			wk->filter_ns += t1 - t0;
 			wk->filter_bytes += len;
-			t0 = t1;
 		}
-		j->staging = cw_get_staging(w);
+		if (j->staging < 0)
+			j->staging = cw_get_staging(w);
+		stage = cw_staging(w, j->staging) + rel;
 		t0 = compress_now_ns(); /* waiting for a staging buffer is I/O back-pressure */
 		if (w->opts.filter != COMPRESS_FILTER_NONE) {
-			n = cw_compress_planes(wk, in, len, cw_staging(w, j->staging),
-					       (uint32_t)cap);
+			n = cw_compress_planes(wk, in, len, stage, (uint32_t)cap);
 			if (n) {
-				j->info.codec = COMPRESS_CODEC_PLANES;
-				j->info.filter = w->opts.filter;
-				j->info.stored_len = (uint32_t)n;
+				pc->info.codec = COMPRESS_CODEC_PLANES;
+				pc->info.filter = w->opts.filter;
+				pc->info.stored_len = (uint32_t)n;
 			}
 		} else {
-			n = ZSTD_compress2(wk->cctx, cw_staging(w, j->staging), cap, in, len);
+			n = ZSTD_compress2(wk->cctx, stage, cap, in, len);
 			if (!ZSTD_isError(n)) {
-				j->info.codec = COMPRESS_CODEC_ZSTD;
-				j->info.stored_len = (uint32_t)n;
+				pc->info.codec = COMPRESS_CODEC_ZSTD;
+				pc->info.stored_len = (uint32_t)n;
 			}
 		}
 		t1 = compress_now_ns();
@@ -335,45 +425,103 @@ static void cw_process(struct cw_worker *wk, struct cw_job *j)
 		wk->codec_bytes += len;
 	}
 
-	if (j->info.codec == COMPRESS_CODEC_ZSTD || j->info.codec == COMPRESS_CODEC_PLANES) {
-		j->out = cw_staging(w, j->staging);
-		j->out_len = compress_align_up(j->info.stored_len, COMPRESS_ALIGN);
-		memset((uint8_t *)j->out + j->info.stored_len, 0, j->out_len - j->info.stored_len);
-	} else if (!w->direct || (((uintptr_t)j->src | len) % COMPRESS_ALIGN) == 0) {
+	if (pc->info.codec == COMPRESS_CODEC_ZSTD || pc->info.codec == COMPRESS_CODEC_PLANES) {
+		stage = cw_staging(w, j->staging) + rel;
+		pc->out = stage;
+		pc->out_len = compress_align_up(pc->info.stored_len, COMPRESS_ALIGN);
+		pc->staged = true;
+		memset(stage + pc->info.stored_len, 0, pc->out_len - pc->info.stored_len);
+	} else if (!w->direct || (((uintptr_t)src | len) % COMPRESS_ALIGN) == 0) {
 		/* Written straight from the caller's buffer: no copy. */
-		j->info.stored_len = len;
-		j->out = j->src;
-		j->out_len = len;
-		if (j->staging >= 0) {
-			pthread_mutex_lock(&w->lock);
-			cw_put_staging_locked(w, j->staging);
-			pthread_cond_broadcast(&w->cond);
-			pthread_mutex_unlock(&w->lock);
-			j->staging = -1;
-		}
+		pc->info.stored_len = len;
+		pc->out = src;
+		pc->out_len = len;
+		pc->staged = false;
 	} else {
 		/* O_DIRECT wants aligned memory and length: copy and pad. */
 		if (j->staging < 0)
 			j->staging = cw_get_staging(w);
-		j->info.stored_len = len;
-		j->out = cw_staging(w, j->staging);
-		j->out_len = compress_align_up(len, COMPRESS_ALIGN);
-		memcpy((uint8_t *)j->out, j->src, len);
-		memset((uint8_t *)j->out + len, 0, j->out_len - len);
+		stage = cw_staging(w, j->staging) + rel;
+		pc->info.stored_len = len;
+		pc->out = stage;
+		pc->out_len = compress_align_up(len, COMPRESS_ALIGN);
+		pc->staged = true;
+		memcpy(stage, src, len);
+		memset(stage + len, 0, pc->out_len - len);
+	}
+}
+
+/* Submits the current piece's write from where it stands. */
+static int cw_submit_piece(struct compress_writer *w, struct cw_job *j)
+{
+	const struct cw_piece *pc = &j->pieces[j->cur];
+
+	return compress_uring_write(&w->uring, j->buffered ? w->bfd : w->fd, pc->out + j->written,
+				    pc->out_len - j->written, pc->info.file_offset + j->written,
+				    pc->staged ? j->staging : -1, (uint64_t)(j - w->jobs));
+}
+
+/* The next piece with bytes to write from FROM on, or npieces. */
+static unsigned int cw_next_data(const struct cw_job *j, unsigned int from)
+{
+	while (from < j->npieces && j->pieces[from].out_len == 0)
+		from++;
+	return from;
+}
+
+static void cw_process(struct cw_worker *wk, struct cw_job *j)
+{
+	struct compress_writer *w = wk->w;
+	uint64_t t0, off, total = 0;
+	bool staged = false;
+	int ret;
+
+	t0 = compress_now_ns();
+	cw_split(j);
+	wk->zero_ns += compress_now_ns() - t0;
+	wk->zero_bytes += j->info.raw_len;
+
+	for (unsigned int i = 0; i < j->npieces; i++) {
+		struct cw_piece *pc = &j->pieces[i];
+
+		if (pc->info.codec == COMPRESS_CODEC_ZERO)
+			continue;
+		cw_encode(wk, j, pc);
+		total += pc->out_len;
+		staged |= pc->staged;
+	}
+	if (j->staging >= 0 && !staged) {
+		/* Compression did not pay after all: the staging buffer goes back. */
+		pthread_mutex_lock(&w->lock);
+		cw_put_staging_locked(w, j->staging);
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		j->staging = -1;
+	}
+	if (total == 0) { /* all zeros: nothing to write */
+		cw_job_done(w, j, true);
+		return;
 	}
 
-	ret = cw_reserve(w, j, j->out_len, &off);
+	ret = cw_reserve(w, j, (uint32_t)total, &off);
 	if (ret < 0) {
 		cw_job_done(w, j, false);
 		return;
 	}
-	j->info.file_offset = off;
+	for (unsigned int i = 0; i < j->npieces; i++) {
+		struct cw_piece *pc = &j->pieces[i];
+
+		if (pc->out_len) {
+			pc->info.file_offset = off;
+			off += pc->out_len;
+		}
+	}
+	j->cur = cw_next_data(j, 0);
 	j->written = 0;
 	j->buffered = false;
-	compress_rate_take(w->opts.rate, j->out_len);
+	compress_rate_take(w->opts.rate, total);
 	j->submit_ns = compress_now_ns();
-	ret = compress_uring_write(&w->uring, w->fd, j->out, j->out_len, off, j->staging,
-				   (uint64_t)(j - w->jobs));
+	ret = cw_submit_piece(w, j);
 	if (ret < 0) {
 		cw_fail_job(w, j, ret, "submitting the write");
 		cw_job_done(w, j, false);
@@ -437,9 +585,7 @@ static void *cw_reaper_main(void *arg)
 			 * the buffered descriptor takes it instead.
 			 */
 			j->buffered = true;
-			ret = compress_uring_write(
-				&w->uring, w->bfd, j->out + j->written, j->out_len - j->written,
-				j->info.file_offset + j->written, j->staging, ud);
+			ret = cw_submit_piece(w, j);
 			if (ret == 0)
 				continue;
 			res = ret;
@@ -455,29 +601,29 @@ static void *cw_reaper_main(void *arg)
 			continue;
 		}
 		j->written += (uint32_t)res;
-		if (j->written < j->out_len) {
+		if (j->written < j->pieces[j->cur].out_len || cw_next_data(j, j->cur + 1) < j->npieces) {
 			/*
 			 * Short write: continue where it stopped (registered buffers accept
 			 * offsets); an O_DIRECT remainder off the block grid goes buffered.
+			 * A piece written: the chunk's next piece follows.
 			 */
-			int fd;
-
-			if (j->written % COMPRESS_ALIGN)
+			if (j->written == j->pieces[j->cur].out_len) {
+				j->cur = cw_next_data(j, j->cur + 1);
+				j->written = 0;
+				j->buffered = false;
+			} else if (j->written % COMPRESS_ALIGN)
 				j->buffered = true;
-			fd = j->buffered ? w->bfd : w->fd;
-
-			ret = compress_uring_write(
-				&w->uring, fd, j->out + j->written, j->out_len - j->written,
-				j->info.file_offset + j->written, j->staging, ud);
+			ret = cw_submit_piece(w, j);
 			if (ret < 0) {
-				cw_fail_job(w, j, ret, "continuing a short write");
+				cw_fail_job(w, j, ret, "continuing a write");
 				cw_job_done(w, j, false);
 			}
 			continue;
 		}
 		pthread_mutex_lock(&w->lock);
 		w->io_ns += compress_now_ns() - j->submit_ns;
-		w->io_bytes += j->out_len;
+		for (unsigned int i = 0; i < j->npieces; i++)
+			w->io_bytes += j->pieces[i].out_len;
 		pthread_mutex_unlock(&w->lock);
 		cw_job_done(w, j, true);
 	}
@@ -864,10 +1010,19 @@ static int cw_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static int cw_extra_cmp(const void *a, const void *b)
+{
+	const struct cw_extra *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->info.offset < y->info.offset ? -1 : x->info.offset > y->info.offset;
+}
+
 /* Index, footer and header; then the file is complete under its temporary name. */
 static int cw_write_tail(struct compress_writer *w, uint64_t *file_size)
 {
-	uint64_t count = w->next_seq, index_off = w->cursor;
+	uint64_t count = w->next_seq + w->nextras, index_off = w->cursor, e = 0;
 	size_t tail = compress_align_up(count * COMPRESS_ENTRY_BYTES + COMPRESS_FOOTER_BYTES,
 					COMPRESS_ALIGN);
 	struct compress_header h = {
@@ -892,8 +1047,14 @@ static int cw_write_tail(struct compress_writer *w, uint64_t *file_size)
 	if (posix_memalign((void **)&buf, COMPRESS_ALIGN, tail))
 		return -ENOMEM;
 	memset(buf, 0, tail);
-	for (uint64_t i = 0; i < count; i++)
-		compress_entry_encode(cw_entry(w, i), buf + i * COMPRESS_ENTRY_BYTES);
+	/* Push order; a chunk stored in pieces has them in offset order. */
+	qsort(w->extras, w->nextras, sizeof(*w->extras), cw_extra_cmp);
+	for (uint64_t i = 0, x = 0; i < w->next_seq; i++) {
+		compress_entry_encode(cw_entry(w, i), buf + e++ * COMPRESS_ENTRY_BYTES);
+		for (; x < w->nextras && w->extras[x].seq == i; x++)
+			compress_entry_encode(&w->extras[x].info, buf + e++ * COMPRESS_ENTRY_BYTES);
+	}
+	assert(e == count);
 	f.index_checksum = compress_checksum(buf, count * COMPRESS_ENTRY_BYTES);
 	compress_footer_encode(&f, buf + tail - COMPRESS_FOOTER_BYTES);
 	ret = cw_pwrite_all(w->fd, buf, tail, index_off);
@@ -947,7 +1108,7 @@ static void cw_fill_stats(struct compress_writer *w, struct compress_stats *s, u
 	s->stored_bytes = w->stored_bytes;
 	s->file_bytes = size;
 	memcpy(s->chunks, w->chunks, sizeof(s->chunks));
-	s->chunk_count = w->next_seq;
+	s->chunk_count = w->next_seq + w->nextras;
 	for (unsigned int i = 0; i < w->nworkers && w->workers; i++) {
 		struct cw_worker *wk = &w->workers[i];
 
@@ -1036,6 +1197,7 @@ void compress_writer_free(struct compress_writer *w)
 	for (size_t i = 0; i < w->nindex_blocks; i++)
 		free(w->index_blocks[i]);
 	free(w->index_blocks);
+	free(w->extras);
 	free(w->workers);
 	free(w->jobs);
 	free(w->pushes);

@@ -210,6 +210,128 @@ static void test_roundtrips(void)
 	free(data);
 }
 
+/* One run of zeros in the data of test_zero_runs(): where, and whether the
+ * writer must store it as a zero entry of its own. */
+struct zrun {
+	uint64_t at, len;
+	bool split;
+};
+
+/*
+ * EXPECT: runs of zeros inside a chunk are stored as zero entries of their
+ * own when they are 1 MiB or longer (on 64 KiB blocks of the chunk), not
+ * when shorter; the entries tile the data in order; a chunk with more runs
+ * than its pieces allow keeps the rest whole; the bytes round-trip with
+ * every level, filter, alignment and O_DIRECT or not; without compression
+ * the file stores exactly the data that is not in a split-out run.
+ */
+static void test_zero_runs(void)
+{
+	const uint64_t M = 1 << 20, K = 1 << 10, chunk = 4 * M;
+	/* chunks: [0,4M) [4M,8M) [8M,12M) [12M,16M) [16M,16M+tail) */
+	static const struct zrun runs[] = {
+		{ 0, 1 << 20, true },			      /* chunk start, exactly the minimum */
+		{ 1536 << 10, (1 << 20) - (64 << 10), false }, /* one block short */
+		{ 3 << 20, 3 << 20, true },		      /* across chunks 0 and 1 */
+		{ (8 << 20) + (100 << 10), 2 << 20, true },    /* off the block grid: 1.94 MiB */
+		{ (13 << 20), 3 << 20, true },		      /* to the chunk's end */
+		{ 16 << 20, 12345, true },		      /* the whole short tail: one zero entry */
+	};
+	const uint64_t len = 16 * M + 12345;
+	static const int levels[] = { COMPRESS_LEVEL_OFF, -100, 1 };
+	uint8_t *data = malloc(len + 1);
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/zr.vrs", dir);
+	td_fill(TD_TEXT, data, len + 1, 77);
+	td_fill(TD_RANDOM, data + 9 * M, 2 * M, 78);
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++)
+		memset(data + 1 + runs[i].at, 0, runs[i].len);
+	for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+		for (int f = 0; f < 2; f++) {
+			for (int odd = 0; odd < 2; odd++) {
+				struct compress_writer_opts o;
+				struct compress_reader_opts ro;
+				struct compress_reader *r;
+				struct compress_stats st;
+				struct compress_err err = { "" };
+				/* data + 1 holds the runs; data + 0 is one byte off them,
+				 * so runs shrink by their first block: only check round trips */
+				const uint8_t *src = data + 1 - (uint64_t)odd;
+				uint64_t next = 0, zero_bytes = 0, split_bytes = 0;
+
+				opts_small(&o, levels[l], f ? COMPRESS_FILTER_BYTEGROUP2 : 0);
+				o.chunk_size = (uint32_t)chunk;
+				o.direct_io = odd;
+				CHECK_EQ_INT(write_stream(path, &o, src, len, len, 9, &st), 0);
+				CHECK_EQ_INT(verify_stream(path, src, len, 9, !odd, &err), 0);
+				if (odd)
+					continue;
+				compress_reader_opts_default(&ro);
+				CHECK_EQ_INT(compress_reader_open(path, &ro, &r, &err), 0);
+				CHECK_EQ_INT(compress_reader_chunk_count(r), st.chunk_count);
+				for (uint64_t i = 0; i < compress_reader_chunk_count(r); i++) {
+					struct compress_chunk_info ci;
+
+					compress_reader_chunk(r, i, &ci);
+					/* in order, no gaps, no chunk boundary crossed */
+					CHECK_EQ_INT(ci.offset, next);
+					CHECK(ci.offset / chunk == (ci.offset + ci.raw_len - 1) / chunk);
+					next += ci.raw_len;
+					if (ci.codec != COMPRESS_CODEC_ZERO)
+						continue;
+					zero_bytes += ci.raw_len;
+					CHECK(ci.raw_len >= M || ci.raw_len == 12345);
+					for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
+						bool inside = ci.offset >= runs[k].at &&
+							      ci.offset + ci.raw_len <=
+								      runs[k].at + runs[k].len;
+
+						/* each zero entry lies in a run that must split */
+						if (inside)
+							CHECK(runs[k].split);
+						if (inside)
+							break;
+						CHECK(k + 1 < sizeof(runs) / sizeof(runs[0]));
+					}
+				}
+				compress_reader_free(r);
+				CHECK_EQ_INT(next, len);
+				/* the runs on the 64 KiB grid of their chunk: all of 0-1M,
+				 * 3-4M, 4-6M, 8M+128K to 10M+64K, 13-16M, the tail */
+				split_bytes = 1 * M + 1 * M + 2 * M + (2 * M - 64 * K) + 3 * M + 12345;
+				CHECK_EQ_INT(zero_bytes, split_bytes);
+				CHECK_EQ_INT(st.chunks[COMPRESS_CODEC_ZERO], 6);
+				if (levels[l] == COMPRESS_LEVEL_OFF)
+					CHECK_EQ_INT(st.stored_bytes, len - split_bytes);
+			}
+		}
+	}
+
+	/* A 32 MiB chunk of 1 MiB runs between 64 KiB of data: 31 runs, more than
+	 * a chunk's pieces; the rest stays in the last piece, and all round-trips. */
+	{
+		const uint64_t big = 32 * M;
+		uint8_t *d = malloc(big);
+		struct compress_writer_opts o;
+		struct compress_stats st;
+		struct compress_err err = { "" };
+
+		td_fill(TD_TEXT, d, big, 5);
+		for (uint64_t at = 64 * K; at + M <= big; at += M + 64 * K)
+			memset(d + at, 0, M);
+		opts_small(&o, COMPRESS_LEVEL_OFF, 0);
+		o.chunk_size = (uint32_t)big;
+		CHECK_EQ_INT(write_stream(path, &o, d, big, big, 3, &st), 0);
+		CHECK(st.chunk_count <= 16 && st.chunk_count >= 15);
+		CHECK(st.chunks[COMPRESS_CODEC_ZERO] >= 7);
+		CHECK_EQ_INT(verify_stream(path, d, big, 3, true, &err), 0);
+		free(d);
+	}
+	unlink(path);
+	free(data);
+}
+
 /* EXPECT: many chunks through one staging buffer and one worker, from several tags, are all
  * found again by (tag, offset). */
 static void test_many_chunks_and_find(void)
@@ -614,6 +736,7 @@ int main(int argc, char **argv)
 	}
 	if (all || !strcmp(part, "roundtrip")) {
 		test_roundtrips();
+		test_zero_runs();
 		test_many_chunks_and_find();
 		test_no_overrun();
 		test_rate_cap();
