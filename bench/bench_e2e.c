@@ -55,6 +55,7 @@ struct e2e_opts {
 	enum bench_kind kind;
 	const char *dir;
 	bool json, verify, keep;
+	bool baseline; /* run the copy-wait-write baseline too (--no-baseline: not) */
 	unsigned int baseline_max_mb;
 	struct plugin_config cfg;
 };
@@ -655,6 +656,7 @@ static void usage(FILE *f)
 		"  --baseline-max SIZE  staging buffer cap of the baseline (default 1G)\n"
 		"  --io-rate SIZE     storage model: bytes/s per GPU for both variants'\n"
 		"                     stream I/O (VRAMSTREAM_IO_RATE; default 0 = none)\n"
+		"  --no-baseline      pipeline only (probing runs; no ratios printed)\n"
 		"  --no-verify --keep --json\n");
 }
 
@@ -662,7 +664,7 @@ int bench_e2e_main(int argc, char **argv)
 {
 	struct e2e_opts o = { .dma = "emu", .size = 512ull << 20, .bo_size = 128ull << 20,
 			      .kind = BENCH_MIXED, .dir = "/dev/shm/vramstream-bench-e2e",
-			      .verify = true, .baseline_max_mb = 1024 };
+			      .verify = true, .baseline = true, .baseline_max_mb = 1024 };
 	struct result pipe = { 0 }, base = { 0 };
 	double raw_d2h = 0, raw_h2d = 0;
 	char err[512];
@@ -678,6 +680,8 @@ int bench_e2e_main(int argc, char **argv)
 			o.json = true, used = false;
 		else if (!strcmp(a, "--no-verify"))
 			o.verify = false, used = false;
+		else if (!strcmp(a, "--no-baseline"))
+			o.baseline = false, used = false;
 		else if (!strcmp(a, "--keep"))
 			o.keep = true, used = false;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -762,10 +766,13 @@ int bench_e2e_main(int argc, char **argv)
 	if (o.cfg.io_rate && (!o.json || isatty(STDOUT_FILENO)))
 		fprintf(stderr, "e2e: storage modelled at %.3f GB/s per GPU (--io-rate)\n",
 			o.cfg.io_rate / 1e9);
-	r = bos_create(&o, true);
-	if (!r)
-		r = run_baseline(&o, &base);
-	bos_release();
+	r = 0;
+	if (o.baseline) {
+		r = bos_create(&o, true);
+		if (!r)
+			r = run_baseline(&o, &base);
+		bos_release();
+	}
 	if (!r)
 		r = bos_create(&o, true);
 	if (!r)
@@ -798,20 +805,25 @@ int bench_e2e_main(int argc, char **argv)
 	printf("%-9s %8s %8s %7s   %6s %6s %6s   %6s %6s %6s %8s\n", "variant", "GB/s", "GB/s",
 	       "ratio", "dma", "codec", "io", "dma", "codec", "io", "RSS MB");
 	print_row("pipeline", &pipe);
-	print_row("baseline", &base);
+	if (o.baseline)
+		print_row("baseline", &base);
 	printf("pipeline: %u stream file(s) per GPU; of %.2f s of dump, %.2f s starting and %.2f "
 	       "waiting on writers; of %.2f s of restore, %.2f s starting and %.2f waiting on reads "
 	       "(GPU thread, mean per GPU); CPU s per GB: dump %.2f, restore %.2f\n",
 	       pipe.parts, pipe.dump_s, pipe.setup[0] / dev.n_gpus, pipe.feed_wait[0] / dev.n_gpus,
 	       pipe.restore_s, pipe.setup[1] / dev.n_gpus, pipe.feed_wait[1] / dev.n_gpus,
 	       pipe.dump_cpu_s / (pipe.bytes / 1e9), pipe.restore_cpu_s / (pipe.bytes / 1e9));
-	printf("pipeline/baseline: dump %.2fx, restore %.2fx%s\n",
-	       base.dump_s / pipe.dump_s, base.restore_s / pipe.restore_s,
-	       o.verify ? "; every byte verified after restore" : "");
+	if (o.baseline)
+		printf("pipeline/baseline: dump %.2fx, restore %.2fx%s\n",
+		       base.dump_s / pipe.dump_s, base.restore_s / pipe.restore_s,
+		       o.verify ? "; every byte verified after restore" : "");
+	else if (o.verify)
+		printf("baseline not run (--no-baseline); every byte verified after restore\n");
 	if (o.json) {
 		printf("{");
 		json_entry("pipeline", &pipe, false);
-		json_entry("baseline", &base, false);
+		if (o.baseline)
+			json_entry("baseline", &base, false);
 		printf("\"config\":{\"dma\":\"%s\",\"gpus\":%u,\"size_per_gpu\":%" PRIu64
 		       ",\"kind\":\"%s\",\"dir\":\"%s\",\"level\":\"%d%s\",\"raw_d2h_gbps\":%.3f,"
 		       "\"raw_h2d_gbps\":%.3f,\"io_rate_gbps\":%.3f}}\n",
