@@ -650,7 +650,7 @@ static void usage(FILE *f)
 		"  --bo-size SIZE     per BO (default 128M)\n"
 		"  --kind KIND        zeros|random|bf16|mixed (default mixed)\n"
 		"  --dir DIR          image folder (default /dev/shm/vramstream-bench-e2e)\n"
-		"  --level L|off --filter none|2|4 --workers N --rings N --streams N\n"
+		"  --level L|off --filter auto|none|2|4 --workers N --rings N --streams N\n"
 		"  --buffer-size SIZE\n"
 		"  --chunk-size SIZE --pinned-max SIZE (the plugin's settings, README.md)\n"
 		"  --baseline-max SIZE  staging buffer cap of the baseline (default 1G)\n"
@@ -707,9 +707,10 @@ int bench_e2e_main(int argc, char **argv)
 			else
 				o.cfg.zstd_level = atoi(v);
 		} else if (!strcmp(a, "--filter"))
-			o.cfg.filter = !strcmp(v, "2") ? PLUGIN_FILTER_BYTES2 :
-				       !strcmp(v, "4") ? PLUGIN_FILTER_BYTES4 :
-							 PLUGIN_FILTER_NONE;
+			o.cfg.filter = !strcmp(v, "2")	  ? PLUGIN_FILTER_BYTES2 :
+				       !strcmp(v, "4")	  ? PLUGIN_FILTER_BYTES4 :
+				       !strcmp(v, "auto") ? PLUGIN_FILTER_AUTO :
+							    PLUGIN_FILTER_NONE;
 		else if (!strcmp(a, "--workers"))
 			o.cfg.workers = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--rings"))

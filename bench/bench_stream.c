@@ -499,7 +499,7 @@ static void bs_usage(FILE *f)
 		"  --size N[K|M|G]                  bytes to stream (default 1G)\n"
 		"  --dir DIR                        where the files go (default /dev/shm)\n"
 		"  --level L|off                    pipeline zstd level (default 1)\n"
-		"  --filter none|bytegroup2|bytegroup4  (default bytegroup2 for bf16/mixed)\n"
+		"  --filter auto|none|bytegroup2|bytegroup4  (default bytegroup2 for bf16/mixed)\n"
 		"  --workers N  --queue-depth N  --chunk N[K|M]  --no-direct  --fsync\n"
 		"  --pool N                         caller buffers in flight (default 4)\n"
 		"  --push N[M]                      caller buffer size (default 16M)\n"
@@ -569,7 +569,8 @@ static int bs_parse(int argc, char **argv, struct bs_opts *o)
 				goto bad;
 			break;
 		case 'f':
-			if (compress_filter_parse(optarg, &o->w.filter))
+			o->w.filter_auto = !strcmp(optarg, "auto");
+			if (!o->w.filter_auto && compress_filter_parse(optarg, &o->w.filter))
 				goto bad;
 			o->filter_set = true;
 			break;
@@ -683,7 +684,8 @@ int bench_stream_main(int argc, char **argv)
 		       bench_kind_name(o.kind), (double)o.size / (1 << 30), o.dir,
 		       o.w.chunk_size >> 10, o.w.level == COMPRESS_LEVEL_OFF ? "off " : "",
 		       o.w.level == COMPRESS_LEVEL_OFF ? 0 : o.w.level,
-		       compress_filter_name(o.w.filter), o.w.workers, o.w.queue_depth,
+		       o.w.filter_auto ? "auto" : compress_filter_name(o.w.filter), o.w.workers,
+		       o.w.queue_depth,
 		       (unsigned long long)(o.push_size >> 20), o.pool,
 		       o.w.direct_io ? "tried" : "off");
 

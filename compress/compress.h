@@ -67,6 +67,10 @@ void compress_rate_take(struct compress_rate *r, uint64_t bytes);
 struct compress_writer_opts {
 	int level; /* zstd level (negative = fast levels) or COMPRESS_LEVEL_OFF */
 	enum compress_filter filter;
+	/* Per piece, the filter (none, bytegroup2, bytegroup4) whose trial on a
+	 * sample compresses smallest; @filter is ignored. Levels 1 and up only:
+	 * at fast (negative) levels a chunk is not filtered. */
+	bool filter_auto;
 	unsigned int workers;	  /* 0: number of online CPUs */
 	uint32_t chunk_size;	  /* 0: COMPRESS_CHUNK_DEFAULT; multiple of 4096 */
 	unsigned int queue_depth; /* staging buffers and I/O in flight; 0: workers + 2 */

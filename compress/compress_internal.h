@@ -149,7 +149,8 @@ struct cw_extra {
 struct cw_worker {
 	struct compress_writer *w;
 	pthread_t thread;
-	ZSTD_CCtx *cctx;
+	ZSTD_CCtx *cctx;  /* unfiltered chunks, at the stream's level */
+	ZSTD_CCtx *pctx;  /* byte planes of filtered chunks (cw_planes_setup); NULL unfiltered */
 	void *scratch; /* filter output, chunk_size bytes */
 	void *sample;  /* compressibility trial: sample and its output */
 	/* stage times, only this thread writes them; summed after join */

@@ -247,32 +247,86 @@ static int cw_reserve(struct compress_writer *w, struct cw_job *j, uint32_t len,
 }
 
 /*
- * Does zstd look worth running on these bytes? Compresses 16 pieces of 2 KiB
- * spread across them (after FILTER), so incompressible data (random, already
- * compressed, the mantissa plane of weights) skips zstd at memory speed.
+ * What zstd makes of 16 pieces of 2 KiB spread across these bytes (after
+ * FILTER), compressed with CTX: the sample's compressed size, so callers can
+ * tell incompressible data (random, already compressed, the mantissa plane
+ * of weights) at memory speed, and compare filters. Returns 0 for bytes too
+ * short to sample, SIZE_MAX when zstd fails.
  */
-static bool cw_worth_compressing(struct cw_worker *wk, const uint8_t *src, uint32_t len,
-				 enum compress_filter filter)
+static size_t cw_sample(struct cw_worker *wk, ZSTD_CCtx *ctx, const uint8_t *src, uint32_t len,
+			enum compress_filter filter)
 {
 	uint8_t *sample = wk->sample;
 	uint8_t *out = sample + CW_SAMPLE_BYTES;
 	size_t n;
 
 	if (len < 4 * CW_SAMPLE_BYTES)
-		return true;
+		return 0;
 	for (unsigned int i = 0; i < CW_SAMPLE_PIECES; i++) {
 		uint64_t at = (uint64_t)(len - CW_SAMPLE_PIECE) * i / (CW_SAMPLE_PIECES - 1);
 
 		at &= ~(uint64_t)(compress_filter_elem(filter) * 4 - 1);
 		memcpy(sample + i * CW_SAMPLE_PIECE, src + at, CW_SAMPLE_PIECE);
 	}
-	if (filter != COMPRESS_FILTER_NONE) {
-		compress_filter_apply(filter, sample, out, CW_SAMPLE_BYTES);
-		memcpy(sample, out, CW_SAMPLE_BYTES);
+	if (filter == COMPRESS_FILTER_NONE) {
+		n = ZSTD_compress2(ctx, out, CW_SAMPLE_BYTES, sample, CW_SAMPLE_BYTES);
+		return ZSTD_isError(n) ? SIZE_MAX : n;
 	}
-	n = ZSTD_compress2(wk->cctx, out, CW_SAMPLE_BYTES, sample, CW_SAMPLE_BYTES);
-	/* Less than 3% saved on the sample: store raw. */
-	return !ZSTD_isError(n) && n < CW_SAMPLE_BYTES - CW_SAMPLE_BYTES / 32;
+	/* As cw_compress_planes() stores them: plane by plane, each at most its size. */
+	compress_filter_apply(filter, sample, out, CW_SAMPLE_BYTES);
+	memcpy(sample, out, CW_SAMPLE_BYTES);
+	size_t total = 0, e = compress_filter_elem(filter), plane = CW_SAMPLE_BYTES / e;
+
+	for (size_t k = 0; k < e; k++) {
+		n = ZSTD_compress2(ctx, out, CW_SAMPLE_BYTES, sample + k * plane, plane);
+		total += ZSTD_isError(n) || n > plane ? plane : n;
+	}
+	return total + 4 * e;
+}
+
+/* Worth running zstd? Less than 3% saved on the sample says no. */
+static bool cw_sample_pays(size_t n)
+{
+	return n < CW_SAMPLE_BYTES - CW_SAMPLE_BYTES / 32;
+}
+
+static bool cw_worth_compressing(struct cw_worker *wk, ZSTD_CCtx *ctx, const uint8_t *src,
+				 uint32_t len, enum compress_filter filter)
+{
+	return cw_sample_pays(cw_sample(wk, ctx, src, len, filter));
+}
+
+/*
+ * The filter for a piece, or -1 to store it raw: the stream's own, or with
+ * filter_auto the one whose sample compresses smallest (unfiltered at the
+ * stream's level against byte planes, as cw_compress_planes stores them).
+ * Weights in bf16 or fp32 take their byte grouping, text and code none.
+ */
+static int cw_choose_filter(struct cw_worker *wk, const uint8_t *src, uint32_t len)
+{
+	struct compress_writer *w = wk->w;
+	enum compress_filter best = COMPRESS_FILTER_NONE;
+	size_t n, best_n;
+
+	if (!wk->pctx || !w->opts.filter_auto) {
+		enum compress_filter f = wk->pctx ? w->opts.filter : COMPRESS_FILTER_NONE;
+
+		return cw_worth_compressing(wk, f ? wk->pctx : wk->cctx, src, len, f) ? (int)f
+										      : -1;
+	}
+	best_n = cw_sample(wk, wk->cctx, src, len, COMPRESS_FILTER_NONE);
+	if (best_n == 0)
+		return COMPRESS_FILTER_NONE; /* too short to tell */
+	/* Groups of 4 are tried only where groups of 2 already won: data of
+	 * 4-byte elements gains from both, text and code from neither. */
+	for (int f = COMPRESS_FILTER_BYTEGROUP2; f < COMPRESS_FILTER_COUNT; f++) {
+		n = cw_sample(wk, wk->pctx, src, len, (enum compress_filter)f);
+		if (n >= best_n)
+			break;
+		best_n = n;
+		best = (enum compress_filter)f;
+	}
+	return cw_sample_pays(best_n) ? (int)best : -1;
 }
 
 /*
@@ -281,10 +335,10 @@ static bool cw_worth_compressing(struct cw_worker *wk, const uint8_t *src, uint3
  * weights) is stored as is instead of costing zstd time on every byte.
  * Returns the stored length, or 0 when the chunk is better stored raw.
  */
-static uint32_t cw_compress_planes(struct cw_worker *wk, const uint8_t *in, uint32_t len,
-				   uint8_t *out, uint32_t cap)
+static uint32_t cw_compress_planes(struct cw_worker *wk, enum compress_filter filter,
+				   const uint8_t *in, uint32_t len, uint8_t *out, uint32_t cap)
 {
-	unsigned int e = compress_filter_elem(wk->w->opts.filter);
+	unsigned int e = compress_filter_elem(filter);
 	uint32_t n = len / e, tail = len - n * e, pos = 4 * e;
 	bool any = false;
 
@@ -296,8 +350,8 @@ static uint32_t cw_compress_planes(struct cw_worker *wk, const uint8_t *in, uint
 		bool packed = false;
 		size_t z = 0;
 
-		if (cw_worth_compressing(wk, plane, n, COMPRESS_FILTER_NONE)) {
-			z = ZSTD_compress2(wk->cctx, out + pos,
+		if (cw_worth_compressing(wk, wk->pctx, plane, n, COMPRESS_FILTER_NONE)) {
+			z = ZSTD_compress2(wk->pctx, out + pos,
 					   avail < n - n / 32 ? avail : n - n / 32, plane, n);
 			packed = !ZSTD_isError(z);
 		}
@@ -379,6 +433,7 @@ static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *p
 	const uint8_t *src = j->src + rel;
 	uint64_t t0, t1;
 	uint8_t *stage;
+	int filter;
 
 	/* A piece's staging room is where the piece sits in its chunk: pieces
 	 * start on CW_ZERO_BLOCK boundaries and store at most their raw length. */
@@ -390,13 +445,12 @@ static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *p
 	t0 = t1;
 
 	pc->info.codec = COMPRESS_CODEC_RAW;
-	if (w->opts.level != COMPRESS_LEVEL_OFF &&
-	    cw_worth_compressing(wk, src, len, w->opts.filter)) {
+	if (w->opts.level != COMPRESS_LEVEL_OFF && (filter = cw_choose_filter(wk, src, len)) >= 0) {
 		const void *in = src;
 		size_t cap = len - len / 32, n;
 
-		if (w->opts.filter != COMPRESS_FILTER_NONE) {
-			compress_filter_apply(w->opts.filter, src, wk->scratch, len);
+		if (filter != COMPRESS_FILTER_NONE) {
+			compress_filter_apply(filter, src, wk->scratch, len);
 			in = wk->scratch;
 			t1 = compress_now_ns();
 			wk->filter_ns += t1 - t0;
@@ -406,11 +460,11 @@ static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *p
 			j->staging = cw_get_staging(w);
 		stage = cw_staging(w, j->staging) + rel;
 		t0 = compress_now_ns(); /* waiting for a staging buffer is I/O back-pressure */
-		if (w->opts.filter != COMPRESS_FILTER_NONE) {
-			n = cw_compress_planes(wk, in, len, stage, (uint32_t)cap);
+		if (filter != COMPRESS_FILTER_NONE) {
+			n = cw_compress_planes(wk, filter, in, len, stage, (uint32_t)cap);
 			if (n) {
 				pc->info.codec = COMPRESS_CODEC_PLANES;
-				pc->info.filter = w->opts.filter;
+				pc->info.filter = (uint8_t)filter;
 				pc->info.stored_len = (uint32_t)n;
 			}
 		} else {
@@ -656,6 +710,14 @@ static int cw_planes_setup(ZSTD_CCtx *cctx, int level)
 	return level <= CW_PLANES_FAST_UPTO ? CW_PLANES_FAST_LEVEL : level;
 }
 
+static void cw_ctx_setup(ZSTD_CCtx *ctx, int level)
+{
+	ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, level);
+	/* Chunks carry our own checksum; the size lets the reader check the frame. */
+	ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 0);
+	ZSTD_CCtx_setParameter(ctx, ZSTD_c_contentSizeFlag, 1);
+}
+
 static int cw_check_opts(const struct compress_writer_opts *o, struct compress_err *err)
 {
 	if (o->chunk_size < COMPRESS_CHUNK_MIN || o->chunk_size > COMPRESS_CHUNK_MAX ||
@@ -789,18 +851,19 @@ static int cw_start(struct compress_writer *w, struct compress_err *err)
 			compress_err_set(err, "%s: out of memory for worker %zu", w->path, i);
 			return -ENOMEM;
 		}
-		if (w->opts.level != COMPRESS_LEVEL_OFF) {
-			int level = w->opts.level;
-
-			/* A filtered stream compresses only planes with this context. */
-			if (w->opts.filter != COMPRESS_FILTER_NONE)
-				level = cw_planes_setup(wk->cctx, level);
-			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_compressionLevel, level);
-			/* Chunks carry our own checksum; the size lets the reader check the frame.
-			 */
-			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_checksumFlag, 0);
-			ZSTD_CCtx_setParameter(wk->cctx, ZSTD_c_contentSizeFlag, 1);
+		if (w->opts.level != COMPRESS_LEVEL_OFF &&
+		    (w->opts.filter_auto ? w->opts.level > 0
+					 : w->opts.filter != COMPRESS_FILTER_NONE)) {
+			wk->pctx = ZSTD_createCCtx();
+			if (!wk->pctx) {
+				compress_err_set(err, "%s: out of memory for worker %zu", w->path,
+						 i);
+				return -ENOMEM;
+			}
+			cw_ctx_setup(wk->pctx, cw_planes_setup(wk->pctx, w->opts.level));
 		}
+		if (w->opts.level != COMPRESS_LEVEL_OFF)
+			cw_ctx_setup(wk->cctx, w->opts.level);
 		ret = -pthread_create(&wk->thread, NULL, cw_worker_main, wk);
 		if (ret < 0) {
 			compress_err_set(err, "%s: starting worker %zu: %s", w->path, i,
@@ -1191,6 +1254,7 @@ void compress_writer_free(struct compress_writer *w)
 	compress_uring_exit(&w->uring);
 	for (unsigned int i = 0; w->workers && i < w->nworkers; i++) {
 		ZSTD_freeCCtx(w->workers[i].cctx);
+		ZSTD_freeCCtx(w->workers[i].pctx);
 		free(w->workers[i].scratch);
 		free(w->workers[i].sample);
 	}

@@ -37,7 +37,8 @@ static const struct setting settings[] = {
 	{ "VRAMSTREAM_LEVEL", NULL, SETTING_LEVEL, CFG(zstd_level), 0, 0,
 	  "zstd level: -7..19 (negative = zstd's fast levels), or off to store raw" },
 	{ "VRAMSTREAM_FILTER", NULL, SETTING_FILTER, CFG(filter), 0, 0,
-	  "byte-group filter before zstd: none, 2 (bf16/fp16) or 4 (fp32)" },
+	  "byte grouping before zstd: auto (per chunk, whichever of none, 2 and 4 compresses a "
+	  "sample best; at levels 1 and up), none, 2 (bf16/fp16) or 4 (fp32)" },
 	{ "VRAMSTREAM_WORKERS", NULL, SETTING_UINT, CFG(workers), 0, 1024,
 	  "compression threads (0 = one per online CPU)" },
 	{ "VRAMSTREAM_CHUNK_SIZE", NULL, SETTING_SIZE, CFG(chunk_size), 64 << 10, 1 * GiB,
@@ -88,7 +89,7 @@ void plugin_config_defaults(struct plugin_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->compress = true;
 	cfg->zstd_level = 1;
-	cfg->filter = PLUGIN_FILTER_NONE;
+	cfg->filter = PLUGIN_FILTER_AUTO;
 	cfg->workers = 0;
 	cfg->chunk_size = 8 * MiB;
 	cfg->buffer_size = 8 * MiB;
@@ -209,6 +210,8 @@ static int apply(struct plugin_config *cfg, const struct setting *st, const char
 	case SETTING_FILTER:
 		if (!strcasecmp(value, "none") || !strcmp(value, "0"))
 			cfg->filter = PLUGIN_FILTER_NONE;
+		else if (!strcasecmp(value, "auto"))
+			cfg->filter = PLUGIN_FILTER_AUTO;
 		else if (!strcmp(value, "2") || !strcasecmp(value, "bf16") ||
 			 !strcasecmp(value, "fp16"))
 			cfg->filter = PLUGIN_FILTER_BYTES2;
@@ -392,7 +395,7 @@ out:
 
 void plugin_config_describe(const struct plugin_config *cfg, char *buf, size_t len)
 {
-	static const char *const filters[] = { "none", "?", "2", "?", "4" };
+	static const char *const filters[] = { "none", "auto", "2", "?", "4" };
 	char level[16];
 
 	if (cfg->compress)

@@ -26,6 +26,7 @@ struct plugin_checks {
 
 enum plugin_filter {
 	PLUGIN_FILTER_NONE = 0,
+	PLUGIN_FILTER_AUTO = 1,	  /* per chunk, whichever grouping compresses best */
 	PLUGIN_FILTER_BYTES2 = 2, /* group bytes of 2-byte elements (bf16/fp16) */
 	PLUGIN_FILTER_BYTES4 = 4, /* group bytes of 4-byte elements (fp32) */
 };

@@ -425,6 +425,7 @@ static void writer_opts(const struct plugin_config *cfg, unsigned int n_jobs, un
 	o->filter = cfg->filter == PLUGIN_FILTER_BYTES2 ? COMPRESS_FILTER_BYTEGROUP2 :
 		    cfg->filter == PLUGIN_FILTER_BYTES4 ? COMPRESS_FILTER_BYTEGROUP4 :
 							  COMPRESS_FILTER_NONE;
+	o->filter_auto = cfg->filter == PLUGIN_FILTER_AUTO;
 	o->workers = part_workers(cfg, n_jobs, parts);
 	o->chunk_size = (uint32_t)cfg->chunk_size;
 	o->queue_depth = cfg->io_depth;

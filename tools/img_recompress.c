@@ -542,7 +542,7 @@ static void rc_usage(FILE *f)
 		"                                 [--out DIR2] [--rate-limit BYTES/s] "
 		"[--no-fsync]\n"
 		"  rewrites the stream files with zstd level L (negative: fast levels; off: raw),\n"
-		"  filter F (none, bytegroup2, bytegroup4) and chunk size S (64K..256M; restore\n"
+		"  filter F (auto, none, bytegroup2, bytegroup4) and chunk size S (64K..256M; restore\n"
 		"  needs VRAMSTREAM_BUFFER_SIZE >= S). New files are written beside the old,\n"
 		"  read back and compared, then renamed into place; with --out the image is\n"
 		"  copied to DIR2 (new or empty) and DIR is left as it is.\n");
@@ -585,10 +585,11 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			have_level = true;
 			break;
 		case 'f':
-			if (compress_filter_parse(optarg, &o.w.filter)) {
+			o.w.filter_auto = !strcmp(optarg, "auto");
+			if (!o.w.filter_auto && compress_filter_parse(optarg, &o.w.filter)) {
 				fprintf(stderr,
 					"vramstream-img recompress: bad --filter '%s' "
-					"(none, bytegroup2, bytegroup4)\n",
+					"(auto, none, bytegroup2, bytegroup4)\n",
 					optarg);
 				return IMG_EXIT_USAGE;
 			}
@@ -722,7 +723,8 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 		img_json_str(&j, "image_dir", d->path);
 		img_json_str(&j, "out_dir", target);
 		img_json_str(&j, "level", img_fmt_level(lv, sizeof(lv), o.w.level));
-		img_json_str(&j, "filter", compress_filter_name(o.w.filter));
+		img_json_str(&j, "filter",
+			     o.w.filter_auto ? "auto" : compress_filter_name(o.w.filter));
 		if (o.w.chunk_size)
 			img_json_u64(&j, "chunk_size", o.w.chunk_size);
 		else
@@ -752,7 +754,8 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 
 		printf("recompressed %s%s%s: level %s, filter %s, %s chunks, %u worker(s)\n",
 		       d->path, in_place ? "" : " into ", in_place ? "" : target,
-		       img_fmt_level(lv, sizeof(lv), o.w.level), compress_filter_name(o.w.filter),
+		       img_fmt_level(lv, sizeof(lv), o.w.level),
+		       o.w.filter_auto ? "auto" : compress_filter_name(o.w.filter),
 		       o.w.chunk_size ? img_fmt_bytes(b1, sizeof(b1), o.w.chunk_size) : "unchanged",
 		       c->workers);
 		img_table_init(&t, "lrrrrrrr", "FILE", "RAW BYTES", "OLD STORED", "NEW STORED",

@@ -332,6 +332,59 @@ static void test_zero_runs(void)
 	free(data);
 }
 
+/*
+ * EXPECT: with filter_auto, each chunk takes the grouping that compresses
+ * it best: bf16 weights their 2-byte planes, text none; at a fast
+ * (negative) level nothing is filtered; all round-trips.
+ */
+static void test_auto_filter(void)
+{
+	const uint64_t M = 1 << 20, len = 8 * M;
+	static const int levels[] = { 1, 3, -1 };
+	uint8_t *data = malloc(len);
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/af.vrs", dir);
+	td_fill(TD_BF16, data, 4 * M, 21);
+	td_fill(TD_TEXT, data + 4 * M, 4 * M, 22);
+	for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+		struct compress_writer_opts o;
+		struct compress_reader_opts ro;
+		struct compress_reader *r;
+		struct compress_stats st;
+		struct compress_err err = { "" };
+
+		opts_small(&o, levels[l], COMPRESS_FILTER_NONE);
+		o.chunk_size = 1 << 20;
+		o.filter_auto = true;
+		CHECK_EQ_INT(write_stream(path, &o, data, len, len, 4, &st), 0);
+		CHECK_EQ_INT(verify_stream(path, data, len, 4, true, &err), 0);
+		compress_reader_opts_default(&ro);
+		CHECK_EQ_INT(compress_reader_open(path, &ro, &r, &err), 0);
+		CHECK_EQ_INT(compress_reader_chunk_count(r), 8);
+		for (uint64_t i = 0; i < compress_reader_chunk_count(r); i++) {
+			struct compress_chunk_info ci;
+			bool weights;
+
+			compress_reader_chunk(r, i, &ci);
+			weights = ci.offset < 4 * M;
+			if (levels[l] < 0) {
+				CHECK_EQ_INT(ci.filter, COMPRESS_FILTER_NONE);
+				CHECK(ci.codec != COMPRESS_CODEC_PLANES);
+			} else if (weights) {
+				CHECK_EQ_INT(ci.codec, COMPRESS_CODEC_PLANES);
+				CHECK_EQ_INT(ci.filter, COMPRESS_FILTER_BYTEGROUP2);
+			} else {
+				CHECK_EQ_INT(ci.codec, COMPRESS_CODEC_ZSTD);
+				CHECK_EQ_INT(ci.filter, COMPRESS_FILTER_NONE);
+			}
+		}
+		compress_reader_free(r);
+	}
+	unlink(path);
+	free(data);
+}
+
 /* EXPECT: many chunks through one staging buffer and one worker, from several tags, are all
  * found again by (tag, offset). */
 static void test_many_chunks_and_find(void)
@@ -737,6 +790,7 @@ int main(int argc, char **argv)
 	if (all || !strcmp(part, "roundtrip")) {
 		test_roundtrips();
 		test_zero_runs();
+		test_auto_filter();
 		test_many_chunks_and_find();
 		test_no_overrun();
 		test_rate_cap();

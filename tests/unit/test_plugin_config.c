@@ -42,6 +42,7 @@ int main(void)
 		CHECK_EQ_INT(load(&cfg, none, err), 0);
 		CHECK(cfg.compress);
 		CHECK_EQ_INT(cfg.zstd_level, 1);
+		CHECK_EQ_INT(cfg.filter, PLUGIN_FILTER_AUTO);
 		CHECK(cfg.pinned_max == 1ull << 30);
 		CHECK(cfg.checks.fw_version && cfg.checks.numa && cfg.checks.vram_size);
 	}
@@ -134,6 +135,18 @@ int main(void)
 
 		CHECK(load(&cfg, kv, err) < 0); /* missing file */
 		CHECK(strstr(err, path) != NULL);
+	}
+	/* EXPECT: the filter's names, auto the default (above) */
+	{
+		const struct kv f_none[] = { { "VRAMSTREAM_FILTER", "none" }, { NULL, NULL } };
+		const struct kv f_auto[] = { { "VRAMSTREAM_FILTER", "AUTO" }, { NULL, NULL } };
+		const struct kv f_bad[] = { { "VRAMSTREAM_FILTER", "3" }, { NULL, NULL } };
+
+		CHECK_EQ_INT(load(&cfg, f_none, err), 0);
+		CHECK_EQ_INT(cfg.filter, PLUGIN_FILTER_NONE);
+		CHECK_EQ_INT(load(&cfg, f_auto, err), 0);
+		CHECK_EQ_INT(cfg.filter, PLUGIN_FILTER_AUTO);
+		CHECK(load(&cfg, f_bad, err) < 0 && strstr(err, "VRAMSTREAM_FILTER"));
 	}
 	return test_finish("test_plugin_config");
 }
