@@ -334,12 +334,12 @@ static void test_zero_runs(void)
 
 /*
  * EXPECT: with filter_auto, each chunk takes the grouping that compresses
- * it best: bf16 weights their 2-byte planes, text none; at a fast
+ * it best: bf16 weights their 2-byte planes, fp32 4-byte ones, text none; at a fast
  * (negative) level nothing is filtered; all round-trips.
  */
 static void test_auto_filter(void)
 {
-	const uint64_t M = 1 << 20, len = 8 * M;
+	const uint64_t M = 1 << 20, len = 16 * M;
 	static const int levels[] = { 1, 3, -1 };
 	uint8_t *data = malloc(len);
 	char path[300];
@@ -347,6 +347,14 @@ static void test_auto_filter(void)
 	snprintf(path, sizeof(path), "%s/af.vrs", dir);
 	td_fill(TD_BF16, data, 4 * M, 21);
 	td_fill(TD_TEXT, data + 4 * M, 4 * M, 22);
+	/* fp32 weights: each bf16 value widened with 16 random low mantissa bits */
+	for (uint64_t i = 0; i < 4 * M; i += 2) {
+		uint16_t hi;
+
+		memcpy(&hi, data + i, 2);
+		uint32_t f = (uint32_t)hi << 16 | (uint32_t)((i * 2654435761u) >> 7 & 0xffff);
+		memcpy(data + 8 * M + 2 * i, &f, 4);
+	}
 	for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
 		struct compress_writer_opts o;
 		struct compress_reader_opts ro;
@@ -361,19 +369,20 @@ static void test_auto_filter(void)
 		CHECK_EQ_INT(verify_stream(path, data, len, 4, true, &err), 0);
 		compress_reader_opts_default(&ro);
 		CHECK_EQ_INT(compress_reader_open(path, &ro, &r, &err), 0);
-		CHECK_EQ_INT(compress_reader_chunk_count(r), 8);
+		CHECK_EQ_INT(compress_reader_chunk_count(r), 16);
 		for (uint64_t i = 0; i < compress_reader_chunk_count(r); i++) {
 			struct compress_chunk_info ci;
-			bool weights;
 
 			compress_reader_chunk(r, i, &ci);
-			weights = ci.offset < 4 * M;
 			if (levels[l] < 0) {
 				CHECK_EQ_INT(ci.filter, COMPRESS_FILTER_NONE);
 				CHECK(ci.codec != COMPRESS_CODEC_PLANES);
-			} else if (weights) {
+			} else if (ci.offset < 4 * M) {
 				CHECK_EQ_INT(ci.codec, COMPRESS_CODEC_PLANES);
 				CHECK_EQ_INT(ci.filter, COMPRESS_FILTER_BYTEGROUP2);
+			} else if (ci.offset >= 8 * M) {
+				CHECK_EQ_INT(ci.codec, COMPRESS_CODEC_PLANES);
+				CHECK_EQ_INT(ci.filter, COMPRESS_FILTER_BYTEGROUP4);
 			} else {
 				CHECK_EQ_INT(ci.codec, COMPRESS_CODEC_ZSTD);
 				CHECK_EQ_INT(ci.filter, COMPRESS_FILTER_NONE);
