@@ -39,7 +39,7 @@ variant() {
 }
 
 variant shm-random-off --kind random --level off --dir /dev/shm/vramstream-e2e
-variant shm-random-off-16streams --kind random --level off --streams 16 --dir /dev/shm/vramstream-e2e
+variant shm-mixed-off --kind mixed --level off --dir /dev/shm/vramstream-e2e
 variant shm-mixed-zstd1 --kind mixed --level 1 --dir /dev/shm/vramstream-e2e
 variant shm-mixed-zstd-1 --kind mixed --level -1 --dir /dev/shm/vramstream-e2e
 variant disk-mixed-zstd1 --kind mixed --level 1 --dir /var/tmp/vramstream-e2e
