@@ -650,7 +650,7 @@ static void usage(FILE *f)
 		"  --bo-size SIZE     per BO (default 128M)\n"
 		"  --kind KIND        zeros|random|bf16|mixed (default mixed)\n"
 		"  --dir DIR          image folder (default /dev/shm/vramstream-bench-e2e)\n"
-		"  --level L|off --filter auto|none|2|4 --workers N --rings N --streams N\n"
+		"  --level L|off --filter auto|none|2|4 --workers N --rings N --streams N --io-depth N\n"
 		"  --buffer-size SIZE\n"
 		"  --chunk-size SIZE --pinned-max SIZE (the plugin's settings, README.md)\n"
 		"  --baseline-max SIZE  staging buffer cap of the baseline (default 1G)\n"
@@ -717,6 +717,8 @@ int bench_e2e_main(int argc, char **argv)
 			o.cfg.sdma_rings = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--streams"))
 			o.cfg.streams = (unsigned int)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--io-depth"))
+			o.cfg.io_depth = (unsigned int)strtoul(v, NULL, 0);
 		else if (bench_size_parse(v, &sz)) {
 			fprintf(stderr, "e2e: bad size %s for %s\n", v, a);
 			return 2;

@@ -84,6 +84,7 @@ struct pipe {
 	struct transfer_job *job;
 	struct plugin_dma *dma;
 	unsigned int n_buffers, n_rings, next_ring;
+	uint64_t *ring_bytes; /* per ring: bytes of the copies and fills in flight */
 	uint64_t buffer_size;
 	unsigned int *bo_handle; /* per job BO */
 
@@ -161,6 +162,30 @@ static void dma_busy_update(struct pipe *p, double t)
 	}
 }
 
+/*
+ * The ring for the next copy or fill: the one with the fewest bytes in
+ * flight, the first such from the last one used on. Taking rings in turn
+ * balanced them only while every copy was a whole buffer; restore's pieces
+ * (a chunk's data between runs of zeros, the runs' fills) go from 64 KiB to
+ * a buffer, and in turn one engine queued several large ones while others
+ * idled (emulator, 4 engines: restore 5.8 -> 6.6-6.9 s when runs of zeros
+ * became entries of their own).
+ */
+static unsigned int pick_ring(struct pipe *p, uint64_t len)
+{
+	unsigned int best = p->next_ring;
+
+	for (unsigned int k = 1; k < p->n_rings; k++) {
+		unsigned int i = (p->next_ring + k) % p->n_rings;
+
+		if (p->ring_bytes[i] < p->ring_bytes[best])
+			best = i;
+	}
+	p->ring_bytes[best] += len;
+	p->next_ring = (best + 1) % p->n_rings;
+	return best;
+}
+
 static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_t bo_off,
 		      uint64_t len, bool to_device, uint64_t tag)
 {
@@ -168,12 +193,11 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
 	int r;
 
 	f->buf = buf;
-	f->ring = p->next_ring;
+	f->ring = pick_ring(p, len);
 	f->bo = bo;
 	f->offset = bo_off;
 	f->len = len;
 	f->tag = tag;
-	p->next_ring = (p->next_ring + 1) % p->n_rings;
 	r = p->ops->copy(p->dma, f->ring, p->bo_handle[bo], bo_off, buf, len, to_device,
 			 &f->ticket);
 	if (r) {
@@ -202,11 +226,13 @@ static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t
 	int r;
 
 	assert(p->ops->fill && len % 4 == 0 && bo_off % 4 == 0);
-	*f = (struct inflight){ .buf = NO_BUFFER, .ring = p->next_ring, .bo = bo,
+	*f = (struct inflight){ .buf = NO_BUFFER, .ring = pick_ring(p, len), .bo = bo,
 				.offset = bo_off, .len = len, .tag = tag };
 	r = p->ops->fill(p->dma, f->ring, p->bo_handle[bo], bo_off, len, 0, &f->ticket);
-	if (r == -ENOTSUP)
+	if (r == -ENOTSUP) {
+		p->ring_bytes[f->ring] -= len;
 		return r;
+	}
 	if (r) {
 		pipe_fail(p, r, "DMA fill of %" PRIu64 " bytes into BO %" PRIu64 " at offset %" PRIu64
 				" failed: %s",
@@ -214,7 +240,6 @@ static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t
 			  *p->ops->last_error(p->dma) ? p->ops->last_error(p->dma) : strerror(-r));
 		return r;
 	}
-	p->next_ring = (p->next_ring + 1) % p->n_rings;
 	p->fifo_len++;
 	dma_busy_update(p, now_s());
 	return 0;
@@ -227,6 +252,7 @@ static int retire_oldest(struct pipe *p, struct inflight *done)
 	int r = p->ops->wait(p->dma, f->ring, f->ticket);
 
 	*done = *f;
+	p->ring_bytes[f->ring] -= f->len;
 	p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
 	p->fifo_len--;
 	dma_busy_update(p, now_s());
@@ -316,6 +342,9 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 	p->n_rings = ops->rings(p->dma);
 	if (!p->n_rings)
 		p->n_rings = 1;
+	p->ring_bytes = calloc(p->n_rings, sizeof(*p->ring_bytes));
+	if (!p->ring_bytes)
+		return -ENOMEM;
 
 	if (idxq_init(&p->free_bufs, p->n_buffers) || idxq_init(&p->ready, p->n_buffers))
 		return -ENOMEM;
@@ -349,6 +378,7 @@ static void pipe_teardown(struct pipe *p)
 	free(p->free_bufs.v);
 	free(p->ready.v);
 	free(p->fifo);
+	free(p->ring_bytes);
 	free(p->bo_handle);
 	free(p->buf_chunk);
 	pthread_mutex_destroy(&p->lock);
