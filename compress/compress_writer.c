@@ -1113,7 +1113,8 @@ static int cw_write_tail(struct compress_writer *w, uint64_t *file_size)
 		return -ENOMEM;
 	memset(buf, 0, tail);
 	/* Push order; a chunk stored in pieces has them in offset order. */
-	qsort(w->extras, w->nextras, sizeof(*w->extras), cw_extra_cmp);
+	if (w->nextras)
+		qsort(w->extras, w->nextras, sizeof(*w->extras), cw_extra_cmp);
 	for (uint64_t i = 0, x = 0; i < w->next_seq; i++) {
 		compress_entry_encode(cw_entry(w, i), buf + e++ * COMPRESS_ENTRY_BYTES);
 		for (; x < w->nextras && w->extras[x].seq == i; x++)
