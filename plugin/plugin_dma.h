@@ -52,6 +52,10 @@ struct plugin_dma_ops {
 		    uint64_t len, uint32_t value, uint64_t *ticket);
 	/* Waits for a ticket of @ring; 0, or -errno if the copy failed. */
 	int (*wait)(struct plugin_dma *dma, unsigned int ring, uint64_t ticket);
+	/* Optional: 1 when a ticket of @ring is done, 0 while it runs, -errno
+	 * if it failed; never blocks. Lets restore retire whatever finished
+	 * first instead of waiting for the oldest copy. */
+	int (*poll)(struct plugin_dma *dma, unsigned int ring, uint64_t ticket);
 	/* Message for the last failure (may be ""). */
 	const char *(*last_error)(struct plugin_dma *dma);
 };

@@ -160,6 +160,16 @@ static int sdma_dma_wait(struct plugin_dma *d, unsigned int ring, uint64_t ticke
 	return r;
 }
 
+static int sdma_dma_poll(struct plugin_dma *d, unsigned int ring, uint64_t ticket)
+{
+	struct sdma_ticket t = { .lane = ring, .seq = ticket };
+	int r = sdma_engine_poll(d->engine, &t);
+
+	if (r < 0)
+		sdma_engine_last_error(d->engine, d->err, sizeof(d->err));
+	return r;
+}
+
 static const char *sdma_dma_last_error(struct plugin_dma *d)
 {
 	return d->err;
@@ -175,5 +185,6 @@ const struct plugin_dma_ops plugin_dma_sdma_ops = {
 	.copy = sdma_dma_copy,
 	.fill = sdma_dma_fill,
 	.wait = sdma_dma_wait,
+	.poll = sdma_dma_poll,
 	.last_error = sdma_dma_last_error,
 };

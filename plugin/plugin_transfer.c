@@ -263,6 +263,70 @@ static int retire_oldest(struct pipe *p, struct inflight *done)
 	return r;
 }
 
+/*
+ * Retires an operation that has finished, not necessarily the oldest: the
+ * first finished among the oldest of each ring (one ring's operations finish
+ * in order). Returns -EAGAIN when none has finished or the engine cannot
+ * tell without waiting (no poll()); errors as retire_oldest().
+ */
+static bool can_poll(const struct pipe *p)
+{
+	return p->ops->poll && p->n_rings <= 64; /* rings seen fit in a 64-bit mask */
+}
+
+static int retire_finished(struct pipe *p, struct inflight *done)
+{
+	uint64_t seen = 0;
+
+	if (!can_poll(p))
+		return -EAGAIN;
+	for (unsigned int i = 0; i < p->fifo_len; i++) {
+		unsigned int at = (p->fifo_head + i) % p->fifo_cap;
+		struct inflight *f = &p->fifo[at];
+		int r;
+
+		if (seen & (1ull << f->ring))
+			continue;
+		seen |= 1ull << f->ring;
+		r = p->ops->poll(p->dma, f->ring, f->ticket);
+		if (r != 0 && i == 0)
+			return retire_oldest(p, done); /* finished or failed: no wait */
+		if (r <= 0) {
+			/* Running, or failed: a failure is reported when it is the oldest. */
+			if (seen == (p->n_rings == 64 ? ~0ull : (1ull << p->n_rings) - 1))
+				break;
+			continue;
+		}
+		/* Take it out; the later ones move up a place, keeping their order. */
+		*done = *f;
+		p->ring_bytes[f->ring] -= f->len;
+		for (unsigned int k = i; k + 1 < p->fifo_len; k++)
+			p->fifo[(p->fifo_head + k) % p->fifo_cap] =
+				p->fifo[(p->fifo_head + k + 1) % p->fifo_cap];
+		p->fifo_len--;
+		dma_busy_update(p, now_s());
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+/* Sleeps up to @us microseconds, or until a read lands or a callback fails. */
+static void nap_locked(struct pipe *p, unsigned int us)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)us * 1000;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (!p->ready.len && !p->cb_error)
+		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+	pthread_mutex_unlock(&p->lock);
+}
+
 /* Takes a free buffer, waiting for compress/ to hand one back if needed;
  * -1 when the pipeline failed. */
 static int take_free(struct pipe *p, bool wait)
@@ -834,6 +898,7 @@ static void *restore_job(void *arg)
 	unsigned int parts = job->n_parts ? job->n_parts : 1, part = 0;
 	struct part_opener openers[MAX_PARTS];
 	bool fills_off = false;
+	unsigned int nap_us = 100;
 	int r, r2;
 
 	if (parts > MAX_PARTS)
@@ -988,9 +1053,24 @@ advanced:
 		if (p.fifo_len && (!reads_left || !free_count(&p))) {
 			struct inflight done;
 
-			r = retire_oldest(&p, &done);
+			/*
+			 * Whatever finished first frees its buffer for the next read.
+			 * While reads are left, nap briefly rather than block on the
+			 * oldest copy: another engine may finish first, or a read land.
+			 */
+			r = retire_finished(&p, &done);
+			if (r == -EAGAIN && reads_left && can_poll(&p)) {
+				/* Not counted as waiting on reads: the engines are busy. */
+				nap_locked(&p, nap_us);
+				nap_us = nap_us < 2000 ? 2 * nap_us : 2000;
+				r = 0;
+				continue;
+			}
+			if (r == -EAGAIN)
+				r = retire_oldest(&p, &done);
 			if (r)
 				break;
+			nap_us = 100;
 			if (done.buf != NO_BUFFER) {
 				pthread_mutex_lock(&p.lock);
 				idxq_push(&p.free_bufs, done.buf);
