@@ -376,6 +376,24 @@ static uint32_t cw_compress_planes(struct cw_worker *wk, enum compress_filter fi
 	return any && pos < cap ? pos : 0;
 }
 
+/* The block of the chunk's zero test at @at: CW_ZERO_BLOCK, or what is left. */
+static uint32_t cw_block(uint32_t len, uint32_t at)
+{
+	return len - at < CW_ZERO_BLOCK ? len - at : CW_ZERO_BLOCK;
+}
+
+/* Appends the piece [@rel, @rel + @len) of the job's chunk. */
+static void cw_add_piece(struct cw_job *j, uint32_t rel, uint32_t len, enum compress_codec codec)
+{
+	struct cw_piece *pc = &j->pieces[j->npieces++];
+
+	memset(pc, 0, sizeof(*pc));
+	pc->info.tag = j->info.tag;
+	pc->info.offset = j->info.offset + rel;
+	pc->info.raw_len = len;
+	pc->info.codec = codec;
+}
+
 /*
  * Cuts the job's chunk into pieces at runs of zeros (CW_ZERO_RUN_MIN and
  * up; a chunk all zero is one zero piece whatever its size). A block with
@@ -385,46 +403,28 @@ static void cw_split(struct cw_job *j)
 {
 	const uint8_t *src = j->src;
 	uint32_t len = j->info.raw_len, at = 0, data_at = 0;
-	unsigned int n = 0;
 
+	j->npieces = 0;
 	while (at < len) {
-		uint32_t z;
+		uint32_t z = at;
 
-		if (!compress_is_zero(src + at,
-				      len - at < CW_ZERO_BLOCK ? len - at : CW_ZERO_BLOCK)) {
-			at = len - at < CW_ZERO_BLOCK ? len : at + CW_ZERO_BLOCK;
+		while (at < len && compress_is_zero(src + at, cw_block(len, at)))
+			at += cw_block(len, at);
+		if (at == z) { /* data: on to the next block */
+			at += cw_block(len, at);
 			continue;
 		}
-		z = at;
-		do
-			at = len - at < CW_ZERO_BLOCK ? len : at + CW_ZERO_BLOCK;
-		while (at < len &&
-		       compress_is_zero(src + at, len - at < CW_ZERO_BLOCK ? len - at : CW_ZERO_BLOCK));
 		if (at - z < CW_ZERO_RUN_MIN && !(z == 0 && at == len))
 			continue;
-		if (n + 3 > CW_PIECES_MAX && at < len)
+		if (j->npieces + 3 > CW_PIECES_MAX && at < len)
 			break; /* the rest, zeros and all, stays one piece */
-		for (int k = z > data_at ? 0 : 1; k < 2; k++) {
-			struct cw_piece *pc = &j->pieces[n++];
-
-			memset(pc, 0, sizeof(*pc));
-			pc->info.tag = j->info.tag;
-			pc->info.offset = j->info.offset + (k ? z : data_at);
-			pc->info.raw_len = k ? at - z : z - data_at;
-			pc->info.codec = k ? COMPRESS_CODEC_ZERO : COMPRESS_CODEC_RAW;
-		}
+		if (z > data_at)
+			cw_add_piece(j, data_at, z - data_at, COMPRESS_CODEC_RAW);
+		cw_add_piece(j, z, at - z, COMPRESS_CODEC_ZERO);
 		data_at = at;
 	}
-	if (data_at < len) {
-		struct cw_piece *pc = &j->pieces[n++];
-
-		memset(pc, 0, sizeof(*pc));
-		pc->info.tag = j->info.tag;
-		pc->info.offset = j->info.offset + data_at;
-		pc->info.raw_len = len - data_at;
-		pc->info.codec = COMPRESS_CODEC_RAW;
-	}
-	j->npieces = n;
+	if (data_at < len)
+		cw_add_piece(j, data_at, len - data_at, COMPRESS_CODEC_RAW);
 }
 
 /* Checksums a data piece and compresses it when that pays; sets what to write. */
@@ -437,8 +437,6 @@ static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *p
 	uint8_t *stage;
 	int filter;
 
-	/* A piece's staging room is where the piece sits in its chunk: pieces
-	 * start on CW_ZERO_BLOCK boundaries and store at most their raw length. */
 	t0 = compress_now_ns();
 	pc->info.checksum = compress_checksum(src, len);
 	t1 = compress_now_ns();
@@ -458,6 +456,8 @@ static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *p
 			wk->filter_ns += t1 - t0;
 			wk->filter_bytes += len;
 		}
+		/* A piece's staging room is where the piece sits in its chunk: pieces
+		 * start on CW_ZERO_BLOCK boundaries and store at most their raw length. */
 		if (j->staging < 0)
 			j->staging = cw_get_staging(w);
 		stage = cw_staging(w, j->staging) + rel;
