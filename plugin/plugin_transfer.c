@@ -263,17 +263,17 @@ static int retire_oldest(struct pipe *p, struct inflight *done)
 	return r;
 }
 
+static bool can_poll(const struct pipe *p)
+{
+	return p->ops->poll && p->n_rings <= 64; /* rings seen fit in a 64-bit mask */
+}
+
 /*
  * Retires an operation that has finished, not necessarily the oldest: the
  * first finished among the oldest of each ring (one ring's operations finish
  * in order). Returns -EAGAIN when none has finished or the engine cannot
  * tell without waiting (no poll()); errors as retire_oldest().
  */
-static bool can_poll(const struct pipe *p)
-{
-	return p->ops->poll && p->n_rings <= 64; /* rings seen fit in a 64-bit mask */
-}
-
 static int retire_finished(struct pipe *p, struct inflight *done)
 {
 	uint64_t seen = 0;
@@ -311,7 +311,7 @@ static int retire_finished(struct pipe *p, struct inflight *done)
 }
 
 /* Sleeps up to @us microseconds, or until a read lands or a callback fails. */
-static void nap_locked(struct pipe *p, unsigned int us)
+static void nap(struct pipe *p, unsigned int us)
 {
 	struct timespec ts;
 
@@ -1061,7 +1061,7 @@ advanced:
 			r = retire_finished(&p, &done);
 			if (r == -EAGAIN && reads_left && can_poll(&p)) {
 				/* Not counted as waiting on reads: the engines are busy. */
-				nap_locked(&p, nap_us);
+				nap(&p, nap_us);
 				nap_us = nap_us < 2000 ? 2 * nap_us : 2000;
 				r = 0;
 				continue;
