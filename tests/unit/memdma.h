@@ -16,6 +16,10 @@ extern unsigned long fail_copy_at;
 extern unsigned long copies; /* copies so far (counted while fail_copy_at is set) */
 extern unsigned long fills;  /* fills carried out */
 extern unsigned int copy_delay_us; /* each copy takes at least this long */
+/* With N, ring 0's tickets poll done only on every Nth poll (0: always); the
+ * polls that said "still running" are counted. */
+extern unsigned int ring0_poll_every;
+extern unsigned long polls_pending;
 /* The engine's fill (memdma.fill), to put back after a test replaced it. */
 int memdma_fill(struct plugin_dma *d, unsigned int ring, unsigned int bo, uint64_t off,
 		uint64_t len, uint32_t value, uint64_t *ticket);

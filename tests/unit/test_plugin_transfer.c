@@ -245,6 +245,13 @@ int main(void)
 	memdma.fill = NULL;
 	test_round_trip(dir, 2, 1);
 	memdma.fill = memdma_fill;
+	/* EXPECT: with one engine slower to report, restore retires the others'
+	 * copies first (out of issue order) and naps; every byte back */
+	ring0_poll_every = 4;
+	test_round_trip(dir, 1, 1);
+	test_round_trip(dir, 2, 2);
+	CHECK(polls_pending > 0);
+	ring0_poll_every = 0;
 	test_dma_fault(dir);
 	test_short_stream(dir);
 	test_part_open_fails(dir);
