@@ -258,7 +258,8 @@ static int tune_run(const struct img_common *c, struct tune *t, struct img_tune_
 	snprintf(path, sizeof(path), "%s/vramstream-img-tune-%d.vrs", t->tmpdir, (int)getpid());
 	compress_writer_opts_default(&wo);
 	wo.level = p->level;
-	wo.filter = p->filter;
+	wo.filter_auto = p->filter == IMG_FILTER_AUTO;
+	wo.filter = wo.filter_auto ? COMPRESS_FILTER_NONE : (enum compress_filter)p->filter;
 	wo.chunk_size = p->chunk_size;
 	wo.workers = c->workers;
 	wo.direct_io = false;
@@ -330,7 +331,11 @@ static int parse_list(const char *s, const char *what, int kind, struct tune *t)
 		} else if (kind == 1) {
 			enum compress_filter f;
 
-			if (t->n_filters == TUNE_MAX_GRID || compress_filter_parse(tok, &f))
+			if (t->n_filters == TUNE_MAX_GRID)
+				r = -EINVAL;
+			else if (!strcmp(tok, "auto"))
+				t->filters[t->n_filters++] = IMG_FILTER_AUTO;
+			else if (compress_filter_parse(tok, &f))
 				r = -EINVAL;
 			else
 				t->filters[t->n_filters++] = f;
@@ -378,7 +383,7 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 		for (size_t i = 0; i < n; i++) {
 			img_json_obj_begin(&j, NULL);
 			img_json_str(&j, "level", img_fmt_level(lv, sizeof(lv), p[i].level));
-			img_json_str(&j, "filter", compress_filter_name(p[i].filter));
+			img_json_str(&j, "filter", img_filter_name(p[i].filter));
 			img_json_u64(&j, "chunk_size", p[i].chunk_size);
 			img_json_u64(&j, "sample_raw_bytes", p[i].sample_raw);
 			img_json_u64(&j, "sample_stored_bytes", p[i].sample_stored);
@@ -398,7 +403,7 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 		if (best >= 0) {
 			img_json_obj_begin(&j, "recommended");
 			img_json_str(&j, "level", img_fmt_level(lv, sizeof(lv), p[best].level));
-			img_json_str(&j, "filter", compress_filter_name(p[best].filter));
+			img_json_str(&j, "filter", img_filter_name(p[best].filter));
 			img_json_u64(&j, "chunk_size", p[best].chunk_size);
 			img_json_obj_end(&j);
 		}
@@ -417,7 +422,7 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 		       "DECOMPRESS GB/S", "IMAGE", "CHECKPOINT S", "RESTORE S", "PARETO");
 	for (size_t i = 0; i < n; i++) {
 		img_table_cell(&tb, "%s", img_fmt_level(lv, sizeof(lv), p[i].level));
-		img_table_cell(&tb, "%s", compress_filter_name(p[i].filter));
+		img_table_cell(&tb, "%s", img_filter_name(p[i].filter));
 		img_table_cell(&tb, "%s", fmt_chunk(ch, sizeof(ch), p[i].chunk_size));
 		if (isinf(p[i].ratio))
 			img_table_cell(&tb, "all zero");
@@ -440,7 +445,7 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 		printf("recommended for %.2f GB/s storage: --level %s --filter %s --chunk-size %s "
 		       "(checkpoint %.3f s, image %s, ratio %.3f +- %.3f)\n",
 		       t->storage_gbps, img_fmt_level(lv, sizeof(lv), p[best].level),
-		       compress_filter_name(p[best].filter),
+		       img_filter_name(p[best].filter),
 		       fmt_chunk(ch, sizeof(ch), p[best].chunk_size), p[best].dump_s,
 		       img_fmt_bytes(b1, sizeof(b1), (uint64_t)p[best].image_stored), p[best].ratio,
 		       p[best].ratio_stderr);
@@ -449,6 +454,7 @@ static void tune_print(const struct img_common *c, const struct tune *t, const c
 		       img_fmt_level(lv, sizeof(lv), p[best].level),
 		       p[best].filter == COMPRESS_FILTER_BYTEGROUP2   ? "2"
 		       : p[best].filter == COMPRESS_FILTER_BYTEGROUP4 ? "4"
+		       : p[best].filter == IMG_FILTER_AUTO	      ? "auto"
 								      : "none",
 		       fmt_chunk(ch, sizeof(ch), p[best].chunk_size),
 		       p[best].chunk_size > (8u << 20) ? " (and VRAMSTREAM_BUFFER_SIZE >= it)"
@@ -467,6 +473,7 @@ static void tune_usage(FILE *f)
 		"         [--repeat N]\n"
 		"  defaults: --storage-gbps 2 --sample 64M --levels off,-5,-1,1,3,6,9\n"
 		"            --filters none,bytegroup2 --chunk-sizes 1M,4M,8M --repeat 1\n"
+		"  filters: none, bytegroup2, bytegroup4, auto (the plugin's default: per chunk)\n"
 		"  --repeat N: run each setting N times and keep the fastest\n"
 		"  trial files go to $TMPDIR, else /tmp (unlinked before they reach the disk)\n");
 }

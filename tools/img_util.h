@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "compress.h"
+
 /* ---- JSON (img_json.c) ------------------------------------------------------------------- */
 
 #define IMG_JSON_MAX_DEPTH 32
@@ -110,10 +112,19 @@ size_t img_cover_check(struct img_extent *ext, size_t n, uint64_t size,
 
 /* ---- tune model (img_model.c) ------------------------------------------------------------ */
 
+/* A tune point's filter: the writer's filter_auto (plugin VRAMSTREAM_FILTER=auto). */
+#define IMG_FILTER_AUTO COMPRESS_FILTER_COUNT
+
+/* "auto", or compress_filter_name(). */
+static inline const char *img_filter_name(int filter)
+{
+	return filter == IMG_FILTER_AUTO ? "auto" : compress_filter_name((enum compress_filter)filter);
+}
+
 struct img_tune_point {
 	/* setting */
 	int level;
-	int filter;
+	int filter; /* enum compress_filter, or IMG_FILTER_AUTO */
 	uint32_t chunk_size;
 	/* measured on the sample */
 	uint64_t sample_raw, sample_stored;

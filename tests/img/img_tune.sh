@@ -30,11 +30,12 @@ python3 -c "import sys; p, r = float(sys.argv[1]), float(sys.argv[2]); sys.exit(
 	img_fail "predicted ratio $ratio is not within 3% of the real $real"
 
 # The same on a stream file alone, with the human table and a plot.
-"$T" tune "$img/vramstream-kfd-4242-1-gpu1.vrs" --sample 4M --levels off,1 --filters none --chunk-sizes 1M \
+"$T" tune "$img/vramstream-kfd-4242-1-gpu1.vrs" --sample 4M --levels off,1 --filters none,auto --chunk-sizes 1M \
 	--plot "$IMG_TMP/tune.svg" >"$IMG_TMP/tune.txt"
 cat "$IMG_TMP/tune.txt"
 grep -Eq '^  LEVEL +FILTER +CHUNK +RATIO' "$IMG_TMP/tune.txt" || img_fail "no table header"
 grep -q 'front, recommended' "$IMG_TMP/tune.txt" || img_fail "no recommendation marked"
+grep -Eq '^  1 +auto +1M ' "$IMG_TMP/tune.txt" || img_fail "no row for filter auto (the plugin's default)"
 grep -q '^recommended for 2.00 GB/s storage: --level' "$IMG_TMP/tune.txt" || img_fail "no recommendation line"
 python3 -c 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); sys.exit(0 if r.tag.endswith("svg") and len(r.findall(".//{http://www.w3.org/2000/svg}circle")) >= 3 else 1)' \
 	"$IMG_TMP/tune.svg" || img_fail "plot is not an SVG with the settings"
