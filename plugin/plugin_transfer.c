@@ -898,7 +898,7 @@ static void *restore_job(void *arg)
 	unsigned int parts = job->n_parts ? job->n_parts : 1, part = 0;
 	struct part_opener openers[MAX_PARTS];
 	bool fills_off = false;
-	unsigned int nap_us = 100;
+	unsigned int nap_us = 50;
 	int r, r2;
 
 	if (parts > MAX_PARTS)
@@ -1062,7 +1062,7 @@ advanced:
 			if (r == -EAGAIN && reads_left && can_poll(&p)) {
 				/* Not counted as waiting on reads: the engines are busy. */
 				nap(&p, nap_us);
-				nap_us = nap_us < 2000 ? 2 * nap_us : 2000;
+				nap_us = nap_us < 200 ? 2 * nap_us : 200;
 				r = 0;
 				continue;
 			}
@@ -1070,7 +1070,7 @@ advanced:
 				r = retire_oldest(&p, &done);
 			if (r)
 				break;
-			nap_us = 100;
+			nap_us = 50;
 			if (done.buf != NO_BUFFER) {
 				pthread_mutex_lock(&p.lock);
 				idxq_push(&p.free_bufs, done.buf);
