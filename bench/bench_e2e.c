@@ -706,11 +706,20 @@ int bench_e2e_main(int argc, char **argv)
 				o.cfg.compress = false;
 			else
 				o.cfg.zstd_level = atoi(v);
-		} else if (!strcmp(a, "--filter"))
-			o.cfg.filter = !strcmp(v, "2")	  ? PLUGIN_FILTER_BYTES2 :
-				       !strcmp(v, "4")	  ? PLUGIN_FILTER_BYTES4 :
-				       !strcmp(v, "auto") ? PLUGIN_FILTER_AUTO :
-							    PLUGIN_FILTER_NONE;
+		} else if (!strcmp(a, "--filter")) {
+			if (!strcmp(v, "2"))
+				o.cfg.filter = PLUGIN_FILTER_BYTES2;
+			else if (!strcmp(v, "4"))
+				o.cfg.filter = PLUGIN_FILTER_BYTES4;
+			else if (!strcmp(v, "auto"))
+				o.cfg.filter = PLUGIN_FILTER_AUTO;
+			else if (!strcmp(v, "none"))
+				o.cfg.filter = PLUGIN_FILTER_NONE;
+			else {
+				fprintf(stderr, "e2e: unknown filter %s (auto, none, 2 or 4)\n", v);
+				return 2;
+			}
+		}
 		else if (!strcmp(a, "--workers"))
 			o.cfg.workers = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--rings"))

@@ -569,8 +569,7 @@ static int bs_parse(int argc, char **argv, struct bs_opts *o)
 				goto bad;
 			break;
 		case 'f':
-			o->w.filter_auto = !strcmp(optarg, "auto");
-			if (!o->w.filter_auto && compress_filter_parse(optarg, &o->w.filter))
+			if (compress_writer_filter_parse(optarg, &o->w))
 				goto bad;
 			o->filter_set = true;
 			break;
@@ -684,8 +683,7 @@ int bench_stream_main(int argc, char **argv)
 		       bench_kind_name(o.kind), (double)o.size / (1 << 30), o.dir,
 		       o.w.chunk_size >> 10, o.w.level == COMPRESS_LEVEL_OFF ? "off " : "",
 		       o.w.level == COMPRESS_LEVEL_OFF ? 0 : o.w.level,
-		       o.w.filter_auto ? "auto" : compress_filter_name(o.w.filter), o.w.workers,
-		       o.w.queue_depth,
+		       compress_writer_filter_name(&o.w), o.w.workers, o.w.queue_depth,
 		       (unsigned long long)(o.push_size >> 20), o.pool,
 		       o.w.direct_io ? "tried" : "off");
 
@@ -737,7 +735,7 @@ int bench_stream_main(int argc, char **argv)
 		printf("{\"kind\": \"%s\", \"bytes\": %llu, \"dir\": \"%s\", \"chunk_size\": %u, "
 		       "\"level\": %d, \"filter\": \"%s\", \"ok\": %s",
 		       bench_kind_name(o.kind), (unsigned long long)o.size, o.dir, o.w.chunk_size,
-		       o.w.level, compress_filter_name(o.w.filter), status ? "false" : "true");
+		       o.w.level, compress_writer_filter_name(&o.w), status ? "false" : "true");
 		for (int i = 0; i < 3; i++) {
 			if (!res[i].ran)
 				continue;

@@ -90,6 +90,10 @@ int compress_level_parse(const char *s, int *level);
 int compress_filter_parse(const char *s, enum compress_filter *filter);
 const char *compress_codec_name(enum compress_codec codec);
 const char *compress_filter_name(enum compress_filter filter);
+/* The writer's filter setting: a filter name as above, or "auto" (filter_auto). */
+int compress_writer_filter_parse(const char *s, struct compress_writer_opts *o);
+/* "auto" with filter_auto, else the filter's name. */
+const char *compress_writer_filter_name(const struct compress_writer_opts *o);
 
 /*
  * Called once a pushed buffer may be reused (all its chunks are on their way

@@ -200,6 +200,22 @@ int compress_filter_parse(const char *s, enum compress_filter *filter)
 	return 0;
 }
 
+int compress_writer_filter_parse(const char *s, struct compress_writer_opts *o)
+{
+	if (!strcmp(s, "auto")) {
+		o->filter_auto = true;
+		o->filter = COMPRESS_FILTER_NONE;
+		return 0;
+	}
+	o->filter_auto = false;
+	return compress_filter_parse(s, &o->filter);
+}
+
+const char *compress_writer_filter_name(const struct compress_writer_opts *o)
+{
+	return o->filter_auto ? "auto" : compress_filter_name(o->filter);
+}
+
 int compress_level_parse(const char *s, int *level)
 {
 	char *end;

@@ -585,8 +585,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			have_level = true;
 			break;
 		case 'f':
-			o.w.filter_auto = !strcmp(optarg, "auto");
-			if (!o.w.filter_auto && compress_filter_parse(optarg, &o.w.filter)) {
+			if (compress_writer_filter_parse(optarg, &o.w)) {
 				fprintf(stderr,
 					"vramstream-img recompress: bad --filter '%s' "
 					"(auto, none, bytegroup2, bytegroup4)\n",
@@ -723,8 +722,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 		img_json_str(&j, "image_dir", d->path);
 		img_json_str(&j, "out_dir", target);
 		img_json_str(&j, "level", img_fmt_level(lv, sizeof(lv), o.w.level));
-		img_json_str(&j, "filter",
-			     o.w.filter_auto ? "auto" : compress_filter_name(o.w.filter));
+		img_json_str(&j, "filter", compress_writer_filter_name(&o.w));
 		if (o.w.chunk_size)
 			img_json_u64(&j, "chunk_size", o.w.chunk_size);
 		else
@@ -755,7 +753,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 		printf("recompressed %s%s%s: level %s, filter %s, %s chunks, %u worker(s)\n",
 		       d->path, in_place ? "" : " into ", in_place ? "" : target,
 		       img_fmt_level(lv, sizeof(lv), o.w.level),
-		       o.w.filter_auto ? "auto" : compress_filter_name(o.w.filter),
+		       compress_writer_filter_name(&o.w),
 		       o.w.chunk_size ? img_fmt_bytes(b1, sizeof(b1), o.w.chunk_size) : "unchanged",
 		       c->workers);
 		img_table_init(&t, "lrrrrrrr", "FILE", "RAW BYTES", "OLD STORED", "NEW STORED",

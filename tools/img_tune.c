@@ -329,16 +329,13 @@ static int parse_list(const char *s, const char *what, int kind, struct tune *t)
 			else
 				t->n_levels++;
 		} else if (kind == 1) {
-			enum compress_filter f;
+			struct compress_writer_opts f = { 0 };
 
-			if (t->n_filters == TUNE_MAX_GRID)
-				r = -EINVAL;
-			else if (!strcmp(tok, "auto"))
-				t->filters[t->n_filters++] = IMG_FILTER_AUTO;
-			else if (compress_filter_parse(tok, &f))
+			if (t->n_filters == TUNE_MAX_GRID || compress_writer_filter_parse(tok, &f))
 				r = -EINVAL;
 			else
-				t->filters[t->n_filters++] = f;
+				t->filters[t->n_filters++] = f.filter_auto ? IMG_FILTER_AUTO
+									   : (int)f.filter;
 		} else {
 			if (t->n_chunks == TUNE_MAX_GRID || img_parse_size(tok, &v) ||
 			    v < COMPRESS_CHUNK_MIN || v > COMPRESS_CHUNK_MAX || v % 4096)
