@@ -640,6 +640,14 @@ static void json_entry(const char *name, const struct result *r, bool last)
 	       last ? "" : ",");
 }
 
+/* plugin_config_get_fn for one setting: ctx is { name, value }. */
+static const char *one_setting(const char *name, void *ctx)
+{
+	const char *const *kv = ctx;
+
+	return !strcmp(name, kv[0]) ? kv[1] : NULL;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -707,20 +715,16 @@ int bench_e2e_main(int argc, char **argv)
 			else
 				o.cfg.zstd_level = atoi(v);
 		} else if (!strcmp(a, "--filter")) {
-			if (!strcmp(v, "2"))
-				o.cfg.filter = PLUGIN_FILTER_BYTES2;
-			else if (!strcmp(v, "4"))
-				o.cfg.filter = PLUGIN_FILTER_BYTES4;
-			else if (!strcmp(v, "auto"))
-				o.cfg.filter = PLUGIN_FILTER_AUTO;
-			else if (!strcmp(v, "none"))
-				o.cfg.filter = PLUGIN_FILTER_NONE;
-			else {
-				fprintf(stderr, "e2e: unknown filter %s (auto, none, 2 or 4)\n", v);
+			/* The plugin's own parser: the same names as VRAMSTREAM_FILTER. */
+			const char *setting[2] = { "VRAMSTREAM_FILTER", v };
+			struct plugin_config f;
+
+			if (plugin_config_load(&f, one_setting, setting, err, sizeof(err))) {
+				fprintf(stderr, "e2e: --filter: %s\n", err);
 				return 2;
 			}
-		}
-		else if (!strcmp(a, "--workers"))
+			o.cfg.filter = f.filter;
+		} else if (!strcmp(a, "--workers"))
 			o.cfg.workers = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--rings"))
 			o.cfg.sdma_rings = (unsigned int)strtoul(v, NULL, 0);
