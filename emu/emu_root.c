@@ -163,6 +163,8 @@ int emu_root_create(const char *root, const struct emu_config *cfg)
 		err = emu_topology_write(root, cfg);
 	if (!err)
 		err = emu_root_modules(root);
+	if (!err)
+		err = emu_root_cpu_caches(root);
 	if (!err && emu_drm_populate_root)
 		err = emu_drm_populate_root(root, cfg);
 	return err;

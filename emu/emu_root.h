@@ -22,6 +22,9 @@ void emu_root_kfd_node_remove(const char *root, pid_t pid);
 /* Writes the KFD sysfs topology (kfd_topology.c formats) under root/sys. */
 int emu_topology_write(const char *root, const struct emu_config *cfg);
 
+/* CPU cache folders under root/sys/devices/system, only where the host has none (emu_root_cpu.c). */
+int emu_root_cpu_caches(const char *root);
+
 /* Helpers for the other writers of the fake root. */
 int emu_root_mkdirs(const char *path);
 int emu_root_write_file(const char *path, const char *text);

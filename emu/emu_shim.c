@@ -105,6 +105,39 @@ static int emu_shim_has_prefix(const char *path, const char *prefix)
 	return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Set when the daemon wrote CPU cache folders for a host without them (emu_root_cpu.c). */
+static pthread_once_t emu_shim_cpu_once = PTHREAD_ONCE_INIT;
+static int emu_shim_cpu_caches;
+
+static void emu_shim_cpu_init(void)
+{
+	char path[PATH_MAX];
+	const char *root = emu_shim_root();
+
+	if (root && (size_t)snprintf(path, sizeof(path), "%s/sys/devices/system/cpu", root) <
+			    sizeof(path))
+		emu_shim_cpu_caches = syscall(SYS_faccessat, AT_FDCWD, path, F_OK, 0) == 0;
+}
+
+/* /sys/devices/system/cpu/cpuM/cache or /sys/devices/system/node/nodeN/cpuM/cache, and below. */
+static int emu_shim_is_cpu_cache_path(const char *path)
+{
+	const char *p = path;
+	int n = 0;
+
+	if (sscanf(p, "/sys/devices/system/node/node%*u%n", &n) >= 0 && n > 0)
+		p += n;
+	else if (strncmp(p, "/sys/devices/system/cpu", 23) == 0)
+		p += 23;
+	else
+		return 0;
+	n = 0;
+	if (sscanf(p, "/cpu%*u%n", &n) < 0 || n == 0 || !emu_shim_has_prefix(p + n, "/cache"))
+		return 0;
+	pthread_once(&emu_shim_cpu_once, emu_shim_cpu_init);
+	return emu_shim_cpu_caches;
+}
+
 /* The paths the emulator owns (kept short: everything else must behave as without the shim). */
 static int emu_shim_is_emulated_path(const char *path)
 {
@@ -125,6 +158,8 @@ static int emu_shim_is_emulated_path(const char *path)
 	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
 		if (emu_shim_has_prefix(path, prefixes[i]))
 			return 1;
+	if (emu_shim_is_cpu_cache_path(path))
+		return 1;
 	/* /sys/dev/char/MAJ:MIN links of render nodes and of /dev/kfd */
 	if (strncmp(path, "/sys/dev/char/", 14) == 0) {
 		const struct emu_config *cfg;

@@ -89,6 +89,39 @@ static void t_root(const char *dir)
 	CHECK(emu_root_kfd_node(root, 4242, path, sizeof(path)) == 0 && stat(path, &st) == 0);
 	emu_root_kfd_node_remove(root, 4242);
 	CHECK(stat(path, &st) != 0);
+
+	/*
+	 * CPU caches: written only where the host has none (emu_root_cpu.c),
+	 * in drivers/base/cacheinfo.c's formats, and reachable through the
+	 * node folder as libhsakmt reads them.
+	 */
+	snprintf(path, sizeof(path), "%s/sys/devices/system/cpu", root);
+	if (access("/sys/devices/system/cpu/cpu0/cache", F_OK) == 0) {
+		CHECK(stat(path, &st) != 0);
+	} else {
+		const char *cpu0 = access("/sys/devices/system/node", F_OK) == 0 ?
+					   "/sys/devices/system/node/node0/cpu0/cache" :
+					   "/sys/devices/system/cpu/cpu0/cache";
+
+		snprintf(path, sizeof(path), "%s/index0/level", cpu0);
+		s = t_slurp(root, path);
+		CHECK(s && strcmp(s, "1\n") == 0);
+		snprintf(path, sizeof(path), "%s/index0/type", cpu0);
+		s = t_slurp(root, path);
+		CHECK(s && strcmp(s, "Data\n") == 0);
+		snprintf(path, sizeof(path), "%s/index2/size", cpu0);
+		s = t_slurp(root, path);
+		CHECK(s && strcmp(s, "1024K\n") == 0);
+		snprintf(path, sizeof(path), "%s/index0/shared_cpu_list", cpu0);
+		s = t_slurp(root, path);
+		CHECK(s && strcmp(s, "0\n") == 0);
+		snprintf(path, sizeof(path), "%s/index0/shared_cpu_map", cpu0);
+		s = t_slurp(root, path);
+		CHECK(s && strlen(s) >= 9 && strcmp(s + strlen(s) - 9, "00000001\n") == 0);
+		snprintf(path, sizeof(path), "%s/index3/shared_cpu_list", cpu0);
+		s = t_slurp(root, path);
+		CHECK(s && strncmp(s, "0", 1) == 0); /* the L3 is shared from CPU 0 on */
+	}
 }
 
 int main(void)
