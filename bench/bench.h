@@ -3,6 +3,7 @@
 #ifndef VRAMSTREAM_BENCH_H
 #define VRAMSTREAM_BENCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,22 @@ int bench_size_parse(const char *s, uint64_t *bytes);
 /* write()/read() all of LEN bytes, retrying short transfers; 0 or -errno (-EIO at EOF). */
 int bench_write_all(int fd, const void *buf, size_t len);
 int bench_read_all(int fd, void *buf, size_t len);
+/* Writes PATH back and drops it from the page cache (a no-op on tmpfs). */
+void bench_drop_cached(const char *path);
+
+/*
+ * The folder's own limit (bench_ceiling.c): N_FILES threads write BYTES in
+ * all with plain write() in BLOCK records into files of their own in DIR,
+ * then read them back, O_DIRECT if DIRECT and the folder takes it; the files
+ * are removed after. 0 or a negative errno.
+ */
+struct bench_ceiling {
+	double write_gbps, read_gbps;
+	uint64_t bytes; /* written and read, BYTES rounded up to whole records */
+	bool direct;	/* O_DIRECT was used */
+};
+int bench_storage_ceiling(const char *dir, unsigned int n_files, uint64_t bytes, size_t block,
+			  bool direct, struct bench_ceiling *out);
 
 /* Process resource counters around a measured section. */
 struct bench_usage {

@@ -56,6 +56,7 @@ struct e2e_opts {
 	const char *dir;
 	bool json, verify, keep;
 	bool baseline; /* run the copy-wait-write baseline too (--no-baseline: not) */
+	bool ceiling;  /* measure the folder's own write()/read() (--no-ceiling: not) */
 	unsigned int baseline_max_mb;
 	struct plugin_config cfg;
 };
@@ -328,23 +329,6 @@ static int bos_verify(const struct e2e_opts *o, const char *what)
 	return r;
 }
 
-/*
- * Between a dump and its restore (outside the timed parts): writes the file
- * back and drops it from the page cache, so that on a disk both variants'
- * restores read from the disk, not one from the cache (the pipeline reads
- * with O_DIRECT). A no-op on tmpfs.
- */
-static void drop_cached(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	fdatasync(fd);
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	close(fd);
-}
-
 /* ---- the pipeline ----------------------------------------------------- */
 
 struct result {
@@ -417,7 +401,7 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 			char path[PATH_MAX];
 
 			if (!transfer_part_path(jobs[gi].stream_path, part, path, sizeof(path)))
-				drop_cached(path);
+				bench_drop_cached(path);
 		}
 	}
 	res->parts = parts[0];
@@ -591,7 +575,7 @@ static int run_baseline(const struct e2e_opts *o, struct result *res)
 		char path[PATH_MAX];
 
 		snprintf(path, sizeof(path), "%s/baseline-gpu%u.raw", o->dir, gi);
-		drop_cached(path);
+		bench_drop_cached(path);
 	}
 	bos_release();
 	r = bos_create(o, false);
@@ -640,6 +624,39 @@ static void json_entry(const char *name, const struct result *r, bool last)
 	       last ? "" : ",");
 }
 
+/*
+ * The folder's own limit, after the pipeline's files are gone: plain write()
+ * and read() of the bytes the pipeline stored, in as many files and in
+ * chunk-sized records (bench_ceiling.c). A dump that stores raw chunks can
+ * go no faster than this; the line says how close the pipeline came.
+ */
+static void storage_ceiling(const struct e2e_opts *o, const struct result *pipe,
+			    struct bench_ceiling *c)
+{
+	unsigned int files = pipe->parts * dev.n_gpus;
+	int r;
+
+	if (o->cfg.io_rate) {
+		printf("storage ceiling not measured: --io-rate models the storage\n");
+		return;
+	}
+	r = bench_storage_ceiling(o->dir, files, pipe->stored, o->cfg.chunk_size, o->cfg.direct_io,
+				  c);
+	if (r) {
+		fprintf(stderr, "e2e: storage ceiling in %s: %s (left out)\n", o->dir,
+			strerror(-r));
+		return;
+	}
+	printf("storage ceiling in %s, measured now: write() alone %.2f GB/s, read() %.2f GB/s "
+	       "(%u files, %.0f MiB records%s, %.2f GB); the pipeline stored %.2f GB/s during its "
+	       "dump (%.0f%% of write()) and read %.2f GB/s during its restore (%.0f%% of read())\n",
+	       o->dir, c->write_gbps, c->read_gbps, files, o->cfg.chunk_size / 1048576.0,
+	       c->direct ? ", O_DIRECT" : "", c->bytes / 1e9, pipe->stored / 1e9 / pipe->dump_s,
+	       100 * pipe->stored / 1e9 / pipe->dump_s / c->write_gbps,
+	       pipe->stored / 1e9 / pipe->restore_s,
+	       100 * pipe->stored / 1e9 / pipe->restore_s / c->read_gbps);
+}
+
 /* plugin_config_get_fn for one setting: ctx is { name, value }. */
 static const char *one_setting(const char *name, void *ctx)
 {
@@ -665,6 +682,7 @@ static void usage(FILE *f)
 		"  --io-rate SIZE     storage model: bytes/s per GPU for both variants'\n"
 		"                     stream I/O (VRAMSTREAM_IO_RATE; default 0 = none)\n"
 		"  --no-baseline      pipeline only (probing runs; no ratios printed)\n"
+		"  --no-ceiling       skip plain write()/read() of the pipeline's bytes in --dir\n"
 		"  --no-verify --keep --json\n");
 }
 
@@ -672,8 +690,10 @@ int bench_e2e_main(int argc, char **argv)
 {
 	struct e2e_opts o = { .dma = "emu", .size = 512ull << 20, .bo_size = 128ull << 20,
 			      .kind = BENCH_MIXED, .dir = "/dev/shm/vramstream-bench-e2e",
-			      .verify = true, .baseline = true, .baseline_max_mb = 1024 };
+			      .verify = true, .baseline = true, .ceiling = true,
+			      .baseline_max_mb = 1024 };
 	struct result pipe = { 0 }, base = { 0 };
+	struct bench_ceiling ceil = { 0 };
 	double raw_d2h = 0, raw_h2d = 0;
 	char err[512];
 	int r;
@@ -690,6 +710,8 @@ int bench_e2e_main(int argc, char **argv)
 			o.verify = false, used = false;
 		else if (!strcmp(a, "--no-baseline"))
 			o.baseline = false, used = false;
+		else if (!strcmp(a, "--no-ceiling"))
+			o.ceiling = false, used = false;
 		else if (!strcmp(a, "--keep"))
 			o.keep = true, used = false;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -799,6 +821,8 @@ int bench_e2e_main(int argc, char **argv)
 		return 1;
 	}
 
+	if (o.ceiling)
+		storage_ceiling(&o, &pipe, &ceil);
 	if (dev.cuda) {
 		double d2h = 0, h2d = 0;
 		int bi;
@@ -842,9 +866,11 @@ int bench_e2e_main(int argc, char **argv)
 			json_entry("baseline", &base, false);
 		printf("\"config\":{\"dma\":\"%s\",\"gpus\":%u,\"size_per_gpu\":%" PRIu64
 		       ",\"kind\":\"%s\",\"dir\":\"%s\",\"level\":\"%d%s\",\"raw_d2h_gbps\":%.3f,"
-		       "\"raw_h2d_gbps\":%.3f,\"io_rate_gbps\":%.3f}}\n",
+		       "\"raw_h2d_gbps\":%.3f,\"io_rate_gbps\":%.3f,\"storage_write_gbps\":%.3f,"
+		       "\"storage_read_gbps\":%.3f}}\n",
 		       o.dma, dev.n_gpus, o.size, bench_kind_name(o.kind), o.dir, o.cfg.zstd_level,
-		       o.cfg.compress ? "" : " (off)", raw_d2h, raw_h2d, o.cfg.io_rate / 1e9);
+		       o.cfg.compress ? "" : " (off)", raw_d2h, raw_h2d, o.cfg.io_rate / 1e9,
+		       ceil.write_gbps, ceil.read_gbps);
 	}
 	return 0;
 }

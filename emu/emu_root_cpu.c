@@ -26,7 +26,7 @@
 
 #include "emu_root.h"
 
-#define EMU_CPU_MAX 4096
+#define EMU_CPU_MAX   4096
 #define EMU_CPU_WORDS (EMU_CPU_MAX / 32)
 
 struct emu_cpu_cache {
