@@ -103,24 +103,25 @@ static void t_root(const char *dir)
 					   "/sys/devices/system/node/node0/cpu0/cache" :
 					   "/sys/devices/system/cpu/cpu0/cache";
 
-		snprintf(path, sizeof(path), "%s/index0/level", cpu0);
-		s = t_slurp(root, path);
-		CHECK(s && strcmp(s, "1\n") == 0);
-		snprintf(path, sizeof(path), "%s/index0/type", cpu0);
-		s = t_slurp(root, path);
-		CHECK(s && strcmp(s, "Data\n") == 0);
-		snprintf(path, sizeof(path), "%s/index2/size", cpu0);
-		s = t_slurp(root, path);
-		CHECK(s && strcmp(s, "1024K\n") == 0);
-		snprintf(path, sizeof(path), "%s/index0/shared_cpu_list", cpu0);
-		s = t_slurp(root, path);
-		CHECK(s && strcmp(s, "0\n") == 0);
+		static const char *const expect[][2] = {
+			{ "index0/level", "1\n" },
+			{ "index0/type", "Data\n" },
+			{ "index1/type", "Instruction\n" },
+			{ "index2/size", "1024K\n" },
+			{ "index0/shared_cpu_list", "0\n" },
+		};
+
+		for (unsigned int i = 0; i < sizeof(expect) / sizeof(expect[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s", cpu0, expect[i][0]);
+			s = t_slurp(root, path);
+			CHECK(s && strcmp(s, expect[i][1]) == 0);
+		}
 		snprintf(path, sizeof(path), "%s/index0/shared_cpu_map", cpu0);
 		s = t_slurp(root, path);
 		CHECK(s && strlen(s) >= 9 && strcmp(s + strlen(s) - 9, "00000001\n") == 0);
 		snprintf(path, sizeof(path), "%s/index3/shared_cpu_list", cpu0);
 		s = t_slurp(root, path);
-		CHECK(s && strncmp(s, "0", 1) == 0); /* the L3 is shared from CPU 0 on */
+		CHECK(s && s[0] == '0'); /* the L3 is shared from CPU 0 on */
 	}
 }
 
