@@ -231,7 +231,19 @@ static int cw_reserve(struct compress_writer *w, struct cw_job *j, uint32_t len,
 		 * filesystem with less free space than one step may still hold
 		 * the stream, so stop asking ahead and let the writes themselves
 		 * find out (a write that hits ENOSPC fails the stream as well).
+		 * A failed fallocate on ext4 keeps the blocks it got (tmpfs gives
+		 * them back: shmem_fallocate's undo), which leaves no room for the
+		 * rest of the stream, its header and index included: give back
+		 * what lies past every offset handed out so far. No chunk can be
+		 * there, and none gets there while the lock is held.
 		 */
+		if (ret == -ENOSPC) {
+			uint64_t from = compress_align_up(w->cursor, COMPRESS_ALIGN);
+
+			if (from < end)
+				fallocate(w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					  (off_t)from, (off_t)(end - from));
+		}
 		w->prealloc_ok = false;
 		ret = 0;
 	} else {
