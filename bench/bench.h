@@ -26,7 +26,9 @@ void bench_drop_cached(const char *path);
  * The folder's own limit (bench_ceiling.c): N_FILES threads write BYTES in
  * all with plain write() in BLOCK records into files of their own in DIR,
  * then read them back, O_DIRECT if DIRECT and the folder takes it; the files
- * are removed after. 0 or a negative errno.
+ * are removed after. The records cycle through MEM bytes of memory in all
+ * (the pipeline's pinned pool), so they come from DRAM, not from a cache.
+ * 0 or a negative errno.
  */
 struct bench_ceiling {
 	double write_gbps, read_gbps;
@@ -34,7 +36,7 @@ struct bench_ceiling {
 	bool direct;	/* O_DIRECT was used */
 };
 int bench_storage_ceiling(const char *dir, unsigned int n_files, uint64_t bytes, size_t block,
-			  bool direct, struct bench_ceiling *out);
+			  uint64_t mem, bool direct, struct bench_ceiling *out);
 
 /* Process resource counters around a measured section. */
 struct bench_usage {

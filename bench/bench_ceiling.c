@@ -25,37 +25,33 @@ struct ceiling_file {
 	char path[PATH_MAX];
 	uint64_t bytes;
 	size_t block;
+	uint8_t *mem; /* records come from / go to here in turn, so from DRAM as the pipeline's */
+	size_t mem_len;
 	bool direct;
 	bool read;
 	int status;
 };
 
-/* Writes or reads one file in BLOCK records from its own buffer. */
+/* Writes or reads one file in BLOCK records, taking them from its memory in turn. */
 static void *ceiling_file_run(void *arg)
 {
 	struct ceiling_file *f = arg;
-	uint8_t *buf;
 	int fd, r = 0;
 
-	/* Page-aligned, as O_DIRECT wants; touched before the clock matters. */
-	buf = mmap(NULL, f->block, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED) {
-		f->status = -errno;
-		return NULL;
-	}
-	bench_data_fill(BENCH_RANDOM, buf, f->block, (uintptr_t)f);
 	fd = f->read ? open(f->path, O_RDONLY | O_CLOEXEC | (f->direct ? O_DIRECT : 0))
 		     : open(f->path,
 			    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (f->direct ? O_DIRECT : 0),
 			    0600);
 	if (fd < 0)
 		r = -errno;
-	for (uint64_t done = 0; !r && done < f->bytes; done += f->block)
+	for (uint64_t done = 0; !r && done < f->bytes; done += f->block) {
+		uint8_t *buf = f->mem + done % f->mem_len;
+
 		r = f->read ? bench_read_all(fd, buf, f->block)
 			    : bench_write_all(fd, buf, f->block);
+	}
 	if (fd >= 0)
 		close(fd);
-	munmap(buf, f->block);
 	f->status = r;
 	return NULL;
 }
@@ -84,22 +80,37 @@ static int ceiling_pass(struct ceiling_file *files, unsigned int n, bool read, d
 }
 
 int bench_storage_ceiling(const char *dir, unsigned int n_files, uint64_t bytes, size_t block,
-			  bool direct, struct bench_ceiling *out)
+			  uint64_t mem, bool direct, struct bench_ceiling *out)
 {
 	struct ceiling_file *files;
-	uint64_t per_file;
+	uint64_t per_file, mem_len;
+	uint8_t *pool;
 	double secs;
 	int r, fd;
 
 	memset(out, 0, sizeof(*out));
 	if (n_files == 0 || n_files > CEILING_MAX_FILES || block == 0 || block % 4096)
 		return -EINVAL;
-	files = calloc(n_files, sizeof(*files));
-	if (!files)
-		return -ENOMEM;
 	per_file = (bytes / n_files + block - 1) / block * block;
 	if (per_file == 0)
 		per_file = block;
+	/* Each file's share of MEM, whole records, at least one, at most what it moves. */
+	mem_len = mem / n_files / block * block;
+	if (mem_len < block)
+		mem_len = block;
+	if (mem_len > per_file)
+		mem_len = per_file;
+	/* Page-aligned, as O_DIRECT wants; filled (so faulted in) before any clock runs. */
+	pool = mmap(NULL, mem_len * n_files, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	if (pool == MAP_FAILED)
+		return -errno;
+	bench_data_fill(BENCH_RANDOM, pool, mem_len * n_files, 1);
+	files = calloc(n_files, sizeof(*files));
+	if (!files) {
+		munmap(pool, mem_len * n_files);
+		return -ENOMEM;
+	}
 
 	/* O_DIRECT where the folder takes it, as the stream writer decides. */
 	snprintf(files[0].path, sizeof(files[0].path), "%s/ceiling-0", dir);
@@ -114,6 +125,8 @@ int bench_storage_ceiling(const char *dir, unsigned int n_files, uint64_t bytes,
 		snprintf(files[i].path, sizeof(files[i].path), "%s/ceiling-%u", dir, i);
 		files[i].bytes = per_file;
 		files[i].block = block;
+		files[i].mem = pool + i * mem_len;
+		files[i].mem_len = mem_len;
 		files[i].direct = direct;
 	}
 	out->direct = direct;
@@ -132,5 +145,6 @@ int bench_storage_ceiling(const char *dir, unsigned int n_files, uint64_t bytes,
 	for (unsigned int i = 0; i < n_files; i++)
 		unlink(files[i].path);
 	free(files);
+	munmap(pool, mem_len * n_files);
 	return r;
 }

@@ -640,8 +640,8 @@ static void storage_ceiling(const struct e2e_opts *o, const struct result *pipe,
 		printf("storage ceiling not measured: --io-rate models the storage\n");
 		return;
 	}
-	r = bench_storage_ceiling(o->dir, files, pipe->stored, o->cfg.chunk_size, o->cfg.direct_io,
-				  c);
+	r = bench_storage_ceiling(o->dir, files, pipe->stored, o->cfg.chunk_size,
+				  o->cfg.pinned_max * dev.n_gpus, o->cfg.direct_io, c);
 	if (r) {
 		fprintf(stderr, "e2e: storage ceiling in %s: %s (left out)\n", o->dir,
 			strerror(-r));
