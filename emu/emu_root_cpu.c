@@ -20,6 +20,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -102,12 +103,18 @@ static void emu_cpu_list_format(const uint32_t *mask, char *out, size_t cap)
 		snprintf(out + len, cap - len, "\n");
 }
 
-static int emu_cpu_file(const char *dir, const char *name, const char *text)
+/* Writes dir/name with printf-style contents; 0 or -errno. */
+__attribute__((format(printf, 3, 4))) static int emu_cpu_file(const char *dir, const char *name,
+							      const char *fmt, ...)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], text[EMU_CPU_MAX / 2];
+	va_list ap;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return -ENAMETOOLONG;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
 	return emu_root_write_file(path, text);
 }
 
@@ -116,7 +123,7 @@ static int emu_cpu_write(const char *root, unsigned int cpu, const uint32_t *gro
 			 unsigned int ncpus)
 {
 	uint32_t own[EMU_CPU_WORDS] = { 0 };
-	char dir[PATH_MAX], text[EMU_CPU_MAX / 2];
+	char dir[PATH_MAX], map[EMU_CPU_MAX / 2], list[EMU_CPU_MAX / 2];
 	int err = 0;
 
 	own[cpu / 32] = 1u << (cpu % 32);
@@ -127,32 +134,20 @@ static int emu_cpu_write(const char *root, unsigned int cpu, const uint32_t *gro
 
 		snprintf(dir, sizeof(dir), "%s/sys/devices/system/cpu/cpu%u/cache/index%u", root,
 			 cpu, i);
+		emu_cpu_map_format(shared, ncpus, map, sizeof(map));
+		emu_cpu_list_format(shared, list, sizeof(list));
 		err = emu_root_mkdirs(dir);
-		snprintf(text, sizeof(text), "%u\n", c->level);
-		if (!err)
-			err = emu_cpu_file(dir, "level", text);
-		snprintf(text, sizeof(text), "%s\n", c->type);
-		if (!err)
-			err = emu_cpu_file(dir, "type", text);
-		snprintf(text, sizeof(text), "%uK\n", c->size_kib);
-		if (!err)
-			err = emu_cpu_file(dir, "size", text);
-		if (!err)
-			err = emu_cpu_file(dir, "coherency_line_size", "64\n");
-		snprintf(text, sizeof(text), "%u\n", c->ways);
-		if (!err)
-			err = emu_cpu_file(dir, "ways_of_associativity", text);
-		if (!err)
-			err = emu_cpu_file(dir, "physical_line_partition", "1\n");
-		snprintf(text, sizeof(text), "%u\n", c->size_kib * 1024 / 64 / c->ways);
-		if (!err)
-			err = emu_cpu_file(dir, "number_of_sets", text);
-		emu_cpu_map_format(shared, ncpus, text, sizeof(text));
-		if (!err)
-			err = emu_cpu_file(dir, "shared_cpu_map", text);
-		emu_cpu_list_format(shared, text, sizeof(text));
-		if (!err)
-			err = emu_cpu_file(dir, "shared_cpu_list", text);
+		err = err ?: emu_cpu_file(dir, "level", "%u\n", c->level);
+		err = err ?: emu_cpu_file(dir, "type", "%s\n", c->type);
+		err = err ?: emu_cpu_file(dir, "size", "%uK\n", c->size_kib);
+		err = err ?: emu_cpu_file(dir, "coherency_line_size", "64\n");
+		err = err ?: emu_cpu_file(dir, "ways_of_associativity", "%u\n", c->ways);
+		err = err ?: emu_cpu_file(dir, "physical_line_partition", "1\n");
+		err = err
+			      ?: emu_cpu_file(dir, "number_of_sets", "%u\n",
+					      c->size_kib * 1024 / 64 / c->ways);
+		err = err ?: emu_cpu_file(dir, "shared_cpu_map", "%s", map);
+		err = err ?: emu_cpu_file(dir, "shared_cpu_list", "%s", list);
 	}
 	return err;
 }
