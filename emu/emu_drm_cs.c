@@ -235,6 +235,14 @@ static void *emu_drm_job_translate(void *ctx, uint64_t va, uint64_t len, bool wr
 	return emu_drm_vm_translate(m->file, va, len, write, avail);
 }
 
+static void emu_drm_job_begin(void *ctx)
+{
+	struct emu_drm_job_mem *m = ctx;
+
+	if (m->ring)
+		emu_sdma_ring_clock_start(m->ring);
+}
+
 static void emu_drm_job_account(void *ctx, uint64_t bytes)
 {
 	struct emu_drm_job_mem *m = ctx;
@@ -269,6 +277,7 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 	struct emu_drm_job_mem jm = { file, ring };
 	struct emu_sdma_mem mem = {
 		.translate = emu_drm_job_translate,
+		.begin = emu_drm_job_begin,
 		.account = emu_drm_job_account,
 		.hold = emu_drm_job_hold,
 		.ctx = &jm,

@@ -485,6 +485,8 @@ int emu_sdma_exec(const uint32_t *ib, size_t ndw, const struct emu_sdma_mem *mem
 		int err;
 
 		r.moved = 0;
+		if (!r.dry && mem->begin)
+			mem->begin(mem->ctx);
 		emu_sdma_hold(&r, true);
 		err = emu_sdma_packet(&r, &len);
 		emu_sdma_hold(&r, false);

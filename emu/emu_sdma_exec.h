@@ -23,8 +23,9 @@ struct emu_sdma_mem {
 	 * -EFAULT. A range that spans two adjacent mappings is asked for piece by piece.
 	 */
 	void *(*translate)(void *ctx, uint64_t va, uint64_t len, bool write, uint64_t *avail);
-	/* Optional: called after each packet that moved @bytes (bandwidth caps), outside
-	 * hold(). */
+	/* Optional: called before each packet (outside hold()), and after each packet that
+	 * moved @bytes (outside hold()): together they time a bandwidth cap. */
+	void (*begin)(void *ctx);
 	void (*account)(void *ctx, uint64_t bytes);
 	/* Optional: hold(ctx, true) before a packet touches memory, hold(ctx, false) after,
 	 * so the address space may change between packets (and between the retries of a

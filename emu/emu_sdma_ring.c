@@ -24,6 +24,25 @@ void emu_sdma_ring_init(struct emu_sdma_ring *ring, unsigned int index, uint64_t
 	ring->thread_state = EMU_SDMA_RING_IDLE;
 }
 
+/*
+ * The bandwidth cap's clock: started when the engine takes a job and again before each
+ * packet, at the present unless the bytes before are not yet done. A packet then ends no
+ * sooner than its bytes take at the cap from there, and the host's own copy happens inside
+ * that time: a packet costs max(copy, bytes / cap), not copy + bytes / cap, so the engine
+ * moves at the cap whenever the host copies faster. A packet that waited (a poll) gives the
+ * next one no credit, as the clock restarts at that packet.
+ */
+void emu_sdma_ring_clock_start(struct emu_sdma_ring *ring)
+{
+	uint64_t now;
+
+	if (!ring->bytes_per_sec)
+		return;
+	now = emu_sdma_ring_now_ns();
+	if (ring->busy_until_ns < now)
+		ring->busy_until_ns = now;
+}
+
 static void *emu_sdma_ring_main(void *arg)
 {
 	struct emu_sdma_ring *ring = arg;
@@ -42,6 +61,7 @@ static void *emu_sdma_ring_main(void *arg)
 			ring->tail = NULL;
 		pthread_mutex_unlock(&ring->lock);
 
+		emu_sdma_ring_clock_start(ring);
 		job->run(job, ring);
 
 		pthread_mutex_lock(&ring->lock);
@@ -147,12 +167,14 @@ void emu_sdma_ring_throttle(struct emu_sdma_ring *ring, uint64_t bytes)
 	/* Only the ring's own thread moves the clock, so no lock is needed for it. */
 	cost = (uint64_t)((long double)bytes * 1e9L / (long double)ring->bytes_per_sec);
 	now = emu_sdma_ring_now_ns();
-	if (ring->busy_until_ns < now)
-		ring->busy_until_ns = now;
 	ring->busy_until_ns += cost;
 	until = ring->busy_until_ns;
-	if (until <= now)
+	if (until <= now) {
+		/* The host copied slower than the cap: the engine is as late as the copy, and
+		 * takes no credit for it into the next packet. */
+		ring->busy_until_ns = now;
 		return;
+	}
 	ts.tv_sec = (time_t)(until / 1000000000ull);
 	ts.tv_nsec = (long)(until % 1000000000ull);
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)

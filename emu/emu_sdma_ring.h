@@ -43,7 +43,12 @@ void emu_sdma_ring_init(struct emu_sdma_ring *ring, unsigned int index, uint64_t
 int emu_sdma_ring_push(struct emu_sdma_ring *ring, struct emu_sdma_ring_job *job);
 /* Jobs queued or running: the load that picks a ring for an idle entity. */
 unsigned int emu_sdma_ring_load(struct emu_sdma_ring *ring);
-/* From a job: sleep as long as moving @bytes takes at the ring's bandwidth cap. */
+/* From a job, before a packet that may move bytes: start the cap's clock at the present
+ * unless bytes moved before are not yet done (the ring does this itself before each job). */
+void emu_sdma_ring_clock_start(struct emu_sdma_ring *ring);
+/* From a job, after moving @bytes: sleep until they are done at the ring's bandwidth cap,
+ * counted from the clock's start or the end of the bytes before, so the time the copy
+ * itself took is part of that time, not added to it. */
 void emu_sdma_ring_throttle(struct emu_sdma_ring *ring, uint64_t bytes);
 /* Join the thread if it has exited (after its last job), so no emulator thread outlives the
  * work a caller waited for. Never blocks on a running thread. */
