@@ -24,8 +24,8 @@ typedef void *CUstream;
 typedef void *CUevent;
 typedef unsigned long long CUdeviceptr;
 
-#define CU_STREAM_NON_BLOCKING 0x1
-#define CU_EVENT_DISABLE_TIMING 0x2
+#define CU_STREAM_NON_BLOCKING	    0x1
+#define CU_EVENT_DISABLE_TIMING	    0x2
 #define CU_MEMHOSTREGISTER_PORTABLE 0x1
 
 static struct cuda_api {
@@ -95,13 +95,13 @@ int bench_cuda_init(int ordinal, char *err, size_t err_len)
 		snprintf(err, err_len, "cannot load libcuda.so.1: %s", dlerror());
 		return -ENOENT;
 	}
-#define SYM(field, name)                                                              \
-	do {                                                                          \
-		*(void **)&cu.field = dlsym(cu.lib, name);                            \
-		if (!cu.field) {                                                      \
-			snprintf(err, err_len, "libcuda.so.1 lacks %s", name);        \
-			return -ENOSYS;                                               \
-		}                                                                     \
+#define SYM(field, name)                                                                           \
+	do {                                                                                       \
+		*(void **)&cu.field = dlsym(cu.lib, name);                                         \
+		if (!cu.field) {                                                                   \
+			snprintf(err, err_len, "libcuda.so.1 lacks %s", name);                     \
+			return -ENOSYS;                                                            \
+		}                                                                                  \
 	} while (0)
 	SYM(Init, "cuInit");
 	SYM(DeviceGet, "cuDeviceGet");
@@ -254,7 +254,7 @@ struct plugin_dma {
 	unsigned int n_streams, n_buffers, events_per_stream;
 	uint64_t buffer_size;
 	CUstream *streams;
-	CUevent *events; /* [stream][events_per_stream] */
+	CUevent *events;  /* [stream][events_per_stream] */
 	uint64_t *issued; /* per stream */
 	void *pool;
 	char err[256];
@@ -360,10 +360,11 @@ static int cuda_copy(struct plugin_dma *d, unsigned int ring, unsigned int bo, u
 
 	if (off + len > cu.bo_sizes[bo] || len > d->buffer_size)
 		return -EINVAL;
-	r = to_device ? cu.MemcpyHtoDAsync(cu.bos[bo] + off, cuda_buffer(d, buf), len, s) :
-			cu.MemcpyDtoHAsync(cuda_buffer(d, buf), cu.bos[bo] + off, len, s);
+	r = to_device ? cu.MemcpyHtoDAsync(cu.bos[bo] + off, cuda_buffer(d, buf), len, s)
+		      : cu.MemcpyDtoHAsync(cuda_buffer(d, buf), cu.bos[bo] + off, len, s);
 	if (!r) {
-		ev = d->events[ring * d->events_per_stream + d->issued[ring] % d->events_per_stream];
+		ev = d->events[ring * d->events_per_stream +
+			       d->issued[ring] % d->events_per_stream];
 		r = cu.EventRecord(ev, s);
 	}
 	if (r) {
@@ -388,7 +389,8 @@ static int cuda_fill(struct plugin_dma *d, unsigned int ring, unsigned int bo, u
 		return -EINVAL;
 	r = cu.MemsetD8Async(cu.bos[bo] + off, 0, len, s);
 	if (!r) {
-		ev = d->events[ring * d->events_per_stream + d->issued[ring] % d->events_per_stream];
+		ev = d->events[ring * d->events_per_stream +
+			       d->issued[ring] % d->events_per_stream];
 		r = cu.EventRecord(ev, s);
 	}
 	if (r) {

@@ -45,11 +45,11 @@ struct kfd_ioctl_export_dmabuf_args {
 
 #define TOPOLOGY "/sys/class/kfd/kfd/topology/nodes"
 #define MAX_GPUS 16
-#define MAX_BOS 4096
+#define MAX_BOS	 4096
 
 struct e2e_opts {
-	const char *dma;    /* "emu" or "cuda" */
-	uint64_t size;	    /* per GPU */
+	const char *dma; /* "emu" or "cuda" */
+	uint64_t size;	 /* per GPU */
 	uint64_t bo_size;
 	unsigned int gpus;
 	enum bench_kind kind;
@@ -111,8 +111,9 @@ static int emu_open(unsigned int want)
 
 	dev.kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
 	if (dev.kfd < 0) {
-		fprintf(stderr, "e2e: cannot open /dev/kfd: %s (run under vramstream-emu or on a "
-				"machine with AMD GPUs)\n",
+		fprintf(stderr,
+			"e2e: cannot open /dev/kfd: %s (run under vramstream-emu or on a "
+			"machine with AMD GPUs)\n",
 			strerror(errno));
 		return -errno;
 	}
@@ -138,7 +139,8 @@ static int emu_open(unsigned int want)
 		acq.gpu_id = g->gpu_id;
 		acq.drm_fd = (uint32_t)g->drm_fd;
 		if (g->drm_fd < 0 || ioctl(dev.kfd, AMDKFD_IOC_ACQUIRE_VM, &acq)) {
-			fprintf(stderr, "e2e: GPU 0x%x (%s): %s\n", g->gpu_id, path, strerror(errno));
+			fprintf(stderr, "e2e: GPU 0x%x (%s): %s\n", g->gpu_id, path,
+				strerror(errno));
 			return -errno;
 		}
 		dev.n_gpus++;
@@ -337,7 +339,7 @@ struct result {
 	double dma_busy[2], codec_busy[2], io_busy[2];
 	double feed_wait[2]; /* the pipeline's GPU thread waiting on the CPU side */
 	double setup[2];     /* the pipeline's start: engine, pinned buffers, files */
-	unsigned int parts; /* stream files per GPU */
+	unsigned int parts;  /* stream files per GPU */
 };
 
 static const struct plugin_dma_ops *dma_ops(void)
@@ -358,8 +360,8 @@ static void jobs_for(const struct e2e_opts *o, struct transfer_job *jobs,
 		jobs[gi].render_minor = g->render_minor;
 		jobs[gi].bos = tb[gi];
 		jobs[gi].n_bos = g->n_bos;
-		snprintf(jobs[gi].stream_path, sizeof(jobs[gi].stream_path), "%s/gpu%u.vrs",
-			 o->dir, gi);
+		snprintf(jobs[gi].stream_path, sizeof(jobs[gi].stream_path), "%s/gpu%u.vrs", o->dir,
+			 gi);
 	}
 }
 
@@ -481,8 +483,8 @@ static void *baseline_gpu(void *arg)
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/baseline-gpu%u.raw", a->o->dir, a->index);
-	fd = a->restore ? open(path, O_RDONLY | O_CLOEXEC) :
-			  open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = a->restore ? open(path, O_RDONLY | O_CLOEXEC)
+			: open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -537,8 +539,9 @@ static int baseline_pass(const struct e2e_opts *o, bool restore, struct result *
 
 	bench_usage_start(&c);
 	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
-		args[gi] = (struct base_arg){ .o = o, .g = &dev.gpu[gi], .index = gi,
-					      .restore = restore };
+		args[gi] = (struct base_arg){
+			.o = o, .g = &dev.gpu[gi], .index = gi, .restore = restore
+		};
 		pthread_create(&th[gi], NULL, baseline_gpu, &args[gi]);
 	}
 	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
@@ -617,10 +620,11 @@ static void json_entry(const char *name, const struct result *r, bool last)
 	       "\"dump_cpu_s_per_gb\":%.4f,\"restore_cpu_s_per_gb\":%.4f,"
 	       "\"dma_busy_s\":[%.4f,%.4f],\"codec_busy_s\":[%.4f,%.4f],\"io_busy_s\":[%.4f,%.4f],"
 	       "\"feed_wait_s\":[%.4f,%.4f],\"setup_s\":[%.4f,%.4f],\"peak_rss\":%" PRIu64 "}%s",
-	       name, gb / r->dump_s, gb / r->restore_s, r->stored ? (double)r->bytes / r->stored : 0,
-	       r->bytes, r->stored, r->dump_s, r->restore_s, r->dump_cpu_s / gb, r->restore_cpu_s / gb,
-	       r->dma_busy[0], r->dma_busy[1], r->codec_busy[0], r->codec_busy[1], r->io_busy[0],
-	       r->io_busy[1], r->feed_wait[0], r->feed_wait[1], r->setup[0], r->setup[1], r->peak_rss,
+	       name, gb / r->dump_s, gb / r->restore_s,
+	       r->stored ? (double)r->bytes / r->stored : 0, r->bytes, r->stored, r->dump_s,
+	       r->restore_s, r->dump_cpu_s / gb, r->restore_cpu_s / gb, r->dma_busy[0],
+	       r->dma_busy[1], r->codec_busy[0], r->codec_busy[1], r->io_busy[0], r->io_busy[1],
+	       r->feed_wait[0], r->feed_wait[1], r->setup[0], r->setup[1], r->peak_rss,
 	       last ? "" : ",");
 }
 
@@ -688,9 +692,14 @@ static void usage(FILE *f)
 
 int bench_e2e_main(int argc, char **argv)
 {
-	struct e2e_opts o = { .dma = "emu", .size = 512ull << 20, .bo_size = 128ull << 20,
-			      .kind = BENCH_MIXED, .dir = "/dev/shm/vramstream-bench-e2e",
-			      .verify = true, .baseline = true, .ceiling = true,
+	struct e2e_opts o = { .dma = "emu",
+			      .size = 512ull << 20,
+			      .bo_size = 128ull << 20,
+			      .kind = BENCH_MIXED,
+			      .dir = "/dev/shm/vramstream-bench-e2e",
+			      .verify = true,
+			      .baseline = true,
+			      .ceiling = true,
 			      .baseline_max_mb = 1024 };
 	struct result pipe = { 0 }, base = { 0 };
 	struct bench_ceiling ceil = { 0 };
@@ -797,8 +806,9 @@ int bench_e2e_main(int argc, char **argv)
 	}
 
 	if (!o.json || isatty(STDOUT_FILENO))
-		fprintf(stderr, "e2e: %u GPU(s) x %.2f GB of %s data (%s), BOs of %.0f MB, images in "
-				"%s\n",
+		fprintf(stderr,
+			"e2e: %u GPU(s) x %.2f GB of %s data (%s), BOs of %.0f MB, images in "
+			"%s\n",
 			dev.n_gpus, o.size / 1e9, bench_kind_name(o.kind), o.dma, o.bo_size / 1e6,
 			o.dir);
 	if (o.cfg.io_rate && (!o.json || isatty(STDOUT_FILENO)))

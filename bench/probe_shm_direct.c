@@ -46,8 +46,8 @@ static CUresult (*cuStreamSynchronize_)(void *);
 static CUresult (*cuMemcpyDtoHAsync_)(void *, CUdeviceptr, size_t, void *);
 
 enum { PH_ALLOC, PH_MAP, PH_REG, PH_DMA, PH_CRC, PH_WRITE, PH_UNREG, PH_N };
-static const char *ph_name[PH_N] = { "fallocate", "mmap", "register", "dma", "crc", "pwrite",
-				     "unregister" };
+static const char *ph_name[PH_N] = { "fallocate", "mmap",   "register",	 "dma",
+				     "crc",	  "pwrite", "unregister" };
 
 struct thr {
 	pthread_t t;
@@ -80,11 +80,11 @@ static uint32_t crc32c(uint32_t crc, const void *p, size_t n)
 	return ~(uint32_t)c;
 }
 
-#define T(which, expr)                                   \
-	do {                                          \
-		double t0_ = now();                   \
-		expr;                                 \
-		th->ph[which] += now() - t0_;            \
+#define T(which, expr)                                                                             \
+	do {                                                                                       \
+		double t0_ = now();                                                                \
+		expr;                                                                              \
+		th->ph[which] += now() - t0_;                                                      \
 	} while (0)
 
 static void *run(void *arg)
@@ -164,7 +164,8 @@ int main(int argc, char **argv)
 	int d;
 
 	if (argc != 6) {
-		fprintf(stderr, "usage: %s raw|write|direct SIZE_MIB THREADS WINDOW_MIB DIR\n", argv[0]);
+		fprintf(stderr, "usage: %s raw|write|direct SIZE_MIB THREADS WINDOW_MIB DIR\n",
+			argv[0]);
 		return 2;
 	}
 	mode = argv[1];
@@ -188,8 +189,8 @@ int main(int argc, char **argv)
 	*(void **)&cuStreamCreate_ = dlsym(lib, "cuStreamCreate");
 	*(void **)&cuStreamSynchronize_ = dlsym(lib, "cuStreamSynchronize");
 	*(void **)&cuMemcpyDtoHAsync_ = dlsym(lib, "cuMemcpyDtoHAsync_v2");
-	if (cuInit_(0) || cuDeviceGet_(&d, 0) || cuPrimaryRetain_(&ctx, d) || cuCtxSetCurrent_(ctx) ||
-	    cuMemAlloc_(&dev, size) || cuMemsetD8_(dev, 0x5a, size)) {
+	if (cuInit_(0) || cuDeviceGet_(&d, 0) || cuPrimaryRetain_(&ctx, d) ||
+	    cuCtxSetCurrent_(ctx) || cuMemAlloc_(&dev, size) || cuMemsetD8_(dev, 0x5a, size)) {
 		fprintf(stderr, "CUDA setup failed\n");
 		return 1;
 	}

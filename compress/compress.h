@@ -76,8 +76,9 @@ struct compress_writer_opts {
 	unsigned int queue_depth; /* staging buffers and I/O in flight; 0: workers + 2 */
 	bool direct_io;		  /* try O_DIRECT, fall back to buffered I/O if refused */
 	bool fsync;		  /* fsync the file and its folder before finish() succeeds */
-	uint64_t prealloc_step;	  /* fallocate ahead in steps of this many bytes; 0: 64 MiB (never on tmpfs) */
-	bool prealloc_off;	  /* no fallocate at all */
+	uint64_t prealloc_step; /* fallocate ahead in steps of this many bytes; 0: 64 MiB (never on
+				   tmpfs) */
+	bool prealloc_off;	/* no fallocate at all */
 	struct compress_rate *rate; /* cap on the stream's writes (shared; not owned) */
 };
 

@@ -149,10 +149,10 @@ struct cw_extra {
 struct cw_worker {
 	struct compress_writer *w;
 	pthread_t thread;
-	ZSTD_CCtx *cctx;  /* unfiltered chunks, at the stream's level */
-	ZSTD_CCtx *pctx;  /* byte planes of filtered chunks (cw_planes_setup); NULL unfiltered */
-	void *scratch; /* filter output, chunk_size bytes */
-	void *sample;  /* compressibility trial: sample and its output */
+	ZSTD_CCtx *cctx; /* unfiltered chunks, at the stream's level */
+	ZSTD_CCtx *pctx; /* byte planes of filtered chunks (cw_planes_setup); NULL unfiltered */
+	void *scratch;	 /* filter output, chunk_size bytes */
+	void *sample;	 /* compressibility trial: sample and its output */
 	/* stage times, only this thread writes them; summed after join */
 	uint64_t zero_ns, zero_bytes, filter_ns, filter_bytes, codec_ns, codec_bytes;
 	uint64_t checksum_ns, checksum_bytes;
@@ -224,7 +224,7 @@ struct cr_sorted {
 
 struct compress_reader {
 	/* immutable after open */
-	bool memory_fs; /* the file is in memory (tmpfs): reads are copies */
+	bool memory_fs;		    /* the file is in memory (tmpfs): reads are copies */
 	struct compress_rate *rate; /* opts.rate: cap on chunk reads */
 	char *name;
 	int fd;	 /* buffered */

@@ -59,11 +59,11 @@ struct cw_job {
 	struct cw_job *next;
 	struct cw_push *push;
 	const uint8_t *src;
-	uint64_t seq;	    /* push order: the chunk's first index slot */
-	int staging;	    /* staging buffer held, or -1 */
+	uint64_t seq;		   /* push order: the chunk's first index slot */
+	int staging;		   /* staging buffer held, or -1 */
 	unsigned int npieces, cur; /* pieces; the one being written */
 	uint32_t written;	   /* of the current piece */
-	bool buffered; /* continued through the buffered descriptor */
+	bool buffered;		   /* continued through the buffered descriptor */
 	uint64_t submit_ns;
 	struct compress_chunk_info info; /* the whole chunk: tag, offset, raw_len */
 	struct cw_piece pieces[CW_PIECES_MAX];
@@ -323,8 +323,7 @@ static int cw_choose_filter(struct cw_worker *wk, const uint8_t *src, uint32_t l
 	if (!wk->pctx || !w->opts.filter_auto) {
 		enum compress_filter f = wk->pctx ? w->opts.filter : COMPRESS_FILTER_NONE;
 
-		return cw_worth_compressing(wk, f ? wk->pctx : wk->cctx, src, len, f) ? (int)f
-										      : -1;
+		return cw_worth_compressing(wk, f ? wk->pctx : wk->cctx, src, len, f) ? (int)f : -1;
 	}
 	best_n = cw_sample(wk, wk->cctx, src, len, COMPRESS_FILTER_NONE);
 	if (best_n == 0)
@@ -669,7 +668,8 @@ static void *cw_reaper_main(void *arg)
 			continue;
 		}
 		j->written += (uint32_t)res;
-		if (j->written < j->pieces[j->cur].out_len || cw_next_data(j, j->cur + 1) < j->npieces) {
+		if (j->written < j->pieces[j->cur].out_len ||
+		    cw_next_data(j, j->cur + 1) < j->npieces) {
 			/*
 			 * Short write: continue where it stopped (registered buffers accept
 			 * offsets); an O_DIRECT remainder off the block grid goes buffered.
@@ -847,9 +847,9 @@ static int cw_start(struct compress_writer *w, struct compress_err *err)
 	 * O_DIRECT cannot write from the caller's buffer.
 	 */
 	ret = compress_uring_init(&w->uring, w->njobs, iov,
-				  w->direct && !w->memory_fs && w->opts.level != COMPRESS_LEVEL_OFF ?
-					  w->nstaging :
-					  0);
+				  w->direct && !w->memory_fs && w->opts.level != COMPRESS_LEVEL_OFF
+					  ? w->nstaging
+					  : 0);
 	free(iov);
 	if (ret < 0) {
 		compress_err_set(err, "%s: io_uring setup (%u entries): %s", w->path, w->njobs,

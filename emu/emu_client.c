@@ -92,7 +92,8 @@ int emu_client_call(struct emu_call *c)
 		goto out;
 	/* Receive every fd, keep what fits, close the rest. */
 	for (i = 0; i < rep.nfds;) {
-		unsigned int batch = rep.nfds - i < EMU_PROTO_MAX_FDS ? rep.nfds - i : EMU_PROTO_MAX_FDS;
+		unsigned int batch =
+			rep.nfds - i < EMU_PROTO_MAX_FDS ? rep.nfds - i : EMU_PROTO_MAX_FDS;
 		unsigned int j;
 		int e = emu_sock_recv_fds(s, fds_tmp, batch);
 

@@ -13,7 +13,8 @@
 #include "emu_proto.h"
 
 struct emu_call {
-	/* in: op, owner_pid, gpu_index, arg0, arg1 (magic, payload_len, nfds are set by the call) */
+	/* in: op, owner_pid, gpu_index, arg0, arg1 (magic, payload_len, nfds are set by the call)
+	 */
 	struct emu_req req;
 	const void *payload;
 	uint32_t payload_len;

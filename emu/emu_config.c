@@ -43,7 +43,7 @@ void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t
 		g->render_minor = 128 + i;
 		g->vram_size = vram;
 		g->pci_vendor_id = 0x1002;
-		g->pci_device_id = 0x740f; /* MI210 (amdgpu_drv.c pciidlist, CHIP_ALDEBARAN) */
+		g->pci_device_id = 0x740f;     /* MI210 (amdgpu_drv.c pciidlist, CHIP_ALDEBARAN) */
 		g->gfx_target_version = 90010; /* gfx90a, as kfd_topology.c prints it */
 		g->num_sdma_engines = 2;
 		g->sdma_bytes_per_sec = 0;
@@ -56,21 +56,21 @@ void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t
 	}
 }
 
-#define EMU_CFG_GPU_FIELDS(X)                     \
-	X(gpu_id, "%" SCNu32, "%" PRIu32)         \
-	X(node_id, "%" SCNu32, "%" PRIu32)        \
-	X(render_minor, "%" SCNu32, "%" PRIu32)   \
-	X(vram_size, "%" SCNu64, "%" PRIu64)      \
-	X(pci_vendor_id, "%" SCNu32, "%" PRIu32)  \
-	X(pci_device_id, "%" SCNu32, "%" PRIu32)  \
-	X(gfx_target_version, "%" SCNu32, "%" PRIu32) \
-	X(num_sdma_engines, "%" SCNu32, "%" PRIu32) \
-	X(sdma_bytes_per_sec, "%" SCNu64, "%" PRIu64) \
-	X(fw_version, "%" SCNu32, "%" PRIu32)     \
-	X(sdma_fw_version, "%" SCNu32, "%" PRIu32) \
-	X(domain, "%" SCNu32, "%" PRIu32)         \
-	X(bus, "%" SCNu32, "%" PRIu32)            \
-	X(device, "%" SCNu32, "%" PRIu32)         \
+#define EMU_CFG_GPU_FIELDS(X)                                                                      \
+	X(gpu_id, "%" SCNu32, "%" PRIu32)                                                          \
+	X(node_id, "%" SCNu32, "%" PRIu32)                                                         \
+	X(render_minor, "%" SCNu32, "%" PRIu32)                                                    \
+	X(vram_size, "%" SCNu64, "%" PRIu64)                                                       \
+	X(pci_vendor_id, "%" SCNu32, "%" PRIu32)                                                   \
+	X(pci_device_id, "%" SCNu32, "%" PRIu32)                                                   \
+	X(gfx_target_version, "%" SCNu32, "%" PRIu32)                                              \
+	X(num_sdma_engines, "%" SCNu32, "%" PRIu32)                                                \
+	X(sdma_bytes_per_sec, "%" SCNu64, "%" PRIu64)                                              \
+	X(fw_version, "%" SCNu32, "%" PRIu32)                                                      \
+	X(sdma_fw_version, "%" SCNu32, "%" PRIu32)                                                 \
+	X(domain, "%" SCNu32, "%" PRIu32)                                                          \
+	X(bus, "%" SCNu32, "%" PRIu32)                                                             \
+	X(device, "%" SCNu32, "%" PRIu32)                                                          \
 	X(function, "%" SCNu32, "%" PRIu32)
 
 int emu_config_save(const char *emu_dir, const struct emu_config *cfg)
@@ -106,8 +106,8 @@ int emu_config_save(const char *emu_dir, const struct emu_config *cfg)
 
 static int emu_config_parse_gpu(struct emu_gpu_config *g, const char *key, const char *val)
 {
-#define X(name, scn, pri)                                  \
-	if (strcmp(key, #name) == 0)                       \
+#define X(name, scn, pri)                                                                          \
+	if (strcmp(key, #name) == 0)                                                               \
 		return sscanf(val, scn, &g->name) == 1 ? 0 : -EINVAL;
 	EMU_CFG_GPU_FIELDS(X)
 #undef X

@@ -14,12 +14,12 @@
 #define EMU_MAX_GPUS 8
 
 struct emu_gpu_config {
-	uint32_t gpu_id;	    /* KFD gpu_id (kfd_topology.c derives it from a hash) */
-	uint32_t node_id;	    /* KFD topology node: 0 is the CPU, GPUs follow */
-	uint32_t render_minor;	    /* renderD<minor>, 128 + index by default */
-	uint64_t vram_size;	    /* bytes */
-	uint32_t pci_vendor_id;	    /* 0x1002 */
-	uint32_t pci_device_id;	    /* e.g. 0x740f (MI210) */
+	uint32_t gpu_id;	     /* KFD gpu_id (kfd_topology.c derives it from a hash) */
+	uint32_t node_id;	     /* KFD topology node: 0 is the CPU, GPUs follow */
+	uint32_t render_minor;	     /* renderD<minor>, 128 + index by default */
+	uint64_t vram_size;	     /* bytes */
+	uint32_t pci_vendor_id;	     /* 0x1002 */
+	uint32_t pci_device_id;	     /* e.g. 0x740f (MI210) */
 	uint32_t gfx_target_version; /* e.g. 90010 for gfx90a, as kfd_topology.c prints it */
 	uint32_t num_sdma_engines;
 	uint64_t sdma_bytes_per_sec; /* per-engine bandwidth cap, 0 = unlimited */
@@ -32,9 +32,9 @@ struct emu_config {
 	unsigned int num_gpus;
 	struct emu_gpu_config gpus[EMU_MAX_GPUS];
 	/* Added by emu-kfd: */
-	uint32_t kfd_major;	    /* st_rdev major reported for /dev/kfd (dynamic in the kernel) */
-	uint32_t cpu_cores;	    /* cpu_cores_count of topology node 0 */
-	uint64_t system_mem_size;   /* size_in_bytes of node 0's memory bank */
+	uint32_t kfd_major;	  /* st_rdev major reported for /dev/kfd (dynamic in the kernel) */
+	uint32_t cpu_cores;	  /* cpu_cores_count of topology node 0 */
+	uint64_t system_mem_size; /* size_in_bytes of node 0's memory bank */
 };
 
 /* Read $emu_dir/config. Returns 0 or -errno. */

@@ -265,11 +265,20 @@ static uint64_t emu_daemon_parse_size(const char *s)
 	uint64_t v = strtoull(s, &end, 0);
 
 	switch (*end) {
-	case 'k': case 'K': return v << 10;
-	case 'm': case 'M': return v << 20;
-	case 'g': case 'G': return v << 30;
-	case 't': case 'T': return v << 40;
-	default: return v;
+	case 'k':
+	case 'K':
+		return v << 10;
+	case 'm':
+	case 'M':
+		return v << 20;
+	case 'g':
+	case 'G':
+		return v << 30;
+	case 't':
+	case 'T':
+		return v << 40;
+	default:
+		return v;
 	}
 }
 
@@ -368,7 +377,8 @@ int main(int argc, char **argv)
 	int i, err;
 
 	if (argc < 2 || argv[1][0] != '/' || strlen(argv[1]) >= sizeof(d->dir)) {
-		fprintf(stderr, "usage: %s ABSOLUTE_DIR (< 1 KiB) [--gpus N] [--vram BYTES[KMGT]] "
+		fprintf(stderr,
+			"usage: %s ABSOLUTE_DIR (< 1 KiB) [--gpus N] [--vram BYTES[KMGT]] "
 			"[--gpu-ids ID,...] [--config FILE]\n",
 			argv[0]);
 		return 2;
@@ -434,8 +444,8 @@ int main(int argc, char **argv)
 		unlink(path);
 		emu_root_write_file(path, buf);
 	}
-	fprintf(stderr, "emu-daemon: %u GPU(s), %llu bytes VRAM on GPU 0, in %s\n",
-		d->cfg.num_gpus, (unsigned long long)d->cfg.gpus[0].vram_size, d->dir);
+	fprintf(stderr, "emu-daemon: %u GPU(s), %llu bytes VRAM on GPU 0, in %s\n", d->cfg.num_gpus,
+		(unsigned long long)d->cfg.gpus[0].vram_size, d->dir);
 	emu_daemon_loop(d);
 
 	pthread_mutex_lock(&d->lock);

@@ -25,18 +25,20 @@
 
 /* kfd_priv.h: MAKE_HANDLE / GET_GPU_ID / GET_IDR_HANDLE */
 #define EMU_MAKE_HANDLE(gpu_id, idr) (((uint64_t)(gpu_id) << 32) | (idr))
-#define EMU_HANDLE_GPU_ID(h) ((uint32_t)((h) >> 32))
-#define EMU_HANDLE_IDR(h) ((uint32_t)((h)&0xffffffffu))
+#define EMU_HANDLE_GPU_ID(h)	     ((uint32_t)((h) >> 32))
+#define EMU_HANDLE_IDR(h)	     ((uint32_t)((h)&0xffffffffu))
 
 /* kfd_priv.h: mmap offset encoding of /dev/kfd mappings */
-#define EMU_KFD_MMAP_TYPE_SHIFT 62
-#define EMU_KFD_MMAP_TYPE_MASK (0x3ULL << EMU_KFD_MMAP_TYPE_SHIFT)
-#define EMU_KFD_MMAP_TYPE_DOORBELL (0x3ULL << EMU_KFD_MMAP_TYPE_SHIFT)
-#define EMU_KFD_MMAP_TYPE_EVENTS (0x2ULL << EMU_KFD_MMAP_TYPE_SHIFT)
+#define EMU_KFD_MMAP_TYPE_SHIFT	       62
+#define EMU_KFD_MMAP_TYPE_MASK	       (0x3ULL << EMU_KFD_MMAP_TYPE_SHIFT)
+#define EMU_KFD_MMAP_TYPE_DOORBELL     (0x3ULL << EMU_KFD_MMAP_TYPE_SHIFT)
+#define EMU_KFD_MMAP_TYPE_EVENTS       (0x2ULL << EMU_KFD_MMAP_TYPE_SHIFT)
 #define EMU_KFD_MMAP_TYPE_RESERVED_MEM (0x1ULL << EMU_KFD_MMAP_TYPE_SHIFT)
-#define EMU_KFD_MMAP_TYPE_MMIO (0x0ULL << EMU_KFD_MMAP_TYPE_SHIFT)
-#define EMU_KFD_MMAP_GPU_ID_SHIFT 46
-#define EMU_KFD_MMAP_GPU_ID(gpu_id) ((((uint64_t)(gpu_id)) << EMU_KFD_MMAP_GPU_ID_SHIFT) & (0xffffULL << EMU_KFD_MMAP_GPU_ID_SHIFT))
+#define EMU_KFD_MMAP_TYPE_MMIO	       (0x0ULL << EMU_KFD_MMAP_TYPE_SHIFT)
+#define EMU_KFD_MMAP_GPU_ID_SHIFT      46
+#define EMU_KFD_MMAP_GPU_ID(gpu_id)                                                                \
+	((((uint64_t)(gpu_id)) << EMU_KFD_MMAP_GPU_ID_SHIFT) &                                     \
+	 (0xffffULL << EMU_KFD_MMAP_GPU_ID_SHIFT))
 #define EMU_KFD_MMAP_GET_GPU_ID(off) ((uint32_t)(((off) >> EMU_KFD_MMAP_GPU_ID_SHIFT) & 0xffff))
 
 /*
@@ -49,10 +51,10 @@
 #define EMU_DOORBELL_SLICE (2 * 4096ULL)
 
 /* kfd_flat_memory.c: kfd_init_apertures_v9 (gfx9+) */
-#define EMU_PAGE 4096ULL
-#define EMU_SVM_USER_BASE (2 * EMU_PAGE + 2 * EMU_PAGE) /* KFD_CWSR_TBA_TMA_SIZE + 2 pages */
-#define EMU_GPUVM_LIMIT ((1ULL << 47) - 1)		  /* gpuvm_size - 1, 47-bit user VA */
-#define EMU_LDS_BASE_V9 (1ULL << 48)			  /* MAKE_LDS_APP_BASE_V9 */
+#define EMU_PAGE	    4096ULL
+#define EMU_SVM_USER_BASE   (2 * EMU_PAGE + 2 * EMU_PAGE) /* KFD_CWSR_TBA_TMA_SIZE + 2 pages */
+#define EMU_GPUVM_LIMIT	    ((1ULL << 47) - 1)		  /* gpuvm_size - 1, 47-bit user VA */
+#define EMU_LDS_BASE_V9	    (1ULL << 48)		  /* MAKE_LDS_APP_BASE_V9 */
 #define EMU_SCRATCH_BASE_V9 (2ULL << 48)		  /* MAKE_SCRATCH_APP_BASE_V9 */
 #define EMU_APP_LIMIT(base) (((base)&0xFFFFFFFF00000000ULL) | 0xFFFFFFFFULL)
 
@@ -99,7 +101,7 @@ struct emu_pdd {
 	bool vm_acquired;     /* pdd->drm_file set (ACQUIRE_VM or RESTORE) */
 	uint32_t user_gpu_id; /* the gpu_id the process knows (differs after restore elsewhere) */
 	uint32_t next_idr;
-	int vm_minor;	      /* render minor of the drm file that gave the VM */
+	int vm_minor; /* render minor of the drm file that gave the VM */
 };
 
 struct emu_kproc {

@@ -139,7 +139,8 @@ int emu_drm_gem_create(struct emu_drm_file *file, void *arg)
 		err = -errno;
 		goto fail;
 	}
-	bo->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, bo->memfd, 0);
+	bo->host =
+		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, bo->memfd, 0);
 	if (bo->host == MAP_FAILED) {
 		bo->host = NULL;
 		err = -ENOMEM;

@@ -268,9 +268,10 @@ int emu_drm_info(struct emu_drm_file *file, void *arg)
 		/* SDMA: adev->sdma.num_instances (amdgpu_kms.c); one GC block. */
 		if (info->query_hw_ip.type >= AMDGPU_HW_IP_NUM)
 			return -EINVAL;
-		out.u32 = info->query_hw_ip.type == AMDGPU_HW_IP_DMA ? file->dev->num_rings :
-			  info->query_hw_ip.type == AMDGPU_HW_IP_GFX ||
-				  info->query_hw_ip.type == AMDGPU_HW_IP_COMPUTE;
+		out.u32 = info->query_hw_ip.type == AMDGPU_HW_IP_DMA
+				  ? file->dev->num_rings
+				  : info->query_hw_ip.type == AMDGPU_HW_IP_GFX ||
+					    info->query_hw_ip.type == AMDGPU_HW_IP_COMPUTE;
 		len = 4;
 		break;
 	case AMDGPU_INFO_TIMESTAMP: {

@@ -18,8 +18,8 @@
 
 #include "emu_daemon_internal.h"
 
-#define EMU_CRIU_MAGIC 0x434b4d45u /* "EMKC" */
-#define EMU_CRIU_VERSION 2 /* 2: events carry the event page handle */
+#define EMU_CRIU_MAGIC	 0x434b4d45u /* "EMKC" */
+#define EMU_CRIU_VERSION 2	     /* 2: events carry the event page handle */
 
 enum { EMU_CRIU_OBJ_QUEUE = 0, EMU_CRIU_OBJ_EVENT = 1 };
 
@@ -320,11 +320,11 @@ static int emu_criu_restore_bo(struct emu_daemon *d, struct emu_kproc *p,
 		bo->mapped_mask |= 1u << peer;
 	}
 	if (k->alloc_flags & KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL)
-		k->restored_offset = EMU_KFD_MMAP_TYPE_DOORBELL |
-				     EMU_KFD_MMAP_GPU_ID(d->cfg.gpus[gpu].gpu_id);
+		k->restored_offset =
+			EMU_KFD_MMAP_TYPE_DOORBELL | EMU_KFD_MMAP_GPU_ID(d->cfg.gpus[gpu].gpu_id);
 	if (k->alloc_flags & KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP)
-		k->restored_offset = EMU_KFD_MMAP_TYPE_MMIO |
-				     EMU_KFD_MMAP_GPU_ID(d->cfg.gpus[gpu].gpu_id);
+		k->restored_offset =
+			EMU_KFD_MMAP_TYPE_MMIO | EMU_KFD_MMAP_GPU_ID(d->cfg.gpus[gpu].gpu_id);
 	else if (k->alloc_flags & (KFD_IOC_ALLOC_MEM_FLAGS_GTT | KFD_IOC_ALLOC_MEM_FLAGS_VRAM))
 		k->restored_offset = bo->mmap_offset;
 	if (k->alloc_flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)) {

@@ -23,7 +23,7 @@ struct emu_kctx {
 	struct emu_kproc *p;
 	const struct emu_dreq *rq;
 	struct emu_drep *rep;
-	void *args;	     /* the reply's copy of the argument struct */
+	void *args;	      /* the reply's copy of the argument struct */
 	const uint8_t *extra; /* request payload after the struct */
 	size_t extra_len;
 };
@@ -152,9 +152,9 @@ static int emu_kfd_alloc(struct emu_kctx *c)
 		err = emu_mem_proc_check(c->p->pid, user_addr, a->size);
 		if (err)
 			return -EFAULT;
-	} else if (!(a->flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT |
-				 KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL |
-				 KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP))) {
+	} else if (!(a->flags &
+		     (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT |
+		      KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL | KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP))) {
 		return -EINVAL;
 	}
 	err = emu_bo_new(c->d, c->p, (unsigned int)gpu, a->va_addr, a->size, a->flags, user_addr,
@@ -303,8 +303,8 @@ static int emu_kfd_create_queue(struct emu_kctx *c)
 	c->p->queues = q;
 	a->queue_id = id;
 	/* doorbell offset for mmap: type, gpu_id, and the queue's slot in the 2-page frame */
-	a->doorbell_offset = EMU_KFD_MMAP_TYPE_DOORBELL | EMU_KFD_MMAP_GPU_ID(a->gpu_id) |
-			     (uint64_t)id * 8;
+	a->doorbell_offset =
+		EMU_KFD_MMAP_TYPE_DOORBELL | EMU_KFD_MMAP_GPU_ID(a->gpu_id) | (uint64_t)id * 8;
 	return 0;
 }
 
@@ -714,7 +714,8 @@ static int emu_kfd_dispatch(struct emu_kctx *c, unsigned long request)
 	}
 	case _IOC_NR(AMDKFD_IOC_GET_QUEUE_WAVE_STATE):
 		return emu_kfd_queue_find(
-			       c->p, ((struct kfd_ioctl_get_queue_wave_state_args *)c->args)->queue_id,
+			       c->p,
+			       ((struct kfd_ioctl_get_queue_wave_state_args *)c->args)->queue_id,
 			       NULL)
 			       ? 0
 			       : -EINVAL;

@@ -237,8 +237,8 @@ int emu_bo_new(struct emu_daemon *d, struct emu_kproc *p, unsigned int gpu_index
 		bo->mmap_offset = EMU_KFD_MMAP_TYPE_DOORBELL |
 				  EMU_KFD_MMAP_GPU_ID(d->cfg.gpus[gpu_index].gpu_id);
 	} else if (flags & KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP) {
-		bo->mmap_offset = EMU_KFD_MMAP_TYPE_MMIO |
-				  EMU_KFD_MMAP_GPU_ID(d->cfg.gpus[gpu_index].gpu_id);
+		bo->mmap_offset =
+			EMU_KFD_MMAP_TYPE_MMIO | EMU_KFD_MMAP_GPU_ID(d->cfg.gpus[gpu_index].gpu_id);
 	} else {
 		bo->mmap_offset = user_addr;
 	}
@@ -291,8 +291,8 @@ struct emu_bo *emu_bo_by_offset(struct emu_daemon *d, unsigned int gpu_index, ui
 	for (p = d->procs; p; p = p->next) {
 		for (bo = p->bos; bo; bo = bo->next) {
 			if (bo->gpu_index == gpu_index && bo->memfd >= 0 &&
-			    (bo->flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM |
-					  KFD_IOC_ALLOC_MEM_FLAGS_GTT)) &&
+			    (bo->flags &
+			     (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)) &&
 			    bo->mmap_offset == off) {
 				if (owner)
 					*owner = p;

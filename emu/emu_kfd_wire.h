@@ -36,7 +36,7 @@ struct kfd_ioctl_export_dmabuf_args {
 	__u32 dmabuf_fd; /* from KFD */
 };
 #define AMDKFD_IOC_EXPORT_DMABUF AMDKFD_IOWR(0x24, struct kfd_ioctl_export_dmabuf_args)
-#define EMU_KFD_COMMAND_END 0x25
+#define EMU_KFD_COMMAND_END	 0x25
 #else
 #define EMU_KFD_COMMAND_END AMDKFD_COMMAND_END
 #endif

@@ -15,9 +15,9 @@
 
 #include <stdint.h>
 
-#define EMU_PROTO_MAGIC 0x454d5531u /* "EMU1" */
+#define EMU_PROTO_MAGIC	      0x454d5531u /* "EMU1" */
 #define EMU_PROTO_MAX_PAYLOAD (256u << 20)
-#define EMU_PROTO_MAX_FDS 250 /* SCM_MAX_FD is 253 (include/net/scm.h) */
+#define EMU_PROTO_MAX_FDS     250 /* SCM_MAX_FD is 253 (include/net/scm.h) */
 
 enum emu_op {
 	EMU_OP_PING = 1,
@@ -44,9 +44,9 @@ enum emu_op {
 
 struct emu_req {
 	uint32_t magic;
-	uint32_t op;	       /* enum emu_op */
-	uint32_t owner_pid;    /* KFD: pid that opened the file the ioctl is on */
-	uint32_t gpu_index;    /* render node ops */
+	uint32_t op;	    /* enum emu_op */
+	uint32_t owner_pid; /* KFD: pid that opened the file the ioctl is on */
+	uint32_t gpu_index; /* render node ops */
 	uint64_t arg0;
 	uint64_t arg1;
 	uint32_t payload_len;
@@ -54,7 +54,7 @@ struct emu_req {
 };
 
 struct emu_rep {
-	int32_t result;	       /* >= 0, or -errno */
+	int32_t result; /* >= 0, or -errno */
 	uint32_t payload_len;
 	uint32_t nfds;
 	uint32_t pad;
@@ -70,9 +70,9 @@ struct emu_bo_info {
 };
 
 struct emu_stats {
-	uint32_t num_processes;	  /* processes with KFD state */
-	uint32_t num_bos;	  /* BOs of all processes */
-	uint64_t vram_used[8];	  /* per GPU index, bytes */
+	uint32_t num_processes;	   /* processes with KFD state */
+	uint32_t num_bos;	   /* BOs of all processes */
+	uint64_t vram_used[8];	   /* per GPU index, bytes */
 	uint64_t packets_executed; /* compute packets run since start */
 };
 

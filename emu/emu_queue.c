@@ -97,7 +97,7 @@ static int emu_queue_exec(struct emu_kproc *p, unsigned int gpu, const struct em
 	}
 	for (off = 0; !err && off < pk->size; off += EMU_QUEUE_CHUNK) {
 		size_t n = pk->size - off < EMU_QUEUE_CHUNK ? (size_t)(pk->size - off)
-							     : EMU_QUEUE_CHUNK;
+							    : EMU_QUEUE_CHUNK;
 		size_t k, words = n / 8;
 
 		switch (pk->opcode) {

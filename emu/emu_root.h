@@ -22,7 +22,8 @@ void emu_root_kfd_node_remove(const char *root, pid_t pid);
 /* Writes the KFD sysfs topology (kfd_topology.c formats) under root/sys. */
 int emu_topology_write(const char *root, const struct emu_config *cfg);
 
-/* CPU cache folders under root/sys/devices/system, only where the host has none (emu_root_cpu.c). */
+/* CPU cache folders under root/sys/devices/system, only where the host has none (emu_root_cpu.c).
+ */
 int emu_root_cpu_caches(const char *root);
 
 /* Helpers for the other writers of the fake root. */

@@ -381,7 +381,8 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 					     (unsigned long long)dst);
 		host = r->mem->translate(r->mem->ctx, dst, 8, true, &avail);
 		if (!host || avail < 8)
-			return emu_sdma_fail(r, -EFAULT, "ATOMIC address 0x%llx is not mapped writable",
+			return emu_sdma_fail(r, -EFAULT,
+					     "ATOMIC address 0x%llx is not mapped writable",
 					     (unsigned long long)dst);
 		if (!r->dry)
 			__atomic_fetch_add((uint64_t *)host, add, __ATOMIC_ACQ_REL);

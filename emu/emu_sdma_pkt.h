@@ -81,10 +81,10 @@
  * succeeds), tmz bit 18, operation bits 25-31 (vega10_sdma_pkt_open.h: SDMA_PKT_ATOMIC).
  * ROCr's BlitSdma decrements completion signals with operation 47, a 64-bit add
  * (ROCR-Runtime src/core/inc/sdma_registers.h: SDMA_ATOMIC_ADD64), of -1. */
-#define EMU_SDMA_ATOMIC_DW	      8
-#define EMU_SDMA_ATOMIC_HDR_LOOP      (1u << 16)
-#define EMU_SDMA_ATOMIC_HDR_TMZ	      (1u << 18)
+#define EMU_SDMA_ATOMIC_DW		 8
+#define EMU_SDMA_ATOMIC_HDR_LOOP	 (1u << 16)
+#define EMU_SDMA_ATOMIC_HDR_TMZ		 (1u << 18)
 #define EMU_SDMA_ATOMIC_HDR_OPERATION(h) (((h) >> 25) & 0x7fu)
-#define EMU_SDMA_ATOMIC_ADD64	      47u
+#define EMU_SDMA_ATOMIC_ADD64		 47u
 
 #endif

@@ -114,8 +114,8 @@ static void emu_shim_cpu_init(void)
 	char path[PATH_MAX];
 	const char *root = emu_shim_root();
 
-	if (root && (size_t)snprintf(path, sizeof(path), "%s/sys/devices/system/cpu", root) <
-			    sizeof(path))
+	if (root &&
+	    (size_t)snprintf(path, sizeof(path), "%s/sys/devices/system/cpu", root) < sizeof(path))
 		emu_shim_cpu_caches = syscall(SYS_faccessat, AT_FDCWD, path, F_OK, 0) == 0;
 }
 
@@ -218,8 +218,7 @@ static enum emu_fd_class emu_shim_rel_class(const char *rel, unsigned int *gpu_i
 
 static int emu_shim_is_standin(const struct stat *st)
 {
-	return S_ISCHR(st->st_mode) &&
-	       st->st_rdev == makedev(EMU_STANDIN_MAJOR, EMU_STANDIN_MINOR);
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(EMU_STANDIN_MAJOR, EMU_STANDIN_MINOR);
 }
 
 enum emu_fd_class emu_shim_fd_class(int fd, unsigned int *gpu_index, pid_t *owner_pid)
@@ -577,8 +576,7 @@ EMU_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 
 	return emu_shim_do_fstatat(dirfd, path, (struct stat *)st, flags);
 }
 
-EMU_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask,
-		     struct statx *stx)
+EMU_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx)
 {
 	char buf[PATH_MAX];
 	const char *p = path;

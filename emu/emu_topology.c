@@ -23,8 +23,8 @@
 #include "emu_root.h"
 
 /* kfd_crat.h: HSA_MEM_HEAP_TYPE_SYSTEM 0, _FB_PUBLIC 1; CRAT_IOLINK_TYPE_PCIEXPRESS 2 */
-#define EMU_HEAP_TYPE_SYSTEM 0
-#define EMU_HEAP_TYPE_FB_PUBLIC 1
+#define EMU_HEAP_TYPE_SYSTEM	   0
+#define EMU_HEAP_TYPE_FB_PUBLIC	   1
 #define EMU_IOLINK_TYPE_PCIEXPRESS 2
 
 struct emu_text {
@@ -32,8 +32,8 @@ struct emu_text {
 	size_t len;
 };
 
-__attribute__((format(printf, 2, 3))) static void emu_text_add(struct emu_text *t,
-							       const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void emu_text_add(struct emu_text *t, const char *fmt,
+							       ...)
 {
 	va_list ap;
 	int n;
@@ -99,11 +99,11 @@ static int emu_topo_mem_bank(const char *node_dir, unsigned int idx, uint32_t he
 }
 
 /* kfd_sysfs.h (was kfd_topology.h): HSA_CACHE_TYPE_DATA 0x1, HSA_CACHE_TYPE_HSACU 0x8 */
-#define EMU_CACHE_TYPE_DATA 0x1
+#define EMU_CACHE_TYPE_DATA  0x1
 #define EMU_CACHE_TYPE_HSACU 0x8
 /* kfd_crat.h: CRAT_SIBLINGMAP_SIZE bytes of sibling bits */
 #define EMU_SIBLINGMAP_BITS (32 * 8)
-#define EMU_GPU_CACHES 2
+#define EMU_GPU_CACHES	    2
 
 /*
  * One GPU cache, in kfd_topology.c: kfd_cache_show's format: the
@@ -246,7 +246,8 @@ static int emu_topo_node(const char *nodes_dir, unsigned int id, const struct em
 	if (gpu) {
 		uint32_t simd_base = 0x80000000u + 416 * (gpu->node_id - 1);
 
-		err = emu_topo_mem_bank(dir, 0, EMU_HEAP_TYPE_FB_PUBLIC, gpu->vram_size, 4096, 1600);
+		err = emu_topo_mem_bank(dir, 0, EMU_HEAP_TYPE_FB_PUBLIC, gpu->vram_size, 4096,
+					1600);
 		/*
 		 * gfx90a's caches as kfd_crat.c's aldebaran_cache_info lists them,
 		 * reduced to the data caches ROCr keeps (amd_gpu_agent.cpp:

@@ -41,10 +41,10 @@
 
 #include "emu_packet.h"
 
-#define WL_MAX_GPUS 8
-#define WL_RING_BYTES (16u << 10)
-#define WL_CTL_BYTES 4096u
-#define WL_HOST_BASE 0x3e0000000000ULL /* userptr region: an address criu's own maps never use */
+#define WL_MAX_GPUS    8
+#define WL_RING_BYTES  (16u << 10)
+#define WL_CTL_BYTES   4096u
+#define WL_HOST_BASE   0x3e0000000000ULL /* userptr region: an address criu's own maps never use */
 #define WL_GPU_VA_BASE 0x200000000000ULL
 
 struct wl_ctl {
@@ -122,7 +122,11 @@ static int wl_alloc(struct wl *w, struct wl_gpu *g, uint64_t va, uint64_t size, 
 		    uint64_t user, uint64_t *handle)
 {
 	struct kfd_ioctl_alloc_memory_of_gpu_args a = {
-		.va_addr = va, .size = size, .gpu_id = g->gpu_id, .flags = flags, .mmap_offset = user,
+		.va_addr = va,
+		.size = size,
+		.gpu_id = g->gpu_id,
+		.flags = flags,
+		.mmap_offset = user,
 	};
 	struct kfd_ioctl_map_memory_to_gpu_args m = { .n_devices = 1 };
 	int err = wl_ioctl(w, AMDKFD_IOC_ALLOC_MEMORY_OF_GPU, &a, "alloc memory");
@@ -163,8 +167,8 @@ static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
 	if (err)
 		return err;
 	g->region = mmap((void *)(uintptr_t)(WL_HOST_BASE + idx * (1ULL << 36)), region,
-			 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
-			 0);
+			 PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			 -1, 0);
 	if (g->region == MAP_FAILED)
 		return wl_fail("mmap host region", errno);
 	memset(g->region, 0, region);
@@ -181,7 +185,8 @@ static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
 	if (!err)
 		err = wl_alloc(w, g, g->host_va, region, KFD_IOC_ALLOC_MEM_FLAGS_USERPTR | rw,
 			       g->host_va, &g->host_handle);
-	/* A doorbell BO, as libhsakmt allocates one per GPU (kfd_doorbell_process_slice: 2 pages) */
+	/* A doorbell BO, as libhsakmt allocates one per GPU (kfd_doorbell_process_slice: 2 pages)
+	 */
 	if (!err)
 		err = wl_alloc(w, g, g->vram_va + (1ULL << 38), 8192,
 			       KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL | rw, 0, &g->doorbell_handle);
@@ -266,8 +271,8 @@ static uint64_t wl_va(const struct wl_gpu *g, int which, uint64_t off)
 	return (which == 0 ? g->vram_va : which == 1 ? g->gtt_va : wl_host_data_va(g)) + off;
 }
 
-static int wl_run_gpu_ops(struct wl *w, struct wl_gpu *g, const struct wl_op *ops,
-			  unsigned int n, uint64_t signal)
+static int wl_run_gpu_ops(struct wl *w, struct wl_gpu *g, const struct wl_op *ops, unsigned int n,
+			  uint64_t signal)
 {
 	unsigned int i;
 
@@ -430,8 +435,10 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--no-verify") == 0)
 			verify = 0;
 		else {
-			fprintf(stderr, "usage: %s [--steps N] [--vram B] [--vram-used B] [--gtt B] [--host B] "
-					"[--cpu-mem B] [--delay-ms MS] [--no-verify]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [--steps N] [--vram B] [--vram-used B] [--gtt B] [--host B] "
+				"[--cpu-mem B] [--delay-ms MS] [--no-verify]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -440,8 +447,9 @@ int main(int argc, char **argv)
 	/* sizes: 8-byte words; vram (and the part used) a multiple of host; gtt at least host */
 	if (!w.host || w.host % 4096 || w.vram % w.host || w.vram_used % w.host || w.gtt < w.host ||
 	    w.gtt % 8) {
-		fprintf(stderr, "workload: need host %% 4096 == 0, vram and vram-used %% host == 0, "
-				"gtt >= host\n");
+		fprintf(stderr,
+			"workload: need host %% 4096 == 0, vram and vram-used %% host == 0, "
+			"gtt >= host\n");
 		return 2;
 	}
 	signal(SIGUSR1, wl_on_usr1);
@@ -467,7 +475,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (cpu_mem) {
-		cpu = mmap(NULL, cpu_mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		cpu = mmap(NULL, cpu_mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			   0);
 		if (cpu == MAP_FAILED)
 			return wl_fail("mmap --cpu-mem", errno) ? 1 : 1;
 		wl_cpu_mem(cpu, cpu_mem / 8, 0);
@@ -497,7 +506,8 @@ int main(int argc, char **argv)
 		}
 		fflush(stdout);
 		if (delay_ms) {
-			struct timespec ts = { delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L };
+			struct timespec ts = { delay_ms / 1000,
+					       (long)(delay_ms % 1000) * 1000000L };
 
 			nanosleep(&ts, NULL);
 		}

@@ -65,17 +65,18 @@ static const struct setting settings[] = {
 	{ "VRAMSTREAM_CHECK_FW", "KFD_FW_VER_CHECK", SETTING_BOOL, CFG(checks.fw_version), 0, 0,
 	  "restore: target firmware at least the source's" },
 	{ "VRAMSTREAM_CHECK_SDMA_FW", "KFD_SDMA_FW_VER_CHECK", SETTING_BOOL,
-	  CFG(checks.sdma_fw_version), 0, 0, "restore: target SDMA firmware at least the source's" },
-	{ "VRAMSTREAM_CHECK_CACHES", "KFD_CACHES_COUNT_CHECK", SETTING_BOOL, CFG(checks.caches_count),
-	  0, 0, "restore: target has at least as many caches" },
+	  CFG(checks.sdma_fw_version), 0, 0,
+	  "restore: target SDMA firmware at least the source's" },
+	{ "VRAMSTREAM_CHECK_CACHES", "KFD_CACHES_COUNT_CHECK", SETTING_BOOL,
+	  CFG(checks.caches_count), 0, 0, "restore: target has at least as many caches" },
 	{ "VRAMSTREAM_CHECK_GWS", "KFD_NUM_GWS_CHECK", SETTING_BOOL, CFG(checks.num_gws), 0, 0,
 	  "restore: target has at least as many GWS" },
-	{ "VRAMSTREAM_CHECK_VRAM_SIZE", "KFD_VRAM_SIZE_CHECK", SETTING_BOOL, CFG(checks.vram_size), 0,
-	  0, "restore: target VRAM at least the source's" },
+	{ "VRAMSTREAM_CHECK_VRAM_SIZE", "KFD_VRAM_SIZE_CHECK", SETTING_BOOL, CFG(checks.vram_size),
+	  0, 0, "restore: target VRAM at least the source's" },
 	{ "VRAMSTREAM_CHECK_NUMA", "KFD_NUMA_CHECK", SETTING_BOOL, CFG(checks.numa), 0, 0,
 	  "restore: GPUs keep their NUMA (CPU node) grouping" },
-	{ "VRAMSTREAM_CHECK_CAPABILITY", "KFD_CAPABILITY_CHECK", SETTING_BOOL, CFG(checks.capability),
-	  0, 0, "restore: identical capability flags" },
+	{ "VRAMSTREAM_CHECK_CAPABILITY", "KFD_CAPABILITY_CHECK", SETTING_BOOL,
+	  CFG(checks.capability), 0, 0, "restore: identical capability flags" },
 };
 
 const char *plugin_config_getenv(const char *name, void *ctx)
@@ -222,7 +223,8 @@ static int apply(struct plugin_config *cfg, const struct setting *st, const char
 		break;
 	}
 	if (r) {
-		snprintf(err, err_len, "%s=\"%s\" is not valid: expected %s", from, value, st->help);
+		snprintf(err, err_len, "%s=\"%s\" is not valid: expected %s", from, value,
+			 st->help);
 		if ((st->kind == SETTING_SIZE || st->kind == SETTING_UINT) && r == -ERANGE) {
 			size_t n = strlen(err);
 
@@ -242,8 +244,7 @@ struct file_settings {
 	const char *values[64];
 };
 
-static int file_settings_read(const char *path, struct file_settings *fs, char *err,
-			      size_t err_len)
+static int file_settings_read(const char *path, struct file_settings *fs, char *err, size_t err_len)
 {
 	FILE *f = fopen(path, "re");
 	size_t cap = 0, len = 0;
@@ -350,8 +351,10 @@ int plugin_config_load(struct plugin_config *cfg, plugin_config_get_fn get, void
 			return r;
 		for (size_t i = 0; i < fs.count; i++) {
 			if (!known_setting(fs.names[i])) {
-				snprintf(err, err_len, "%s: unknown setting %s (see README.md, "
-					 "Configuration)", path, fs.names[i]);
+				snprintf(err, err_len,
+					 "%s: unknown setting %s (see README.md, "
+					 "Configuration)",
+					 path, fs.names[i]);
 				r = -EINVAL;
 				goto out;
 			}
@@ -382,10 +385,11 @@ int plugin_config_load(struct plugin_config *cfg, plugin_config_get_fn get, void
 	}
 
 	if (cfg->buffer_size > cfg->pinned_max) {
-		snprintf(err, err_len,
-			 "VRAMSTREAM_BUFFER_SIZE (%llu) is larger than VRAMSTREAM_PINNED_MAX (%llu): "
-			 "the pinned pool must hold at least one buffer",
-			 (unsigned long long)cfg->buffer_size, (unsigned long long)cfg->pinned_max);
+		snprintf(
+			err, err_len,
+			"VRAMSTREAM_BUFFER_SIZE (%llu) is larger than VRAMSTREAM_PINNED_MAX (%llu): "
+			"the pinned pool must hold at least one buffer",
+			(unsigned long long)cfg->buffer_size, (unsigned long long)cfg->pinned_max);
 		r = -EINVAL;
 	}
 out:
@@ -402,15 +406,17 @@ void plugin_config_describe(const struct plugin_config *cfg, char *buf, size_t l
 		snprintf(level, sizeof(level), "%d", cfg->zstd_level);
 	else
 		snprintf(level, sizeof(level), "off");
-	snprintf(buf, len,
-		 "level=%s filter=%s workers=%u chunk=%lluK buffer=%lluK pinned_max=%lluM "
-		 "sdma_rings=%u io_depth=%u streams=%u fsync=%d direct_io=%d io_rate=%lluM/s restore_overlap=%d checks(fw=%d sdma_fw=%d "
-		 "caches=%d gws=%d vram=%d numa=%d capability=%d)",
-		 level, filters[cfg->filter], cfg->workers,
-		 (unsigned long long)(cfg->chunk_size >> 10),
-		 (unsigned long long)(cfg->buffer_size >> 10),
-		 (unsigned long long)(cfg->pinned_max >> 20), cfg->sdma_rings, cfg->io_depth, cfg->streams,
-		 cfg->fsync, cfg->direct_io, (unsigned long long)(cfg->io_rate >> 20), cfg->restore_overlap, cfg->checks.fw_version, cfg->checks.sdma_fw_version,
-		 cfg->checks.caches_count, cfg->checks.num_gws, cfg->checks.vram_size,
-		 cfg->checks.numa, cfg->checks.capability);
+	snprintf(
+		buf, len,
+		"level=%s filter=%s workers=%u chunk=%lluK buffer=%lluK pinned_max=%lluM "
+		"sdma_rings=%u io_depth=%u streams=%u fsync=%d direct_io=%d io_rate=%lluM/s restore_overlap=%d checks(fw=%d sdma_fw=%d "
+		"caches=%d gws=%d vram=%d numa=%d capability=%d)",
+		level, filters[cfg->filter], cfg->workers,
+		(unsigned long long)(cfg->chunk_size >> 10),
+		(unsigned long long)(cfg->buffer_size >> 10),
+		(unsigned long long)(cfg->pinned_max >> 20), cfg->sdma_rings, cfg->io_depth,
+		cfg->streams, cfg->fsync, cfg->direct_io, (unsigned long long)(cfg->io_rate >> 20),
+		cfg->restore_overlap, cfg->checks.fw_version, cfg->checks.sdma_fw_version,
+		cfg->checks.caches_count, cfg->checks.num_gws, cfg->checks.vram_size,
+		cfg->checks.numa, cfg->checks.capability);
 }

@@ -32,8 +32,8 @@ enum plugin_filter {
 };
 
 struct plugin_config {
-	bool compress;		 /* false when VRAMSTREAM_LEVEL=off */
-	int zstd_level;		 /* negative levels are zstd's fast modes */
+	bool compress;	/* false when VRAMSTREAM_LEVEL=off */
+	int zstd_level; /* negative levels are zstd's fast modes */
 	enum plugin_filter filter;
 	unsigned int workers;	 /* compression threads; 0 = online CPUs */
 	uint64_t chunk_size;	 /* bytes per stream chunk */
@@ -45,8 +45,9 @@ struct plugin_config {
 				    compressing), 1..16 */
 	bool fsync;
 	bool direct_io;
-	uint64_t io_rate;	 /* bytes/s cap on each GPU's stream I/O; 0 = none */
-	bool restore_overlap;	 /* restore BO contents from criu's process while it restores the rest */
+	uint64_t io_rate;     /* bytes/s cap on each GPU's stream I/O; 0 = none */
+	bool restore_overlap; /* restore BO contents from criu's process while it restores the rest
+			       */
 	struct plugin_checks checks;
 };
 

@@ -19,10 +19,10 @@
 struct plugin_dma;
 
 struct plugin_dma_params {
-	uint32_t render_minor;	/* the GPU (engine-specific meaning elsewhere) */
-	unsigned int rings;	/* copy queues to use; 0 = all the device offers */
-	uint64_t buffer_size;	/* bytes per pinned buffer */
-	unsigned int buffers;	/* pinned buffers in the pool */
+	uint32_t render_minor; /* the GPU (engine-specific meaning elsewhere) */
+	unsigned int rings;    /* copy queues to use; 0 = all the device offers */
+	uint64_t buffer_size;  /* bytes per pinned buffer */
+	unsigned int buffers;  /* pinned buffers in the pool */
 };
 
 struct plugin_dma_ops {

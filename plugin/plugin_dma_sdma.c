@@ -126,8 +126,8 @@ static int sdma_dma_copy(struct plugin_dma *d, unsigned int ring, unsigned int b
 		r = sdma_engine_copy_from_host(d->engine, d->pool, hb_off, d->bos[bo], bo_offset,
 					       len, ring, &t);
 	else
-		r = sdma_engine_copy_to_host(d->engine, d->bos[bo], bo_offset, d->pool, hb_off,
-					     len, ring, &t);
+		r = sdma_engine_copy_to_host(d->engine, d->bos[bo], bo_offset, d->pool, hb_off, len,
+					     ring, &t);
 	if (r) {
 		sdma_engine_last_error(d->engine, d->err, sizeof(d->err));
 		return r;

@@ -261,7 +261,8 @@ static int dump_plan(struct kfd_dump *d, int dirfd, int id)
 
 		job->bos = &d->tbos[used];
 		for (uint32_t i = 0; i < d->info.num_bos; i++) {
-			if (!d->bo_entries[i].contents || d->bos[i].gpu_id != d->devs[di].user_gpu_id)
+			if (!d->bo_entries[i].contents ||
+			    d->bos[i].gpu_id != d->devs[di].user_gpu_id)
 				continue;
 			d->tbos[used].size = d->bos[i].size;
 			d->tbos[used].dmabuf_fd = (int)d->bos[i].dmabuf_fd;
@@ -327,8 +328,8 @@ int plugin_dump_finish(struct plugin_dump_session *s)
 	return first;
 }
 
-int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session *session,
-		    int dirfd, int fd, int id)
+int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session *session, int dirfd,
+		    int fd, int id)
 {
 	struct kfd_dump d = { 0 };
 	struct plugin_progress progress;
@@ -388,13 +389,14 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		}
 		pr_info("dump of pid %u, GPU 0x%x: %u BO(s) in %u stream file(s), %.3f GB moved, %.3f GB stored "
 			"(ratio %.2f), %.3f s, %.2f GB/s; chunks zero/raw/zstd %" PRIu64 "/%" PRIu64
-			"/%" PRIu64 "; busy s: dma %.2f, compress %.2f, io %.2f; GPU thread waited on "
+			"/%" PRIu64
+			"; busy s: dma %.2f, compress %.2f, io %.2f; GPU thread waited on "
 			"writers %.2f s",
-			d.info.pid, job->gpu_id, job->n_bos, job->n_parts, st->bytes / 1e9, st->stored / 1e9,
-			st->stored ? (double)st->bytes / st->stored : 0.0, st->seconds,
-			st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0, st->chunks_zero,
-			st->chunks_raw, st->chunks_zstd, st->dma_busy_s, st->codec_busy_s,
-			st->io_busy_s, st->feed_wait_s);
+			d.info.pid, job->gpu_id, job->n_bos, job->n_parts, st->bytes / 1e9,
+			st->stored / 1e9, st->stored ? (double)st->bytes / st->stored : 0.0,
+			st->seconds, st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0,
+			st->chunks_zero, st->chunks_raw, st->chunks_zstd, st->dma_busy_s,
+			st->codec_busy_s, st->io_busy_s, st->feed_wait_s);
 	}
 	if (r)
 		goto out;

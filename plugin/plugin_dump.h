@@ -17,9 +17,9 @@
  */
 struct plugin_dump_session {
 	struct plugin_paused {
-		int fd;		/* our own dup of the KFD file */
+		int fd; /* our own dup of the KFD file */
 		uint32_t pid;
-	} *paused;
+	} * paused;
 	unsigned int n_paused, cap_paused;
 };
 
@@ -30,8 +30,8 @@ struct plugin_dump_session {
  * and the process is recorded in @session; on failure they are unpaused at
  * once, so a failed dump leaves the process running.
  */
-int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session *session,
-		    int dirfd, int fd, int id);
+int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session *session, int dirfd,
+		    int fd, int id);
 
 /* UNPAUSE every process @session paused; 0 or the first error. */
 int plugin_dump_finish(struct plugin_dump_session *session);
@@ -41,9 +41,9 @@ int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int i
 		       unsigned int minor);
 
 /* Image names (shared with restore and the image tool). */
-#define PLUGIN_KFD_IMG_FMT "vramstream-kfd-%u-%d.img"	     /* pid, id */
-#define PLUGIN_STREAM_FMT "vramstream-kfd-%u-%d-gpu%u.vrs"   /* pid, id, device index */
-#define PLUGIN_RENDER_IMG_FMT "vramstream-render-%d.img"    /* id */
+#define PLUGIN_KFD_IMG_FMT    "vramstream-kfd-%u-%d.img"       /* pid, id */
+#define PLUGIN_STREAM_FMT     "vramstream-kfd-%u-%d-gpu%u.vrs" /* pid, id, device index */
+#define PLUGIN_RENDER_IMG_FMT "vramstream-render-%d.img"       /* id */
 
 /* Writes @len bytes to @name in @dirfd through a temporary file and a
  * rename, 0600. Returns 0 or -errno. */

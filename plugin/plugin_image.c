@@ -25,8 +25,8 @@ int plugin_image_encode(Vramstream__ProcessImage *img, uint8_t **out, size_t *ou
 	return 0;
 }
 
-int plugin_image_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage **img,
-			char *why, size_t why_len)
+int plugin_image_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage **img, char *why,
+			size_t why_len)
 {
 	Vramstream__ProcessImage *m;
 

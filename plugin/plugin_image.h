@@ -26,8 +26,8 @@ int plugin_image_encode(Vramstream__ProcessImage *img, uint8_t **out, size_t *ou
  * -EPROTONOSUPPORT when its format version is not ours; @why (may be NULL)
  * receives a sentence saying what was wrong.
  */
-int plugin_image_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage **img,
-			char *why, size_t why_len);
+int plugin_image_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage **img, char *why,
+			size_t why_len);
 
 void plugin_image_free(Vramstream__ProcessImage *img);
 

@@ -14,10 +14,10 @@
 #include <linux/kfd_ioctl.h>
 
 struct kfd_criu_info {
-	uint32_t pid;		/* the process the KFD file belongs to */
+	uint32_t pid; /* the process the KFD file belongs to */
 	uint32_t num_devices;
 	uint32_t num_bos;
-	uint32_t num_objects;	/* queues, events, SVM ranges: opaque to us */
+	uint32_t num_objects; /* queues, events, SVM ranges: opaque to us */
 	uint64_t priv_data_size;
 };
 

@@ -23,9 +23,10 @@ void print_on_level(unsigned int loglevel, const char *format, ...)
 
 #define PLUGIN_LOG_PREFIX "vramstream: "
 
-#define pr_err(fmt, ...)   print_on_level(PLUGIN_LOG_ERROR, PLUGIN_LOG_PREFIX fmt "\n", ##__VA_ARGS__)
-#define pr_warn(fmt, ...)  print_on_level(PLUGIN_LOG_WARN, PLUGIN_LOG_PREFIX fmt "\n", ##__VA_ARGS__)
-#define pr_info(fmt, ...)  print_on_level(PLUGIN_LOG_INFO, PLUGIN_LOG_PREFIX fmt "\n", ##__VA_ARGS__)
-#define pr_debug(fmt, ...) print_on_level(PLUGIN_LOG_DEBUG, PLUGIN_LOG_PREFIX fmt "\n", ##__VA_ARGS__)
+#define pr_err(fmt, ...)  print_on_level(PLUGIN_LOG_ERROR, PLUGIN_LOG_PREFIX fmt "\n", ##__VA_ARGS__)
+#define pr_warn(fmt, ...) print_on_level(PLUGIN_LOG_WARN, PLUGIN_LOG_PREFIX fmt "\n", ##__VA_ARGS__)
+#define pr_info(fmt, ...) print_on_level(PLUGIN_LOG_INFO, PLUGIN_LOG_PREFIX fmt "\n", ##__VA_ARGS__)
+#define pr_debug(fmt, ...)                                                                         \
+	print_on_level(PLUGIN_LOG_DEBUG, PLUGIN_LOG_PREFIX fmt "\n", ##__VA_ARGS__)
 
 #endif

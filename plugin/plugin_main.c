@@ -25,7 +25,7 @@
 #include "plugin_restore.h"
 #include "plugin_restore_server.h"
 
-#define DRM_MAJOR 226
+#define DRM_MAJOR	       226
 #define DRM_RENDER_MINOR_FIRST 128
 
 /*

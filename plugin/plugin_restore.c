@@ -41,7 +41,7 @@ struct vma_remap {
 };
 
 static struct restore_state {
-	pid_t pid;		/* task the state belongs to */
+	pid_t pid; /* task the state belongs to */
 	bool matched;
 	struct topo_system src, dst;
 	unsigned int map[TOPO_MAX_GPUS];
@@ -245,8 +245,8 @@ static void log_jobs(pid_t pid, const struct transfer_job *jobs, unsigned int n_
 	}
 }
 
-int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv,
-		       int dirfd, int id)
+int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv, int dirfd,
+		       int id)
 {
 	Vramstream__ProcessImage *img = NULL;
 	struct kfd_criu_device_bucket *devs = NULL;
@@ -336,8 +336,8 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		uint32_t minor = 0;
 
 		dst_minor(rs.map[src_index(img->bos[i]->gpu_id)], &minor);
-		rs.remaps[rs.n_remaps++] = (struct vma_remap){ bos[i].offset,
-							       bos[i].restored_offset, minor };
+		rs.remaps[rs.n_remaps++] =
+			(struct vma_remap){ bos[i].offset, bos[i].restored_offset, minor };
 	}
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
@@ -412,8 +412,8 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 				"process; they are copied while criu restores the rest",
 				(int)pid, n_jobs);
 		} else {
-			pr_warn("restore of pid %d: %s; restoring BO contents in the task", (int)pid,
-				why);
+			pr_warn("restore of pid %d: %s; restoring BO contents in the task",
+				(int)pid, why);
 		}
 	}
 	if (!handed) {
@@ -477,8 +477,8 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 	/* The GPU mapping comes from the task's KFD image. */
 	kid = plugin_restore_find_kfd_image(dirfd, pid);
 	if (kid < 0) {
-		pr_err("restore of pid %d: render node file %d has no KFD image beside it", (int)pid,
-		       id);
+		pr_err("restore of pid %d: render node file %d has no KFD image beside it",
+		       (int)pid, id);
 		r = -ENOENT;
 		goto out;
 	}
@@ -542,8 +542,8 @@ int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint
 			 path, old_pgoff, *new_pgoff);
 		return 0;
 	}
-	pr_err("VMA at 0x%" PRIx64 " of %s: no restored BO had mmap offset 0x%" PRIx64, addr,
-	       path, old_pgoff);
+	pr_err("VMA at 0x%" PRIx64 " of %s: no restored BO had mmap offset 0x%" PRIx64, addr, path,
+	       old_pgoff);
 	return -ENOENT;
 }
 
@@ -587,8 +587,8 @@ int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *s
 			pr_info("restore of pid %d: BO contents restored by criu's process in "
 				"%.3f s (queued %.3f s), %.3f s of it while criu restored the "
 				"rest; resume waited %.3f s",
-				(int)pid, done.finished - done.started, done.started - done.submitted,
-				beside > 0 ? beside : 0.0, waited);
+				(int)pid, done.finished - done.started,
+				done.started - done.submitted, beside > 0 ? beside : 0.0, waited);
 		}
 	}
 	if (plugin_restore_find_kfd_image(dirfd, pid) < 0)

@@ -17,8 +17,8 @@
  * Returns -ENOTSUP when @id is not ours. Queues stay paused until
  * plugin_resume_late().
  */
-int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv,
-		       int dirfd, int id);
+int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv, int dirfd,
+		       int id);
 
 /* Same for a render-node file: reopens the node of the matched GPU. */
 int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id);

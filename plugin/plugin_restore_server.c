@@ -30,11 +30,11 @@
 
 #include "plugin_restore_server.h"
 
-#define SRV_MAGIC 0x56525352u /* "RSRV" */
-#define SRV_BOS_PER_MSG 128
-#define SRV_MAX_JOBS 64
-#define SRV_MAX_BOS (1u << 20)
-#define SRV_MAX_PARTS 16
+#define SRV_MAGIC	 0x56525352u /* "RSRV" */
+#define SRV_BOS_PER_MSG	 128
+#define SRV_MAX_JOBS	 64
+#define SRV_MAX_BOS	 (1u << 20)
+#define SRV_MAX_PARTS	 16
 #define SRV_IO_TIMEOUT_S 60
 /*
  * Requests whose GPUs are all free run at once, each on its own thread: a
@@ -116,7 +116,7 @@ struct restore_server {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping, discard;
-	int cancel; /* set when stopping with discard: running copies end early */
+	int cancel;	      /* set when stopping with discard: running copies end early */
 	struct request *head; /* every request, oldest first */
 };
 
@@ -518,8 +518,7 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 	s->addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
 
 	s->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s->listen_fd < 0 ||
-	    bind(s->listen_fd, (struct sockaddr *)&s->addr, s->addr_len) ||
+	if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&s->addr, s->addr_len) ||
 	    listen(s->listen_fd, 64)) {
 		r = -errno;
 		errf(err, err_len, "unix socket for the tasks: %s", strerror(-r));

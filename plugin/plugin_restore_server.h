@@ -59,7 +59,7 @@ int restore_server_submit(const struct restore_server *s, const struct transfer_
 struct restore_server_done {
 	const struct transfer_job *jobs; /* each with status, err and stats */
 	unsigned int n_jobs;
-	int status;			 /* 0, or the first job's error */
+	int status;			     /* 0, or the first job's error */
 	double submitted, started, finished; /* CLOCK_MONOTONIC seconds */
 };
 

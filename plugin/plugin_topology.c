@@ -13,7 +13,7 @@
 #define TOPOLOGY_DIR "/sys/class/kfd/kfd/topology/nodes"
 
 /* Heap types of mem_banks/M/properties (kfd_crat.h: HSA_MEM_HEAP_TYPE_*). */
-#define HEAP_TYPE_FB_PUBLIC 1
+#define HEAP_TYPE_FB_PUBLIC  1
 #define HEAP_TYPE_FB_PRIVATE 2
 
 /* io_links/L/properties "type" (kfd_crat.h: CRAT_IOLINK_TYPE_*), and
@@ -30,8 +30,8 @@ static void errf(char *err, size_t len, const char *fmt, ...)
 }
 
 /* Reads "name value" lines (kfd_topology.c: sysfs_show_64bit_prop and co.). */
-static int read_props(const char *path, struct topo_prop *props, unsigned int max,
-		      unsigned int *n, char *err, size_t err_len)
+static int read_props(const char *path, struct topo_prop *props, unsigned int max, unsigned int *n,
+		      char *err, size_t err_len)
 {
 	FILE *f = fopen(path, "re");
 	char line[256];
@@ -321,8 +321,7 @@ static const struct prop_rule rules[] = {
 	{ "num_gws", RULE_AT_LEAST, CHECK_OF(num_gws), "VRAMSTREAM_CHECK_GWS" },
 	{ "caches_count", RULE_AT_LEAST, CHECK_OF(caches_count), "VRAMSTREAM_CHECK_CACHES" },
 	{ "fw_version", RULE_AT_LEAST, CHECK_OF(fw_version), "VRAMSTREAM_CHECK_FW" },
-	{ "sdma_fw_version", RULE_AT_LEAST, CHECK_OF(sdma_fw_version),
-	  "VRAMSTREAM_CHECK_SDMA_FW" },
+	{ "sdma_fw_version", RULE_AT_LEAST, CHECK_OF(sdma_fw_version), "VRAMSTREAM_CHECK_SDMA_FW" },
 };
 
 static bool check_on(const struct plugin_checks *checks, int off)
@@ -338,10 +337,10 @@ static int gpu_differences(const struct topo_gpu *s, const struct topo_gpu *d,
 	size_t used = buf ? strlen(buf) : 0;
 	int diffs = 0;
 
-#define APPEND(...)                                                               \
-	do {                                                                      \
-		if (buf && used < len)                                            \
-			used += snprintf(buf + used, len - used, __VA_ARGS__); \
+#define APPEND(...)                                                                                \
+	do {                                                                                       \
+		if (buf && used < len)                                                             \
+			used += snprintf(buf + used, len - used, __VA_ARGS__);                     \
 	} while (0)
 
 	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
@@ -466,14 +465,16 @@ int topology_match(const struct topo_system *src, const struct topo_system *dst,
 			used = strlen(why);
 			if (used + 1 >= why_len)
 				return -ENODEV;
-			snprintf(why + used, why_len - used, " [gpu 0x%x (node %u) vs 0x%x (node %u): ",
-				 s->gpu_id, s->node_id, d->gpu_id, d->node_id);
+			snprintf(why + used, why_len - used,
+				 " [gpu 0x%x (node %u) vs 0x%x (node %u): ", s->gpu_id, s->node_id,
+				 d->gpu_id, d->node_id);
 			if (!gpu_differences(s, d, checks, why, why_len)) {
 				used = strlen(why);
 				snprintf(why + used, why_len - used,
-					 checks->numa ? "properties match; NUMA placement conflicts "
-							"(relax with VRAMSTREAM_CHECK_NUMA=0)" :
-							"properties match");
+					 checks->numa
+						 ? "properties match; NUMA placement conflicts "
+						   "(relax with VRAMSTREAM_CHECK_NUMA=0)"
+						 : "properties match");
 			}
 			used = strlen(why);
 			snprintf(why + used, why_len - used, "]");

@@ -16,7 +16,7 @@
 
 #include "plugin_config.h"
 
-#define TOPO_MAX_GPUS 64
+#define TOPO_MAX_GPUS  64
 #define TOPO_MAX_PROPS 96
 #define TOPO_PROP_NAME 48
 

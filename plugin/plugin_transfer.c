@@ -201,8 +201,9 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
 	r = p->ops->copy(p->dma, f->ring, p->bo_handle[bo], bo_off, buf, len, to_device,
 			 &f->ticket);
 	if (r) {
-		pipe_fail(p, r, "DMA copy of %" PRIu64 " bytes %s BO %" PRIu64 " at offset %" PRIu64
-				" failed: %s",
+		pipe_fail(p, r,
+			  "DMA copy of %" PRIu64 " bytes %s BO %" PRIu64 " at offset %" PRIu64
+			  " failed: %s",
 			  len, to_device ? "into" : "from", tag, bo_off,
 			  *p->ops->last_error(p->dma) ? p->ops->last_error(p->dma) : strerror(-r));
 		return r;
@@ -219,23 +220,27 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
  * no copy. Returns -ENOTSUP when the engine refuses, and the caller reads
  * the chunk as any other from then on.
  */
-static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t len,
-		      uint64_t tag)
+static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t len, uint64_t tag)
 {
 	struct inflight *f = &p->fifo[(p->fifo_head + p->fifo_len) % p->fifo_cap];
 	int r;
 
 	assert(p->ops->fill && len % 4 == 0 && bo_off % 4 == 0);
-	*f = (struct inflight){ .buf = NO_BUFFER, .ring = pick_ring(p, len), .bo = bo,
-				.offset = bo_off, .len = len, .tag = tag };
+	*f = (struct inflight){ .buf = NO_BUFFER,
+				.ring = pick_ring(p, len),
+				.bo = bo,
+				.offset = bo_off,
+				.len = len,
+				.tag = tag };
 	r = p->ops->fill(p->dma, f->ring, p->bo_handle[bo], bo_off, len, 0, &f->ticket);
 	if (r == -ENOTSUP) {
 		p->ring_bytes[f->ring] -= len;
 		return r;
 	}
 	if (r) {
-		pipe_fail(p, r, "DMA fill of %" PRIu64 " bytes into BO %" PRIu64 " at offset %" PRIu64
-				" failed: %s",
+		pipe_fail(p, r,
+			  "DMA fill of %" PRIu64 " bytes into BO %" PRIu64 " at offset %" PRIu64
+			  " failed: %s",
 			  len, tag, bo_off,
 			  *p->ops->last_error(p->dma) ? p->ops->last_error(p->dma) : strerror(-r));
 		return r;
@@ -257,7 +262,8 @@ static int retire_oldest(struct pipe *p, struct inflight *done)
 	p->fifo_len--;
 	dma_busy_update(p, now_s());
 	if (r)
-		pipe_fail(p, r, "DMA copy of BO %" PRIu64 " at offset %" PRIu64 " failed on ring %u: %s",
+		pipe_fail(p, r,
+			  "DMA copy of BO %" PRIu64 " at offset %" PRIu64 " failed on ring %u: %s",
 			  done->tag, done->offset, done->ring,
 			  *p->ops->last_error(p->dma) ? p->ops->last_error(p->dma) : strerror(-r));
 	return r;
@@ -425,10 +431,11 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 	for (unsigned int i = 0; i < job->n_bos; i++) {
 		r = ops->import(p->dma, job->bos[i].dmabuf_fd, job->bos[i].size, &p->bo_handle[i]);
 		if (r) {
-			pipe_fail(p, r, "cannot import BO %" PRIu64 " (%" PRIu64 " bytes) into %s: %s",
+			pipe_fail(p, r,
+				  "cannot import BO %" PRIu64 " (%" PRIu64 " bytes) into %s: %s",
 				  job->bos[i].tag, job->bos[i].size, ops->name,
-				  *ops->last_error(p->dma) ? ops->last_error(p->dma) :
-							     strerror(-r));
+				  *ops->last_error(p->dma) ? ops->last_error(p->dma)
+							   : strerror(-r));
 			return r;
 		}
 	}
@@ -516,9 +523,9 @@ static void writer_opts(const struct plugin_config *cfg, unsigned int n_jobs, un
 {
 	compress_writer_opts_default(o);
 	o->level = cfg->compress ? cfg->zstd_level : COMPRESS_LEVEL_OFF;
-	o->filter = cfg->filter == PLUGIN_FILTER_BYTES2 ? COMPRESS_FILTER_BYTEGROUP2 :
-		    cfg->filter == PLUGIN_FILTER_BYTES4 ? COMPRESS_FILTER_BYTEGROUP4 :
-							  COMPRESS_FILTER_NONE;
+	o->filter = cfg->filter == PLUGIN_FILTER_BYTES2	  ? COMPRESS_FILTER_BYTEGROUP2
+		    : cfg->filter == PLUGIN_FILTER_BYTES4 ? COMPRESS_FILTER_BYTEGROUP4
+							  : COMPRESS_FILTER_NONE;
 	o->filter_auto = cfg->filter == PLUGIN_FILTER_AUTO;
 	o->workers = part_workers(cfg, n_jobs, parts);
 	o->chunk_size = (uint32_t)cfg->chunk_size;
@@ -703,7 +710,8 @@ static void *dump_job(void *arg)
 				off = 0;
 				continue;
 			}
-			r = issue_copy(&p, (unsigned int)buf, bo, off, len, false, job->bos[bo].tag);
+			r = issue_copy(&p, (unsigned int)buf, bo, off, len, false,
+				       job->bos[bo].tag);
 			if (r)
 				break;
 			off += len;
@@ -814,8 +822,8 @@ static int find_chunk(struct compress_reader **rd, unsigned int parts, uint64_t 
 }
 
 /* Restore: the streams must cover every BO, chunk by chunk. */
-static int check_coverage(struct compress_reader **rd, unsigned int parts,
-			  struct transfer_job *job, char *err, size_t err_len)
+static int check_coverage(struct compress_reader **rd, unsigned int parts, struct transfer_job *job,
+			  char *err, size_t err_len)
 {
 	for (unsigned int i = 0; i < job->n_bos; i++) {
 		const struct transfer_bo *b = &job->bos[i];
@@ -1007,9 +1015,11 @@ static void *restore_job(void *arg)
 				r = compress_reader_read(rd[part], next[part],
 							 p.ops->buffer(p.dma, (unsigned int)buf),
 							 p.buffer_size, on_read, &cookies[buf]);
-				p.feed_wait += now_s() - t_read; /* blocks while its queue is full */
+				p.feed_wait +=
+					now_s() - t_read; /* blocks while its queue is full */
 				if (r) {
-					pipe_fail(&p, r, "reading chunk %" PRIu64 " of %s failed: %s",
+					pipe_fail(&p, r,
+						  "reading chunk %" PRIu64 " of %s failed: %s",
 						  next[part], job->stream_path, strerror(-r));
 					break;
 				}
@@ -1018,7 +1028,7 @@ static void *restore_job(void *arg)
 			}
 			next[part]++;
 			part = (part + 1) % parts;
-advanced:
+		advanced:
 			reads_left = false;
 			for (unsigned int k = 0; k < parts; k++)
 				reads_left |= next[k] < n_chunks[k];

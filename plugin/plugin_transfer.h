@@ -16,19 +16,19 @@
 
 struct transfer_bo {
 	uint64_t size;
-	int dmabuf_fd;	/* the BO, as KFD exported it */
-	uint64_t tag;	/* stream tag of its chunks: the BO's index in the image */
+	int dmabuf_fd; /* the BO, as KFD exported it */
+	uint64_t tag;  /* stream tag of its chunks: the BO's index in the image */
 };
 
 struct transfer_stats {
-	uint64_t bytes;		/* GPU memory moved */
-	uint64_t stored;	/* bytes in the stream file */
+	uint64_t bytes;	 /* GPU memory moved */
+	uint64_t stored; /* bytes in the stream file */
 	uint64_t chunks_zero, chunks_raw, chunks_zstd;
-	double seconds;		/* wall time of the job */
-	double setup_s;		/* of which starting: engine, pinned buffers, stream files */
-	double dma_busy_s;	/* time the DMA stage was busy */
-	double codec_busy_s;	/* compression or decompression, summed over workers */
-	double io_busy_s;	/* I/O submit-to-completion, summed */
+	double seconds;	     /* wall time of the job */
+	double setup_s;	     /* of which starting: engine, pinned buffers, stream files */
+	double dma_busy_s;   /* time the DMA stage was busy */
+	double codec_busy_s; /* compression or decompression, summed over workers */
+	double io_busy_s;    /* I/O submit-to-completion, summed */
 	/* time the GPU's thread spent waiting on the CPU side: for a buffer or
 	 * for room in a stream file (dump), for reads to land (restore) */
 	double feed_wait_s;
@@ -36,8 +36,8 @@ struct transfer_stats {
 
 struct transfer_job {
 	/* in */
-	uint32_t gpu_id;	/* for messages */
-	uint32_t render_minor;	/* the GPU's render node on this machine */
+	uint32_t gpu_id;       /* for messages */
+	uint32_t render_minor; /* the GPU's render node on this machine */
 	const struct transfer_bo *bos;
 	unsigned int n_bos;
 	/* The stream, striped over n_parts files: stream_path and, for parts

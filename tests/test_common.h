@@ -8,23 +8,22 @@
 
 static int test_failures;
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		if (!(cond)) {                                                           \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                  \
-			test_failures++;                                                 \
-		}                                                                        \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+			test_failures++;                                                           \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                    \
-	do {                                                                                  \
-		long long _a = (long long)(a), _b = (long long)(b);                           \
-		if (_a != _b) {                                                               \
-			fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n",     \
-				__FILE__, __LINE__, #a, #b, _a, _b);                          \
-			test_failures++;                                                      \
-		}                                                                             \
+#define CHECK_EQ_INT(a, b)                                                                         \
+	do {                                                                                       \
+		long long _a = (long long)(a), _b = (long long)(b);                                \
+		if (_a != _b) {                                                                    \
+			fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n",          \
+				__FILE__, __LINE__, #a, #b, _a, _b);                               \
+			test_failures++;                                                           \
+		}                                                                                  \
 	} while (0)
 
 static inline int test_finish(const char *name)

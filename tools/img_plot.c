@@ -139,9 +139,8 @@ int img_plot_svg(const char *path, const struct img_tune_point *p, size_t n, dou
 			"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\">"
 			"<title>level %s, %s, %u KiB chunks: ratio %.3f, %.3f s</title></circle>\n",
 			x, y, p[i].pareto ? 5 : 3, p[i].pareto ? "#d62728" : "#888",
-			img_fmt_level(lv, sizeof(lv), p[i].level),
-			img_filter_name(p[i].filter), p[i].chunk_size >> 10, p[i].ratio,
-			p[i].dump_s);
+			img_fmt_level(lv, sizeof(lv), p[i].level), img_filter_name(p[i].filter),
+			p[i].chunk_size >> 10, p[i].ratio, p[i].dump_s);
 		if (p[i].pareto)
 			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%s%s</text>\n",
 				x + 7, y - 6, img_fmt_level(lv, sizeof(lv), p[i].level),

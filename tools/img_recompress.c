@@ -752,8 +752,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 
 		printf("recompressed %s%s%s: level %s, filter %s, %s chunks, %u worker(s)\n",
 		       d->path, in_place ? "" : " into ", in_place ? "" : target,
-		       img_fmt_level(lv, sizeof(lv), o.w.level),
-		       compress_writer_filter_name(&o.w),
+		       img_fmt_level(lv, sizeof(lv), o.w.level), compress_writer_filter_name(&o.w),
 		       o.w.chunk_size ? img_fmt_bytes(b1, sizeof(b1), o.w.chunk_size) : "unchanged",
 		       c->workers);
 		img_table_init(&t, "lrrrrrrr", "FILE", "RAW BYTES", "OLD STORED", "NEW STORED",

@@ -334,8 +334,8 @@ static int parse_list(const char *s, const char *what, int kind, struct tune *t)
 			if (t->n_filters == TUNE_MAX_GRID || compress_writer_filter_parse(tok, &f))
 				r = -EINVAL;
 			else
-				t->filters[t->n_filters++] = f.filter_auto ? IMG_FILTER_AUTO
-									   : (int)f.filter;
+				t->filters[t->n_filters++] =
+					f.filter_auto ? IMG_FILTER_AUTO : (int)f.filter;
 		} else {
 			if (t->n_chunks == TUNE_MAX_GRID || img_parse_size(tok, &v) ||
 			    v < COMPRESS_CHUNK_MIN || v > COMPRESS_CHUNK_MAX || v % 4096)

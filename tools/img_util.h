@@ -118,7 +118,8 @@ size_t img_cover_check(struct img_extent *ext, size_t n, uint64_t size,
 /* "auto", or compress_filter_name(). */
 static inline const char *img_filter_name(int filter)
 {
-	return filter == IMG_FILTER_AUTO ? "auto" : compress_filter_name((enum compress_filter)filter);
+	return filter == IMG_FILTER_AUTO ? "auto"
+					 : compress_filter_name((enum compress_filter)filter);
 }
 
 struct img_tune_point {

@@ -230,12 +230,12 @@ static void test_zero_runs(void)
 	const uint64_t M = 1 << 20, K = 1 << 10, chunk = 4 * M;
 	/* chunks: [0,4M) [4M,8M) [8M,12M) [12M,16M) [16M,16M+tail) */
 	static const struct zrun runs[] = {
-		{ 0, 1 << 20, true },			      /* chunk start, exactly the minimum */
+		{ 0, 1 << 20, true }, /* chunk start, exactly the minimum */
 		{ 1536 << 10, (1 << 20) - (64 << 10), false }, /* one block short */
-		{ 3 << 20, 3 << 20, true },		      /* across chunks 0 and 1 */
+		{ 3 << 20, 3 << 20, true },		       /* across chunks 0 and 1 */
 		{ (8 << 20) + (100 << 10), 2 << 20, true },    /* off the block grid: 1.94 MiB */
-		{ (13 << 20), 3 << 20, true },		      /* to the chunk's end */
-		{ 16 << 20, 12345, true },		      /* the whole short tail: one zero entry */
+		{ (13 << 20), 3 << 20, true },		       /* to the chunk's end */
+		{ 16 << 20, 12345, true }, /* the whole short tail: one zero entry */
 	};
 	const uint64_t len = 16 * M + 12345;
 	static const int levels[] = { COMPRESS_LEVEL_OFF, -100, 1 };
@@ -276,7 +276,8 @@ static void test_zero_runs(void)
 					compress_reader_chunk(r, i, &ci);
 					/* in order, no gaps, no chunk boundary crossed */
 					CHECK_EQ_INT(ci.offset, next);
-					CHECK(ci.offset / chunk == (ci.offset + ci.raw_len - 1) / chunk);
+					CHECK(ci.offset / chunk ==
+					      (ci.offset + ci.raw_len - 1) / chunk);
 					next += ci.raw_len;
 					if (ci.codec != COMPRESS_CODEC_ZERO)
 						continue;
@@ -287,7 +288,8 @@ static void test_zero_runs(void)
 
 					for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++)
 						if (ci.offset >= runs[k].at &&
-						    ci.offset + ci.raw_len <= runs[k].at + runs[k].len) {
+						    ci.offset + ci.raw_len <=
+							    runs[k].at + runs[k].len) {
 							in_split_run = runs[k].split;
 							break;
 						}
@@ -297,7 +299,8 @@ static void test_zero_runs(void)
 				CHECK_EQ_INT(next, len);
 				/* the runs on the 64 KiB grid of their chunk: all of 0-1M,
 				 * 3-4M, 4-6M, 8M+128K to 10M+64K, 13-16M, the tail */
-				split_bytes = 1 * M + 1 * M + 2 * M + (2 * M - 64 * K) + 3 * M + 12345;
+				split_bytes =
+					1 * M + 1 * M + 2 * M + (2 * M - 64 * K) + 3 * M + 12345;
 				CHECK_EQ_INT(zero_bytes, split_bytes);
 				CHECK_EQ_INT(st.chunks[COMPRESS_CODEC_ZERO], 6);
 				if (levels[l] == COMPRESS_LEVEL_OFF)

@@ -30,7 +30,7 @@
 
 void print_on_level(unsigned int loglevel, const char *format, ...)
 	__attribute__((format(printf, 2, 3)));
-#define pr_err(fmt, ...) print_on_level(1, "emu-test-plugin: " fmt "\n", ##__VA_ARGS__)
+#define pr_err(fmt, ...)  print_on_level(1, "emu-test-plugin: " fmt "\n", ##__VA_ARGS__)
 #define pr_info(fmt, ...) print_on_level(3, "emu-test-plugin: " fmt "\n", ##__VA_ARGS__)
 
 #define ETP_MAGIC 0x45545031u /* "ETP1" */
@@ -213,7 +213,8 @@ static int etp_render_minor(uint32_t gpu_id)
 		fclose(f);
 		if (id != gpu_id)
 			continue;
-		snprintf(path, sizeof(path), "/sys/class/kfd/kfd/topology/nodes/%u/properties", node);
+		snprintf(path, sizeof(path), "/sys/class/kfd/kfd/topology/nodes/%u/properties",
+			 node);
 		f = fopen(path, "r");
 		if (!f)
 			return -ENOENT;
@@ -303,11 +304,13 @@ static int etp_restore(int id)
 	if (err)
 		goto out;
 	if (EMU_TEST_RESUME_EARLY) {
-		struct kfd_ioctl_criu_args r = { .op = KFD_CRIU_OP_RESUME, .pid = (uint32_t)getpid() };
+		struct kfd_ioctl_criu_args r = { .op = KFD_CRIU_OP_RESUME,
+						 .pid = (uint32_t)getpid() };
 
 		if (ioctl(kfd, AMDKFD_IOC_CRIU_OP, &r) != 0) {
 			err = -errno;
-			pr_err("early RESUME of pid %d refused: %s", (int)getpid(), strerror(errno));
+			pr_err("early RESUME of pid %d refused: %s", (int)getpid(),
+			       strerror(errno));
 			goto out;
 		}
 		pr_info("early RESUME of pid %d accepted", (int)getpid());

@@ -22,10 +22,10 @@
 #include "emu_packet.h"
 #include "test_common.h"
 
-#define T_REGION ((void *)0x3f0000000000ULL)
+#define T_REGION      ((void *)0x3f0000000000ULL)
 #define T_REGION_SIZE (64u << 10)
-#define T_VRAM_VA 0x210000000000ULL
-#define T_VRAM_SIZE (1u << 20)
+#define T_VRAM_VA     0x210000000000ULL
+#define T_VRAM_SIZE   (1u << 20)
 
 struct t_ctl {
 	volatile uint64_t wptr, rptr, signal;
@@ -85,7 +85,11 @@ static int t_alloc(int fd, uint64_t va, uint64_t size, uint32_t flags, uint64_t 
 		   uint64_t *handle)
 {
 	struct kfd_ioctl_alloc_memory_of_gpu_args a = {
-		.va_addr = va, .size = size, .gpu_id = gpu_ids[0], .flags = flags, .mmap_offset = user,
+		.va_addr = va,
+		.size = size,
+		.gpu_id = gpu_ids[0],
+		.flags = flags,
+		.mmap_offset = user,
 	};
 	struct kfd_ioctl_map_memory_to_gpu_args m = { .n_devices = 1 };
 
@@ -133,7 +137,9 @@ static void t_devices(void)
 static void t_state_machine(void)
 {
 	struct kfd_ioctl_alloc_memory_of_gpu_args al = {
-		.va_addr = T_VRAM_VA, .size = 4096, .gpu_id = gpu_ids[0],
+		.va_addr = T_VRAM_VA,
+		.size = 4096,
+		.gpu_id = gpu_ids[0],
 		.flags = KFD_IOC_ALLOC_MEM_FLAGS_VRAM,
 	};
 	struct kfd_ioctl_criu_args a;
@@ -178,10 +184,12 @@ static void t_queue_pause(void)
 	ctl = (struct t_ctl *)(region + 16384);
 	CHECK_EQ_INT(t_alloc(kfd, T_VRAM_VA, T_VRAM_SIZE,
 			     KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_WRITABLE, 0,
-			     &vram_handle), 0);
+			     &vram_handle),
+		     0);
 	CHECK_EQ_INT(t_alloc(kfd, (uint64_t)(uintptr_t)region, T_REGION_SIZE,
 			     KFD_IOC_ALLOC_MEM_FLAGS_USERPTR, (uint64_t)(uintptr_t)region,
-			     &host_handle), 0);
+			     &host_handle),
+		     0);
 	q.gpu_id = gpu_ids[0];
 	q.queue_type = KFD_IOC_QUEUE_TYPE_COMPUTE_AQL;
 	q.ring_base_address = (uint64_t)(uintptr_t)ring;
@@ -195,10 +203,13 @@ static void t_queue_pause(void)
 	CHECK_EQ_INT(a.num_bos, 2);
 	CHECK_EQ_INT(a.num_objects, 1);
 
-	ring[ctl->wptr % slots] = (struct emu_packet){ .opcode = EMU_PKT_FILL, .dst = T_VRAM_VA,
-						       .size = T_VRAM_SIZE, .arg = 42,
-						       .signal_addr = (uint64_t)(uintptr_t)&ctl->signal,
-						       .signal_value = 7 };
+	ring[ctl->wptr % slots] =
+		(struct emu_packet){ .opcode = EMU_PKT_FILL,
+				     .dst = T_VRAM_VA,
+				     .size = T_VRAM_SIZE,
+				     .arg = 42,
+				     .signal_addr = (uint64_t)(uintptr_t)&ctl->signal,
+				     .signal_value = 7 };
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	ctl->wptr++;
 	t_sleep_ms(150);
@@ -347,8 +358,9 @@ static void t_exit_cleanup(void)
 		int fd = open("/dev/kfd", O_RDWR);
 
 		close(p[0]);
-		if (fd < 0 || t_acquire(fd, 0) || t_alloc(fd, T_VRAM_VA + (1ULL << 30), 4u << 20,
-							  KFD_IOC_ALLOC_MEM_FLAGS_VRAM, 0, &h))
+		if (fd < 0 || t_acquire(fd, 0) ||
+		    t_alloc(fd, T_VRAM_VA + (1ULL << 30), 4u << 20, KFD_IOC_ALLOC_MEM_FLAGS_VRAM, 0,
+			    &h))
 			_exit(1);
 		if (write(p[1], &x, 1) != 1)
 			_exit(1);

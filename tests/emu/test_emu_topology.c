@@ -99,15 +99,13 @@ static void t_root(const char *dir)
 	if (access("/sys/devices/system/cpu/cpu0/cache", F_OK) == 0) {
 		CHECK(stat(path, &st) != 0);
 	} else {
-		const char *cpu0 = access("/sys/devices/system/node", F_OK) == 0 ?
-					   "/sys/devices/system/node/node0/cpu0/cache" :
-					   "/sys/devices/system/cpu/cpu0/cache";
+		const char *cpu0 = access("/sys/devices/system/node", F_OK) == 0
+					   ? "/sys/devices/system/node/node0/cpu0/cache"
+					   : "/sys/devices/system/cpu/cpu0/cache";
 
 		static const char *const expect[][2] = {
-			{ "index0/level", "1\n" },
-			{ "index0/type", "Data\n" },
-			{ "index1/type", "Instruction\n" },
-			{ "index2/size", "1024K\n" },
+			{ "index0/level", "1\n" },	     { "index0/type", "Data\n" },
+			{ "index1/type", "Instruction\n" },  { "index2/size", "1024K\n" },
 			{ "index0/shared_cpu_list", "0\n" },
 		};
 

@@ -88,8 +88,7 @@ static int memdma_import(struct plugin_dma *d, int fd, uint64_t size, unsigned i
 static int memdma_copy(struct plugin_dma *d, unsigned int ring, unsigned int bo, uint64_t off,
 		       unsigned int buf, uint64_t len, bool to_device, uint64_t *ticket)
 {
-	if (ring >= d->rings || bo >= d->n_bo || off + len > d->bo[bo].size ||
-	    len > d->buffer_size)
+	if (ring >= d->rings || bo >= d->n_bo || off + len > d->bo[bo].size || len > d->buffer_size)
 		return -EINVAL;
 	if (fail_copy_at && ++copies == fail_copy_at) {
 		snprintf(d->err, sizeof(d->err), "injected fault");
@@ -108,10 +107,9 @@ static int memdma_copy(struct plugin_dma *d, unsigned int ring, unsigned int bo,
 unsigned long fills;
 
 int memdma_fill(struct plugin_dma *d, unsigned int ring, unsigned int bo, uint64_t off,
-		       uint64_t len, uint32_t value, uint64_t *ticket)
+		uint64_t len, uint32_t value, uint64_t *ticket)
 {
-	if (ring >= d->rings || bo >= d->n_bo || off + len > d->bo[bo].size || len % 4 ||
-	    off % 4)
+	if (ring >= d->rings || bo >= d->n_bo || off + len > d->bo[bo].size || len % 4 || off % 4)
 		return -EINVAL;
 	for (uint64_t i = 0; i < len; i += 4)
 		memcpy(d->bo[bo].map + off + i, &value, 4);
@@ -120,8 +118,8 @@ int memdma_fill(struct plugin_dma *d, unsigned int ring, unsigned int bo, uint64
 	return 0;
 }
 
-int memdma_fill_unsupported(struct plugin_dma *d, unsigned int ring, unsigned int bo,
-				   uint64_t off, uint64_t len, uint32_t value, uint64_t *ticket)
+int memdma_fill_unsupported(struct plugin_dma *d, unsigned int ring, unsigned int bo, uint64_t off,
+			    uint64_t len, uint32_t value, uint64_t *ticket)
 {
 	return -ENOTSUP;
 }
@@ -213,8 +211,7 @@ int same_contents(int a, int b, uint64_t size)
 	return eq;
 }
 
-void on_progress(void *ctx, const struct transfer_job *jobs, unsigned int n_jobs,
-		 double elapsed_s)
+void on_progress(void *ctx, const struct transfer_job *jobs, unsigned int n_jobs, double elapsed_s)
 {
 	struct seen *s = ctx;
 	uint64_t done = 0, total = 0;

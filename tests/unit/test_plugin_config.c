@@ -47,14 +47,12 @@ int main(void)
 		CHECK(cfg.checks.fw_version && cfg.checks.numa && cfg.checks.vram_size);
 	}
 	{
-		const struct kv kv[] = { { "VRAMSTREAM_LEVEL", "-5" },
-					 { "VRAMSTREAM_FILTER", "bf16" },
-					 { "VRAMSTREAM_CHUNK_SIZE", "16M" },
-					 { "VRAMSTREAM_BUFFER_SIZE", "4MiB" },
-					 { "KFD_FW_VER_CHECK", "NO" },
-					 { "KFD_NUMA_CHECK", "0" },
-					 { "KFD_MAX_BUFFER_SIZE", "512M" },
-					 { NULL, NULL } };
+		const struct kv kv[] = {
+			{ "VRAMSTREAM_LEVEL", "-5" },	    { "VRAMSTREAM_FILTER", "bf16" },
+			{ "VRAMSTREAM_CHUNK_SIZE", "16M" }, { "VRAMSTREAM_BUFFER_SIZE", "4MiB" },
+			{ "KFD_FW_VER_CHECK", "NO" },	    { "KFD_NUMA_CHECK", "0" },
+			{ "KFD_MAX_BUFFER_SIZE", "512M" },  { NULL, NULL }
+		};
 
 		CHECK_EQ_INT(load(&cfg, kv, err), 0);
 		CHECK_EQ_INT(cfg.zstd_level, -5);

@@ -5,11 +5,10 @@
  * more BOs than one message carries, and writes every BO back byte for byte
  * from the stream files while the caller has already gone on, the waiter
  * seeing progress meanwhile; waiting for a pid that handed nothing over says
- * so; a second request from the same task is refused; three tasks at once all come back, and two sharing a GPU never
- * run at the same time; a task in another network namespace is told it
- * cannot reach the server; stopping after a failed restore cuts a copy under
- * way short; a stream file that is not there fails that
- * request with the file named, and the failure reaches the waiter.
+ * so; a second request from the same task is refused; three tasks at once all come back, and two
+ * sharing a GPU never run at the same time; a task in another network namespace is told it cannot
+ * reach the server; stopping after a failed restore cuts a copy under way short; a stream file that
+ * is not there fails that request with the file named, and the failure reaches the waiter.
  *
  * The DMA stage is the memcpy engine of tests/unit/memdma.c; the server,
  * its wire protocol and the transfer pipeline are the plugin's own.
@@ -50,9 +49,10 @@ static void make_jobs(const char *dir, struct transfer_job *jobs, struct transfe
 	memset(jobs, 0, 2 * sizeof(*jobs));
 	for (unsigned int g = 0; g < 2; g++) {
 		for (unsigned int i = 0; i < n[g]; i++)
-			bos[g][i] = (struct transfer_bo){ bo_size(i),
-							  make_bo(bo_size(i), kind ? 1 : i % 3, i + g),
-							  1000 * g + i };
+			bos[g][i] =
+				(struct transfer_bo){ bo_size(i),
+						      make_bo(bo_size(i), kind ? 1 : i % 3, i + g),
+						      1000 * g + i };
 		jobs[g].gpu_id = 0x500 + g;
 		jobs[g].bos = bos[g];
 		jobs[g].n_bos = n[g];
@@ -187,8 +187,9 @@ static void test_three_tasks(const char *dir)
 			for (unsigned int i = 0; i < 4; i++) {
 				uint64_t size = (256 << 10) + 4096 * i;
 
-				src[t][g][i] = (struct transfer_bo){ size, make_bo(size, i % 3, 10 * t + g + i),
-								     i };
+				src[t][g][i] = (struct transfer_bo){
+					size, make_bo(size, i % 3, 10 * t + g + i), i
+				};
 				dst[t][g][i] = (struct transfer_bo){ size, make_bo(size, 1, 0), i };
 			}
 			job->gpu_id = minors[t][g];
@@ -196,8 +197,8 @@ static void test_three_tasks(const char *dir)
 			job->bos = src[t][g];
 			job->n_bos = 4;
 			job->n_parts = 1;
-			snprintf(job->stream_path, sizeof(job->stream_path), "%s/t%u-g%u.vrs", dir, t,
-				 g);
+			snprintf(job->stream_path, sizeof(job->stream_path), "%s/t%u-g%u.vrs", dir,
+				 t, g);
 		}
 		CHECK_EQ_INT(transfer_dump(&cfg, &memdma, jobs[t], n_jobs[t]), 0);
 		for (unsigned int g = 0; g < n_jobs[t]; g++)

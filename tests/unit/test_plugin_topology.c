@@ -79,13 +79,15 @@ static void make_tree(const char *root, const struct fake_gpu *g, int n)
 		snprintf(p, sizeof(p), "%s/mem_banks/0", d);
 		mkdirs(root, p);
 		snprintf(p, sizeof(p), "%s%s/mem_banks/0/properties", root, d);
-		writef(p, "heap_type 1\nsize_in_bytes %llu\nflags 0\nwidth 4096\nmem_clk_max 1600\n",
+		writef(p,
+		       "heap_type 1\nsize_in_bytes %llu\nflags 0\nwidth 4096\nmem_clk_max 1600\n",
 		       g[i].vram);
 		snprintf(p, sizeof(p), "%s/io_links/0", d);
 		mkdirs(root, p);
 		snprintf(p, sizeof(p), "%s%s/io_links/0/properties", root, d);
-		writef(p, "type 2\nversion_major 0\nversion_minor 0\nnode_from %u\nnode_to %u\n"
-			  "weight 20\n",
+		writef(p,
+		       "type 2\nversion_major 0\nversion_minor 0\nnode_from %u\nnode_to %u\n"
+		       "weight 20\n",
 		       g[i].node, g[i].cpu);
 	}
 }
@@ -172,7 +174,8 @@ int main(void)
 		make_tree(b, g, 2);
 		CHECK_EQ_INT(topology_read(b, &dst, err, sizeof(err)), 0);
 		CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), -ENODEV);
-		CHECK(strstr(err, "fw_version 100 > 90 (relax with VRAMSTREAM_CHECK_FW=0)") != NULL);
+		CHECK(strstr(err, "fw_version 100 > 90 (relax with VRAMSTREAM_CHECK_FW=0)") !=
+		      NULL);
 		CHECK(strstr(err, "VRAM 65536 MiB > 32768 MiB") != NULL);
 		/* Relaxing both checks lets it through. */
 		checks.fw_version = false;

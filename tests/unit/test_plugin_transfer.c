@@ -86,7 +86,8 @@ static void test_round_trip_level(const char *dir, unsigned int n_gpus, unsigned
 		for (unsigned int p = 1; p < parts; p++) {
 			char path[PATH_MAX];
 
-			CHECK_EQ_INT(transfer_part_path(jobs[g].stream_path, p, path, sizeof(path)), 0);
+			CHECK_EQ_INT(transfer_part_path(jobs[g].stream_path, p, path, sizeof(path)),
+				     0);
 			CHECK(access(path, F_OK) == 0);
 		}
 		jobs[g].bos = dst[g];
