@@ -28,7 +28,7 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	protobuf-c-compiler libprotobuf-c-dev
 	liburing-dev libzstd-dev libdrm-dev
-	clang
+	clang clang-format
 	debootstrap
 	iproute2 util-linux procps
 	rocminfo libhsa-runtime-dev libhsakmt-dev

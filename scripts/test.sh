@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite, from nothing: installs what is needed, builds twice
-# (a plain build for every suite, an ASan/UBSan build for the unit suite)
-# and runs meson test. Exit status is non-zero on any failure. Run as root.
+# (a plain build for every suite, an ASan/UBSan build for the unit suite),
+# checks the C files' format and runs meson test. Exit status is non-zero
+# on any failure. Run as root.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -11,6 +12,8 @@ scripts/build.sh build
 scripts/build.sh build-san -Db_sanitize=address,undefined -Db_lundef=false
 
 status=0
+echo "== format (scripts/format_check.sh: .clang-format, clang-format 14)"
+scripts/format_check.sh || status=1
 echo "== unit tests under ASan/UBSan (build-san)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	meson test -C build-san --suite unit --print-errorlogs || status=1
