@@ -17,7 +17,7 @@
 #include "plugin_topology.h"
 #include "test_common.h"
 
-static void writef(const char *path, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void writef(const char *path, const char *fmt, ...)
 {
 	FILE *f = fopen(path, "w");
 	va_list ap;
