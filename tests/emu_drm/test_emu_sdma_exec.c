@@ -27,6 +27,8 @@ struct vm {
 	int held, holds, translate_unheld;
 	uint64_t accounted;
 	uint32_t traps, last_trap;
+	int begins, begin_held, account_unbegun;
+	bool begun; /* a begin not yet followed by its packet's account */
 };
 
 static void *vm_translate(void *ctx, uint64_t va, uint64_t len, bool write, uint64_t *avail)
@@ -52,7 +54,22 @@ static void *vm_translate(void *ctx, uint64_t va, uint64_t len, bool write, uint
 
 static void vm_account(void *ctx, uint64_t bytes)
 {
-	((struct vm *)ctx)->accounted += bytes;
+	struct vm *vm = ctx;
+
+	if (vm->begins && !vm->begun)
+		vm->account_unbegun++;
+	vm->begun = false;
+	vm->accounted += bytes;
+}
+
+static void vm_begin(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	if (vm->held)
+		vm->begin_held++;
+	vm->begins++;
+	vm->begun = true;
 }
 
 static void vm_trap(void *ctx, uint32_t int_context)
@@ -438,6 +455,7 @@ static void test_dry_run(void)
 
 	setup_vm(&vm);
 	mem = vm_mem(&vm);
+	mem.begin = vm_begin;
 	fill_random(buf_a, 4096);
 	memset(buf_b, 0, 4096);
 	n = put_copy(ib, VA_A, VA_B, 4096);
@@ -446,12 +464,14 @@ static void test_dry_run(void)
 	CHECK_EQ_INT(buf_b[0], 0);
 	CHECK_EQ_INT(buf_b[4096], 0);
 	CHECK_EQ_INT(vm.accounted, 0);
+	CHECK_EQ_INT(vm.begins, 0);
 	n = put_copy(ib, VA_A, VA_RO, 4096);
 	CHECK_EQ_INT(emu_sdma_exec(ib, n, &mem, EMU_SDMA_EXEC_DRY_RUN, &st), -EFAULT);
 }
 
 /* EXPECT: with a hold callback, memory is translated only while held, holds balance, and
- * bandwidth accounting happens outside them. */
+ * bandwidth accounting happens outside them: begin before each packet, account after the
+ * packet that moved bytes. */
 static void test_hold(void)
 {
 	struct vm vm;
@@ -463,6 +483,7 @@ static void test_hold(void)
 	setup_vm(&vm);
 	mem = vm_mem(&vm);
 	mem.hold = vm_hold;
+	mem.begin = vm_begin;
 	n = put_copy(ib, VA_A, VA_B, 10000);
 	n += put_fence(ib + n, VA_B + 20000, 3);
 	((uint32_t *)buf_b)[6000] = 9;
@@ -477,6 +498,9 @@ static void test_hold(void)
 	CHECK_EQ_INT(vm.holds, 6);
 	CHECK_EQ_INT(vm.translate_unheld, 0);
 	CHECK_EQ_INT(vm.accounted, 10000);
+	CHECK_EQ_INT(vm.begins, 3); /* copy, fence, poll */
+	CHECK_EQ_INT(vm.begin_held, 0);
+	CHECK_EQ_INT(vm.account_unbegun, 0);
 	/* A failing packet releases its hold too. */
 	n = put_copy(ib, VA_A, 0x700000000ull, 64);
 	CHECK_EQ_INT(emu_sdma_exec(ib, n, &mem, 0, &st), -EFAULT);
