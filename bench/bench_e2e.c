@@ -638,6 +638,8 @@ static void storage_ceiling(const struct e2e_opts *o, const struct result *pipe,
 			    struct bench_ceiling *c)
 {
 	unsigned int files = pipe->parts * dev.n_gpus;
+	double stored_w = pipe->stored / 1e9 / pipe->dump_s;
+	double stored_r = pipe->stored / 1e9 / pipe->restore_s;
 	int r;
 
 	if (o->cfg.io_rate) {
@@ -655,10 +657,8 @@ static void storage_ceiling(const struct e2e_opts *o, const struct result *pipe,
 	       "(%u files, %.0f MiB records%s, %.2f GB); the pipeline stored %.2f GB/s during its "
 	       "dump (%.0f%% of write()) and read %.2f GB/s during its restore (%.0f%% of read())\n",
 	       o->dir, c->write_gbps, c->read_gbps, files, o->cfg.chunk_size / 1048576.0,
-	       c->direct ? ", O_DIRECT" : "", c->bytes / 1e9, pipe->stored / 1e9 / pipe->dump_s,
-	       100 * pipe->stored / 1e9 / pipe->dump_s / c->write_gbps,
-	       pipe->stored / 1e9 / pipe->restore_s,
-	       100 * pipe->stored / 1e9 / pipe->restore_s / c->read_gbps);
+	       c->direct ? ", O_DIRECT" : "", c->bytes / 1e9, stored_w,
+	       100 * stored_w / c->write_gbps, stored_r, 100 * stored_r / c->read_gbps);
 }
 
 /* plugin_config_get_fn for one setting: ctx is { name, value }. */

@@ -131,6 +131,7 @@ static int emu_cpu_write(const char *root, unsigned int cpu, const uint32_t *gro
 	     i++) {
 		const struct emu_cpu_cache *c = &emu_cpu_caches[i];
 		const uint32_t *shared = c->shared ? group : own;
+		unsigned int sets = c->size_kib * 1024 / 64 / c->ways; /* 64-byte lines */
 
 		snprintf(dir, sizeof(dir), "%s/sys/devices/system/cpu/cpu%u/cache/index%u", root,
 			 cpu, i);
@@ -143,9 +144,7 @@ static int emu_cpu_write(const char *root, unsigned int cpu, const uint32_t *gro
 		err = err ?: emu_cpu_file(dir, "coherency_line_size", "64\n");
 		err = err ?: emu_cpu_file(dir, "ways_of_associativity", "%u\n", c->ways);
 		err = err ?: emu_cpu_file(dir, "physical_line_partition", "1\n");
-		err = err
-			      ?: emu_cpu_file(dir, "number_of_sets", "%u\n",
-					      c->size_kib * 1024 / 64 / c->ways);
+		err = err ?: emu_cpu_file(dir, "number_of_sets", "%u\n", sets);
 		err = err ?: emu_cpu_file(dir, "shared_cpu_map", "%s", map);
 		err = err ?: emu_cpu_file(dir, "shared_cpu_list", "%s", list);
 	}
