@@ -13,6 +13,7 @@
  * thread, so a client that criu freezes halfway through a request cannot hold
  * up requests from criu itself; handlers run under d->lock.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -261,25 +262,12 @@ static int emu_daemon_listen(struct emu_daemon *d)
 
 static uint64_t emu_daemon_parse_size(const char *s)
 {
+	static const char units[] = "kmgt"; /* x 2^10, 2^20, 2^30, 2^40 */
 	char *end;
 	uint64_t v = strtoull(s, &end, 0);
+	const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
 
-	switch (*end) {
-	case 'k':
-	case 'K':
-		return v << 10;
-	case 'm':
-	case 'M':
-		return v << 20;
-	case 'g':
-	case 'G':
-		return v << 30;
-	case 't':
-	case 'T':
-		return v << 40;
-	default:
-		return v;
-	}
+	return u ? v << (10 * (u - units + 1)) : v;
 }
 
 /* "0x1a2b,0x3c4d": gpu_ids of GPUs 0, 1, ... (restore onto other gpu_ids). */
