@@ -49,9 +49,9 @@ int emu_config_save(const char *emu_dir, const struct emu_config *cfg);
 /* Added by emu-kfd: applies the "key value" lines of a config file on top of cfg. */
 int emu_config_apply_file(const char *path, struct emu_config *cfg);
 
-/* The stand-in device all emulated nodes are made of (/dev/vga_arbiter's misc numbers). */
-#define EMU_STANDIN_MAJOR 10
-#define EMU_STANDIN_MINOR 256
+/* The stand-in device KFD's nodes are made of: /dev/zero's numbers (emu_root.c says why). */
+#define EMU_STANDIN_MAJOR 1
+#define EMU_STANDIN_MINOR 5
 /* DRM's render node major (include/drm/drm.h: DRM_MAJOR). */
 #define EMU_DRM_MAJOR 226
 

@@ -124,7 +124,7 @@ static int emu_daemon_bo_by_offset(struct emu_daemon *d, const struct emu_dreq *
 	struct emu_kproc *owner;
 	struct emu_bo_info *info;
 	struct emu_bo *bo;
-	int fd, err;
+	int err;
 
 	if (rq->req.gpu_index >= d->cfg.num_gpus)
 		return -EINVAL;
@@ -140,10 +140,7 @@ static int emu_daemon_bo_by_offset(struct emu_daemon *d, const struct emu_dreq *
 	info->alloc_flags = bo->flags;
 	info->gpu_id = d->cfg.gpus[bo->gpu_index].gpu_id;
 	info->owner_pid = (uint32_t)owner->pid;
-	fd = fcntl(bo->memfd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	return emu_drep_add_fd(rep, fd);
+	return 0;
 }
 
 static int emu_daemon_dispatch(struct emu_daemon *d, const struct emu_dreq *rq,
@@ -416,6 +413,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = emu_root_create(d->root, &d->cfg);
 	if (!err)
+		err = emu_daemon_apertures_open(d);
+	if (!err)
 		err = emu_daemon_listen(d);
 	if (!err)
 		err = emu_queue_executor_start(d, &exec_thread);
@@ -444,5 +443,6 @@ int main(int argc, char **argv)
 		unlink(path);
 	if (snprintf(path, sizeof(path), "%s/daemon.pid", d->dir) < (int)sizeof(path))
 		unlink(path);
+	emu_root_remove_apertures(d->dir);
 	return 0;
 }

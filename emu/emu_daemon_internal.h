@@ -68,8 +68,8 @@ struct emu_bo {
 	uint64_t user_addr;   /* USERPTR: CPU address */
 	uint32_t flags;	      /* KFD_IOC_ALLOC_MEM_FLAGS_* */
 	uint32_t mapped_mask; /* GPU indices it is mapped on */
-	int memfd;	      /* VRAM/GTT/DOORBELL/MMIO contents; -1 for USERPTR */
-	void *cpu;	      /* daemon's mapping of memfd */
+	int memfd;	      /* DOORBELL/MMIO contents; -1 for the others */
+	void *cpu;	      /* daemon's mapping of the contents (VRAM/GTT: in the aperture) */
 };
 
 struct emu_queue {
@@ -138,6 +138,12 @@ struct emu_daemon {
 	struct emu_kproc *procs;
 	uint64_t vram_used[EMU_MAX_GPUS];
 	uint64_t next_mmap_offset[EMU_MAX_GPUS];
+	/* VRAM/GTT contents at their DRM offsets (emu_aperture.h), one file per GPU */
+	int aperture_fd[EMU_MAX_GPUS];
+	uint64_t aperture_ino[EMU_MAX_GPUS];
+	uint64_t aperture_dev;
+	char aperture_dir[PATH_MAX];
+	uint64_t kfd_node_dev, kfd_node_ino; /* root/dev/kfd, of which processes' nodes are links */
 	uint64_t packets_executed;
 	bool stop;
 };
@@ -165,6 +171,16 @@ int emu_drep_alloc(struct emu_drep *rep, size_t len);
 int emu_drep_add_fd(struct emu_drep *rep, int fd); /* takes ownership of a dup the caller made */
 
 /* emu_kfd_proc.c */
+/* emu_daemon_aperture.c */
+int emu_daemon_apertures_open(struct emu_daemon *d);
+int emu_daemon_aperture_place(struct emu_daemon *d, struct emu_bo *bo, uint64_t aligned);
+void emu_daemon_aperture_release(struct emu_daemon *d, struct emu_bo *bo, uint64_t aligned);
+/* RESUME: @t's device VMAs as the kernel's mmap handlers would judge them. 0 or -errno. */
+int emu_daemon_device_vmas_check(struct emu_daemon *d, struct emu_kproc *t);
+/* A dma-buf of a VRAM/GTT BO (emu_aperture.h): a new fd or -errno. */
+int emu_bo_dmabuf(struct emu_daemon *d, const struct emu_bo *bo);
+/* The BO a dma-buf fd (of any process) stands for, or NULL. */
+struct emu_bo *emu_bo_by_dmabuf(struct emu_daemon *d, int fd, struct emu_kproc **owner);
 struct emu_kproc *emu_kproc_find(struct emu_daemon *d, pid_t pid);
 int emu_kproc_open(struct emu_daemon *d, pid_t pid, struct emu_kproc **out);
 void emu_kproc_free(struct emu_daemon *d, struct emu_kproc *p);

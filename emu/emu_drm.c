@@ -495,7 +495,7 @@ static void *emu_drm_mmap(int fd, unsigned int gpu, void *addr, size_t len, int 
 		errno = -err;
 		return MAP_FAILED;
 	}
-	p = emu_drm_gem_mmap_fd(file, addr, len, prot, flags, offset);
+	p = emu_drm_gem_mmap_fd(file, fd, addr, len, prot, flags, offset);
 	emu_drm_file_put(file);
 	return p;
 }

@@ -11,6 +11,7 @@
 #include "emu_drm_internal.h"
 #include "emu_client.h"
 #include "emu_proto.h"
+#include "emu_shim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <drm.h>
@@ -302,41 +304,34 @@ int emu_drm_gem_mmap(struct emu_drm_file *file, void *arg)
 
 /*
  * A KFD BO's CPU mapping goes through the render node (libhsakmt mmaps VRAM at the offset
- * ALLOC_MEMORY_OF_GPU returned, on the fd given to ACQUIRE_VM): ask the daemon for the BO's
- * memfd. drm_gem_mmap: unknown offset -EINVAL; a BO of another process's file -EACCES
- * (drm_vma_node_is_allowed).
+ * ALLOC_MEMORY_OF_GPU returned, on the fd given to ACQUIRE_VM). drm_gem_mmap: the offset must
+ * be exactly a BO's and the length fit in it (drm_vma_offset_exact_lookup_locked), else
+ * -EINVAL; a BO of another process's file is -EACCES (drm_vma_node_is_allowed). Then the
+ * kernel maps the render node's own file, the GPU's aperture (emu_aperture.h), at that
+ * offset: the mapping is what criu's restorer re-creates with a raw mmap.
  */
-static int emu_drm_kfd_bo_memfd(struct emu_drm_file *file, off_t offset, size_t len)
+static int emu_drm_kfd_bo_check(struct emu_drm_file *file, off_t offset, size_t len)
 {
 	struct emu_call c = { .req = { .op = EMU_OP_BO_BY_OFFSET } };
 	struct emu_bo_info info;
-	int fd = -1, err;
+	int err;
 
 	c.req.gpu_index = file->gpu;
 	c.req.arg0 = (uint64_t)offset;
 	c.rep_buf = &info;
 	c.rep_cap = sizeof(info);
-	c.rep_fds = &fd;
-	c.rep_fds_cap = 1;
 	err = emu_client_call(&c);
-	if (err < 0 || c.rep_nfds != 1 || c.rep_len < sizeof(info)) {
-		if (fd >= 0)
-			close(fd);
+	if (err < 0 || c.rep_len < sizeof(info))
 		return -EINVAL;
-	}
 	if (info.owner_pid != (uint32_t)getpid())
-		err = -EACCES;
-	else if (emu_drm_page_align(len) > info.size)
-		err = -EINVAL;
-	if (err < 0) {
-		close(fd);
-		return err;
-	}
-	return fd;
+		return -EACCES;
+	if (emu_drm_page_align(len) > emu_drm_page_align(info.size))
+		return -EINVAL;
+	return 0;
 }
 
-void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int prot, int flags,
-			  off_t offset)
+void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t len, int prot,
+			  int flags, off_t offset)
 {
 	struct emu_drm_bo *bo = NULL;
 	bool known = false;
@@ -360,10 +355,16 @@ void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int
 		}
 	}
 	pthread_mutex_unlock(&file->lock);
-	if (!known)
-		memfd = emu_drm_kfd_bo_memfd(file, offset, len);
+	if (!known) {
+		err = emu_drm_kfd_bo_check(file, offset, len);
+		if (err) {
+			errno = -err;
+			return MAP_FAILED;
+		}
+		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, offset);
+	}
 	if (memfd < 0) {
-		errno = memfd == -EACCES ? EACCES : EINVAL;
+		errno = EINVAL;
 		return MAP_FAILED;
 	}
 	p = mmap(addr, len, prot, flags, memfd, 0);
@@ -444,38 +445,46 @@ int emu_drm_gem_op(struct emu_drm_file *file, void *arg)
 }
 
 /*
- * PRIME import (drm_gem_prime_fd_to_handle). The emulator's dmabufs are memfds: the daemon's
- * exports of KFD BOs, or this emulator's own exports. Importing the same buffer twice in one
- * file gives the same handle, as drm_prime's per-file lookup does (libdrm relies on it).
+ * PRIME import (drm_gem_prime_fd_to_handle). The emulator's dma-bufs are the daemon's views of
+ * a GPU's aperture (KFD BOs: emu_aperture.h) or memfds (this emulator's own GEM exports).
+ * Importing the same buffer twice in one file gives the same handle, as drm_prime's per-file
+ * lookup does (libdrm relies on it).
  */
 int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 {
 	struct drm_prime_handle *args = arg;
 	char link[64], target[128];
+	struct emu_shim_file view;
 	struct emu_drm_bo *bo;
 	struct stat st;
 	uint32_t handle;
+	uint64_t off = 0;
 	ssize_t n;
 	int err;
 
-	if (fstat(args->fd, &st))
+	if (syscall(SYS_fstat, args->fd, &st))
 		return -EBADF; /* dma_buf_get: fget fails */
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", args->fd);
-	n = readlink(link, target, sizeof(target) - 1);
-	if (n < 0)
-		return -EBADF;
-	target[n] = '\0';
-	/* dma_buf_get: a file that is not a dma-buf is -EINVAL. */
-	if (strncmp(target, "/memfd:", 7) || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-		emu_drm_log("PRIME import of fd %d (%s): not an emulated dma-buf (memfd)", args->fd,
-			    target);
-		return -EINVAL;
+	if (emu_shim_file_of(args->fd, &view) == EMU_FD_DMABUF) {
+		off = view.view_off;
+		st.st_size = (off_t)view.view_size;
+	} else {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", args->fd);
+		n = syscall(SYS_readlinkat, AT_FDCWD, link, target, sizeof(target) - 1);
+		if (n < 0)
+			return -EBADF;
+		target[n] = '\0';
+		/* dma_buf_get: a file that is not a dma-buf is -EINVAL. */
+		if (strncmp(target, "/memfd:", 7) || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+			emu_drm_log("PRIME import of fd %d (%s): not an emulated dma-buf", args->fd,
+				    target);
+			return -EINVAL;
+		}
 	}
 	pthread_mutex_lock(&file->lock);
 	for (uint32_t h = 1; h < file->nbos; h++) {
 		bo = file->bos[h];
 		if (bo && bo->kind == EMU_DRM_BO_IMPORT && bo->st_dev == st.st_dev &&
-		    bo->st_ino == st.st_ino) {
+		    bo->st_ino == st.st_ino && bo->view_off == off) {
 			args->handle = h;
 			pthread_mutex_unlock(&file->lock);
 			return 0;
@@ -488,6 +497,7 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 		return -ENOMEM;
 	bo->st_dev = st.st_dev;
 	bo->st_ino = st.st_ino;
+	bo->view_off = off;
 	bo->domains = AMDGPU_GEM_DOMAIN_GTT;
 	bo->memfd = fcntl(args->fd, F_DUPFD_CLOEXEC, 0);
 	if (bo->memfd < 0) {
@@ -500,7 +510,8 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	 * copies fault the page tables in as they go, instead of the import
 	 * spending ~0.2 s per GiB up front.
 	 */
-	bo->host = mmap(NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED, bo->memfd, 0);
+	bo->host = (void *)syscall(SYS_mmap, NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				   bo->memfd, (off_t)off);
 	if (bo->host == MAP_FAILED) {
 		bo->host = NULL;
 		err = -EINVAL;

@@ -61,8 +61,9 @@ struct emu_drm_bo {
 	uint64_t alignment;
 	uint32_t domains;
 	uint64_t flags;
-	dev_t st_dev; /* IMPORT: identity of the dmabuf (memfd) */
+	dev_t st_dev; /* IMPORT: identity of the dmabuf (memfd, or aperture file and view_off) */
 	ino_t st_ino;
+	uint64_t view_off;    /* IMPORT of a KFD BO: its place in the GPU's aperture */
 	uint64_t tiling_info; /* GEM_METADATA */
 	uint32_t metadata_flags;
 	uint32_t metadata_size;
@@ -170,8 +171,8 @@ int emu_drm_gem_op(struct emu_drm_file *file, void *arg);
 int emu_drm_gem_va(struct emu_drm_file *file, void *arg);
 int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg);
 int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg);
-void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, void *addr, size_t len, int prot, int flags,
-			  off_t offset);
+void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t len, int prot,
+			  int flags, off_t offset);
 /* Under file->lock. */
 struct emu_drm_bo *emu_drm_bo_lookup(struct emu_drm_file *file, uint32_t handle);
 /* The host memory behind GPU VA @va (engine callback semantics); under vm_lock. */

@@ -361,8 +361,25 @@ static void *emu_kfd_mmap(int fd, unsigned int gpu_index, void *addr, size_t len
 	c.rep_fds = &mfd;
 	c.rep_fds_cap = 1;
 	err = emu_client_call(&c);
-	if (err < 0 || c.rep_nfds != 1) {
-		errno = err < 0 ? -err : EINVAL;
+	if (err < 0) {
+		errno = -err;
+		return MAP_FAILED;
+	}
+	/*
+	 * Doorbells and the MMIO page: the kernel maps them from /dev/kfd itself
+	 * (kfd_doorbell_mmap, kfd_mmio_mmap: io_remap_pfn_range into the VMA of
+	 * the kfd file), so criu finds a device mapping of /dev/kfd and its
+	 * restorer re-creates it with a raw mmap of a /dev/kfd fd. The node is
+	 * /dev/zero's device (emu_root.c), which keeps its file only in a
+	 * private mapping: shared, the kernel would swap in a shmem file. No
+	 * driver of this kernel keeps its file in a shared mapping at offsets
+	 * of 2^63 and above (KFD_MMAP_TYPE_DOORBELL); nobody reads these pages.
+	 */
+	if (c.rep_nfds == 0)
+		return (void *)syscall(SYS_mmap, addr, len, prot, (flags & ~MAP_TYPE) | MAP_PRIVATE,
+				       fd, offset);
+	if (c.rep_nfds != 1) {
+		errno = EINVAL;
 		return MAP_FAILED;
 	}
 	p = (void *)syscall(SYS_mmap, addr, len, prot, flags, mfd, 0);

@@ -201,10 +201,10 @@ static int emu_criu_checkpoint(struct emu_daemon *d, struct emu_kproc *p,
 			if (bo->mapped_mask & (1u << g))
 				bp.mapped_gpuids[n++] = p->pdd[g].user_gpu_id;
 		if (bo->flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)) {
-			int fd = fcntl(bo->memfd, F_DUPFD_CLOEXEC, 0);
+			int fd = emu_bo_dmabuf(d, bo);
 
 			if (fd < 0)
-				return -errno;
+				return fd;
 			err = emu_drep_add_fd(rep, fd);
 			if (err)
 				return err;
@@ -328,10 +328,10 @@ static int emu_criu_restore_bo(struct emu_daemon *d, struct emu_kproc *p,
 	else if (k->alloc_flags & (KFD_IOC_ALLOC_MEM_FLAGS_GTT | KFD_IOC_ALLOC_MEM_FLAGS_VRAM))
 		k->restored_offset = bo->mmap_offset;
 	if (k->alloc_flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)) {
-		int fd = fcntl(bo->memfd, F_DUPFD_CLOEXEC, 0);
+		int fd = emu_bo_dmabuf(d, bo);
 
 		if (fd < 0)
-			return -errno;
+			return fd;
 		err = emu_drep_add_fd(rep, fd);
 		if (err)
 			return err;
@@ -526,6 +526,9 @@ static int emu_criu_resume(struct emu_daemon *d, const struct kfd_ioctl_criu_arg
 		if (err)
 			return err == -ESRCH ? -ESRCH : -EFAULT;
 	}
+	err = emu_daemon_device_vmas_check(d, t);
+	if (err)
+		return err;
 	t->mmu_blocked = false;
 	emu_criu_restore_queues(t);
 	return 0;

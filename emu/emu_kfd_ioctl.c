@@ -552,23 +552,11 @@ static int emu_kfd_wait_events(struct emu_kctx *c)
 
 static struct emu_bo *emu_kfd_bo_by_fd(struct emu_kctx *c, int fd, unsigned int *gpu)
 {
-	struct emu_kproc *p;
-	struct emu_bo *bo;
-	struct stat st, bst;
+	struct emu_bo *bo = emu_bo_by_dmabuf(c->d, fd, NULL);
 
-	if (fstat(fd, &st) != 0)
-		return NULL;
-	for (p = c->d->procs; p; p = p->next) {
-		for (bo = p->bos; bo; bo = bo->next) {
-			if (bo->memfd < 0 || fstat(bo->memfd, &bst) != 0)
-				continue;
-			if (bst.st_ino == st.st_ino && bst.st_dev == st.st_dev) {
-				*gpu = bo->gpu_index;
-				return bo;
-			}
-		}
-	}
-	return NULL;
+	if (bo)
+		*gpu = bo->gpu_index;
+	return bo;
 }
 
 /* kfd_ioctl_get_dmabuf_info: only our own (KFD/amdgpu) dmabufs are known */
@@ -590,7 +578,7 @@ static int emu_kfd_dmabuf_info(struct emu_kctx *c)
 	return 0;
 }
 
-/* kfd_ioctl_export_dmabuf: VRAM and GTT BOs export their memfd. */
+/* kfd_ioctl_export_dmabuf: VRAM and GTT BOs, a dma-buf each (emu_bo_dmabuf). */
 static int emu_kfd_export_dmabuf(struct emu_kctx *c)
 {
 	struct kfd_ioctl_export_dmabuf_args *a = c->args;
@@ -605,9 +593,9 @@ static int emu_kfd_export_dmabuf(struct emu_kctx *c)
 		return -EINVAL;
 	if (!(bo->flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)))
 		return -EINVAL;
-	fd = fcntl(bo->memfd, F_DUPFD_CLOEXEC, 0);
+	fd = emu_bo_dmabuf(c->d, bo);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	return emu_drep_add_fd(c->rep, fd);
 }
 
@@ -793,9 +781,11 @@ int emu_kfd_handle_ioctl(struct emu_daemon *d, const struct emu_dreq *rq, struct
 }
 
 /*
- * kfd_mmap: the doorbell, events and MMIO pages of /dev/kfd. The daemon
- * hands out one memfd per process and GPU for doorbells; writes to them are
- * not watched (the executor polls write pointers instead).
+ * kfd_mmap: the doorbell, events and MMIO pages of /dev/kfd. Doorbell and
+ * MMIO offsets are checked here (kfd_mmap: the gpu_id in the offset must be
+ * a device of the process, else -EINVAL) and the caller maps its own KFD
+ * node (emu_kfd.c says how); writes to them are not watched (the executor
+ * polls write pointers instead). The events page is a memfd per process.
  */
 int emu_kfd_handle_mmap(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep)
 {
@@ -806,11 +796,14 @@ int emu_kfd_handle_mmap(struct emu_daemon *d, const struct emu_dreq *rq, struct 
 	if (!p)
 		return -EBADF;
 	if (type == EMU_KFD_MMAP_TYPE_DOORBELL || type == EMU_KFD_MMAP_TYPE_MMIO) {
-		gpu = emu_kproc_gpu_by_user_id(p, EMU_KFD_MMAP_GET_GPU_ID(off));
+		/* kfd_mmap: kfd_device_by_id, the device's own gpu_id (CRIU restore
+		 * gives offsets with it: criu_restore_memory_of_gpu) */
+		gpu = emu_daemon_gpu_by_id(d, EMU_KFD_MMAP_GET_GPU_ID(off));
 		if (gpu < 0)
-			return -EINVAL;
+			return -ENODEV;
 		if (rq->req.arg1 > EMU_DOORBELL_SLICE)
 			return -EINVAL;
+		return 0;
 	} else if (type == EMU_KFD_MMAP_TYPE_EVENTS) {
 		gpu = 0;
 	} else {

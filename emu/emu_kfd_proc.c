@@ -5,7 +5,8 @@
  * (pdd) per GPU (kfd_create_process -> kfd_process_create_pdd for every
  * node), freed when the process exits (the kernel frees it from the mm's
  * release notifier). BOs are the kernel's kgd_mem objects: VRAM and GTT
- * contents live in memfds the daemon owns.
+ * contents live in the GPU's aperture file at the BO's DRM offset
+ * (emu_daemon_aperture.c), doorbell and MMIO pages in memfds.
  */
 #include <errno.h>
 #include <linux/kfd_ioctl.h>
@@ -19,9 +20,6 @@
 
 #include "emu_daemon_internal.h"
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
 #include "emu_root.h"
 
 struct emu_kproc *emu_kproc_find(struct emu_daemon *d, pid_t pid)
@@ -160,8 +158,12 @@ struct emu_bo *emu_bo_find(struct emu_kproc *p, unsigned int gpu_index, uint32_t
 
 static bool emu_bo_has_memfd(uint32_t flags)
 {
-	return flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT |
-			KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL | KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP);
+	return flags & (KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL | KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP);
+}
+
+static bool emu_bo_in_aperture(uint32_t flags)
+{
+	return flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT);
 }
 
 /*
@@ -213,25 +215,15 @@ int emu_bo_new(struct emu_daemon *d, struct emu_kproc *p, unsigned int gpu_index
 			err = -ENOMEM;
 			goto fail;
 		}
-		/*
-		 * VRAM is taken (and cleared) when the BO is made, as amdgpu_bo_create
-		 * places it at once, not when something first touches it: allocate
-		 * and zero the pages now, so the cost lands on the allocation as on
-		 * hardware and not on whoever maps the BO first (an SDMA import in
-		 * the middle of a restore). Before Linux 5.14 (EINVAL) they come on
-		 * first touch as before.
-		 */
-		if ((flags & KFD_IOC_ALLOC_MEM_FLAGS_VRAM) &&
-		    madvise(bo->cpu, aligned, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
-			err = -ENOMEM;
-			goto fail;
-		}
 	}
 	if (flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)) {
 		/* amdgpu_bo_mmap_offset: a DRM vma offset, unique on the device */
 		if (!d->next_mmap_offset[gpu_index])
 			d->next_mmap_offset[gpu_index] = EMU_DRM_MMAP_OFFSET_START;
 		bo->mmap_offset = d->next_mmap_offset[gpu_index];
+		err = emu_daemon_aperture_place(d, bo, aligned);
+		if (err)
+			goto fail;
 		d->next_mmap_offset[gpu_index] += aligned;
 	} else if (flags & KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL) {
 		bo->mmap_offset = EMU_KFD_MMAP_TYPE_DOORBELL |
@@ -275,7 +267,9 @@ void emu_bo_free(struct emu_daemon *d, struct emu_kproc *p, struct emu_bo *bo)
 	}
 	if (bo->flags & KFD_IOC_ALLOC_MEM_FLAGS_VRAM)
 		d->vram_used[bo->gpu_index] -= aligned;
-	if (bo->cpu)
+	if (emu_bo_in_aperture(bo->flags))
+		emu_daemon_aperture_release(d, bo, aligned);
+	else if (bo->cpu)
 		munmap(bo->cpu, aligned);
 	if (bo->memfd >= 0)
 		close(bo->memfd);
@@ -290,10 +284,8 @@ struct emu_bo *emu_bo_by_offset(struct emu_daemon *d, unsigned int gpu_index, ui
 
 	for (p = d->procs; p; p = p->next) {
 		for (bo = p->bos; bo; bo = bo->next) {
-			if (bo->gpu_index == gpu_index && bo->memfd >= 0 &&
-			    (bo->flags &
-			     (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)) &&
-			    bo->mmap_offset == off) {
+			if (bo->gpu_index == gpu_index && bo->cpu &&
+			    emu_bo_in_aperture(bo->flags) && bo->mmap_offset == off) {
 				if (owner)
 					*owner = p;
 				return bo;

@@ -29,8 +29,9 @@ enum emu_op {
 	EMU_OP_KFD_MMAP = 4,
 	/*
 	 * A VRAM/GTT BO's memory by its DRM mmap offset (for render-node mmap):
-	 * arg0 = mmap offset, gpu_index = GPU. Reply: the BO's memfd; payload
-	 * struct emu_bo_info.
+	 * arg0 = mmap offset, gpu_index = GPU. Reply payload: struct
+	 * emu_bo_info (the caller maps its own render node's file, an
+	 * aperture: emu_aperture.h).
 	 */
 	EMU_OP_BO_BY_OFFSET = 5,
 	/* Daemon statistics, for tests. Reply payload: struct emu_stats. */

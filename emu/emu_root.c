@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "emu_aperture.h"
 #include "emu_drm_root.h"
 #include "emu_root.h"
 
@@ -50,8 +51,11 @@ int emu_root_write_file(const char *path, const char *text)
 }
 
 /*
- * Stand-in nodes carry /dev/vga_arbiter's numbers (a misc device present on
- * these machines, which opens without hardware); the shim reports the
+ * KFD's stand-in nodes carry /dev/zero's numbers (mem 1:5, in every kernel),
+ * which open without hardware and, unlike a misc device, can be mapped: a
+ * MAP_PRIVATE mapping keeps the node as its file (drivers/char/mem.c:
+ * mmap_zero -> vma_set_anonymous leaves vm_file), so criu finds a device
+ * mapping of "/dev/kfd" where libhsakmt mapped doorbells. The shim reports the
  * emulated numbers instead.
  */
 static int emu_root_standin(const char *path)
@@ -70,11 +74,22 @@ static int emu_root_standin(const char *path)
 	return chmod(path, 0666) != 0 ? -errno : 0; /* past the umask, as udev's 0666 for kfd */
 }
 
+/*
+ * A process's KFD node is a hard link of root/dev/kfd: its own name, so an
+ * fd's /proc link names the process that opened it, but the same inode, as
+ * every open of /dev/kfd is on hardware (criu checks that the path of a
+ * mapped file leads to the file mapped: files-reg.c, check_path_remap).
+ */
 int emu_root_kfd_node(const char *root, pid_t pid, char *path, size_t cap)
 {
+	char node[PATH_MAX];
+
 	if ((size_t)snprintf(path, cap, "%s/run/kfd/%d", root, (int)pid) >= cap)
 		return -ENAMETOOLONG;
-	return emu_root_standin(path);
+	snprintf(node, sizeof(node), "%s/dev/kfd", root);
+	if (link(node, path) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
 }
 
 void emu_root_kfd_node_remove(const char *root, pid_t pid)
@@ -90,6 +105,13 @@ static int emu_root_rm_entry(const char *path, const struct stat *st, int flag, 
 	(void)st;
 	(void)ftw;
 	return (flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+static int emu_root_rmtree(const char *path)
+{
+	if (nftw(path, emu_root_rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+		return -errno;
+	return 0;
 }
 
 /*
@@ -124,10 +146,56 @@ static int emu_root_modules(const char *root)
 	return err;
 }
 
+/*
+ * root/dev/dri is a link to the aperture folder (emu_aperture.h), where each
+ * render node is its GPU's aperture file, created empty: the daemon sizes it
+ * as BOs are placed.
+ */
+static int emu_root_render_nodes(const char *root, const struct emu_config *cfg)
+{
+	char emu_dir[PATH_MAX], dir[PATH_MAX], path[PATH_MAX], *slash;
+	unsigned int i;
+	int fd, err;
+
+	snprintf(emu_dir, sizeof(emu_dir), "%s", root);
+	slash = strrchr(emu_dir, '/');
+	if (!slash || slash == emu_dir)
+		return -EINVAL;
+	*slash = '\0';
+	err = emu_aperture_dir(emu_dir, dir, sizeof(dir));
+	if (err)
+		return err;
+	err = emu_root_rmtree(dir);
+	if (!err && mkdir(dir, 0755) != 0)
+		err = -errno;
+	snprintf(path, sizeof(path), "%s/dev", root);
+	if (!err)
+		err = emu_root_mkdirs(path);
+	snprintf(path, sizeof(path), "%s/dev/dri", root);
+	if (!err && symlink(dir, path) != 0)
+		err = -errno;
+	for (i = 0; !err && i < cfg->num_gpus; i++) {
+		snprintf(path, sizeof(path), "%s/renderD%u", dir, cfg->gpus[i].render_minor);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0 || fchmod(fd, 0666) != 0) /* past the umask, as udev's render nodes */
+			err = -errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	return err;
+}
+
+void emu_root_remove_apertures(const char *emu_dir)
+{
+	char dir[PATH_MAX];
+
+	if (emu_aperture_dir(emu_dir, dir, sizeof(dir)) == 0)
+		emu_root_rmtree(dir);
+}
+
 int emu_root_create(const char *root, const struct emu_config *cfg)
 {
 	char path[PATH_MAX];
-	unsigned int i;
 	int err;
 
 	/*
@@ -145,20 +213,14 @@ int emu_root_create(const char *root, const struct emu_config *cfg)
 	err = emu_root_mkdirs(root);
 	if (!err)
 		err = emu_root_write_file(path, "vramstream emulator fake root\n");
-	snprintf(path, sizeof(path), "%s/dev/dri", root);
 	if (!err)
-		err = emu_root_mkdirs(path);
+		err = emu_root_render_nodes(root, cfg);
 	snprintf(path, sizeof(path), "%s/run/kfd", root);
 	if (!err)
 		err = emu_root_mkdirs(path);
 	snprintf(path, sizeof(path), "%s/dev/kfd", root);
 	if (!err)
 		err = emu_root_standin(path);
-	for (i = 0; !err && i < cfg->num_gpus; i++) {
-		snprintf(path, sizeof(path), "%s/dev/dri/renderD%u", root,
-			 cfg->gpus[i].render_minor);
-		err = emu_root_standin(path);
-	}
 	if (!err)
 		err = emu_topology_write(root, cfg);
 	if (!err)

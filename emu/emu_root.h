@@ -16,6 +16,9 @@ int emu_root_create(const char *root, const struct emu_config *cfg);
 /* Creates root/run/kfd/<pid> (the per-process KFD node) if missing; path gets its name. */
 int emu_root_kfd_node(const char *root, pid_t pid, char *path, size_t cap);
 
+/* Removes the aperture folder of emulator folder @emu_dir (emu_aperture.h), at the daemon's exit.
+ */
+void emu_root_remove_apertures(const char *emu_dir);
 /* Removes root/run/kfd/<pid>. */
 void emu_root_kfd_node_remove(const char *root, pid_t pid);
 

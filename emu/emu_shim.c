@@ -33,6 +33,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "emu_aperture.h"
 #include "emu_devops.h"
 #include "emu_shim.h"
 
@@ -69,6 +70,42 @@ const char *emu_shim_root(void)
 {
 	pthread_once(&emu_shim_root_once, emu_shim_root_init);
 	return emu_shim_root_len ? emu_shim_root_path : NULL;
+}
+
+/*
+ * The aperture folder (emu_aperture.h), where root/dev/dri points: render
+ * nodes and dma-bufs are regular files there, told apart from the rest by
+ * the folder's device number before any readlink.
+ */
+static pthread_once_t emu_shim_aperture_once = PTHREAD_ONCE_INIT;
+static char emu_shim_aperture_path[PATH_MAX];
+static size_t emu_shim_aperture_len;
+static dev_t emu_shim_aperture_dev;
+
+static void emu_shim_aperture_init(void)
+{
+	char link[PATH_MAX];
+	const char *root = emu_shim_root();
+	struct stat st;
+	ssize_t n;
+
+	if (!root || (size_t)snprintf(link, sizeof(link), "%s/dev/dri", root) >= sizeof(link))
+		return;
+	n = syscall(SYS_readlinkat, AT_FDCWD, link, emu_shim_aperture_path,
+		    sizeof(emu_shim_aperture_path) - 1);
+	if (n <= 0 || emu_shim_aperture_path[0] != '/')
+		return;
+	emu_shim_aperture_path[n] = '\0';
+	if (syscall(SYS_newfstatat, AT_FDCWD, emu_shim_aperture_path, &st, 0) != 0)
+		return;
+	emu_shim_aperture_dev = st.st_dev;
+	emu_shim_aperture_len = (size_t)n;
+}
+
+static const char *emu_shim_aperture(void)
+{
+	pthread_once(&emu_shim_aperture_once, emu_shim_aperture_init);
+	return emu_shim_aperture_len ? emu_shim_aperture_path : NULL;
 }
 
 static void emu_shim_cfg_init(void)
@@ -176,6 +213,35 @@ static int emu_shim_is_emulated_path(const char *path)
 }
 
 /* Returns the path to use: buf (fake-root path) when redirected, else path. */
+static const char *emu_shim_redirect(const char *path, char *buf, size_t cap);
+
+/*
+ * As emu_shim_redirect, for a path relative to @dirfd: criu reaches files by
+ * paths relative to its mount namespace's root (files-reg.c:
+ * check_path_remap's fstatat(mntns_root, "./dev/dri/renderD128")), so a
+ * relative path under a dirfd that is "/" is taken as absolute.
+ */
+static const char *emu_shim_redirect_at(int dirfd, const char *path, char *buf, size_t cap)
+{
+	char link[64], dir[8], abs[PATH_MAX];
+	const char *rel = path;
+	ssize_t n;
+
+	if (!path || path[0] == '/' || path[0] == '\0' || dirfd < 0 || !emu_shim_root())
+		return emu_shim_redirect(path, buf, cap);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = syscall(SYS_readlinkat, AT_FDCWD, link, dir, sizeof(dir));
+	if (n != 1 || dir[0] != '/')
+		return path;
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	if ((size_t)snprintf(abs, sizeof(abs), "/%s", rel) >= sizeof(abs))
+		return path;
+	if (emu_shim_redirect(abs, buf, cap) == buf)
+		return buf;
+	return path;
+}
+
 static const char *emu_shim_redirect(const char *path, char *buf, size_t cap)
 {
 	const char *root;
@@ -221,26 +287,75 @@ static int emu_shim_is_standin(const struct stat *st)
 	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(EMU_STANDIN_MAJOR, EMU_STANDIN_MINOR);
 }
 
-enum emu_fd_class emu_shim_fd_class(int fd, unsigned int *gpu_index, pid_t *owner_pid)
+/* A file of the aperture folder (by name, relative to it): a render node or a dma-buf. */
+static enum emu_fd_class emu_shim_aperture_class(const char *name, struct emu_shim_file *f)
+{
+	unsigned int minor;
+	int idx;
+
+	if (emu_aperture_parse_node(name, &minor)) {
+		idx = emu_shim_gpu_by_minor(minor);
+		f->gpu = idx >= 0 ? (unsigned int)idx : minor - 128;
+		return f->cls = EMU_FD_RENDER;
+	}
+	if (emu_aperture_parse_view(name, &f->gpu, &f->view_off, &f->view_size))
+		return f->cls = EMU_FD_DMABUF;
+	return EMU_FD_NONE;
+}
+
+/* Classifies an open file whose fstat gave @st. */
+static enum emu_fd_class emu_shim_classify(int fd, const struct stat *st, struct emu_shim_file *f)
 {
 	char link[64], target[PATH_MAX];
-	const char *root;
-	struct stat st;
+	const char *root, *ap;
 	ssize_t n;
 
-	if (fd < 0 || syscall(SYS_fstat, fd, &st) != 0 || !emu_shim_is_standin(&st))
+	memset(f, 0, sizeof(*f));
+	if (fd < 0)
 		return EMU_FD_NONE;
-	root = emu_shim_root();
-	if (!root)
+	if (emu_shim_is_standin(st)) {
+		root = emu_shim_root();
+		ap = NULL;
+	} else if (S_ISREG(st->st_mode) && (ap = emu_shim_aperture()) &&
+		   st->st_dev == emu_shim_aperture_dev) {
+		root = NULL;
+	} else {
 		return EMU_FD_NONE;
+	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = syscall(SYS_readlinkat, AT_FDCWD, link, target, sizeof(target) - 1);
 	if (n <= 0)
 		return EMU_FD_NONE;
 	target[n] = '\0';
-	if (strncmp(target, root, emu_shim_root_len) != 0)
+	if (root && strncmp(target, root, emu_shim_root_len) == 0) {
+		f->cls = emu_shim_rel_class(target + emu_shim_root_len, &f->gpu, &f->owner);
+		return f->cls;
+	}
+	if (ap && strncmp(target, ap, emu_shim_aperture_len) == 0 &&
+	    target[emu_shim_aperture_len] == '/')
+		return emu_shim_aperture_class(target + emu_shim_aperture_len + 1, f);
+	return EMU_FD_NONE;
+}
+
+enum emu_fd_class emu_shim_file_of(int fd, struct emu_shim_file *f)
+{
+	struct stat st;
+
+	if (fd < 0 || syscall(SYS_fstat, fd, &st) != 0) {
+		memset(f, 0, sizeof(*f));
 		return EMU_FD_NONE;
-	return emu_shim_rel_class(target + emu_shim_root_len, gpu_index, owner_pid);
+	}
+	return emu_shim_classify(fd, &st, f);
+}
+
+enum emu_fd_class emu_shim_fd_class(int fd, unsigned int *gpu_index, pid_t *owner_pid)
+{
+	struct emu_shim_file f;
+
+	emu_shim_file_of(fd, &f);
+	*gpu_index = f.gpu;
+	*owner_pid = f.owner;
+	return f.cls;
 }
 
 static const struct emu_dev_ops *emu_shim_ops(enum emu_fd_class cls)
@@ -263,33 +378,84 @@ static dev_t emu_shim_rdev(enum emu_fd_class cls, unsigned int gpu_index)
 	return makedev(EMU_DRM_MAJOR, 128 + gpu_index);
 }
 
-/* Rewrites st_rdev of a stand-in node reached at fake-root path fake. */
+/*
+ * What the kernel's stat shows for an emulated file: a character device
+ * with the emulated numbers (a render node's aperture is a regular file
+ * underneath), a dma-buf of its buffer's size.
+ */
+static void emu_shim_stat_as(const struct emu_shim_file *f, struct stat *st)
+{
+	if (f->cls == EMU_FD_KFD || f->cls == EMU_FD_RENDER) {
+		st->st_mode = S_IFCHR | (st->st_mode & 07777);
+		st->st_rdev = emu_shim_rdev(f->cls, f->gpu);
+		st->st_size = 0;
+		st->st_blocks = 0;
+	} else if (f->cls == EMU_FD_DMABUF) {
+		st->st_size = (off_t)f->view_size;
+		st->st_blocks = 0;
+	}
+}
+
+/* Rewrites what stat gave for fake-root path @fake. */
 static void emu_shim_fix_stat_path(const char *fake, struct stat *st)
 {
-	enum emu_fd_class cls;
-	unsigned int gpu;
-	pid_t owner;
+	struct emu_shim_file f = { 0 };
 
-	if (!emu_shim_is_standin(st) || !emu_shim_root())
+	if (!emu_shim_root() || strncmp(fake, emu_shim_root_path, emu_shim_root_len) != 0)
 		return;
-	if (strncmp(fake, emu_shim_root_path, emu_shim_root_len) != 0)
+	f.cls = emu_shim_rel_class(fake + emu_shim_root_len, &f.gpu, &f.owner);
+	if (f.cls == EMU_FD_KFD && !emu_shim_is_standin(st))
 		return;
-	cls = emu_shim_rel_class(fake + emu_shim_root_len, &gpu, &owner);
-	if (cls != EMU_FD_NONE)
-		st->st_rdev = emu_shim_rdev(cls, gpu);
+	emu_shim_stat_as(&f, st);
 }
 
 static void emu_shim_fix_stat_fd(int fd, struct stat *st)
 {
-	enum emu_fd_class cls;
-	unsigned int gpu;
-	pid_t owner;
+	struct emu_shim_file f;
 
-	if (!emu_shim_is_standin(st))
-		return;
-	cls = emu_shim_fd_class(fd, &gpu, &owner);
-	if (cls != EMU_FD_NONE)
-		st->st_rdev = emu_shim_rdev(cls, gpu);
+	if (emu_shim_classify(fd, st, &f) != EMU_FD_NONE)
+		emu_shim_stat_as(&f, st);
+}
+
+/*
+ * The kernel's name for a path the shim's files show: fake-root paths lose
+ * the root (a per-process KFD node is /dev/kfd), aperture files are render
+ * nodes, and a dma-buf reads as the kernel's dma-buf files do
+ * (dma-buf.c: dmabuffs_dname, "/dmabuf:" and the buffer's name).
+ * Rewrites @path (of capacity @cap) in place; returns its new length.
+ */
+static size_t emu_shim_untranslate(char *path, size_t len, size_t cap)
+{
+	char out[PATH_MAX];
+	const char *ap = emu_shim_aperture();
+	struct emu_shim_file f;
+	int n = -1;
+
+	if (len >= sizeof(out))
+		return len;
+	memcpy(out, path, len);
+	out[len] = '\0';
+	if (emu_shim_root() && strncmp(out, emu_shim_root_path, emu_shim_root_len) == 0 &&
+	    out[emu_shim_root_len] == '/') {
+		pid_t owner;
+		unsigned int gpu;
+
+		if (emu_shim_rel_class(out + emu_shim_root_len, &gpu, &owner) == EMU_FD_KFD)
+			n = snprintf(path, cap, "/dev/kfd");
+		else
+			n = snprintf(path, cap, "%s", out + emu_shim_root_len);
+	} else if (ap && strncmp(out, ap, emu_shim_aperture_len) == 0 &&
+		   out[emu_shim_aperture_len] == '/') {
+		const char *name = out + emu_shim_aperture_len + 1;
+
+		if (emu_shim_aperture_class(name, &f) == EMU_FD_DMABUF)
+			n = snprintf(path, cap, "/dmabuf:");
+		else
+			n = snprintf(path, cap, "/dev/dri/%s", name);
+	}
+	if (n < 0)
+		return len;
+	return (size_t)n < cap ? (size_t)n : cap;
 }
 
 /* ---- open ---- */
@@ -297,7 +463,7 @@ static void emu_shim_fix_stat_fd(int fd, struct stat *st)
 static int emu_shim_do_open(int dirfd, const char *path, int flags, mode_t mode)
 {
 	char buf[PATH_MAX];
-	const char *p = emu_shim_redirect(path, buf, sizeof(buf));
+	const char *p = emu_shim_redirect_at(dirfd, path, buf, sizeof(buf));
 
 	if (p == buf) {
 		enum emu_fd_class cls;
@@ -305,7 +471,7 @@ static int emu_shim_do_open(int dirfd, const char *path, int flags, mode_t mode)
 		unsigned int gpu;
 		pid_t owner;
 
-		cls = emu_shim_rel_class(path, &gpu, &owner);
+		cls = emu_shim_rel_class(buf + emu_shim_root_len, &gpu, &owner);
 		ops = emu_shim_ops(cls);
 		if (ops && ops->open) {
 			int fd = ops->open(gpu, flags);
@@ -451,9 +617,8 @@ EMU_EXPORT char *realpath(const char *path, char *resolved)
 		return NULL;
 	}
 	r = real(p, resolved);
-	if (r && p == buf && strncmp(r, emu_shim_root_path, emu_shim_root_len) == 0 &&
-	    r[emu_shim_root_len] == '/')
-		memmove(r, r + emu_shim_root_len, strlen(r + emu_shim_root_len) + 1);
+	if (r && p == buf)
+		emu_shim_untranslate(r, strlen(r), PATH_MAX);
 	return r;
 }
 
@@ -471,8 +636,11 @@ static int emu_shim_do_fstatat(int dirfd, const char *path, struct stat *st, int
 			emu_shim_fix_stat_fd(dirfd, st);
 		return r;
 	}
-	p = emu_shim_redirect(path, buf, sizeof(buf));
+	p = emu_shim_redirect_at(dirfd, path, buf, sizeof(buf));
 	r = (int)syscall(SYS_newfstatat, dirfd, p, st, flags);
+	/* root/dev/dri is a link to the aperture folder; /dev/dri is a folder. */
+	if (r == 0 && p == buf && S_ISLNK(st->st_mode))
+		r = (int)syscall(SYS_newfstatat, dirfd, p, st, flags & ~AT_SYMLINK_NOFOLLOW);
 	if (r == 0 && p == buf)
 		emu_shim_fix_stat_path(buf, st);
 	return r;
@@ -578,29 +746,24 @@ EMU_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 
 
 EMU_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *stx)
 {
-	char buf[PATH_MAX];
-	const char *p = path;
-	enum emu_fd_class cls = EMU_FD_NONE;
-	unsigned int gpu = 0;
-	pid_t owner;
+	struct stat st;
 	int r;
 
-	if (!(path[0] == '\0' && (flags & AT_EMPTY_PATH)))
-		p = emu_shim_redirect(path, buf, sizeof(buf));
-	r = (int)syscall(SYS_statx, dirfd, p, flags, mask, stx);
-	if (r != 0 || !S_ISCHR(stx->stx_mode) || stx->stx_rdev_major != EMU_STANDIN_MAJOR ||
-	    stx->stx_rdev_minor != EMU_STANDIN_MINOR)
+	/* Through the stat family, so statx and stat agree; then the fields they share. */
+	r = emu_shim_do_fstatat(dirfd, path, &st, flags & (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
+	if (r != 0)
 		return r;
-	if (p == buf && emu_shim_root())
-		cls = emu_shim_rel_class(buf + emu_shim_root_len, &gpu, &owner);
-	else if (p != buf)
-		cls = emu_shim_fd_class(dirfd, &gpu, &owner);
-	if (cls != EMU_FD_NONE) {
-		dev_t d = emu_shim_rdev(cls, gpu);
-
-		stx->stx_rdev_major = major(d);
-		stx->stx_rdev_minor = minor(d);
-	}
+	r = (int)syscall(SYS_statx, dirfd, path, flags, mask, stx);
+	if (r != 0 ||
+	    (S_ISCHR(st.st_mode) == S_ISCHR(stx->stx_mode) &&
+	     major(st.st_rdev) == stx->stx_rdev_major && minor(st.st_rdev) == stx->stx_rdev_minor &&
+	     (uint64_t)st.st_size == stx->stx_size))
+		return r;
+	stx->stx_mode = (uint16_t)st.st_mode;
+	stx->stx_rdev_major = major(st.st_rdev);
+	stx->stx_rdev_minor = minor(st.st_rdev);
+	stx->stx_size = (uint64_t)st.st_size;
+	stx->stx_blocks = (uint64_t)st.st_blocks;
 	return r;
 }
 
@@ -615,26 +778,34 @@ EMU_EXPORT int access(const char *path, int mode)
 EMU_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
 {
 	char buf[PATH_MAX];
-	const char *p = emu_shim_redirect(path, buf, sizeof(buf));
+	const char *p = emu_shim_redirect_at(dirfd, path, buf, sizeof(buf));
 
 	if (flags)
 		return (int)syscall(SYS_faccessat2, dirfd, p, mode, flags);
 	return (int)syscall(SYS_faccessat, dirfd, p, mode);
 }
 
-EMU_EXPORT ssize_t readlink(const char *path, char *out, size_t len)
+/* Links (e.g. /proc/PID/fd/N, map_files) name emulated files as the kernel would. */
+static ssize_t emu_shim_do_readlinkat(int dirfd, const char *path, char *out, size_t len)
 {
 	char buf[PATH_MAX];
+	ssize_t n;
 
-	return syscall(SYS_readlinkat, AT_FDCWD, emu_shim_redirect(path, buf, sizeof(buf)), out,
-		       len);
+	n = syscall(SYS_readlinkat, dirfd, emu_shim_redirect_at(dirfd, path, buf, sizeof(buf)), out,
+		    len);
+	if (n > 0 && emu_shim_root())
+		n = (ssize_t)emu_shim_untranslate(out, (size_t)n, len);
+	return n;
+}
+
+EMU_EXPORT ssize_t readlink(const char *path, char *out, size_t len)
+{
+	return emu_shim_do_readlinkat(AT_FDCWD, path, out, len);
 }
 
 EMU_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *out, size_t len)
 {
-	char buf[PATH_MAX];
-
-	return syscall(SYS_readlinkat, dirfd, emu_shim_redirect(path, buf, sizeof(buf)), out, len);
+	return emu_shim_do_readlinkat(dirfd, path, out, len);
 }
 
 /* ---- fd operations ---- */
@@ -672,14 +843,33 @@ EMU_EXPORT int ioctl(int fd, unsigned long request, ...)
 	return (int)syscall(SYS_ioctl, fd, request, arg);
 }
 
+/*
+ * dma_buf_mmap_internal: pages of the buffer only (-EINVAL past its end); the
+ * view maps the BO's place in the aperture, the same pages the GPU uses.
+ */
+static void *emu_shim_dmabuf_mmap(const struct emu_shim_file *f, void *addr, size_t len, int prot,
+				  int flags, int fd, off_t off)
+{
+	uint64_t size = (f->view_size + 4095) & ~4095ULL;
+
+	if (off < 0 || (uint64_t)off > size || len > size - (uint64_t)off) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd,
+			       (off_t)(f->view_off + (uint64_t)off));
+}
+
 static void *emu_shim_do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (fd >= 0 && !(flags & MAP_ANONYMOUS)) {
-		unsigned int gpu;
-		pid_t owner;
-		enum emu_fd_class cls = emu_shim_fd_class(fd, &gpu, &owner);
+		struct emu_shim_file f;
+		enum emu_fd_class cls = emu_shim_file_of(fd, &f);
 		const struct emu_dev_ops *ops = emu_shim_ops(cls);
+		unsigned int gpu = f.gpu;
 
+		if (cls == EMU_FD_DMABUF)
+			return emu_shim_dmabuf_mmap(&f, addr, len, prot, flags, fd, off);
 		if (cls != EMU_FD_NONE) {
 			if (!ops || !ops->mmap) {
 				errno = ENODEV;
@@ -699,6 +889,30 @@ EMU_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t
 EMU_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	return emu_shim_do_mmap(addr, len, prot, flags, fd, off);
+}
+
+/* dma_buf_llseek: SEEK_END or SEEK_SET with offset 0 only; the size or 0, the position unmoved. */
+static off_t emu_shim_do_lseek(int fd, off_t off, int whence)
+{
+	struct emu_shim_file f;
+
+	if (emu_shim_file_of(fd, &f) != EMU_FD_DMABUF)
+		return (off_t)syscall(SYS_lseek, fd, off, whence);
+	if ((whence != SEEK_END && whence != SEEK_SET) || off != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return whence == SEEK_END ? (off_t)f.view_size : 0;
+}
+
+EMU_EXPORT off_t lseek(int fd, off_t off, int whence)
+{
+	return emu_shim_do_lseek(fd, off, whence);
+}
+
+EMU_EXPORT off_t lseek64(int fd, off_t off, int whence)
+{
+	return emu_shim_do_lseek(fd, off, whence);
 }
 
 EMU_EXPORT int close(int fd)

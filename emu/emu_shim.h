@@ -6,6 +6,7 @@
 #ifndef VRAMSTREAM_EMU_SHIM_H
 #define VRAMSTREAM_EMU_SHIM_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "emu_config.h"
@@ -14,7 +15,18 @@ enum emu_fd_class {
 	EMU_FD_NONE = 0,
 	EMU_FD_KFD,
 	EMU_FD_RENDER,
+	EMU_FD_DMABUF, /* a view of a GPU's aperture (emu_aperture.h) */
 };
+
+struct emu_shim_file {
+	enum emu_fd_class cls;
+	unsigned int gpu;	      /* RENDER, DMABUF: GPU index */
+	pid_t owner;		      /* KFD: the process that opened it */
+	uint64_t view_off, view_size; /* DMABUF: the BO's place in the aperture */
+};
+
+/* What an fd is (see emu_shim_fd_class), with a dma-buf's place. */
+enum emu_fd_class emu_shim_file_of(int fd, struct emu_shim_file *f);
 
 /*
  * What an fd is, from its /proc/self/fd link: an emulated KFD file (owner_pid:

@@ -4,7 +4,9 @@
  * GPU it acquires a VM through the render node, allocates a VRAM BO, a GTT
  * BO and a userptr BO (its queue ring, control words and host data, at a
  * fixed address), maps them, creates a compute queue, and runs N
- * deterministic steps of GPU packets (emu_packet.h). At the end it prints
+ * deterministic steps of GPU packets (emu_packet.h), each followed by CPU
+ * reads and writes of VRAM and GTT through the render node's CPU mappings
+ * (wl_map_cpu: device VMAs a restore must re-create). At the end it prints
  * "digest <hex>" (checksums the GPU computed over every BO) and, unless
  * --no-verify, recomputes the whole run on the CPU and prints "verify ok".
  *
@@ -57,7 +59,11 @@ struct wl_ctl {
 struct wl_gpu {
 	uint32_t gpu_id;
 	uint32_t queue_id;
-	uint8_t *region; /* ring | ctl | host data */
+	int render_fd;	   /* kept open, as libhsakmt keeps its render nodes */
+	uint8_t *vram_cpu; /* CPU mappings of the VRAM and GTT BOs, at their GPU VAs */
+	uint8_t *gtt_cpu;
+	void *doorbell_cpu; /* the doorbell BO mapped through /dev/kfd */
+	uint8_t *region;    /* ring | ctl | host data */
 	uint64_t vram_va, gtt_va, host_va;
 	uint64_t vram_handle, gtt_handle, host_handle, doorbell_handle;
 	struct emu_packet *ring;
@@ -119,7 +125,7 @@ static int wl_read_u32_prop(unsigned int node, const char *file, const char *key
 }
 
 static int wl_alloc(struct wl *w, struct wl_gpu *g, uint64_t va, uint64_t size, uint32_t flags,
-		    uint64_t user, uint64_t *handle)
+		    uint64_t user, uint64_t *handle, uint64_t *mmap_offset)
 {
 	struct kfd_ioctl_alloc_memory_of_gpu_args a = {
 		.va_addr = va,
@@ -134,9 +140,38 @@ static int wl_alloc(struct wl *w, struct wl_gpu *g, uint64_t va, uint64_t size, 
 	if (err)
 		return err;
 	*handle = a.handle;
+	if (mmap_offset)
+		*mmap_offset = a.mmap_offset;
 	m.handle = a.handle;
 	m.device_ids_array_ptr = (uint64_t)(uintptr_t)&g->gpu_id;
 	return wl_ioctl(w, AMDKFD_IOC_MAP_MEMORY_TO_GPU, &m, "map memory");
+}
+
+/*
+ * CPU mappings as libhsakmt makes them (fmm.c): VRAM and GTT BOs through the
+ * render node the VM was acquired from, at the mmap offset ALLOC returned and
+ * at the BO's GPU VA; the doorbell BO through /dev/kfd at its KFD offset. So
+ * a checkpoint holds device VMAs of both, which a restore must re-create at
+ * the restored BOs' offsets: the steps read and write VRAM and GTT through
+ * them (wl_cpu_touch), so a mapping of the wrong memory changes the digest.
+ */
+static int wl_map_cpu(struct wl *w, struct wl_gpu *g, uint64_t vram_off, uint64_t gtt_off,
+		      uint64_t doorbell_off)
+{
+	const int prot = PROT_READ | PROT_WRITE, flags = MAP_SHARED | MAP_FIXED_NOREPLACE;
+
+	g->vram_cpu = mmap((void *)(uintptr_t)g->vram_va, w->vram, prot, flags, g->render_fd,
+			   (off_t)vram_off);
+	if (g->vram_cpu == MAP_FAILED)
+		return wl_fail("mmap VRAM BO through the render node", errno);
+	g->gtt_cpu = mmap((void *)(uintptr_t)g->gtt_va, w->gtt, prot, flags, g->render_fd,
+			  (off_t)gtt_off);
+	if (g->gtt_cpu == MAP_FAILED)
+		return wl_fail("mmap GTT BO through the render node", errno);
+	g->doorbell_cpu = mmap(NULL, 8192, prot, MAP_SHARED, w->kfd, (off_t)doorbell_off);
+	if (g->doorbell_cpu == MAP_FAILED)
+		return wl_fail("mmap doorbells through /dev/kfd", errno);
+	return 0;
 }
 
 static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
@@ -148,6 +183,7 @@ static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
 	char path[64];
 	size_t region = WL_RING_BYTES + WL_CTL_BYTES + w->host;
 	const uint32_t rw = KFD_IOC_ALLOC_MEM_FLAGS_WRITABLE;
+	uint64_t vram_off = 0, gtt_off = 0, doorbell_off = 0;
 	int fd, err;
 
 	err = wl_read_u32_prop(node, "gpu_id", NULL, &g->gpu_id);
@@ -162,8 +198,7 @@ static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
 	av.drm_fd = (uint32_t)fd;
 	av.gpu_id = g->gpu_id;
 	err = wl_ioctl(w, AMDKFD_IOC_ACQUIRE_VM, &av, "acquire vm");
-	/* the VM keeps the render node's file; the fd itself is not needed any more */
-	close(fd);
+	g->render_fd = fd;
 	if (err)
 		return err;
 	g->region = mmap((void *)(uintptr_t)(WL_HOST_BASE + idx * (1ULL << 36)), region,
@@ -178,18 +213,22 @@ static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
 	g->vram_va = WL_GPU_VA_BASE + idx * (1ULL << 40);
 	g->gtt_va = g->vram_va + (1ULL << 39);
 	err = wl_alloc(w, g, g->vram_va, w->vram, KFD_IOC_ALLOC_MEM_FLAGS_VRAM | rw, 0,
-		       &g->vram_handle);
+		       &g->vram_handle, &vram_off);
 	if (!err)
 		err = wl_alloc(w, g, g->gtt_va, w->gtt, KFD_IOC_ALLOC_MEM_FLAGS_GTT | rw, 0,
-			       &g->gtt_handle);
+			       &g->gtt_handle, &gtt_off);
 	if (!err)
 		err = wl_alloc(w, g, g->host_va, region, KFD_IOC_ALLOC_MEM_FLAGS_USERPTR | rw,
-			       g->host_va, &g->host_handle);
+			       g->host_va, &g->host_handle, NULL);
 	/* A doorbell BO, as libhsakmt allocates one per GPU (kfd_doorbell_process_slice: 2 pages)
 	 */
 	if (!err)
 		err = wl_alloc(w, g, g->vram_va + (1ULL << 38), 8192,
-			       KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL | rw, 0, &g->doorbell_handle);
+			       KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL | rw, 0, &g->doorbell_handle,
+			       &doorbell_off);
+	if (err)
+		return err;
+	err = wl_map_cpu(w, g, vram_off, gtt_off, doorbell_off);
 	if (err)
 		return err;
 	memset(&q, 0, sizeof(q));
@@ -300,6 +339,20 @@ static void wl_cpu_op(uint8_t *bufs[3], const struct wl_op *o)
 	}
 }
 
+/* The CPU's part of a step: read-modify-write of VRAM and GTT words through the CPU. */
+static void wl_cpu_touch(const struct wl *w, unsigned int gpu, uint64_t step, uint8_t *vram,
+			 uint8_t *gtt)
+{
+	uint64_t *v = (uint64_t *)(vram + ((step * 5 + gpu) % (w->vram_used / w->host)) * w->host);
+	uint64_t *t = (uint64_t *)(gtt + (step % (w->host / 64)) * 64);
+	uint64_t k;
+
+	for (k = 0; k < 512 && k < w->host / 8; k++)
+		v[k] = emu_rotl64(v[k], 3) ^ (step * 0x9e3779b97f4a7c15ULL + k);
+	for (k = 0; k < 8; k++)
+		t[k] = emu_rotl64(t[k], 5) ^ (v[k] + step);
+}
+
 static uint64_t wl_sum(const uint8_t *p, uint64_t size)
 {
 	const uint64_t *w = (const uint64_t *)p;
@@ -375,6 +428,7 @@ static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
 				n = wl_step_ops(w, i, s, ops);
 				for (k = 0; k < n; k++)
 					wl_cpu_op(bufs, &ops[k]);
+				wl_cpu_touch(w, i, s, bufs[0], bufs[1]);
 			}
 			sums[0] = wl_sum(bufs[0], w->vram);
 			sums[1] = wl_sum(bufs[1], w->gtt);
@@ -497,6 +551,8 @@ int main(int argc, char **argv)
 			unsigned int n = wl_step_ops(&w, i, s, ops);
 
 			err = wl_run_gpu_ops(&w, &w.g[i], ops, n, s + 2);
+			if (!err)
+				wl_cpu_touch(&w, i, s, w.g[i].vram_cpu, w.g[i].gtt_cpu);
 		}
 		printf("step %" PRIu64 "\n", s + 1);
 		if (!err && wl_digest_wanted) {

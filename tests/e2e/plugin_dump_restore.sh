@@ -3,6 +3,12 @@
 # the vramstream plugin (BO contents through SDMA and stream files), killed,
 # restored, and finishes with the digest of an uninterrupted run, every step
 # once. The dump log reports per GPU bytes moved, image bytes and GB/s.
+# The workload maps its VRAM and GTT BOs through the render node and its
+# doorbells through /dev/kfd (as libhsakmt does) and reads and writes VRAM and
+# GTT through those mappings every step: criu's dump takes them as device VMAs
+# (HANDLE_DEVICE_VMA accepted), its restore re-creates them where
+# UPDATE_VMA_MAP says ("New mmap"), and with 2 GPUs both hand out the same DRM
+# offsets, so a mapping re-created at the wrong offset or GPU changes the digest.
 # Usage: plugin_dump_restore.sh GPUS  (VRAMSTREAM_STREAMS=N: stripe each stream;
 # VRAMSTREAM_RESTORE_OVERLAP=0: contents restored inside the task, not by
 # criu's process while it restores the rest)
@@ -34,7 +40,17 @@ parts=${VRAMSTREAM_STREAMS:-1}
 [ "$(ls "$E2E_TMP/img"/*.vrs | wc -l)" = $((gpus * parts)) ] ||
 	e2e_fail "expected $((gpus * parts)) stream files, found: $(ls "$E2E_TMP/img"/*.vrs)"
 
+# Three device VMAs per GPU: VRAM and GTT through renderD*, doorbells through /dev/kfd.
+n=$(grep -c 'Found device file mapping, plugin is available' "$E2E_TMP/dump.log" || true)
+[ "$n" = $((3 * gpus)) ] || e2e_fail "criu accepted $n device VMAs, expected $((3 * gpus))"
+for dev in /dev/kfd /dev/dri/renderD128; do
+	grep -q "Dumping path for -3 fd via self [0-9]* \[$dev\]" "$E2E_TMP/dump.log" ||
+		e2e_fail "no device mapping of $dev in the dump log"
+done
+
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+n=$(grep -c 'New mmap .*->' "$E2E_TMP/restore.log" || true)
+[ "$n" = $((3 * gpus)) ] || e2e_fail "criu re-created $n device VMAs at new offsets, expected $((3 * gpus))"
 grep -q "vramstream: resume of pid $WL_PID: GPU queues running" "$E2E_TMP/restore.log" ||
 	e2e_fail "no RESUME from RESUME_DEVICES_LATE in the restore log"
 if [ "${VRAMSTREAM_RESTORE_OVERLAP:-1}" = 1 ]; then

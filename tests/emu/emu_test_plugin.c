@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The emulator's own end-to-end CRIU plugin (not the product plugin): the
- * minimum a KFD checkpoint needs, with BO contents copied by reading and
- * writing the emulator's dmabuf memfds directly.
- *   DUMP_EXT_FILE (in criu):      PROCESS_INFO, CHECKPOINT, save, UNPAUSE
+ * minimum a KFD checkpoint needs, with BO contents copied through CPU
+ * mappings of the BOs' dma-bufs.
+ *   DUMP_EXT_FILE (in criu):      PROCESS_INFO, CHECKPOINT, save, UNPAUSE;
+ *                                 a render node: its minor
+ *   HANDLE_DEVICE_VMA (criu):     mappings of /dev/kfd and render nodes
  *   RESTORE_EXT_FILE (in task):   open /dev/kfd and render nodes, RESTORE,
- *                                 write BO contents back
+ *                                 write BO contents back; a render node: the
+ *                                 one the VM came from
+ *   UPDATE_VMA_MAP (in task):     restored offset, fd the kernel maps it by
  *   RESUME_DEVICES_LATE (criu):   RESUME(pid)
+ * It restores onto the same GPUs only (same render minors).
  * Built with -DEMU_TEST_RESUME_EARLY=1 it also issues RESUME from
  * RESTORE_EXT_FILE, before criu has put the task's VMAs back, which the
  * emulator (as the kernel) must refuse, failing the restore.
@@ -20,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -45,6 +51,10 @@ struct etp_header {
 	uint64_t priv_data_size;
 };
 
+#define ETP_DRM_MAJOR 226 /* include/drm/drm.h: DRM_MAJOR */
+/* Files the plugin keeps in the task sit here, above the workload's (criu restores those later). */
+#define ETP_FD_BASE 900
+
 static int etp_is_kfd(int fd)
 {
 	struct stat st, kst;
@@ -53,6 +63,29 @@ static int etp_is_kfd(int fd)
 		return 0;
 	return S_ISCHR(st.st_mode) && st.st_rdev == kst.st_rdev;
 }
+
+/* Render minor of a render-node fd, or -1. */
+static int etp_render_fd_minor(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != ETP_DRM_MAJOR)
+		return -1;
+	return (int)minor(st.st_rdev);
+}
+
+/* What RESTORE gave, for UPDATE_VMA_MAP and render-node files (one task at a time). */
+struct etp_remap {
+	int minor; /* -1: a /dev/kfd offset */
+	uint64_t old_off, new_off, size;
+};
+static struct {
+	pid_t pid;
+	int kfd;
+	int drm_fd[256]; /* by render minor, the files the VMs came from */
+	struct etp_remap *remaps;
+	uint32_t n_remaps;
+} etp_rs = { .kfd = -1 };
 
 static int etp_write_all(int fd, const void *buf, size_t len)
 {
@@ -88,27 +121,23 @@ static int etp_read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-/* Copies len bytes between an fd (at offset 0) and a stream fd. */
+/* Copies len bytes between a BO's dma-buf (mapped: dma-bufs have no read/write) and a stream fd. */
 static int etp_copy(int from, int to, uint64_t len, int from_is_bo)
 {
-	static char buf[1 << 20];
-	uint64_t off = 0;
-	int err = 0;
+	int bo = from_is_bo ? from : to;
+	uint8_t *map;
+	int err;
 
-	while (!err && off < len) {
-		size_t n = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
-
-		if (from_is_bo) {
-			err = pread(from, buf, n, (off_t)off) == (ssize_t)n ? 0 : -EIO;
-			if (!err)
-				err = etp_write_all(to, buf, n);
-		} else {
-			err = etp_read_all(from, buf, n);
-			if (!err)
-				err = pwrite(to, buf, n, (off_t)off) == (ssize_t)n ? 0 : -EIO;
-		}
-		off += n;
-	}
+	if (!len)
+		return 0;
+	map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bo, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	if (from_is_bo)
+		err = etp_write_all(to, map, len);
+	else
+		err = etp_read_all(from, map, len);
+	munmap(map, len);
 	return err;
 }
 
@@ -226,6 +255,143 @@ static int etp_render_minor(uint32_t gpu_id)
 	return -ENOENT;
 }
 
+static void etp_state_for_task(void)
+{
+	if (etp_rs.pid == getpid())
+		return;
+	free(etp_rs.remaps);
+	etp_rs.remaps = NULL;
+	etp_rs.n_remaps = 0;
+	etp_rs.kfd = -1;
+	for (int m = 0; m < 256; m++)
+		etp_rs.drm_fd[m] = -1;
+	etp_rs.pid = getpid();
+}
+
+/* The task's file of render node @minor, opened once: the VM comes from it, mappings go through it.
+ */
+static int etp_drm_fd(int minor)
+{
+	char name[64];
+
+	etp_state_for_task();
+	if (minor < 0 || minor > 255)
+		return -EINVAL;
+	if (etp_rs.drm_fd[minor] < 0) {
+		int fd;
+
+		snprintf(name, sizeof(name), "/dev/dri/renderD%d", minor);
+		fd = open(name, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		etp_rs.drm_fd[minor] = fcntl(fd, F_DUPFD_CLOEXEC, ETP_FD_BASE);
+		close(fd);
+		if (etp_rs.drm_fd[minor] < 0)
+			return -errno;
+	}
+	return etp_rs.drm_fd[minor];
+}
+
+/* Old and restored offsets of every BO, by device, for UPDATE_VMA_MAP. */
+static int etp_remember(int kfd, const struct kfd_criu_device_bucket *devs, uint32_t ndevs,
+			const struct kfd_criu_bo_bucket *bos, uint32_t nbos)
+{
+	etp_state_for_task();
+	etp_rs.kfd = fcntl(kfd, F_DUPFD_CLOEXEC, ETP_FD_BASE);
+	etp_rs.remaps = calloc(nbos + 1, sizeof(*etp_rs.remaps));
+	if (etp_rs.kfd < 0 || !etp_rs.remaps)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < nbos; i++) {
+		struct etp_remap *r = &etp_rs.remaps[etp_rs.n_remaps++];
+
+		r->minor = -1;
+		if (bos[i].alloc_flags &
+		    (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_GTT)) {
+			for (uint32_t k = 0; k < ndevs; k++)
+				if (devs[k].user_gpu_id == bos[i].gpu_id)
+					r->minor = etp_render_minor(devs[k].actual_gpu_id);
+			if (r->minor < 0)
+				return -ENOENT;
+		}
+		r->old_off = bos[i].offset;
+		r->new_off = bos[i].restored_offset;
+		r->size = (bos[i].size + 4095) & ~4095ULL;
+	}
+	return 0;
+}
+
+/* A render-node file: the task's file of that node, which the VM came from. */
+static int etp_restore_render(int id)
+{
+	char name[64];
+	int img, minor = -1, fd;
+
+	snprintf(name, sizeof(name), "emu-render-%d.img", id);
+	img = openat(criu_get_image_dir(), name, O_RDONLY | O_CLOEXEC);
+	if (img < 0)
+		return -ENOTSUP; /* not ours */
+	if (etp_read_all(img, &minor, sizeof(minor)))
+		minor = -1;
+	close(img);
+	fd = etp_drm_fd(minor);
+	if (fd < 0)
+		return fd;
+	fd = fcntl(fd, F_DUPFD, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+static int etp_dump_render(int fd, int id)
+{
+	char name[64];
+	int img, minor = etp_render_fd_minor(fd), err;
+
+	snprintf(name, sizeof(name), "emu-render-%d.img", id);
+	img = openat(criu_get_image_dir(), name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (img < 0)
+		return -errno;
+	err = etp_write_all(img, &minor, sizeof(minor));
+	close(img);
+	return err;
+}
+
+static int etp_handle_device_vma(int fd, const struct stat *st)
+{
+	struct stat kst;
+
+	if (S_ISCHR(st->st_mode) && major(st->st_rdev) == ETP_DRM_MAJOR)
+		return 0;
+	if (S_ISCHR(st->st_mode) && stat("/dev/kfd", &kst) == 0 && st->st_rdev == kst.st_rdev)
+		return 0;
+	return -ENOTSUP;
+}
+
+/* criu's open_filemap takes new_pgoff only when this returns 1, and maps through *plugin_fd. */
+static int etp_update_vma_map(const char *path, const uint64_t addr, const uint64_t old_pgoff,
+			      uint64_t *new_pgoff, int *plugin_fd)
+{
+	int minor = -1, n = 0;
+
+	if (strcmp(path, "/dev/kfd") != 0 &&
+	    !(sscanf(path, "/dev/dri/renderD%d%n", &minor, &n) == 1 && path[n] == '\0'))
+		return -ENOTSUP;
+	for (uint32_t i = 0; i < etp_rs.n_remaps; i++) {
+		const struct etp_remap *r = &etp_rs.remaps[i];
+		int fd = minor < 0 ? etp_rs.kfd : etp_rs.drm_fd[minor];
+
+		if (r->minor != minor || old_pgoff < r->old_off ||
+		    old_pgoff - r->old_off >= (minor < 0 ? 1 : r->size))
+			continue;
+		*new_pgoff = r->new_off + (old_pgoff - r->old_off);
+		*plugin_fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (*plugin_fd < 0)
+			return -EBADF;
+		return 1;
+	}
+	pr_err("no restored BO for the mapping at 0x%llx of %s, offset 0x%llx",
+	       (unsigned long long)addr, path, (unsigned long long)old_pgoff);
+	return -ENOENT;
+}
+
 static int etp_restore(int id)
 {
 	struct kfd_ioctl_criu_args a = { .op = KFD_CRIU_OP_RESTORE };
@@ -233,14 +399,14 @@ static int etp_restore(int id)
 	struct kfd_criu_bo_bucket *bos = NULL;
 	struct etp_header h;
 	void *priv = NULL;
-	int drm[16], ndrm = 0, img, kfd = -1, err;
+	int img, kfd = -1, err;
 	char name[64];
 	uint32_t i;
 
 	snprintf(name, sizeof(name), "emu-kfd-%d.img", id);
 	img = openat(criu_get_image_dir(), name, O_RDONLY | O_CLOEXEC);
 	if (img < 0)
-		return -ENOTSUP; /* not ours */
+		return etp_restore_render(id);
 	err = etp_read_all(img, &h, sizeof(h));
 	if (!err && (h.magic != ETP_MAGIC || h.num_devices > 16))
 		err = -EINVAL;
@@ -274,13 +440,11 @@ static int etp_restore(int id)
 			pr_err("no render node for gpu 0x%x", devs[i].actual_gpu_id);
 			goto out;
 		}
-		snprintf(name, sizeof(name), "/dev/dri/renderD%d", minor);
-		drm[ndrm] = open(name, O_RDWR | O_CLOEXEC);
-		if (drm[ndrm] < 0) {
-			err = -errno;
+		err = etp_drm_fd(minor);
+		if (err < 0)
 			goto out;
-		}
-		devs[i].drm_fd = (uint32_t)drm[ndrm++];
+		devs[i].drm_fd = (uint32_t)err;
+		err = 0;
 	}
 	a.devices = (uint64_t)(uintptr_t)devs;
 	a.bos = (uint64_t)(uintptr_t)bos;
@@ -301,6 +465,8 @@ static int etp_restore(int id)
 			err = etp_copy(img, (int)bos[i].dmabuf_fd, bos[i].size, 0);
 		close((int)bos[i].dmabuf_fd);
 	}
+	if (!err)
+		err = etp_remember(kfd, devs, h.num_devices, bos, h.num_bos);
 	if (err)
 		goto out;
 	if (EMU_TEST_RESUME_EARLY) {
@@ -317,8 +483,6 @@ static int etp_restore(int id)
 	}
 	pr_info("restored KFD state of pid %d: %u BOs", (int)getpid(), h.num_bos);
 out:
-	while (ndrm)
-		close(drm[--ndrm]);
 	close(img);
 	free(devs);
 	free(bos);
@@ -355,7 +519,9 @@ static int etp_resume_late(int pid)
 
 static int etp_dump_file(int fd, int id)
 {
-	return etp_is_kfd(fd) ? etp_dump(fd, id) : -ENOTSUP;
+	if (etp_is_kfd(fd))
+		return etp_dump(fd, id);
+	return etp_render_fd_minor(fd) >= 0 ? etp_dump_render(fd, id) : -ENOTSUP;
 }
 
 static int etp_init(int stage)
@@ -373,4 +539,6 @@ CR_PLUGIN_REGISTER("emu-test", etp_init, etp_exit)
 #pragma GCC visibility pop
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__DUMP_EXT_FILE, etp_dump_file)
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESTORE_EXT_FILE, etp_restore)
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__HANDLE_DEVICE_VMA, etp_handle_device_vma)
+CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__UPDATE_VMA_MAP, etp_update_vma_map)
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESUME_DEVICES_LATE, etp_resume_late)

@@ -62,8 +62,10 @@ static void t_root(const char *dir)
 	snprintf(path, sizeof(path), "%s/dev/kfd", root);
 	CHECK(stat(path, &st) == 0 && S_ISCHR(st.st_mode) &&
 	      st.st_rdev == makedev(EMU_STANDIN_MAJOR, EMU_STANDIN_MINOR));
+	/* A render node is its GPU's aperture: a file the kernel maps by offset (emu_aperture.h).
+	 */
 	snprintf(path, sizeof(path), "%s/dev/dri/renderD129", root);
-	CHECK(stat(path, &st) == 0 && S_ISCHR(st.st_mode));
+	CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode));
 
 	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/1/gpu_id");
 	CHECK(s && strtoul(s, NULL, 10) == cfg.gpus[0].gpu_id && s[strlen(s) - 1] == '\n');
