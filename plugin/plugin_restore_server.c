@@ -350,6 +350,11 @@ static int peer_of(int conn, pid_t *pid, char *err, size_t err_len)
 		errf(err, err_len, "caller uid %u is not criu's", (unsigned int)cr.uid);
 		return -EPERM;
 	}
+	/*
+	 * The task's pid in criu's namespace whatever namespace the task is in
+	 * (net/core/sock.c, SO_PEERCRED: pid_vnr, for the reader): the number
+	 * criu later passes RESUME_DEVICES_LATE, which waits by it.
+	 */
 	*pid = cr.pid;
 	return 0;
 }
