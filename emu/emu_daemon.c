@@ -124,6 +124,7 @@ static int emu_daemon_bo_by_offset(struct emu_daemon *d, const struct emu_dreq *
 	struct emu_kproc *owner;
 	struct emu_bo_info *info;
 	struct emu_bo *bo;
+	pid_t seen;
 	int err;
 
 	if (rq->req.gpu_index >= d->cfg.num_gpus)
@@ -139,7 +140,11 @@ static int emu_daemon_bo_by_offset(struct emu_daemon *d, const struct emu_dreq *
 	info->va = bo->va;
 	info->alloc_flags = bo->flags;
 	info->gpu_id = d->cfg.gpus[bo->gpu_index].gpu_id;
-	info->owner_pid = (uint32_t)owner->pid;
+	/* The shim compares it with its getpid(): the owner as the caller sees it. */
+	err = emu_pid_ns_nr(owner->pid, rq->caller, &seen);
+	if (err)
+		return err;
+	info->owner_pid = (uint32_t)seen;
 	return 0;
 }
 

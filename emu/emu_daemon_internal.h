@@ -202,6 +202,17 @@ int emu_mem_proc_check(pid_t pid, uint64_t addr, uint64_t len);
 bool emu_mem_proc_stopped(pid_t pid);
 pid_t emu_mem_tracer(pid_t pid);
 
+/*
+ * emu_pid_ns.c: processes are known by their host pid (SO_PEERCRED in the
+ * daemon); these give the numbers the kernel would report or take.
+ */
+/* @host_pid's number in its own, innermost pid namespace. */
+int emu_pid_ns_own(pid_t host_pid, pid_t *own);
+/* @host_pid's number as @viewer (a host pid) sees it; 0 when it cannot see it. */
+int emu_pid_ns_nr(pid_t host_pid, pid_t viewer, pid_t *nr);
+/* The process that @caller (a host pid) knows as @nr, or NULL (find_vpid). */
+struct emu_kproc *emu_pid_ns_find(struct emu_daemon *d, pid_t caller, pid_t nr);
+
 /* emu_kfd_ioctl.c */
 int emu_kfd_handle_ioctl(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep);
 int emu_kfd_handle_mmap(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep);

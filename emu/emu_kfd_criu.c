@@ -113,12 +113,22 @@ static int emu_criu_process_info(struct emu_daemon *d, struct emu_kproc *p,
 				 struct kfd_ioctl_criu_args *a)
 {
 	uint64_t priv_size;
+	pid_t own;
+	int err;
 
 	if (!d->cfg.num_gpus)
 		return -ENODEV;
+	/*
+	 * criu_process_info: task_pid_nr_ns(p->lead_thread,
+	 * task_active_pid_ns(p->lead_thread)), the pid in the process's own
+	 * namespace, not the caller's (criu's host pid of it differs in a container).
+	 */
+	err = emu_pid_ns_own(p->pid, &own);
+	if (err)
+		return err;
 	emu_criu_evict(p);
 	p->queues_paused = true;
-	a->pid = (uint32_t)p->pid;
+	a->pid = (uint32_t)own;
 	emu_criu_counts(d, p, &a->num_devices, &a->num_bos, &a->num_objects, &priv_size);
 	a->priv_data_size = priv_size;
 	return 0;
@@ -498,10 +508,14 @@ static int emu_criu_restore(struct emu_daemon *d, struct emu_kproc *p,
  * at once: every userptr range and queue ring must be mapped in the target
  * (process_vm_readv), else -EFAULT and the process stays evicted, so RESUME
  * issued before criu has put the VMAs back fails (DESIGN.md).
+ *
+ * args->pid is looked up in the caller's pid namespace (find_get_pid ->
+ * find_vpid; criu calls it from the host's, with the host pid), an unknown
+ * one is -ESRCH (kfd_lookup_process_by_pid).
  */
-static int emu_criu_resume(struct emu_daemon *d, const struct kfd_ioctl_criu_args *a)
+static int emu_criu_resume(struct emu_daemon *d, pid_t caller, const struct kfd_ioctl_criu_args *a)
 {
-	struct emu_kproc *t = emu_kproc_find(d, (pid_t)a->pid);
+	struct emu_kproc *t = emu_pid_ns_find(d, caller, (pid_t)a->pid);
 	struct emu_queue *q;
 	struct emu_bo *bo;
 	int err;
@@ -551,7 +565,7 @@ int emu_kfd_criu_op(struct emu_daemon *d, struct emu_kproc *p, const struct emu_
 		return emu_criu_restore(d, p, &in, rq->payload + sizeof(in),
 					rq->req.payload_len - sizeof(in), rep);
 	case KFD_CRIU_OP_RESUME:
-		return emu_criu_resume(d, &in);
+		return emu_criu_resume(d, rq->caller, &in);
 	}
 	return -EINVAL;
 }

@@ -749,7 +749,11 @@ static int emu_kfd_dispatch(struct emu_kctx *c, unsigned long request)
 
 /*
  * kfd_ioctl: unknown numbers are -ENOTTY; only the process that opened the
- * file may use it, except for CRIU ops from its ptrace parent (criu).
+ * file may use it, except for CRIU ops from its ptrace parent (criu). The
+ * kernel compares tasks (ptrace_parent(process->lead_thread) == current);
+ * here both sides are host pids: SO_PEERCRED's, and TracerPid as the
+ * daemon's (host) /proc shows it (fs/proc/array.c, task_state:
+ * task_tgid_nr_ns(tracer, ns) in the namespace of that /proc).
  */
 int emu_kfd_handle_ioctl(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep)
 {

@@ -15,6 +15,7 @@
 #include "plugin_image.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
+#include "plugin_pid_ns.h"
 #include "plugin_progress.h"
 #include "plugin_restore.h"
 #include "plugin_topology.h"
@@ -565,9 +566,21 @@ int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *s
 		       pid_t pid)
 {
 	struct restore_server_done done;
-	int kfd, r;
+	char who[64];
+	pid_t own = pid;
+	int kfd, r, ns_err;
 
 	(void)cfg;
+	/*
+	 * @pid is the task's pid in criu's namespace; its image is named by its
+	 * own one (plugin_pid_ns.h). The restore server knows the task by
+	 * @pid as well; KFD RESUME takes @pid too.
+	 */
+	ns_err = plugin_pid_ns_own(pid, &own);
+	if (ns_err || own == pid)
+		snprintf(who, sizeof(who), "pid %d", (int)pid);
+	else
+		snprintf(who, sizeof(who), "pid %d (pid %d in its namespace)", (int)pid, (int)own);
 	if (srv) {
 		struct plugin_progress progress;
 		double t0 = now_s();
@@ -578,33 +591,36 @@ int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *s
 
 			log_jobs(pid, done.jobs, done.n_jobs);
 			if (done.status) {
-				pr_err("restore of pid %d: BO contents could not be restored",
-				       (int)pid);
+				pr_err("restore of %s: BO contents could not be restored", who);
 				return kill_unrestored(pid, done.status);
 			}
 			/* From hand-over to done, all but the wait ran beside criu. */
 			beside = done.finished - done.submitted - waited;
-			pr_info("restore of pid %d: BO contents restored by criu's process in "
+			pr_info("restore of %s: BO contents restored by criu's process in "
 				"%.3f s (queued %.3f s), %.3f s of it while criu restored the "
 				"rest; resume waited %.3f s",
-				(int)pid, done.finished - done.started,
-				done.started - done.submitted, beside > 0 ? beside : 0.0, waited);
+				who, done.finished - done.started, done.started - done.submitted,
+				beside > 0 ? beside : 0.0, waited);
 		}
 	}
-	if (plugin_restore_find_kfd_image(dirfd, pid) < 0)
+	if (ns_err) /* a task criu just restored has a /proc entry; outside a pid namespace */
+		pr_warn("resume of %s: cannot read its pid in its own namespace (%s); looking "
+			"its image up by this one",
+			who, strerror(-ns_err));
+	if (plugin_restore_find_kfd_image(dirfd, own) < 0)
 		return 0; /* no GPU state of ours in this task */
 	kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
 	if (kfd < 0) {
 		r = -errno;
-		pr_err("resume of pid %d: cannot open /dev/kfd: %s", (int)pid, strerror(-r));
+		pr_err("resume of %s: cannot open /dev/kfd: %s", who, strerror(-r));
 		return kill_unrestored(pid, r);
 	}
 	r = kfd_criu_resume(kfd, pid);
 	close(kfd);
 	if (r) {
-		pr_err("resume of pid %d: KFD RESUME failed: %s", (int)pid, strerror(-r));
+		pr_err("resume of %s: KFD RESUME failed: %s", who, strerror(-r));
 		return kill_unrestored(pid, r);
 	}
-	pr_info("resume of pid %d: GPU queues running", (int)pid);
+	pr_info("resume of %s: GPU queues running", who);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,6 +117,8 @@ struct restore_server {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping, discard;
+	unsigned int own_fs; /* threads that left criu's fs_struct (thread_own_fs) */
+	int own_fs_err;
 	int cancel;	      /* set when stopping with discard: running copies end early */
 	struct request *head; /* every request, oldest first */
 };
@@ -347,6 +350,11 @@ static int peer_of(int conn, pid_t *pid, char *err, size_t err_len)
 		errf(err, err_len, "caller uid %u is not criu's", (unsigned int)cr.uid);
 		return -EPERM;
 	}
+	/*
+	 * The task's pid in criu's namespace whatever namespace the task is in
+	 * (net/core/sock.c, SO_PEERCRED: pid_vnr, for the reader): the number
+	 * criu later passes RESUME_DEVICES_LATE, which waits by it.
+	 */
 	*pid = cr.pid;
 	return 0;
 }
@@ -391,11 +399,33 @@ static void serve_connection(struct restore_server *s, int conn)
 	send_reply(conn, r, err);
 }
 
+/*
+ * Threads share their process's fs_struct (pthread_create passes CLONE_FS),
+ * and criu's process must be the only user of its own to enter the restored
+ * mount namespace: setns(CLONE_NEWNS) is -EINVAL otherwise (fs/namespace.c,
+ * mntns_install: fs->users != 1), which fails the restore of any task in a
+ * mount namespace of its own (criu/mount.c, "Switching to new ns to clean
+ * ghosts"). So each thread takes a copy of its own first (kernel/fork.c,
+ * ksys_unshare -> unshare_fs), and threads they start share that copy.
+ */
+static void thread_own_fs(struct restore_server *s)
+{
+	int r = unshare(CLONE_FS) ? -errno : 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (r && !s->own_fs_err)
+		s->own_fs_err = r;
+	s->own_fs++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
 static void *rx_main(void *arg)
 {
 	struct restore_server *s = arg;
 	struct pollfd pfd[2] = { { s->listen_fd, POLLIN, 0 }, { s->stop_fd, POLLIN, 0 } };
 
+	thread_own_fs(s);
 	for (;;) {
 		int conn;
 
@@ -449,6 +479,7 @@ static void *copy_main(void *arg)
 {
 	struct restore_server *s = arg;
 
+	thread_own_fs(s);
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		struct request *q = next_runnable(s);
@@ -544,6 +575,15 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 		goto fail;
 	}
 	s->rx_started = true;
+	pthread_mutex_lock(&s->lock);
+	while (s->own_fs < s->copy_started + 1)
+		pthread_cond_wait(&s->cond, &s->lock);
+	r = s->own_fs_err;
+	pthread_mutex_unlock(&s->lock);
+	if (r) {
+		errf(err, err_len, "unshare(CLONE_FS) in a server thread: %s", strerror(-r));
+		goto fail;
+	}
 	*out = s;
 	return 0;
 fail:

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kfd_ioctl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,6 +397,74 @@ static void t_exit_cleanup(void)
 	CHECK_EQ_INT(after.num_bos, before.num_bos);
 }
 
+/*
+ * In pid 1 of a new pid namespace, under a helper that stays in the host's.
+ * Returns the failed checks; the helper releases it through @go.
+ */
+static int t_pid_ns_init(int ready, int go)
+{
+	struct kfd_ioctl_criu_args a = { .op = KFD_CRIU_OP_PROCESS_INFO };
+	int fd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
+	char x = 0;
+
+	CHECK_EQ_INT(getpid(), 1);
+	CHECK(fd >= 0);
+	CHECK_EQ_INT(t_acquire(fd, 0), 0);
+	CHECK_EQ_INT(t_criu(fd, &a), 0);
+	/* criu_process_info: the pid in the process's own namespace */
+	CHECK_EQ_INT(a.pid, 1);
+	/* criu_resume: find_vpid in the caller's namespace finds us (not restored: EINVAL) */
+	memset(&a, 0, sizeof(a));
+	a.op = KFD_CRIU_OP_RESUME;
+	a.pid = 1;
+	CHECK_EQ_INT(t_criu(fd, &a), -EINVAL);
+	if (write(ready, &x, 1) != 1 || read(go, &x, 1) != 1)
+		test_failures++;
+	return test_failures;
+}
+
+/* The helper, in the host's namespace: RESUME takes host pids from it. */
+static int t_pid_ns_helper(void)
+{
+	struct kfd_ioctl_criu_args a = { .op = KFD_CRIU_OP_RESUME };
+	int ready[2], go[2], status = -1, fd;
+	pid_t init;
+	char x = 0;
+
+	if (pipe(ready) || pipe(go) || unshare(CLONE_NEWPID))
+		return 1;
+	init = fork();
+	if (init == 0)
+		_exit(t_pid_ns_init(ready[1], go[0]) ? 1 : 0);
+	CHECK(init > 1);
+	CHECK(read(ready[0], &x, 1) == 1);
+	fd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	a.pid = (uint32_t)init;
+	CHECK_EQ_INT(t_criu(fd, &a), -EINVAL); /* found by its host pid */
+	a.pid = 1;
+	CHECK_EQ_INT(t_criu(fd, &a), -ESRCH); /* host pid 1 holds no KFD state */
+	CHECK(write(go[1], &x, 1) == 1);
+	CHECK(waitpid(init, &status, 0) == init);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return test_failures;
+}
+
+/*
+ * EXPECT: pids follow kfd_chardev.c in a pid namespace: PROCESS_INFO reports
+ * the process's own pid (1), RESUME looks its pid up in the caller's namespace.
+ */
+static void t_pid_ns(void)
+{
+	int status = -1;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(t_pid_ns_helper() ? 1 : 0);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
@@ -408,5 +477,6 @@ int main(void)
 	t_restore();
 	t_wrong_process();
 	t_exit_cleanup();
+	t_pid_ns();
 	return test_finish("test_emu_kfd");
 }
