@@ -43,6 +43,13 @@ parts=${VRAMSTREAM_STREAMS:-1}
 # Three device VMAs per GPU: VRAM and GTT through renderD*, doorbells through /dev/kfd.
 n=$(grep -c 'Found device file mapping, plugin is available' "$E2E_TMP/dump.log" || true)
 [ "$n" = $((3 * gpus)) ] || e2e_fail "criu accepted $n device VMAs, expected $((3 * gpus))"
+# DRM offsets are per device: with 2 GPUs the same offsets are mapped on both nodes.
+if [ "$gpus" -ge 2 ]; then
+	offs() { sed -n "s/^.*smaps entry: [0-9a-f]*-[0-9a-f]* [rwxsp-]* \([0-9a-f]*\) .*\/renderD$1\$/\1/p" \
+		"$E2E_TMP/dump.log" | sort -u; }
+	[ -n "$(comm -12 <(offs 128) <(offs 129))" ] ||
+		e2e_fail "the two GPUs' BO mappings have no offset in common (offs 128: $(offs 128))"
+fi
 for dev in /dev/kfd /dev/dri/renderD128; do
 	grep -q "Dumping path for -3 fd via self [0-9]* \[$dev\]" "$E2E_TMP/dump.log" ||
 		e2e_fail "no device mapping of $dev in the dump log"
