@@ -256,7 +256,7 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	unsigned int n_jobs = 0, used = 0;
 	pid_t pid = getpid();
 	bool handed = false;
-	char dir[PATH_MAX], link[64];
+	char dir[PATH_MAX], link[64], why[512];
 	double t0 = now_s();
 	int kfd = -1, r;
 	ssize_t n;
@@ -276,6 +276,11 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		r = -errno;
 		pr_err("restore of pid %d: cannot open /dev/kfd: %s (is the amdgpu driver loaded?)",
 		       (int)pid, strerror(-r));
+		goto out;
+	}
+	r = kfd_check_version(kfd, why, sizeof(why));
+	if (r) {
+		pr_err("restore of pid %d: %s", (int)pid, why);
 		goto out;
 	}
 
@@ -404,8 +409,6 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		n_jobs++;
 	}
 	if (srv && n_jobs) {
-		char why[512];
-
 		if (!restore_server_submit(srv, jobs, n_jobs, why, sizeof(why))) {
 			handed = true;
 			pr_info("restore of pid %d: BO contents of %u GPU(s) handed to criu's "
