@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "plugin_criu_img.h"
 #include "plugin_dump.h"
 #include "plugin_image.h"
 #include "plugin_kfd.h"
@@ -21,13 +22,18 @@
 #include "plugin_transfer.h"
 
 /*
- * File numbers for render nodes the plugin opens inside the restored task
- * start here, away from the low numbers criu is about to restore. The KFD
- * keeps its own reference to the file it acquired the VM from
- * (kfd_chardev.c: criu_restore_devices -> kfd_process_device_init_vm), so a
- * later dup2 over one of these numbers by criu would not break the GPU.
+ * Files the plugin keeps open inside a restored task (the render nodes it
+ * restored BOs on) must survive the rest of criu's restore: UPDATE_VMA_MAP
+ * maps BOs through them after criu has put the task's own fds in place, and
+ * the DRM file must be the one holding the BO's handle. criu restores the
+ * task's fds at their numbers (refusing a number already in use:
+ * criu/util.c, reopen_fd_as_safe) and keeps its service fds at fixed numbers
+ * above them, with at least CRIU_SFD_PAD numbers free between the task's
+ * highest fd and the first service fd (criu/servicefd.c,
+ * choose_service_fd_base: "Safety pad"). Our files go there, counted from
+ * the task's highest fd in the image.
  */
-#define RENDER_FD_BASE 600
+#define CRIU_SFD_PAD 16
 
 /*
  * State of the restore within one restored task (RESTORE_EXT_FILE and
@@ -46,6 +52,7 @@ static struct restore_state {
 	struct topo_system src, dst;
 	unsigned int map[TOPO_MAX_GPUS];
 	int render_fd[TOPO_MAX_GPUS]; /* by dst index, -1 when closed */
+	int fd_floor, fd_ceil;	      /* our files go in [fd_floor, fd_ceil); 0 until known */
 	struct vma_remap *remaps;
 	size_t n_remaps;
 } rs;
@@ -67,6 +74,48 @@ static void state_reset_for(pid_t pid)
 	rs.pid = pid;
 	for (int i = 0; i < TOPO_MAX_GPUS; i++)
 		rs.render_fd[i] = -1;
+}
+
+/* Where this task's files of ours may go, from criu's images of it. */
+static int ensure_fd_room(int dirfd)
+{
+	char why[512];
+	int max_fd, r;
+
+	if (rs.fd_ceil)
+		return 0;
+	r = criu_img_task_max_fd(dirfd, rs.pid, &max_fd, why, sizeof(why));
+	if (r) {
+		pr_err("restore of pid %d: cannot tell which fd numbers the task will hold: %s",
+		       (int)rs.pid, why);
+		return r;
+	}
+	rs.fd_floor = max_fd + 1;
+	rs.fd_ceil = rs.fd_floor + CRIU_SFD_PAD;
+	return 0;
+}
+
+/* A dup of @fd above every fd of the task and below criu's service fds. */
+static int dup_high(int fd, int flags)
+{
+	int hi = fcntl(fd, flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, rs.fd_floor);
+
+	if (hi < 0) {
+		int e = errno;
+
+		pr_err("restore of pid %d: no fd number free from %d on: %s", (int)rs.pid,
+		       rs.fd_floor, strerror(e));
+		return -e;
+	}
+	if (hi >= rs.fd_ceil) {
+		close(hi);
+		pr_err("restore of pid %d: no fd number left for the plugin's files between the "
+		       "task's highest fd %d and criu's service fds (criu leaves %d free there; "
+		       "the plugin keeps one per GPU and one for /dev/kfd)",
+		       (int)rs.pid, rs.fd_floor - 1, CRIU_SFD_PAD);
+		return -EMFILE;
+	}
+	return hi;
 }
 
 int plugin_restore_find_kfd_image(int dirfd, pid_t pid)
@@ -197,6 +246,8 @@ static int render_fd_for(unsigned int di)
 	uint32_t minor;
 	int fd, hi;
 
+	if (!rs.fd_ceil)
+		return -EINVAL; /* ensure_fd_room() first */
 	if (rs.render_fd[di] >= 0)
 		return rs.render_fd[di];
 	if (dst_minor(di, &minor))
@@ -209,10 +260,10 @@ static int render_fd_for(unsigned int di)
 		pr_err("restore of pid %d: cannot open %s: %s", (int)rs.pid, path, strerror(e));
 		return -e;
 	}
-	hi = fcntl(fd, F_DUPFD, RENDER_FD_BASE);
+	hi = dup_high(fd, 0);
 	close(fd);
 	if (hi < 0)
-		return -errno;
+		return hi;
 	rs.render_fd[di] = hi;
 	return hi;
 }
@@ -268,6 +319,8 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	if (r)
 		return r;
 	r = ensure_matched(cfg, img);
+	if (!r)
+		r = ensure_fd_room(dirfd);
 	if (r)
 		goto out;
 
@@ -488,6 +541,8 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 	r = load_kfd_image(dirfd, pid, kid, &img);
 	if (!r)
 		r = ensure_matched(cfg, img);
+	if (!r)
+		r = ensure_fd_room(dirfd);
 	if (r)
 		goto out;
 	si = src_index(rf->gpu_id);
