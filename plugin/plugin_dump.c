@@ -328,6 +328,36 @@ int plugin_dump_finish(struct plugin_dump_session *s)
 	return first;
 }
 
+/*
+ * The KFD's ioctl version, once per dump. KFD serves ioctls on a file only to
+ * the process that opened it, CRIU_OP excepted (kfd_chardev.c, kfd_ioctl),
+ * so criu's copy of the task's file will not do: the check opens its own, as
+ * upstream criu's amdgpu plugin does (kernel_supports_criu).
+ */
+static int dump_check_version(struct plugin_dump_session *s, int id)
+{
+	char why[512];
+	int fd, r;
+
+	if (s->kfd_version_ok)
+		return 0;
+	fd = open("/dev/kfd", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		pr_err("dump of KFD file %d: cannot open /dev/kfd to check its version: %s", id,
+		       strerror(-r));
+		return r;
+	}
+	r = kfd_check_version(fd, why, sizeof(why));
+	close(fd);
+	if (r) {
+		pr_err("dump of KFD file %d: %s", id, why);
+		return r;
+	}
+	s->kfd_version_ok = true;
+	return 0;
+}
+
 int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session *session, int dirfd,
 		    int fd, int id)
 {
@@ -339,6 +369,9 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 	double t0 = now_s();
 	int r, u;
 
+	r = dump_check_version(session, id);
+	if (r)
+		return r;
 	r = kfd_criu_process_info(fd, &d.info);
 	if (r) {
 		pr_err("dump of KFD file %d: PROCESS_INFO failed: %s", id, strerror(-r));

@@ -2,6 +2,7 @@
 #ifndef VRAMSTREAM_PLUGIN_DUMP_H
 #define VRAMSTREAM_PLUGIN_DUMP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "plugin_config.h"
@@ -21,6 +22,7 @@ struct plugin_dump_session {
 		uint32_t pid;
 	} * paused;
 	unsigned int n_paused, cap_paused;
+	bool kfd_version_ok; /* checked once per dump */
 };
 
 /*

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -80,6 +81,38 @@ int kfd_criu_resume(int kfd_fd, pid_t pid)
 	struct kfd_ioctl_criu_args args = { .op = KFD_CRIU_OP_RESUME, .pid = (uint32_t)pid };
 
 	return kfd_ioctl(kfd_fd, AMDKFD_IOC_CRIU_OP, &args);
+}
+
+int kfd_get_version(int kfd_fd, uint32_t *major, uint32_t *minor)
+{
+	struct kfd_ioctl_get_version_args args = { 0 };
+	int r = kfd_ioctl(kfd_fd, AMDKFD_IOC_GET_VERSION, &args);
+
+	if (r)
+		return r;
+	*major = args.major_version;
+	*minor = args.minor_version;
+	return 0;
+}
+
+int kfd_check_version(int kfd_fd, char *why, size_t why_len)
+{
+	uint32_t major, minor;
+	int r = kfd_get_version(kfd_fd, &major, &minor);
+
+	if (r) {
+		snprintf(why, why_len, "AMDKFD_IOC_GET_VERSION failed: %s", strerror(-r));
+		return r;
+	}
+	/* A major version bump would break the ioctl ABI altogether. */
+	if (major == KFD_CRIU_MIN_MAJOR && minor >= KFD_CRIU_MIN_MINOR)
+		return 0;
+	snprintf(why, why_len,
+		 "the kernel's KFD ioctl interface is version %u.%u; checkpoint/restore needs "
+		 "%u.%u or newer (AMDKFD_IOC_CRIU_OP came with 1.7 in Linux 5.18, dmabuf export "
+		 "of GTT BOs with 1.8): use a newer kernel or amdgpu-dkms driver",
+		 major, minor, KFD_CRIU_MIN_MAJOR, KFD_CRIU_MIN_MINOR);
+	return -EPROTONOSUPPORT;
 }
 
 int kfd_bo_has_contents(uint32_t alloc_flags)

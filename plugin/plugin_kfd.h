@@ -8,10 +8,21 @@
 #ifndef VRAMSTREAM_PLUGIN_KFD_H
 #define VRAMSTREAM_PLUGIN_KFD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include <linux/kfd_ioctl.h>
+
+/*
+ * The oldest KFD ioctl interface the plugin works with. 1.7 brought
+ * AMDKFD_IOC_CRIU_OP (Linux 5.18); 1.8 made CHECKPOINT and RESTORE hand out
+ * dmabuf fds for GTT BOs as well as VRAM ones, which the plugin copies with
+ * SDMA (linux/kfd_ioctl.h, the version history above KFD_IOCTL_MAJOR_VERSION;
+ * upstream criu's amdgpu plugin asks for the same: MIN_KFD_IOCTL_MINOR_VERSION).
+ */
+#define KFD_CRIU_MIN_MAJOR 1
+#define KFD_CRIU_MIN_MINOR 8
 
 struct kfd_criu_info {
 	uint32_t pid; /* the process the KFD file belongs to */
@@ -45,6 +56,16 @@ int kfd_criu_restore(int kfd_fd, struct kfd_criu_device_bucket *devs, uint32_t n
 
 /* RESUME for @pid, issued from criu once the task's VMAs are in place. */
 int kfd_criu_resume(int kfd_fd, pid_t pid);
+
+/* AMDKFD_IOC_GET_VERSION (kfd_chardev.c, kfd_ioctl_get_version). */
+int kfd_get_version(int kfd_fd, uint32_t *major, uint32_t *minor);
+
+/*
+ * Is the KFD behind @kfd_fd new enough for the CRIU operations? Returns 0,
+ * -EPROTONOSUPPORT when it is too old or of another major version, or the
+ * ioctl's error; @why then names the versions and the kernel needed.
+ */
+int kfd_check_version(int kfd_fd, char *why, size_t why_len);
 
 /* Does @flags describe a BO whose contents the plugin saves (VRAM, GTT)?
  * Userptr contents are process memory criu saves; doorbell and MMIO remap

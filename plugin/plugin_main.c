@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -177,9 +178,20 @@ CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__HANDLE_DEVICE_VMA, vramstream_handle_dev
 static int vramstream_update_vma_map(const char *path, const uint64_t addr,
 				     const uint64_t old_pgoff, uint64_t *new_pgoff, int *plugin_fd)
 {
-	if (strcmp(path, "/dev/kfd") && strncmp(path, "/dev/dri/renderD", 16))
-		return -ENOTSUP;
-	return plugin_restore_vma(path, addr, old_pgoff, new_pgoff, plugin_fd);
+	int r = plugin_restore_vma(path, addr, old_pgoff, new_pgoff, plugin_fd);
+
+	/*
+	 * criu 4.1 ignores this hook's errors (criu/files-reg.c, open_filemap):
+	 * it would map the VMA at its old offset, through a file it opens by
+	 * path, and the task would run on memory that is not its own. A task
+	 * that dies here makes criu fail the whole restore instead.
+	 */
+	if (r < 0 && r != -ENOTSUP) {
+		pr_err("restore of pid %d: killed, a device mapping of it cannot be restored",
+		       (int)getpid());
+		kill(getpid(), SIGKILL);
+	}
+	return r;
 }
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__UPDATE_VMA_MAP, vramstream_update_vma_map)
 

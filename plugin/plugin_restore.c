@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "plugin_criu_img.h"
 #include "plugin_dump.h"
 #include "plugin_image.h"
 #include "plugin_kfd.h"
@@ -20,35 +21,37 @@
 #include "plugin_restore.h"
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
+#include "plugin_vma.h"
 
 /*
- * File numbers for render nodes the plugin opens inside the restored task
- * start here, away from the low numbers criu is about to restore. The KFD
- * keeps its own reference to the file it acquired the VM from
- * (kfd_chardev.c: criu_restore_devices -> kfd_process_device_init_vm), so a
- * later dup2 over one of these numbers by criu would not break the GPU.
+ * Files the plugin keeps open inside a restored task (the render nodes it
+ * restored BOs on, its own dup of the KFD file) must survive the rest of
+ * criu's restore: UPDATE_VMA_MAP maps BOs through them after criu has put
+ * the task's own fds in place, and the DRM file must be the one holding the
+ * BO's handle. criu restores the task's fds at their numbers (refusing a
+ * number already in use: criu/util.c, reopen_fd_as_safe) and keeps its
+ * service fds at fixed numbers above them, with at least CRIU_SFD_PAD
+ * numbers free between the task's highest fd and the first service fd
+ * (criu/servicefd.c, choose_service_fd_base: "Safety pad"). Our files go
+ * there, counted from the task's highest fd in the image.
  */
-#define RENDER_FD_BASE 600
+#define CRIU_SFD_PAD 16
 
 /*
  * State of the restore within one restored task (RESTORE_EXT_FILE and
  * UPDATE_VMA_MAP run in the task, in criu's restore code, one call at a
  * time). Owned by this file.
  */
-struct vma_remap {
-	uint64_t old_offset;
-	uint64_t new_offset;
-	uint32_t dst_minor;
-};
-
 static struct restore_state {
 	pid_t pid; /* task the state belongs to */
 	bool matched;
 	struct topo_system src, dst;
 	unsigned int map[TOPO_MAX_GPUS];
 	int render_fd[TOPO_MAX_GPUS]; /* by dst index, -1 when closed */
-	struct vma_remap *remaps;
-	size_t n_remaps;
+	int kfd_fd;		      /* our dup of the restored KFD file, -1 when none */
+	int fd_floor, fd_ceil;	      /* our files go in [fd_floor, fd_ceil); 0 until known */
+	struct plugin_vma_bo *vma_bos;
+	size_t n_vma_bos;
 } rs;
 
 static double now_s(void)
@@ -63,11 +66,54 @@ static void state_reset_for(pid_t pid)
 {
 	if (rs.pid == pid)
 		return;
-	free(rs.remaps);
+	free(rs.vma_bos);
 	memset(&rs, 0, sizeof(rs));
 	rs.pid = pid;
+	rs.kfd_fd = -1;
 	for (int i = 0; i < TOPO_MAX_GPUS; i++)
 		rs.render_fd[i] = -1;
+}
+
+/* Where this task's files of ours may go, from criu's images of it. */
+static int ensure_fd_room(int dirfd)
+{
+	char why[512];
+	int max_fd, r;
+
+	if (rs.fd_ceil)
+		return 0;
+	r = criu_img_task_max_fd(dirfd, rs.pid, &max_fd, why, sizeof(why));
+	if (r) {
+		pr_err("restore of pid %d: cannot tell which fd numbers the task will hold: %s",
+		       (int)rs.pid, why);
+		return r;
+	}
+	rs.fd_floor = max_fd + 1;
+	rs.fd_ceil = rs.fd_floor + CRIU_SFD_PAD;
+	return 0;
+}
+
+/* A dup of @fd above every fd of the task and below criu's service fds. */
+static int dup_high(int fd, int flags)
+{
+	int hi = fcntl(fd, flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, rs.fd_floor);
+
+	if (hi < 0) {
+		int e = errno;
+
+		pr_err("restore of pid %d: no fd number free from %d on: %s", (int)rs.pid,
+		       rs.fd_floor, strerror(e));
+		return -e;
+	}
+	if (hi >= rs.fd_ceil) {
+		close(hi);
+		pr_err("restore of pid %d: no fd number left for the plugin's files between the "
+		       "task's highest fd %d and criu's service fds (criu leaves %d free there; "
+		       "the plugin keeps one per GPU and one for /dev/kfd)",
+		       (int)rs.pid, rs.fd_floor - 1, CRIU_SFD_PAD);
+		return -EMFILE;
+	}
+	return hi;
 }
 
 int plugin_restore_find_kfd_image(int dirfd, pid_t pid)
@@ -198,6 +244,8 @@ static int render_fd_for(unsigned int di)
 	uint32_t minor;
 	int fd, hi;
 
+	if (!rs.fd_ceil)
+		return -EINVAL; /* ensure_fd_room() first */
 	if (rs.render_fd[di] >= 0)
 		return rs.render_fd[di];
 	if (dst_minor(di, &minor))
@@ -210,10 +258,10 @@ static int render_fd_for(unsigned int di)
 		pr_err("restore of pid %d: cannot open %s: %s", (int)rs.pid, path, strerror(e));
 		return -e;
 	}
-	hi = fcntl(fd, F_DUPFD, RENDER_FD_BASE);
+	hi = dup_high(fd, 0);
 	close(fd);
 	if (hi < 0)
-		return -errno;
+		return hi;
 	rs.render_fd[di] = hi;
 	return hi;
 }
@@ -246,6 +294,45 @@ static void log_jobs(pid_t pid, const struct transfer_job *jobs, unsigned int n_
 	}
 }
 
+/*
+ * What UPDATE_VMA_MAP needs once criu re-creates the task's mappings: every
+ * restored BO with its old and new mmap offsets and GPUs, and a file of the
+ * restored KFD of our own (criu moves the one we return to the task's fd
+ * number, and the path "/dev/kfd" may not open inside a container).
+ */
+static int remember_vmas(const Vramstream__ProcessImage *img, const struct kfd_criu_bo_bucket *bos,
+			 int kfd)
+{
+	free(rs.vma_bos);
+	rs.n_vma_bos = 0;
+	rs.vma_bos = calloc(img->n_bos ? img->n_bos : 1, sizeof(*rs.vma_bos));
+	if (!rs.vma_bos)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->n_bos; i++) {
+		int si = src_index(img->bos[i]->gpu_id);
+		const Vramstream__DeviceEntry *dev = img->devices[si];
+
+		rs.vma_bos[rs.n_vma_bos++] = (struct plugin_vma_bo){
+			.addr = bos[i].addr,
+			.size = bos[i].size,
+			.old_offset = bos[i].offset,
+			.new_offset = bos[i].restored_offset,
+			.alloc_flags = bos[i].alloc_flags,
+			.src_minor = dev->has_render_minor ? (int)dev->render_minor : -1,
+			.dst_gpu_id = rs.dst.gpus[rs.map[si]].gpu_id,
+			.dst = rs.map[si],
+		};
+	}
+	if (rs.kfd_fd < 0) {
+		int fd = dup_high(kfd, O_CLOEXEC);
+
+		if (fd < 0)
+			return fd;
+		rs.kfd_fd = fd;
+	}
+	return 0;
+}
+
 int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv, int dirfd,
 		       int id)
 {
@@ -257,7 +344,7 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	unsigned int n_jobs = 0, used = 0;
 	pid_t pid = getpid();
 	bool handed = false;
-	char dir[PATH_MAX], link[64];
+	char dir[PATH_MAX], link[64], why[512];
 	double t0 = now_s();
 	int kfd = -1, r;
 	ssize_t n;
@@ -269,6 +356,8 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	if (r)
 		return r;
 	r = ensure_matched(cfg, img);
+	if (!r)
+		r = ensure_fd_room(dirfd);
 	if (r)
 		goto out;
 
@@ -277,6 +366,11 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		r = -errno;
 		pr_err("restore of pid %d: cannot open /dev/kfd: %s (is the amdgpu driver loaded?)",
 		       (int)pid, strerror(-r));
+		goto out;
+	}
+	r = kfd_check_version(kfd, why, sizeof(why));
+	if (r) {
+		pr_err("restore of pid %d: %s", (int)pid, why);
 		goto out;
 	}
 
@@ -325,21 +419,9 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		goto out;
 	}
 
-	/* Remember restored offsets for UPDATE_VMA_MAP. */
-	free(rs.remaps);
-	rs.remaps = calloc(img->n_bos ? img->n_bos : 1, sizeof(*rs.remaps));
-	rs.n_remaps = 0;
-	if (!rs.remaps) {
-		r = -ENOMEM;
+	r = remember_vmas(img, bos, kfd);
+	if (r)
 		goto out;
-	}
-	for (size_t i = 0; i < img->n_bos; i++) {
-		uint32_t minor = 0;
-
-		dst_minor(rs.map[src_index(img->bos[i]->gpu_id)], &minor);
-		rs.remaps[rs.n_remaps++] =
-			(struct vma_remap){ bos[i].offset, bos[i].restored_offset, minor };
-	}
 
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
 	n = readlink(link, dir, sizeof(dir) - 1);
@@ -405,8 +487,6 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		n_jobs++;
 	}
 	if (srv && n_jobs) {
-		char why[512];
-
 		if (!restore_server_submit(srv, jobs, n_jobs, why, sizeof(why))) {
 			handed = true;
 			pr_info("restore of pid %d: BO contents of %u GPU(s) handed to criu's "
@@ -486,6 +566,8 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 	r = load_kfd_image(dirfd, pid, kid, &img);
 	if (!r)
 		r = ensure_matched(cfg, img);
+	if (!r)
+		r = ensure_fd_room(dirfd);
 	if (r)
 		goto out;
 	si = src_index(rf->gpu_id);
@@ -514,38 +596,27 @@ out:
 int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint64_t *new_pgoff,
 		       int *plugin_fd)
 {
-	unsigned int minor;
+	const struct plugin_vma_map map = {
+		.bos = rs.vma_bos,
+		.n_bos = rs.n_vma_bos,
+		.render_fd = rs.render_fd,
+		.n_dst = rs.dst.n_gpus,
+		.kfd_fd = rs.kfd_fd,
+	};
+	char why[512];
+	int r = plugin_vma_update(&map, path, addr, old_pgoff, new_pgoff, plugin_fd, why,
+				  sizeof(why));
 
-	for (size_t i = 0; i < rs.n_remaps; i++) {
-		const struct vma_remap *m = &rs.remaps[i];
-
-		if (m->old_offset != old_pgoff)
-			continue;
-		*new_pgoff = m->new_offset;
-		*plugin_fd = -1;
-		if (sscanf(path, "/dev/dri/renderD%u", &minor) == 1) {
-			/* Map through the render node of the GPU it now lives on. */
-			for (unsigned int di = 0; di < rs.dst.n_gpus; di++) {
-				uint32_t dm;
-
-				if (!dst_minor(di, &dm) && dm == m->dst_minor) {
-					int fd = render_fd_for(di);
-
-					if (fd < 0)
-						return fd;
-					*plugin_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-					if (*plugin_fd < 0)
-						return -errno;
-				}
-			}
-		}
-		pr_debug("VMA at 0x%" PRIx64 " of %s: offset 0x%" PRIx64 " -> 0x%" PRIx64, addr,
-			 path, old_pgoff, *new_pgoff);
-		return 0;
+	if (r == -ENOTSUP)
+		return r;
+	if (r < 0) {
+		pr_err("restore of pid %d: %s", (int)getpid(), why);
+		return r;
 	}
-	pr_err("VMA at 0x%" PRIx64 " of %s: no restored BO had mmap offset 0x%" PRIx64, addr, path,
-	       old_pgoff);
-	return -ENOENT;
+	pr_debug("device VMA at 0x%" PRIx64 " of %s: offset 0x%" PRIx64 " -> 0x%" PRIx64
+		 " through fd %d",
+		 addr, path, old_pgoff, *new_pgoff, *plugin_fd);
+	return r;
 }
 
 /* See plugin_restore.h: criu fails the restore once the task is gone. */

@@ -29,7 +29,12 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id);
  */
 int plugin_restore_find_kfd_image(int dirfd, pid_t pid);
 
-/* UPDATE_VMA_MAP: the restored mmap offset and fd for a device VMA. */
+/*
+ * UPDATE_VMA_MAP, inside the restored task: 1 with the restored mmap offset
+ * of a device VMA and a new fd to map it through (plugin_vma.h), -ENOTSUP for
+ * a path that is not /dev/kfd or a render node, or a negative errno (logged,
+ * with the VMA's address, path and offset) when no restored BO matches.
+ */
 int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint64_t *new_pgoff,
 		       int *plugin_fd);
 

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libFuzzer target for the plugin's image metadata parsers: the per-process
- * KFD image (plugin_image_decode, with its version check) and the
- * render-node record. EXPECT: any bytes give either a refusal with a reason
- * or a message whose fields can all be walked, never a crash (ASan/UBSan
- * in the fuzz build; the corpus replays under meson test, suite fuzz).
+ * KFD image (plugin_image_decode, with its version check), the render-node
+ * record, and the fields it reads from criu's own images (plugin_criu_img.c:
+ * a task's fd table and its id). EXPECT: any bytes give either a refusal
+ * with a reason or a message whose fields can all be walked, never a crash
+ * (ASan/UBSan in the fuzz build; the corpus replays under meson test, suite
+ * fuzz).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "plugin_criu_img.h"
 #include "plugin_image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,6 +48,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rf) {
 		sink += rf->gpu_id + rf->render_minor;
 		vramstream__render_file__free_unpacked(rf, NULL);
+	}
+	{
+		uint32_t files_id;
+		int max_fd;
+
+		if (!criu_img_files_id(data, size, &files_id))
+			sink += files_id;
+		if (!criu_img_fdinfo_max_fd(data, size, &max_fd))
+			sink += (uint64_t)max_fd;
 	}
 	(void)sink;
 	return 0;

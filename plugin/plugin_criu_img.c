@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_criu_img.h"
+#include "plugin_image.h"
+
+/* images/core.proto task_kobj_ids_entry.files_id; images/fdinfo.proto fdinfo_entry.fd */
+#define IDS_FIELD_FILES_ID 2
+#define FDINFO_FIELD_FD	   4
+
+/* Protobuf wire types (protobuf's encoding documentation). */
+enum { PB_VARINT = 0, PB_FIXED64 = 1, PB_LEN = 2, PB_FIXED32 = 5 };
+
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t r = 0;
+
+	for (unsigned int shift = 0; shift < 64; shift += 7) {
+		uint8_t b;
+
+		if (*p >= end)
+			return -EINVAL;
+		b = *(*p)++;
+		r |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = r;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/*
+ * Varint field @field of the message in [p, end); the last one wins, as in
+ * protobuf. -ENOENT when absent, -EINVAL when the bytes are not a message.
+ */
+static int pb_find_varint(const uint8_t *p, const uint8_t *end, uint32_t field, uint64_t *v)
+{
+	int r = -ENOENT;
+
+	while (p < end) {
+		uint64_t key, val;
+
+		if (pb_varint(&p, end, &key) || !(key >> 3))
+			return -EINVAL;
+		switch (key & 7) {
+		case PB_VARINT:
+			if (pb_varint(&p, end, &val))
+				return -EINVAL;
+			if ((key >> 3) == field) {
+				*v = val;
+				r = 0;
+			}
+			break;
+		case PB_FIXED64:
+			if (end - p < 8)
+				return -EINVAL;
+			p += 8;
+			break;
+		case PB_LEN:
+			if (pb_varint(&p, end, &val) || val > (uint64_t)(end - p))
+				return -EINVAL;
+			p += val;
+			break;
+		case PB_FIXED32:
+			if (end - p < 4)
+				return -EINVAL;
+			p += 4;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	return r;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Past the magic words of an image of kind @magic; -EINVAL if it is not one. */
+static int img_skip_magic(const uint8_t **p, const uint8_t *end, uint32_t magic)
+{
+	if (end - *p >= 8 && get_u32(*p) == CRIU_IMG_COMMON_MAGIC && get_u32(*p + 4) == magic) {
+		*p += 8;
+		return 0;
+	}
+	if (end - *p >= 4 && get_u32(*p) == magic) { /* CRTOOLS_IMAGES_V1 */
+		*p += 4;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* The next entry's bytes in [*p, end): 1, 0 at the end, or -EINVAL. */
+static int img_next(const uint8_t **p, const uint8_t *end, const uint8_t **msg, size_t *msg_len)
+{
+	uint32_t n;
+
+	if (*p == end)
+		return 0;
+	if (end - *p < 4)
+		return -EINVAL;
+	n = get_u32(*p);
+	*p += 4;
+	if (n > (size_t)(end - *p))
+		return -EINVAL;
+	*msg = *p;
+	*msg_len = n;
+	*p += n;
+	return 1;
+}
+
+int criu_img_files_id(const uint8_t *buf, size_t len, uint32_t *files_id)
+{
+	const uint8_t *p = buf, *end = buf + len, *msg;
+	size_t msg_len;
+	uint64_t v;
+
+	if (img_skip_magic(&p, end, CRIU_IMG_IDS_MAGIC) || img_next(&p, end, &msg, &msg_len) != 1)
+		return -EINVAL;
+	if (pb_find_varint(msg, msg + msg_len, IDS_FIELD_FILES_ID, &v) || v > UINT32_MAX)
+		return -EINVAL;
+	*files_id = (uint32_t)v;
+	return 0;
+}
+
+int criu_img_fdinfo_max_fd(const uint8_t *buf, size_t len, int *max_fd)
+{
+	const uint8_t *p = buf, *end = buf + len, *msg;
+	size_t msg_len;
+	int r, max = -1;
+
+	if (img_skip_magic(&p, end, CRIU_IMG_FDINFO_MAGIC))
+		return -EINVAL;
+	while ((r = img_next(&p, end, &msg, &msg_len)) == 1) {
+		uint64_t fd;
+
+		if (pb_find_varint(msg, msg + msg_len, FDINFO_FIELD_FD, &fd) || fd > INT_MAX)
+			return -EINVAL;
+		if ((int)fd > max)
+			max = (int)fd;
+	}
+	if (r)
+		return r;
+	*max_fd = max;
+	return 0;
+}
+
+int criu_img_task_max_fd(int dirfd, pid_t pid, int *max_fd, char *why, size_t why_len)
+{
+	char name[64];
+	uint8_t *buf;
+	size_t len;
+	uint32_t files_id;
+	int r;
+
+	snprintf(name, sizeof(name), "ids-%d.img", (int)pid); /* criu/image-desc.c: IDS */
+	r = plugin_image_read_file(dirfd, name, &buf, &len);
+	if (!r) {
+		r = criu_img_files_id(buf, len, &files_id);
+		free(buf);
+	}
+	if (r)
+		goto fail;
+	snprintf(name, sizeof(name), "fdinfo-%u.img", files_id); /* criu/image-desc.c: FDINFO */
+	r = plugin_image_read_file(dirfd, name, &buf, &len);
+	if (!r) {
+		r = criu_img_fdinfo_max_fd(buf, len, max_fd);
+		free(buf);
+	}
+	if (!r)
+		return 0;
+fail:
+	if (why)
+		snprintf(why, why_len, "criu image %s: %s", name,
+			 r == -EINVAL ? "not an image of that kind (damaged?)" : strerror(-r));
+	return r;
+}

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * EXPECT: the highest fd of a task is read from criu's images as criu writes
+ * them (head magic, image magic, length-prefixed FdinfoEntry messages, the
+ * task's fd table named by files_id in ids-<pid>.img), also from images
+ * without the head magic (CRTOOLS_IMAGES_V1) and with fields the reader does
+ * not know; an empty table gives -1; a wrong magic, a length past the end, a
+ * truncated varint or an entry without fd is refused, never read past.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plugin_criu_img.h"
+#include "test_common.h"
+
+struct img {
+	uint8_t b[4096];
+	size_t n;
+};
+
+static void put_u32(struct img *im, uint32_t v)
+{
+	memcpy(im->b + im->n, &v, 4);
+	im->n += 4;
+}
+
+static size_t varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return n;
+}
+
+/* FdinfoEntry{id, flags, type, fd} and, with @xattr, field 5 (a string). */
+static void put_fdinfo(struct img *im, uint32_t id, uint32_t fd, const char *xattr)
+{
+	uint8_t m[256];
+	size_t n = 0;
+
+	m[n++] = 1 << 3;
+	n += varint(m + n, id);
+	m[n++] = 2 << 3;
+	n += varint(m + n, 02);
+	m[n++] = 3 << 3;
+	n += varint(m + n, 1);
+	m[n++] = 4 << 3;
+	n += varint(m + n, fd);
+	if (xattr) {
+		m[n++] = 5 << 3 | 2;
+		n += varint(m + n, strlen(xattr));
+		memcpy(m + n, xattr, strlen(xattr));
+		n += strlen(xattr);
+	}
+	put_u32(im, (uint32_t)n);
+	memcpy(im->b + im->n, m, n);
+	im->n += n;
+}
+
+static void test_fdinfo(void)
+{
+	struct img im = { .n = 0 };
+	int max = 0;
+
+	put_u32(&im, CRIU_IMG_COMMON_MAGIC);
+	put_u32(&im, CRIU_IMG_FDINFO_MAGIC);
+	CHECK_EQ_INT(criu_img_fdinfo_max_fd(im.b, im.n, &max), 0);
+	CHECK_EQ_INT(max, -1);
+	put_fdinfo(&im, 7, 0, NULL);
+	put_fdinfo(&im, 9, 605, "system_u:object_r:x:s0");
+	put_fdinfo(&im, 8, 3, NULL);
+	CHECK_EQ_INT(criu_img_fdinfo_max_fd(im.b, im.n, &max), 0);
+	CHECK_EQ_INT(max, 605);
+
+	/* A truncation is refused unless it falls between entries. */
+	for (size_t cut = 0, ok = 0; cut < im.n; cut++) {
+		int r = criu_img_fdinfo_max_fd(im.b, cut, &max);
+
+		CHECK(r == -EINVAL || (r == 0 && max <= 605));
+		ok += !r;
+		if (cut == im.n - 1)
+			CHECK_EQ_INT(ok, 3); /* the magic alone, after one, after two */
+	}
+	/* A length past the end. */
+	{
+		struct img bad = im;
+
+		memset(bad.b + 8, 0xff, 4);
+		CHECK_EQ_INT(criu_img_fdinfo_max_fd(bad.b, bad.n, &max), -EINVAL);
+	}
+	/* Another image's magic. */
+	{
+		struct img ids = { .n = 0 };
+
+		put_u32(&ids, CRIU_IMG_COMMON_MAGIC);
+		put_u32(&ids, CRIU_IMG_IDS_MAGIC);
+		CHECK_EQ_INT(criu_img_fdinfo_max_fd(ids.b, ids.n, &max), -EINVAL);
+	}
+	/* CRTOOLS_IMAGES_V1: no head magic. */
+	{
+		struct img v1 = { .n = 0 };
+
+		put_u32(&v1, CRIU_IMG_FDINFO_MAGIC);
+		put_fdinfo(&v1, 1, 42, NULL);
+		CHECK_EQ_INT(criu_img_fdinfo_max_fd(v1.b, v1.n, &max), 0);
+		CHECK_EQ_INT(max, 42);
+	}
+	/* An entry without fd, and one whose varint never ends. */
+	{
+		struct img e = { .n = 0 };
+		const uint8_t no_fd[] = { 1 << 3, 5 }, endless[] = { 4 << 3, 0xff, 0xff };
+
+		put_u32(&e, CRIU_IMG_FDINFO_MAGIC);
+		put_u32(&e, sizeof(no_fd));
+		memcpy(e.b + e.n, no_fd, sizeof(no_fd));
+		e.n += sizeof(no_fd);
+		CHECK_EQ_INT(criu_img_fdinfo_max_fd(e.b, e.n, &max), -EINVAL);
+		e.n = 4;
+		put_u32(&e, sizeof(endless));
+		memcpy(e.b + e.n, endless, sizeof(endless));
+		e.n += sizeof(endless);
+		CHECK_EQ_INT(criu_img_fdinfo_max_fd(e.b, e.n, &max), -EINVAL);
+	}
+}
+
+static void write_file(int dirfd, const char *name, const struct img *im)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || write(fd, im->b, im->n) != (ssize_t)im->n) {
+		perror(name);
+		exit(1);
+	}
+	close(fd);
+}
+
+static void test_task(void)
+{
+	char dir[] = "/tmp/vramstream-criu-img.XXXXXX", why[256] = "";
+	struct img ids = { .n = 0 }, fdi = { .n = 0 };
+	uint8_t m[32];
+	size_t n = 0;
+	int dirfd, max = 0;
+
+	if (!mkdtemp(dir) || (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		perror(dir);
+		exit(1);
+	}
+	/* TaskKobjIdsEntry{vm_id 1, files_id 33, fs_id 3, sighand_id 4, pid_ns_id 5}. */
+	for (unsigned int f = 1; f <= 5; f++) {
+		m[n++] = (uint8_t)(f << 3);
+		n += varint(m + n, f == 2 ? 33 : f);
+	}
+	put_u32(&ids, CRIU_IMG_COMMON_MAGIC);
+	put_u32(&ids, CRIU_IMG_IDS_MAGIC);
+	put_u32(&ids, (uint32_t)n);
+	memcpy(ids.b + ids.n, m, n);
+	ids.n += n;
+	write_file(dirfd, "ids-1234.img", &ids);
+
+	CHECK_EQ_INT(criu_img_task_max_fd(dirfd, 1234, &max, why, sizeof(why)), -ENOENT);
+	CHECK(strstr(why, "fdinfo-33.img"));
+	put_u32(&fdi, CRIU_IMG_COMMON_MAGIC);
+	put_u32(&fdi, CRIU_IMG_FDINFO_MAGIC);
+	put_fdinfo(&fdi, 1, 2, NULL);
+	put_fdinfo(&fdi, 2, 600, NULL);
+	write_file(dirfd, "fdinfo-33.img", &fdi);
+	CHECK_EQ_INT(criu_img_task_max_fd(dirfd, 1234, &max, why, sizeof(why)), 0);
+	CHECK_EQ_INT(max, 600);
+	CHECK_EQ_INT(criu_img_task_max_fd(dirfd, 99, &max, why, sizeof(why)), -ENOENT);
+	CHECK(strstr(why, "ids-99.img"));
+
+	unlinkat(dirfd, "ids-1234.img", 0);
+	unlinkat(dirfd, "fdinfo-33.img", 0);
+	close(dirfd);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	test_fdinfo();
+	test_task();
+	return test_finish("plugin_criu_img");
+}
