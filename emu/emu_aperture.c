@@ -7,21 +7,20 @@
 
 #include "emu_aperture.h"
 
-#define EMU_APERTURE_SHM "/dev/shm"
-#define EMU_DELETED	 " (deleted)"
+#define EMU_DELETED " (deleted)"
 
 /*
  * Named after the emulator folder's identity, so a daemon that starts again
  * in the same folder finds (and empties) what an earlier one left there.
  */
-int emu_aperture_dir(const char *emu_dir, char *out, size_t cap)
+int emu_aperture_dir(const char *emu_dir, const char *parent, char *out, size_t cap)
 {
 	struct stat st;
 
 	if (stat(emu_dir, &st) != 0)
 		return -errno;
-	if ((size_t)snprintf(out, cap, EMU_APERTURE_SHM "/vramstream-emu-%jx-%jx",
-			     (uintmax_t)st.st_dev, (uintmax_t)st.st_ino) >= cap)
+	if ((size_t)snprintf(out, cap, "%s/vramstream-emu-%jx-%jx", parent, (uintmax_t)st.st_dev,
+			     (uintmax_t)st.st_ino) >= cap)
 		return -ENAMETOOLONG;
 	return 0;
 }

@@ -13,7 +13,8 @@
  * sit at its DRM offset. A wrong offset or another GPU's fd then maps other
  * memory, as it would on hardware (where mmap fails or maps another BO).
  *
- * The files live in a folder of /dev/shm named after the emulator folder;
+ * The files live in a folder of a tmpfs (/dev/shm unless the daemon is
+ * started with --aperture-in) named after the emulator folder;
  * $VRAMSTREAM_EMU_DIR/root/dev/dri is a symbolic link to it. A dma-buf of a
  * BO is an open file of a hard link named after the BO's place (made and
  * removed at once, so its /proc link reads "<dir>/dmabuf-gpu<i>-<off>-<size>
@@ -28,8 +29,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The aperture folder of emulator folder @emu_dir (which must exist). 0 or -errno. */
-int emu_aperture_dir(const char *emu_dir, char *out, size_t cap);
+/* Where aperture folders go unless the daemon is told otherwise (--aperture-in). */
+#define EMU_APERTURE_PARENT "/dev/shm"
+
+/* The aperture folder, inside @parent, of emulator folder @emu_dir (which must exist). 0 or -errno.
+ */
+int emu_aperture_dir(const char *emu_dir, const char *parent, char *out, size_t cap);
 
 /* "renderD<minor>": a GPU's aperture file inside the folder. */
 bool emu_aperture_parse_node(const char *name, unsigned int *minor);

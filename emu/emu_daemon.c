@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "emu_daemon_internal.h"
+#include "emu_aperture.h"
 #include "emu_root.h"
 #include "emu_sock.h"
 
@@ -360,7 +361,7 @@ int main(int argc, char **argv)
 	struct emu_daemon *d = &daemon_state;
 	unsigned int gpus = 1;
 	uint64_t vram = 1ULL << 30;
-	const char *config_file = NULL, *gpu_ids = NULL;
+	const char *config_file = NULL, *gpu_ids = NULL, *aperture_in = EMU_APERTURE_PARENT;
 	char path[PATH_MAX];
 	pthread_t exec_thread;
 	struct sigaction sa;
@@ -369,7 +370,7 @@ int main(int argc, char **argv)
 	if (argc < 2 || argv[1][0] != '/' || strlen(argv[1]) >= sizeof(d->dir)) {
 		fprintf(stderr,
 			"usage: %s ABSOLUTE_DIR (< 1 KiB) [--gpus N] [--vram BYTES[KMGT]] "
-			"[--gpu-ids ID,...] [--config FILE]\n",
+			"[--gpu-ids ID,...] [--config FILE] [--aperture-in TMPFS_DIR]\n",
 			argv[0]);
 		return 2;
 	}
@@ -382,6 +383,8 @@ int main(int argc, char **argv)
 			config_file = argv[++i];
 		else if (strcmp(argv[i], "--gpu-ids") == 0 && i + 1 < argc)
 			gpu_ids = argv[++i];
+		else if (strcmp(argv[i], "--aperture-in") == 0 && i + 1 < argc)
+			aperture_in = argv[++i];
 		else {
 			fprintf(stderr, "emu-daemon: unknown argument %s\n", argv[i]);
 			return 2;
@@ -416,7 +419,10 @@ int main(int argc, char **argv)
 	if (!err)
 		err = emu_config_save(d->dir, &d->cfg);
 	if (!err)
-		err = emu_root_create(d->root, &d->cfg);
+		err = emu_aperture_dir(d->dir, aperture_in, d->aperture_dir,
+				       sizeof(d->aperture_dir));
+	if (!err)
+		err = emu_root_create(d->root, d->aperture_dir, &d->cfg);
 	if (!err)
 		err = emu_daemon_apertures_open(d);
 	if (!err)
@@ -448,6 +454,6 @@ int main(int argc, char **argv)
 		unlink(path);
 	if (snprintf(path, sizeof(path), "%s/daemon.pid", d->dir) < (int)sizeof(path))
 		unlink(path);
-	emu_root_remove_apertures(d->dir);
+	emu_root_remove_apertures(d->aperture_dir);
 	return 0;
 }

@@ -27,7 +27,7 @@ int emu_daemon_apertures_open(struct emu_daemon *d)
 	char path[PATH_MAX + 32];
 	struct stat st;
 	unsigned int i;
-	int err;
+	int err = 0;
 
 	for (i = 0; i < EMU_MAX_GPUS; i++)
 		d->aperture_fd[i] = -1;
@@ -36,7 +36,6 @@ int emu_daemon_apertures_open(struct emu_daemon *d)
 		return -errno;
 	d->kfd_node_dev = st.st_dev;
 	d->kfd_node_ino = st.st_ino;
-	err = emu_aperture_dir(d->dir, d->aperture_dir, sizeof(d->aperture_dir));
 	for (i = 0; !err && i < d->cfg.num_gpus; i++) {
 		snprintf(path, sizeof(path), "%s/renderD%u", d->aperture_dir,
 			 d->cfg.gpus[i].render_minor);

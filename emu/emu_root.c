@@ -9,7 +9,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "emu_aperture.h"
 #include "emu_drm_root.h"
 #include "emu_root.h"
 
@@ -151,20 +150,12 @@ static int emu_root_modules(const char *root)
  * render node is its GPU's aperture file, created empty: the daemon sizes it
  * as BOs are placed.
  */
-static int emu_root_render_nodes(const char *root, const struct emu_config *cfg)
+static int emu_root_render_nodes(const char *root, const char *dir, const struct emu_config *cfg)
 {
-	char emu_dir[PATH_MAX], dir[PATH_MAX], path[PATH_MAX], *slash;
+	char path[PATH_MAX];
 	unsigned int i;
 	int fd, err;
 
-	snprintf(emu_dir, sizeof(emu_dir), "%s", root);
-	slash = strrchr(emu_dir, '/');
-	if (!slash || slash == emu_dir)
-		return -EINVAL;
-	*slash = '\0';
-	err = emu_aperture_dir(emu_dir, dir, sizeof(dir));
-	if (err)
-		return err;
 	err = emu_root_rmtree(dir);
 	if (!err && mkdir(dir, 0755) != 0)
 		err = -errno;
@@ -185,15 +176,12 @@ static int emu_root_render_nodes(const char *root, const struct emu_config *cfg)
 	return err;
 }
 
-void emu_root_remove_apertures(const char *emu_dir)
+void emu_root_remove_apertures(const char *aperture_dir)
 {
-	char dir[PATH_MAX];
-
-	if (emu_aperture_dir(emu_dir, dir, sizeof(dir)) == 0)
-		emu_root_rmtree(dir);
+	emu_root_rmtree(aperture_dir);
 }
 
-int emu_root_create(const char *root, const struct emu_config *cfg)
+int emu_root_create(const char *root, const char *aperture_dir, const struct emu_config *cfg)
 {
 	char path[PATH_MAX];
 	int err;
@@ -214,7 +202,7 @@ int emu_root_create(const char *root, const struct emu_config *cfg)
 	if (!err)
 		err = emu_root_write_file(path, "vramstream emulator fake root\n");
 	if (!err)
-		err = emu_root_render_nodes(root, cfg);
+		err = emu_root_render_nodes(root, aperture_dir, cfg);
 	snprintf(path, sizeof(path), "%s/run/kfd", root);
 	if (!err)
 		err = emu_root_mkdirs(path);

@@ -10,8 +10,11 @@
 
 #include "emu_config.h"
 
-/* Creates root with dev/kfd, dev/dri/renderD*, the KFD topology, and the render-node files. */
-int emu_root_create(const char *root, const struct emu_config *cfg);
+/*
+ * Creates root with dev/kfd, dev/dri (a link to @aperture_dir, made anew, holding the
+ * render nodes: emu_aperture.h), the KFD topology, and the render-node files.
+ */
+int emu_root_create(const char *root, const char *aperture_dir, const struct emu_config *cfg);
 
 /* Creates root/run/kfd/<pid> (the per-process KFD node) if missing; path gets its name. */
 int emu_root_kfd_node(const char *root, pid_t pid, char *path, size_t cap);

@@ -16,7 +16,11 @@
 # Restoring a mount namespace needs --root (the new namespace's root; / here,
 # so /tmp and the emulator's folder and socket under it are the host's own,
 # which the daemon keeps serving; a /tmp on a mount of its own would be
-# restored as a copy instead).
+# restored as a copy instead). For the same reason the GPUs' memory files
+# (the emulator's apertures, by default in /dev/shm, a mount of its own that
+# criu would restore as a copy) go to a folder on the root filesystem: on
+# hardware the render nodes of a container are the host's devices, and a
+# runtime marks such mounts external.
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
 e2e_require_criu
@@ -24,7 +28,8 @@ command -v unshare >/dev/null || e2e_fail "no unshare (util-linux)"
 steps=40
 args=(--steps $steps --vram $((4 << 20)) --gtt $((1 << 20)) --host $((256 << 10)))
 emu="$E2E_TMP/emu"
-plugin_emu_start "$emu" --gpus 2 --vram 64M
+mkdir "$E2E_TMP/aperture"
+plugin_emu_start "$emu" --gpus 2 --vram 64M --aperture-in "$E2E_TMP/aperture"
 ref=$(plugin_reference "$emu" "${args[@]}")
 echo "uninterrupted: $ref"
 

@@ -51,14 +51,15 @@ static void t_config(const char *dir)
 /* EXPECT: the fake root has stand-ins and the topology files as the kernel prints them. */
 static void t_root(const char *dir)
 {
-	char root[PATH_MAX], path[PATH_MAX];
+	char root[PATH_MAX], path[PATH_MAX], aperture[PATH_MAX];
 	struct emu_config cfg;
 	struct stat st;
 	char *s;
 
 	emu_config_defaults(&cfg, 2, 1ULL << 30);
 	snprintf(root, sizeof(root), "%s/root", dir);
-	CHECK_EQ_INT(emu_root_create(root, &cfg), 0);
+	snprintf(aperture, sizeof(aperture), "%s/aperture", dir);
+	CHECK_EQ_INT(emu_root_create(root, aperture, &cfg), 0);
 	snprintf(path, sizeof(path), "%s/dev/kfd", root);
 	CHECK(stat(path, &st) == 0 && S_ISCHR(st.st_mode) &&
 	      st.st_rdev == makedev(EMU_STANDIN_MAJOR, EMU_STANDIN_MINOR));
