@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -515,6 +516,31 @@ static void *copy_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Starts a server thread with every signal blocked (threads inherit the mask,
+ * and so do the threads they start). criu's process keeps a SIGCHLD handler
+ * that reaps any child and fails the restore when one it did not expect
+ * exits (criu/cr-restore.c: sigchld_handler); criu blocks SIGCHLD only in its
+ * own thread while it waits for a helper such as iptables-restore (criu/util.c:
+ * cr_system_userns). A server thread that takes the signal runs that handler,
+ * which reaps the helper first: "waitpid() failed: No child processes", then
+ * "Locking network failed", the restore of any container with a network
+ * namespace of its own (runc restore) fails.
+ */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	r = pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (r)
+		return -r;
+	r = -pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
 int restore_server_start(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
 			 const char *image_dir, struct restore_server **out, char *err,
 			 size_t err_len)
@@ -562,14 +588,14 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 		goto fail;
 	}
 	for (unsigned int i = 0; i < SRV_COPY_THREADS; i++) {
-		r = -pthread_create(&s->copy_thread[i], NULL, copy_main, s);
+		r = start_thread(&s->copy_thread[i], copy_main, s);
 		if (r) {
 			errf(err, err_len, "cannot start the copying threads: %s", strerror(-r));
 			goto fail;
 		}
 		s->copy_started++;
 	}
-	r = -pthread_create(&s->rx_thread, NULL, rx_main, s);
+	r = start_thread(&s->rx_thread, rx_main, s);
 	if (r) {
 		errf(err, err_len, "cannot start the receiving thread: %s", strerror(-r));
 		goto fail;
