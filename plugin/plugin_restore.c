@@ -333,6 +333,30 @@ static int remember_vmas(const Vramstream__ProcessImage *img, const struct kfd_c
 	return 0;
 }
 
+/*
+ * A name of the image folder (criu's fd @dirfd) that opens from this task:
+ * the name criu's process knows, or, where the task's mount namespace has no
+ * such path (a container's: runc keeps the images outside it), the fd's own
+ * /proc link, which leads to the folder from any mount namespace.
+ */
+static int image_dir_path(int dirfd, char *dir, size_t len)
+{
+	struct stat by_fd, by_name;
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	if (fstat(dirfd, &by_fd))
+		return -errno;
+	n = readlink(link, dir, len - 1);
+	if (n < 0)
+		return -errno;
+	dir[n] = '\0';
+	if (stat(dir, &by_name) || by_name.st_dev != by_fd.st_dev || by_name.st_ino != by_fd.st_ino)
+		snprintf(dir, len, "%s", link);
+	return 0;
+}
+
 int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv, int dirfd,
 		       int id)
 {
@@ -344,10 +368,9 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	unsigned int n_jobs = 0, used = 0;
 	pid_t pid = getpid();
 	bool handed = false;
-	char dir[PATH_MAX], link[64], why[512];
+	char dir[PATH_MAX], why[512];
 	double t0 = now_s();
 	int kfd = -1, r;
-	ssize_t n;
 
 	state_reset_for(pid);
 	r = load_kfd_image(dirfd, pid, id, &img);
@@ -423,13 +446,9 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	if (r)
 		goto out;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-	n = readlink(link, dir, sizeof(dir) - 1);
-	if (n < 0) {
-		r = -errno;
+	r = image_dir_path(dirfd, dir, sizeof(dir));
+	if (r)
 		goto out;
-	}
-	dir[n] = '\0';
 	for (size_t dev = 0; dev < img->n_devices; dev++) {
 		struct transfer_job *job = &jobs[n_jobs];
 		const char *stream = NULL;
