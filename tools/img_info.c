@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "img.h"
+#include "img_runtime.h"
 #include "plugin_image.h"
 #include "plugin_kfd.h"
 
@@ -496,6 +497,7 @@ int img_cmd_info(const struct img_common *c, int argc, char **argv)
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	bool all_props = false, chunks = false;
+	struct img_runtime rt;
 	struct img_dir *d;
 	char err[600];
 	int o, bad = 0;
@@ -517,8 +519,10 @@ int img_cmd_info(const struct img_common *c, int argc, char **argv)
 		info_usage(stderr);
 		return IMG_EXIT_USAGE;
 	}
-	if (img_dir_open(argv[optind], 1, &d, err, sizeof(err))) {
+	if (img_runtime_open(argv[optind], &rt, err, sizeof(err)) ||
+	    img_dir_open(rt.dir, 1, &d, err, sizeof(err))) {
 		fprintf(stderr, "vramstream-img info: %s\n", err);
+		img_runtime_close(&rt);
 		return IMG_EXIT_PROBLEM;
 	}
 	if (c->json)
@@ -534,5 +538,6 @@ int img_cmd_info(const struct img_common *c, int argc, char **argv)
 		bad = 1;
 	}
 	img_dir_free(d);
+	img_runtime_close(&rt);
 	return bad ? IMG_EXIT_PROBLEM : IMG_EXIT_OK;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "img.h"
+#include "img_runtime.h"
 #include "plugin_kfd.h"
 
 #define NONE UINT64_MAX
@@ -371,6 +372,7 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 					      { NULL, 0, NULL, 0 } };
 	struct verify v = { 0 };
 	struct img_progress prog;
+	struct img_runtime rt;
 	struct img_dir *d;
 	uint64_t total = 0;
 	double t0;
@@ -393,8 +395,10 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 		return IMG_EXIT_USAGE;
 	}
 	t0 = img_now();
-	if (img_dir_open(argv[optind], c->workers, &d, err, sizeof(err))) {
+	if (img_runtime_open(argv[optind], &rt, err, sizeof(err)) ||
+	    img_dir_open(rt.dir, c->workers, &d, err, sizeof(err))) {
 		fprintf(stderr, "vramstream-img verify: %s\n", err);
+		img_runtime_close(&rt);
 		return IMG_EXIT_PROBLEM;
 	}
 	v.d = d;
@@ -462,5 +466,6 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 	free(v.notes);
 	free(v.bad);
 	img_dir_free(d);
+	img_runtime_close(&rt);
 	return o;
 }
