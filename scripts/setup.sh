@@ -31,6 +31,7 @@ packages=(
 	clang clang-format
 	debootstrap
 	iproute2 util-linux procps
+	runc iptables
 	rocminfo libhsa-runtime-dev libhsakmt-dev
 )
 missing=()
