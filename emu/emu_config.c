@@ -95,6 +95,12 @@ int emu_config_save(const char *emu_dir, const struct emu_config *cfg)
 		EMU_CFG_GPU_FIELDS(X)
 #undef X
 	}
+	for (i = 0; i < cfg->num_links; i++) {
+		const struct emu_link_config *l = &cfg->links[i];
+
+		fprintf(f, "link.%u.%u %s:%" PRIu32 "\n", l->a, l->b,
+			l->type == EMU_IOLINK_XGMI ? "xgmi" : "pcie", l->weight);
+	}
 	if (fflush(f) != 0 || ferror(f))
 		err = -EIO;
 	if (fclose(f) != 0 && !err)
@@ -112,6 +118,45 @@ static int emu_config_parse_gpu(struct emu_gpu_config *g, const char *key, const
 	EMU_CFG_GPU_FIELDS(X)
 #undef X
 	return 0; /* unknown keys are ignored: newer writers may add fields */
+}
+
+/* "link.A.B xgmi[:W]" or "pcie[:W]": one link between GPUs A and B, replacing an earlier one. */
+static int emu_config_parse_link(struct emu_config *cfg, unsigned int a, unsigned int b,
+				 const char *val)
+{
+	struct emu_link_config l = { .a = a, .b = b };
+	unsigned int i;
+	int n = 0;
+
+	if (a == b || a >= EMU_MAX_GPUS || b >= EMU_MAX_GPUS)
+		return -EINVAL;
+	if (strncmp(val, "xgmi", 4) == 0) {
+		l.type = EMU_IOLINK_XGMI;
+		l.weight = EMU_XGMI_WEIGHT;
+		n = 4;
+	} else if (strncmp(val, "pcie", 4) == 0) {
+		l.type = EMU_IOLINK_PCIE;
+		l.weight = EMU_PCIE_WEIGHT;
+		n = 4;
+	} else {
+		return -EINVAL;
+	}
+	if (val[n] == ':' && sscanf(val + n + 1, "%" SCNu32, &l.weight) != 1)
+		return -EINVAL;
+	else if (val[n] != ':' && val[n] != '\0')
+		return -EINVAL;
+	for (i = 0; i < cfg->num_links; i++) {
+		struct emu_link_config *o = &cfg->links[i];
+
+		if ((o->a == a && o->b == b) || (o->a == b && o->b == a)) {
+			*o = l;
+			return 0;
+		}
+	}
+	if (cfg->num_links == EMU_MAX_LINKS)
+		return -E2BIG;
+	cfg->links[cfg->num_links++] = l;
+	return 0;
 }
 
 int emu_config_load(const char *emu_dir, struct emu_config *cfg)
@@ -134,7 +179,9 @@ int emu_config_apply_file(const char *path, struct emu_config *cfg)
 	if (!f)
 		return -errno;
 	while (!err && fgets(line, sizeof(line), f)) {
+		unsigned int a, b;
 		char sub[128];
+		int n = 0;
 
 		if (sscanf(line, "%127s %127s", key, val) != 2)
 			continue;
@@ -144,6 +191,8 @@ int emu_config_apply_file(const char *path, struct emu_config *cfg)
 				break;
 			}
 			err = emu_config_parse_gpu(&cfg->gpus[idx], sub, val);
+		} else if (sscanf(key, "link.%u.%u%n", &a, &b, &n) == 2 && key[n] == '\0') {
+			err = emu_config_parse_link(cfg, a, b, val);
 		} else if (strcmp(key, "num_gpus") == 0) {
 			if (sscanf(val, "%u", &cfg->num_gpus) != 1 || cfg->num_gpus > EMU_MAX_GPUS)
 				err = -EINVAL;

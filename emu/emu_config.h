@@ -28,9 +28,23 @@ struct emu_gpu_config {
 	uint32_t domain, bus, device, function; /* PCI location */
 };
 
+/*
+ * A link between two GPUs, written into both GPUs' io_links as kfd_crat.c
+ * does for an XGMI hive (kfd_fill_gpu_xgmi_link_to_gpu) or a PCIe peer.
+ * Config line "link.A.B TYPE[:WEIGHT]", TYPE xgmi or pcie.
+ */
+#define EMU_MAX_LINKS (EMU_MAX_GPUS * (EMU_MAX_GPUS - 1) / 2)
+struct emu_link_config {
+	uint32_t a, b;	 /* GPU indices */
+	uint32_t type;	 /* CRAT_IOLINK_TYPE_* */
+	uint32_t weight; /* KFD's distance */
+};
+
 struct emu_config {
 	unsigned int num_gpus;
 	struct emu_gpu_config gpus[EMU_MAX_GPUS];
+	unsigned int num_links;
+	struct emu_link_config links[EMU_MAX_LINKS];
 	/* Added by emu-kfd: */
 	uint32_t kfd_major;	  /* st_rdev major reported for /dev/kfd (dynamic in the kernel) */
 	uint32_t cpu_cores;	  /* cpu_cores_count of topology node 0 */
@@ -52,6 +66,12 @@ int emu_config_apply_file(const char *path, struct emu_config *cfg);
 /* The stand-in device KFD's nodes are made of: /dev/zero's numbers (emu_root.c says why). */
 #define EMU_STANDIN_MAJOR 1
 #define EMU_STANDIN_MINOR 5
+/* kfd_crat.h: CRAT_IOLINK_TYPE_PCIEXPRESS, CRAT_IOLINK_TYPE_XGMI; kfd_crat.c: KFD_CRAT_XGMI_WEIGHT
+ */
+#define EMU_IOLINK_PCIE 2
+#define EMU_IOLINK_XGMI 11
+#define EMU_XGMI_WEIGHT 15
+#define EMU_PCIE_WEIGHT 20
 /* DRM's render node major (include/drm/drm.h: DRM_MAJOR). */
 #define EMU_DRM_MAJOR 226
 

@@ -416,6 +416,9 @@ int main(int argc, char **argv)
 		err = emu_daemon_set_gpu_ids(&d->cfg, gpu_ids);
 	if (!err && (d->cfg.num_gpus < 1 || d->cfg.num_gpus > EMU_MAX_GPUS))
 		err = -EINVAL;
+	for (i = 0; !err && i < (int)d->cfg.num_links; i++)
+		if (d->cfg.links[i].a >= d->cfg.num_gpus || d->cfg.links[i].b >= d->cfg.num_gpus)
+			err = -EINVAL; /* a link to a GPU the machine does not have */
 	if (!err)
 		err = emu_config_save(d->dir, &d->cfg);
 	if (!err)

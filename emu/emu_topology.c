@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,9 +24,8 @@
 #include "emu_root.h"
 
 /* kfd_crat.h: HSA_MEM_HEAP_TYPE_SYSTEM 0, _FB_PUBLIC 1; CRAT_IOLINK_TYPE_PCIEXPRESS 2 */
-#define EMU_HEAP_TYPE_SYSTEM	   0
-#define EMU_HEAP_TYPE_FB_PUBLIC	   1
-#define EMU_IOLINK_TYPE_PCIEXPRESS 2
+#define EMU_HEAP_TYPE_SYSTEM	0
+#define EMU_HEAP_TYPE_FB_PUBLIC 1
 
 struct emu_text {
 	char buf[4096]; /* a sysfs attribute is at most PAGE_SIZE */
@@ -137,7 +137,8 @@ static int emu_topo_cache(const char *node_dir, unsigned int idx, uint32_t proc_
 	return emu_topo_file(dir, "properties", t.buf);
 }
 
-static int emu_topo_io_link(const char *node_dir, unsigned int idx, uint32_t from, uint32_t to)
+static int emu_topo_io_link(const char *node_dir, unsigned int idx, uint32_t from, uint32_t to,
+			    uint32_t type, uint32_t weight)
 {
 	char dir[PATH_MAX];
 	struct emu_text t = { .len = 0 };
@@ -147,13 +148,17 @@ static int emu_topo_io_link(const char *node_dir, unsigned int idx, uint32_t fro
 	err = emu_root_mkdirs(dir);
 	if (err)
 		return err;
-	/* kfd_topology.c: iolink_show; PCIe link values as kfd_crat.c fills them for dGPUs */
-	emu_prop32(&t, "type", EMU_IOLINK_TYPE_PCIEXPRESS);
+	/*
+	 * kfd_topology.c: iolink_show; PCIe link values as kfd_crat.c fills them
+	 * for dGPUs; XGMI ones as kfd_fill_gpu_xgmi_link_to_gpu does (weight
+	 * KFD_CRAT_XGMI_WEIGHT per hop; bandwidths left as the PCIe ones).
+	 */
+	emu_prop32(&t, "type", type);
 	emu_prop32(&t, "version_major", 0);
 	emu_prop32(&t, "version_minor", 0);
 	emu_prop32(&t, "node_from", from);
 	emu_prop32(&t, "node_to", to);
-	emu_prop32(&t, "weight", 20); /* KFD_CRAT_INTRA_SOCKET_WEIGHT-like PCIe weight */
+	emu_prop32(&t, "weight", weight);
 	emu_prop32(&t, "min_latency", 0);
 	emu_prop32(&t, "max_latency", 0);
 	emu_prop32(&t, "min_bandwidth", 312);
@@ -163,15 +168,55 @@ static int emu_topo_io_link(const char *node_dir, unsigned int idx, uint32_t fro
 	return emu_topo_file(dir, "properties", t.buf);
 }
 
+/* GPU @idx's links to other GPUs (emu_config.h: links), in config order. */
+static unsigned int emu_topo_gpu_links(const struct emu_config *cfg, unsigned int idx,
+				       const struct emu_link_config **out)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < cfg->num_links; i++)
+		if (cfg->links[i].a == idx || cfg->links[i].b == idx)
+			out[n++] = &cfg->links[i];
+	return n;
+}
+
+/*
+ * hive_id: the same non-zero number on every GPU of an XGMI hive
+ * (amdgpu_xgmi.c: the hive's id), 0 outside one; here from the lowest GPU
+ * index of the GPUs it is XGMI-linked with.
+ */
+static uint64_t emu_topo_hive_id(const struct emu_config *cfg, unsigned int idx)
+{
+	unsigned int i, low = idx;
+	bool in_hive = false;
+
+	for (i = 0; i < cfg->num_links; i++) {
+		const struct emu_link_config *l = &cfg->links[i];
+
+		if (l->type != EMU_IOLINK_XGMI || (l->a != idx && l->b != idx))
+			continue;
+		in_hive = true;
+		if (l->a < low)
+			low = l->a;
+		if (l->b < low)
+			low = l->b;
+	}
+	return in_hive ? 0x7e11000000000000ULL + low : 0;
+}
+
 /* node_show's common part, in its order. gpu == NULL for the CPU node. */
 static void emu_topo_node_props(struct emu_text *t, const struct emu_config *cfg,
 				const struct emu_gpu_config *gpu)
 {
+	const struct emu_link_config *links[EMU_MAX_LINKS];
+
 	emu_prop32(t, "cpu_cores_count", gpu ? 0 : cfg->cpu_cores);
 	emu_prop32(t, "simd_count", gpu ? 416 : 0); /* MI210: 104 CUs x 4 SIMDs */
 	emu_prop32(t, "mem_banks_count", 1);
 	emu_prop32(t, "caches_count", gpu ? EMU_GPU_CACHES : 0);
-	emu_prop32(t, "io_links_count", gpu ? 1 : cfg->num_gpus);
+	emu_prop32(t, "io_links_count",
+		   gpu ? 1 + emu_topo_gpu_links(cfg, (unsigned int)(gpu - cfg->gpus), links)
+		       : cfg->num_gpus);
 	emu_prop32(t, "p2p_links_count", 0);
 	emu_prop32(t, "cpu_core_id_base", 0);
 	emu_prop32(t, "simd_id_base", gpu ? 0x80000000u + 416 * (gpu->node_id - 1) : 0);
@@ -193,7 +238,7 @@ static void emu_topo_node_props(struct emu_text *t, const struct emu_config *cfg
 		   gpu ? (gpu->bus << 8) | (gpu->device << 3) | gpu->function : 0);
 	emu_prop32(t, "domain", gpu ? gpu->domain : 0);
 	emu_prop32(t, "drm_render_minor", gpu ? gpu->render_minor : 0);
-	emu_prop64(t, "hive_id", 0);
+	emu_prop64(t, "hive_id", gpu ? emu_topo_hive_id(cfg, (unsigned int)(gpu - cfg->gpus)) : 0);
 	emu_prop32(t, "num_sdma_engines", gpu ? gpu->num_sdma_engines : 0);
 	emu_prop32(t, "num_sdma_xgmi_engines", 0);
 	emu_prop32(t, "num_sdma_queues_per_engine", gpu ? 8 : 0);
@@ -244,6 +289,8 @@ static int emu_topo_node(const char *nodes_dir, unsigned int id, const struct em
 	if (err)
 		return err;
 	if (gpu) {
+		const struct emu_link_config *links[EMU_MAX_LINKS];
+		unsigned int idx = (unsigned int)(gpu - cfg->gpus), n;
 		uint32_t simd_base = 0x80000000u + 416 * (gpu->node_id - 1);
 
 		err = emu_topo_mem_bank(dir, 0, EMU_HEAP_TYPE_FB_PUBLIC, gpu->vram_size, 4096,
@@ -258,12 +305,20 @@ static int emu_topo_node(const char *nodes_dir, unsigned int id, const struct em
 		if (!err)
 			err = emu_topo_cache(dir, 1, simd_base, 2, 8192, 128, 104);
 		if (!err)
-			err = emu_topo_io_link(dir, 0, id, 0);
+			err = emu_topo_io_link(dir, 0, id, 0, EMU_IOLINK_PCIE, EMU_PCIE_WEIGHT);
+		n = emu_topo_gpu_links(cfg, idx, links);
+		for (i = 0; !err && i < n; i++) {
+			unsigned int peer = links[i]->a == idx ? links[i]->b : links[i]->a;
+
+			err = emu_topo_io_link(dir, 1 + i, id, cfg->gpus[peer].node_id,
+					       links[i]->type, links[i]->weight);
+		}
 		return err;
 	}
 	err = emu_topo_mem_bank(dir, 0, EMU_HEAP_TYPE_SYSTEM, cfg->system_mem_size, 64, 3200);
 	for (i = 0; !err && i < cfg->num_gpus; i++)
-		err = emu_topo_io_link(dir, i, 0, cfg->gpus[i].node_id);
+		err = emu_topo_io_link(dir, i, 0, cfg->gpus[i].node_id, EMU_IOLINK_PCIE,
+				       EMU_PCIE_WEIGHT);
 	return err;
 }
 

@@ -70,6 +70,8 @@ struct kfd_dump {
 	Vramstream__DeviceEntry **dev_ptrs;
 	Vramstream__TopologyProperty *props;
 	Vramstream__TopologyProperty **prop_ptrs;
+	Vramstream__GpuLink *links;
+	Vramstream__GpuLink **link_ptrs;
 	Vramstream__BoEntry *bo_entries;
 	Vramstream__BoEntry **bo_ptrs;
 	Vramstream__ContentRef *refs;
@@ -97,6 +99,8 @@ static void dump_free(struct kfd_dump *d)
 	free(d->dev_ptrs);
 	free(d->props);
 	free(d->prop_ptrs);
+	free(d->links);
+	free(d->link_ptrs);
 	free(d->bo_entries);
 	free(d->bo_ptrs);
 	free(d->refs);
@@ -126,7 +130,7 @@ static int device_index(const struct kfd_dump *d, uint32_t user_gpu_id)
 static int dump_describe(struct kfd_dump *d, int id)
 {
 	const uint32_t nd = d->info.num_devices, nb = d->info.num_bos;
-	unsigned int n_props = 0;
+	unsigned int n_props = 0, n_links = 0;
 	char err[512];
 	int r;
 
@@ -143,12 +147,14 @@ static int dump_describe(struct kfd_dump *d, int id)
 	d->dev_ptrs = calloc(nd ? nd : 1, sizeof(*d->dev_ptrs));
 	d->props = calloc((size_t)(nd ? nd : 1) * TOPO_MAX_PROPS, sizeof(*d->props));
 	d->prop_ptrs = calloc((size_t)(nd ? nd : 1) * TOPO_MAX_PROPS, sizeof(*d->prop_ptrs));
+	d->links = calloc((size_t)(nd ? nd : 1) * TOPO_MAX_LINKS, sizeof(*d->links));
+	d->link_ptrs = calloc((size_t)(nd ? nd : 1) * TOPO_MAX_LINKS, sizeof(*d->link_ptrs));
 	d->bo_entries = calloc(nb ? nb : 1, sizeof(*d->bo_entries));
 	d->bo_ptrs = calloc(nb ? nb : 1, sizeof(*d->bo_ptrs));
 	d->refs = calloc(nb ? nb : 1, sizeof(*d->refs));
 	d->ref_names = calloc(nd ? nd : 1, sizeof(*d->ref_names));
-	if (!d->dev_entries || !d->dev_ptrs || !d->props || !d->prop_ptrs || !d->bo_entries ||
-	    !d->bo_ptrs || !d->refs || !d->ref_names)
+	if (!d->dev_entries || !d->dev_ptrs || !d->props || !d->prop_ptrs || !d->links ||
+	    !d->link_ptrs || !d->bo_entries || !d->bo_ptrs || !d->refs || !d->ref_names)
 		return -ENOMEM;
 
 	for (uint32_t i = 0; i < nd; i++) {
@@ -181,6 +187,19 @@ static int dump_describe(struct kfd_dump *d, int id)
 		e->vram_size = g->vram_size;
 		e->has_cpu_node = 1;
 		e->cpu_node = g->cpu_node;
+		e->has_vram_public = 1;
+		e->vram_public = g->vram_public;
+		e->gpu_links = &d->link_ptrs[n_links];
+		for (unsigned int l = 0; l < g->n_links; l++) {
+			Vramstream__GpuLink *gl = &d->links[n_links];
+
+			vramstream__gpu_link__init(gl);
+			gl->node_to = g->links[l].node_to;
+			gl->type = g->links[l].type;
+			gl->weight = g->links[l].weight;
+			d->link_ptrs[n_links++] = gl;
+		}
+		e->n_gpu_links = g->n_links;
 		e->properties = &d->prop_ptrs[n_props];
 		for (unsigned int p = 0; p < g->n_props; p++) {
 			Vramstream__TopologyProperty *tp = &d->props[n_props];

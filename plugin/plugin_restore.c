@@ -185,6 +185,14 @@ static void image_topology(const Vramstream__ProcessImage *img, struct topo_syst
 		g->node_id = e->node_id;
 		g->vram_size = e->has_vram_size ? e->vram_size : 0;
 		g->cpu_node = e->has_cpu_node ? e->cpu_node : -1;
+		g->have_links = e->has_vram_public;
+		g->vram_public = e->has_vram_public && e->vram_public;
+		for (size_t l = 0; l < e->n_gpu_links && g->n_links < TOPO_MAX_LINKS; l++)
+			g->links[g->n_links++] = (struct topo_link){
+				.node_to = e->gpu_links[l]->node_to,
+				.type = e->gpu_links[l]->type,
+				.weight = e->gpu_links[l]->weight,
+			};
 		for (size_t p = 0; p < e->n_properties && g->n_props < TOPO_MAX_PROPS; p++) {
 			snprintf(g->props[g->n_props].name, sizeof(g->props[g->n_props].name), "%s",
 				 e->properties[p]->name);

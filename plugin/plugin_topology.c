@@ -17,7 +17,8 @@
 #define HEAP_TYPE_FB_PRIVATE 2
 
 /* io_links/L/properties "type" (kfd_crat.h: CRAT_IOLINK_TYPE_*), and
- * "node_to". Links to a node without a gpu_id go to a CPU. */
+ * "node_to". Links to a node without a gpu_id go to a CPU, links to a GPU
+ * node are kept in topo_gpu.links. */
 
 static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void errf(char *err, size_t len, const char *fmt, ...)
@@ -142,13 +143,19 @@ static int read_u32_file(const char *path, uint32_t *out)
 	return 0;
 }
 
-/* Sums VRAM heaps of a node (kfd_topology.c: mem_banks, "size_in_bytes"). */
-static int read_vram(const char *node_dir, uint64_t *vram, char *err, size_t err_len)
+/*
+ * Sums VRAM heaps of a node (kfd_topology.c: mem_banks, "size_in_bytes"),
+ * and tells whether all of it is CPU-visible: kfd_crat.c gives a large-BAR
+ * GPU one FB_PUBLIC heap, a small-BAR one an FB_PRIVATE heap too.
+ */
+static int read_vram(const char *node_dir, struct topo_gpu *g, char *err, size_t err_len)
 {
 	char dir[512], path[600];
 	struct topo_prop props[16];
+	bool public = false, private = false;
 	unsigned int n;
 	int *ids, count, r;
+	uint64_t *vram = &g->vram_size;
 
 	*vram = 0;
 	if (snprintf(dir, sizeof(dir), "%s/mem_banks", node_dir) >= (int)sizeof(dir))
@@ -170,21 +177,29 @@ static int read_vram(const char *node_dir, uint64_t *vram, char *err, size_t err
 		heap = prop_or(props, n, "heap_type", 0);
 		if (heap == HEAP_TYPE_FB_PUBLIC || heap == HEAP_TYPE_FB_PRIVATE)
 			*vram += prop_or(props, n, "size_in_bytes", 0);
+		public |= heap == HEAP_TYPE_FB_PUBLIC;
+		private |= heap == HEAP_TYPE_FB_PRIVATE;
 	}
+	g->vram_public = public && !private;
 	free(ids);
 	return r;
 }
 
-/* The CPU node a GPU links to first (io_links/L/properties "node_to"). */
-static int read_cpu_link(const char *node_dir, const bool *is_gpu_node, int max_node,
-			 int32_t *cpu_node, char *err, size_t err_len)
+/*
+ * A GPU's io_links: the CPU node it links to first (its NUMA placement) and
+ * its links to other GPUs (io_links/L/properties "node_to", "type",
+ * "weight").
+ */
+static int read_links(const char *node_dir, const bool *is_gpu_node, int max_node,
+		      struct topo_gpu *g, char *err, size_t err_len)
 {
 	char dir[512], path[600];
 	struct topo_prop props[32];
 	unsigned int n;
 	int *ids, count, r;
 
-	*cpu_node = -1;
+	g->cpu_node = -1;
+	g->n_links = 0;
 	if (snprintf(dir, sizeof(dir), "%s/io_links", node_dir) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
 	r = numeric_entries(dir, &ids, &count);
@@ -195,7 +210,7 @@ static int read_cpu_link(const char *node_dir, const bool *is_gpu_node, int max_
 		return r;
 	}
 	qsort(ids, count, sizeof(int), cmp_int);
-	for (int i = 0; i < count && *cpu_node < 0; i++) {
+	for (int i = 0; i < count; i++) {
 		uint64_t to;
 
 		snprintf(path, sizeof(path), "%s/%d/properties", dir, ids[i]);
@@ -203,8 +218,24 @@ static int read_cpu_link(const char *node_dir, const bool *is_gpu_node, int max_
 		if (r)
 			break;
 		to = prop_or(props, n, "node_to", UINT64_MAX);
-		if (to < (uint64_t)max_node && !is_gpu_node[to])
-			*cpu_node = (int32_t)to;
+		if (to >= (uint64_t)max_node)
+			continue;
+		if (!is_gpu_node[to]) {
+			if (g->cpu_node < 0)
+				g->cpu_node = (int32_t)to;
+			continue;
+		}
+		if (g->n_links == TOPO_MAX_LINKS) {
+			errf(err, err_len, "%s lists more than %d links to GPUs", dir,
+			     TOPO_MAX_LINKS);
+			r = -E2BIG;
+			break;
+		}
+		g->links[g->n_links++] = (struct topo_link){
+			.node_to = (uint32_t)to,
+			.type = (uint32_t)prop_or(props, n, "type", 0),
+			.weight = (uint32_t)prop_or(props, n, "weight", 0),
+		};
 	}
 	free(ids);
 	return r;
@@ -266,9 +297,10 @@ int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, si
 			r = read_props(path, g->props, TOPO_MAX_PROPS, &g->n_props, err, err_len);
 		}
 		if (!r)
-			r = read_vram(node_dir, &g->vram_size, err, err_len);
+			r = read_vram(node_dir, g, err, err_len);
 		if (!r)
-			r = read_cpu_link(node_dir, is_gpu, max_node, &g->cpu_node, err, err_len);
+			r = read_links(node_dir, is_gpu, max_node, g, err, err_len);
+		g->have_links = true;
 		if (r)
 			goto out;
 		sys->n_gpus++;
@@ -371,6 +403,12 @@ static int gpu_differences(const struct topo_gpu *s, const struct topo_gpu *d,
 			       pr->setting ? " (relax with " : "", pr->setting ? pr->setting : "",
 			       pr->setting ? "=0)" : "");
 	}
+	/* amdgpu_plugin_topology.c: device_properties_match compares vram_public */
+	if (s->have_links && d->have_links && s->vram_public != d->vram_public) {
+		diffs++;
+		APPEND("%sVRAM %s CPU-visible on the source, %s here", diffs > 1 ? "; " : "",
+		       s->vram_public ? "all" : "not all", d->vram_public ? "all" : "not all");
+	}
 	if (checks->vram_size && s->vram_size > d->vram_size) {
 		diffs++;
 		APPEND("%sVRAM %" PRIu64 " MiB > %" PRIu64 " MiB (relax with "
@@ -410,6 +448,77 @@ static bool numa_compatible(struct match_state *st, const struct topo_gpu *s,
 	return true;
 }
 
+/* The link from @g to the GPU at node @to, or NULL. */
+static const struct topo_link *link_to(const struct topo_gpu *g, uint32_t to)
+{
+	for (unsigned int i = 0; i < g->n_links; i++)
+		if (g->links[i].node_to == to)
+			return &g->links[i];
+	return NULL;
+}
+
+static bool same_link(const struct topo_link *a, const struct topo_link *b)
+{
+	if (!a || !b)
+		return !a && !b;
+	return a->type == b->type && a->weight == b->weight;
+}
+
+/*
+ * @d, standing for source GPU @i, keeps the links between GPUs: for every source GPU
+ * already placed, the links between it and @s (both directions) are those
+ * between its target and @d. So the GPUs of an XGMI hive land on a hive,
+ * in pairs as linked as before (kfd_crat.c: kfd_fill_gpu_xgmi_link_to_gpu
+ * gives each GPU of a hive an XGMI link to every other).
+ */
+static bool links_compatible(const struct match_state *st, unsigned int i, const struct topo_gpu *d)
+{
+	const struct topo_gpu *s = &st->src->gpus[i];
+
+	if (!s->have_links)
+		return true;
+	for (unsigned int k = 0; k < i; k++) {
+		const struct topo_gpu *sk = &st->src->gpus[k], *dk = &st->dst->gpus[st->map[k]];
+
+		if (!same_link(link_to(s, sk->node_id), link_to(d, dk->node_id)) ||
+		    !same_link(link_to(sk, s->node_id), link_to(dk, d->node_id)))
+			return false;
+	}
+	return true;
+}
+
+static const char *link_name(uint32_t type)
+{
+	return type == TOPO_LINK_XGMI ? "XGMI" : type == TOPO_LINK_PCIE ? "PCIe" : "other";
+}
+
+/* Appends "0xA-0xB XGMI weight W, ..." for the links between @sys's GPUs. */
+static void describe_links(const struct topo_system *sys, char *buf, size_t len)
+{
+	size_t used = strlen(buf);
+	bool any = false;
+
+	for (unsigned int i = 0; i < sys->n_gpus; i++) {
+		const struct topo_gpu *g = &sys->gpus[i];
+
+		for (unsigned int l = 0; l < g->n_links; l++) {
+			const struct topo_link *k = &g->links[l];
+			uint32_t peer = 0;
+
+			for (unsigned int j = 0; j < sys->n_gpus; j++)
+				if (sys->gpus[j].node_id == k->node_to)
+					peer = sys->gpus[j].gpu_id;
+			if (used < len)
+				used += snprintf(buf + used, len - used,
+						 "%s0x%x->0x%x %s weight %u", any ? ", " : "",
+						 g->gpu_id, peer, link_name(k->type), k->weight);
+			any = true;
+		}
+	}
+	if (!any && used < len)
+		snprintf(buf + used, len - used, "none");
+}
+
 /* Backtracking assignment; GPU counts are small. */
 static bool match_from(struct match_state *st, unsigned int i)
 {
@@ -423,6 +532,8 @@ static bool match_from(struct match_state *st, unsigned int i)
 		int32_t assigned;
 
 		if (st->used[j] || gpu_differences(s, d, st->checks, NULL, 0))
+			continue;
+		if (!links_compatible(st, i, d))
 			continue;
 		if (!numa_compatible(st, s, d, &assigned))
 			continue;
@@ -471,14 +582,21 @@ int topology_match(const struct topo_system *src, const struct topo_system *dst,
 			if (!gpu_differences(s, d, checks, why, why_len)) {
 				used = strlen(why);
 				snprintf(why + used, why_len - used,
-					 checks->numa
-						 ? "properties match; NUMA placement conflicts "
-						   "(relax with VRAMSTREAM_CHECK_NUMA=0)"
-						 : "properties match");
+					 checks->numa ? "properties match; links to other GPUs or "
+							"NUMA placement conflict (relax NUMA with "
+							"VRAMSTREAM_CHECK_NUMA=0)"
+						      : "properties match; links to other GPUs "
+							"conflict");
 			}
 			used = strlen(why);
 			snprintf(why + used, why_len - used, "]");
 		}
 	}
+	used = strlen(why);
+	snprintf(why + used, why_len - used, "; links between the image's GPUs: ");
+	describe_links(src, why, why_len);
+	used = strlen(why);
+	snprintf(why + used, why_len - used, "; between this machine's: ");
+	describe_links(dst, why, why_len);
 	return -ENODEV;
 }

@@ -11,6 +11,7 @@
 #ifndef VRAMSTREAM_PLUGIN_TOPOLOGY_H
 #define VRAMSTREAM_PLUGIN_TOPOLOGY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,18 @@
 #define TOPO_MAX_GPUS  64
 #define TOPO_MAX_PROPS 96
 #define TOPO_PROP_NAME 48
+#define TOPO_MAX_LINKS 16
+
+/* io_links/L/properties "type" (kfd_crat.h: CRAT_IOLINK_TYPE_*) */
+#define TOPO_LINK_PCIE 2
+#define TOPO_LINK_XGMI 11
+
+/* A GPU's io_link to another GPU (kfd_topology.c: iolink_show). */
+struct topo_link {
+	uint32_t node_to; /* topology node of the peer GPU */
+	uint32_t type;	  /* TOPO_LINK_* */
+	uint32_t weight;  /* KFD's distance (kfd_crat.c: KFD_CRAT_XGMI_WEIGHT and co.) */
+};
 
 struct topo_prop {
 	char name[TOPO_PROP_NAME];
@@ -31,6 +44,14 @@ struct topo_gpu {
 	uint64_t vram_size; /* sum of the node's VRAM heaps (mem_banks) */
 	/* CPU node of the GPU's first io_link to a CPU: its NUMA placement. */
 	int32_t cpu_node;
+	/* vram_public and links were read (images before they were kept lack them) */
+	bool have_links;
+	/* All of VRAM is CPU-visible (a FB_PUBLIC heap and no FB_PRIVATE one). */
+	bool vram_public;
+	/* io_links to other GPUs (XGMI in a hive, or PCIe peers), both directions
+	 * appear as each GPU's own list. */
+	unsigned int n_links;
+	struct topo_link links[TOPO_MAX_LINKS];
 	unsigned int n_props;
 	struct topo_prop props[TOPO_MAX_PROPS];
 };
@@ -52,7 +73,9 @@ int topology_prop(const struct topo_gpu *gpu, const char *name, uint64_t *value)
 
 /*
  * Match every GPU of @src (the dumping machine) to a distinct GPU of @dst
- * with compatible properties under @checks. On success @map[i] is the index
+ * with compatible properties under @checks, such that GPUs linked to each
+ * other on the source (XGMI or PCIe io_links between GPUs, either direction)
+ * go to GPUs linked the same way (type and weight). On success @map[i] is the index
  * in @dst->gpus of src->gpus[i]. On failure returns -ENODEV and writes into
  * @why what differs (GPU counts, or for each unmatched source GPU the
  * properties that differ on every candidate and the setting that relaxes

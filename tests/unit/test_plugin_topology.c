@@ -4,7 +4,10 @@
  * read with its GPUs, VRAM and NUMA links; GPUs match across machines with
  * other gpu_ids and order; fewer GPUs, another device, smaller VRAM or older
  * firmware are refused with the difference named; each relaxable check can
- * be turned off.
+ * be turned off. GPUs linked by XGMI (or PCIe peer links) go to GPUs linked
+ * the same way: two XGMI pairs restore onto two pairs in another order, and
+ * are refused on a machine whose pairs are PCIe peers, the links named; a
+ * small-BAR GPU (FB_PRIVATE heap) does not stand in for a large-BAR one.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -118,6 +121,103 @@ static struct plugin_checks all_checks(void)
 	return (struct plugin_checks){ true, true, true, true, true, true, true };
 }
 
+/*
+ * Links between GPU nodes @from and @to in both directions, as io_links/1
+ * (kfd_crat.c: kfd_fill_gpu_xgmi_link_to_gpu), and io_links_count 2.
+ */
+static void link_pair(const char *root, unsigned int from, unsigned int to, unsigned int type,
+		      unsigned int weight)
+{
+	char d[512], p[700];
+	unsigned int ends[2] = { from, to };
+
+	for (int e = 0; e < 2; e++) {
+		snprintf(d, sizeof(d), "/sys/class/kfd/kfd/topology/nodes/%u/io_links/1", ends[e]);
+		mkdirs(root, d);
+		snprintf(p, sizeof(p), "%s%s/properties", root, d);
+		writef(p, "type %u\nnode_from %u\nnode_to %u\nweight %u\n", type, ends[e], ends[!e],
+		       weight);
+		snprintf(p, sizeof(p),
+			 "sed -i 's/^io_links_count 1$/io_links_count 2/' "
+			 "'%s/sys/class/kfd/kfd/topology/nodes/%u/properties'",
+			 root, ends[e]);
+		if (system(p))
+			exit(2);
+	}
+}
+
+/* The index in @sys of the GPU with @gpu_id. */
+static unsigned int index_of(const struct topo_system *sys, unsigned int gpu_id)
+{
+	for (unsigned int i = 0; i < sys->n_gpus; i++)
+		if (sys->gpus[i].gpu_id == gpu_id)
+			return i;
+	return TOPO_MAX_GPUS;
+}
+
+/* EXPECT: XGMI pairs go to XGMI pairs, in any order; PCIe peers do not stand in for them. */
+static void t_links(void)
+{
+	static struct topo_system src, dst;
+	struct plugin_checks checks = all_checks();
+	unsigned int map[TOPO_MAX_GPUS];
+	char err[4096], *a = tmp_root(), *b = tmp_root(), *c = tmp_root();
+	const struct fake_gpu four[] = { { 2, 0x1111, 0x740f, 100, 0, 64 * GiB },
+					 { 3, 0x2222, 0x740f, 100, 0, 64 * GiB },
+					 { 4, 0x3333, 0x740f, 100, 0, 64 * GiB },
+					 { 5, 0x4444, 0x740f, 100, 0, 64 * GiB } };
+	const struct fake_gpu other[] = { { 2, 0xa, 0x740f, 100, 0, 64 * GiB },
+					  { 3, 0xb, 0x740f, 100, 0, 64 * GiB },
+					  { 4, 0xc, 0x740f, 100, 0, 64 * GiB },
+					  { 5, 0xd, 0x740f, 100, 0, 64 * GiB } };
+
+	/* Source: XGMI pairs (2,3) and (4,5). */
+	make_tree(a, four, 4);
+	link_pair(a, 2, 3, TOPO_LINK_XGMI, 15);
+	link_pair(a, 4, 5, TOPO_LINK_XGMI, 15);
+	CHECK_EQ_INT(topology_read(a, &src, err, sizeof(err)), 0);
+	CHECK_EQ_INT(src.gpus[0].n_links, 1);
+	CHECK_EQ_INT(src.gpus[0].links[0].node_to, 3);
+	CHECK_EQ_INT(src.gpus[0].links[0].type, TOPO_LINK_XGMI);
+	CHECK_EQ_INT(src.gpus[0].links[0].weight, 15);
+	CHECK(src.gpus[0].vram_public && src.gpus[0].have_links);
+
+	/* Target: the pairs are (2,5) and (3,4): each source pair lands on one of them. */
+	make_tree(b, other, 4);
+	link_pair(b, 2, 5, TOPO_LINK_XGMI, 15);
+	link_pair(b, 3, 4, TOPO_LINK_XGMI, 15);
+	CHECK_EQ_INT(topology_read(b, &dst, err, sizeof(err)), 0);
+	CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), 0);
+	for (unsigned int i = 0; i < 4; i += 2) {
+		const struct topo_gpu *d0 = &dst.gpus[map[i]], *d1 = &dst.gpus[map[i + 1]];
+
+		CHECK(d0->n_links == 1 && d0->links[0].node_to == d1->node_id);
+	}
+	CHECK(index_of(&dst, 0xa) < TOPO_MAX_GPUS);
+
+	/* Target: the same pairs as PCIe peers: refused, the links named. */
+	make_tree(c, other, 4);
+	link_pair(c, 2, 3, TOPO_LINK_PCIE, 15);
+	link_pair(c, 4, 5, TOPO_LINK_PCIE, 15);
+	CHECK_EQ_INT(topology_read(c, &dst, err, sizeof(err)), 0);
+	CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), -ENODEV);
+	CHECK(strstr(err, "links to other GPUs") != NULL);
+	CHECK(strstr(err, "0x1111->0x2222 XGMI weight 15") != NULL);
+	CHECK(strstr(err, "0xa->0xb PCIe weight 15") != NULL);
+
+	/* A small-BAR target (FB_PRIVATE heap) for the large-BAR source. */
+	CHECK_EQ_INT(topology_read(b, &dst, err, sizeof(err)), 0);
+	dst.gpus[0].vram_public = false;
+	dst.gpus[1].vram_public = false;
+	dst.gpus[2].vram_public = false;
+	dst.gpus[3].vram_public = false;
+	CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), -ENODEV);
+	CHECK(strstr(err, "VRAM all CPU-visible on the source, not all here") != NULL);
+	rm_root(a);
+	rm_root(b);
+	rm_root(c);
+}
+
 int main(void)
 {
 	static struct topo_system src, dst;
@@ -213,5 +313,6 @@ int main(void)
 
 	rm_root(a);
 	rm_root(b);
+	t_links();
 	return test_finish("test_plugin_topology");
 }
