@@ -50,8 +50,9 @@ struct img_stream {
 	uint64_t chunks[COMPRESS_CODEC_COUNT];
 	uint64_t chunks_filtered; /* zstd chunks with a byte-group filter */
 	uint32_t chunk_size;
-	/* from the header (FORMAT.md: informative level and default filter) */
-	int level, filter;
+	/* from the header (compress_reader_level(), compress_reader_filter()) */
+	int level;
+	enum compress_filter filter;
 	/* BOs whose contents name this stream, sorted by tag */
 	struct img_bo_ref *bos;
 	unsigned int n_bos;
@@ -108,8 +109,6 @@ int img_part_name(const char *base, unsigned int part, char *out, size_t len);
 uint64_t img_group_stored(const struct img_dir *d, int g, uint64_t tag);
 /* Is NAME a temporary file of an interrupted plugin or tool write? */
 bool img_name_is_leftover(const char *name);
-/* Reads the level and filter a stream's header records (FORMAT.md). */
-int img_stream_header_settings(int fd, int *level, int *filter);
 
 /* ---- parallel scans (img_scan.c) --------------------------------------------------------- */
 

@@ -5,7 +5,6 @@
  * stops at a damaged file: the damage is recorded for info and verify.
  */
 #include <dirent.h>
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,30 +27,6 @@ bool img_name_is_leftover(const char *name)
 	return strstr(name, ".partial-") ||
 	       (name[0] == '.' && l > 4 && !strcmp(name + l - 4, ".tmp")) ||
 	       (l > 11 && !strcmp(name + l - 11, ".recompress"));
-}
-
-int img_stream_header_settings(int fd, int *level, int *filter)
-{
-	uint8_t h[64];
-	uint32_t v;
-
-	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return -EIO;
-	/* FORMAT.md, "Header": magic, then level at 24 and filter at 28, checksum at 56. */
-	if (memcmp(h, "VRSTREAM", 8))
-		return -EBADMSG;
-	{
-		uint64_t sum;
-
-		memcpy(&sum, h + 56, 8);
-		if (le64toh(sum) != compress_checksum(h, 56))
-			return -EBADMSG;
-	}
-	memcpy(&v, h + 24, 4);
-	*level = (int)(int32_t)le32toh(v);
-	memcpy(&v, h + 28, 4);
-	*filter = (int)le32toh(v);
-	return 0;
 }
 
 int img_dir_stream(const struct img_dir *d, const char *name)
@@ -180,14 +155,14 @@ static void open_stream(struct img_dir *d, struct img_stream *s, unsigned int wo
 	compress_reader_opts_default(&ro);
 	ro.workers = workers;
 	s->error = compress_reader_open_fd(fd, s->name, &ro, &s->reader, &cerr);
-	if (!s->error && img_stream_header_settings(fd, &s->level, &s->filter))
-		s->level = 0;
 	close(fd);
 	if (s->error) {
 		snprintf(s->why, sizeof(s->why), "%s", cerr.msg);
 		s->reader = NULL;
 		return;
 	}
+	s->level = compress_reader_level(s->reader);
+	s->filter = compress_reader_filter(s->reader);
 	s->chunk_count = compress_reader_chunk_count(s->reader);
 	s->chunk_size = compress_reader_chunk_size(s->reader);
 	for (uint64_t i = 0; i < s->chunk_count; i++) {
