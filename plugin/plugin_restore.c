@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,9 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "plugin_criu_img.h"
-#include "plugin_dump.h"
-#include "plugin_image.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
 #include "plugin_pid_ns.h"
@@ -118,41 +116,7 @@ static int dup_high(int fd, int flags)
 
 int plugin_restore_find_kfd_image(int dirfd, pid_t pid)
 {
-	char prefix[64];
-	DIR *d;
-	struct dirent *de;
-	int dup_fd, id = -ENOENT;
-	size_t plen;
-
-	if (pid > 0)
-		snprintf(prefix, sizeof(prefix), "vramstream-kfd-%d-", (int)pid);
-	else
-		snprintf(prefix, sizeof(prefix), "vramstream-kfd-");
-	plen = strlen(prefix);
-	dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return -errno;
-	d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		const char *rest = de->d_name + plen;
-		int v;
-		char tail[8];
-
-		if (strncmp(de->d_name, prefix, plen))
-			continue;
-		if (pid <= 0 && (rest = strchr(rest, '-')))
-			rest++; /* past any pid */
-		if (rest && sscanf(rest, "%d.im%1[g]", &v, tail) == 2) {
-			id = v;
-			break;
-		}
-	}
-	closedir(d);
-	return id;
+	return image_find_kfd(dirfd, pid > 0 ? (unsigned int)pid : 0);
 }
 
 static int load_kfd_image(int dirfd, pid_t pid, int id, Vramstream__ProcessImage **img)
@@ -162,11 +126,11 @@ static int load_kfd_image(int dirfd, pid_t pid, int id, Vramstream__ProcessImage
 	size_t len;
 	int r;
 
-	snprintf(name, sizeof(name), PLUGIN_KFD_IMG_FMT, (unsigned int)pid, id);
-	r = plugin_image_read_file(dirfd, name, &buf, &len);
+	image_kfd_name((unsigned int)pid, id, name, sizeof(name));
+	r = image_file_read(dirfd, name, &buf, &len);
 	if (r)
 		return r;
-	r = plugin_image_decode(buf, len, img, why, sizeof(why));
+	r = image_meta_decode(buf, len, img, why, sizeof(why));
 	free(buf);
 	if (r)
 		pr_err("restore of pid %d: %s: %s", (int)pid, name, why);
@@ -456,13 +420,13 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 			}
 			stream = e->contents->stream_file;
 			job->n_parts = e->contents->parts;
-			if (!job->n_parts || job->n_parts > 16) {
+			if (image_parts_check(job->n_parts)) {
 				pr_err("restore of pid %d: stream %s claims %u parts (damaged image)",
 				       (int)pid, stream, job->n_parts);
 				r = -EINVAL;
 				goto out;
 			}
-			if (strchr(stream, '/')) {
+			if (image_stream_name_check(stream)) {
 				pr_err("restore of pid %d: stream file name %s leaves the image "
 				       "folder (damaged image)",
 				       (int)pid, stream);
@@ -525,7 +489,7 @@ out:
 			"start at RESUME",
 			(int)pid, img->n_bos, handed ? "created" : "restored", now_s() - t0);
 	}
-	plugin_image_free(img);
+	image_meta_free(img);
 	return kfd;
 }
 
@@ -533,26 +497,23 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 {
 	Vramstream__ProcessImage *img = NULL;
 	Vramstream__RenderFile *rf;
-	char name[64];
+	char name[64], why[256];
 	uint8_t *buf;
 	size_t len;
 	pid_t pid = getpid();
 	int r, kid, si, fd;
 
 	state_reset_for(pid);
-	snprintf(name, sizeof(name), PLUGIN_RENDER_IMG_FMT, id);
-	r = plugin_image_read_file(dirfd, name, &buf, &len);
+	image_render_name(id, name, sizeof(name));
+	r = image_file_read(dirfd, name, &buf, &len);
 	if (r == -ENOENT)
 		return -ENOTSUP;
 	if (r)
 		return r;
-	rf = vramstream__render_file__unpack(NULL, len, buf);
+	r = image_render_decode(buf, len, &rf, why, sizeof(why));
 	free(buf);
-	if (!rf || rf->format_version != VRAMSTREAM_FORMAT_VERSION) {
-		pr_err("restore of pid %d: %s is damaged or of another format version", (int)pid,
-		       name);
-		if (rf)
-			vramstream__render_file__free_unpacked(rf, NULL);
+	if (r) {
+		pr_err("restore of pid %d: %s: %s", (int)pid, name, why);
 		return -EINVAL;
 	}
 	/* The GPU mapping comes from the task's KFD image. */
@@ -588,8 +549,8 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 	if (r < 0)
 		r = -errno;
 out:
-	plugin_image_free(img);
-	vramstream__render_file__free_unpacked(rf, NULL);
+	image_meta_free(img);
+	image_render_free(rf);
 	return r;
 }
 

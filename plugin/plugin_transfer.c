@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "compress.h"
+#include "image.h"
 #include "plugin_transfer.h"
 
 #define TRANSFER_MIN_BUFFERS 2
@@ -469,7 +470,7 @@ static struct buf_cookie *cookies_for(struct pipe *p)
 
 /*
  * Streams per GPU: one per CPU this job gets (per 2 CPUs when compressing), 1
- * to 16 (plugin_config.h).
+ * to IMAGE_PARTS_MAX.
  * Each file takes one writer at a time, so on the H100 machine (16 CPUs) 8
  * streams dumped 8.8 GB/s against 5.5 with 4 (bench/RESULTS.md).
  */
@@ -489,21 +490,14 @@ static unsigned int job_parts(const struct plugin_config *cfg, unsigned int n_jo
 	 */
 	if (cfg->compress)
 		per_job /= 2;
-	return per_job < 1 ? 1 : per_job > 16 ? 16 : (unsigned int)per_job;
+	return per_job < 1		   ? 1
+	       : per_job > IMAGE_PARTS_MAX ? IMAGE_PARTS_MAX
+					   : (unsigned int)per_job;
 }
 
 int transfer_part_path(const char *base, unsigned int part, char *out, size_t len)
 {
-	size_t n = strlen(base);
-	int r;
-
-	if (part == 0)
-		r = snprintf(out, len, "%s", base);
-	else if (n > 4 && !strcmp(base + n - 4, ".vrs"))
-		r = snprintf(out, len, "%.*s.%u.vrs", (int)(n - 4), base, part);
-	else
-		r = snprintf(out, len, "%s.%u", base, part);
-	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
+	return image_part_name(base, part, out, len);
 }
 
 /* Compression workers of one stream file: the CPUs are shared by the GPUs
@@ -552,8 +546,6 @@ struct job_arg {
 	struct compress_rate *rate; /* VRAMSTREAM_IO_RATE over the job's files, or NULL */
 };
 
-#define MAX_PARTS 16
-
 /*
  * Opens the stream files of one job on threads of their own, while the job's
  * thread starts the engine and pins its buffers: each file's writer or reader
@@ -594,7 +586,7 @@ static void parts_open_start(struct part_opener *po, const struct transfer_job *
 {
 	for (unsigned int i = 0; i < parts; i++) {
 		po[i] = (struct part_opener){ .wo = wo, .w = &w[i], .ro = ro, .rd = &rd[i] };
-		po[i].r = transfer_part_path(job->stream_path, i, po[i].path, sizeof(po[i].path));
+		po[i].r = image_part_name(job->stream_path, i, po[i].path, sizeof(po[i].path));
 		if (po[i].r)
 			continue;
 		/* Without a thread, open it here. */
@@ -654,20 +646,20 @@ static void *dump_job(void *arg)
 	struct job_arg *a = arg;
 	struct transfer_job *job = a->job;
 	struct compress_writer_opts wo;
-	struct compress_writer *w[MAX_PARTS] = { NULL };
+	struct compress_writer *w[IMAGE_PARTS_MAX] = { NULL };
 	struct compress_err cerr = { "" };
 	struct buf_cookie *cookies = NULL;
 	struct pipe p;
 	double t0 = now_s();
-	struct part_opener openers[MAX_PARTS];
+	struct part_opener openers[IMAGE_PARTS_MAX];
 	unsigned int bo = 0, parts, next_part = 0, part;
 	uint64_t off = 0;
 	double t_wait;
 	int r, r2;
 
 	parts = job->n_parts ? job->n_parts : job_parts(a->cfg, a->n_jobs);
-	if (parts > MAX_PARTS)
-		parts = MAX_PARTS;
+	if (parts > IMAGE_PARTS_MAX)
+		parts = IMAGE_PARTS_MAX;
 	job->n_parts = parts;
 	writer_opts(a->cfg, a->n_jobs, parts, &wo);
 	wo.rate = a->rate;
@@ -781,12 +773,12 @@ static void *dump_job(void *arg)
 		for (unsigned int i = 0; i < parts; i++) {
 			char path[PATH_MAX];
 
-			if (!transfer_part_path(job->stream_path, i, path, sizeof(path)))
+			if (!image_part_name(job->stream_path, i, path, sizeof(path)))
 				unlink(path);
 		}
 	}
 out:
-	for (unsigned int i = 0; i < MAX_PARTS; i++)
+	for (unsigned int i = 0; i < IMAGE_PARTS_MAX; i++)
 		compress_writer_free(w[i]);
 	job->stats.dma_busy_s = p.dma_busy;
 	job->stats.feed_wait_s = p.feed_wait;
@@ -897,20 +889,21 @@ static void *restore_job(void *arg)
 	struct job_arg *a = arg;
 	struct transfer_job *job = a->job;
 	struct compress_reader_opts ro;
-	struct compress_reader *rd[MAX_PARTS] = { NULL };
+	struct compress_reader *rd[IMAGE_PARTS_MAX] = { NULL };
 	struct compress_err cerr = { "" };
 	struct buf_cookie *cookies = NULL;
 	struct pipe p;
 	double t0 = now_s();
-	uint64_t next[MAX_PARTS] = { 0 }, n_chunks[MAX_PARTS] = { 0 }, pending_reads = 0;
+	uint64_t next[IMAGE_PARTS_MAX] = { 0 }, n_chunks[IMAGE_PARTS_MAX] = { 0 },
+		 pending_reads = 0;
 	unsigned int parts = job->n_parts ? job->n_parts : 1, part = 0;
-	struct part_opener openers[MAX_PARTS];
+	struct part_opener openers[IMAGE_PARTS_MAX];
 	bool fills_off = false;
 	unsigned int nap_us = 50;
 	int r, r2;
 
-	if (parts > MAX_PARTS)
-		parts = MAX_PARTS;
+	if (parts > IMAGE_PARTS_MAX)
+		parts = IMAGE_PARTS_MAX;
 	compress_reader_opts_default(&ro);
 	ro.workers = part_workers(a->cfg, a->n_jobs, parts);
 	ro.queue_depth = a->cfg->io_depth;
@@ -931,7 +924,7 @@ static void *restore_job(void *arg)
 	for (unsigned int i = 0; i < parts; i++) {
 		char path[PATH_MAX];
 
-		r = transfer_part_path(job->stream_path, i, path, sizeof(path));
+		r = image_part_name(job->stream_path, i, path, sizeof(path));
 		if (r)
 			goto out;
 		if (compress_reader_chunk_size(rd[i]) > p.buffer_size) {
@@ -1122,7 +1115,7 @@ static void *restore_job(void *arg)
 		stats_add(&job->stats, &cs);
 	}
 out:
-	for (unsigned int i = 0; i < MAX_PARTS; i++)
+	for (unsigned int i = 0; i < IMAGE_PARTS_MAX; i++)
 		compress_reader_free(rd[i]);
 	job->stats.dma_busy_s = p.dma_busy;
 	job->stats.feed_wait_s = p.feed_wait;
