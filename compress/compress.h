@@ -190,6 +190,10 @@ int compress_reader_open_fd(int fd, const char *name, const struct compress_read
 
 uint64_t compress_reader_chunk_count(const struct compress_reader *r);
 uint32_t compress_reader_chunk_size(const struct compress_reader *r);
+/* The zstd level (or COMPRESS_LEVEL_OFF) and default filter the writer
+ * recorded in the header; informative only (FORMAT.md, "Header"). */
+int compress_reader_level(const struct compress_reader *r);
+enum compress_filter compress_reader_filter(const struct compress_reader *r);
 int compress_reader_chunk(const struct compress_reader *r, uint64_t index,
 			  struct compress_chunk_info *info);
 /* Index of the chunk of TAG that covers OFFSET, or -ENOENT. */

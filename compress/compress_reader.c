@@ -425,6 +425,17 @@ uint32_t compress_reader_chunk_size(const struct compress_reader *r)
 	return r->header.chunk_size;
 }
 
+int compress_reader_level(const struct compress_reader *r)
+{
+	return r->header.level;
+}
+
+enum compress_filter compress_reader_filter(const struct compress_reader *r)
+{
+	/* compress_header_decode() refused any other value. */
+	return (enum compress_filter)r->header.filter;
+}
+
 int compress_reader_chunk(const struct compress_reader *r, uint64_t index,
 			  struct compress_chunk_info *info)
 {

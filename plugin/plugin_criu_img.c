@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "plugin_criu_img.h"
-#include "plugin_image.h"
 
 /* images/core.proto task_kobj_ids_entry.files_id; images/fdinfo.proto fdinfo_entry.fd */
 #define IDS_FIELD_FILES_ID 2
@@ -165,7 +165,7 @@ int criu_img_task_max_fd(int dirfd, pid_t pid, int *max_fd, char *why, size_t wh
 	int r;
 
 	snprintf(name, sizeof(name), "ids-%d.img", (int)pid); /* criu/image-desc.c: IDS */
-	r = plugin_image_read_file(dirfd, name, &buf, &len);
+	r = image_file_read(dirfd, name, &buf, &len);
 	if (!r) {
 		r = criu_img_files_id(buf, len, &files_id);
 		free(buf);
@@ -173,7 +173,7 @@ int criu_img_task_max_fd(int dirfd, pid_t pid, int *max_fd, char *why, size_t wh
 	if (r)
 		goto fail;
 	snprintf(name, sizeof(name), "fdinfo-%u.img", files_id); /* criu/image-desc.c: FDINFO */
-	r = plugin_image_read_file(dirfd, name, &buf, &len);
+	r = image_file_read(dirfd, name, &buf, &len);
 	if (!r) {
 		r = criu_img_fdinfo_max_fd(buf, len, max_fd);
 		free(buf);

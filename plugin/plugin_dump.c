@@ -9,45 +9,12 @@
 #include <unistd.h>
 
 #include "plugin_dump.h"
-#include "plugin_image.h"
+#include "image.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
 #include "plugin_progress.h"
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
-
-int plugin_write_image(int dirfd, const char *name, const void *buf, size_t len)
-{
-	char tmp[PATH_MAX];
-	const char *p = buf;
-	int fd, r = 0;
-
-	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (!r && fsync(fd))
-		r = -errno;
-	if (close(fd) && !r)
-		r = -errno;
-	if (!r && renameat(dirfd, tmp, dirfd, name))
-		r = -errno;
-	if (r)
-		unlinkat(dirfd, tmp, 0);
-	return r;
-}
 
 static double now_s(void)
 {
@@ -211,8 +178,7 @@ static int dump_describe(struct kfd_dump *d, int id)
 		}
 		e->n_properties = g->n_props;
 		d->dev_ptrs[i] = e;
-		snprintf(d->ref_names[i], sizeof(d->ref_names[i]), PLUGIN_STREAM_FMT, d->info.pid,
-			 id, i);
+		image_stream_name(d->info.pid, id, i, d->ref_names[i], sizeof(d->ref_names[i]));
 	}
 
 	for (uint32_t i = 0; i < nb; i++) {
@@ -462,11 +428,11 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 			}
 
 	d.img.settings = NULL;
-	r = plugin_image_encode(&d.img, &buf, &len);
+	r = image_meta_encode(&d.img, &buf, &len);
 	if (r)
 		goto out;
-	snprintf(name, sizeof(name), PLUGIN_KFD_IMG_FMT, d.info.pid, id);
-	r = plugin_write_image(dirfd, name, buf, len);
+	image_kfd_name(d.info.pid, id, name, sizeof(name));
+	r = image_file_write(dirfd, name, buf, len);
 	if (r)
 		pr_err("dump of pid %u: cannot write %s: %s", d.info.pid, name, strerror(-r));
 	/* Paused until criu has dumped the process's memory as well. */
@@ -487,8 +453,8 @@ out:
 			for (unsigned int part = 0; part < 16; part++) {
 				char path[PATH_MAX];
 
-				if (!transfer_part_path(d.jobs[j].stream_path, part, path,
-							sizeof(path)))
+				if (!image_part_name(d.jobs[j].stream_path, part, path,
+						     sizeof(path)))
 					unlink(path);
 			}
 		}
@@ -521,16 +487,13 @@ int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int i
 
 		if (topology_prop(&topo.gpus[i], "drm_render_minor", &m) || m != minor)
 			continue;
-		rf.format_version = VRAMSTREAM_FORMAT_VERSION;
 		rf.gpu_id = topo.gpus[i].gpu_id;
 		rf.render_minor = minor;
-		len = vramstream__render_file__get_packed_size(&rf);
-		buf = malloc(len ? len : 1);
-		if (!buf)
-			return -ENOMEM;
-		vramstream__render_file__pack(&rf, buf);
-		snprintf(name, sizeof(name), PLUGIN_RENDER_IMG_FMT, id);
-		r = plugin_write_image(dirfd, name, buf, len);
+		r = image_render_encode(&rf, &buf, &len);
+		if (r)
+			return r;
+		image_render_name(id, name, sizeof(name));
+		r = image_file_write(dirfd, name, buf, len);
 		free(buf);
 		if (r)
 			pr_err("dump of render node renderD%u: cannot write %s: %s", minor, name,

@@ -42,13 +42,4 @@ int plugin_dump_finish(struct plugin_dump_session *session);
 int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int id,
 		       unsigned int minor);
 
-/* Image names (shared with restore and the image tool). */
-#define PLUGIN_KFD_IMG_FMT    "vramstream-kfd-%u-%d.img"       /* pid, id */
-#define PLUGIN_STREAM_FMT     "vramstream-kfd-%u-%d-gpu%u.vrs" /* pid, id, device index */
-#define PLUGIN_RENDER_IMG_FMT "vramstream-render-%d.img"       /* id */
-
-/* Writes @len bytes to @name in @dirfd through a temporary file and a
- * rename, 0600. Returns 0 or -errno. */
-int plugin_write_image(int dirfd, const char *name, const void *buf, size_t len);
-
 #endif

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -11,9 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "plugin_criu_img.h"
-#include "plugin_dump.h"
-#include "plugin_image.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
 #include "plugin_pid_ns.h"
@@ -118,41 +116,7 @@ static int dup_high(int fd, int flags)
 
 int plugin_restore_find_kfd_image(int dirfd, pid_t pid)
 {
-	char prefix[64];
-	DIR *d;
-	struct dirent *de;
-	int dup_fd, id = -ENOENT;
-	size_t plen;
-
-	if (pid > 0)
-		snprintf(prefix, sizeof(prefix), "vramstream-kfd-%d-", (int)pid);
-	else
-		snprintf(prefix, sizeof(prefix), "vramstream-kfd-");
-	plen = strlen(prefix);
-	dup_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dup_fd < 0)
-		return -errno;
-	d = fdopendir(dup_fd);
-	if (!d) {
-		close(dup_fd);
-		return -errno;
-	}
-	while ((de = readdir(d))) {
-		const char *rest = de->d_name + plen;
-		int v;
-		char tail[8];
-
-		if (strncmp(de->d_name, prefix, plen))
-			continue;
-		if (pid <= 0 && (rest = strchr(rest, '-')))
-			rest++; /* past any pid */
-		if (rest && sscanf(rest, "%d.im%1[g]", &v, tail) == 2) {
-			id = v;
-			break;
-		}
-	}
-	closedir(d);
-	return id;
+	return image_find_kfd(dirfd, pid > 0 ? (unsigned int)pid : 0);
 }
 
 static int load_kfd_image(int dirfd, pid_t pid, int id, Vramstream__ProcessImage **img)
@@ -162,11 +126,11 @@ static int load_kfd_image(int dirfd, pid_t pid, int id, Vramstream__ProcessImage
 	size_t len;
 	int r;
 
-	snprintf(name, sizeof(name), PLUGIN_KFD_IMG_FMT, (unsigned int)pid, id);
-	r = plugin_image_read_file(dirfd, name, &buf, &len);
+	image_kfd_name((unsigned int)pid, id, name, sizeof(name));
+	r = image_file_read(dirfd, name, &buf, &len);
 	if (r)
 		return r;
-	r = plugin_image_decode(buf, len, img, why, sizeof(why));
+	r = image_meta_decode(buf, len, img, why, sizeof(why));
 	free(buf);
 	if (r)
 		pr_err("restore of pid %d: %s: %s", (int)pid, name, why);
@@ -365,221 +329,292 @@ static int image_dir_path(int dirfd, char *dir, size_t len)
 	return 0;
 }
 
-int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv, int dirfd,
-		       int id)
+/* What one RESTORE_EXT_FILE of a KFD file builds; freed by kfd_restore_end(). */
+struct kfd_restore {
+	pid_t pid;
+	Vramstream__ProcessImage *img;
+	int kfd; /* the restored KFD file, -1 until opened */
+	/* KFD RESTORE's arguments; bos[i].dmabuf_fd comes back from it */
+	struct kfd_criu_device_bucket *devs;
+	struct kfd_criu_bo_bucket *bos;
+	/* the transfer: one job per GPU with contents, tbos their BOs */
+	struct transfer_job *jobs;
+	struct transfer_bo *tbos;
+	unsigned int n_jobs, n_tbos;
+	bool handed; /* the jobs went to the restore server */
+};
+
+static int kfd_open_checked(struct kfd_restore *kr)
 {
-	Vramstream__ProcessImage *img = NULL;
-	struct kfd_criu_device_bucket *devs = NULL;
-	struct kfd_criu_bo_bucket *bos = NULL;
-	struct transfer_job *jobs = NULL;
-	struct transfer_bo *tbos = NULL;
-	unsigned int n_jobs = 0, used = 0;
-	pid_t pid = getpid();
-	bool handed = false;
-	char dir[PATH_MAX], why[512];
-	double t0 = now_s();
-	int kfd = -1, r;
+	char why[512];
+	int r;
 
-	state_reset_for(pid);
-	r = load_kfd_image(dirfd, pid, id, &img);
-	if (r == -ENOENT)
-		return -ENOTSUP; /* not a file we dumped */
-	if (r)
-		return r;
-	r = ensure_matched(cfg, img);
-	if (!r)
-		r = ensure_fd_room(dirfd);
-	if (r)
-		goto out;
-
-	kfd = open("/dev/kfd", O_RDWR);
-	if (kfd < 0) {
+	kr->kfd = open("/dev/kfd", O_RDWR);
+	if (kr->kfd < 0) {
 		r = -errno;
 		pr_err("restore of pid %d: cannot open /dev/kfd: %s (is the amdgpu driver loaded?)",
-		       (int)pid, strerror(-r));
-		goto out;
+		       (int)kr->pid, strerror(-r));
+		return r;
 	}
-	r = kfd_check_version(kfd, why, sizeof(why));
-	if (r) {
-		pr_err("restore of pid %d: %s", (int)pid, why);
-		goto out;
-	}
+	r = kfd_check_version(kr->kfd, why, sizeof(why));
+	if (r)
+		pr_err("restore of pid %d: %s", (int)kr->pid, why);
+	return r;
+}
 
-	devs = calloc(img->n_devices ? img->n_devices : 1, sizeof(*devs));
-	bos = calloc(img->n_bos ? img->n_bos : 1, sizeof(*bos));
-	jobs = calloc(img->n_devices ? img->n_devices : 1, sizeof(*jobs));
-	tbos = calloc(img->n_bos ? img->n_bos : 1, sizeof(*tbos));
-	if (!devs || !bos || !jobs || !tbos) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < img->n_devices; i++) {
+static int kfd_restore_alloc(struct kfd_restore *kr)
+{
+	size_t nd = kr->img->n_devices ? kr->img->n_devices : 1;
+	size_t nb = kr->img->n_bos ? kr->img->n_bos : 1;
+
+	kr->devs = calloc(nd, sizeof(*kr->devs));
+	kr->bos = calloc(nb, sizeof(*kr->bos));
+	kr->jobs = calloc(nd, sizeof(*kr->jobs));
+	kr->tbos = calloc(nb, sizeof(*kr->tbos));
+	return kr->devs && kr->bos && kr->jobs && kr->tbos ? 0 : -ENOMEM;
+}
+
+/* Each image GPU with the render node of the GPU it maps to. */
+static int fill_device_buckets(struct kfd_restore *kr)
+{
+	for (size_t i = 0; i < kr->img->n_devices; i++) {
 		unsigned int di = rs.map[i];
 		int fd = render_fd_for(di);
 
-		if (fd < 0) {
-			r = fd;
-			goto out;
-		}
-		devs[i].user_gpu_id = img->devices[i]->gpu_id;
-		devs[i].actual_gpu_id = rs.dst.gpus[di].gpu_id;
-		devs[i].drm_fd = (uint32_t)fd;
+		if (fd < 0)
+			return fd;
+		kr->devs[i].user_gpu_id = kr->img->devices[i]->gpu_id;
+		kr->devs[i].actual_gpu_id = rs.dst.gpus[di].gpu_id;
+		kr->devs[i].drm_fd = (uint32_t)fd;
 	}
-	for (size_t i = 0; i < img->n_bos; i++) {
-		const Vramstream__BoEntry *e = img->bos[i];
+	return 0;
+}
+
+static int fill_bo_buckets(struct kfd_restore *kr)
+{
+	for (size_t i = 0; i < kr->img->n_bos; i++) {
+		const Vramstream__BoEntry *e = kr->img->bos[i];
 
 		if (src_index(e->gpu_id) < 0) {
 			pr_err("restore of pid %d: BO %zu names GPU 0x%x, which the image does "
 			       "not list (damaged image)",
-			       (int)pid, i, e->gpu_id);
-			r = -EINVAL;
-			goto out;
+			       (int)kr->pid, i, e->gpu_id);
+			return -EINVAL;
 		}
-		bos[i].addr = e->addr;
-		bos[i].size = e->size;
-		bos[i].offset = e->offset;
-		bos[i].gpu_id = e->gpu_id; /* user gpu_id: KFD translates through devs */
-		bos[i].alloc_flags = e->alloc_flags;
-		bos[i].dmabuf_fd = (uint32_t)-1;
+		kr->bos[i].addr = e->addr;
+		kr->bos[i].size = e->size;
+		kr->bos[i].offset = e->offset;
+		kr->bos[i].gpu_id = e->gpu_id; /* user gpu_id: KFD translates through devs */
+		kr->bos[i].alloc_flags = e->alloc_flags;
+		kr->bos[i].dmabuf_fd = (uint32_t)-1;
 	}
+	return 0;
+}
 
-	r = kfd_criu_restore(kfd, devs, (uint32_t)img->n_devices, bos, (uint32_t)img->n_bos,
-			     img->priv_data.data, img->priv_data.len, img->num_objects);
-	if (r) {
-		pr_err("restore of pid %d: KFD RESTORE failed: %s", (int)pid, strerror(-r));
-		goto out;
-	}
+static int kfd_restore_call(struct kfd_restore *kr)
+{
+	const Vramstream__ProcessImage *img = kr->img;
+	int r = kfd_criu_restore(kr->kfd, kr->devs, (uint32_t)img->n_devices, kr->bos,
+				 (uint32_t)img->n_bos, img->priv_data.data, img->priv_data.len,
+				 img->num_objects);
 
-	r = remember_vmas(img, bos, kfd);
 	if (r)
-		goto out;
+		pr_err("restore of pid %d: KFD RESTORE failed: %s", (int)kr->pid, strerror(-r));
+	return r;
+}
+
+/* BO @e's stream, checked against the image's rules and the GPU's earlier
+ * BOs (@stream with @parts; NULL for the first). */
+static int check_bo_stream(pid_t pid, const Vramstream__BoEntry *e, const char *stream,
+			   unsigned int parts)
+{
+	const Vramstream__ContentRef *c = e->contents;
+
+	if (stream && strcmp(stream, c->stream_file)) {
+		pr_err("restore of pid %d: BOs of GPU 0x%x name two stream files (damaged image)",
+		       (int)pid, e->gpu_id);
+		return -EINVAL;
+	}
+	if (stream && parts != c->parts) {
+		pr_err("restore of pid %d: BOs of GPU 0x%x disagree on the stream's parts "
+		       "(damaged image)",
+		       (int)pid, e->gpu_id);
+		return -EINVAL;
+	}
+	if (image_parts_check(c->parts)) {
+		pr_err("restore of pid %d: stream %s claims %u parts (damaged image)", (int)pid,
+		       c->stream_file, c->parts);
+		return -EINVAL;
+	}
+	if (image_stream_name_check(c->stream_file)) {
+		pr_err("restore of pid %d: stream file name %s leaves the image folder (damaged "
+		       "image)",
+		       (int)pid, c->stream_file);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The transfer job of image GPU @dev (none when no BO of it has contents). */
+static int build_job(struct kfd_restore *kr, size_t dev, const char *dir)
+{
+	const Vramstream__ProcessImage *img = kr->img;
+	struct transfer_job *job = &kr->jobs[kr->n_jobs];
+	const char *stream = NULL;
+
+	job->bos = &kr->tbos[kr->n_tbos];
+	for (size_t i = 0; i < img->n_bos; i++) {
+		const Vramstream__BoEntry *e = img->bos[i];
+		int r;
+
+		if (!e->contents || e->gpu_id != img->devices[dev]->gpu_id)
+			continue;
+		r = check_bo_stream(kr->pid, e, stream, job->n_parts);
+		if (r)
+			return r;
+		stream = e->contents->stream_file;
+		job->n_parts = e->contents->parts;
+		kr->tbos[kr->n_tbos++] = (struct transfer_bo){
+			.size = e->size,
+			.dmabuf_fd = (int)kr->bos[i].dmabuf_fd,
+			.tag = e->contents->tag,
+		};
+		job->n_bos++;
+	}
+	if (!job->n_bos)
+		return 0;
+	job->gpu_id = rs.dst.gpus[rs.map[dev]].gpu_id;
+	dst_minor(rs.map[dev], &job->render_minor);
+	if (snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", dir, stream) >=
+	    (int)sizeof(job->stream_path))
+		return -ENAMETOOLONG;
+	kr->n_jobs++;
+	return 0;
+}
+
+static int build_jobs(struct kfd_restore *kr, int dirfd)
+{
+	char dir[PATH_MAX];
+	int r;
 
 	r = image_dir_path(dirfd, dir, sizeof(dir));
 	if (r)
-		goto out;
-	for (size_t dev = 0; dev < img->n_devices; dev++) {
-		struct transfer_job *job = &jobs[n_jobs];
-		const char *stream = NULL;
+		return r;
+	for (size_t dev = 0; !r && dev < kr->img->n_devices; dev++)
+		r = build_job(kr, dev, dir);
+	return r;
+}
 
-		job->bos = &tbos[used];
-		for (size_t i = 0; i < img->n_bos; i++) {
-			const Vramstream__BoEntry *e = img->bos[i];
+/*
+ * The BO contents go to criu's process when a restore server runs there
+ * (they are copied while criu restores the rest), else are restored here.
+ */
+static int hand_off(struct kfd_restore *kr, const struct plugin_config *cfg,
+		    const struct restore_server *srv)
+{
+	struct plugin_progress progress;
+	char why[512];
+	int r;
 
-			if (!e->contents || e->gpu_id != img->devices[dev]->gpu_id)
-				continue;
-			if (stream && strcmp(stream, e->contents->stream_file)) {
-				pr_err("restore of pid %d: BOs of GPU 0x%x name two stream files "
-				       "(damaged image)",
-				       (int)pid, e->gpu_id);
-				r = -EINVAL;
-				goto out;
-			}
-			if (stream && job->n_parts != e->contents->parts) {
-				pr_err("restore of pid %d: BOs of GPU 0x%x disagree on the stream's "
-				       "parts (damaged image)",
-				       (int)pid, e->gpu_id);
-				r = -EINVAL;
-				goto out;
-			}
-			stream = e->contents->stream_file;
-			job->n_parts = e->contents->parts;
-			if (!job->n_parts || job->n_parts > 16) {
-				pr_err("restore of pid %d: stream %s claims %u parts (damaged image)",
-				       (int)pid, stream, job->n_parts);
-				r = -EINVAL;
-				goto out;
-			}
-			if (strchr(stream, '/')) {
-				pr_err("restore of pid %d: stream file name %s leaves the image "
-				       "folder (damaged image)",
-				       (int)pid, stream);
-				r = -EINVAL;
-				goto out;
-			}
-			tbos[used].size = e->size;
-			tbos[used].dmabuf_fd = (int)bos[i].dmabuf_fd;
-			tbos[used].tag = e->contents->tag;
-			used++;
-			job->n_bos++;
-		}
-		if (!job->n_bos)
-			continue;
-		job->gpu_id = rs.dst.gpus[rs.map[dev]].gpu_id;
-		dst_minor(rs.map[dev], &job->render_minor);
-		if (snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", dir, stream) >=
-		    (int)sizeof(job->stream_path)) {
-			r = -ENAMETOOLONG;
-			goto out;
-		}
-		n_jobs++;
-	}
-	if (srv && n_jobs) {
-		if (!restore_server_submit(srv, jobs, n_jobs, why, sizeof(why))) {
-			handed = true;
+	if (srv && kr->n_jobs) {
+		if (!restore_server_submit(srv, kr->jobs, kr->n_jobs, why, sizeof(why))) {
+			kr->handed = true;
 			pr_info("restore of pid %d: BO contents of %u GPU(s) handed to criu's "
 				"process; they are copied while criu restores the rest",
-				(int)pid, n_jobs);
-		} else {
-			pr_warn("restore of pid %d: %s; restoring BO contents in the task",
-				(int)pid, why);
+				(int)kr->pid, kr->n_jobs);
+			return 0;
 		}
+		pr_warn("restore of pid %d: %s; restoring BO contents in the task", (int)kr->pid,
+			why);
 	}
-	if (!handed) {
-		struct plugin_progress progress;
+	plugin_progress_init(&progress, "restore", (int)kr->pid);
+	r = transfer_restore_progress(cfg, &plugin_dma_sdma_ops, kr->jobs, kr->n_jobs,
+				      &progress.tp);
+	log_jobs(kr->pid, kr->jobs, kr->n_jobs);
+	return r;
+}
 
-		plugin_progress_init(&progress, "restore", (int)pid);
-		r = transfer_restore_progress(cfg, &plugin_dma_sdma_ops, jobs, n_jobs,
-					      &progress.tp);
-		log_jobs(pid, jobs, n_jobs);
-	}
-out:
-	if (bos) {
-		for (size_t i = 0; img && i < img->n_bos; i++)
-			if (bos[i].dmabuf_fd != (uint32_t)-1 &&
-			    kfd_bo_has_contents(bos[i].alloc_flags))
-				close((int)bos[i].dmabuf_fd);
-	}
-	free(devs);
-	free(bos);
-	free(jobs);
-	free(tbos);
+/* Frees @kr; returns the restored KFD file, or @r when it failed. */
+static int kfd_restore_end(struct kfd_restore *kr, int r, double t0)
+{
+	for (size_t i = 0; kr->bos && i < kr->img->n_bos; i++)
+		if (kr->bos[i].dmabuf_fd != (uint32_t)-1 &&
+		    kfd_bo_has_contents(kr->bos[i].alloc_flags))
+			close((int)kr->bos[i].dmabuf_fd);
+	free(kr->devs);
+	free(kr->bos);
+	free(kr->jobs);
+	free(kr->tbos);
 	if (r) {
-		if (kfd >= 0)
-			close(kfd);
-		kfd = r;
+		if (kr->kfd >= 0)
+			close(kr->kfd);
+		kr->kfd = r;
 	} else {
 		pr_info("restore of pid %d: KFD state and %zu BO(s) %s in %.3f s; queues "
 			"start at RESUME",
-			(int)pid, img->n_bos, handed ? "created" : "restored", now_s() - t0);
+			(int)kr->pid, kr->img->n_bos, kr->handed ? "created" : "restored",
+			now_s() - t0);
 	}
-	plugin_image_free(img);
-	return kfd;
+	image_meta_free(kr->img);
+	return kr->kfd;
+}
+
+int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv, int dirfd,
+		       int id)
+{
+	struct kfd_restore kr = { .pid = getpid(), .kfd = -1 };
+	double t0 = now_s();
+	int r;
+
+	state_reset_for(kr.pid);
+	r = load_kfd_image(dirfd, kr.pid, id, &kr.img);
+	if (r == -ENOENT)
+		return -ENOTSUP; /* not a file we dumped */
+	if (r)
+		return r;
+	r = ensure_matched(cfg, kr.img);
+	if (!r)
+		r = ensure_fd_room(dirfd);
+	if (!r)
+		r = kfd_open_checked(&kr);
+	if (!r)
+		r = kfd_restore_alloc(&kr);
+	if (!r)
+		r = fill_device_buckets(&kr);
+	if (!r)
+		r = fill_bo_buckets(&kr);
+	if (!r)
+		r = kfd_restore_call(&kr);
+	if (!r)
+		r = remember_vmas(kr.img, kr.bos, kr.kfd);
+	if (!r)
+		r = build_jobs(&kr, dirfd);
+	if (!r)
+		r = hand_off(&kr, cfg, srv);
+	return kfd_restore_end(&kr, r, t0);
 }
 
 int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 {
 	Vramstream__ProcessImage *img = NULL;
 	Vramstream__RenderFile *rf;
-	char name[64];
+	char name[64], why[256];
 	uint8_t *buf;
 	size_t len;
 	pid_t pid = getpid();
 	int r, kid, si, fd;
 
 	state_reset_for(pid);
-	snprintf(name, sizeof(name), PLUGIN_RENDER_IMG_FMT, id);
-	r = plugin_image_read_file(dirfd, name, &buf, &len);
+	image_render_name(id, name, sizeof(name));
+	r = image_file_read(dirfd, name, &buf, &len);
 	if (r == -ENOENT)
 		return -ENOTSUP;
 	if (r)
 		return r;
-	rf = vramstream__render_file__unpack(NULL, len, buf);
+	r = image_render_decode(buf, len, &rf, why, sizeof(why));
 	free(buf);
-	if (!rf || rf->format_version != VRAMSTREAM_FORMAT_VERSION) {
-		pr_err("restore of pid %d: %s is damaged or of another format version", (int)pid,
-		       name);
-		if (rf)
-			vramstream__render_file__free_unpacked(rf, NULL);
+	if (r) {
+		pr_err("restore of pid %d: %s: %s", (int)pid, name, why);
 		return -EINVAL;
 	}
 	/* The GPU mapping comes from the task's KFD image. */
@@ -615,8 +650,8 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 	if (r < 0)
 		r = -errno;
 out:
-	plugin_image_free(img);
-	vramstream__render_file__free_unpacked(rf, NULL);
+	image_meta_free(img);
+	image_render_free(rf);
 	return r;
 }
 

@@ -30,13 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "plugin_restore_server.h"
 
 #define SRV_MAGIC	 0x56525352u /* "RSRV" */
 #define SRV_BOS_PER_MSG	 128
 #define SRV_MAX_JOBS	 64
 #define SRV_MAX_BOS	 (1u << 20)
-#define SRV_MAX_PARTS	 16
 #define SRV_IO_TIMEOUT_S 60
 /*
  * Requests whose GPUs are all free run at once, each on its own thread: a
@@ -265,8 +265,7 @@ static int receive_request(struct restore_server *s, int conn, struct request **
 			goto bad;
 		m->job.stream[sizeof(m->job.stream) - 1] = '\0';
 		if (m->job.index != j || !m->job.n_bos || m->job.n_bos > q->n_bos - filled ||
-		    !m->job.n_parts || m->job.n_parts > SRV_MAX_PARTS || !m->job.stream[0] ||
-		    strchr(m->job.stream, '/') || !strcmp(m->job.stream, "..")) {
+		    image_parts_check(m->job.n_parts) || image_stream_name_check(m->job.stream)) {
 			r = -EPROTO;
 			goto bad;
 		}

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "compress.h"
+#include "image.h"
 #include "plugin_transfer.h"
 
 #define TRANSFER_MIN_BUFFERS 2
@@ -469,7 +470,7 @@ static struct buf_cookie *cookies_for(struct pipe *p)
 
 /*
  * Streams per GPU: one per CPU this job gets (per 2 CPUs when compressing), 1
- * to 16 (plugin_config.h).
+ * to IMAGE_PARTS_MAX.
  * Each file takes one writer at a time, so on the H100 machine (16 CPUs) 8
  * streams dumped 8.8 GB/s against 5.5 with 4 (bench/RESULTS.md).
  */
@@ -489,21 +490,14 @@ static unsigned int job_parts(const struct plugin_config *cfg, unsigned int n_jo
 	 */
 	if (cfg->compress)
 		per_job /= 2;
-	return per_job < 1 ? 1 : per_job > 16 ? 16 : (unsigned int)per_job;
+	return per_job < 1		   ? 1
+	       : per_job > IMAGE_PARTS_MAX ? IMAGE_PARTS_MAX
+					   : (unsigned int)per_job;
 }
 
 int transfer_part_path(const char *base, unsigned int part, char *out, size_t len)
 {
-	size_t n = strlen(base);
-	int r;
-
-	if (part == 0)
-		r = snprintf(out, len, "%s", base);
-	else if (n > 4 && !strcmp(base + n - 4, ".vrs"))
-		r = snprintf(out, len, "%.*s.%u.vrs", (int)(n - 4), base, part);
-	else
-		r = snprintf(out, len, "%s.%u", base, part);
-	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
+	return image_part_name(base, part, out, len);
 }
 
 /* Compression workers of one stream file: the CPUs are shared by the GPUs
@@ -552,8 +546,6 @@ struct job_arg {
 	struct compress_rate *rate; /* VRAMSTREAM_IO_RATE over the job's files, or NULL */
 };
 
-#define MAX_PARTS 16
-
 /*
  * Opens the stream files of one job on threads of their own, while the job's
  * thread starts the engine and pins its buffers: each file's writer or reader
@@ -594,7 +586,7 @@ static void parts_open_start(struct part_opener *po, const struct transfer_job *
 {
 	for (unsigned int i = 0; i < parts; i++) {
 		po[i] = (struct part_opener){ .wo = wo, .w = &w[i], .ro = ro, .rd = &rd[i] };
-		po[i].r = transfer_part_path(job->stream_path, i, po[i].path, sizeof(po[i].path));
+		po[i].r = image_part_name(job->stream_path, i, po[i].path, sizeof(po[i].path));
 		if (po[i].r)
 			continue;
 		/* Without a thread, open it here. */
@@ -642,6 +634,179 @@ static unsigned int roomiest_part(struct compress_writer *const *w, unsigned int
 	return best;
 }
 
+/* Returns buffer @buf to the free list. */
+static void give_back(struct pipe *p, unsigned int buf)
+{
+	pthread_mutex_lock(&p->lock);
+	idxq_push(&p->free_bufs, buf);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* The first error a compress/ callback reported, or 0. */
+static int cb_error(struct pipe *p)
+{
+	int r;
+
+	pthread_mutex_lock(&p->lock);
+	r = p->cb_error;
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+/* One GPU's dump: the pipe, the stream's parts and where the copies are. */
+struct dump_run {
+	const struct job_arg *a;
+	struct transfer_job *job;
+	struct pipe p;
+	struct buf_cookie *cookies;
+	struct compress_writer *w[IMAGE_PARTS_MAX];
+	unsigned int parts, next_part; /* next_part: where the roomiest is looked for */
+	unsigned int bo;	       /* the next copy: BO index and offset in it */
+	uint64_t off;
+	struct compress_err cerr;
+};
+
+/* Picks the part count, then opens the parts beside the engine's start. */
+static int dump_open(struct dump_run *dr)
+{
+	struct part_opener openers[IMAGE_PARTS_MAX];
+	struct transfer_job *job = dr->job;
+	struct compress_writer_opts wo;
+	int r, r2;
+
+	dr->parts = job->n_parts ? job->n_parts : job_parts(dr->a->cfg, dr->a->n_jobs);
+	if (dr->parts > IMAGE_PARTS_MAX)
+		dr->parts = IMAGE_PARTS_MAX;
+	job->n_parts = dr->parts;
+	writer_opts(dr->a->cfg, dr->a->n_jobs, dr->parts, &wo);
+	wo.rate = dr->a->rate;
+	parts_open_start(openers, job, dr->parts, &wo, dr->w, NULL, NULL);
+	r = pipe_setup(&dr->p, dr->a->cfg, dr->a->ops, job);
+	r2 = parts_open_join(openers, dr->parts, &dr->p);
+	if (r || r2)
+		return r ? r : r2;
+	dr->cookies = cookies_for(&dr->p);
+	return dr->cookies ? 0 : -ENOMEM;
+}
+
+/* Starts the copy of the next piece of BO memory into free buffer @buf. */
+static int dump_issue(struct dump_run *dr, unsigned int buf)
+{
+	const struct transfer_bo *b = &dr->job->bos[dr->bo];
+	uint64_t len = b->size - dr->off;
+	int r = 0;
+
+	if (len > dr->p.buffer_size)
+		len = dr->p.buffer_size;
+	if (len == 0) /* empty BO */
+		give_back(&dr->p, buf);
+	else
+		r = issue_copy(&dr->p, buf, dr->bo, dr->off, len, false, b->tag);
+	if (r)
+		return r;
+	dr->off += len;
+	if (dr->off == b->size) {
+		dr->bo++;
+		dr->off = 0;
+	}
+	return 0;
+}
+
+/* Waits for the oldest copy and hands its buffer to the part with most room. */
+static int dump_hand_oldest(struct dump_run *dr)
+{
+	struct pipe *p = &dr->p;
+	struct inflight done;
+	unsigned int part;
+	double t_wait;
+	int r = retire_oldest(p, &done);
+
+	if (r)
+		return r;
+	part = roomiest_part(dr->w, dr->parts, dr->next_part);
+	t_wait = now_s();
+	r = compress_writer_push(dr->w[part], p->ops->buffer(p->dma, done.buf), done.len, done.tag,
+				 done.offset, on_pushed, &dr->cookies[done.buf]);
+	p->feed_wait += now_s() - t_wait;
+	if (r) {
+		struct compress_stats cs;
+
+		/* The stream failed (ENOSPC, EIO, ...): finish() reports why with
+		 * the file named, and removes the temporary file. */
+		if (compress_writer_finish(dr->w[part], &cs, &dr->cerr))
+			pipe_fail(p, r, "%s", dr->cerr.msg);
+		return r;
+	}
+	__atomic_fetch_add(&dr->job->progress, done.len, __ATOMIC_RELAXED);
+	dr->next_part = (part + 1) % dr->parts;
+	return 0;
+}
+
+/* Keeps every free buffer busy with a copy, handing filled ones to compress/. */
+static int dump_loop(struct dump_run *dr)
+{
+	struct pipe *p = &dr->p;
+
+	for (;;) {
+		bool more = dr->bo < dr->job->n_bos;
+		int buf = -1, r;
+
+		if (more) {
+			double t_wait = now_s();
+
+			buf = take_free(p, p->fifo_len == 0);
+			if (p->fifo_len == 0)
+				p->feed_wait += now_s() - t_wait;
+		}
+		if (buf >= 0)
+			r = dump_issue(dr, (unsigned int)buf);
+		else if (p->fifo_len)
+			r = dump_hand_oldest(dr); /* no free buffer */
+		else if (more)
+			r = cb_error(p); /* take_free() gave nothing: a writer failed? */
+		else
+			return 0; /* every BO copied and handed on */
+		if (r)
+			return r;
+	}
+}
+
+/*
+ * Drains the copies in flight, then finishes every part (renamed into
+ * place) if all went well; otherwise removes the parts, finished or not.
+ */
+static int dump_finish(struct dump_run *dr, int r)
+{
+	struct transfer_job *job = dr->job;
+
+	while (dr->p.fifo_len) {
+		struct inflight done;
+
+		retire_oldest(&dr->p, &done);
+	}
+	if (!r)
+		r = cb_error(&dr->p);
+	/* On failure compress_writer_free() waits for the workers still reading
+	 * our buffers and removes the temporary files. */
+	for (unsigned int i = 0; !r && i < dr->parts; i++) {
+		struct compress_stats cs = { 0 };
+
+		r = compress_writer_finish(dr->w[i], &cs, &dr->cerr);
+		if (r)
+			pipe_fail(&dr->p, r, "%s", dr->cerr.msg);
+		job->stats.bytes += cs.raw_bytes;
+		stats_add(&job->stats, &cs);
+	}
+	/* Parts already finished are complete files of a failed dump. */
+	for (unsigned int i = 0; r && i < dr->parts; i++) {
+		char path[PATH_MAX];
+
+		if (!image_part_name(job->stream_path, i, path, sizeof(path)))
+			unlink(path);
+	}
+	return r;
+}
+
 /*
  * Dump. A GPU's stream is striped over job->n_parts files, each chunk handed
  * to the file with the most room (roomiest_part): one file takes one writer
@@ -651,150 +816,25 @@ static unsigned int roomiest_part(struct compress_writer *const *w, unsigned int
  */
 static void *dump_job(void *arg)
 {
-	struct job_arg *a = arg;
-	struct transfer_job *job = a->job;
-	struct compress_writer_opts wo;
-	struct compress_writer *w[MAX_PARTS] = { NULL };
-	struct compress_err cerr = { "" };
-	struct buf_cookie *cookies = NULL;
-	struct pipe p;
+	struct dump_run dr = { .a = arg, .job = ((struct job_arg *)arg)->job };
+	struct transfer_job *job = dr.job;
 	double t0 = now_s();
-	struct part_opener openers[MAX_PARTS];
-	unsigned int bo = 0, parts, next_part = 0, part;
-	uint64_t off = 0;
-	double t_wait;
-	int r, r2;
+	int r;
 
-	parts = job->n_parts ? job->n_parts : job_parts(a->cfg, a->n_jobs);
-	if (parts > MAX_PARTS)
-		parts = MAX_PARTS;
-	job->n_parts = parts;
-	writer_opts(a->cfg, a->n_jobs, parts, &wo);
-	wo.rate = a->rate;
-	parts_open_start(openers, job, parts, &wo, w, NULL, NULL);
-	r = pipe_setup(&p, a->cfg, a->ops, job);
-	r2 = parts_open_join(openers, parts, &p);
-	if (!r)
-		r = r2;
-	if (r)
-		goto out;
-	cookies = cookies_for(&p);
-	if (!cookies) {
-		r = -ENOMEM;
-		goto out;
-	}
-	job->stats.setup_s = now_s() - t0;
-
-	for (;;) {
-		struct inflight done;
-		bool more = bo < job->n_bos;
-		int buf = -1;
-
-		/* Keep every free buffer busy with a copy. */
-		if (more) {
-			t_wait = now_s();
-			buf = take_free(&p, p.fifo_len == 0);
-			if (p.fifo_len == 0)
-				p.feed_wait += now_s() - t_wait;
-		}
-		if (buf >= 0) {
-			uint64_t len = job->bos[bo].size - off;
-
-			if (len > p.buffer_size)
-				len = p.buffer_size;
-			if (len == 0) { /* empty BO */
-				pthread_mutex_lock(&p.lock);
-				idxq_push(&p.free_bufs, (unsigned int)buf);
-				pthread_mutex_unlock(&p.lock);
-				bo++;
-				off = 0;
-				continue;
-			}
-			r = issue_copy(&p, (unsigned int)buf, bo, off, len, false,
-				       job->bos[bo].tag);
-			if (r)
-				break;
-			off += len;
-			if (off == job->bos[bo].size) {
-				bo++;
-				off = 0;
-			}
-			continue;
-		}
-		if (!p.fifo_len) {
-			if (more) { /* a writer failed: take_free gave nothing */
-				pthread_mutex_lock(&p.lock);
-				r = p.cb_error;
-				pthread_mutex_unlock(&p.lock);
-				if (!r)
-					continue;
-			}
-			break;
-		}
-		/* No free buffer: hand the oldest copy to compress/. */
-		r = retire_oldest(&p, &done);
-		if (r)
-			break;
-		part = roomiest_part(w, parts, next_part);
-		t_wait = now_s();
-		r = compress_writer_push(w[part], p.ops->buffer(p.dma, done.buf), done.len,
-					 done.tag, done.offset, on_pushed, &cookies[done.buf]);
-		p.feed_wait += now_s() - t_wait;
-		if (!r)
-			__atomic_fetch_add(&job->progress, done.len, __ATOMIC_RELAXED);
-		if (r) {
-			struct compress_stats cs;
-
-			/* The stream failed (ENOSPC, EIO, ...): finish() reports why
-			 * with the file named, and removes the temporary file. */
-			if (compress_writer_finish(w[part], &cs, &cerr))
-				pipe_fail(&p, r, "%s", cerr.msg);
-			break;
-		}
-		next_part = (part + 1) % parts;
-	}
-	/* Drain copies still in flight before buffers go away. */
-	while (p.fifo_len) {
-		struct inflight done;
-
-		retire_oldest(&p, &done);
-	}
+	r = dump_open(&dr);
 	if (!r) {
-		pthread_mutex_lock(&p.lock);
-		r = p.cb_error;
-		pthread_mutex_unlock(&p.lock);
+		job->stats.setup_s = now_s() - t0;
+		r = dump_finish(&dr, dump_loop(&dr));
 	}
-	/* Only complete streams are finished (renamed into place); on failure
-	 * compress_writer_free() below waits for the workers still reading our
-	 * buffers and removes the temporary files. */
-	for (unsigned int i = 0; !r && i < parts; i++) {
-		struct compress_stats cs = { 0 };
-
-		r = compress_writer_finish(w[i], &cs, &cerr);
-		if (r)
-			pipe_fail(&p, r, "%s", cerr.msg);
-		job->stats.bytes += cs.raw_bytes;
-		stats_add(&job->stats, &cs);
-	}
-	if (r) {
-		/* Parts already finished are complete files of a failed dump. */
-		for (unsigned int i = 0; i < parts; i++) {
-			char path[PATH_MAX];
-
-			if (!transfer_part_path(job->stream_path, i, path, sizeof(path)))
-				unlink(path);
-		}
-	}
-out:
-	for (unsigned int i = 0; i < MAX_PARTS; i++)
-		compress_writer_free(w[i]);
-	job->stats.dma_busy_s = p.dma_busy;
-	job->stats.feed_wait_s = p.feed_wait;
+	for (unsigned int i = 0; i < IMAGE_PARTS_MAX; i++)
+		compress_writer_free(dr.w[i]);
+	job->stats.dma_busy_s = dr.p.dma_busy;
+	job->stats.feed_wait_s = dr.p.feed_wait;
 	job->stats.seconds = now_s() - t0;
 	if (r && !job->status)
-		pipe_fail(&p, r, "%s", strerror(-r));
-	pipe_teardown(&p);
-	free(cookies);
+		pipe_fail(&dr.p, r, "%s", strerror(-r));
+	pipe_teardown(&dr.p);
+	free(dr.cookies);
 	return NULL;
 }
 
@@ -892,246 +932,338 @@ static unsigned int roomiest_reader(struct compress_reader *const *rd, unsigned 
 	return best; /* the caller knows some part has chunks left */
 }
 
-static void *restore_job(void *arg)
-{
-	struct job_arg *a = arg;
-	struct transfer_job *job = a->job;
-	struct compress_reader_opts ro;
-	struct compress_reader *rd[MAX_PARTS] = { NULL };
-	struct compress_err cerr = { "" };
-	struct buf_cookie *cookies = NULL;
+/* One GPU's restore: the pipe and the stream's parts being read. */
+struct restore_run {
+	const struct job_arg *a;
+	struct transfer_job *job;
 	struct pipe p;
-	double t0 = now_s();
-	uint64_t next[MAX_PARTS] = { 0 }, n_chunks[MAX_PARTS] = { 0 }, pending_reads = 0;
-	unsigned int parts = job->n_parts ? job->n_parts : 1, part = 0;
-	struct part_opener openers[MAX_PARTS];
-	bool fills_off = false;
-	unsigned int nap_us = 50;
-	int r, r2;
+	struct buf_cookie *cookies;
+	struct compress_reader *rd[IMAGE_PARTS_MAX];
+	uint64_t next[IMAGE_PARTS_MAX];	    /* per part: the next chunk to read or fill */
+	uint64_t n_chunks[IMAGE_PARTS_MAX]; /* per part */
+	unsigned int parts, part;	    /* part: where the next read is looked for */
+	uint64_t pending_reads;		    /* reads queued whose buffer has not come back */
+	bool fills_off;			    /* the engine refused a fill: zero chunks are read */
+	unsigned int nap_us;
+	struct compress_err cerr;
+};
 
-	if (parts > MAX_PARTS)
-		parts = MAX_PARTS;
-	compress_reader_opts_default(&ro);
-	ro.workers = part_workers(a->cfg, a->n_jobs, parts);
-	ro.queue_depth = a->cfg->io_depth;
-	ro.direct_io = a->cfg->direct_io;
-	ro.rate = a->rate;
-	parts_open_start(openers, job, parts, NULL, NULL, &ro, rd);
-	r = pipe_setup(&p, a->cfg, a->ops, job);
-	r2 = parts_open_join(openers, parts, &p);
-	if (!r)
-		r = r2;
-	if (r)
-		goto out;
-	cookies = cookies_for(&p);
-	if (!cookies) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (unsigned int i = 0; i < parts; i++) {
+static bool reads_left(const struct restore_run *rr)
+{
+	for (unsigned int k = 0; k < rr->parts; k++)
+		if (rr->next[k] < rr->n_chunks[k])
+			return true;
+	return false;
+}
+
+/* Every part's chunks fit a pinned buffer. */
+static int check_chunk_sizes(struct restore_run *rr)
+{
+	for (unsigned int i = 0; i < rr->parts; i++) {
+		uint32_t cs = compress_reader_chunk_size(rr->rd[i]);
 		char path[PATH_MAX];
+		int r = image_part_name(rr->job->stream_path, i, path, sizeof(path));
 
-		r = transfer_part_path(job->stream_path, i, path, sizeof(path));
 		if (r)
-			goto out;
-		if (compress_reader_chunk_size(rd[i]) > p.buffer_size) {
-			r = -EINVAL;
-			pipe_fail(&p, r,
+			return r;
+		if (cs > rr->p.buffer_size) {
+			pipe_fail(&rr->p, -EINVAL,
 				  "%s has %u-byte chunks, larger than the %" PRIu64
 				  "-byte pinned buffers: restore with VRAMSTREAM_BUFFER_SIZE >= %u",
-				  path, compress_reader_chunk_size(rd[i]), p.buffer_size,
-				  compress_reader_chunk_size(rd[i]));
-			goto out;
+				  path, cs, rr->p.buffer_size, cs);
+			return -EINVAL;
 		}
-		n_chunks[i] = compress_reader_chunk_count(rd[i]);
+		rr->n_chunks[i] = compress_reader_chunk_count(rr->rd[i]);
 	}
-	r = check_coverage(rd, parts, job, cerr.msg, sizeof(cerr.msg));
+	return 0;
+}
+
+/* Opens the parts beside the engine's start and checks them against the job. */
+static int restore_open(struct restore_run *rr)
+{
+	const struct plugin_config *cfg = rr->a->cfg;
+	struct part_opener openers[IMAGE_PARTS_MAX];
+	struct compress_reader_opts ro;
+	int r, r2;
+
+	compress_reader_opts_default(&ro);
+	ro.workers = part_workers(cfg, rr->a->n_jobs, rr->parts);
+	ro.queue_depth = cfg->io_depth;
+	ro.direct_io = cfg->direct_io;
+	ro.rate = rr->a->rate;
+	parts_open_start(openers, rr->job, rr->parts, NULL, NULL, &ro, rr->rd);
+	r = pipe_setup(&rr->p, cfg, rr->a->ops, rr->job);
+	r2 = parts_open_join(openers, rr->parts, &rr->p);
+	if (r || r2)
+		return r ? r : r2;
+	rr->cookies = cookies_for(&rr->p);
+	if (!rr->cookies)
+		return -ENOMEM;
+	r = check_chunk_sizes(rr);
+	if (r)
+		return r;
+	r = check_coverage(rr->rd, rr->parts, rr->job, rr->cerr.msg, sizeof(rr->cerr.msg));
+	if (r)
+		pipe_fail(&rr->p, r, "%s", rr->cerr.msg);
+	return r;
+}
+
+/* Past the chunk just handed on, to the next part. */
+static void advance(struct restore_run *rr)
+{
+	rr->next[rr->part]++;
+	rr->part = (rr->part + 1) % rr->parts;
+}
+
+/* A zero chunk the engine can fill itself while there is room in flight. */
+static bool can_fill(const struct restore_run *rr, const struct compress_chunk_info *ci)
+{
+	const struct pipe *p = &rr->p;
+
+	return ci->codec == COMPRESS_CODEC_ZERO && !rr->fills_off && p->ops->fill &&
+	       ci->raw_len % 4 == 0 && ci->offset % 4 == 0 &&
+	       p->fifo_len < p->fifo_cap - p->n_buffers && bo_of_tag(rr->job, ci->tag) >= 0;
+}
+
+/* Queues the read of chunk @ci into a free buffer; 1 when none is free. */
+static int read_chunk(struct restore_run *rr, const struct compress_chunk_info *ci,
+		      bool *progressed)
+{
+	struct pipe *p = &rr->p;
+	double t_read;
+	int buf = take_free(p, false), r;
+
+	if (buf < 0)
+		return 1;
+	p->buf_chunk[buf] = *ci;
+	if (bo_of_tag(rr->job, ci->tag) < 0) {
+		/* A chunk of a BO this job does not restore: skip it. */
+		give_back(p, (unsigned int)buf);
+		advance(rr);
+		return 0;
+	}
+	t_read = now_s();
+	r = compress_reader_read(rr->rd[rr->part], rr->next[rr->part],
+				 p->ops->buffer(p->dma, (unsigned int)buf), p->buffer_size, on_read,
+				 &rr->cookies[buf]);
+	p->feed_wait += now_s() - t_read; /* blocks while its queue is full */
 	if (r) {
-		pipe_fail(&p, r, "%s", cerr.msg);
-		goto out;
+		pipe_fail(p, r, "reading chunk %" PRIu64 " of %s failed: %s", rr->next[rr->part],
+			  rr->job->stream_path, strerror(-r));
+		return r;
 	}
-	job->stats.setup_s = now_s() - t0;
+	rr->pending_reads++;
+	*progressed = true;
+	advance(rr);
+	return 0;
+}
+
+/*
+ * Hands the next chunk on: a zero chunk to the engine as a fill, any other
+ * into a free buffer. 0 when one went, 1 when the feed should stop (a
+ * filled buffer waits for the engine, or no buffer is free), or an error.
+ */
+static int feed_one(struct restore_run *rr, bool *progressed)
+{
+	struct compress_chunk_info ci;
+	bool have_ready;
+	int r;
+
+	/* Filled buffers go to the engine first: with many free buffers,
+	 * queueing every read before the first copy would run the reads and
+	 * the copies one after the other. */
+	pthread_mutex_lock(&rr->p.lock);
+	have_ready = rr->p.ready.len > 0;
+	pthread_mutex_unlock(&rr->p.lock);
+	if (have_ready)
+		return 1;
+	rr->part = roomiest_reader(rr->rd, rr->parts, rr->part, rr->next, rr->n_chunks);
+	compress_reader_chunk(rr->rd[rr->part], rr->next[rr->part], &ci);
+	if (can_fill(rr, &ci)) {
+		r = issue_fill(&rr->p, (unsigned int)bo_of_tag(rr->job, ci.tag), ci.offset,
+			       ci.raw_len, ci.tag);
+		if (!r) {
+			__atomic_fetch_add(&rr->job->progress, ci.raw_len, __ATOMIC_RELAXED);
+			*progressed = true;
+			advance(rr);
+			return 0;
+		}
+		if (r != -ENOTSUP)
+			return r;
+		rr->fills_off = true; /* the engine cannot: host buffers it is */
+	}
+	return read_chunk(rr, &ci, progressed);
+}
+
+/* Starts reads (and fills) while chunks are left and buffers free. */
+static int feed(struct restore_run *rr, bool *progressed)
+{
+	while (reads_left(rr)) {
+		int r = feed_one(rr, progressed);
+
+		if (r)
+			return r < 0 ? r : 0;
+	}
+	return 0;
+}
+
+/* Copies one filled buffer to the GPU, if one is ready; *copied says so. */
+static int copy_ready(struct restore_run *rr, bool *copied)
+{
+	struct pipe *p = &rr->p;
+	struct compress_chunk_info *ci;
+	int buf, r;
+
+	pthread_mutex_lock(&p->lock);
+	r = p->cb_error;
+	buf = !r && p->ready.len ? (int)idxq_pop(&p->ready) : -1;
+	pthread_mutex_unlock(&p->lock);
+	*copied = buf >= 0;
+	if (r || buf < 0)
+		return r;
+	ci = &p->buf_chunk[buf];
+	rr->pending_reads--;
+	r = issue_copy(p, (unsigned int)buf, (unsigned int)bo_of_tag(rr->job, ci->tag), ci->offset,
+		       ci->raw_len, true, ci->tag);
+	if (!r)
+		__atomic_fetch_add(&rr->job->progress, ci->raw_len, __ATOMIC_RELAXED);
+	return r;
+}
+
+/*
+ * Whatever copy finished first frees its buffer for the next read. While
+ * reads are left, nap briefly rather than block on the oldest copy: another
+ * engine may finish first, or a read land.
+ */
+static int retire_one(struct restore_run *rr, bool more_reads)
+{
+	struct pipe *p = &rr->p;
+	struct inflight done;
+	int r = retire_finished(p, &done);
+
+	if (r == -EAGAIN && more_reads && can_poll(p)) {
+		/* Not counted as waiting on reads: the engines are busy. */
+		nap(p, rr->nap_us);
+		rr->nap_us = rr->nap_us < 200 ? 2 * rr->nap_us : 200;
+		return 0;
+	}
+	if (r == -EAGAIN)
+		r = retire_oldest(p, &done);
+	if (r)
+		return r;
+	rr->nap_us = 50;
+	if (done.buf != NO_BUFFER)
+		give_back(p, done.buf);
+	return 0;
+}
+
+/* Nothing to do but wait for a read to land or a buffer to come back. */
+static void wait_reads(struct restore_run *rr, bool more_reads)
+{
+	struct pipe *p = &rr->p;
+	double t_wait = now_s();
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->ready.len && !p->cb_error && !(more_reads && p->free_bufs.len))
+		pthread_cond_wait(&p->cond, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	p->feed_wait += now_s() - t_wait;
+}
+
+/* Feed, copy, retire, wait, until every chunk is on the GPU or one step fails. */
+static int restore_loop(struct restore_run *rr)
+{
+	struct transfer_job *job = rr->job;
+	struct pipe *p = &rr->p;
 
 	for (;;) {
-		int buf;
-		bool progressed = false, reads_left = false;
+		bool progressed = false, copied, more_reads;
+		int r;
 
 		if (job_cancelled(job)) {
-			r = -ECANCELED;
-			pipe_fail(&p, r, "restore of %s stopped: the restore failed elsewhere",
+			pipe_fail(p, -ECANCELED,
+				  "restore of %s stopped: the restore failed elsewhere",
 				  job->stream_path);
-			break;
+			return -ECANCELED;
 		}
-
-		/* Start reads into free buffers, taking the parts in turn. */
-		for (unsigned int k = 0; k < parts; k++)
-			reads_left |= next[k] < n_chunks[k];
-		while (reads_left) {
-			struct compress_chunk_info zc, *ci;
-			bool have_ready;
-
-			/* Filled buffers go to the engine first: with many free buffers,
-			 * queueing every read before the first copy would run the reads
-			 * and the copies one after the other. */
-			pthread_mutex_lock(&p.lock);
-			have_ready = p.ready.len > 0;
-			pthread_mutex_unlock(&p.lock);
-			if (have_ready)
-				break;
-			part = roomiest_reader(rd, parts, part, next, n_chunks);
-			/* Zero chunks: filled by the engine while there is room. */
-			compress_reader_chunk(rd[part], next[part], &zc);
-			if (zc.codec == COMPRESS_CODEC_ZERO && !fills_off && p.ops->fill &&
-			    zc.raw_len % 4 == 0 && zc.offset % 4 == 0 &&
-			    p.fifo_len < p.fifo_cap - p.n_buffers && bo_of_tag(job, zc.tag) >= 0) {
-				r = issue_fill(&p, (unsigned int)bo_of_tag(job, zc.tag), zc.offset,
-					       zc.raw_len, zc.tag);
-				if (!r) {
-					__atomic_fetch_add(&job->progress, zc.raw_len,
-							   __ATOMIC_RELAXED);
-					next[part]++;
-					part = (part + 1) % parts;
-					progressed = true;
-					goto advanced;
-				}
-				if (r != -ENOTSUP)
-					break;
-				fills_off = true; /* the engine cannot: host buffers it is */
-				r = 0;
-			}
-			buf = take_free(&p, false);
-			if (buf < 0)
-				break;
-			ci = &p.buf_chunk[buf];
-			*ci = zc;
-			if (bo_of_tag(job, ci->tag) < 0) {
-				/* A chunk of a BO this job does not restore: skip it. */
-				pthread_mutex_lock(&p.lock);
-				idxq_push(&p.free_bufs, (unsigned int)buf);
-				pthread_mutex_unlock(&p.lock);
-			} else {
-				double t_read = now_s();
-
-				r = compress_reader_read(rd[part], next[part],
-							 p.ops->buffer(p.dma, (unsigned int)buf),
-							 p.buffer_size, on_read, &cookies[buf]);
-				p.feed_wait +=
-					now_s() - t_read; /* blocks while its queue is full */
-				if (r) {
-					pipe_fail(&p, r,
-						  "reading chunk %" PRIu64 " of %s failed: %s",
-						  next[part], job->stream_path, strerror(-r));
-					break;
-				}
-				pending_reads++;
-				progressed = true;
-			}
-			next[part]++;
-			part = (part + 1) % parts;
-		advanced:
-			reads_left = false;
-			for (unsigned int k = 0; k < parts; k++)
-				reads_left |= next[k] < n_chunks[k];
-		}
+		r = feed(rr, &progressed);
+		if (!r)
+			r = copy_ready(rr, &copied);
 		if (r)
-			break;
-
-		/* Copy filled buffers to the GPU. */
-		pthread_mutex_lock(&p.lock);
-		r = p.cb_error;
-		buf = !r && p.ready.len ? (int)idxq_pop(&p.ready) : -1;
-		pthread_mutex_unlock(&p.lock);
-		if (r)
-			break;
-		if (buf >= 0) {
-			struct compress_chunk_info *ci = &p.buf_chunk[buf];
-
-			pending_reads--;
-			r = issue_copy(&p, (unsigned int)buf, (unsigned int)bo_of_tag(job, ci->tag),
-				       ci->offset, ci->raw_len, true, ci->tag);
+			return r;
+		if (copied || progressed)
+			continue;
+		more_reads = reads_left(rr);
+		if (!more_reads && !rr->pending_reads && !p->fifo_len)
+			return 0; /* all done */
+		if (p->fifo_len && (!more_reads || !free_count(p))) {
+			r = retire_one(rr, more_reads);
 			if (r)
-				break;
-			__atomic_fetch_add(&job->progress, ci->raw_len, __ATOMIC_RELAXED);
+				return r;
 			continue;
 		}
-		if (progressed)
-			continue;
-
-		if (!reads_left && !pending_reads && !p.fifo_len)
-			break; /* all done */
-		/* Nothing to do but wait: for a copy to finish or a read to land. */
-		if (p.fifo_len && (!reads_left || !free_count(&p))) {
-			struct inflight done;
-
-			/*
-			 * Whatever finished first frees its buffer for the next read.
-			 * While reads are left, nap briefly rather than block on the
-			 * oldest copy: another engine may finish first, or a read land.
-			 */
-			r = retire_finished(&p, &done);
-			if (r == -EAGAIN && reads_left && can_poll(&p)) {
-				/* Not counted as waiting on reads: the engines are busy. */
-				nap(&p, nap_us);
-				nap_us = nap_us < 200 ? 2 * nap_us : 200;
-				r = 0;
-				continue;
-			}
-			if (r == -EAGAIN)
-				r = retire_oldest(&p, &done);
-			if (r)
-				break;
-			nap_us = 50;
-			if (done.buf != NO_BUFFER) {
-				pthread_mutex_lock(&p.lock);
-				idxq_push(&p.free_bufs, done.buf);
-				pthread_mutex_unlock(&p.lock);
-			}
-			continue;
-		}
-		double t_wait = now_s();
-
-		pthread_mutex_lock(&p.lock);
-		while (!p.ready.len && !p.cb_error && !(reads_left && p.free_bufs.len))
-			pthread_cond_wait(&p.cond, &p.lock);
-		pthread_mutex_unlock(&p.lock);
-		p.feed_wait += now_s() - t_wait;
+		wait_reads(rr, more_reads);
 	}
-	for (unsigned int i = 0; i < parts; i++) {
+}
+
+/* Waits for reads and copies still in flight; adds the readers' stats. */
+static int restore_drain(struct restore_run *rr, int r)
+{
+	struct transfer_job *job = rr->job;
+
+	for (unsigned int i = 0; i < rr->parts; i++) {
 		int w;
 
-		if (!rd[i])
+		if (!rr->rd[i])
 			continue;
-		w = compress_reader_wait(rd[i], &cerr);
+		w = compress_reader_wait(rr->rd[i], &rr->cerr);
 		if (w && !job->status)
-			pipe_fail(&p, w, "%s", cerr.msg);
+			pipe_fail(&rr->p, w, "%s", rr->cerr.msg);
 		if (w && !r)
 			r = w;
 	}
-	while (p.fifo_len) {
+	while (rr->p.fifo_len) {
 		struct inflight done;
 
-		if (retire_oldest(&p, &done) && !r)
+		if (retire_oldest(&rr->p, &done) && !r)
 			r = job->status;
 	}
-	for (unsigned int i = 0; i < parts; i++) {
+	for (unsigned int i = 0; i < rr->parts; i++) {
 		struct compress_stats cs = { 0 };
 
-		if (!rd[i])
+		if (!rr->rd[i])
 			continue;
-		compress_reader_stats(rd[i], &cs);
+		compress_reader_stats(rr->rd[i], &cs);
 		stats_add(&job->stats, &cs);
 	}
-out:
-	for (unsigned int i = 0; i < MAX_PARTS; i++)
-		compress_reader_free(rd[i]);
-	job->stats.dma_busy_s = p.dma_busy;
-	job->stats.feed_wait_s = p.feed_wait;
+	return r;
+}
+
+static void *restore_job(void *arg)
+{
+	struct restore_run rr = { .a = arg, .job = ((struct job_arg *)arg)->job, .nap_us = 50 };
+	struct transfer_job *job = rr.job;
+	double t0 = now_s();
+	int r;
+
+	rr.parts = job->n_parts ? job->n_parts : 1;
+	if (rr.parts > IMAGE_PARTS_MAX)
+		rr.parts = IMAGE_PARTS_MAX;
+	r = restore_open(&rr);
+	if (!r) {
+		job->stats.setup_s = now_s() - t0;
+		r = restore_drain(&rr, restore_loop(&rr));
+	}
+	for (unsigned int i = 0; i < IMAGE_PARTS_MAX; i++)
+		compress_reader_free(rr.rd[i]);
+	job->stats.dma_busy_s = rr.p.dma_busy;
+	job->stats.feed_wait_s = rr.p.feed_wait;
 	job->stats.bytes = transfer_job_progress(job); /* what went to the engine */
 	job->stats.seconds = now_s() - t0;
 	if (r && !job->status)
-		pipe_fail(&p, r, "%s", strerror(-r));
-	pipe_teardown(&p);
-	free(cookies);
+		pipe_fail(&rr.p, r, "%s", strerror(-r));
+	pipe_teardown(&rr.p);
+	free(rr.cookies);
 	return NULL;
 }
 

@@ -41,7 +41,7 @@ struct transfer_job {
 	const struct transfer_bo *bos;
 	unsigned int n_bos;
 	/* The stream, striped over n_parts files: stream_path and, for parts
-	 * 1.., transfer_part_path(). Dump: 0 = chosen from the settings (set on
+	 * 1.., image_part_name(). Dump: 0 = chosen from the settings (set on
 	 * return); restore: as the image says (0 = 1). */
 	char stream_path[PATH_MAX];
 	unsigned int n_parts;
@@ -75,7 +75,7 @@ struct transfer_progress {
 	double interval_s;
 };
 
-/* The file of part @part of stream @base ("x.vrs", "x.1.vrs", ...). */
+/* The file of part @part of stream @base: image_part_name(), kept for bench/. */
 int transfer_part_path(const char *base, unsigned int part, char *out, size_t len);
 
 /* Dump: read every job's BOs into its stream file. Returns the first job's

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vramstream-img internals: the image folder as the plugin writes it
- * (plugin/plugin_dump.h names, proto/vramstream.proto metadata, stream files
- * of compress/FORMAT.md), parallel chunk scans, progress, and the
- * subcommands. See tools/README.md.
+ * (read through image/image.h; stream files through compress/compress.h), parallel chunk scans,
+ * progress, and the subcommands. See tools/README.md.
  */
 #ifndef VRAMSTREAM_IMG_H
 #define VRAMSTREAM_IMG_H
@@ -50,8 +49,9 @@ struct img_stream {
 	uint64_t chunks[COMPRESS_CODEC_COUNT];
 	uint64_t chunks_filtered; /* zstd chunks with a byte-group filter */
 	uint32_t chunk_size;
-	/* from the header (FORMAT.md: informative level and default filter) */
-	int level, filter;
+	/* from the header (compress_reader_level(), compress_reader_filter()) */
+	int level;
+	enum compress_filter filter;
 	/* BOs whose contents name this stream, sorted by tag */
 	struct img_bo_ref *bos;
 	unsigned int n_bos;
@@ -102,14 +102,8 @@ int img_dir_stream(const struct img_dir *d, const char *name);
 /* The BO whose contents are chunks TAG of stream S, or NULL. */
 const struct img_bo_ref *img_stream_bo(const struct img_stream *s, uint64_t tag);
 const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_ref *ref);
-/* File name of part PART of striped stream BASE (plugin_transfer.c: transfer_part_path). */
-int img_part_name(const char *base, unsigned int part, char *out, size_t len);
 /* Stored bytes of BO REF's chunks over all parts of stream group G. */
 uint64_t img_group_stored(const struct img_dir *d, int g, uint64_t tag);
-/* Is NAME a temporary file of an interrupted plugin or tool write? */
-bool img_name_is_leftover(const char *name);
-/* Reads the level and filter a stream's header records (FORMAT.md). */
-int img_stream_header_settings(int fd, int *level, int *filter);
 
 /* ---- parallel scans (img_scan.c) --------------------------------------------------------- */
 

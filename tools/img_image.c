@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The image folder as the plugin writes it (plugin/plugin_dump.h): metadata
- * per KFD file, render-node files, one stream file per GPU. Loading never
+ * The image folder as the plugin writes it, read through image/image.h:
+ * metadata per KFD file, render-node files, one stream per GPU (striped over
+ * parts). Loading never
  * stops at a damaged file: the damage is recorded for info and verify.
  */
 #include <dirent.h>
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,45 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "img.h"
-#include "plugin_image.h"
-
-bool img_name_is_leftover(const char *name)
-{
-	size_t l = strlen(name);
-
-	if (!strstr(name, "vramstream-"))
-		return false;
-	/* compress_writer_new(): PATH.partial-XXXXXX; plugin_write_image(): .NAME.tmp;
-	 * recompress: .NAME.recompress (img_recompress.c). */
-	return strstr(name, ".partial-") ||
-	       (name[0] == '.' && l > 4 && !strcmp(name + l - 4, ".tmp")) ||
-	       (l > 11 && !strcmp(name + l - 11, ".recompress"));
-}
-
-int img_stream_header_settings(int fd, int *level, int *filter)
-{
-	uint8_t h[64];
-	uint32_t v;
-
-	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return -EIO;
-	/* FORMAT.md, "Header": magic, then level at 24 and filter at 28, checksum at 56. */
-	if (memcmp(h, "VRSTREAM", 8))
-		return -EBADMSG;
-	{
-		uint64_t sum;
-
-		memcpy(&sum, h + 56, 8);
-		if (le64toh(sum) != compress_checksum(h, 56))
-			return -EBADMSG;
-	}
-	memcpy(&v, h + 24, 4);
-	*level = (int)(int32_t)le32toh(v);
-	memcpy(&v, h + 28, 4);
-	*filter = (int)le32toh(v);
-	return 0;
-}
 
 int img_dir_stream(const struct img_dir *d, const char *name)
 {
@@ -92,21 +55,6 @@ const struct img_bo_ref *img_stream_bo(const struct img_stream *s, uint64_t tag)
 const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_ref *ref)
 {
 	return d->procs[ref->proc].img->bos[ref->bo];
-}
-
-int img_part_name(const char *base, unsigned int part, char *out, size_t len)
-{
-	size_t n = strlen(base);
-	int r;
-
-	/* "x.vrs", then "x.1.vrs", "x.2.vrs", ... (proto/vramstream.proto, ContentRef.parts) */
-	if (part == 0)
-		r = snprintf(out, len, "%s", base);
-	else if (n > 4 && !strcmp(base + n - 4, ".vrs"))
-		r = snprintf(out, len, "%.*s.%u.vrs", (int)(n - 4), base, part);
-	else
-		r = snprintf(out, len, "%s.%u", base, part);
-	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
 }
 
 uint64_t img_group_stored(const struct img_dir *d, int g, uint64_t tag)
@@ -160,7 +108,7 @@ static void open_stream(struct img_dir *d, struct img_stream *s, unsigned int wo
 	struct img_bo_ref *ref;
 	int fd;
 
-	if (strchr(s->name, '/') || !strcmp(s->name, ".") || !strcmp(s->name, "..")) {
+	if (image_stream_name_check(s->name)) {
 		s->error = -EINVAL;
 		snprintf(s->why, sizeof(s->why), "%s: stream name leaves the image folder",
 			 s->name);
@@ -180,14 +128,14 @@ static void open_stream(struct img_dir *d, struct img_stream *s, unsigned int wo
 	compress_reader_opts_default(&ro);
 	ro.workers = workers;
 	s->error = compress_reader_open_fd(fd, s->name, &ro, &s->reader, &cerr);
-	if (!s->error && img_stream_header_settings(fd, &s->level, &s->filter))
-		s->level = 0;
 	close(fd);
 	if (s->error) {
 		snprintf(s->why, sizeof(s->why), "%s", cerr.msg);
 		s->reader = NULL;
 		return;
 	}
+	s->level = compress_reader_level(s->reader);
+	s->filter = compress_reader_filter(s->reader);
 	s->chunk_count = compress_reader_chunk_count(s->reader);
 	s->chunk_size = compress_reader_chunk_size(s->reader);
 	for (uint64_t i = 0; i < s->chunk_count; i++) {
@@ -214,12 +162,12 @@ static void load_process(struct img_dir *d, struct img_process *p)
 	uint8_t *buf;
 	size_t len;
 
-	p->error = plugin_image_read_file(d->dirfd, p->name, &buf, &len);
+	p->error = image_file_read(d->dirfd, p->name, &buf, &len);
 	if (p->error) {
 		snprintf(p->why, sizeof(p->why), "%s: %s", p->name, strerror(-p->error));
 		return;
 	}
-	p->error = plugin_image_decode(buf, len, &p->img, p->why, sizeof(p->why));
+	p->error = image_meta_decode(buf, len, &p->img, p->why, sizeof(p->why));
 	free(buf);
 	if (p->error) {
 		char why[sizeof(p->why)];
@@ -234,22 +182,17 @@ static void load_render(struct img_dir *d, struct img_render *rd)
 {
 	uint8_t *buf;
 	size_t len;
-	int r = plugin_image_read_file(d->dirfd, rd->name, &buf, &len);
+	char why[200];
+	int r = image_file_read(d->dirfd, rd->name, &buf, &len);
 
 	if (r) {
 		snprintf(rd->why, sizeof(rd->why), "%.200s: %s", rd->name, strerror(-r));
 		return;
 	}
-	rd->rf = vramstream__render_file__unpack(NULL, len, buf);
+	r = image_render_decode(buf, len, &rd->rf, why, sizeof(why));
 	free(buf);
-	if (!rd->rf) {
-		snprintf(rd->why, sizeof(rd->why),
-			 "%.200s: %zu bytes that do not parse as a vramstream render-node record",
-			 rd->name, len);
-	} else if (rd->rf->format_version != VRAMSTREAM_FORMAT_VERSION) {
-		snprintf(rd->why, sizeof(rd->why), "%.200s: format version %u, this tool reads %u",
-			 rd->name, rd->rf->format_version, VRAMSTREAM_FORMAT_VERSION);
-		vramstream__render_file__free_unpacked(rd->rf, NULL);
+	if (r) {
+		snprintf(rd->why, sizeof(rd->why), "%.200s: %s", rd->name, why);
 		rd->rf = NULL;
 	}
 }
@@ -272,7 +215,7 @@ static int scan_names(struct img_dir *d, char ***names, size_t *n)
 		return -errno;
 	}
 	while ((de = readdir(dir))) {
-		if (!strstr(de->d_name, "vramstream-"))
+		if (image_name_kind(de->d_name, NULL, NULL) == IMAGE_FILE_OTHER)
 			continue;
 		if (*n == cap) {
 			char **nn = realloc(*names, (cap = cap ? cap * 2 : 16) * sizeof(*nn));
@@ -325,24 +268,29 @@ int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, c
 	for (size_t i = 0; i < n; i++) {
 		const char *nm = names[i];
 		unsigned int pid;
-		int id, end = 0;
-		size_t l = strlen(nm);
+		int id;
 
-		if (img_name_is_leftover(nm)) {
+		switch (image_name_kind(nm, &pid, &id)) {
+		case IMAGE_FILE_LEFTOVER:
 			snprintf(d->leftovers[d->n_leftovers++], NAME_MAX + 1, "%s", nm);
-		} else if (sscanf(nm, "vramstream-kfd-%u-%d.img%n", &pid, &id, &end) == 2 &&
-			   (size_t)end == l) {
+			break;
+		case IMAGE_FILE_KFD: {
 			struct img_process *p = &d->procs[d->n_procs++];
 
 			snprintf(p->name, sizeof(p->name), "%s", nm);
 			p->pid = pid;
 			p->id = id;
-		} else if (sscanf(nm, "vramstream-render-%d.img%n", &id, &end) == 1 &&
-			   (size_t)end == l) {
+			break;
+		}
+		case IMAGE_FILE_RENDER:
 			snprintf(d->renders[d->n_renders++].name, NAME_MAX + 1, "%s", nm);
-		} else if (l > 4 && !strcmp(nm + l - 4, ".vrs")) {
+			break;
+		case IMAGE_FILE_STREAM:
 			if (add_stream(d, nm, true) < 0)
 				goto nomem;
+			break;
+		case IMAGE_FILE_OTHER:
+			break;
 		}
 	}
 	for (unsigned int i = 0; i < d->n_procs; i++) {
@@ -362,12 +310,12 @@ int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, c
 				continue;
 			parts = e->contents->has_parts && e->contents->parts ? e->contents->parts
 									     : 1;
-			for (unsigned int pt = 0; pt < parts && pt < 64; pt++) {
+			for (unsigned int pt = 0; pt < parts && pt < IMAGE_PARTS_MAX; pt++) {
 				char pname[NAME_MAX + 1];
 				int g;
 
-				if (img_part_name(e->contents->stream_file, pt, pname,
-						  sizeof(pname)))
+				if (image_part_name(e->contents->stream_file, pt, pname,
+						    sizeof(pname)))
 					continue;
 				si = add_stream(d, pname, false);
 				if (si < 0)
@@ -415,10 +363,9 @@ void img_dir_free(struct img_dir *d)
 	if (!d)
 		return;
 	for (unsigned int i = 0; i < d->n_procs; i++)
-		plugin_image_free(d->procs[i].img);
+		image_meta_free(d->procs[i].img);
 	for (unsigned int i = 0; i < d->n_renders; i++)
-		if (d->renders[i].rf)
-			vramstream__render_file__free_unpacked(d->renders[i].rf, NULL);
+		image_render_free(d->renders[i].rf);
 	for (unsigned int i = 0; i < d->n_streams; i++) {
 		compress_reader_free(d->streams[i].reader);
 		free(d->streams[i].bos);

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image.h"
 #include "img.h"
 #include "img_runtime.h"
-#include "plugin_image.h"
 #include "plugin_kfd.h"
 
 /* The kinds kfd_bo_kind() names, in a fixed order for tables. */

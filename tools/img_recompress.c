@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "image.h"
 #include "img.h"
 
 #define RC_SUFFIX ".recompress"
@@ -524,7 +525,8 @@ static int rc_copy_rest(struct img_dir *d, int out_fd, const char *out, char *er
 		if (fstatat(d->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
 			continue;
 		si = img_dir_stream(d, de->d_name);
-		if ((si >= 0 && d->streams[si].reader) || img_name_is_leftover(de->d_name))
+		if ((si >= 0 && d->streams[si].reader) ||
+		    image_name_kind(de->d_name, NULL, NULL) == IMAGE_FILE_LEFTOVER)
 			continue;
 		r = rc_copy(d->dirfd, out_fd, de->d_name);
 		if (r)

@@ -434,6 +434,9 @@ static void test_many_chunks_and_find(void)
 
 	CHECK_EQ_INT(compress_reader_open(path, NULL, &r, &err), 0);
 	CHECK_EQ_INT(compress_reader_chunk_count(r), 48);
+	/* EXPECT: the header gives back the writer's level and default filter */
+	CHECK_EQ_INT(compress_reader_level(r), 1);
+	CHECK_EQ_INT(compress_reader_filter(r), COMPRESS_FILTER_BYTEGROUP2);
 	for (int t = 0; t < 3; t++) {
 		for (uint64_t off = 0; off < len / 3; off += 12345) {
 			int64_t i = compress_reader_find(r, 100 + t, (1ull << 40) + off);

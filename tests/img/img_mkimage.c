@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "compress.h"
-#include "plugin_image.h"
+#include "image.h"
 
 #define PID 4242
 #define ID  1
@@ -113,7 +113,7 @@ static int make(const struct gen *g, const char *dir)
 	Vramstream__TopologyProperty props[8][3], *propp[8][3];
 	Vramstream__BoEntry *bo = calloc(nb, sizeof(*bo)), **bop = calloc(nb, sizeof(*bop));
 	Vramstream__ContentRef *ref = calloc(nb, sizeof(*ref));
-	char names[8][64], path[4096];
+	char names[8][64], name[64], path[4096];
 	static const char *const pn[3] = { "simd_count", "simd_per_cu", "gfx_target_version" };
 	static const uint64_t pv[3] = { 208, 2, 90400 };
 	uint8_t *meta;
@@ -145,7 +145,7 @@ static int make(const struct gen *g, const char *dir)
 		dev[d].n_properties = 3;
 		dev[d].properties = propp[d];
 		devp[d] = &dev[d];
-		snprintf(names[d], sizeof(names[d]), "vramstream-kfd-%d-%d-gpu%u.vrs", PID, ID, d);
+		image_stream_name(PID, ID, d, names[d], sizeof(names[d]));
 
 		compress_writer_opts_default(&o);
 		o.level = g->level;
@@ -197,10 +197,11 @@ static int make(const struct gen *g, const char *dir)
 	img.has_priv_data = 1;
 	img.priv_data.len = 5;
 	img.priv_data.data = (uint8_t *)"hello";
-	r = plugin_image_encode(&img, &meta, &meta_len);
+	r = image_meta_encode(&img, &meta, &meta_len);
 	if (r)
 		return r;
-	snprintf(path, sizeof(path), "%s/vramstream-kfd-%d-%d.img", dir, PID, ID);
+	image_kfd_name(PID, ID, name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || write(fd, meta, meta_len) != (ssize_t)meta_len || close(fd))
 		r = -EIO;
@@ -218,11 +219,12 @@ static int check(const struct gen *g, const char *dir)
 	for (unsigned int d = 0; d < g->gpus; d++) {
 		struct compress_reader *r;
 		struct compress_err err;
-		char path[4096];
+		char name[64], path[4096];
 		uint8_t *buf, *want;
 		uint64_t *covered = calloc(bos_per_gpu(g) * g->gpus, sizeof(*covered));
 
-		snprintf(path, sizeof(path), "%s/vramstream-kfd-%d-%d-gpu%u.vrs", dir, PID, ID, d);
+		image_stream_name(PID, ID, d, name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
 		if (compress_reader_open(path, NULL, &r, &err)) {
 			fprintf(stderr, "check: %s\n", err.msg);
 			return 1;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libFuzzer target for the plugin's image metadata parsers: the per-process
- * KFD image (plugin_image_decode, with its version check), the render-node
+ * KFD image (image_meta_decode, with its version check), the render-node
  * record, and the fields it reads from criu's own images (plugin_criu_img.c:
  * a task's fd table and its id). EXPECT: any bytes give either a refusal
  * with a reason or a message whose fields can all be walked, never a crash
@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "image.h"
 #include "plugin_criu_img.h"
-#include "plugin_image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char why[256];
 	volatile uint64_t sink = 0;
 
-	if (!plugin_image_decode(data, size, &img, why, sizeof(why))) {
+	if (!image_meta_decode(data, size, &img, why, sizeof(why))) {
 		/* What restore walks: devices with properties, BOs with refs. */
 		for (size_t i = 0; i < img->n_devices; i++) {
 			sink += img->devices[i]->gpu_id;
@@ -39,15 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					img->bos[i]->contents->parts;
 		}
 		sink += img->priv_data.len;
-		plugin_image_free(img);
+		image_meta_free(img);
 	} else if (!why[0]) {
 		fprintf(stderr, "refusal without a reason\n");
 		__builtin_trap();
 	}
-	rf = vramstream__render_file__unpack(NULL, size, data);
-	if (rf) {
+	if (!image_render_decode(data, size, &rf, why, sizeof(why))) {
 		sink += rf->gpu_id + rf->render_minor;
-		vramstream__render_file__free_unpacked(rf, NULL);
+		image_render_free(rf);
 	}
 	{
 		uint32_t files_id;

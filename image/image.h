@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * image/: the vramstream image folder, the files the plugin writes beside
+ * criu's own images. This module alone knows their names, how a GPU's
+ * stream is striped over parts, the limits and checks a reader applies to
+ * what an image says, and the encoding of the metadata files with their
+ * format version (image/README.md). Stream files themselves belong to
+ * compress/ (compress/FORMAT.md); this module only names them.
+ */
+#ifndef VRAMSTREAM_IMAGE_H
+#define VRAMSTREAM_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vramstream.pb-c.h"
+
+/* Bumped on any change an older reader would misread (proto/README.md). */
+#define IMAGE_FORMAT_VERSION 1
+
+/* Files a GPU's stream may be striped over (ContentRef.parts). */
+#define IMAGE_PARTS_MAX 16
+
+/* Metadata files are KiB to MiB; anything larger is not ours. */
+#define IMAGE_FILE_MAX (256u << 20)
+
+/* ---- names (image_names.c) ---------------------------------------------------------------- */
+
+/*
+ * The names of the folder's files, written into @out (@len bytes); each
+ * returns 0 or -ENAMETOOLONG:
+ *   vramstream-kfd-<pid>-<id>.img         KFD metadata of criu file <id> of <pid>
+ *   vramstream-kfd-<pid>-<id>-gpu<i>.vrs  stream of the image's GPU <i>
+ *   vramstream-render-<id>.img            render-node file <id>
+ */
+int image_kfd_name(unsigned int pid, int id, char *out, size_t len);
+int image_stream_name(unsigned int pid, int id, unsigned int gpu, char *out, size_t len);
+int image_render_name(int id, char *out, size_t len);
+
+/*
+ * The file of part @part of the stream named @base: part 0 is @base itself,
+ * then "x.1.vrs", "x.2.vrs", ... for "x.vrs" ("x.1", ... for other names).
+ */
+int image_part_name(const char *base, unsigned int part, char *out, size_t len);
+
+enum image_file_kind {
+	IMAGE_FILE_OTHER = 0, /* not ours */
+	IMAGE_FILE_KFD,	      /* KFD metadata: *pid and *id are set */
+	IMAGE_FILE_RENDER,    /* render-node file: *id is set */
+	IMAGE_FILE_STREAM,    /* a stream file or part ("*.vrs") */
+	IMAGE_FILE_LEFTOVER,  /* a temporary file of an interrupted write */
+};
+
+/* What @name is in an image folder. @pid and @id may be NULL. */
+enum image_file_kind image_name_kind(const char *name, unsigned int *pid, int *id);
+
+/*
+ * The criu file id of the KFD metadata file of @pid in folder @dirfd (of any
+ * pid when @pid is 0), -ENOENT when there is none, or -errno.
+ */
+int image_find_kfd(int dirfd, unsigned int pid);
+
+/*
+ * Checks of what an image (or a peer) says, before it is used: a stream
+ * name must be a plain file name in the image folder (not empty, no '/',
+ * not "." or "..", at most NAME_MAX bytes); a stream has 1 to
+ * IMAGE_PARTS_MAX parts. Each returns 0 or -EINVAL.
+ */
+int image_stream_name_check(const char *name);
+int image_parts_check(unsigned int parts);
+
+/* ---- files (image_meta.c) ----------------------------------------------------------------- */
+
+/*
+ * Serialise @img (its format_version is set here) into a newly allocated
+ * buffer (free() it). Returns 0 or -ENOMEM.
+ */
+int image_meta_encode(Vramstream__ProcessImage *img, uint8_t **out, size_t *out_len);
+
+/*
+ * Parse and check a KFD metadata file. Returns 0 and a message to free with
+ * image_meta_free(), -EINVAL when the bytes are not a ProcessImage, or
+ * -EPROTONOSUPPORT when its format version is not ours; @why (may be NULL)
+ * receives a sentence saying what was wrong.
+ */
+int image_meta_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage **img, char *why,
+		      size_t why_len);
+void image_meta_free(Vramstream__ProcessImage *img);
+
+/* The same for a render-node file. */
+int image_render_encode(Vramstream__RenderFile *rf, uint8_t **out, size_t *out_len);
+int image_render_decode(const uint8_t *buf, size_t len, Vramstream__RenderFile **rf, char *why,
+			size_t why_len);
+void image_render_free(Vramstream__RenderFile *rf);
+
+/*
+ * Reads the whole file @name in folder @dirfd into a new buffer (free()
+ * it). Returns 0, -EFBIG past IMAGE_FILE_MAX, or -errno.
+ */
+int image_file_read(int dirfd, const char *name, uint8_t **out, size_t *out_len);
+
+/*
+ * Writes @len bytes to @name in @dirfd, 0600, through ".NAME.tmp", an fsync
+ * and a rename, so @name is whole or absent. Returns 0 or -errno.
+ */
+int image_file_write(int dirfd, const char *name, const void *buf, size_t len);
+
+#endif
