@@ -500,22 +500,22 @@ static void *baseline_gpu(void *arg)
 			double t0;
 
 			if (a->restore) {
-				t0 = bench_now();
+				t0 = common_now_s();
 				compress_rate_take(rate, len);
 				r = bench_read_all(fd, buf, len);
-				a->io_busy += bench_now() - t0;
+				a->io_busy += common_now_s() - t0;
 			}
-			t0 = bench_now();
+			t0 = common_now_s();
 			if (!r)
 				r = dma_ops()->copy(dma, 0, h, off, 0, len, a->restore, &t);
 			if (!r)
 				r = dma_ops()->wait(dma, 0, t);
-			a->dma_busy += bench_now() - t0;
+			a->dma_busy += common_now_s() - t0;
 			if (!r && !a->restore) {
-				t0 = bench_now();
+				t0 = common_now_s();
 				compress_rate_take(rate, len);
 				r = bench_write_all(fd, buf, len);
-				a->io_busy += bench_now() - t0;
+				a->io_busy += common_now_s() - t0;
 			}
 		}
 	}
@@ -763,7 +763,7 @@ int bench_e2e_main(int argc, char **argv)
 			o.cfg.streams = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--io-depth"))
 			o.cfg.io_depth = (unsigned int)strtoul(v, NULL, 0);
-		else if (bench_size_parse(v, &sz)) {
+		else if (common_size_parse(v, &sz)) {
 			fprintf(stderr, "e2e: bad size %s for %s\n", v, a);
 			return 2;
 		} else if (!strcmp(a, "--size"))

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common_clock.h"
 #include "plugin_criu_img.h"
 #include "plugin_dump.h"
 #include "plugin_image.h"
@@ -53,14 +54,6 @@ static struct restore_state {
 	struct plugin_vma_bo *vma_bos;
 	size_t n_vma_bos;
 } rs;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void state_reset_for(pid_t pid)
 {
@@ -345,7 +338,7 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	pid_t pid = getpid();
 	bool handed = false;
 	char dir[PATH_MAX], link[64], why[512];
-	double t0 = now_s();
+	double t0 = common_now_s();
 	int kfd = -1, r;
 	ssize_t n;
 
@@ -523,7 +516,7 @@ out:
 	} else {
 		pr_info("restore of pid %d: KFD state and %zu BO(s) %s in %.3f s; queues "
 			"start at RESUME",
-			(int)pid, img->n_bos, handed ? "created" : "restored", now_s() - t0);
+			(int)pid, img->n_bos, handed ? "created" : "restored", common_now_s() - t0);
 	}
 	plugin_image_free(img);
 	return kfd;
@@ -654,11 +647,11 @@ int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *s
 		snprintf(who, sizeof(who), "pid %d (pid %d in its namespace)", (int)pid, (int)own);
 	if (srv) {
 		struct plugin_progress progress;
-		double t0 = now_s();
+		double t0 = common_now_s();
 
 		plugin_progress_init(&progress, "restore", (int)pid);
 		if (restore_server_wait(srv, pid, &progress.tp, &done) == 1) {
-			double waited = now_s() - t0, beside;
+			double waited = common_now_s() - t0, beside;
 
 			log_jobs(pid, done.jobs, done.n_jobs);
 			if (done.status) {

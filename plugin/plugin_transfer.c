@@ -26,19 +26,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "common_clock.h"
+#include "common_err.h"
 #include "compress.h"
 #include "plugin_transfer.h"
 
 #define TRANSFER_MIN_BUFFERS 2
 #define TRANSFER_MAX_BUFFERS 1024
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A FIFO of buffer indexes guarded by the pipe's lock. */
 struct idx_queue {
@@ -209,7 +203,7 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
 		return r;
 	}
 	p->fifo_len++;
-	dma_busy_update(p, now_s());
+	dma_busy_update(p, common_now_s());
 	return 0;
 }
 
@@ -246,7 +240,7 @@ static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t
 		return r;
 	}
 	p->fifo_len++;
-	dma_busy_update(p, now_s());
+	dma_busy_update(p, common_now_s());
 	return 0;
 }
 
@@ -260,7 +254,7 @@ static int retire_oldest(struct pipe *p, struct inflight *done)
 	p->ring_bytes[f->ring] -= f->len;
 	p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
 	p->fifo_len--;
-	dma_busy_update(p, now_s());
+	dma_busy_update(p, common_now_s());
 	if (r)
 		pipe_fail(p, r,
 			  "DMA copy of BO %" PRIu64 " at offset %" PRIu64 " failed on ring %u: %s",
@@ -310,7 +304,7 @@ static int retire_finished(struct pipe *p, struct inflight *done)
 			p->fifo[(p->fifo_head + k) % p->fifo_cap] =
 				p->fifo[(p->fifo_head + k + 1) % p->fifo_cap];
 		p->fifo_len--;
-		dma_busy_update(p, now_s());
+		dma_busy_update(p, common_now_s());
 		return 0;
 	}
 	return -EAGAIN;
@@ -658,7 +652,7 @@ static void *dump_job(void *arg)
 	struct compress_err cerr = { "" };
 	struct buf_cookie *cookies = NULL;
 	struct pipe p;
-	double t0 = now_s();
+	double t0 = common_now_s();
 	struct part_opener openers[MAX_PARTS];
 	unsigned int bo = 0, parts, next_part = 0, part;
 	uint64_t off = 0;
@@ -683,7 +677,7 @@ static void *dump_job(void *arg)
 		r = -ENOMEM;
 		goto out;
 	}
-	job->stats.setup_s = now_s() - t0;
+	job->stats.setup_s = common_now_s() - t0;
 
 	for (;;) {
 		struct inflight done;
@@ -692,10 +686,10 @@ static void *dump_job(void *arg)
 
 		/* Keep every free buffer busy with a copy. */
 		if (more) {
-			t_wait = now_s();
+			t_wait = common_now_s();
 			buf = take_free(&p, p.fifo_len == 0);
 			if (p.fifo_len == 0)
-				p.feed_wait += now_s() - t_wait;
+				p.feed_wait += common_now_s() - t_wait;
 		}
 		if (buf >= 0) {
 			uint64_t len = job->bos[bo].size - off;
@@ -736,10 +730,10 @@ static void *dump_job(void *arg)
 		if (r)
 			break;
 		part = roomiest_part(w, parts, next_part);
-		t_wait = now_s();
+		t_wait = common_now_s();
 		r = compress_writer_push(w[part], p.ops->buffer(p.dma, done.buf), done.len,
 					 done.tag, done.offset, on_pushed, &cookies[done.buf]);
-		p.feed_wait += now_s() - t_wait;
+		p.feed_wait += common_now_s() - t_wait;
 		if (!r)
 			__atomic_fetch_add(&job->progress, done.len, __ATOMIC_RELAXED);
 		if (r) {
@@ -790,22 +784,12 @@ out:
 		compress_writer_free(w[i]);
 	job->stats.dma_busy_s = p.dma_busy;
 	job->stats.feed_wait_s = p.feed_wait;
-	job->stats.seconds = now_s() - t0;
+	job->stats.seconds = common_now_s() - t0;
 	if (r && !job->status)
 		pipe_fail(&p, r, "%s", strerror(-r));
 	pipe_teardown(&p);
 	free(cookies);
 	return NULL;
-}
-
-static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
 }
 
 /* The chunk of (tag, offset) in any part; -ENOENT when none has it. */
@@ -833,20 +817,21 @@ static int check_coverage(struct compress_reader **rd, unsigned int parts, struc
 			struct compress_chunk_info ci;
 
 			if (find_chunk(rd, parts, b->tag, off, &ci)) {
-				errf(err, err_len,
-				     "%s%s has no chunk for BO %" PRIu64 " at offset %" PRIu64
-				     " (of %" PRIu64 " bytes): image damaged or incomplete",
-				     job->stream_path, parts > 1 ? " (and its parts)" : "", b->tag,
-				     off, b->size);
+				common_errf(err, err_len,
+					    "%s%s has no chunk for BO %" PRIu64
+					    " at offset %" PRIu64 " (of %" PRIu64
+					    " bytes): image damaged or incomplete",
+					    job->stream_path, parts > 1 ? " (and its parts)" : "",
+					    b->tag, off, b->size);
 				return -EINVAL;
 			}
 			off += ci.raw_len;
 		}
 		if (off != b->size) {
-			errf(err, err_len,
-			     "%s holds %" PRIu64 " bytes for BO %" PRIu64 ", which has %" PRIu64
-			     ": image damaged",
-			     job->stream_path, off, b->tag, b->size);
+			common_errf(err, err_len,
+				    "%s holds %" PRIu64 " bytes for BO %" PRIu64
+				    ", which has %" PRIu64 ": image damaged",
+				    job->stream_path, off, b->tag, b->size);
 			return -EINVAL;
 		}
 	}
@@ -901,7 +886,7 @@ static void *restore_job(void *arg)
 	struct compress_err cerr = { "" };
 	struct buf_cookie *cookies = NULL;
 	struct pipe p;
-	double t0 = now_s();
+	double t0 = common_now_s();
 	uint64_t next[MAX_PARTS] = { 0 }, n_chunks[MAX_PARTS] = { 0 }, pending_reads = 0;
 	unsigned int parts = job->n_parts ? job->n_parts : 1, part = 0;
 	struct part_opener openers[MAX_PARTS];
@@ -950,7 +935,7 @@ static void *restore_job(void *arg)
 		pipe_fail(&p, r, "%s", cerr.msg);
 		goto out;
 	}
-	job->stats.setup_s = now_s() - t0;
+	job->stats.setup_s = common_now_s() - t0;
 
 	for (;;) {
 		int buf;
@@ -1010,13 +995,13 @@ static void *restore_job(void *arg)
 				idxq_push(&p.free_bufs, (unsigned int)buf);
 				pthread_mutex_unlock(&p.lock);
 			} else {
-				double t_read = now_s();
+				double t_read = common_now_s();
 
 				r = compress_reader_read(rd[part], next[part],
 							 p.ops->buffer(p.dma, (unsigned int)buf),
 							 p.buffer_size, on_read, &cookies[buf]);
-				p.feed_wait +=
-					now_s() - t_read; /* blocks while its queue is full */
+				p.feed_wait += common_now_s() -
+					       t_read; /* blocks while its queue is full */
 				if (r) {
 					pipe_fail(&p, r,
 						  "reading chunk %" PRIu64 " of %s failed: %s",
@@ -1088,13 +1073,13 @@ static void *restore_job(void *arg)
 			}
 			continue;
 		}
-		double t_wait = now_s();
+		double t_wait = common_now_s();
 
 		pthread_mutex_lock(&p.lock);
 		while (!p.ready.len && !p.cb_error && !(reads_left && p.free_bufs.len))
 			pthread_cond_wait(&p.cond, &p.lock);
 		pthread_mutex_unlock(&p.lock);
-		p.feed_wait += now_s() - t_wait;
+		p.feed_wait += common_now_s() - t_wait;
 	}
 	for (unsigned int i = 0; i < parts; i++) {
 		int w;
@@ -1127,7 +1112,7 @@ out:
 	job->stats.dma_busy_s = p.dma_busy;
 	job->stats.feed_wait_s = p.feed_wait;
 	job->stats.bytes = transfer_job_progress(job); /* what went to the engine */
-	job->stats.seconds = now_s() - t0;
+	job->stats.seconds = common_now_s() - t0;
 	if (r && !job->status)
 		pipe_fail(&p, r, "%s", strerror(-r));
 	pipe_teardown(&p);
@@ -1187,19 +1172,19 @@ static void *job_thread_main(void *p)
 static void wait_jobs(struct job_done *done, const struct transfer_progress *progress,
 		      const struct transfer_job *jobs, unsigned int n)
 {
-	double t0 = now_s(), next = t0 + progress->interval_s;
+	double t0 = common_now_s(), next = t0 + progress->interval_s;
 
 	pthread_mutex_lock(&done->lock);
 	while (done->left) {
 		struct timespec ts;
 
-		transfer_deadline(next - now_s(), &ts);
+		transfer_deadline(next - common_now_s(), &ts);
 		pthread_cond_timedwait(&done->cond, &done->lock, &ts);
-		if (done->left && now_s() >= next) {
+		if (done->left && common_now_s() >= next) {
 			pthread_mutex_unlock(&done->lock);
-			progress->fn(progress->ctx, jobs, n, now_s() - t0);
+			progress->fn(progress->ctx, jobs, n, common_now_s() - t0);
 			pthread_mutex_lock(&done->lock);
-			next = now_s() + progress->interval_s;
+			next = common_now_s() + progress->interval_s;
 		}
 	}
 	pthread_mutex_unlock(&done->lock);
