@@ -474,7 +474,7 @@ static void *baseline_gpu(void *arg)
 	if (staging > cap)
 		staging = cap; /* upstream's KFD_MAX_BUFFER_SIZE */
 	dp.render_minor = a->g->render_minor;
-	dp.rings = 1;
+	dp.lanes = 1;
 	dp.buffers = 1;
 	dp.buffer_size = staging;
 	r = dma_ops()->open(&dp, &dma, err, sizeof(err));
@@ -679,7 +679,7 @@ static void usage(FILE *f)
 		"  --bo-size SIZE     per BO (default 128M)\n"
 		"  --kind KIND        zeros|random|bf16|mixed (default mixed)\n"
 		"  --dir DIR          image folder (default /dev/shm/vramstream-bench-e2e)\n"
-		"  --level L|off --filter auto|none|2|4 --workers N --rings N --streams N --io-depth N\n"
+		"  --level L|off --filter auto|none|2|4 --workers N --lanes N --streams N --io-depth N\n"
 		"  --buffer-size SIZE\n"
 		"  --chunk-size SIZE --pinned-max SIZE (the plugin's settings, README.md)\n"
 		"  --baseline-max SIZE  staging buffer cap of the baseline (default 1G)\n"
@@ -748,17 +748,19 @@ int bench_e2e_main(int argc, char **argv)
 		} else if (!strcmp(a, "--filter")) {
 			/* The plugin's own parser: the same names as VRAMSTREAM_FILTER. */
 			const char *setting[2] = { "VRAMSTREAM_FILTER", v };
+			const struct plugin_config_source src = { .get = one_setting,
+								  .ctx = setting };
 			struct plugin_config f;
 
-			if (plugin_config_load(&f, one_setting, setting, err, sizeof(err))) {
+			if (plugin_config_load(&f, &src, err, sizeof(err))) {
 				fprintf(stderr, "e2e: --filter: %s\n", err);
 				return 2;
 			}
 			o.cfg.filter = f.filter;
 		} else if (!strcmp(a, "--workers"))
 			o.cfg.workers = (unsigned int)strtoul(v, NULL, 0);
-		else if (!strcmp(a, "--rings"))
-			o.cfg.sdma_rings = (unsigned int)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--lanes"))
+			o.cfg.sdma_lanes = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--streams"))
 			o.cfg.streams = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--io-depth"))

@@ -378,7 +378,7 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 	 */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t workers = cfg->workers ? cfg->workers : (uint64_t)(cpus > 0 ? cpus : 1);
-	uint64_t rings = cfg->sdma_rings ? cfg->sdma_rings : 4;
+	uint64_t rings = cfg->sdma_lanes ? cfg->sdma_lanes : 4;
 	uint64_t want = (total + p->buffer_size - 1) / p->buffer_size;
 	uint64_t cap = cfg->pinned_max / p->buffer_size;
 
@@ -394,7 +394,7 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 	p->n_buffers = (unsigned int)want;
 
 	dp.render_minor = job->render_minor;
-	dp.rings = cfg->sdma_rings;
+	dp.lanes = cfg->sdma_lanes;
 	dp.buffer_size = p->buffer_size;
 	dp.buffers = p->n_buffers;
 	r = ops->open(&dp, &p->dma, err, sizeof(err));
@@ -403,7 +403,7 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 			  *err ? err : strerror(-r));
 		return r;
 	}
-	p->n_rings = ops->rings(p->dma);
+	p->n_rings = ops->lanes(p->dma);
 	if (!p->n_rings)
 		p->n_rings = 1;
 	p->ring_bytes = calloc(p->n_rings, sizeof(*p->ring_bytes));
