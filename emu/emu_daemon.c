@@ -32,10 +32,6 @@
 #include "emu_root.h"
 #include "emu_sock.h"
 
-/* The render-node class may add daemon handlers for EMU_OP_DRM_*; absent by default. */
-int emu_drm_daemon_handle(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep);
-#pragma weak emu_drm_daemon_handle
-
 static volatile sig_atomic_t emu_daemon_signalled;
 
 static void emu_daemon_on_signal(int sig)
@@ -170,9 +166,6 @@ static int emu_daemon_dispatch(struct emu_daemon *d, const struct emu_dreq *rq,
 		d->stop = true;
 		return 0;
 	default:
-		if (rq->req.op >= EMU_OP_DRM_FIRST && rq->req.op <= EMU_OP_DRM_LAST &&
-		    emu_drm_daemon_handle)
-			return emu_drm_daemon_handle(d, rq, rep);
 		return -EOPNOTSUPP;
 	}
 }
