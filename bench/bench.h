@@ -7,14 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common_clock.h"
+#include "common_size.h"
+
 enum bench_kind { BENCH_ZEROS, BENCH_RANDOM, BENCH_BF16, BENCH_MIXED, BENCH_KINDS };
 
 /* Fills BUF with LEN bytes of synthetic data of KIND (deterministic for a seed). */
 void bench_data_fill(enum bench_kind kind, uint8_t *buf, size_t len, uint64_t seed);
 int bench_kind_parse(const char *s, enum bench_kind *kind);
 const char *bench_kind_name(enum bench_kind kind);
-/* "512M", "2G", "1.5G", "4096" (bytes) */
-int bench_size_parse(const char *s, uint64_t *bytes);
 
 /* write()/read() all of LEN bytes, retrying short transfers; 0 or -errno (-EIO at EOF). */
 int bench_write_all(int fd, const void *buf, size_t len);
@@ -49,7 +50,6 @@ struct bench_clock {
 };
 void bench_usage_start(struct bench_clock *c);
 void bench_usage_stop(const struct bench_clock *c, struct bench_usage *u);
-double bench_now(void);
 
 int bench_stream_main(int argc, char **argv);
 int bench_e2e_main(int argc, char **argv);

@@ -61,7 +61,7 @@ static int ceiling_pass(struct ceiling_file *files, unsigned int n, bool read, d
 {
 	pthread_t th[CEILING_MAX_FILES];
 	unsigned int started = 0;
-	double t0 = bench_now();
+	double t0 = common_now_s();
 	int r = 0;
 
 	for (; started < n; started++) {
@@ -75,7 +75,7 @@ static int ceiling_pass(struct ceiling_file *files, unsigned int n, bool read, d
 		if (files[i].status && !r)
 			r = files[i].status;
 	}
-	*secs = bench_now() - t0;
+	*secs = common_now_s() - t0;
 	return r;
 }
 

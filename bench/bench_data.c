@@ -122,54 +122,6 @@ const char *bench_kind_name(enum bench_kind kind)
 	return bench_kind_names[kind];
 }
 
-int bench_size_parse(const char *s, uint64_t *bytes)
-{
-	char *end;
-	double v = strtod(s, &end);
-	double mult = 1;
-
-	if (end == s || v < 0)
-		return -EINVAL;
-	switch (*end) {
-	case 'k':
-	case 'K':
-		mult = 1024.0;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		mult = 1024.0 * 1024;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		mult = 1024.0 * 1024 * 1024;
-		end++;
-		break;
-	case 't':
-	case 'T':
-		mult = 1024.0 * 1024 * 1024 * 1024;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end == 'i' || *end == 'B')
-		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
-	if (*end)
-		return -EINVAL;
-	*bytes = (uint64_t)(v * mult);
-	return 0;
-}
-
-double bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double bench_cpu(void)
 {
 	struct rusage ru;
@@ -188,7 +140,7 @@ void bench_usage_start(struct bench_clock *c)
 		fputs("5", f);
 		fclose(f);
 	}
-	c->wall0 = bench_now();
+	c->wall0 = common_now_s();
 	c->cpu0 = bench_cpu();
 }
 
@@ -197,7 +149,7 @@ void bench_usage_stop(const struct bench_clock *c, struct bench_usage *u)
 	char line[256];
 	FILE *f;
 
-	u->wall_s = bench_now() - c->wall0;
+	u->wall_s = common_now_s() - c->wall0;
 	u->cpu_s = bench_cpu() - c->cpu0;
 	u->peak_rss = 0;
 	f = fopen("/proc/self/status", "r");

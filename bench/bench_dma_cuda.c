@@ -269,7 +269,7 @@ static int cuda_open(const struct plugin_dma_params *p, struct plugin_dma **out,
 	if (!d)
 		return -ENOMEM;
 	cu.CtxSetCurrent(cu.ctx); /* per thread */
-	d->n_streams = p->rings ? p->rings : 4;
+	d->n_streams = p->lanes ? p->lanes : 4;
 	d->n_buffers = p->buffers;
 	d->buffer_size = p->buffer_size;
 	d->events_per_stream = p->buffers + 1;
@@ -330,7 +330,7 @@ static void cuda_close(struct plugin_dma *d)
 	free(d);
 }
 
-static unsigned int cuda_rings(struct plugin_dma *d)
+static unsigned int cuda_lanes(struct plugin_dma *d)
 {
 	return d->n_streams;
 }
@@ -422,7 +422,7 @@ const struct plugin_dma_ops bench_dma_cuda_ops = {
 	.name = "CUDA copy engines",
 	.open = cuda_open,
 	.close = cuda_close,
-	.rings = cuda_rings,
+	.lanes = cuda_lanes,
 	.buffer = cuda_buffer,
 	.import = cuda_import,
 	.copy = cuda_copy,

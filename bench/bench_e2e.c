@@ -474,7 +474,7 @@ static void *baseline_gpu(void *arg)
 	if (staging > cap)
 		staging = cap; /* upstream's KFD_MAX_BUFFER_SIZE */
 	dp.render_minor = a->g->render_minor;
-	dp.rings = 1;
+	dp.lanes = 1;
 	dp.buffers = 1;
 	dp.buffer_size = staging;
 	r = dma_ops()->open(&dp, &dma, err, sizeof(err));
@@ -500,22 +500,22 @@ static void *baseline_gpu(void *arg)
 			double t0;
 
 			if (a->restore) {
-				t0 = bench_now();
+				t0 = common_now_s();
 				compress_rate_take(rate, len);
 				r = bench_read_all(fd, buf, len);
-				a->io_busy += bench_now() - t0;
+				a->io_busy += common_now_s() - t0;
 			}
-			t0 = bench_now();
+			t0 = common_now_s();
 			if (!r)
 				r = dma_ops()->copy(dma, 0, h, off, 0, len, a->restore, &t);
 			if (!r)
 				r = dma_ops()->wait(dma, 0, t);
-			a->dma_busy += bench_now() - t0;
+			a->dma_busy += common_now_s() - t0;
 			if (!r && !a->restore) {
-				t0 = bench_now();
+				t0 = common_now_s();
 				compress_rate_take(rate, len);
 				r = bench_write_all(fd, buf, len);
-				a->io_busy += bench_now() - t0;
+				a->io_busy += common_now_s() - t0;
 			}
 		}
 	}
@@ -679,7 +679,7 @@ static void usage(FILE *f)
 		"  --bo-size SIZE     per BO (default 128M)\n"
 		"  --kind KIND        zeros|random|bf16|mixed (default mixed)\n"
 		"  --dir DIR          image folder (default /dev/shm/vramstream-bench-e2e)\n"
-		"  --level L|off --filter auto|none|2|4 --workers N --rings N --streams N --io-depth N\n"
+		"  --level L|off --filter auto|none|2|4 --workers N --lanes N --streams N --io-depth N\n"
 		"  --buffer-size SIZE\n"
 		"  --chunk-size SIZE --pinned-max SIZE (the plugin's settings, README.md)\n"
 		"  --baseline-max SIZE  staging buffer cap of the baseline (default 1G)\n"
@@ -748,22 +748,24 @@ int bench_e2e_main(int argc, char **argv)
 		} else if (!strcmp(a, "--filter")) {
 			/* The plugin's own parser: the same names as VRAMSTREAM_FILTER. */
 			const char *setting[2] = { "VRAMSTREAM_FILTER", v };
+			const struct plugin_config_source src = { .get = one_setting,
+								  .ctx = setting };
 			struct plugin_config f;
 
-			if (plugin_config_load(&f, one_setting, setting, err, sizeof(err))) {
+			if (plugin_config_load(&f, &src, err, sizeof(err))) {
 				fprintf(stderr, "e2e: --filter: %s\n", err);
 				return 2;
 			}
 			o.cfg.filter = f.filter;
 		} else if (!strcmp(a, "--workers"))
 			o.cfg.workers = (unsigned int)strtoul(v, NULL, 0);
-		else if (!strcmp(a, "--rings"))
-			o.cfg.sdma_rings = (unsigned int)strtoul(v, NULL, 0);
+		else if (!strcmp(a, "--lanes"))
+			o.cfg.sdma_lanes = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--streams"))
 			o.cfg.streams = (unsigned int)strtoul(v, NULL, 0);
 		else if (!strcmp(a, "--io-depth"))
 			o.cfg.io_depth = (unsigned int)strtoul(v, NULL, 0);
-		else if (bench_size_parse(v, &sz)) {
+		else if (common_size_parse(v, &sz)) {
 			fprintf(stderr, "e2e: bad size %s for %s\n", v, a);
 			return 2;
 		} else if (!strcmp(a, "--size"))

@@ -388,10 +388,10 @@ static int bs_zstd1t(const struct bs_opts *o, const uint8_t *region, uint64_t re
 		uint32_t n = (uint32_t)(o->size - pos < chunk ? o->size - pos : chunk);
 		size_t z;
 
-		t0 = bench_now();
+		t0 = common_now_s();
 		z = ZSTD_compressCCtx(cctx, out + 8, cap - 8, region + pos % region_len, n,
 				      o->base_level);
-		t1 = bench_now();
+		t1 = common_now_s();
 		t_comp += t1 - t0;
 		if (ZSTD_isError(z)) {
 			ret = -EIO;
@@ -400,7 +400,7 @@ static int bs_zstd1t(const struct bs_opts *o, const uint8_t *region, uint64_t re
 		memcpy(out, &n, 4);
 		memcpy(out + 4, &(uint32_t){ (uint32_t)z }, 4);
 		ret = bench_write_all(fd, out, z + 8);
-		t_io += bench_now() - t1;
+		t_io += common_now_s() - t1;
 		zbytes += n;
 	}
 	if (ret == 0 && o->w.fsync && fsync(fd))
@@ -423,18 +423,18 @@ static int bs_zstd1t(const struct bs_opts *o, const uint8_t *region, uint64_t re
 		uint32_t hdr[2];
 		size_t d;
 
-		t0 = bench_now();
+		t0 = common_now_s();
 		ret = bench_read_all(fd, hdr, 8);
 		if (ret == 0 && (hdr[0] > chunk || hdr[1] > cap - 8))
 			ret = -EBADMSG;
 		if (ret == 0)
 			ret = bench_read_all(fd, out, hdr[1]);
-		t1 = bench_now();
+		t1 = common_now_s();
 		t_io += t1 - t0;
 		if (ret < 0)
 			break;
 		d = ZSTD_decompressDCtx(dctx, buf, chunk, out, hdr[1]);
-		t_comp += bench_now() - t1;
+		t_comp += common_now_s() - t1;
 		if (ZSTD_isError(d) || d != hdr[0])
 			ret = -EBADMSG;
 		else if (o->verify && memcmp(buf, region + pos % region_len, d))
@@ -558,7 +558,7 @@ static int bs_parse(int argc, char **argv, struct bs_opts *o)
 				goto bad;
 			break;
 		case 's':
-			if (bench_size_parse(optarg, &o->size))
+			if (common_size_parse(optarg, &o->size))
 				goto bad;
 			break;
 		case 'd':
@@ -580,7 +580,7 @@ static int bs_parse(int argc, char **argv, struct bs_opts *o)
 			o->w.queue_depth = o->r.queue_depth = (unsigned int)atoi(optarg);
 			break;
 		case 'c':
-			if (bench_size_parse(optarg, &v) || v > COMPRESS_CHUNK_MAX)
+			if (common_size_parse(optarg, &v) || v > COMPRESS_CHUNK_MAX)
 				goto bad;
 			o->w.chunk_size = (uint32_t)v;
 			break;
@@ -594,11 +594,11 @@ static int bs_parse(int argc, char **argv, struct bs_opts *o)
 			o->pool = (unsigned int)atoi(optarg);
 			break;
 		case 'P':
-			if (bench_size_parse(optarg, &o->push_size))
+			if (common_size_parse(optarg, &o->push_size))
 				goto bad;
 			break;
 		case 'R':
-			if (bench_size_parse(optarg, &o->region))
+			if (common_size_parse(optarg, &o->region))
 				goto bad;
 			break;
 		case 'b':

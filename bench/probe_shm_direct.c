@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Probe for issue 9: can a GPU's copy engine write a dump straight into the
+ * Probe: can a GPU's copy engine write a dump straight into the
  * pages of files on tmpfs, faster than copying through pinned buffers and
  * write()? Standalone (CUDA driver API loaded at run time), run on the lent
  * NVIDIA machine:

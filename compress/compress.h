@@ -50,6 +50,11 @@ enum compress_filter {
 #define COMPRESS_CHUNK_MIN     (64u << 10)
 #define COMPRESS_CHUNK_MAX     (256u << 20)
 #define COMPRESS_CHUNK_DEFAULT (4u << 20)
+/* Chunk sizes are multiples of this (the stream format's alignment, FORMAT.md). */
+#define COMPRESS_CHUNK_ALIGN 4096u
+/* Most compression workers and I/O queue depth a writer or reader takes. */
+#define COMPRESS_WORKERS_MAX	 1024u
+#define COMPRESS_QUEUE_DEPTH_MAX 4096u
 
 /*
  * A byte-rate cap shared by any number of streams and threads, for I/O that

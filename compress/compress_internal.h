@@ -26,6 +26,8 @@
 #define COMPRESS_CHECKSUM_CRC32C 1
 #define COMPRESS_PLANE_RAW	 0x80000000u /* planes codec: plane stored as is */
 
+_Static_assert(COMPRESS_ALIGN == COMPRESS_CHUNK_ALIGN, "chunk alignment is the format\'s");
+
 struct compress_header {
 	uint32_t version;
 	uint32_t header_size;

@@ -690,7 +690,7 @@ static int cr_open(int fd, const char *name, const struct compress_reader_opts *
 		compress_reader_opts_default(&def);
 		opts = &def;
 	}
-	if (opts->workers > 1024 || opts->queue_depth > 4096) {
+	if (opts->workers > COMPRESS_WORKERS_MAX || opts->queue_depth > COMPRESS_QUEUE_DEPTH_MAX) {
 		compress_err_set(err, "%s: too many workers or too deep a queue", name);
 		close(fd);
 		return -EINVAL;

@@ -751,7 +751,7 @@ static int cw_check_opts(const struct compress_writer_opts *o, struct compress_e
 		compress_err_set(err, "unknown filter %u", (unsigned int)o->filter);
 		return -EINVAL;
 	}
-	if (o->workers > 1024 || o->queue_depth > 4096) {
+	if (o->workers > COMPRESS_WORKERS_MAX || o->queue_depth > COMPRESS_QUEUE_DEPTH_MAX) {
 		compress_err_set(err, "%u workers / queue depth %u: too many", o->workers,
 				 o->queue_depth);
 		return -EINVAL;

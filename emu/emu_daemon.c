@@ -13,7 +13,6 @@
  * thread, so a client that criu freezes halfway through a request cannot hold
  * up requests from criu itself; handlers run under d->lock.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,14 +26,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common_size.h"
 #include "emu_daemon_internal.h"
 #include "emu_aperture.h"
 #include "emu_root.h"
 #include "emu_sock.h"
-
-/* The render-node class may add daemon handlers for EMU_OP_DRM_*; absent by default. */
-int emu_drm_daemon_handle(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep);
-#pragma weak emu_drm_daemon_handle
 
 static volatile sig_atomic_t emu_daemon_signalled;
 
@@ -170,9 +166,6 @@ static int emu_daemon_dispatch(struct emu_daemon *d, const struct emu_dreq *rq,
 		d->stop = true;
 		return 0;
 	default:
-		if (rq->req.op >= EMU_OP_DRM_FIRST && rq->req.op <= EMU_OP_DRM_LAST &&
-		    emu_drm_daemon_handle)
-			return emu_drm_daemon_handle(d, rq, rep);
 		return -EOPNOTSUPP;
 	}
 }
@@ -261,16 +254,6 @@ static int emu_daemon_listen(struct emu_daemon *d)
 	chmod(sa.sun_path, 0666);
 	d->listen_fd = s;
 	return 0;
-}
-
-static uint64_t emu_daemon_parse_size(const char *s)
-{
-	static const char units[] = "kmgt"; /* x 2^10, 2^20, 2^30, 2^40 */
-	char *end;
-	uint64_t v = strtoull(s, &end, 0);
-	const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
-
-	return u ? v << (10 * (u - units + 1)) : v;
 }
 
 /* "0x1a2b,0x3c4d": gpu_ids of GPUs 0, 1, ... (restore onto other gpu_ids). */
@@ -369,7 +352,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2 || argv[1][0] != '/' || strlen(argv[1]) >= sizeof(d->dir)) {
 		fprintf(stderr,
-			"usage: %s ABSOLUTE_DIR (< 1 KiB) [--gpus N] [--vram BYTES[KMGT]] "
+			"usage: %s ABSOLUTE_DIR (< 1 KiB) [--gpus N] [--vram SIZE] "
 			"[--gpu-ids ID,...] [--config FILE] [--aperture-in TMPFS_DIR]\n",
 			argv[0]);
 		return 2;
@@ -377,9 +360,14 @@ int main(int argc, char **argv)
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--gpus") == 0 && i + 1 < argc)
 			gpus = (unsigned int)strtoul(argv[++i], NULL, 0);
-		else if (strcmp(argv[i], "--vram") == 0 && i + 1 < argc)
-			vram = emu_daemon_parse_size(argv[++i]);
-		else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "--vram") == 0 && i + 1 < argc) {
+			if (common_size_parse(argv[++i], &vram)) {
+				fprintf(stderr,
+					"emu-daemon: --vram %s is not a size (4096, 64K, 8M, 1G)\n",
+					argv[i]);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			config_file = argv[++i];
 		else if (strcmp(argv[i], "--gpu-ids") == 0 && i + 1 < argc)
 			gpu_ids = argv[++i];

@@ -70,14 +70,6 @@ static bool emu_drm_debug(void)
 	return debug;
 }
 
-void emu_drm_set_config(const struct emu_config *cfg)
-{
-	pthread_mutex_lock(&emu_drm_fds_lock);
-	emu_drm_config = *cfg;
-	emu_drm_have_config = true;
-	pthread_mutex_unlock(&emu_drm_fds_lock);
-}
-
 static void emu_drm_atfork_child(void)
 {
 	/* The child has none of the parent's threads: forget the engine threads (jobs in

@@ -46,11 +46,4 @@
 /* Render minors start at 128 (drm_minor_alloc: DRM_MINOR_RENDER * 64). */
 #define EMU_DRM_RENDER_MINOR_BASE 128
 
-/*
- * The machine description the render nodes emulate, for a caller that has it at hand (the
- * shim core may call this once at start). Without it the first ioctl loads
- * $VRAMSTREAM_EMU_DIR/config itself through emu_config_load().
- */
-void emu_drm_set_config(const struct emu_config *cfg);
-
 #endif

@@ -38,9 +38,6 @@ enum emu_op {
 	EMU_OP_STATS = 6,
 	/* Stop the daemon. */
 	EMU_OP_SHUTDOWN = 7,
-	/* 0x100..0x1ff: reserved for the render-node class (emu_drm*.c). */
-	EMU_OP_DRM_FIRST = 0x100,
-	EMU_OP_DRM_LAST = 0x1ff,
 };
 
 struct emu_req {

@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common_size.h"
 #include "emu_packet.h"
 
 #define WL_MAX_GPUS    8
@@ -472,30 +473,39 @@ int main(int argc, char **argv)
 	w.gtt = 1u << 20;
 	w.host = 256u << 10;
 	for (i = 1; i < (unsigned int)argc; i++) {
-		if (strcmp(argv[i], "--steps") == 0 && i + 1 < (unsigned int)argc)
+		const char *opt = argv[i], *val = i + 1 < (unsigned int)argc ? argv[i + 1] : NULL;
+		uint64_t *size = !val			       ? NULL
+				 : !strcmp(opt, "--vram")      ? &w.vram
+				 : !strcmp(opt, "--vram-used") ? &w.vram_used
+				 : !strcmp(opt, "--gtt")       ? &w.gtt
+				 : !strcmp(opt, "--host")      ? &w.host
+				 : !strcmp(opt, "--cpu-mem")   ? &cpu_mem
+							       : NULL;
+
+		if (size) {
+			if (common_size_parse(val, size)) {
+				fprintf(stderr,
+					"workload: %s %s is not a size (4096, 0x1000, 64K, 8M, 1G)\n",
+					opt, val);
+				return 2;
+			}
+			i++;
+		} else if (val && !strcmp(opt, "--steps")) {
 			steps = strtoull(argv[++i], NULL, 0);
-		else if (strcmp(argv[i], "--vram") == 0 && i + 1 < (unsigned int)argc)
-			w.vram = strtoull(argv[++i], NULL, 0);
-		else if (strcmp(argv[i], "--vram-used") == 0 && i + 1 < (unsigned int)argc)
-			w.vram_used = strtoull(argv[++i], NULL, 0);
-		else if (strcmp(argv[i], "--gtt") == 0 && i + 1 < (unsigned int)argc)
-			w.gtt = strtoull(argv[++i], NULL, 0);
-		else if (strcmp(argv[i], "--host") == 0 && i + 1 < (unsigned int)argc)
-			w.host = strtoull(argv[++i], NULL, 0);
-		else if (strcmp(argv[i], "--cpu-mem") == 0 && i + 1 < (unsigned int)argc)
-			cpu_mem = strtoull(argv[++i], NULL, 0) / 8 * 8;
-		else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < (unsigned int)argc)
+		} else if (val && !strcmp(opt, "--delay-ms")) {
 			delay_ms = (unsigned int)strtoul(argv[++i], NULL, 0);
-		else if (strcmp(argv[i], "--no-verify") == 0)
+		} else if (!strcmp(opt, "--no-verify")) {
 			verify = 0;
-		else {
+		} else {
 			fprintf(stderr,
-				"usage: %s [--steps N] [--vram B] [--vram-used B] [--gtt B] [--host B] "
-				"[--cpu-mem B] [--delay-ms MS] [--no-verify]\n",
+				"usage: %s [--steps N] [--vram SIZE] [--vram-used SIZE] [--gtt SIZE] "
+				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify]\n"
+				"SIZE: bytes, or with K, M, G (4096, 64K, 32M)\n",
 				argv[0]);
 			return 2;
 		}
 	}
+	cpu_mem = cpu_mem / 8 * 8;
 	if (!w.vram_used || w.vram_used > w.vram)
 		w.vram_used = w.vram;
 	/* sizes: 8-byte words; vram (and the part used) a multiple of host; gtt at least host */

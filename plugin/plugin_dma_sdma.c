@@ -16,6 +16,9 @@
  * instead of hanging criu. */
 #define SDMA_WAIT_TIMEOUT_NS (120ull * 1000000000ull)
 
+_Static_assert(PLUGIN_DMA_MAX_LANES <= SDMA_ENGINE_MAX_LANES,
+	       "the plugin asks for no more lanes than sdma/ opens");
+
 struct plugin_dma {
 	struct sdma_engine *engine;
 	struct sdma_hostbuf *pool;
@@ -36,7 +39,7 @@ static int sdma_dma_open(const struct plugin_dma_params *p, struct plugin_dma **
 
 	if (!d)
 		return -ENOMEM;
-	ec.num_lanes = p->rings;
+	ec.num_lanes = p->lanes;
 	/* Enough IBs that every pinned buffer can have a copy in flight. */
 	ec.ibs_per_lane = p->buffers + 1;
 	ec.max_ib_bytes = p->buffer_size;
@@ -74,7 +77,7 @@ static void sdma_dma_close(struct plugin_dma *d)
 	free(d);
 }
 
-static unsigned int sdma_dma_rings(struct plugin_dma *d)
+static unsigned int sdma_dma_lanes(struct plugin_dma *d)
 {
 	return d->lanes;
 }
@@ -179,7 +182,7 @@ const struct plugin_dma_ops plugin_dma_sdma_ops = {
 	.name = "SDMA",
 	.open = sdma_dma_open,
 	.close = sdma_dma_close,
-	.rings = sdma_dma_rings,
+	.lanes = sdma_dma_lanes,
 	.buffer = sdma_dma_buffer,
 	.import = sdma_dma_import,
 	.copy = sdma_dma_copy,

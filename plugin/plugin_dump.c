@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common_clock.h"
 #include "plugin_dump.h"
 #include "image.h"
 #include "plugin_kfd.h"
@@ -15,14 +16,6 @@
 #include "plugin_progress.h"
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Everything one KFD dump holds; freed by dump_free(). */
 struct kfd_dump {
@@ -351,7 +344,7 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 	char name[PATH_MAX];
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	double t0 = now_s();
+	double t0 = common_now_s();
 	int r, u;
 
 	r = dump_check_version(session, id);
@@ -459,7 +452,7 @@ out:
 			}
 		}
 	} else {
-		pr_info("dump of pid %u done in %.3f s", d.info.pid, now_s() - t0);
+		pr_info("dump of pid %u done in %.3f s", d.info.pid, common_now_s() - t0);
 	}
 	dump_free(&d);
 	return r;

@@ -87,12 +87,24 @@ static void start_restore_server(void)
 		"the rest");
 }
 
+static void config_warn(void *ctx, const char *msg)
+{
+	(void)ctx;
+	pr_warn("%s", msg);
+}
+
 static int vramstream_plugin_init(int stage)
 {
+	const struct plugin_config_source src = {
+		.get = plugin_config_getenv,
+		.file = PLUGIN_CONFIG_FILE,
+		.env = environ,
+		.warn = config_warn,
+	};
 	char msg[512];
 	int r;
 
-	r = plugin_config_load(&plugin_cfg, plugin_config_getenv, NULL, msg, sizeof(msg));
+	r = plugin_config_load(&plugin_cfg, &src, msg, sizeof(msg));
 	if (r) {
 		pr_err("cannot start: %s", msg);
 		return r;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common_clock.h"
 #include "image.h"
 #include "plugin_criu_img.h"
 #include "plugin_kfd.h"
@@ -51,14 +52,6 @@ static struct restore_state {
 	struct plugin_vma_bo *vma_bos;
 	size_t n_vma_bos;
 } rs;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void state_reset_for(pid_t pid)
 {
@@ -553,7 +546,7 @@ static int kfd_restore_end(struct kfd_restore *kr, int r, double t0)
 		pr_info("restore of pid %d: KFD state and %zu BO(s) %s in %.3f s; queues "
 			"start at RESUME",
 			(int)kr->pid, kr->img->n_bos, kr->handed ? "created" : "restored",
-			now_s() - t0);
+			common_now_s() - t0);
 	}
 	image_meta_free(kr->img);
 	return kr->kfd;
@@ -563,7 +556,7 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		       int id)
 {
 	struct kfd_restore kr = { .pid = getpid(), .kfd = -1 };
-	double t0 = now_s();
+	double t0 = common_now_s();
 	int r;
 
 	state_reset_for(kr.pid);
@@ -716,11 +709,11 @@ int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *s
 		snprintf(who, sizeof(who), "pid %d (pid %d in its namespace)", (int)pid, (int)own);
 	if (srv) {
 		struct plugin_progress progress;
-		double t0 = now_s();
+		double t0 = common_now_s();
 
 		plugin_progress_init(&progress, "restore", (int)pid);
 		if (restore_server_wait(srv, pid, &progress.tp, &done) == 1) {
-			double waited = now_s() - t0, beside;
+			double waited = common_now_s() - t0, beside;
 
 			log_jobs(pid, done.jobs, done.n_jobs);
 			if (done.status) {

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common_clock.h"
+#include "common_err.h"
 #include "image.h"
 #include "plugin_restore_server.h"
 
@@ -124,26 +126,6 @@ struct restore_server {
 	struct request *head; /* every request, oldest first */
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
-
 static void request_free(struct request *q)
 {
 	if (!q)
@@ -234,7 +216,7 @@ static int receive_request(struct restore_server *s, int conn, struct request **
 	if (!m || !q) {
 		free(m);
 		free(q);
-		errf(err, err_len, "out of memory");
+		common_errf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	r = recv_msg(conn, m, SRV_BEGIN, NULL, 0, NULL);
@@ -316,11 +298,12 @@ static int receive_request(struct restore_server *s, int conn, struct request **
 	return 0;
 bad:
 	if (r == -EMFILE)
-		errf(err, err_len, "criu's process ran out of file numbers for the BOs' fds");
+		common_errf(err, err_len,
+			    "criu's process ran out of file numbers for the BOs' fds");
 	else if (r == -EPROTO)
-		errf(err, err_len, "malformed request");
+		common_errf(err, err_len, "malformed request");
 	else
-		errf(err, err_len, "receiving the request: %s", strerror(-r));
+		common_errf(err, err_len, "receiving the request: %s", strerror(-r));
 	free(m);
 	request_free(q);
 	return r;
@@ -343,11 +326,11 @@ static int peer_of(int conn, pid_t *pid, char *err, size_t err_len)
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &len)) {
 		int r = -errno;
 
-		errf(err, err_len, "SO_PEERCRED: %s", strerror(-r));
+		common_errf(err, err_len, "SO_PEERCRED: %s", strerror(-r));
 		return r;
 	}
 	if (cr.uid != geteuid()) {
-		errf(err, err_len, "caller uid %u is not criu's", (unsigned int)cr.uid);
+		common_errf(err, err_len, "caller uid %u is not criu's", (unsigned int)cr.uid);
 		return -EPERM;
 	}
 	/*
@@ -376,17 +359,17 @@ static void serve_connection(struct restore_server *s, int conn)
 		pthread_mutex_lock(&s->lock);
 		for (struct request *o = s->head; o; o = o->next)
 			if (o->pid == pid && !o->waited) {
-				errf(err, sizeof(err), "pid %d already handed a request over",
-				     (int)pid);
+				common_errf(err, sizeof(err),
+					    "pid %d already handed a request over", (int)pid);
 				r = -EEXIST;
 			}
 		if (!r && s->stopping) {
-			errf(err, sizeof(err), "criu's restore is ending");
+			common_errf(err, sizeof(err), "criu's restore is ending");
 			r = -ESHUTDOWN;
 		}
 		if (!r) {
 			q->pid = pid;
-			q->submitted = now_s();
+			q->submitted = common_now_s();
 			for (tail = &s->head; *tail; tail = &(*tail)->next)
 				;
 			*tail = q;
@@ -497,7 +480,7 @@ static void *copy_main(void *arg)
 			continue;
 		}
 		q->state = REQ_RUNNING;
-		q->started = now_s();
+		q->started = common_now_s();
 		pthread_mutex_unlock(&s->lock);
 
 		q->status = transfer_restore(&s->cfg, s->dma, q->jobs, q->n_jobs);
@@ -507,7 +490,7 @@ static void *copy_main(void *arg)
 		}
 
 		pthread_mutex_lock(&s->lock);
-		q->finished = now_s();
+		q->finished = common_now_s();
 		q->state = REQ_DONE;
 		pthread_cond_broadcast(&s->cond); /* waiters, and threads held by its GPUs */
 	}
@@ -550,7 +533,7 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 
 	*out = NULL;
 	if (!s) {
-		errf(err, err_len, "out of memory");
+		common_errf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
 	s->listen_fd = s->stop_fd = -1;
@@ -559,7 +542,7 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	if (snprintf(s->dir, sizeof(s->dir), "%s", image_dir) >= (int)sizeof(s->dir)) {
-		errf(err, err_len, "image folder name too long");
+		common_errf(err, err_len, "image folder name too long");
 		r = -ENAMETOOLONG;
 		goto fail;
 	}
@@ -577,26 +560,27 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 	if (s->listen_fd < 0 || bind(s->listen_fd, (struct sockaddr *)&s->addr, s->addr_len) ||
 	    listen(s->listen_fd, 64)) {
 		r = -errno;
-		errf(err, err_len, "unix socket for the tasks: %s", strerror(-r));
+		common_errf(err, err_len, "unix socket for the tasks: %s", strerror(-r));
 		goto fail;
 	}
 	s->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (s->stop_fd < 0) {
 		r = -errno;
-		errf(err, err_len, "eventfd: %s", strerror(-r));
+		common_errf(err, err_len, "eventfd: %s", strerror(-r));
 		goto fail;
 	}
 	for (unsigned int i = 0; i < SRV_COPY_THREADS; i++) {
 		r = start_thread(&s->copy_thread[i], copy_main, s);
 		if (r) {
-			errf(err, err_len, "cannot start the copying threads: %s", strerror(-r));
+			common_errf(err, err_len, "cannot start the copying threads: %s",
+				    strerror(-r));
 			goto fail;
 		}
 		s->copy_started++;
 	}
 	r = start_thread(&s->rx_thread, rx_main, s);
 	if (r) {
-		errf(err, err_len, "cannot start the receiving thread: %s", strerror(-r));
+		common_errf(err, err_len, "cannot start the receiving thread: %s", strerror(-r));
 		goto fail;
 	}
 	s->rx_started = true;
@@ -606,7 +590,7 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 	r = s->own_fs_err;
 	pthread_mutex_unlock(&s->lock);
 	if (r) {
-		errf(err, err_len, "unshare(CLONE_FS) in a server thread: %s", strerror(-r));
+		common_errf(err, err_len, "unshare(CLONE_FS) in a server thread: %s", strerror(-r));
 		goto fail;
 	}
 	*out = s;
@@ -655,7 +639,7 @@ int restore_server_wait(struct restore_server *s, pid_t pid,
 			const struct transfer_progress *progress, struct restore_server_done *done)
 {
 	bool watch = progress && progress->fn && progress->interval_s > 0;
-	double t0 = now_s(), next = t0 + (watch ? progress->interval_s : 0);
+	double t0 = common_now_s(), next = t0 + (watch ? progress->interval_s : 0);
 	struct request *q = NULL;
 
 	pthread_mutex_lock(&s->lock);
@@ -669,14 +653,14 @@ int restore_server_wait(struct restore_server *s, pid_t pid,
 			pthread_cond_wait(&s->cond, &s->lock);
 			continue;
 		}
-		transfer_deadline(next - now_s(), &ts);
+		transfer_deadline(next - common_now_s(), &ts);
 		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-		if (q->state != REQ_DONE && now_s() >= next) {
+		if (q->state != REQ_DONE && common_now_s() >= next) {
 			/* The jobs' progress counters are atomic; the rest is fixed. */
 			pthread_mutex_unlock(&s->lock);
-			progress->fn(progress->ctx, q->jobs, q->n_jobs, now_s() - t0);
+			progress->fn(progress->ctx, q->jobs, q->n_jobs, common_now_s() - t0);
 			pthread_mutex_lock(&s->lock);
-			next = now_s() + progress->interval_s;
+			next = common_now_s() + progress->interval_s;
 		}
 	}
 	if (q)
@@ -774,7 +758,7 @@ static int submit_on(int fd, const struct transfer_job *jobs, unsigned int n_job
 		r = send_msg(fd, &m->end, sizeof(m->end), NULL, 0);
 	}
 	if (r)
-		errf(err, err_len, "sending the request: %s", strerror(-r));
+		common_errf(err, err_len, "sending the request: %s", strerror(-r));
 	/* The server's answer says more than our send error (it may have hung up
 	 * on a malformed message). */
 	memset(m, 0, sizeof(*m));
@@ -782,12 +766,12 @@ static int submit_on(int fd, const struct transfer_job *jobs, unsigned int n_job
 		m->reply.err[sizeof(m->reply.err) - 1] = '\0';
 		if (m->reply.status) {
 			r = m->reply.status < 0 ? m->reply.status : -EPROTO;
-			errf(err, err_len, "criu's restore thread refused the request: %s",
-			     m->reply.err);
+			common_errf(err, err_len, "criu's restore thread refused the request: %s",
+				    m->reply.err);
 		}
 	} else if (!r) {
 		r = -ECONNRESET;
-		errf(err, err_len, "criu's restore thread did not answer");
+		common_errf(err, err_len, "criu's restore thread did not answer");
 	}
 	free(m);
 	return r;
@@ -803,23 +787,24 @@ int restore_server_submit(const struct restore_server *s, const struct transfer_
 	for (unsigned int j = 0; j < n_jobs; j++)
 		n_bos += jobs[j].n_bos;
 	if (!n_jobs || !n_bos || n_jobs > SRV_MAX_JOBS || n_bos > SRV_MAX_BOS) {
-		errf(err, err_len, "%u GPU(s) and %u BO(s) do not fit a request", n_jobs, n_bos);
+		common_errf(err, err_len, "%u GPU(s) and %u BO(s) do not fit a request", n_jobs,
+			    n_bos);
 		return -E2BIG;
 	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		r = -errno;
-		errf(err, err_len, "socket: %s", strerror(-r));
+		common_errf(err, err_len, "socket: %s", strerror(-r));
 		return r;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (const struct sockaddr *)&s->addr, s->addr_len)) {
 		r = -errno;
-		errf(err, err_len,
-		     "cannot reach criu's restore thread: %s (a task in another network "
-		     "namespace cannot)",
-		     strerror(-r));
+		common_errf(err, err_len,
+			    "cannot reach criu's restore thread: %s (a task in another network "
+			    "namespace cannot)",
+			    strerror(-r));
 		close(fd);
 		return r;
 	}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common_err.h"
 #include "plugin_topology.h"
 
 #define TOPOLOGY_DIR "/sys/class/kfd/kfd/topology/nodes"
@@ -19,16 +20,6 @@
 /* io_links/L/properties "type" (kfd_crat.h: CRAT_IOLINK_TYPE_*), and
  * "node_to". Links to a node without a gpu_id go to a CPU, links to a GPU
  * node are kept in topo_gpu.links. */
-
-static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-}
 
 /* Reads "name value" lines (kfd_topology.c: sysfs_show_64bit_prop and co.). */
 static int read_props(const char *path, struct topo_prop *props, unsigned int max, unsigned int *n,
@@ -42,7 +33,7 @@ static int read_props(const char *path, struct topo_prop *props, unsigned int ma
 	if (!f) {
 		int e = errno;
 
-		errf(err, err_len, "cannot read %s: %s", path, strerror(e));
+		common_errf(err, err_len, "cannot read %s: %s", path, strerror(e));
 		return -e;
 	}
 	while (fgets(line, sizeof(line), f)) {
@@ -51,13 +42,13 @@ static int read_props(const char *path, struct topo_prop *props, unsigned int ma
 
 		lineno++;
 		if (sscanf(line, "%47s %llu", name, &v) != 2) {
-			errf(err, err_len, "%s line %d is not \"name value\": %.60s", path, lineno,
-			     line);
+			common_errf(err, err_len, "%s line %d is not \"name value\": %.60s", path,
+				    lineno, line);
 			fclose(f);
 			return -EINVAL;
 		}
 		if (*n == max) {
-			errf(err, err_len, "%s has more than %u properties", path, max);
+			common_errf(err, err_len, "%s has more than %u properties", path, max);
 			fclose(f);
 			return -E2BIG;
 		}
@@ -164,7 +155,7 @@ static int read_vram(const char *node_dir, struct topo_gpu *g, char *err, size_t
 	if (r == -ENOENT)
 		return 0;
 	if (r) {
-		errf(err, err_len, "cannot list %s: %s", dir, strerror(-r));
+		common_errf(err, err_len, "cannot list %s: %s", dir, strerror(-r));
 		return r;
 	}
 	for (int i = 0; i < count; i++) {
@@ -206,7 +197,7 @@ static int read_links(const char *node_dir, const bool *is_gpu_node, int max_nod
 	if (r == -ENOENT)
 		return 0;
 	if (r) {
-		errf(err, err_len, "cannot list %s: %s", dir, strerror(-r));
+		common_errf(err, err_len, "cannot list %s: %s", dir, strerror(-r));
 		return r;
 	}
 	qsort(ids, count, sizeof(int), cmp_int);
@@ -226,8 +217,8 @@ static int read_links(const char *node_dir, const bool *is_gpu_node, int max_nod
 			continue;
 		}
 		if (g->n_links == TOPO_MAX_LINKS) {
-			errf(err, err_len, "%s lists more than %d links to GPUs", dir,
-			     TOPO_MAX_LINKS);
+			common_errf(err, err_len, "%s lists more than %d links to GPUs", dir,
+				    TOPO_MAX_LINKS);
 			r = -E2BIG;
 			break;
 		}
@@ -251,8 +242,9 @@ int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, si
 	snprintf(nodes_dir, sizeof(nodes_dir), "%s" TOPOLOGY_DIR, sysfs_root ? sysfs_root : "");
 	r = numeric_entries(nodes_dir, &ids, &count);
 	if (r) {
-		errf(err, err_len, "cannot list KFD topology %s: %s (is the amdgpu driver loaded?)",
-		     nodes_dir, strerror(-r));
+		common_errf(err, err_len,
+			    "cannot list KFD topology %s: %s (is the amdgpu driver loaded?)",
+			    nodes_dir, strerror(-r));
 		return r;
 	}
 	qsort(ids, count, sizeof(int), cmp_int);
@@ -271,7 +263,7 @@ int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, si
 		snprintf(path, sizeof(path), "%s/%d/gpu_id", nodes_dir, ids[i]);
 		r = read_u32_file(path, &gpu_id);
 		if (r) {
-			errf(err, err_len, "cannot read %s: %s", path, strerror(-r));
+			common_errf(err, err_len, "cannot read %s: %s", path, strerror(-r));
 			goto out;
 		}
 		is_gpu[ids[i]] = gpu_id != 0;
@@ -283,7 +275,8 @@ int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, si
 		if (!is_gpu[ids[i]])
 			continue;
 		if (sys->n_gpus == TOPO_MAX_GPUS) {
-			errf(err, err_len, "%s lists more than %d GPUs", nodes_dir, TOPO_MAX_GPUS);
+			common_errf(err, err_len, "%s lists more than %d GPUs", nodes_dir,
+				    TOPO_MAX_GPUS);
 			r = -E2BIG;
 			goto out;
 		}
@@ -558,15 +551,16 @@ int topology_match(const struct topo_system *src, const struct topo_system *dst,
 	for (size_t i = 0; i < sizeof(st.cpu_map) / sizeof(int32_t); i++)
 		st.cpu_map[i] = -1;
 	if (src->n_gpus != dst->n_gpus) {
-		errf(why, why_len, "the image was dumped with %u GPU(s), this machine has %u",
-		     src->n_gpus, dst->n_gpus);
+		common_errf(why, why_len,
+			    "the image was dumped with %u GPU(s), this machine has %u", src->n_gpus,
+			    dst->n_gpus);
 		return -ENODEV;
 	}
 	if (match_from(&st, 0))
 		return 0;
 
 	/* Explain: for each source GPU, what differs on every candidate. */
-	errf(why, why_len, "no assignment of this machine's GPUs fits the image:");
+	common_errf(why, why_len, "no assignment of this machine's GPUs fits the image:");
 	for (unsigned int i = 0; i < src->n_gpus; i++) {
 		const struct topo_gpu *s = &src->gpus[i];
 

@@ -27,19 +27,13 @@
 #include <time.h>
 
 #include "compress.h"
+#include "common_clock.h"
+#include "common_err.h"
 #include "image.h"
 #include "plugin_transfer.h"
 
 #define TRANSFER_MIN_BUFFERS 2
 #define TRANSFER_MAX_BUFFERS 1024
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* A FIFO of buffer indexes guarded by the pipe's lock. */
 struct idx_queue {
@@ -210,7 +204,7 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
 		return r;
 	}
 	p->fifo_len++;
-	dma_busy_update(p, now_s());
+	dma_busy_update(p, common_now_s());
 	return 0;
 }
 
@@ -247,7 +241,7 @@ static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t
 		return r;
 	}
 	p->fifo_len++;
-	dma_busy_update(p, now_s());
+	dma_busy_update(p, common_now_s());
 	return 0;
 }
 
@@ -261,7 +255,7 @@ static int retire_oldest(struct pipe *p, struct inflight *done)
 	p->ring_bytes[f->ring] -= f->len;
 	p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
 	p->fifo_len--;
-	dma_busy_update(p, now_s());
+	dma_busy_update(p, common_now_s());
 	if (r)
 		pipe_fail(p, r,
 			  "DMA copy of BO %" PRIu64 " at offset %" PRIu64 " failed on ring %u: %s",
@@ -311,7 +305,7 @@ static int retire_finished(struct pipe *p, struct inflight *done)
 			p->fifo[(p->fifo_head + k) % p->fifo_cap] =
 				p->fifo[(p->fifo_head + k + 1) % p->fifo_cap];
 		p->fifo_len--;
-		dma_busy_update(p, now_s());
+		dma_busy_update(p, common_now_s());
 		return 0;
 	}
 	return -EAGAIN;
@@ -385,7 +379,7 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 	 */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t workers = cfg->workers ? cfg->workers : (uint64_t)(cpus > 0 ? cpus : 1);
-	uint64_t rings = cfg->sdma_rings ? cfg->sdma_rings : 4;
+	uint64_t rings = cfg->sdma_lanes ? cfg->sdma_lanes : 4;
 	uint64_t want = (total + p->buffer_size - 1) / p->buffer_size;
 	uint64_t cap = cfg->pinned_max / p->buffer_size;
 
@@ -401,7 +395,7 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 	p->n_buffers = (unsigned int)want;
 
 	dp.render_minor = job->render_minor;
-	dp.rings = cfg->sdma_rings;
+	dp.lanes = cfg->sdma_lanes;
 	dp.buffer_size = p->buffer_size;
 	dp.buffers = p->n_buffers;
 	r = ops->open(&dp, &p->dma, err, sizeof(err));
@@ -410,7 +404,7 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 			  *err ? err : strerror(-r));
 		return r;
 	}
-	p->n_rings = ops->rings(p->dma);
+	p->n_rings = ops->lanes(p->dma);
 	if (!p->n_rings)
 		p->n_rings = 1;
 	p->ring_bytes = calloc(p->n_rings, sizeof(*p->ring_bytes));
@@ -724,10 +718,10 @@ static int dump_hand_oldest(struct dump_run *dr)
 	if (r)
 		return r;
 	part = roomiest_part(dr->w, dr->parts, dr->next_part);
-	t_wait = now_s();
+	t_wait = common_now_s();
 	r = compress_writer_push(dr->w[part], p->ops->buffer(p->dma, done.buf), done.len, done.tag,
 				 done.offset, on_pushed, &dr->cookies[done.buf]);
-	p->feed_wait += now_s() - t_wait;
+	p->feed_wait += common_now_s() - t_wait;
 	if (r) {
 		struct compress_stats cs;
 
@@ -752,11 +746,11 @@ static int dump_loop(struct dump_run *dr)
 		int buf = -1, r;
 
 		if (more) {
-			double t_wait = now_s();
+			double t_wait = common_now_s();
 
 			buf = take_free(p, p->fifo_len == 0);
 			if (p->fifo_len == 0)
-				p->feed_wait += now_s() - t_wait;
+				p->feed_wait += common_now_s() - t_wait;
 		}
 		if (buf >= 0)
 			r = dump_issue(dr, (unsigned int)buf);
@@ -818,34 +812,24 @@ static void *dump_job(void *arg)
 {
 	struct dump_run dr = { .a = arg, .job = ((struct job_arg *)arg)->job };
 	struct transfer_job *job = dr.job;
-	double t0 = now_s();
+	double t0 = common_now_s();
 	int r;
 
 	r = dump_open(&dr);
 	if (!r) {
-		job->stats.setup_s = now_s() - t0;
+		job->stats.setup_s = common_now_s() - t0;
 		r = dump_finish(&dr, dump_loop(&dr));
 	}
 	for (unsigned int i = 0; i < IMAGE_PARTS_MAX; i++)
 		compress_writer_free(dr.w[i]);
 	job->stats.dma_busy_s = dr.p.dma_busy;
 	job->stats.feed_wait_s = dr.p.feed_wait;
-	job->stats.seconds = now_s() - t0;
+	job->stats.seconds = common_now_s() - t0;
 	if (r && !job->status)
 		pipe_fail(&dr.p, r, "%s", strerror(-r));
 	pipe_teardown(&dr.p);
 	free(dr.cookies);
 	return NULL;
-}
-
-static void errf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
 }
 
 /* The chunk of (tag, offset) in any part; -ENOENT when none has it. */
@@ -873,20 +857,21 @@ static int check_coverage(struct compress_reader **rd, unsigned int parts, struc
 			struct compress_chunk_info ci;
 
 			if (find_chunk(rd, parts, b->tag, off, &ci)) {
-				errf(err, err_len,
-				     "%s%s has no chunk for BO %" PRIu64 " at offset %" PRIu64
-				     " (of %" PRIu64 " bytes): image damaged or incomplete",
-				     job->stream_path, parts > 1 ? " (and its parts)" : "", b->tag,
-				     off, b->size);
+				common_errf(err, err_len,
+					    "%s%s has no chunk for BO %" PRIu64
+					    " at offset %" PRIu64 " (of %" PRIu64
+					    " bytes): image damaged or incomplete",
+					    job->stream_path, parts > 1 ? " (and its parts)" : "",
+					    b->tag, off, b->size);
 				return -EINVAL;
 			}
 			off += ci.raw_len;
 		}
 		if (off != b->size) {
-			errf(err, err_len,
-			     "%s holds %" PRIu64 " bytes for BO %" PRIu64 ", which has %" PRIu64
-			     ": image damaged",
-			     job->stream_path, off, b->tag, b->size);
+			common_errf(err, err_len,
+				    "%s holds %" PRIu64 " bytes for BO %" PRIu64
+				    ", which has %" PRIu64 ": image damaged",
+				    job->stream_path, off, b->tag, b->size);
 			return -EINVAL;
 		}
 	}
@@ -1042,11 +1027,11 @@ static int read_chunk(struct restore_run *rr, const struct compress_chunk_info *
 		advance(rr);
 		return 0;
 	}
-	t_read = now_s();
+	t_read = common_now_s();
 	r = compress_reader_read(rr->rd[rr->part], rr->next[rr->part],
 				 p->ops->buffer(p->dma, (unsigned int)buf), p->buffer_size, on_read,
 				 &rr->cookies[buf]);
-	p->feed_wait += now_s() - t_read; /* blocks while its queue is full */
+	p->feed_wait += common_now_s() - t_read; /* blocks while its queue is full */
 	if (r) {
 		pipe_fail(p, r, "reading chunk %" PRIu64 " of %s failed: %s", rr->next[rr->part],
 			  rr->job->stream_path, strerror(-r));
@@ -1161,13 +1146,13 @@ static int retire_one(struct restore_run *rr, bool more_reads)
 static void wait_reads(struct restore_run *rr, bool more_reads)
 {
 	struct pipe *p = &rr->p;
-	double t_wait = now_s();
+	double t_wait = common_now_s();
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->ready.len && !p->cb_error && !(more_reads && p->free_bufs.len))
 		pthread_cond_wait(&p->cond, &p->lock);
 	pthread_mutex_unlock(&p->lock);
-	p->feed_wait += now_s() - t_wait;
+	p->feed_wait += common_now_s() - t_wait;
 }
 
 /* Feed, copy, retire, wait, until every chunk is on the GPU or one step fails. */
@@ -1243,7 +1228,7 @@ static void *restore_job(void *arg)
 {
 	struct restore_run rr = { .a = arg, .job = ((struct job_arg *)arg)->job, .nap_us = 50 };
 	struct transfer_job *job = rr.job;
-	double t0 = now_s();
+	double t0 = common_now_s();
 	int r;
 
 	rr.parts = job->n_parts ? job->n_parts : 1;
@@ -1251,7 +1236,7 @@ static void *restore_job(void *arg)
 		rr.parts = IMAGE_PARTS_MAX;
 	r = restore_open(&rr);
 	if (!r) {
-		job->stats.setup_s = now_s() - t0;
+		job->stats.setup_s = common_now_s() - t0;
 		r = restore_drain(&rr, restore_loop(&rr));
 	}
 	for (unsigned int i = 0; i < IMAGE_PARTS_MAX; i++)
@@ -1259,7 +1244,7 @@ static void *restore_job(void *arg)
 	job->stats.dma_busy_s = rr.p.dma_busy;
 	job->stats.feed_wait_s = rr.p.feed_wait;
 	job->stats.bytes = transfer_job_progress(job); /* what went to the engine */
-	job->stats.seconds = now_s() - t0;
+	job->stats.seconds = common_now_s() - t0;
 	if (r && !job->status)
 		pipe_fail(&rr.p, r, "%s", strerror(-r));
 	pipe_teardown(&rr.p);
@@ -1319,19 +1304,19 @@ static void *job_thread_main(void *p)
 static void wait_jobs(struct job_done *done, const struct transfer_progress *progress,
 		      const struct transfer_job *jobs, unsigned int n)
 {
-	double t0 = now_s(), next = t0 + progress->interval_s;
+	double t0 = common_now_s(), next = t0 + progress->interval_s;
 
 	pthread_mutex_lock(&done->lock);
 	while (done->left) {
 		struct timespec ts;
 
-		transfer_deadline(next - now_s(), &ts);
+		transfer_deadline(next - common_now_s(), &ts);
 		pthread_cond_timedwait(&done->cond, &done->lock, &ts);
-		if (done->left && now_s() >= next) {
+		if (done->left && common_now_s() >= next) {
 			pthread_mutex_unlock(&done->lock);
-			progress->fn(progress->ctx, jobs, n, now_s() - t0);
+			progress->fn(progress->ctx, jobs, n, common_now_s() - t0);
 			pthread_mutex_lock(&done->lock);
-			next = now_s() + progress->interval_s;
+			next = common_now_s() + progress->interval_s;
 		}
 	}
 	pthread_mutex_unlock(&done->lock);

@@ -41,7 +41,6 @@
 #define SDMA_DEFAULT_IBS_PER_LANE 4
 #define SDMA_DEFAULT_MAX_IB_BYTES (256ULL << 20)
 #define SDMA_DEFAULT_IB_WAIT_NS	  (60ULL * 1000000000ULL)
-#define SDMA_MAX_LANES		  64
 /* Large buffers get 2 MiB-aligned VAs so the VM can use big page fragments (as Mesa does). */
 #define SDMA_VA_ALIGN_LARGE (2ULL << 20)
 
@@ -805,9 +804,9 @@ static int sdma_engine_make_lanes(struct sdma_engine *e)
 	e->num_lanes = e->cfg.num_lanes;
 	if (!e->num_lanes)
 		e->num_lanes = e->info.num_instances > nrings ? e->info.num_instances : nrings;
-	if (e->num_lanes > SDMA_MAX_LANES)
+	if (e->num_lanes > SDMA_ENGINE_MAX_LANES)
 		return sdma_fail(e, -EINVAL, "%u lanes requested, at most %u", e->num_lanes,
-				 SDMA_MAX_LANES);
+				 SDMA_ENGINE_MAX_LANES);
 	e->num_ctx = (e->num_lanes + nrings - 1) / nrings;
 
 	e->ctx = calloc(e->num_ctx, sizeof(*e->ctx));

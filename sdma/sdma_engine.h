@@ -40,6 +40,9 @@ struct sdma_engine;
 struct sdma_hostbuf;
 struct sdma_bo;
 
+/* Most lanes one engine opens. */
+#define SDMA_ENGINE_MAX_LANES 64
+
 struct sdma_engine_config {
 	/* Lanes to open; 0 = max(SDMA instances, rings of one context). */
 	unsigned int num_lanes;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Bodies of the sdma_engine objects; only sdma_engine.c and sdma_pool.c see them. */
+/* Bodies of the sdma_engine objects; only sdma_engine.c sees them. */
 #ifndef VRAMSTREAM_SDMA_ENGINE_INTERNAL_H
 #define VRAMSTREAM_SDMA_ENGINE_INTERNAL_H
 

@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common_clock.h"
+#include "common_size.h"
+
 #include "compress.h"
 #include "img_util.h"
 #include "vramstream.pb-c.h"
@@ -149,7 +152,6 @@ struct img_progress {
 void img_progress_start(struct img_progress *p, bool quiet, const char *what, uint64_t total);
 void img_progress_add(struct img_progress *p, uint64_t bytes);
 void img_progress_end(struct img_progress *p);
-double img_now(void);
 unsigned int img_cpus(void);
 
 /* ---- subcommands ------------------------------------------------------------------------- */

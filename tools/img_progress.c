@@ -7,14 +7,6 @@
 
 #include "img.h"
 
-double img_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 unsigned int img_cpus(void)
 {
 	cpu_set_t set;
@@ -32,7 +24,7 @@ void img_progress_start(struct img_progress *p, bool quiet, const char *what, ui
 	p->what = what;
 	p->total = total;
 	p->done = 0;
-	p->t0 = img_now();
+	p->t0 = common_now_s();
 	p->last = 0;
 }
 
@@ -43,7 +35,7 @@ void img_progress_add(struct img_progress *p, uint64_t bytes)
 	if (!p || !p->on)
 		return;
 	p->done += bytes;
-	now = img_now();
+	now = common_now_s();
 	if (now - p->last < 0.2 && p->done < p->total)
 		return;
 	p->last = now;

@@ -136,7 +136,7 @@ static void rc_throttle(double t0, uint64_t bytes, double rate)
 	if (rate <= 0)
 		return;
 	due = t0 + bytes / rate;
-	now = img_now();
+	now = common_now_s();
 	if (due > now) {
 		struct timespec ts = { (time_t)(due - now),
 				       (long)((due - now - (time_t)(due - now)) * 1e9) };
@@ -202,7 +202,7 @@ static int rc_stream(const struct img_common *c, const struct rc_opts *o, struct
 	uint8_t *scratch = NULL;
 	char path[PATH_MAX];
 	uint64_t read_bytes = 0;
-	double t0 = img_now();
+	double t0 = common_now_s();
 	int r;
 
 	/* Bound memory: two sets of at most 128 MiB of windows each. */
@@ -348,7 +348,7 @@ static int rc_stream(const struct img_common *c, const struct rc_opts *o, struct
 			r = -EBADMSG;
 		}
 	}
-	res->seconds = img_now() - t0;
+	res->seconds = common_now_s() - t0;
 out:
 	if (w) {
 		/* free() waits for chunks in flight, which hold our windows. */
@@ -570,7 +570,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 	char err[1200] = "";
 	int out_fd = -1, ret = IMG_EXIT_PROBLEM, r, opt;
 	unsigned int n_res = 0;
-	double t0 = img_now();
+	double t0 = common_now_s();
 
 	compress_writer_opts_default(&o.w);
 	o.w.fsync = true;
@@ -596,7 +596,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			}
 			break;
 		case 'c':
-			if (img_parse_size(optarg, &v) || v < COMPRESS_CHUNK_MIN ||
+			if (common_size_parse(optarg, &v) || v < COMPRESS_CHUNK_MIN ||
 			    v > COMPRESS_CHUNK_MAX || v % 4096) {
 				fprintf(stderr,
 					"vramstream-img recompress: bad --chunk-size '%s' "
@@ -610,7 +610,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			o.out = optarg;
 			break;
 		case 'r':
-			if (img_parse_size(optarg, &v) || !v) {
+			if (common_size_parse(optarg, &v) || !v) {
 				fprintf(stderr,
 					"vramstream-img recompress: bad --rate-limit '%s'\n",
 					optarg);
@@ -729,7 +729,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			img_json_u64(&j, "chunk_size", o.w.chunk_size);
 		else
 			img_json_null(&j, "chunk_size");
-		img_json_double(&j, "seconds", img_now() - t0);
+		img_json_double(&j, "seconds", common_now_s() - t0);
 		img_json_arr_begin(&j, "streams");
 		for (unsigned int i = 0; i < n_res; i++) {
 			img_json_obj_begin(&j, NULL);

@@ -266,13 +266,13 @@ static int tune_run(const struct img_common *c, struct tune *t, struct img_tune_
 	wo.prealloc_off = true;
 	/* Times run from the first push and from the open index: setup is paid once per dump. */
 	ret = compress_writer_new(path, &wo, &w, &cerr);
-	t0 = img_now();
+	t0 = common_now_s();
 	for (size_t i = 0; i < t->n_seg && !ret; i++)
 		ret = compress_writer_push(w, t->sample + t->seg[i].buf_off, t->seg[i].len, i,
 					   t->seg[i].offset, tune_push_done, NULL);
 	if (!ret)
 		ret = compress_writer_finish(w, &st, &cerr);
-	p->compress_s = img_now() - t0;
+	p->compress_s = common_now_s() - t0;
 	compress_writer_free(w);
 	if (ret) {
 		snprintf(err, err_len, "trial write to %s: %s", path, cerr.msg);
@@ -286,10 +286,10 @@ static int tune_run(const struct img_common *c, struct tune *t, struct img_tune_
 	ro.workers = c->workers;
 	ro.direct_io = false;
 	ret = compress_reader_open(path, &ro, &r, &cerr);
-	t0 = img_now();
+	t0 = common_now_s();
 	if (!ret)
 		ret = img_scan(r, 2 * c->workers + 2, NULL, NULL, NULL);
-	p->decompress_s = img_now() - t0;
+	p->decompress_s = common_now_s() - t0;
 	if (!ret) {
 		uint64_t *seg_stored = calloc(t->n_seg, sizeof(*seg_stored));
 
@@ -337,7 +337,7 @@ static int parse_list(const char *s, const char *what, int kind, struct tune *t)
 				t->filters[t->n_filters++] =
 					f.filter_auto ? IMG_FILTER_AUTO : (int)f.filter;
 		} else {
-			if (t->n_chunks == TUNE_MAX_GRID || img_parse_size(tok, &v) ||
+			if (t->n_chunks == TUNE_MAX_GRID || common_size_parse(tok, &v) ||
 			    v < COMPRESS_CHUNK_MIN || v > COMPRESS_CHUNK_MAX || v % 4096)
 				r = -EINVAL;
 			else
@@ -512,7 +512,7 @@ int img_cmd_tune(const struct img_common *c, int argc, char **argv)
 			}
 			break;
 		case 'S':
-			if (img_parse_size(optarg, &t.sample_budget) ||
+			if (common_size_parse(optarg, &t.sample_budget) ||
 			    t.sample_budget < (64u << 10)) {
 				fprintf(stderr,
 					"vramstream-img tune: bad --sample '%s' (at least 64K)\n",

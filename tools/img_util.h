@@ -62,8 +62,6 @@ void img_table_free(struct img_table *t);
 
 /* "5.00 MiB", "812 B": binary units, three significant digits. */
 const char *img_fmt_bytes(char *buf, size_t len, uint64_t bytes);
-/* Parses "4096", "64K", "8M", "1G" (binary units). Returns 0 or -EINVAL. */
-int img_parse_size(const char *s, uint64_t *out);
 /* "1", "-5", "off" for a compress level (COMPRESS_LEVEL_OFF). */
 const char *img_fmt_level(char *buf, size_t len, int level);
 

@@ -394,7 +394,7 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 		verify_usage(stderr);
 		return IMG_EXIT_USAGE;
 	}
-	t0 = img_now();
+	t0 = common_now_s();
 	if (img_runtime_open(argv[optind], &rt, err, sizeof(err)) ||
 	    img_dir_open(rt.dir, c->workers, &d, err, sizeof(err))) {
 		fprintf(stderr, "vramstream-img verify: %s\n", err);
@@ -442,9 +442,9 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 	img_progress_end(&prog);
 
 	if (c->json) {
-		verify_json(&v, img_now() - t0);
+		verify_json(&v, common_now_s() - t0);
 	} else {
-		double secs = img_now() - t0;
+		double secs = common_now_s() - t0;
 		char b[32];
 
 		for (size_t i = 0; i < v.n_notes; i++)

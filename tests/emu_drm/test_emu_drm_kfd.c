@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Issue 5's done-when check, run under the emulator: a workload's VRAM BO, allocated through
+ * The whole GPU path, run under the emulator: a workload's VRAM BO, allocated through
  * KFD and filled through its CPU mapping (mmap of the render node at the BO's offset, as
  * libhsakmt maps VRAM), is exported as a dma-buf (AMDKFD_IOC_EXPORT_DMABUF), imported with
  * libdrm_amdgpu's public API, copied by SDMA into a pinned host buffer (a userptr BO) and back

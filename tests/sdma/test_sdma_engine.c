@@ -4,7 +4,7 @@
  * in the KFD topology, allocate a VRAM BO through KFD, export it as a dmabuf,
  * import it into an engine, and move random bytes host -> BO -> host on
  * every lane at once, with odd sizes and offsets, copies larger than one
- * packet and than one IB; then CONST_FILL, the pinned-buffer pool and the
+ * packet and than one IB; then CONST_FILL and the
  * argument checks. Every byte is compared, including canaries around each
  * destination range.
  *
@@ -25,7 +25,6 @@
 #include <linux/kfd_ioctl.h>
 
 #include "sdma_engine.h"
-#include "sdma_pool.h"
 #include "test_common.h"
 
 /* KFD 1.12 added EXPORT_DMABUF (kfd_ioctl.h version log); Debian 12 ships 1.11. */
@@ -357,44 +356,6 @@ static void test_bad_args(struct sdma_engine *e, struct sdma_bo *bo, struct sdma
 	CHECK_EQ_INT(sdma_engine_wait(e, &t, 0), 0);
 }
 
-/* EXPECT: the pool hands out each buffer once, refuses foreign returns, and its buffers DMA. */
-static void test_pool(struct sdma_engine *e, struct sdma_bo *bo, unsigned int *seed)
-{
-	struct sdma_hostbuf *b[4] = { 0 };
-	struct sdma_pool *pool;
-	struct sdma_ticket t[2];
-
-	CHECK_EQ_INT(sdma_pool_new(e, 3, (1 << 20) + 1, &pool), 0);
-	if (!pool)
-		return;
-	CHECK_EQ_INT(sdma_pool_count(pool), 3);
-	CHECK_EQ_INT(sdma_pool_get(pool, 0, &b[0]), 0);
-	CHECK_EQ_INT(sdma_pool_get(pool, 0, &b[1]), 0);
-	CHECK_EQ_INT(sdma_pool_get(pool, 0, &b[2]), 0);
-	CHECK(b[0] && b[1] && b[2] && b[0] != b[1] && b[1] != b[2] && b[0] != b[2]);
-	CHECK_EQ_INT(sdma_pool_get(pool, 0, &b[3]), -EAGAIN);
-	CHECK_EQ_INT(sdma_pool_get(pool, 1000000, &b[3]), -ETIME);
-	CHECK(sdma_hostbuf_size(b[0]) >= (1 << 20) + 1);
-
-	fill_random(sdma_hostbuf_ptr(b[0]), 1 << 20, seed);
-	memset(sdma_hostbuf_ptr(b[1]), 0, 1 << 20);
-	CHECK_EQ_INT(sdma_engine_copy_from_host(e, b[0], 0, bo, 12345, 1 << 20, 0, &t[0]), 0);
-	CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo, 12345, b[1], 0, 1 << 20, 0, &t[1]), 0);
-	CHECK_EQ_INT(sdma_engine_wait(e, &t[1], WAIT_NS), 0);
-	CHECK(!memcmp(sdma_hostbuf_ptr(b[0]), sdma_hostbuf_ptr(b[1]), 1 << 20));
-
-	CHECK_EQ_INT(sdma_pool_put(pool, b[1]), 0);
-	CHECK_EQ_INT(sdma_pool_put(pool, b[1]), -EINVAL);
-	CHECK_EQ_INT(sdma_pool_available(pool), 1);
-	CHECK_EQ_INT(sdma_pool_get(pool, 0, &b[3]), 0);
-	CHECK(b[3] == b[1]);
-	CHECK_EQ_INT(sdma_pool_put(pool, b[0]), 0);
-	CHECK_EQ_INT(sdma_pool_put(pool, b[2]), 0);
-	CHECK_EQ_INT(sdma_pool_put(pool, b[3]), 0);
-	sdma_pool_free(pool);
-	printf("pool: ok\n");
-}
-
 /*
  * EXPECT: pieces of 6 VRAM BOs gather into one host buffer and scatter back
  * in one call each, matching what single copies read and write.
@@ -497,7 +458,6 @@ static void test_gpu(int kfd, const struct gpu *g, unsigned int lanes, unsigned 
 	test_direct_view(e, bo, src, v.dmabuf_fd, seed);
 	test_fill(e, bo, dst);
 	test_bad_args(e, bo, dst);
-	test_pool(e, bo, seed);
 	test_gather_scatter(kfd, g->gpu_id, e, src, dst, seed);
 	CHECK_EQ_INT(sdma_engine_drain(e, WAIT_NS), 0);
 out:

@@ -3,8 +3,8 @@
  * sdma_engine's logic against the libdrm test double (sdma_fake_amdgpu.c):
  * lanes and contexts from the reported rings and instances, copies split
  * over packets and IBs, IB reuse only after completion, tickets that gate
- * the data, BO lists, sticky lane errors, threads on separate lanes, the
- * pool. The fake executes the packets the engine really emitted, so every
+ * the data, BO lists, sticky lane errors, threads on separate lanes. The
+ * fake executes the packets the engine really emitted, so every
  * check is on bytes moved. What it cannot show (the kernel interface) is
  * test_sdma_engine's job on the emulator.
  */
@@ -20,7 +20,6 @@
 #include "sdma_engine.h"
 #include "sdma_fake_amdgpu.h"
 #include "sdma_gen.h"
-#include "sdma_pool.h"
 #include "test_common.h"
 
 #define VRAM_SIZE (16ULL << 20)
@@ -485,46 +484,6 @@ done:
 	sdma_engine_free(e);
 }
 
-/* EXPECT: the pool hands each buffer out once, times out when empty, refuses foreign returns. */
-static void test_pool(void)
-{
-	struct sdma_engine *e = open_engine(&mi300, NULL);
-	struct sdma_hostbuf *b[4] = { 0 }, *stray = NULL;
-	struct sdma_pool *pool = NULL;
-
-	if (!e)
-		return;
-	CHECK_EQ_INT(sdma_pool_new(e, 3, 100000, &pool), 0);
-	if (!pool)
-		goto done;
-	CHECK_EQ_INT(sdma_pool_count(pool), 3);
-	CHECK_EQ_INT(sdma_pool_buf_size(pool), 100000);
-	CHECK_EQ_INT(sdma_pool_get(pool, 0, &b[0]), 0);
-	CHECK_EQ_INT(sdma_pool_get(pool, 0, &b[1]), 0);
-	CHECK_EQ_INT(sdma_pool_get(pool, WAIT_NS, &b[2]), 0);
-	CHECK(b[0] && b[1] && b[2] && b[0] != b[1] && b[1] != b[2] && b[0] != b[2]);
-	CHECK(sdma_hostbuf_size(b[0]) >= 100000);
-	CHECK_EQ_INT(((uintptr_t)sdma_hostbuf_ptr(b[0])) % 4096, 0);
-	CHECK_EQ_INT(sdma_pool_get(pool, 0, &b[3]), -EAGAIN);
-	CHECK_EQ_INT(sdma_pool_get(pool, 2000000, &b[3]), -ETIME);
-	CHECK_EQ_INT(sdma_pool_put(pool, b[1]), 0);
-	CHECK_EQ_INT(sdma_pool_put(pool, b[1]), -EINVAL);
-	CHECK_EQ_INT(sdma_hostbuf_alloc(e, 4096, &stray), 0);
-	CHECK_EQ_INT(sdma_pool_put(pool, stray), -EINVAL);
-	CHECK_EQ_INT(sdma_pool_available(pool), 1);
-	CHECK_EQ_INT(sdma_pool_get(pool, 0, &b[3]), 0);
-	CHECK(b[3] == b[1]);
-	CHECK_EQ_INT(sdma_pool_put(pool, b[0]), 0);
-	CHECK_EQ_INT(sdma_pool_put(pool, b[2]), 0);
-	CHECK_EQ_INT(sdma_pool_put(pool, b[3]), 0);
-	CHECK_EQ_INT(sdma_pool_available(pool), 3);
-done:
-	sdma_hostbuf_free(stray);
-	sdma_pool_free(pool);
-	sdma_engine_free(e);
-	check_no_violations("pool");
-}
-
 /* EXPECT: wrapping unaligned memory and out-of-range copies fail cleanly. */
 static void test_bad_args(unsigned int *seed)
 {
@@ -574,7 +533,6 @@ int main(void)
 	test_job_error(&seed);
 	test_threads(&seed);
 	test_gather_scatter(&seed);
-	test_pool();
 	test_bad_args(&seed);
 	return test_finish("test_sdma_engine_fake");
 }

@@ -42,7 +42,7 @@ static int memdma_open(const struct plugin_dma_params *p, struct plugin_dma **ou
 	(void)err_len;
 	if (!d)
 		return -ENOMEM;
-	d->rings = p->rings ? p->rings : 3;
+	d->rings = p->lanes ? p->lanes : 3;
 	d->buffers = p->buffers;
 	d->buffer_size = p->buffer_size;
 	d->buf = calloc(p->buffers, sizeof(void *));
@@ -63,7 +63,7 @@ static void memdma_close(struct plugin_dma *d)
 	free(d);
 }
 
-static unsigned int memdma_rings(struct plugin_dma *d)
+static unsigned int memdma_lanes(struct plugin_dma *d)
 {
 	return d->rings;
 }
@@ -159,7 +159,7 @@ struct plugin_dma_ops memdma = {
 	.name = "memcpy",
 	.open = memdma_open,
 	.close = memdma_close,
-	.rings = memdma_rings,
+	.lanes = memdma_lanes,
 	.buffer = memdma_buffer,
 	.import = memdma_import,
 	.copy = memdma_copy,

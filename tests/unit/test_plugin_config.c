@@ -2,7 +2,9 @@
 /*
  * EXPECT: defaults are sane; our settings and upstream's KFD_* names are
  * read; ours win; bad values are refused naming the setting; a config file
- * is read and the environment overrides it.
+ * is read and the environment overrides it; values outside the limits of
+ * the module that uses them are refused at load; unknown names are named
+ * with the closest setting.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +12,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "plugin_config.h"
+#include "plugin_dma.h"
 #include "test_common.h"
 
 struct kv {
@@ -25,10 +29,156 @@ static const char *table_get(const char *name, void *ctx)
 	return NULL;
 }
 
+static char warned[1024];
+
+static void collect_warning(void *ctx, const char *msg)
+{
+	(void)ctx;
+	strncat(warned, msg, sizeof(warned) - strlen(warned) - 2);
+	strcat(warned, "\n");
+}
+
+/* @path now holds @text; the caller unlinks it. */
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	CHECK(fd >= 0);
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* EXPECT: every limit a module sets is checked when the settings are read. */
+static void test_module_limits(void)
+{
+	static const struct {
+		const char *name, *value, *says;
+	} bad[] = {
+		/* compress/: COMPRESS_CHUNK_MAX (was refused only inside the dump) */
+		{ "VRAMSTREAM_CHUNK_SIZE", "300M", "between" },
+		/* compress/: COMPRESS_CHUNK_ALIGN */
+		{ "VRAMSTREAM_CHUNK_SIZE", "100000", "multiple of 4096" },
+		/* the restore refused it: each chunk goes through one pinned buffer */
+		{ "VRAMSTREAM_CHUNK_SIZE", "16M", "VRAMSTREAM_BUFFER_SIZE" },
+		{ "VRAMSTREAM_WORKERS", "1025", "between" },
+		{ "VRAMSTREAM_WORKERS", "8K", "VRAMSTREAM_WORKERS" }, /* a count takes no suffix */
+		{ "VRAMSTREAM_IO_DEPTH", "4097", "between" },
+		{ "VRAMSTREAM_SDMA_LANES", "65", "between" },
+		{ "VRAMSTREAM_SDMA_RINGS", "65", "VRAMSTREAM_SDMA_RINGS" },
+		{ "VRAMSTREAM_STREAMS", "17", "between" },
+	};
+	struct plugin_config cfg;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const struct kv kv[] = { { bad[i].name, bad[i].value }, { NULL, NULL } };
+		const struct plugin_config_source src = { .get = table_get, .ctx = (void *)kv };
+
+		CHECK_EQ_INT(plugin_config_load(&cfg, &src, err, sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].says) || !strstr(err, bad[i].name))
+			fprintf(stderr, "%s=%s: %s\n", bad[i].name, bad[i].value, err);
+		CHECK(strstr(err, bad[i].says) && strstr(err, bad[i].name));
+	}
+	{
+		/* At the limits, and 16M chunks with 16M buffers. */
+		const struct kv kv[] = { { "VRAMSTREAM_CHUNK_SIZE", "16M" },
+					 { "VRAMSTREAM_BUFFER_SIZE", "16M" },
+					 { "VRAMSTREAM_WORKERS", "1024" },
+					 { "VRAMSTREAM_IO_DEPTH", "4096" },
+					 { "VRAMSTREAM_SDMA_RINGS", "3" }, /* the older name */
+					 { NULL, NULL } };
+		const struct plugin_config_source src = { .get = table_get, .ctx = (void *)kv };
+
+		CHECK_EQ_INT(plugin_config_load(&cfg, &src, err, sizeof(err)), 0);
+		CHECK_EQ_INT(cfg.workers, COMPRESS_WORKERS_MAX);
+		CHECK_EQ_INT(cfg.io_depth, COMPRESS_QUEUE_DEPTH_MAX);
+		CHECK_EQ_INT(cfg.sdma_lanes, 3);
+	}
+	{
+		const struct kv kv[] = { { "VRAMSTREAM_SDMA_RINGS", "3" },
+					 { "VRAMSTREAM_SDMA_LANES", "5" },
+					 { NULL, NULL } };
+		const struct plugin_config_source src = { .get = table_get, .ctx = (void *)kv };
+
+		CHECK_EQ_INT(plugin_config_load(&cfg, &src, err, sizeof(err)), 0);
+		CHECK_EQ_INT(cfg.sdma_lanes, 5); /* the current name wins */
+	}
+}
+
+/* EXPECT: the file at the fixed place is read when VRAMSTREAM_CONFIG is
+ * unset, its absence is no error, the environment wins over it, and a bad
+ * value or name in it is refused naming the file, the line and the setting. */
+static void test_config_file(void)
+{
+	char path[] = "/tmp/vramstream-config-XXXXXX";
+	const struct kv env[] = { { "VRAMSTREAM_WORKERS", "5" }, { NULL, NULL } };
+	struct plugin_config_source src = { .get = table_get, .ctx = (void *)env, .file = path };
+	struct plugin_config cfg;
+	char err[512];
+
+	close(mkstemp(path));
+	write_file(path, "# site settings\n\nVRAMSTREAM_LEVEL=7\nVRAMSTREAM_WORKERS=2\n"
+			 "KFD_NUMA_CHECK=NO\n");
+	CHECK_EQ_INT(plugin_config_load(&cfg, &src, err, sizeof(err)), 0);
+	CHECK_EQ_INT(cfg.zstd_level, 7);
+	CHECK_EQ_INT(cfg.workers, 5);
+	CHECK(!cfg.checks.numa);
+
+	write_file(path, "VRAMSTREAM_LEVEL=7\n# chunks\nVRAMSTREAM_CHUNK_SIZE = 300M\n");
+	CHECK_EQ_INT(plugin_config_load(&cfg, &src, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, path) && strstr(err, ":3: VRAMSTREAM_CHUNK_SIZE=\"300M\""));
+
+	write_file(path, "\nVRAMSTREAM_CHUNKSIZE=4M\n");
+	CHECK_EQ_INT(plugin_config_load(&cfg, &src, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":2: unknown setting VRAMSTREAM_CHUNKSIZE"));
+	CHECK(strstr(err, "did you mean VRAMSTREAM_CHUNK_SIZE?"));
+
+	write_file(path, "VRAMSTREAM_LEVEL\n");
+	CHECK_EQ_INT(plugin_config_load(&cfg, &src, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, ":1: not NAME=VALUE"));
+
+	unlink(path);
+	CHECK_EQ_INT(plugin_config_load(&cfg, &src, err, sizeof(err)), 0); /* none there */
+	CHECK_EQ_INT(cfg.zstd_level, 1);
+}
+
+/* EXPECT: unknown VRAMSTREAM_* names in the environment are named with the
+ * closest setting; the emulator's and the build scripts' names are not. */
+static void test_unknown_env(void)
+{
+	char *environ_[] = { "VRAMSTREAM_LEVL=3",
+			     "VRAMSTREAM_EMU_DIR=/tmp/x",
+			     "VRAMSTREAM_CACHE=/tmp/c",
+			     "VRAMSTREAM_LEVEL=3",
+			     "VRAMSTREAM_SDMA_RINGS=2",
+			     "VRAMSTREAM_CONFIG=",
+			     "VRAMSTREAM_DIRECTIO=0",
+			     "PATH=/bin",
+			     NULL };
+	const struct kv kv[] = { { NULL, NULL } };
+	const struct plugin_config_source src = {
+		.get = table_get, .ctx = (void *)kv, .env = environ_, .warn = collect_warning
+	};
+	struct plugin_config cfg;
+	char err[256];
+
+	warned[0] = '\0';
+	CHECK_EQ_INT(plugin_config_load(&cfg, &src, err, sizeof(err)), 0);
+	CHECK(strstr(warned, "unknown setting VRAMSTREAM_LEVL in the environment is ignored; "
+			     "did you mean VRAMSTREAM_LEVEL?"));
+	CHECK(strstr(warned, "VRAMSTREAM_DIRECTIO in the environment is ignored; did you mean "
+			     "VRAMSTREAM_DIRECT_IO?"));
+	CHECK(!strstr(warned, "EMU") && !strstr(warned, "CACHE") && !strstr(warned, "RINGS") &&
+	      !strstr(warned, "CONFIG"));
+	CHECK(!strcmp(plugin_config_closest("VRAMSTREAM_PINED_MAX"), "VRAMSTREAM_PINNED_MAX"));
+}
+
 static int load(struct plugin_config *cfg, const struct kv *kv, char *err)
 {
+	const struct plugin_config_source src = { .get = table_get, .ctx = (void *)kv };
+
 	err[0] = '\0';
-	return plugin_config_load(cfg, table_get, (void *)kv, err, 256);
+	return plugin_config_load(cfg, &src, err, 256);
 }
 
 int main(void)
@@ -48,17 +198,17 @@ int main(void)
 	}
 	{
 		const struct kv kv[] = {
-			{ "VRAMSTREAM_LEVEL", "-5" },	    { "VRAMSTREAM_FILTER", "bf16" },
-			{ "VRAMSTREAM_CHUNK_SIZE", "16M" }, { "VRAMSTREAM_BUFFER_SIZE", "4MiB" },
-			{ "KFD_FW_VER_CHECK", "NO" },	    { "KFD_NUMA_CHECK", "0" },
-			{ "KFD_MAX_BUFFER_SIZE", "512M" },  { NULL, NULL }
+			{ "VRAMSTREAM_LEVEL", "-5" },	   { "VRAMSTREAM_FILTER", "bf16" },
+			{ "VRAMSTREAM_CHUNK_SIZE", "4M" }, { "VRAMSTREAM_BUFFER_SIZE", "16MiB" },
+			{ "KFD_FW_VER_CHECK", "NO" },	   { "KFD_NUMA_CHECK", "0" },
+			{ "KFD_MAX_BUFFER_SIZE", "512M" }, { NULL, NULL }
 		};
 
 		CHECK_EQ_INT(load(&cfg, kv, err), 0);
 		CHECK_EQ_INT(cfg.zstd_level, -5);
 		CHECK_EQ_INT(cfg.filter, PLUGIN_FILTER_BYTES2);
-		CHECK(cfg.chunk_size == 16ull << 20);
-		CHECK(cfg.buffer_size == 4ull << 20);
+		CHECK(cfg.chunk_size == 4ull << 20);
+		CHECK(cfg.buffer_size == 16ull << 20);
 		CHECK(cfg.pinned_max == 512ull << 20);
 		CHECK(!cfg.checks.fw_version);
 		CHECK(!cfg.checks.numa);
@@ -146,5 +296,8 @@ int main(void)
 		CHECK_EQ_INT(cfg.filter, PLUGIN_FILTER_AUTO);
 		CHECK(load(&cfg, f_bad, err) < 0 && strstr(err, "VRAMSTREAM_FILTER"));
 	}
+	test_module_limits();
+	test_config_file();
+	test_unknown_env();
 	return test_finish("test_plugin_config");
 }
