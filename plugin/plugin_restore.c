@@ -28,13 +28,21 @@
  * criu's restore: UPDATE_VMA_MAP maps BOs through them after criu has put
  * the task's own fds in place, and the DRM file must be the one holding the
  * BO's handle. criu restores the task's fds at their numbers (refusing a
- * number already in use: criu/util.c, reopen_fd_as_safe) and keeps its
- * service fds at fixed numbers above them, with at least CRIU_SFD_PAD
- * numbers free between the task's highest fd and the first service fd
- * (criu/servicefd.c, choose_service_fd_base: "Safety pad"). Our files go
- * there, counted from the task's highest fd in the image.
+ * number already in use: criu/util.c, reopen_fd_as_safe), puts files it
+ * invents (a file in flight in a socket's queue, a peer of a socket pair:
+ * sk-unix.c, get_fle_for_task) at the lowest numbers above the task's
+ * highest fd (files.c, find_unused_fd), and keeps its service fds at the
+ * top: service fd type T of fd table user I is base - T - SERVICE_FD_MAX * I
+ * (servicefd.c, __get_service_fd), with at least 16 numbers free below
+ * them (choose_service_fd_base: "Safety pad"). Our files therefore go just
+ * below the service fds, downwards from the one below the lowest service
+ * fd of user 0, which we know from criu's image folder fd (IMG_FD_OFF).
+ * A task that shares its fd table with other processes (CLONE_FILES
+ * without CLONE_THREAD) has more service fds below; criu 4.1 gives them
+ * 18 numbers each, so that case is refused rather than guessed.
  */
-#define CRIU_SFD_PAD 16
+#define CRIU_SERVICE_FD_MAX 18 /* criu/include/servicefd.h: SERVICE_FD_MAX */
+#define CRIU_IMG_FD_OFF	    2  /* IMG_FD_OFF */
 
 /*
  * State of the restore within one restored task (RESTORE_EXT_FILE and
@@ -48,7 +56,7 @@ static struct restore_state {
 	unsigned int map[TOPO_MAX_GPUS];
 	int render_fd[TOPO_MAX_GPUS]; /* by dst index, -1 when closed */
 	int kfd_fd;		      /* our dup of the restored KFD file, -1 when none */
-	int fd_floor, fd_ceil;	      /* our files go in [fd_floor, fd_ceil); 0 until known */
+	int fd_floor, fd_top;	      /* our files go in [fd_floor, fd_top]; 0 until known */
 	struct plugin_vma_bo *vma_bos;
 	size_t n_vma_bos;
 } rs;
@@ -71,7 +79,7 @@ static int ensure_fd_room(int dirfd)
 	char why[512];
 	int max_fd, r;
 
-	if (rs.fd_ceil)
+	if (rs.fd_top)
 		return 0;
 	r = criu_img_task_max_fd(dirfd, rs.pid, &max_fd, why, sizeof(why));
 	if (r) {
@@ -80,31 +88,46 @@ static int ensure_fd_room(int dirfd)
 		return r;
 	}
 	rs.fd_floor = max_fd + 1;
-	rs.fd_ceil = rs.fd_floor + CRIU_SFD_PAD;
+	/* base = dirfd + IMG_FD_OFF; user 0's service fds go down to base - 17 */
+	rs.fd_top = dirfd + CRIU_IMG_FD_OFF - CRIU_SERVICE_FD_MAX;
+	if (rs.fd_top < rs.fd_floor) {
+		pr_err("restore of pid %d: criu's image folder is fd %d, too close above the "
+		       "task's highest fd %d to be criu's service fd of this task (does the task "
+		       "share its fd table with another process?)",
+		       (int)rs.pid, dirfd, max_fd);
+		return -EMFILE;
+	}
 	return 0;
 }
 
-/* A dup of @fd above every fd of the task and below criu's service fds. */
+/*
+ * A dup of @fd at the highest free number below criu's service fds (see
+ * above), which stays free of criu's own files.
+ */
 static int dup_high(int fd, int flags)
 {
-	int hi = fcntl(fd, flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, rs.fd_floor);
+	for (int at = rs.fd_top; at >= rs.fd_floor; at--) {
+		int hi;
 
-	if (hi < 0) {
-		int e = errno;
+		if (fcntl(at, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		hi = fcntl(fd, flags & O_CLOEXEC ? F_DUPFD_CLOEXEC : F_DUPFD, at);
+		if (hi < 0) {
+			int e = errno;
 
-		pr_err("restore of pid %d: no fd number free from %d on: %s", (int)rs.pid,
-		       rs.fd_floor, strerror(e));
-		return -e;
-	}
-	if (hi >= rs.fd_ceil) {
+			pr_err("restore of pid %d: cannot place a file at fd %d: %s", (int)rs.pid,
+			       at, strerror(e));
+			return -e;
+		}
+		if (hi == at)
+			return hi;
 		close(hi);
-		pr_err("restore of pid %d: no fd number left for the plugin's files between the "
-		       "task's highest fd %d and criu's service fds (criu leaves %d free there; "
-		       "the plugin keeps one per GPU and one for /dev/kfd)",
-		       (int)rs.pid, rs.fd_floor - 1, CRIU_SFD_PAD);
-		return -EMFILE;
 	}
-	return hi;
+	pr_err("restore of pid %d: no fd number left for the plugin's files between the task's "
+	       "highest fd %d and criu's service fds from %d on (the plugin keeps one per GPU "
+	       "and one for /dev/kfd)",
+	       (int)rs.pid, rs.fd_floor - 1, rs.fd_top + 1);
+	return -EMFILE;
 }
 
 int plugin_restore_find_kfd_image(int dirfd, pid_t pid)
@@ -209,7 +232,7 @@ static int render_fd_for(unsigned int di)
 	uint32_t minor;
 	int fd, hi;
 
-	if (!rs.fd_ceil)
+	if (!rs.fd_top)
 		return -EINVAL; /* ensure_fd_room() first */
 	if (rs.render_fd[di] >= 0)
 		return rs.render_fd[di];
