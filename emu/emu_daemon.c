@@ -40,42 +40,6 @@ static void emu_daemon_on_signal(int sig)
 	emu_daemon_signalled = 1;
 }
 
-int emu_drep_alloc(struct emu_drep *rep, size_t len)
-{
-	free(rep->payload);
-	rep->payload = calloc(1, len ? len : 1);
-	if (!rep->payload) {
-		rep->len = 0;
-		return -ENOMEM;
-	}
-	rep->len = len;
-	return 0;
-}
-
-int emu_drep_add_fd(struct emu_drep *rep, int fd)
-{
-	int *n = realloc(rep->fds, sizeof(int) * (rep->nfds + 1));
-
-	if (!n) {
-		close(fd);
-		return -ENOMEM;
-	}
-	rep->fds = n;
-	rep->fds[rep->nfds++] = fd;
-	return 0;
-}
-
-static void emu_drep_release(struct emu_drep *rep)
-{
-	unsigned int i;
-
-	for (i = 0; i < rep->nfds; i++)
-		close(rep->fds[i]);
-	free(rep->fds);
-	free(rep->payload);
-	memset(rep, 0, sizeof(*rep));
-}
-
 static int emu_daemon_stats(struct emu_daemon *d, struct emu_drep *rep)
 {
 	struct emu_stats *st;

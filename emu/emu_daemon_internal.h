@@ -166,9 +166,10 @@ struct emu_drep {
 	unsigned int nfds;
 };
 
-/* emu_drep helpers (emu_daemon.c) */
+/* emu_drep helpers (emu_drep.c) */
 int emu_drep_alloc(struct emu_drep *rep, size_t len);
 int emu_drep_add_fd(struct emu_drep *rep, int fd); /* takes ownership of a dup the caller made */
+void emu_drep_release(struct emu_drep *rep);	   /* closes the fds, frees the payload */
 
 /* emu_kfd_proc.c */
 /* emu_daemon_aperture.c */

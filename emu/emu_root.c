@@ -16,39 +16,6 @@
 
 #define EMU_ROOT_MARKER ".vramstream-emu-root"
 
-int emu_root_mkdirs(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t i, n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
-}
-
-int emu_root_write_file(const char *path, const char *text)
-{
-	size_t len = strlen(text);
-	int fd, err = 0;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len)
-		err = -EIO;
-	close(fd);
-	return err;
-}
-
 /*
  * KFD's stand-in nodes carry /dev/zero's numbers (mem 1:5, in every kernel),
  * which open without hardware and, unlike a misc device, can be mapped: a
