@@ -31,6 +31,7 @@
 #include "bench.h"
 #include "compress.h"
 #include "bench_dma_cuda.h"
+#include "image.h"
 #include "plugin_transfer.h"
 
 /* KFD 1.12 added EXPORT_DMABUF (kfd_ioctl.h version log); Debian 12 ships 1.11. */
@@ -402,7 +403,7 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 		for (unsigned int part = 0; part < parts[gi]; part++) {
 			char path[PATH_MAX];
 
-			if (!transfer_part_path(jobs[gi].stream_path, part, path, sizeof(path)))
+			if (!image_part_name(jobs[gi].stream_path, part, path, sizeof(path)))
 				bench_drop_cached(path);
 		}
 	}
@@ -438,7 +439,7 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 		for (unsigned int part = 0; part < jobs[gi].n_parts; part++) {
 			char path[PATH_MAX];
 
-			if (!transfer_part_path(jobs[gi].stream_path, part, path, sizeof(path)))
+			if (!image_part_name(jobs[gi].stream_path, part, path, sizeof(path)))
 				unlink(path);
 		}
 	return r;

@@ -9,14 +9,14 @@
 #include "common_err.h"
 #include "common_size.h"
 #include "compress.h"
+#include "image.h"
 #include "plugin_config.h"
 #include "plugin_dma.h"
 
 #define MiB (1ull << 20)
 #define GiB (1ull << 30)
 
-/* plugin_transfer.c: MAX_PARTS, stream files per GPU. */
-#define CONFIG_STREAMS_MAX 16
+/* VRAMSTREAM_STREAMS: at most IMAGE_PARTS_MAX stream files per GPU (image.h). */
 
 enum setting_kind {
 	SETTING_BOOL,
@@ -64,7 +64,7 @@ static const struct setting settings[] = {
 	  "SDMA lanes (in-order copy queues) per GPU (0 = one per SDMA instance the GPU reports)" },
 	{ "VRAMSTREAM_IO_DEPTH", NULL, SETTING_UINT, CFG(io_depth), 0, COMPRESS_QUEUE_DEPTH_MAX,
 	  "io_uring queue depth and staging buffers per stream file (0 = its workers + 2)" },
-	{ "VRAMSTREAM_STREAMS", NULL, SETTING_UINT, CFG(streams), 0, CONFIG_STREAMS_MAX,
+	{ "VRAMSTREAM_STREAMS", NULL, SETTING_UINT, CFG(streams), 0, IMAGE_PARTS_MAX,
 	  "stream files per GPU, written in parallel (0 = one per CPU without compression, one "
 	  "per 2 CPUs with it; 1 to 16)" },
 	{ "VRAMSTREAM_FSYNC", NULL, SETTING_BOOL, CFG(fsync), 0, 0,

@@ -489,11 +489,6 @@ static unsigned int job_parts(const struct plugin_config *cfg, unsigned int n_jo
 					   : (unsigned int)per_job;
 }
 
-int transfer_part_path(const char *base, unsigned int part, char *out, size_t len)
-{
-	return image_part_name(base, part, out, len);
-}
-
 /* Compression workers of one stream file: the CPUs are shared by the GPUs
  * moved at once and by each GPU's stream files. */
 static unsigned int part_workers(const struct plugin_config *cfg, unsigned int n_jobs,

@@ -75,9 +75,6 @@ struct transfer_progress {
 	double interval_s;
 };
 
-/* The file of part @part of stream @base: image_part_name(), kept for bench/. */
-int transfer_part_path(const char *base, unsigned int part, char *out, size_t len);
-
 /* Dump: read every job's BOs into its stream file. Returns the first job's
  * error (each job's own status and err say what failed where). */
 int transfer_dump(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "memdma.h"
+#include "image.h"
 #include "plugin_transfer.h"
 #include "test_common.h"
 
@@ -86,7 +87,7 @@ static void test_round_trip_level(const char *dir, unsigned int n_gpus, unsigned
 		for (unsigned int p = 1; p < parts; p++) {
 			char path[PATH_MAX];
 
-			CHECK_EQ_INT(transfer_part_path(jobs[g].stream_path, p, path, sizeof(path)),
+			CHECK_EQ_INT(image_part_name(jobs[g].stream_path, p, path, sizeof(path)),
 				     0);
 			CHECK(access(path, F_OK) == 0);
 		}
@@ -105,7 +106,7 @@ static void test_round_trip_level(const char *dir, unsigned int n_gpus, unsigned
 		for (unsigned int p = 0; p < parts; p++) {
 			char path[PATH_MAX];
 
-			transfer_part_path(jobs[g].stream_path, p, path, sizeof(path));
+			image_part_name(jobs[g].stream_path, p, path, sizeof(path));
 			unlink(path);
 		}
 	}
@@ -179,7 +180,7 @@ static void test_part_open_fails(const char *dir)
 	job.status = 0;
 	snprintf(job.stream_path, sizeof(job.stream_path), "%s/three.vrs", dir);
 	CHECK_EQ_INT(transfer_dump(&cfg, &memdma, &job, 1), 0);
-	CHECK_EQ_INT(transfer_part_path(job.stream_path, 1, part1, sizeof(part1)), 0);
+	CHECK_EQ_INT(image_part_name(job.stream_path, 1, part1, sizeof(part1)), 0);
 	CHECK_EQ_INT(unlink(part1), 0);
 	CHECK_EQ_INT(transfer_restore(&cfg, &memdma, &job, 1), -ENOENT);
 	printf("restore without part 1: %s\n", job.err);
@@ -187,7 +188,7 @@ static void test_part_open_fails(const char *dir)
 	for (unsigned int p = 0; p < 3; p++) {
 		char path[PATH_MAX];
 
-		transfer_part_path(job.stream_path, p, path, sizeof(path));
+		image_part_name(job.stream_path, p, path, sizeof(path));
 		unlink(path);
 	}
 	close(bo.dmabuf_fd);
