@@ -43,26 +43,29 @@ ctr_emu_start "${emu_opts[@]}"
 ref=$(plugin_reference "$CTR_EMU" "${args[@]}")
 echo "uninterrupted: $ref"
 
+# runc keeps containers by id machine-wide (/run/runc): one of our own per run,
+# as meson runs the cases side by side.
+ctr=vramstream-${E2E_TMP##*.}
 out=$CTR_SHARE/workload.out
 ctr_bundle "$E2E_TMP/bundle" "$out" "$prog" "${args[@]}" --delay-ms $delay
-ctr_run gpu1 "$E2E_TMP/bundle"
+ctr_run "$ctr" "$E2E_TMP/bundle"
 first=$CTR_PID
 plugin_wait_step "$out" 8
 
 case $case in
 kill|minor)
-	ctr_checkpoint gpu1 "$E2E_TMP/img"
+	ctr_checkpoint "$ctr" "$E2E_TMP/img"
 	e2e_wait_until 10 e2e_gone "$first" || e2e_fail "container still runs after runc checkpoint"
 	echo "checkpointed at step $(grep -c '^step ' "$out"), container stopped"
-	runc state gpu1 >/dev/null 2>&1 && e2e_fail "runc kept the checkpointed container"
+	runc state "$ctr" >/dev/null 2>&1 && e2e_fail "runc kept the checkpointed container"
 	;;
 leave-running)
-	ctr_checkpoint gpu1 "$E2E_TMP/img" --leave-running
+	ctr_checkpoint "$ctr" "$E2E_TMP/img" --leave-running
 	at=$(grep -c '^step ' "$out")
 	echo "checkpointed at step $at, left running"
 	plugin_check_finish "$out" "$first" "$ref" "$steps"
 	echo "ok: the container left running finished with $ref"
-	runc delete gpu1
+	runc delete "$ctr"
 	plugin_truncate_to_dump "$out"
 	;;
 *) e2e_fail "unknown case $case" ;;
@@ -103,7 +106,7 @@ if [ "$case" = minor ]; then
 	ls "$CTR_SHARE"/aperture/*/renderD136 >/dev/null || e2e_fail "the emulator has no renderD136"
 fi
 
-ctr_restore gpu2 "$E2E_TMP/bundle" "$E2E_TMP/img"
+ctr_restore "$ctr-r" "$E2E_TMP/bundle" "$E2E_TMP/img"
 echo "restored as host pid $CTR_PID"
 grep -q "vramstream: resume of pid $CTR_PID (pid 1 in its namespace): GPU queues running" \
 	"$E2E_TMP/restore.log" || e2e_fail "no RESUME of the container's pid 1 in the restore log"
