@@ -29,6 +29,7 @@
 #include "common_size.h"
 #include "emu_daemon_internal.h"
 #include "emu_aperture.h"
+#include "emu_devcgroup.h"
 #include "emu_root.h"
 #include "emu_sock.h"
 
@@ -129,6 +130,10 @@ static int emu_daemon_dispatch(struct emu_daemon *d, const struct emu_dreq *rq,
 	case EMU_OP_SHUTDOWN:
 		d->stop = true;
 		return 0;
+	case EMU_OP_GPU_ACCESS:
+		if (rq->req.gpu_index >= d->cfg.num_gpus)
+			return -EINVAL;
+		return emu_devcgroup_check(rq->caller, d->cfg.gpus[rq->req.gpu_index].render_minor);
 	default:
 		return -EOPNOTSUPP;
 	}

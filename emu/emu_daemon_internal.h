@@ -98,6 +98,9 @@ struct emu_event {
 
 /* kfd_process_device: one per GPU for every process (kfd_process.c creates all pdds at open) */
 struct emu_pdd {
+	/* The process has this pdd: its device cgroup let it use the GPU when it
+	 * opened /dev/kfd (kfd_init_apertures). */
+	bool present;
 	bool vm_acquired;     /* pdd->drm_file set (ACQUIRE_VM or RESTORE) */
 	uint32_t user_gpu_id; /* the gpu_id the process knows (differs after restore elsewhere) */
 	uint32_t next_idr;
@@ -107,8 +110,9 @@ struct emu_pdd {
 struct emu_kproc {
 	struct emu_kproc *next;
 	pid_t pid;
-	int pidfd; /* tells us when the process is gone */
-	struct emu_pdd pdd[EMU_MAX_GPUS];
+	int pidfd;			  /* tells us when the process is gone */
+	struct emu_pdd pdd[EMU_MAX_GPUS]; /* by GPU index, absent ones !present */
+	unsigned int n_pdds;		  /* p->n_pdds: how many are present */
 	struct emu_bo *bos;
 	struct emu_queue *queues;
 	struct emu_event *events;

@@ -81,7 +81,8 @@ static void emu_criu_counts(struct emu_daemon *d, struct emu_kproc *p, uint32_t 
 	struct emu_bo *bo;
 	uint32_t nq = 0, ne = 0;
 
-	*num_devices = d->cfg.num_gpus;
+	(void)d;
+	*num_devices = p->n_pdds; /* criu_get_process_object_info: p->n_pdds */
 	*num_bos = 0;
 	for (bo = p->bos; bo; bo = bo->next)
 		*num_bos += emu_criu_bo_counted(bo);
@@ -116,7 +117,7 @@ static int emu_criu_process_info(struct emu_daemon *d, struct emu_kproc *p,
 	pid_t own;
 	int err;
 
-	if (!d->cfg.num_gpus)
+	if (!p->n_pdds) /* kfd_has_process_device_data */
 		return -ENODEV;
 	/*
 	 * criu_process_info: task_pid_nr_ns(p->lead_thread,
@@ -137,7 +138,7 @@ static int emu_criu_process_info(struct emu_daemon *d, struct emu_kproc *p,
 static int emu_criu_checkpoint(struct emu_daemon *d, struct emu_kproc *p,
 			       struct kfd_ioctl_criu_args *in, struct emu_drep *rep)
 {
-	uint32_t num_devices, num_bos, num_objects, i, b = 0;
+	uint32_t num_devices, num_bos, num_objects, i, b = 0, dg;
 	size_t devs_len, bos_len, base = sizeof(*in);
 	struct kfd_criu_device_bucket *devs;
 	struct kfd_criu_bo_bucket *bos;
@@ -151,7 +152,7 @@ static int emu_criu_checkpoint(struct emu_daemon *d, struct emu_kproc *p,
 
 	if (!in->devices || !in->bos || !in->priv_data)
 		return -EINVAL;
-	if (!d->cfg.num_gpus)
+	if (!p->n_pdds)
 		return -ENODEV;
 	/* "Cannot dump process when queues are not in evicted state" */
 	if (!p->queues_paused)
@@ -179,11 +180,14 @@ static int emu_criu_checkpoint(struct emu_daemon *d, struct emu_kproc *p,
 		memcpy(at, &pp, sizeof(pp));
 		at += sizeof(pp);
 	}
-	/* criu_checkpoint_devices */
-	for (i = 0; i < num_devices; i++) {
-		devs[i].user_gpu_id = p->pdd[i].user_gpu_id;
-		devs[i].actual_gpu_id = d->cfg.gpus[i].gpu_id;
+	/* criu_checkpoint_devices: one bucket per pdd */
+	for (i = 0, dg = 0; i < num_devices; dg++) {
+		if (!p->pdd[dg].present)
+			continue;
+		devs[i].user_gpu_id = p->pdd[dg].user_gpu_id;
+		devs[i].actual_gpu_id = d->cfg.gpus[dg].gpu_id;
 		at += sizeof(struct emu_criu_device_priv);
+		i++;
 	}
 	/* criu_checkpoint_bos (its priv data comes before the objects) */
 	for (bo = p->bos; bo; bo = bo->next) {
@@ -280,13 +284,15 @@ static int emu_criu_restore_devices(struct emu_daemon *d, struct emu_kproc *p,
 {
 	uint32_t i;
 
-	if (n != d->cfg.num_gpus)
+	if (n != p->n_pdds) /* "num_devices != p->n_pdds" */
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
 		int gpu = emu_daemon_gpu_by_id(d, devs[i].actual_gpu_id);
 		int32_t minor = (int32_t)devs[i].drm_fd; /* the shim put the render minor here */
 
 		if (!devs[i].user_gpu_id || gpu < 0)
+			return -EINVAL;
+		if (!p->pdd[gpu].present) /* "Failed to get pdd for gpu_id" */
 			return -EINVAL;
 		if (minor < 0) /* "Invalid render node file descriptor sent from plugin" */
 			return -EINVAL;

@@ -58,10 +58,22 @@ static void emu_kfd_aperture(struct emu_kctx *c, unsigned int gpu,
 	a->gpuvm_limit = EMU_GPUVM_LIMIT;
 }
 
+/* The process's pdds, in GPU order: its device cgroup's GPUs (kfd_init_apertures). */
+static unsigned int emu_kfd_pdd_gpus(const struct emu_kctx *c, unsigned int *gpus)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < c->d->cfg.num_gpus; i++)
+		if (c->p->pdd[i].present)
+			gpus[n++] = i;
+	return n;
+}
+
+/* kfd_ioctl_get_process_apertures_new: one entry per pdd (p->n_pdds). */
 static int emu_kfd_apertures_new(struct emu_kctx *c)
 {
 	struct kfd_ioctl_get_process_apertures_new_args *a = c->args;
-	unsigned int n = c->d->cfg.num_gpus, i;
+	unsigned int gpus[EMU_MAX_GPUS], n = emu_kfd_pdd_gpus(c, gpus), i;
 	struct kfd_process_device_apertures *pa;
 	size_t base = sizeof(*a);
 	int err;
@@ -80,7 +92,7 @@ static int emu_kfd_apertures_new(struct emu_kctx *c)
 	c->args = a;
 	pa = (void *)(c->rep->payload + base);
 	for (i = 0; i < n; i++)
-		emu_kfd_aperture(c, i, &pa[i]);
+		emu_kfd_aperture(c, gpus[i], &pa[i]);
 	a->num_of_nodes = n;
 	return 0;
 }
@@ -88,11 +100,11 @@ static int emu_kfd_apertures_new(struct emu_kctx *c)
 static int emu_kfd_apertures_old(struct emu_kctx *c)
 {
 	struct kfd_ioctl_get_process_apertures_args *a = c->args;
-	unsigned int i;
+	unsigned int gpus[EMU_MAX_GPUS], n = emu_kfd_pdd_gpus(c, gpus), i;
 
 	a->num_of_nodes = 0;
-	for (i = 0; i < c->d->cfg.num_gpus && i < NUM_OF_SUPPORTED_GPUS; i++) {
-		emu_kfd_aperture(c, i, &a->process_apertures[i]);
+	for (i = 0; i < n && i < NUM_OF_SUPPORTED_GPUS; i++) {
+		emu_kfd_aperture(c, gpus[i], &a->process_apertures[i]);
 		a->num_of_nodes++;
 	}
 	return 0;

@@ -2,8 +2,10 @@
 /*
  * Per-process KFD state (the kernel's struct kfd_process, kfd_process.c):
  * created when a process first opens /dev/kfd, with one process-device
- * (pdd) per GPU (kfd_create_process -> kfd_process_create_pdd for every
- * node), freed when the process exits (the kernel frees it from the mm's
+ * (pdd) per GPU its device cgroup lets it use (kfd_create_process ->
+ * create_process -> kfd_init_apertures, which skips a GPU when
+ * kfd_devcgroup_check_permission fails: emu_devcgroup.c), freed when the
+ * process exits (the kernel frees it from the mm's
  * release notifier). BOs are the kernel's kgd_mem objects: VRAM and GTT
  * contents live in the GPU's aperture file at the BO's DRM offset
  * (emu_daemon_aperture.c), doorbell and MMIO pages in memfds.
@@ -20,6 +22,7 @@
 
 #include "emu_daemon_internal.h"
 
+#include "emu_devcgroup.h"
 #include "emu_root.h"
 
 struct emu_kproc *emu_kproc_find(struct emu_daemon *d, pid_t pid)
@@ -67,7 +70,10 @@ int emu_kproc_open(struct emu_daemon *d, pid_t pid, struct emu_kproc **out)
 	p->next_queue_id = 0;
 	p->next_event_id = 1;
 	for (i = 0; i < EMU_MAX_GPUS; i++) {
-		p->pdd[i].user_gpu_id = i < d->cfg.num_gpus ? d->cfg.gpus[i].gpu_id : 0;
+		p->pdd[i].present = i < d->cfg.num_gpus &&
+				    !emu_devcgroup_check(pid, d->cfg.gpus[i].render_minor);
+		p->n_pdds += p->pdd[i].present;
+		p->pdd[i].user_gpu_id = p->pdd[i].present ? d->cfg.gpus[i].gpu_id : 0;
 		/* idr_alloc starts at 1 for kfd handles (kfd_process_device_create_obj_handle) */
 		p->pdd[i].next_idr = 1;
 		p->pdd[i].vm_minor = -1;
@@ -123,7 +129,11 @@ void emu_kproc_reap(struct emu_daemon *d)
 	}
 }
 
-/* kfd_process_device_data_by_id: pdds are looked up by the user-visible gpu_id. */
+/*
+ * kfd_process_device_data_by_id: pdds are looked up by the user-visible
+ * gpu_id, so an ioctl naming a GPU the process has no pdd for (one its
+ * device cgroup denied) fails as one naming no GPU at all.
+ */
 int emu_kproc_gpu_by_user_id(const struct emu_kproc *p, uint32_t user_gpu_id)
 {
 	unsigned int i;
@@ -131,7 +141,7 @@ int emu_kproc_gpu_by_user_id(const struct emu_kproc *p, uint32_t user_gpu_id)
 	if (!user_gpu_id)
 		return -1;
 	for (i = 0; i < EMU_MAX_GPUS; i++)
-		if (p->pdd[i].user_gpu_id == user_gpu_id)
+		if (p->pdd[i].present && p->pdd[i].user_gpu_id == user_gpu_id)
 			return (int)i;
 	return -1;
 }

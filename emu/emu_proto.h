@@ -38,6 +38,12 @@ enum emu_op {
 	EMU_OP_STATS = 6,
 	/* Stop the daemon. */
 	EMU_OP_SHUTDOWN = 7,
+	/*
+	 * May the caller use GPU gpu_index (kfd_devcgroup_check_permission)?
+	 * Result 0 or -EPERM; the shim asks before it shows a GPU's topology
+	 * or opens its render node (emu_devcgroup.c).
+	 */
+	EMU_OP_GPU_ACCESS = 8,
 };
 
 struct emu_req {

@@ -36,6 +36,7 @@
 #include "emu_aperture.h"
 #include "emu_devops.h"
 #include "emu_shim.h"
+#include "emu_shim_access.h"
 
 #define EMU_EXPORT __attribute__((visibility("default")))
 
@@ -460,10 +461,22 @@ static size_t emu_shim_untranslate(char *path, size_t len, size_t cap)
 
 /* ---- open ---- */
 
+/* A topology attribute of a GPU the caller may not use: reads fail (emu_shim_access.c). */
+static void emu_shim_check_attr_fd(int fd, const char *rel)
+{
+	struct stat st;
+
+	emu_shim_access_forget_fd(fd);
+	if (syscall(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    emu_shim_access_topology(rel) == -EPERM)
+		emu_shim_access_deny_fd(fd);
+}
+
 static int emu_shim_do_open(int dirfd, const char *path, int flags, mode_t mode)
 {
 	char buf[PATH_MAX];
 	const char *p = emu_shim_redirect_at(dirfd, path, buf, sizeof(buf));
+	int fd;
 
 	if (p == buf) {
 		enum emu_fd_class cls;
@@ -472,16 +485,24 @@ static int emu_shim_do_open(int dirfd, const char *path, int flags, mode_t mode)
 		pid_t owner;
 
 		cls = emu_shim_rel_class(buf + emu_shim_root_len, &gpu, &owner);
+		/* devcgroup_inode_permission: a render node the device cgroup denies */
+		if (cls == EMU_FD_RENDER && emu_shim_access_gpu(gpu) == -EPERM) {
+			errno = EPERM;
+			return -1;
+		}
 		ops = emu_shim_ops(cls);
 		if (ops && ops->open) {
-			int fd = ops->open(gpu, flags);
-
+			fd = ops->open(gpu, flags);
 			if (fd < 0) {
 				errno = -fd;
 				return -1;
 			}
 			return fd;
 		}
+		fd = (int)syscall(SYS_openat, dirfd, p, flags, mode);
+		if (fd >= 0 && cls == EMU_FD_NONE)
+			emu_shim_check_attr_fd(fd, buf + emu_shim_root_len);
+		return fd;
 	}
 	return (int)syscall(SYS_openat, dirfd, p, flags, mode);
 }
@@ -570,10 +591,15 @@ static FILE *emu_shim_fopen_common(const char *sym, const char *path, const char
 	const char *p = emu_shim_redirect(path, buf, sizeof(buf));
 	emu_fopen_fn real = (emu_fopen_fn)dlsym(RTLD_NEXT, sym);
 
+	struct stat st;
+
 	if (!real) {
 		errno = ENOSYS;
 		return NULL;
 	}
+	if (p == buf && syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0 && S_ISREG(st.st_mode) &&
+	    emu_shim_access_topology(buf + emu_shim_root_len) == -EPERM)
+		return emu_shim_access_denied_stream();
 	return real(p, mode);
 }
 
@@ -915,6 +941,30 @@ EMU_EXPORT off_t lseek64(int fd, off_t off, int whence)
 	return emu_shim_do_lseek(fd, off, whence);
 }
 
+/* read(2) of a topology attribute of a GPU the caller may not use (emu_shim_access.c). */
+EMU_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	if (emu_shim_access_fd_denied(fd)) {
+		errno = EPERM;
+		return -1;
+	}
+	return (ssize_t)syscall(SYS_read, fd, buf, len);
+}
+
+EMU_EXPORT ssize_t pread64(int fd, void *buf, size_t len, off64_t off)
+{
+	if (emu_shim_access_fd_denied(fd)) {
+		errno = EPERM;
+		return -1;
+	}
+	return (ssize_t)syscall(SYS_pread64, fd, buf, len, off);
+}
+
+EMU_EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	return pread64(fd, buf, len, off);
+}
+
 EMU_EXPORT int close(int fd)
 {
 	unsigned int gpu;
@@ -924,5 +974,6 @@ EMU_EXPORT int close(int fd)
 
 	if (ops && ops->close)
 		ops->close(fd);
+	emu_shim_access_forget_fd(fd);
 	return (int)syscall(SYS_close, fd);
 }

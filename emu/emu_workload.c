@@ -109,6 +109,7 @@ static int wl_read_u32_prop(unsigned int node, const char *file, const char *key
 	f = fopen(path, "r");
 	if (!f)
 		return -errno;
+	errno = 0;
 	while (!found && fgets(line, sizeof(line), f)) {
 		char k[128];
 		unsigned long long v;
@@ -120,6 +121,13 @@ static int wl_read_u32_prop(unsigned int node, const char *file, const char *key
 			*out = (uint32_t)v;
 			found = 1;
 		}
+	}
+	/* kfd_topology.c: node_show is -EPERM for a GPU the device cgroup denies */
+	if (!found && ferror(f)) {
+		int err = errno ? -errno : -EIO;
+
+		fclose(f);
+		return err;
 	}
 	fclose(f);
 	return found ? 0 : -ENOENT;
@@ -524,8 +532,11 @@ int main(int argc, char **argv)
 		return 1;
 	for (node = 1; w.ngpus < WL_MAX_GPUS; node++) {
 		uint32_t id;
+		int r = wl_read_u32_prop(node, "gpu_id", NULL, &id);
 
-		if (wl_read_u32_prop(node, "gpu_id", NULL, &id) != 0)
+		if (r == -EPERM)
+			continue; /* a GPU we may not use, skipped as libhsakmt does */
+		if (r)
 			break;
 		if (!id)
 			continue;

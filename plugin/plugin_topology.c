@@ -19,7 +19,17 @@
 
 /* io_links/L/properties "type" (kfd_crat.h: CRAT_IOLINK_TYPE_*), and
  * "node_to". Links to a node without a gpu_id go to a CPU, links to a GPU
- * node are kept in topo_gpu.links. */
+ * node are kept in topo_gpu.links, links to a hidden GPU are dropped. */
+
+/*
+ * What a topology node is to us. A GPU the reader's device cgroup denies
+ * keeps its node folder, but its gpu_id, properties and the rest read -EPERM
+ * (kfd_topology.c: node_show and co., kfd_devcgroup_check_permission): the
+ * task cannot use it, so it is no GPU of this machine for us, and links to it
+ * are not links (upstream's plugin does the same:
+ * amdgpu_plugin_topology.c: topology_parse, topology_determine_iolinks).
+ */
+enum node_kind { NODE_CPU, NODE_GPU, NODE_HIDDEN };
 
 /* Reads "name value" lines (kfd_topology.c: sysfs_show_64bit_prop and co.). */
 static int read_props(const char *path, struct topo_prop *props, unsigned int max, unsigned int *n,
@@ -118,18 +128,21 @@ static int cmp_int(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
+/* -EPERM when the read itself fails so: a GPU the device cgroup denies (node_show). */
 static int read_u32_file(const char *path, uint32_t *out)
 {
 	FILE *f = fopen(path, "re");
 	unsigned long v;
-	int ok;
+	int ok, e;
 
 	if (!f)
 		return -errno;
+	errno = 0;
 	ok = fscanf(f, "%lu", &v) == 1 && v <= UINT32_MAX;
+	e = ferror(f) ? (errno ? errno : EIO) : EINVAL;
 	fclose(f);
 	if (!ok)
-		return -EINVAL;
+		return -e;
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -181,7 +194,7 @@ static int read_vram(const char *node_dir, struct topo_gpu *g, char *err, size_t
  * its links to other GPUs (io_links/L/properties "node_to", "type",
  * "weight").
  */
-static int read_links(const char *node_dir, const bool *is_gpu_node, int max_node,
+static int read_links(const char *node_dir, const unsigned char *kind, int max_node,
 		      struct topo_gpu *g, char *err, size_t err_len)
 {
 	char dir[512], path[600];
@@ -209,9 +222,9 @@ static int read_links(const char *node_dir, const bool *is_gpu_node, int max_nod
 		if (r)
 			break;
 		to = prop_or(props, n, "node_to", UINT64_MAX);
-		if (to >= (uint64_t)max_node)
+		if (to >= (uint64_t)max_node || kind[to] == NODE_HIDDEN)
 			continue;
-		if (!is_gpu_node[to]) {
+		if (kind[to] == NODE_CPU) {
 			if (g->cpu_node < 0)
 				g->cpu_node = (int32_t)to;
 			continue;
@@ -235,7 +248,7 @@ static int read_links(const char *node_dir, const bool *is_gpu_node, int max_nod
 int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, size_t err_len)
 {
 	char nodes_dir[400], node_dir[512], path[600];
-	bool *is_gpu = NULL;
+	unsigned char *kind = NULL;
 	int *ids = NULL, count, max_node = 0, r;
 
 	memset(sys, 0, sizeof(*sys));
@@ -250,8 +263,8 @@ int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, si
 	qsort(ids, count, sizeof(int), cmp_int);
 	if (count)
 		max_node = ids[count - 1] + 1;
-	is_gpu = calloc(max_node ? max_node : 1, sizeof(bool));
-	if (!is_gpu) {
+	kind = calloc(max_node ? max_node : 1, 1);
+	if (!kind) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -262,17 +275,22 @@ int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, si
 
 		snprintf(path, sizeof(path), "%s/%d/gpu_id", nodes_dir, ids[i]);
 		r = read_u32_file(path, &gpu_id);
+		if (r == -EPERM) {
+			kind[ids[i]] = NODE_HIDDEN;
+			continue;
+		}
 		if (r) {
 			common_errf(err, err_len, "cannot read %s: %s", path, strerror(-r));
 			goto out;
 		}
-		is_gpu[ids[i]] = gpu_id != 0;
+		kind[ids[i]] = gpu_id ? NODE_GPU : NODE_CPU;
 	}
+	r = 0;
 
 	for (int i = 0; i < count; i++) {
 		struct topo_gpu *g;
 
-		if (!is_gpu[ids[i]])
+		if (kind[ids[i]] != NODE_GPU)
 			continue;
 		if (sys->n_gpus == TOPO_MAX_GPUS) {
 			common_errf(err, err_len, "%s lists more than %d GPUs", nodes_dir,
@@ -292,14 +310,14 @@ int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, si
 		if (!r)
 			r = read_vram(node_dir, g, err, err_len);
 		if (!r)
-			r = read_links(node_dir, is_gpu, max_node, g, err, err_len);
+			r = read_links(node_dir, kind, max_node, g, err, err_len);
 		g->have_links = true;
 		if (r)
 			goto out;
 		sys->n_gpus++;
 	}
 out:
-	free(is_gpu);
+	free(kind);
 	free(ids);
 	return r;
 }

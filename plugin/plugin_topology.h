@@ -63,8 +63,10 @@ struct topo_system {
 
 /*
  * Read the GPU nodes below @sysfs_root ("" for the real /sys; tests pass a
- * folder). CPU-only nodes (gpu_id 0) are skipped. GPUs come out sorted by
- * node id. Returns 0 or -errno with @err naming the file and the problem.
+ * folder). CPU-only nodes (gpu_id 0) are skipped, and so are GPUs the
+ * caller's device cgroup denies (their gpu_id reads -EPERM), with links to
+ * them. GPUs come out sorted by node id. Returns 0 or -errno with @err naming the file and the
+ * problem.
  */
 int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, size_t err_len);
 

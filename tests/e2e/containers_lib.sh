@@ -64,12 +64,24 @@ SCRIPT
 # filesystem is an empty folder with the host's /usr and the build tree
 # mounted read-only; stdio is /dev/null of the container (criu cannot dump
 # a file of the host). Mounts in $CTR_MOUNTS (JSON objects) are added.
+# GPUs: KFD lets a process use the GPUs whose render nodes its device cgroup
+# lets it read and write (kfd_priv.h: kfd_devcgroup_check_permission), so
+# the container may use every render node (c 226:* rw, as a runtime's
+# device rule for all GPUs does), or, with $CTR_RENDER_MINORS set, those
+# render nodes alone, which runc also creates in its /dev/dri.
 ctr_bundle() {
-	local dir=$1 out=$2 args="" a
+	local dir=$1 out=$2 args="" a m devs="" rules='{"allow": true, "type": "c", "major": 226, "access": "rw"}'
 	shift 2
 	for a in "$@" ; do
 		args+=", \"$a\""
 	done
+	if [ -n "${CTR_RENDER_MINORS:-}" ]; then
+		rules=""
+		for m in $CTR_RENDER_MINORS; do
+			devs+="${devs:+, }{\"path\": \"/dev/dri/renderD$m\", \"type\": \"c\", \"major\": 226, \"minor\": $m}"
+			rules+="${rules:+, }{\"allow\": true, \"type\": \"c\", \"major\": 226, \"minor\": $m, \"access\": \"rw\"}"
+		done
+	fi
 	mkdir -p "$dir/rootfs"
 	(cd "$dir/rootfs" && mkdir -p usr proc dev sys tmp "./$BUILD_ROOT" "./$CTR_SHARE" &&
 		ln -s usr/bin bin && ln -s usr/lib lib && ln -s usr/lib64 lib64 && ln -s usr/sbin sbin)
@@ -92,7 +104,8 @@ ctr_bundle() {
   ${CTR_MOUNTS:-}],
  "linux": {
   "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
-  "resources": {"devices": [{"allow": false, "access": "rwm"}]}}}
+  "devices": [$devs],
+  "resources": {"devices": [{"allow": false, "access": "rwm"}, $rules]}}}
 JSON
 }
 

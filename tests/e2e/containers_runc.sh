@@ -13,6 +13,13 @@
 #   minor          EXPECT: restored on a machine where the GPUs' render nodes
 #                  have other minors (renderD136, 137): the plugin maps GPUs
 #                  by topology and opens the new nodes; same digest.
+#   gpu-subset     EXPECT: a container whose device cgroup allows GPU 0's render
+#                  node alone (the whole KFD topology visible, GPU 1's node
+#                  reading EPERM) runs on GPU 0 only; its image holds GPU 0
+#                  alone; restored into a container allowed GPU 1 only, the
+#                  plugin maps it onto GPU 1 and its render node; it ends with
+#                  the digest of an uninterrupted run in a one-GPU container
+#                  (criu issues #2723, #2888).
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
 source "$(dirname "$0")/containers_lib.sh"
@@ -46,6 +53,17 @@ echo "uninterrupted: $ref"
 # runc keeps containers by id machine-wide (/run/runc): one of our own per run,
 # as meson runs the cases side by side.
 ctr=vramstream-${E2E_TMP##*.}
+if [ "$case" = gpu-subset ]; then
+	# The uninterrupted run, in a container that may use GPU 0 alone.
+	CTR_RENDER_MINORS=128 ctr_bundle "$E2E_TMP/bundle-ref" "$CTR_SHARE/ref.out" "$prog" "${args[@]}"
+	ctr_run "$ctr-ref" "$E2E_TMP/bundle-ref"
+	e2e_wait_until 60 e2e_gone "$CTR_PID" || e2e_fail "the reference container did not finish"
+	ref=$(grep '^digest ' "$CTR_SHARE/ref.out") || e2e_fail "reference: $(cat "$CTR_SHARE/ref.out")"
+	grep -q ', 1 GPU(s),' "$CTR_SHARE/ref.out" ||
+		e2e_fail "a container allowed renderD128 alone used: $(grep 'GPU(s)' "$CTR_SHARE/ref.out")"
+	echo "uninterrupted on GPU 0 alone: $ref"
+	export CTR_RENDER_MINORS=128
+fi
 out=$CTR_SHARE/workload.out
 ctr_bundle "$E2E_TMP/bundle" "$out" "$prog" "${args[@]}" --delay-ms $delay
 ctr_run "$ctr" "$E2E_TMP/bundle"
@@ -53,7 +71,7 @@ first=$CTR_PID
 plugin_wait_step "$out" 8
 
 case $case in
-kill|minor)
+kill|minor|gpu-subset)
 	ctr_checkpoint "$ctr" "$E2E_TMP/img"
 	e2e_wait_until 10 e2e_gone "$first" || e2e_fail "container still runs after runc checkpoint"
 	echo "checkpointed at step $(grep -c '^step ' "$out"), container stopped"
@@ -106,8 +124,22 @@ if [ "$case" = minor ]; then
 	ls "$CTR_SHARE"/aperture/*/renderD136 >/dev/null || e2e_fail "the emulator has no renderD136"
 fi
 
-ctr_restore "$ctr-r" "$E2E_TMP/bundle" "$E2E_TMP/img"
+bundle=$E2E_TMP/bundle
+if [ "$case" = gpu-subset ]; then
+	bundle=$E2E_TMP/bundle-gpu1
+	CTR_RENDER_MINORS=129 ctr_bundle "$bundle" "$out" "$prog" "${args[@]}" --delay-ms $delay
+fi
+ctr_restore "$ctr-r" "$bundle" "$E2E_TMP/img"
 echo "restored as host pid $CTR_PID"
+if [ "$case" = gpu-subset ]; then
+	# The image's one GPU (node 1) went to GPU 1 (node 2), the only one
+	# the restored container may use.
+	maps=$(grep -o 'GPU 0x[0-9a-f]* (node [0-9]*) -> 0x[0-9a-f]* (node [0-9]*)' "$E2E_TMP/restore.log" |
+		sort -u)
+	[ "$(echo "$maps" | grep -c .)" = 1 ] && echo "$maps" | grep -q '(node 1) -> .*(node 2)$' ||
+		e2e_fail "restore mapped the image's GPUs as: ${maps:-nothing}"
+	echo "restore mapped $maps"
+fi
 grep -q "vramstream: resume of pid $CTR_PID (pid 1 in its namespace): GPU queues running" \
 	"$E2E_TMP/restore.log" || e2e_fail "no RESUME of the container's pid 1 in the restore log"
 plugin_check_finish "$out" "$CTR_PID" "$ref" "$steps"

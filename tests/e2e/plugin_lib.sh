@@ -45,7 +45,7 @@ plugin_reference() {
 
 # plugin_wait_step OUT N: the workload has printed step N.
 plugin_wait_step() {
-	e2e_wait_until 30 grep -q "^step $2\$" "$1" || e2e_fail "workload did not reach step $2"
+	e2e_wait_until 30 grep -q "^step $2\$" "$1" || { cat "$1" >&2; e2e_fail "workload did not reach step $2"; }
 }
 
 # plugin_check_finish OUT PID REF STEPS: the workload ran to the end with the
