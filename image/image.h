@@ -16,8 +16,12 @@
 
 #include "vramstream.pb-c.h"
 
-/* Bumped on any change an older reader would misread (proto/README.md). */
-#define IMAGE_FORMAT_VERSION 1
+/*
+ * Bumped on any change an older reader would misread (proto/README.md).
+ * 2: metadata files are framed with a magic, a length and a CRC32C over all
+ * their bytes (image_meta.c); version 1 files, bare messages, are refused.
+ */
+#define IMAGE_FORMAT_VERSION 2
 
 /* Files a GPU's stream may be striped over (ContentRef.parts). */
 #define IMAGE_PARTS_MAX 16
@@ -74,15 +78,18 @@ int image_parts_check(unsigned int parts);
 
 /*
  * Serialise @img (its format_version is set here) into a newly allocated
- * buffer (free() it). Returns 0 or -ENOMEM.
+ * buffer (free() it), framed with a magic, its length and a CRC32C over all
+ * the file's bytes (image/README.md). Returns 0 or -ENOMEM.
  */
 int image_meta_encode(Vramstream__ProcessImage *img, uint8_t **out, size_t *out_len);
 
 /*
- * Parse and check a KFD metadata file. Returns 0 and a message to free with
- * image_meta_free(), -EINVAL when the bytes are not a ProcessImage, or
- * -EPROTONOSUPPORT when its format version is not ours; @why (may be NULL)
- * receives a sentence saying what was wrong.
+ * Check and parse a KFD metadata file: its integrity first (magic, length,
+ * checksum), then its version, then the message. Returns 0 and a message
+ * to free with image_meta_free(), -EBADMSG when the file is damaged
+ * (truncated, extended, any byte changed), -EINVAL when it is not a KFD
+ * metadata file at all, or -EPROTONOSUPPORT when its format version is not
+ * ours; @why (may be NULL) receives a sentence saying what was wrong.
  */
 int image_meta_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage **img, char *why,
 		      size_t why_len);
@@ -93,6 +100,13 @@ int image_render_encode(Vramstream__RenderFile *rf, uint8_t **out, size_t *out_l
 int image_render_decode(const uint8_t *buf, size_t len, Vramstream__RenderFile **rf, char *why,
 			size_t why_len);
 void image_render_free(Vramstream__RenderFile *rf);
+
+/*
+ * Checks every render-node file in folder @dirfd as image_render_decode()
+ * does, so that restore finds a damaged one before it acts on any. Returns
+ * 0 or the first failure's code, with @why naming the file and the cause.
+ */
+int image_render_check_all(int dirfd, char *why, size_t why_len);
 
 /*
  * Reads the whole file @name in folder @dirfd into a new buffer (free()

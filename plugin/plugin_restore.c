@@ -135,6 +135,11 @@ int plugin_restore_find_kfd_image(int dirfd, pid_t pid)
 	return image_find_kfd(dirfd, pid > 0 ? (unsigned int)pid : 0);
 }
 
+/*
+ * The task's KFD metadata, and the integrity of every render-node file
+ * beside it: the image is checked whole before the machine is compared with
+ * it or any ioctl is made (issue 23), so damage is named as damage.
+ */
 static int load_kfd_image(int dirfd, pid_t pid, int id, Vramstream__ProcessImage **img)
 {
 	char name[PATH_MAX], why[512];
@@ -144,12 +149,33 @@ static int load_kfd_image(int dirfd, pid_t pid, int id, Vramstream__ProcessImage
 
 	image_kfd_name((unsigned int)pid, id, name, sizeof(name));
 	r = image_file_read(dirfd, name, &buf, &len);
-	if (r)
+	if (r == -ENOENT) {
+		char stream[PATH_MAX];
+
+		/* Ours if its first stream is here: then the metadata is lost. */
+		image_stream_name((unsigned int)pid, id, 0, stream, sizeof(stream));
+		if (faccessat(dirfd, stream, F_OK, 0))
+			return -ENOENT;
+		pr_err("restore of pid %d: %s is missing (its stream %s is here)", (int)pid, name,
+		       stream);
+		return -EBADMSG;
+	}
+	if (r) {
+		pr_err("restore of pid %d: cannot read %s: %s", (int)pid, name, strerror(-r));
 		return r;
+	}
 	r = image_meta_decode(buf, len, img, why, sizeof(why));
 	free(buf);
-	if (r)
+	if (r) {
 		pr_err("restore of pid %d: %s: %s", (int)pid, name, why);
+		return r;
+	}
+	r = image_render_check_all(dirfd, why, sizeof(why));
+	if (r) {
+		pr_err("restore of pid %d: %s", (int)pid, why);
+		image_meta_free(*img);
+		*img = NULL;
+	}
 	return r;
 }
 
@@ -623,10 +649,17 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 	state_reset_for(pid);
 	image_render_name(id, name, sizeof(name));
 	r = image_file_read(dirfd, name, &buf, &len);
-	if (r == -ENOENT)
+	/*
+	 * A missing render file is not ours unless the task has a KFD image:
+	 * then the file was lost (criu asks plugins about every external file,
+	 * and the render nodes of a GPU process are ours).
+	 */
+	if (r == -ENOENT && plugin_restore_find_kfd_image(dirfd, pid) < 0)
 		return -ENOTSUP;
-	if (r)
+	if (r) {
+		pr_err("restore of pid %d: cannot read %s: %s", (int)pid, name, strerror(-r));
 		return r;
+	}
 	r = image_render_decode(buf, len, &rf, why, sizeof(why));
 	free(buf);
 	if (r) {
@@ -650,9 +683,8 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 		goto out;
 	si = src_index(rf->gpu_id);
 	if (si < 0) {
-		pr_err("restore of pid %d: render node file %d names GPU 0x%x, which the KFD image "
-		       "does not list",
-		       (int)pid, id, rf->gpu_id);
+		pr_err("restore of pid %d: %s names GPU 0x%x, which the KFD image does not list",
+		       (int)pid, name, rf->gpu_id);
 		r = -EINVAL;
 		goto out;
 	}
