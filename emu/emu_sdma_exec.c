@@ -10,17 +10,13 @@
 
 #include "emu_sdma_pkt.h"
 
-/* How long a POLL_REGMEM may wait in total before the IB fails. Hardware retries
- * retry_count times (0xfff is what the kernel's sdma_v4_0_wait_reg_mem asks for) at a
- * hardware-defined interval; the emulator bounds the wait in wall time instead. */
-#define EMU_SDMA_POLL_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
-
 struct emu_sdma_run {
 	const uint32_t *ib;
 	size_t ndw;
 	size_t pos; /* header of the packet being executed */
 	const struct emu_sdma_mem *mem;
 	bool dry;
+	bool poll_once; /* EMU_SDMA_EXEC_POLL_ONCE */
 	struct emu_sdma_status *st;
 	uint64_t moved; /* bytes of the current packet, accounted after it */
 };
@@ -231,6 +227,11 @@ static int emu_sdma_poll(struct emu_sdma_run *r, const uint32_t *p)
 		val = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 		if (emu_sdma_poll_test(func, val & mask, ref))
 			return 0;
+		if (r->poll_once)
+			return emu_sdma_fail(r, -EAGAIN,
+					     "POLL_REGMEM at 0x%llx: (0x%08x & 0x%08x) never met "
+					     "function %u with 0x%08x",
+					     (unsigned long long)addr, val, mask, func, ref);
 		if (emu_sdma_now_ns() > deadline)
 			return emu_sdma_fail(r, -ETIMEDOUT,
 					     "POLL_REGMEM at 0x%llx: (0x%08x & 0x%08x) never met "
@@ -477,6 +478,7 @@ int emu_sdma_exec(const uint32_t *ib, size_t ndw, const struct emu_sdma_mem *mem
 		.pos = 0,
 		.mem = mem,
 		.dry = flags & EMU_SDMA_EXEC_DRY_RUN,
+		.poll_once = flags & EMU_SDMA_EXEC_POLL_ONCE,
 		.st = st,
 	};
 

@@ -38,6 +38,18 @@ struct emu_sdma_mem {
 
 /* Do not touch memory: decode and check every packet and translate every address only. */
 #define EMU_SDMA_EXEC_DRY_RUN (1u << 0)
+/*
+ * A POLL_REGMEM whose condition does not hold yet ends the run with -EAGAIN at the poll's
+ * header (packet_dw) instead of waiting: the caller retries from there later, without the
+ * locks it holds, and owns the time limit (EMU_SDMA_POLL_TIMEOUT_NS). Without this flag the
+ * engine waits in place, as a render-node engine thread may.
+ */
+#define EMU_SDMA_EXEC_POLL_ONCE (1u << 1)
+
+/* How long a POLL_REGMEM may wait in total before the IB fails. Hardware retries
+ * retry_count times (0xfff is what the kernel's sdma_v4_0_wait_reg_mem asks for) at a
+ * hardware-defined interval; the emulator bounds the wait in wall time instead. */
+#define EMU_SDMA_POLL_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
 
 struct emu_sdma_status {
 	int err;	    /* 0 or -errno of the first failure */
@@ -51,7 +63,9 @@ struct emu_sdma_status {
  * Execute @ndw dwords at @ib. Returns 0 or the negative errno also stored in @st->err:
  * -EINVAL for a malformed or unsupported packet (also one cut off by the end of the IB),
  * -EFAULT for an address that does not translate (unmapped, read-only, non-canonical),
- * -ETIMEDOUT for a POLL_REGMEM whose condition never held within its retries.
+ * -ETIMEDOUT for a POLL_REGMEM whose condition never held within its retries,
+ * -EAGAIN (only with EMU_SDMA_EXEC_POLL_ONCE) for a POLL_REGMEM not met yet: the packets before
+ * it have executed, @st->packet_dw is the poll's header and @st->reason says what it waits for.
  */
 int emu_sdma_exec(const uint32_t *ib, size_t ndw, const struct emu_sdma_mem *mem,
 		  unsigned int flags, struct emu_sdma_status *st);

@@ -393,6 +393,29 @@ static void test_other_packets(void)
 	ib[2] = 0x80000000u;
 	ib[3] = ib[4] = ib[5] = 0;
 	CHECK_EQ_INT(emu_sdma_exec(ib, 6, &mem, 0, &st), 0);
+
+	/* EMU_SDMA_EXEC_POLL_ONCE: an unmet poll ends the run at its header, after the packets
+	 * before it, without waiting; a met one runs through. */
+	ib[0] = EMU_SDMA_OP_FENCE;
+	ib[1] = (uint32_t)(VA_B + 408);
+	ib[2] = (uint32_t)((VA_B + 408) >> 32);
+	ib[3] = 0xabc;
+	ib[4] = EMU_SDMA_OP_POLL_REGMEM | EMU_SDMA_POLL_HDR_MEM_POLL | (3u << 28);
+	ib[5] = (uint32_t)(VA_B + 400);
+	ib[6] = (uint32_t)((VA_B + 400) >> 32);
+	ib[7] = 0x6;
+	ib[8] = 0xffffffff;
+	ib[9] = 0x0fff0004;
+	ib[10] = EMU_SDMA_OP_NOP;
+	((uint32_t *)buf_b)[102] = 0;
+	CHECK_EQ_INT(emu_sdma_exec(ib, 11, &mem, EMU_SDMA_EXEC_POLL_ONCE, &st), -EAGAIN);
+	CHECK_EQ_INT(st.packet_dw, 4);
+	CHECK_EQ_INT(st.packets, 1);
+	CHECK_EQ_INT(((uint32_t *)buf_b)[102], 0xabc);
+	CHECK(strstr(st.reason, "POLL_REGMEM") != NULL);
+	((uint32_t *)buf_b)[100] = 0x6;
+	CHECK_EQ_INT(emu_sdma_exec(ib + 4, 7, &mem, EMU_SDMA_EXEC_POLL_ONCE, &st), 0);
+	CHECK_EQ_INT(st.packets, 2);
 }
 
 static size_t put_atomic(uint32_t *ib, uint32_t hdr, uint64_t addr, uint64_t add)
