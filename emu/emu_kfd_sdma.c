@@ -44,9 +44,13 @@
 #include "emu_daemon_internal.h"
 #include "emu_sdma_exec.h"
 
-/* Userptr bounces held over one packet (a COPY needs two; a FENCE or ATOMIC one). */
-#define EMU_KSDMA_BOUNCES    4
-#define EMU_KSDMA_BOUNCE_MAX (4u << 20) /* an SDMA 4.x COPY moves at most 4 MiB */
+/*
+ * Userptr bounces held over one packet, EMU_KSDMA_BOUNCE_MAX bytes at most each: a COPY
+ * needs its source and destination, up to 1 GiB each where the count is 30 bits wide
+ * (emu_sdma_exec.c: SDMA 4.4, 5.2, 6), plus one more each where a range spans two BOs.
+ */
+#define EMU_KSDMA_BOUNCE_MAX (4u << 20)
+#define EMU_KSDMA_BOUNCES    (2 * ((1u << 30) / EMU_KSDMA_BOUNCE_MAX) + 4)
 
 struct emu_ksdma_bounce {
 	uint8_t *buf;
@@ -177,6 +181,8 @@ static bool emu_ksdma_poll_may_wait(struct emu_queue *q)
 
 int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue *q)
 {
+	const struct emu_sdma_gen *gen =
+		emu_sdma_gen_find(d->cfg.gpus[q->gpu_index].sdma_ip_version);
 	struct emu_ksdma_ctx c = { .d = d, .p = p, .gpu = q->gpu_index };
 	struct emu_sdma_mem mem = {
 		.translate = emu_ksdma_translate,
@@ -189,8 +195,8 @@ int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue
 	uint32_t *ring;
 	int err;
 
-	if (q->error || q->ring_size < 4)
-		return 0;
+	if (q->error || q->ring_size < 4 || !gen)
+		return 0; /* no generation: emu_config_check refused the machine */
 	if (emu_mem_proc_read(p->pid, q->wptr_addr, &wptr, sizeof(wptr)))
 		return 0; /* the process is going away, or its memory is not in place */
 	if (wptr <= q->rptr)
@@ -221,7 +227,7 @@ int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue
 		free(ring);
 		return 0;
 	}
-	err = emu_sdma_exec(ring, len / 4, &mem, EMU_SDMA_EXEC_POLL_ONCE, &st);
+	err = emu_sdma_exec(gen, ring, len / 4, &mem, EMU_SDMA_EXEC_POLL_ONCE, &st);
 	free(ring);
 	if (!err && c.io_err)
 		err = c.io_err;
