@@ -23,6 +23,73 @@ static const uint32_t emu_default_gpu_ids[EMU_MAX_GPUS] = {
 	0x8ad4, 0x3c71, 0xd1e2, 0x5a0f, 0x9b37, 0x2e6c, 0xf415, 0x6708,
 };
 
+/*
+ * Chips by gfx target. IP versions: Linux amdgpu_discovery.c (amdgpu_discovery_set_sdma_ip_blocks
+ * and the GC versions its IP tables give: Vega10 GC 9.0.1/SDMA 4.0.0, Vega20 GC 9.4.0/SDMA
+ * 4.2.0, Arcturus GC 9.4.1/SDMA 4.2.2, Aldebaran GC 9.4.2/SDMA 4.4.0, Aqua Vanjaram GC
+ * 9.4.3/SDMA 4.4.2, Navi10 GC 10.1.10/SDMA 5.0.0, Sienna Cichlid GC 10.3.0/SDMA 5.2.0,
+ * GC 11.0.0/SDMA 6.0.0); gfx targets as kfd_topology.c prints them (major * 10000 +
+ * minor * 100 + stepping); device ids from amdgpu_drv.c's pciidlist; families from
+ * amdgpu_drm.h (newer than Debian 12's libdrm for GC 11).
+ */
+#define EMU_FAMILY_AI	     141 /* AMDGPU_FAMILY_AI: gfx9 */
+#define EMU_FAMILY_NV	     143 /* AMDGPU_FAMILY_NV: gfx10 */
+#define EMU_FAMILY_GC_11_0_0 145 /* AMDGPU_FAMILY_GC_11_0_0: gfx11 */
+static const struct emu_chip emu_chips[] = {
+	{ 90000, "gfx900 (Vega10)", 0x6860, EMU_FAMILY_AI, EMU_IP_VERSION(9, 0, 1),
+	  EMU_IP_VERSION(4, 0, 0) },
+	{ 90006, "gfx906 (Vega20, MI50)", 0x66a0, EMU_FAMILY_AI, EMU_IP_VERSION(9, 4, 0),
+	  EMU_IP_VERSION(4, 2, 0) },
+	{ 90008, "gfx908 (Arcturus, MI100)", 0x738c, EMU_FAMILY_AI, EMU_IP_VERSION(9, 4, 1),
+	  EMU_IP_VERSION(4, 2, 2) },
+	{ 90010, "gfx90a (Aldebaran, MI210)", 0x740f, EMU_FAMILY_AI, EMU_IP_VERSION(9, 4, 2),
+	  EMU_IP_VERSION(4, 4, 0) },
+	{ 90402, "gfx942 (Aqua Vanjaram, MI300X)", 0x74a1, EMU_FAMILY_AI, EMU_IP_VERSION(9, 4, 3),
+	  EMU_IP_VERSION(4, 4, 2) },
+	{ 100100, "gfx1010 (Navi10)", 0x731f, EMU_FAMILY_NV, EMU_IP_VERSION(10, 1, 10),
+	  EMU_IP_VERSION(5, 0, 0) },
+	{ 100300, "gfx1030 (Navi21)", 0x73bf, EMU_FAMILY_NV, EMU_IP_VERSION(10, 3, 0),
+	  EMU_IP_VERSION(5, 2, 0) },
+	{ 110000, "gfx1100 (Navi31)", 0x744c, EMU_FAMILY_GC_11_0_0, EMU_IP_VERSION(11, 0, 0),
+	  EMU_IP_VERSION(6, 0, 0) },
+};
+
+const struct emu_chip *emu_config_chip(uint32_t gfx_target_version)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(emu_chips) / sizeof(emu_chips[0]); i++)
+		if (emu_chips[i].gfx_target_version == gfx_target_version)
+			return &emu_chips[i];
+	return NULL;
+}
+
+int emu_config_check(const struct emu_config *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->num_gpus; i++) {
+		const struct emu_gpu_config *g = &cfg->gpus[i];
+		const struct emu_chip *c = emu_config_chip(g->gfx_target_version);
+
+		if (!c) {
+			fprintf(stderr,
+				"emu config: gpu.%u.gfx_target_version %" PRIu32
+				" is not a chip the emulator knows\n",
+				i, g->gfx_target_version);
+			return -EINVAL;
+		}
+		if (g->sdma_ip_version != c->sdma_ip) {
+			fprintf(stderr,
+				"emu config: gpu.%u.sdma_ip_version 0x%06" PRIx32
+				" is not %s's SDMA IP version 0x%06" PRIx32 "\n",
+				i, g->sdma_ip_version, c->name, c->sdma_ip);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t vram)
 {
 	unsigned int i;
@@ -45,6 +112,7 @@ void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t
 		g->pci_vendor_id = 0x1002;
 		g->pci_device_id = 0x740f;     /* MI210 (amdgpu_drv.c pciidlist, CHIP_ALDEBARAN) */
 		g->gfx_target_version = 90010; /* gfx90a, as kfd_topology.c prints it */
+		g->sdma_ip_version = EMU_IP_VERSION(4, 4, 0); /* its SDMA (emu_chips) */
 		g->num_sdma_engines = 2;
 		g->sdma_bytes_per_sec = 0;
 		g->fw_version = 78;
@@ -62,8 +130,9 @@ void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t
 	X(render_minor, "%" SCNu32, "%" PRIu32)                                                    \
 	X(vram_size, "%" SCNu64, "%" PRIu64)                                                       \
 	X(pci_vendor_id, "%" SCNu32, "%" PRIu32)                                                   \
-	X(pci_device_id, "%" SCNu32, "%" PRIu32)                                                   \
 	X(gfx_target_version, "%" SCNu32, "%" PRIu32)                                              \
+	X(pci_device_id, "%" SCNu32, "%" PRIu32)                                                   \
+	X(sdma_ip_version, "%" SCNx32, "0x%06" PRIx32)                                             \
 	X(num_sdma_engines, "%" SCNu32, "%" PRIu32)                                                \
 	X(sdma_bytes_per_sec, "%" SCNu64, "%" PRIu64)                                              \
 	X(fw_version, "%" SCNu32, "%" PRIu32)                                                      \
@@ -112,6 +181,20 @@ int emu_config_save(const char *emu_dir, const struct emu_config *cfg)
 
 static int emu_config_parse_gpu(struct emu_gpu_config *g, const char *key, const char *val)
 {
+	/* A gfx target names a chip: its device id and SDMA IP version follow (emu_chips);
+	 * gfx_target_version comes before both in the saved form, so theirs still apply. */
+	if (strcmp(key, "gfx_target_version") == 0) {
+		const struct emu_chip *c;
+
+		if (sscanf(val, "%" SCNu32, &g->gfx_target_version) != 1)
+			return -EINVAL;
+		c = emu_config_chip(g->gfx_target_version);
+		if (c) {
+			g->pci_device_id = c->pci_device_id;
+			g->sdma_ip_version = c->sdma_ip;
+		}
+		return 0;
+	}
 #define X(name, scn, pri)                                                                          \
 	if (strcmp(key, #name) == 0)                                                               \
 		return sscanf(val, scn, &g->name) == 1 ? 0 : -EINVAL;

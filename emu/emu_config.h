@@ -21,6 +21,7 @@ struct emu_gpu_config {
 	uint32_t pci_vendor_id;	     /* 0x1002 */
 	uint32_t pci_device_id;	     /* e.g. 0x740f (MI210) */
 	uint32_t gfx_target_version; /* e.g. 90010 for gfx90a, as kfd_topology.c prints it */
+	uint32_t sdma_ip_version;    /* EMU_IP_VERSION; must be the chip's (emu_config_check) */
 	uint32_t num_sdma_engines;
 	uint64_t sdma_bytes_per_sec; /* per-engine bandwidth cap, 0 = unlimited */
 	uint32_t fw_version;
@@ -40,6 +41,30 @@ struct emu_link_config {
 	uint32_t weight; /* KFD's distance */
 };
 
+/* An IP version as the kernel's IP_VERSION(major, minor, revision) and the uapi's
+ * drm_amdgpu_info_hw_ip.ip_discovery_version pack it. */
+#define EMU_IP_VERSION(major, minor, rev) (((major) << 16) | ((minor) << 8) | (rev))
+#define EMU_IP_MAJOR(v)			  (((v) >> 16) & 0xff)
+#define EMU_IP_MINOR(v)			  (((v) >> 8) & 0xff)
+#define EMU_IP_REV(v)			  ((v)&0xff)
+
+/*
+ * A chip the emulator can present: what one gfx target implies (emu_config.c cites each).
+ * Setting gpu.N.gfx_target_version in a config sets pci_device_id and sdma_ip_version to
+ * the chip's; lines after it may give another device id of the same chip.
+ */
+struct emu_chip {
+	uint32_t gfx_target_version;
+	const char *name;	/* "gfx90a (MI210, Aldebaran)" */
+	uint32_t pci_device_id; /* one board of the chip (amdgpu_drv.c pciidlist) */
+	uint32_t family;	/* AMDGPU_FAMILY_* of AMDGPU_INFO_DEV_INFO */
+	uint32_t gc_ip;		/* GC IP version (EMU_IP_VERSION) */
+	uint32_t sdma_ip;	/* SDMA IP version (EMU_IP_VERSION) */
+};
+
+/* The chip of a gfx target, or NULL when the emulator does not know it. */
+const struct emu_chip *emu_config_chip(uint32_t gfx_target_version);
+
 struct emu_config {
 	unsigned int num_gpus;
 	struct emu_gpu_config gpus[EMU_MAX_GPUS];
@@ -50,6 +75,12 @@ struct emu_config {
 	uint32_t cpu_cores;	  /* cpu_cores_count of topology node 0 */
 	uint64_t system_mem_size; /* size_in_bytes of node 0's memory bank */
 };
+
+/*
+ * Whether every GPU is a chip the emulator knows with that chip's SDMA IP version. Returns 0,
+ * or -EINVAL after naming the GPU, its values and the chip's on stderr.
+ */
+int emu_config_check(const struct emu_config *cfg);
 
 /* Read $emu_dir/config. Returns 0 or -errno. */
 int emu_config_load(const char *emu_dir, struct emu_config *cfg);

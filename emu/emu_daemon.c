@@ -377,6 +377,8 @@ int main(int argc, char **argv)
 		if (d->cfg.links[i].a >= d->cfg.num_gpus || d->cfg.links[i].b >= d->cfg.num_gpus)
 			err = -EINVAL; /* a link to a GPU the machine does not have */
 	if (!err)
+		err = emu_config_check(&d->cfg);
+	if (!err)
 		err = emu_config_save(d->dir, &d->cfg);
 	if (!err)
 		err = emu_aperture_dir(d->dir, aperture_in, d->aperture_dir,

@@ -85,6 +85,9 @@ struct emu_queue {
 	uint64_t wptr_addr;
 	uint64_t rptr; /* packets consumed so far */
 	bool error;    /* a packet faulted: the queue stops, as after a GPU VM fault */
+	/* SDMA: when the POLL_REGMEM at rptr was first found unmet (CLOCK_MONOTONIC ns), 0 when
+	 * the queue is not waiting; the executor retries it on later passes (emu_kfd_sdma.c). */
+	uint64_t poll_since_ns;
 };
 
 struct emu_event {

@@ -29,6 +29,15 @@
 #define EMU_DRM_IB_ALIGN 32u
 
 /* Under file->lock. */
+/* The packet rules of the SDMA IP version the device reports (emu_drm_info.c), or of SDMA 4.4
+ * for a config that emu_config_check would have refused. */
+static const struct emu_sdma_gen *emu_drm_sdma_gen(const struct emu_drm_file *file)
+{
+	const struct emu_sdma_gen *gen = emu_sdma_gen_find(file->dev->cfg.sdma_ip_version);
+
+	return gen ? gen : emu_sdma_gen_find(EMU_IP_VERSION(4, 4, 0));
+}
+
 static struct emu_drm_ctx *emu_drm_ctx_lookup(struct emu_drm_file *file, uint32_t id)
 {
 	return id < file->nctxs && file->ctxs[id] && !file->ctxs[id]->freed ? file->ctxs[id] : NULL;
@@ -294,7 +303,8 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 	/* The VM is held packet by packet (emu_drm_job_hold): VA changes and GEM_CLOSE wait for
 	 * the packet in progress, never for a whole IB or a poll. */
 	for (size_t i = 0; i < job->nibs && !job->result; i++) {
-		if (emu_sdma_exec(job->ibs[i].dw, job->ibs[i].ndw, &mem, 0, &st)) {
+		if (emu_sdma_exec(emu_drm_sdma_gen(file), job->ibs[i].dw, job->ibs[i].ndw, &mem, 0,
+				  &st)) {
 			emu_drm_log("GPU %u SDMA%u: ctx %u ring %u seq %" PRIu64
 				    " IB %zu at 0x%" PRIx64 " failed: %s",
 				    file->gpu, ring ? ring->index : 0, job->ctx->id, job->entity,
@@ -570,7 +580,8 @@ int emu_drm_cs(struct emu_drm_file *file, void *arg)
 		err = emu_drm_ib_fetch(file, p.ib[i].va_start, ndw, job->ibs[i].dw);
 		if (err)
 			break;
-		err = emu_sdma_exec(job->ibs[i].dw, ndw, &mem, EMU_SDMA_EXEC_DRY_RUN, &st);
+		err = emu_sdma_exec(emu_drm_sdma_gen(file), job->ibs[i].dw, ndw, &mem,
+				    EMU_SDMA_EXEC_DRY_RUN, &st);
 		if (err) {
 			emu_drm_log("CS: GPU %u IB %zu at 0x%" PRIx64 " rejected: %s", file->gpu, i,
 				    (uint64_t)p.ib[i].va_start, st.reason);

@@ -77,32 +77,35 @@ int emu_drm_get_cap(struct emu_drm_file *file, void *arg)
 	}
 }
 
-/* SDMA IP version by gfx target (amdgpu_discovery.c / soc15.c): gfx908 (MI100) has SDMA 4.2,
- * gfx90a (MI200) SDMA 4.4, other gfx9 parts SDMA 4.0. */
-static unsigned int emu_drm_sdma_minor(const struct emu_gpu_config *cfg)
+/*
+ * The chip of the device (emu_config_check refused unknown ones at daemon start; the gfx90a
+ * default stands in for a config written by hand past it).
+ */
+static const struct emu_chip *emu_drm_chip(const struct emu_gpu_config *cfg)
 {
-	switch (cfg->gfx_target_version) {
-	case 90008:
-		return 2;
-	case 90010:
-		return 4;
-	default:
-		return 0;
-	}
+	const struct emu_chip *c = emu_config_chip(cfg->gfx_target_version);
+
+	return c ? c : emu_config_chip(90010);
 }
 
-/* GC IP version minor << 8 | revision by gfx target (soc15.c / amdgpu_discovery.c):
- * gfx908 (MI100, Arcturus) is GC 9.4.1, gfx90a (MI200, Aldebaran) GC 9.4.2, Vega10 GC 9.0.1. */
-static unsigned int emu_drm_gc_minor_rev(const struct emu_gpu_config *cfg)
+/*
+ * hw_ip_version_major/minor are the version of the kernel's IP block driving the IP
+ * (amdgpu_hw_ip_info: adev->ip_blocks[i].version), coarser than the IP itself:
+ * sdma_v4_0_ip_block (4.0) serves SDMA 4.0 through 4.4.0, sdma_v4_4_2_ip_block (4.4) 4.4.2
+ * and later 4.4.x, sdma_v5_0/v5_2/v6_0 their own (amdgpu_discovery_set_sdma_ip_blocks);
+ * gfx_v9_0_ip_block (9.0) GC 9.x but 9.4.3 (gfx_v9_4_3_ip_block, 9.4), gfx_v10_0 and gfx_v11_0
+ * (x.0) theirs.
+ */
+static void emu_drm_ip_block_version(uint32_t ip, uint32_t *major, uint32_t *minor)
 {
-	switch (cfg->gfx_target_version) {
-	case 90008:
-		return (4u << 8) | 1;
-	case 90010:
-		return (4u << 8) | 2;
-	default:
-		return 1;
-	}
+	*major = EMU_IP_MAJOR(ip);
+	*minor = EMU_IP_MINOR(ip);
+	if (*major == 4)
+		*minor = ip >= EMU_IP_VERSION(4, 4, 2) ? 4 : 0;
+	else if (*major == 9)
+		*minor = ip >= EMU_IP_VERSION(9, 4, 3) ? 4 : 0;
+	else if (*major == 10 || *major == 11)
+		*minor = 0;
 }
 
 static int emu_drm_hw_ip_info(struct emu_drm_file *file, const struct drm_amdgpu_info *info,
@@ -116,8 +119,8 @@ static int emu_drm_hw_ip_info(struct emu_drm_file *file, const struct drm_amdgpu
 	memset(ip, 0, sizeof(*ip));
 	switch (info->query_hw_ip.type) {
 	case AMDGPU_HW_IP_DMA:
-		ip->hw_ip_version_major = 4;
-		ip->hw_ip_version_minor = emu_drm_sdma_minor(&dev->cfg);
+		emu_drm_ip_block_version(dev->cfg.sdma_ip_version, &ip->hw_ip_version_major,
+					 &ip->hw_ip_version_minor);
 		ip->ib_start_alignment = 256;
 		ip->ib_size_alignment = 4;
 		/* Rings of one context: amdgpu_ctx_num_entities caps DMA at 2 entities,
@@ -126,15 +129,15 @@ static int emu_drm_hw_ip_info(struct emu_drm_file *file, const struct drm_amdgpu
 		ip->available_rings = (1u << (dev->num_rings < 2 ? dev->num_rings : 2)) - 1;
 		/* ip_discovery_version (uapi field after available_rings since Linux 6.4; _pad
 		 * in older headers): major << 16 | minor << 8 | revision. */
-		ip->_pad = (4u << 16) | (emu_drm_sdma_minor(&dev->cfg) << 8);
+		ip->_pad = dev->cfg.sdma_ip_version;
 		return 0;
 	case AMDGPU_HW_IP_GFX:
 	case AMDGPU_HW_IP_COMPUTE:
 		/* The GC block exists, but the emulator runs no PM4 through the render node,
 		 * so it reports no rings rather than rings that would not execute. */
-		ip->hw_ip_version_major = 9;
-		ip->hw_ip_version_minor = 0;
-		ip->_pad = (9u << 16) | (emu_drm_gc_minor_rev(&dev->cfg));
+		emu_drm_ip_block_version(emu_drm_chip(&dev->cfg)->gc_ip, &ip->hw_ip_version_major,
+					 &ip->hw_ip_version_minor);
+		ip->_pad = emu_drm_chip(&dev->cfg)->gc_ip;
 		ip->ib_start_alignment = 32;
 		ip->ib_size_alignment = 32;
 		return 0;
@@ -196,8 +199,8 @@ static void emu_drm_dev_info(struct emu_drm_file *file, struct drm_amdgpu_info_d
 	d->device_id = cfg->pci_device_id;
 	d->chip_rev = 0;
 	d->external_rev = 1;
-	d->pci_rev = 1;		      /* matches the emulated sysfs "revision" */
-	d->family = AMDGPU_FAMILY_AI; /* gfx9 */
+	d->pci_rev = 1; /* matches the emulated sysfs "revision" */
+	d->family = emu_drm_chip(cfg)->family;
 	d->num_shader_engines = 8;
 	d->num_shader_arrays_per_engine = 1;
 	d->gpu_counter_freq = 100000;  /* kHz */

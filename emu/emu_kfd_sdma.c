@@ -25,7 +25,16 @@
  * TRAP packets raise the event whose id is the packet's int_context, as the
  * kernel's SDMA interrupt handler does (kfd_int_process_v9.c:
  * event_interrupt_wq_v9 -> kfd_signal_event_interrupt with 28 valid bits).
+ *
+ * Queues run independently, as each SDMA queue is its own ring on hardware:
+ * a POLL_REGMEM whose condition does not hold yet does not wait here (the
+ * executor holds the daemon lock, so no other queue could run and no ioctl
+ * be served meanwhile); the queue stops at the poll (read pointer on its
+ * header) and the executor retries it on its next passes, as the engine
+ * retries the poll. A poll still unmet EMU_SDMA_POLL_TIMEOUT_NS after it was
+ * first tried faults the queue, the bound the engine keeps in place.
  */
+#include <time.h>
 #include <errno.h>
 #include <linux/kfd_ioctl.h>
 #include <stdio.h>
@@ -35,9 +44,13 @@
 #include "emu_daemon_internal.h"
 #include "emu_sdma_exec.h"
 
-/* Userptr bounces held over one packet (a COPY needs two; a FENCE or ATOMIC one). */
-#define EMU_KSDMA_BOUNCES    4
-#define EMU_KSDMA_BOUNCE_MAX (4u << 20) /* an SDMA 4.x COPY moves at most 4 MiB */
+/*
+ * Userptr bounces held over one packet, EMU_KSDMA_BOUNCE_MAX bytes at most each: a COPY
+ * needs its source and destination, up to 1 GiB each where the count is 30 bits wide
+ * (emu_sdma_exec.c: SDMA 4.4, 5.2, 6), plus one more each where a range spans two BOs.
+ */
+#define EMU_KSDMA_BOUNCE_MAX (4u << 20)
+#define EMU_KSDMA_BOUNCES    (2 * ((1u << 30) / EMU_KSDMA_BOUNCE_MAX) + 4)
 
 struct emu_ksdma_bounce {
 	uint8_t *buf;
@@ -143,8 +156,33 @@ static void emu_ksdma_trap(void *ctx, uint32_t int_context)
  * executed (0 when idle); a failing packet stops the queue (q->error) as a GPU VM fault or an
  * illegal packet would, and the daemon log says why.
  */
+static uint64_t emu_ksdma_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A POLL_REGMEM at the read pointer is not met: true while it may wait longer (the queue
+ * yields), false once it has waited EMU_SDMA_POLL_TIMEOUT_NS (the queue faults).
+ */
+static bool emu_ksdma_poll_may_wait(struct emu_queue *q)
+{
+	uint64_t now = emu_ksdma_now_ns();
+
+	if (!q->poll_since_ns) {
+		q->poll_since_ns = now;
+		return true;
+	}
+	return now - q->poll_since_ns <= EMU_SDMA_POLL_TIMEOUT_NS;
+}
+
 int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue *q)
 {
+	const struct emu_sdma_gen *gen =
+		emu_sdma_gen_find(d->cfg.gpus[q->gpu_index].sdma_ip_version);
 	struct emu_ksdma_ctx c = { .d = d, .p = p, .gpu = q->gpu_index };
 	struct emu_sdma_mem mem = {
 		.translate = emu_ksdma_translate,
@@ -157,8 +195,8 @@ int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue
 	uint32_t *ring;
 	int err;
 
-	if (q->error || q->ring_size < 4)
-		return 0;
+	if (q->error || q->ring_size < 4 || !gen)
+		return 0; /* no generation: emu_config_check refused the machine */
 	if (emu_mem_proc_read(p->pid, q->wptr_addr, &wptr, sizeof(wptr)))
 		return 0; /* the process is going away, or its memory is not in place */
 	if (wptr <= q->rptr)
@@ -189,11 +227,15 @@ int emu_kfd_sdma_run(struct emu_daemon *d, struct emu_kproc *p, struct emu_queue
 		free(ring);
 		return 0;
 	}
-	err = emu_sdma_exec(ring, len / 4, &mem, 0, &st);
+	err = emu_sdma_exec(gen, ring, len / 4, &mem, EMU_SDMA_EXEC_POLL_ONCE, &st);
 	free(ring);
 	if (!err && c.io_err)
 		err = c.io_err;
-	if (err) {
+	if (st.packet_dw || !err)
+		q->poll_since_ns = 0; /* moved past the poll it waited for, if any */
+	if (err == -EAGAIN && emu_ksdma_poll_may_wait(q)) {
+		q->rptr += (uint64_t)st.packet_dw * 4; /* the packets before the poll are done */
+	} else if (err) {
 		fprintf(stderr, "emu-daemon: pid %d SDMA queue %u on GPU %u stopped: %s\n",
 			(int)p->pid, q->id, q->gpu_index,
 			st.reason[0] ? st.reason : strerror(-err));

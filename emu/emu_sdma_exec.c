@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The emulated SDMA 4.x packet engine; see emu_sdma_exec.h and emu_sdma_pkt.h. */
+/* The emulated SDMA packet engine; see emu_sdma_exec.h and emu_sdma_pkt.h. */
 #include "emu_sdma_exec.h"
 
 #include <errno.h>
@@ -10,17 +10,53 @@
 
 #include "emu_sdma_pkt.h"
 
-/* How long a POLL_REGMEM may wait in total before the IB fails. Hardware retries
- * retry_count times (0xfff is what the kernel's sdma_v4_0_wait_reg_mem asks for) at a
- * hardware-defined interval; the emulator bounds the wait in wall time instead. */
-#define EMU_SDMA_POLL_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
+/*
+ * What differs between the generations emulated (everything else in emu_sdma_pkt.h is common:
+ * the kernel's vega10_, navi10_ and sdma_v6_0_0_pkt_open.h agree on it).
+ *
+ * COPY_LINEAR count width. 22 bits (SDMA_PKT_COPY_LINEAR_COUNT_count_mask 0x003FFFFF in
+ * vega10_sdma_pkt_open.h and navi10_sdma_pkt_open.h) on SDMA 4.0-4.2 and 5.0: ROCr gives
+ * gfx908 and gfx10.1 copy_size_overrides[0] = 0x3fffff (ROCR-Runtime amd_gpu_agent.cpp:
+ * GpuAgent::CreateBlitSdma). 30 bits on SDMA 6.0 (sdma_v6_0_0_pkt_open.h: count_mask
+ * 0x3FFFFFFF), on 5.2 (Mesa sid.h SDMA_V5_2_COPY_MAX_BYTES 0x3fffff00, used by
+ * ac_emit_sdma_copy_linear from SDMA 5.2 on; ROCr's 0x3fffffff override for gfx10.3+) and on
+ * 4.4 (ROCr's 0x3fffffff override for gfx90a and gfx9.4+; the kernel's "drm/amdgpu/sdma4.4:
+ * adjust SDMA limits", amd-gfx 2025). A count with bits set above the width is refused:
+ * the engine would read a different length.
+ *
+ * CONST_FILL count width: 22 bits before SDMA 6.0, 30 from 6.0 (Mesa ac_cmdbuf_sdma.c:
+ * ac_emit_sdma_constant_fill, BITFIELD64_MASK(sdma_ip_version >= SDMA_6_0 ? 30 : 22); ROCr
+ * BlitSdmaV4 max_single_fill_size_ (1 << 22) - 4).
+ *
+ * GCR_REQ (opcode 17) exists from SDMA 5.0 (navi10_sdma_pkt_open.h SDMA_OP_GCR_REQ; the kernel's
+ * sdma_v5_0_ring_emit_mem_sync); SDMA 4.x has no opcode 17.
+ */
+static const struct emu_sdma_gen emu_sdma_gens[] = {
+	{ 0x040000, 0x0403ff, "SDMA 4.0-4.2", 22, 22, false },
+	{ 0x040400, 0x04ffff, "SDMA 4.4", 30, 22, false },
+	{ 0x050000, 0x0501ff, "SDMA 5.0", 22, 22, true },
+	{ 0x050200, 0x05ffff, "SDMA 5.2", 30, 22, true },
+	{ 0x060000, 0x06ffff, "SDMA 6", 30, 30, true },
+};
+
+const struct emu_sdma_gen *emu_sdma_gen_find(uint32_t ip)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(emu_sdma_gens) / sizeof(emu_sdma_gens[0]); i++)
+		if (ip >= emu_sdma_gens[i].ip_first && ip <= emu_sdma_gens[i].ip_last)
+			return &emu_sdma_gens[i];
+	return NULL;
+}
 
 struct emu_sdma_run {
+	const struct emu_sdma_gen *gen;
 	const uint32_t *ib;
 	size_t ndw;
 	size_t pos; /* header of the packet being executed */
 	const struct emu_sdma_mem *mem;
 	bool dry;
+	bool poll_once; /* EMU_SDMA_EXEC_POLL_ONCE */
 	struct emu_sdma_status *st;
 	uint64_t moved; /* bytes of the current packet, accounted after it */
 };
@@ -231,6 +267,11 @@ static int emu_sdma_poll(struct emu_sdma_run *r, const uint32_t *p)
 		val = __atomic_load_n(word, __ATOMIC_ACQUIRE);
 		if (emu_sdma_poll_test(func, val & mask, ref))
 			return 0;
+		if (r->poll_once)
+			return emu_sdma_fail(r, -EAGAIN,
+					     "POLL_REGMEM at 0x%llx: (0x%08x & 0x%08x) never met "
+					     "function %u with 0x%08x",
+					     (unsigned long long)addr, val, mask, func, ref);
 		if (emu_sdma_now_ns() > deadline)
 			return emu_sdma_fail(r, -ETIMEDOUT,
 					     "POLL_REGMEM at 0x%llx: (0x%08x & 0x%08x) never met "
@@ -271,18 +312,18 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 				"COPY_LINEAR header 0x%08x asks for encryption, TMZ or "
 				"broadcast, which are not emulated",
 				hdr);
-		/* Bits above the 22-bit count would mean a count the generation cannot
-		 * encode (SDMA 4.x: at most 4 MiB per packet). */
-		if (p[1] & ~EMU_SDMA_COPY_COUNT_MASK)
+		/* Bits above the generation's count width are not a count it can encode. */
+		if (p[1] & ~EMU_SDMA_COUNT_MASK(r->gen->copy_count_bits))
 			return emu_sdma_fail(r, -EINVAL,
-					     "COPY_LINEAR count dword 0x%08x exceeds the SDMA 4.x "
-					     "22-bit count (max %u bytes per packet)",
-					     p[1], EMU_SDMA_COPY_MAX_BYTES);
+					     "COPY_LINEAR count dword 0x%08x exceeds the %s %u-bit "
+					     "count (max %llu bytes per packet)",
+					     p[1], r->gen->name, r->gen->copy_count_bits,
+					     1ull << r->gen->copy_count_bits);
 		if (EMU_SDMA_COPY_PARAM_DST_SW(p[2]) || EMU_SDMA_COPY_PARAM_SRC_SW(p[2]))
 			return emu_sdma_fail(
 				r, -EINVAL, "COPY_LINEAR endian swap 0x%08x is not emulated", p[2]);
 		/* SDMA >= 4 encodes bytes - 1 (sdma_v4_0_emit_copy_buffer). */
-		bytes = (uint64_t)(p[1] & EMU_SDMA_COPY_COUNT_MASK) + 1;
+		bytes = (uint64_t)p[1] + 1;
 		err = emu_sdma_copy(r, emu_sdma_addr(p + 3), emu_sdma_addr(p + 5), bytes);
 		if (!err) {
 			r->st->bytes += bytes;
@@ -421,12 +462,12 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 			return emu_sdma_fail(
 				r, -EINVAL, "CONST_FILL header 0x%08x: sub-op or swap not emulated",
 				hdr);
-		if (p[4] & ~EMU_SDMA_FILL_COUNT_MASK)
-			return emu_sdma_fail(
-				r, -EINVAL,
-				"CONST_FILL count 0x%08x exceeds the SDMA 4.x 22-bit count", p[4]);
+		if (p[4] & ~EMU_SDMA_COUNT_MASK(r->gen->fill_count_bits))
+			return emu_sdma_fail(r, -EINVAL,
+					     "CONST_FILL count 0x%08x exceeds the %s %u-bit count",
+					     p[4], r->gen->name, r->gen->fill_count_bits);
 		dst = emu_sdma_addr(p + 1);
-		bytes = (uint64_t)(p[4] & EMU_SDMA_FILL_COUNT_MASK) + 1;
+		bytes = (uint64_t)p[4] + 1;
 		arg.value = p[3];
 		if (fillsize == EMU_SDMA_FILL_FILLSIZE_DWORD) {
 			if ((dst | bytes) & 3)
@@ -462,21 +503,36 @@ static int emu_sdma_packet(struct emu_sdma_run *r, size_t *len)
 		return err;
 	}
 
+	case EMU_SDMA_OP_GCR_REQ:
+		if (!r->gen->gcr)
+			return emu_sdma_fail(r, -EINVAL, "GCR_REQ (opcode %u) does not exist on %s",
+					     op, r->gen->name);
+		*len = EMU_SDMA_GCR_REQ_DW;
+		err = emu_sdma_need(r, *len, "GCR_REQ");
+		if (err)
+			return err;
+		if (sub)
+			return emu_sdma_fail(r, -EINVAL, "GCR_REQ sub-op %u is not defined", sub);
+		/* Host memory is coherent here: writing back or invalidating GPU caches is done. */
+		return 0;
+
 	default:
-		return emu_sdma_fail(r, -EINVAL, "opcode %u (header 0x%08x) is not emulated", op,
-				     hdr);
+		return emu_sdma_fail(r, -EINVAL, "opcode %u (header 0x%08x) is not emulated on %s",
+				     op, hdr, r->gen->name);
 	}
 }
 
-int emu_sdma_exec(const uint32_t *ib, size_t ndw, const struct emu_sdma_mem *mem,
-		  unsigned int flags, struct emu_sdma_status *st)
+int emu_sdma_exec(const struct emu_sdma_gen *gen, const uint32_t *ib, size_t ndw,
+		  const struct emu_sdma_mem *mem, unsigned int flags, struct emu_sdma_status *st)
 {
 	struct emu_sdma_run r = {
+		.gen = gen,
 		.ib = ib,
 		.ndw = ndw,
 		.pos = 0,
 		.mem = mem,
 		.dry = flags & EMU_SDMA_EXEC_DRY_RUN,
+		.poll_once = flags & EMU_SDMA_EXEC_POLL_ONCE,
 		.st = st,
 	};
 

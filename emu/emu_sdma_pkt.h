@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * SDMA 4.x packet layout (gfx9: Vega, MI100 = SDMA 4.2, MI200 = SDMA 4.4), as the emulated
- * engine decodes it. Field positions follow the kernel's
+ * SDMA packet layout as the emulated engine decodes it: SDMA 4.x (gfx9: Vega, MI100 = SDMA
+ * 4.2, MI200/MI300 = SDMA 4.4), 5.x (gfx10) and 6.0 (gfx11) share it but for the count widths
+ * and GCR_REQ (emu_sdma_exec.c: emu_sdma_gens). Field positions follow the kernel's
  * drivers/gpu/drm/amd/amdgpu/vega10_sdma_pkt_open.h; the dword order of each packet follows
  * the kernel's emitters in sdma_v4_0.c (sdma_v4_0_emit_copy_buffer, sdma_v4_0_ring_emit_fence,
  * sdma_v4_0_emit_fill_buffer, sdma_v4_0_vm_write_pte, sdma_v4_0_wait_reg_mem,
@@ -22,6 +23,7 @@
 #define EMU_SDMA_OP_POLL_REGMEM 8
 #define EMU_SDMA_OP_ATOMIC	10
 #define EMU_SDMA_OP_CONST_FILL	11
+#define EMU_SDMA_OP_GCR_REQ	17 /* SDMA >= 5.0 only (navi10_sdma_pkt_open.h) */
 
 #define EMU_SDMA_SUBOP_COPY_LINEAR  0
 #define EMU_SDMA_SUBOP_WRITE_LINEAR 0
@@ -32,8 +34,9 @@
 
 /* COPY_LINEAR, 7 dwords: header, count, parameter, src lo, src hi, dst lo, dst hi.
  * Header: encrypt bit 16, tmz bit 18, broadcast bit 27 (a broadcast copy has a second
- * destination and another length; not emulated). Count: bytes - 1 in bits 0-21 on SDMA >= 4,
- * so one packet moves at most 4 MiB (sdma_v4_0_buffer_funcs.copy_max_bytes = 0x400000).
+ * destination and another length; not emulated). Count: bytes - 1 in bits 0-21 on SDMA 4.0-4.2
+ * and 5.0 (at most 4 MiB a packet, sdma_v4_0_buffer_funcs.copy_max_bytes = 0x400000), bits 0-29
+ * on SDMA 4.4, 5.2 and 6.0 (emu_sdma_exec.c: emu_sdma_gens); the masks here are the 22-bit ones.
  * Parameter: dst endian swap bits 16-17, src endian swap bits 24-25. */
 #define EMU_SDMA_COPY_LINEAR_DW	      7
 #define EMU_SDMA_COPY_HDR_ENCRYPT     (1u << 16)
@@ -86,5 +89,16 @@
 #define EMU_SDMA_ATOMIC_HDR_TMZ		 (1u << 18)
 #define EMU_SDMA_ATOMIC_HDR_OPERATION(h) (((h) >> 25) & 0x7fu)
 #define EMU_SDMA_ATOMIC_ADD64		 47u
+
+/* GCR_REQ, 5 dwords (SDMA >= 5.0): header, base VA lo (bits 7-31), base VA hi (bits 0-15) and
+ * GCR_CNTL bits 0-15 (bits 16-31), GCR_CNTL bits 16-18 (bits 0-2) and limit VA lo (bits 7-31),
+ * limit VA hi (bits 0-15) and vmid (bits 24-27): a cache write-back/invalidate request over a
+ * range (navi10_sdma_pkt_open.h, sdma_v6_0_0_pkt_open.h SDMA_PKT_GCR_REQ; the kernel's
+ * sdma_v5_0_ring_emit_mem_sync emits it, ROCr's BlitSdma<useGCR> on gfx10+). The opcode does
+ * not exist on SDMA 4.x (vega10_sdma_pkt_open.h defines no opcode 17). */
+#define EMU_SDMA_GCR_REQ_DW 5
+
+/* COPY_LINEAR and CONST_FILL count widths per generation (emu_sdma_exec.c). */
+#define EMU_SDMA_COUNT_MASK(bits) ((uint32_t)((1ull << (bits)) - 1))
 
 #endif

@@ -25,7 +25,7 @@
 
 #define OP_COPY	 1
 #define OP_FENCE 5
-#define COPY_MAX (1u << 22) /* SDMA 4.x: 22-bit count of bytes - 1 */
+#define COPY_MAX (1u << 22) /* bytes per COPY_LINEAR on every SDMA 4.x (22-bit count) */
 
 static uint64_t rng_state = 0x243f6a8885a308d3ull;
 
@@ -335,9 +335,9 @@ static void test_rejects(struct gpu *g, struct bufs *b)
 	g->ib[n++] = 0x63;
 	CHECK_EQ_INT(submit(g, 0, 0, 0, n, NULL, true), -EINVAL);
 	CHECK_EQ_INT(b->host[0], 0);
-	/* A count beyond SDMA 4.x's 22 bits. */
+	/* A count beyond the 30 bits of the default GPU's SDMA 4.4 (emu_sdma_exec.c). */
 	n = emit_copy(g->ib, b->vram_va, b->host_va, 4096);
-	g->ib[1] = COPY_MAX;
+	g->ib[1] = 1u << 30;
 	CHECK_EQ_INT(submit(g, 0, 0, 0, n, NULL, true), -EINVAL);
 	/* One byte past the end of the userptr BO's mapping (the last VA range allocated; the
 	 * VRAM BO's range is followed by it, so running off VRAM lands in mapped memory, as on

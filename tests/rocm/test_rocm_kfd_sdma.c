@@ -30,11 +30,13 @@
 #define T_RING_SIZE 4096u
 
 /* Offsets in the userptr region. */
-#define T_OFF_RING 0
-#define T_OFF_PTRS 8192 /* rptr, wptr */
-#define T_OFF_SRC  (64u << 10)
-#define T_OFF_DST  (128u << 10)
-#define T_COPY	   (16u << 10)
+#define T_OFF_RING  0
+#define T_OFF_RING2 4096  /* a second queue's ring (T_RING_SIZE) */
+#define T_OFF_RING3 12288 /* a third one's */
+#define T_OFF_PTRS  8192  /* rptr, wptr */
+#define T_OFF_SRC   (64u << 10)
+#define T_OFF_DST   (128u << 10)
+#define T_COPY	    (16u << 10)
 
 static int kfd = -1;
 static uint32_t gpu_id;
@@ -284,6 +286,120 @@ static void t_sdma_queue(uint32_t id, uint32_t *queue_id)
 	CHECK_EQ_INT(t_wait(id, 50), KFD_IOC_WAIT_RESULT_TIMEOUT);
 }
 
+static uint32_t *t_poll_eq(uint32_t *p, uint64_t addr, uint32_t ref)
+{
+	*p++ = 8 | (3u << 28) | (1u << 31); /* POLL_REGMEM, function "==", memory */
+	*p++ = (uint32_t)addr;
+	*p++ = (uint32_t)(addr >> 32);
+	*p++ = ref;
+	*p++ = 0xffffffffu;	    /* mask */
+	*p++ = 10 | (0xfffu << 16); /* interval, retry_count (sdma_v4_0_wait_reg_mem's) */
+	return p;
+}
+
+/*
+ * EXPECT: SDMA queues run independently, as ROCr uses them: queue 2 copies
+ * VRAM to host only after POLL_REGMEM sees the signal that queue 1's
+ * host-to-VRAM copy decrements, and queue 1's packets are committed after
+ * queue 2 already waits. Both complete, and the host gets the data.
+ */
+static void t_sdma_two_queues(void)
+{
+	volatile uint64_t *rptr2 = (volatile uint64_t *)(user + T_OFF_PTRS + 128);
+	volatile uint64_t *wptr2 = (volatile uint64_t *)(user + T_OFF_PTRS + 136);
+	volatile uint64_t *sig = (volatile uint64_t *)(user + T_OFF_PTRS + 144);
+	volatile uint32_t *done = (volatile uint32_t *)(user + T_OFF_PTRS + 152);
+	struct kfd_ioctl_create_queue_args q = {
+		.gpu_id = gpu_id,
+		.queue_type = KFD_IOC_QUEUE_TYPE_SDMA,
+		.ring_base_address = (uint64_t)(uintptr_t)(user + T_OFF_RING2),
+		.ring_size = T_RING_SIZE,
+		.queue_percentage = 100,
+		.queue_priority = 15,
+		.read_pointer_address = (uint64_t)(uintptr_t)rptr2,
+		.write_pointer_address = (uint64_t)(uintptr_t)wptr2,
+	};
+	uint8_t *src = user + T_OFF_SRC, *dst = user + T_OFF_DST;
+	struct timespec ms = { 0, 1000000 };
+	uint32_t cmd[32], *p, i, *ring2 = (uint32_t *)(user + T_OFF_RING2);
+	unsigned int waited;
+
+	for (i = 0; i < T_COPY; i++)
+		src[i] = (uint8_t)(i * 13 + 5);
+	memset(dst, 0, T_COPY);
+	*sig = 1;
+	*done = 0;
+	*rptr2 = *wptr2 = 0;
+	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_CREATE_QUEUE, &q), 0);
+
+	/* Queue 2: wait for the signal to reach 0, then VRAM -> host, then mark done. */
+	p = t_poll_eq(cmd, (uint64_t)(uintptr_t)sig, 0);
+	p = t_copy(p, T_VRAM_VA, (uint64_t)(uintptr_t)dst, T_COPY);
+	p = t_fence(p, (uint64_t)(uintptr_t)done, 1);
+	memcpy(ring2, cmd, (size_t)(p - cmd) * 4);
+	__atomic_store_n(wptr2, (uint64_t)(p - cmd) * 4, __ATOMIC_RELEASE);
+	/* Let the executor find queue 2 waiting before queue 1 has anything to run. */
+	for (waited = 0; waited < 50; waited++)
+		nanosleep(&ms, NULL);
+	CHECK(*done == 0);
+
+	/* Queue 1: host -> VRAM, then decrement the signal (ROCr's completion signal). */
+	p = t_copy(cmd, (uint64_t)(uintptr_t)src, T_VRAM_VA, T_COPY);
+	p = t_atomic_dec(p, (uint64_t)(uintptr_t)sig);
+	t_submit(cmd, (size_t)(p - cmd));
+
+	/* Well within the 10 s a poll may wait before the queue faults. */
+	for (waited = 0; waited < 5000 && __atomic_load_n(done, __ATOMIC_ACQUIRE) != 1; waited++)
+		nanosleep(&ms, NULL);
+	CHECK(*done == 1);
+	CHECK(*sig == 0);
+	CHECK(memcmp(src, dst, T_COPY) == 0);
+	CHECK(t_wait_rptr(*t_wptr(), 5000) == 0);
+	CHECK(*rptr2 == *wptr2);
+}
+
+/* EXPECT: a POLL_REGMEM never met faults its queue after 10 s, and the queue stays stopped. */
+static void t_sdma_poll_timeout(void)
+{
+	volatile uint64_t *rptr3 = (volatile uint64_t *)(user + T_OFF_PTRS + 192);
+	volatile uint64_t *wptr3 = (volatile uint64_t *)(user + T_OFF_PTRS + 200);
+	volatile uint64_t *sig = (volatile uint64_t *)(user + T_OFF_PTRS + 208);
+	volatile uint32_t *done = (volatile uint32_t *)(user + T_OFF_PTRS + 216);
+	struct kfd_ioctl_create_queue_args q = {
+		.gpu_id = gpu_id,
+		.queue_type = KFD_IOC_QUEUE_TYPE_SDMA,
+		.ring_base_address = (uint64_t)(uintptr_t)(user + T_OFF_RING3),
+		.ring_size = T_RING_SIZE,
+		.queue_percentage = 100,
+		.queue_priority = 15,
+		.read_pointer_address = (uint64_t)(uintptr_t)rptr3,
+		.write_pointer_address = (uint64_t)(uintptr_t)wptr3,
+	};
+	uint32_t cmd[16], *p;
+	struct timespec ms = { 0, 1000000 };
+	unsigned int waited;
+
+	*sig = 1;
+	*done = 0;
+	*rptr3 = *wptr3 = 0;
+	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_CREATE_QUEUE, &q), 0);
+	p = t_poll_eq(cmd, (uint64_t)(uintptr_t)sig, 0);
+	p = t_fence(p, (uint64_t)(uintptr_t)done, 1);
+	memcpy(user + T_OFF_RING3, cmd, (size_t)(p - cmd) * 4);
+	__atomic_store_n(wptr3, (uint64_t)(p - cmd) * 4, __ATOMIC_RELEASE);
+	/* Meanwhile the read pointer stays on the poll and nothing after it runs. */
+	for (waited = 0; waited < 200; waited++)
+		nanosleep(&ms, NULL);
+	CHECK(*rptr3 == 0 && *done == 0);
+	/* After the fault the queue is stopped: the signal reaching 0 no longer runs the fence. */
+	for (waited = 0; waited < 10500; waited++)
+		nanosleep(&ms, NULL);
+	*sig = 0;
+	for (waited = 0; waited < 200; waited++)
+		nanosleep(&ms, NULL);
+	CHECK(*rptr3 == 0 && *done == 0);
+}
+
 /* EXPECT: a packet on an unmapped address stops the queue where it failed (a GPU VM fault). */
 static void t_sdma_fault(void)
 {
@@ -325,6 +441,8 @@ int main(void)
 		     0);
 	t_event_page(&id);
 	t_sdma_queue(id, &queue_id);
+	t_sdma_two_queues();
+	t_sdma_poll_timeout();
 	t_sdma_fault();
 	return test_finish("test_rocm_kfd_sdma");
 }
