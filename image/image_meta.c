@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -200,25 +201,41 @@ static int meta_decode(const char magic[4], const char *what,
 	return r;
 }
 
-int image_meta_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage **img, char *why,
-		      size_t why_len)
+/*
+ * A framed metadata file of kind @magic as message @desc, whose own
+ * format_version field (at @version_off) must agree with the frame's.
+ */
+static int versioned_decode(const char magic[4], const char *what,
+			    const ProtobufCMessageDescriptor *desc, size_t version_off,
+			    const uint8_t *buf, size_t len, ProtobufCMessage **out, char *why,
+			    size_t why_len)
 {
 	char scratch[8];
 	ProtobufCMessage *m;
+	uint32_t version;
 	int r;
 
 	if (!why) {
 		why = scratch;
 		why_len = sizeof(scratch);
 	}
-	r = meta_decode(IMAGE_MAGIC_KFD, "KFD metadata file",
-			&vramstream__process_image__descriptor, buf, len, &m, why, why_len);
+	r = meta_decode(magic, what, desc, buf, len, &m, why, why_len);
+	if (r)
+		return r;
+	memcpy(&version, (const char *)m + version_off, sizeof(version));
+	r = inner_version_check(m, version, what, why, why_len);
 	if (!r)
-		r = inner_version_check(m, ((Vramstream__ProcessImage *)m)->format_version,
-					"KFD metadata file", why, why_len);
-	if (!r)
-		*img = (Vramstream__ProcessImage *)m;
+		*out = m;
 	return r;
+}
+
+int image_meta_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage **img, char *why,
+		      size_t why_len)
+{
+	return versioned_decode(IMAGE_MAGIC_KFD, "KFD metadata file",
+				&vramstream__process_image__descriptor,
+				offsetof(Vramstream__ProcessImage, format_version), buf, len,
+				(ProtobufCMessage **)img, why, why_len);
 }
 
 void image_meta_free(Vramstream__ProcessImage *img)
@@ -236,22 +253,10 @@ int image_render_encode(Vramstream__RenderFile *rf, uint8_t **out, size_t *out_l
 int image_render_decode(const uint8_t *buf, size_t len, Vramstream__RenderFile **rf, char *why,
 			size_t why_len)
 {
-	char scratch[8];
-	ProtobufCMessage *m;
-	int r;
-
-	if (!why) {
-		why = scratch;
-		why_len = sizeof(scratch);
-	}
-	r = meta_decode(IMAGE_MAGIC_RENDER, "render-node file",
-			&vramstream__render_file__descriptor, buf, len, &m, why, why_len);
-	if (!r)
-		r = inner_version_check(m, ((Vramstream__RenderFile *)m)->format_version,
-					"render-node file", why, why_len);
-	if (!r)
-		*rf = (Vramstream__RenderFile *)m;
-	return r;
+	return versioned_decode(IMAGE_MAGIC_RENDER, "render-node file",
+				&vramstream__render_file__descriptor,
+				offsetof(Vramstream__RenderFile, format_version), buf, len,
+				(ProtobufCMessage **)rf, why, why_len);
 }
 
 void image_render_free(Vramstream__RenderFile *rf)
