@@ -9,7 +9,7 @@ rm -rf "$run"
 mkdir -p "$run/lib"
 cp "$repo/build/bench/vramstream-bench" "$run/"
 ldd "$run/vramstream-bench" | awk '$3 ~ /^\// {print $3}' |
-	grep -E 'libzstd|liburing|libdrm|libprotobuf-c' | while read -r lib; do
+	grep -E 'libzstd|liburing|libdrm|libprotobuf-c|libxxhash' | while read -r lib; do
 	cp -L "$lib" "$run/lib/"
 done
 ls -l "$run" "$run/lib"

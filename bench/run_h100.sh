@@ -7,7 +7,7 @@
 # write baseline and the machine's raw pinned copy bandwidth measured in the
 # same run.
 #
-# That machine has no liburing, libdrm or a matching libzstd and cannot
+# That machine has no liburing, libdrm, libxxhash or a matching libzstd and cannot
 # install packages, so the caller builds here and carries the binary with its
 # libraries (bench/pack_devrun.sh makes .devrun/).
 # Usage (on the device): bash bench/run_h100.sh [SIZE_PER_RUN]

@@ -175,7 +175,9 @@ void compress_err_set(struct compress_err *err, const char *fmt, ...)
 
 const char *compress_codec_name(enum compress_codec codec)
 {
-	static const char *const names[] = { "zero", "raw", "zstd", "planes" };
+	static const char *const names[] = { "zero", "raw", "zstd", "planes", "ref" };
+
+	_Static_assert(sizeof(names) / sizeof(names[0]) == COMPRESS_CODEC_COUNT, "a name per codec");
 
 	return (unsigned int)codec < COMPRESS_CODEC_COUNT ? names[codec] : "unknown";
 }

@@ -98,6 +98,7 @@ static void info_json_chunks(struct img_json *j, const struct img_stream *s)
 	for (uint64_t c = 0; c < s->chunk_count; c++) {
 		struct compress_chunk_info ci;
 		const struct img_bo_ref *ref;
+		char hash[40];
 
 		compress_reader_chunk(s->reader, c, &ci);
 		ref = img_stream_bo(s, ci.tag);
@@ -114,7 +115,14 @@ static void info_json_chunks(struct img_json *j, const struct img_stream *s)
 		img_json_u64(j, "file_offset", ci.file_offset);
 		img_json_str(j, "codec", compress_codec_name(ci.codec));
 		img_json_str(j, "filter", compress_filter_name(ci.filter));
-		img_json_u64(j, "checksum", ci.checksum);
+		snprintf(hash, sizeof(hash), "%016llx%016llx", (unsigned long long)ci.hash.hi,
+			 (unsigned long long)ci.hash.lo);
+		img_json_str(j, "hash", hash);
+		if (ci.codec == COMPRESS_CODEC_REF) {
+			img_json_u64(j, "source", ci.source);
+			img_json_u64(j, "source_tag", ci.src_tag);
+			img_json_u64(j, "source_offset", ci.src_offset);
+		}
 		img_json_obj_end(j);
 	}
 	img_json_arr_end(j);
