@@ -264,9 +264,11 @@ int compress_reader_read_sync(struct compress_reader *r, uint64_t index, void *d
  * a reference of R uses. The source's header, footer and index are checked
  * as at open. Reads of a reference then read the source's chunk (its hash
  * checked against the reference's), with R's own workers and buffers.
+ * @identity, when not 0, is the source's compress_reader_identity() as
+ * recorded: a file of that name with another index is refused (-ESTALE).
  */
 int compress_reader_add_source(struct compress_reader *r, uint16_t source, int dirfd,
-			       const char *path, struct compress_err *err);
+			       const char *path, uint64_t identity, struct compress_err *err);
 /*
  * Checks, before any chunk is read, that every reference of R resolves: its
  * source attached, a chunk there at the named tag and offset, of the same
@@ -301,6 +303,8 @@ int compress_dedup_add_reader(struct compress_dedup *d, const struct compress_re
 			      uint16_t source, const uint16_t *ref_map, unsigned int nref_map);
 /* Chunks in the table. */
 uint64_t compress_dedup_count(const struct compress_dedup *d);
+/* Whether some writer's chunk became a reference to a chunk of @source. */
+bool compress_dedup_referenced(const struct compress_dedup *d, uint16_t source);
 
 /* CRC32C of LEN bytes (RFC 3720), the checksum of headers, footers, indexes and metadata. */
 uint64_t compress_checksum(const void *buf, size_t len);

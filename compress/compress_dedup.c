@@ -28,6 +28,7 @@ struct compress_dedup {
 	struct dedup_slot *slots;
 	uint64_t mask; /* slots - 1, a power of two minus one */
 	uint64_t count;
+	uint64_t referenced[65536 / 64]; /* a bit per source a reference was made to */
 };
 
 int compress_dedup_new(struct compress_dedup **out)
@@ -65,6 +66,16 @@ uint64_t compress_dedup_count(const struct compress_dedup *d)
 	n = d->count;
 	pthread_mutex_unlock((pthread_mutex_t *)&d->lock);
 	return n;
+}
+
+bool compress_dedup_referenced(const struct compress_dedup *d, uint16_t source)
+{
+	bool b;
+
+	pthread_mutex_lock((pthread_mutex_t *)&d->lock);
+	b = d->referenced[source / 64] >> (source % 64) & 1;
+	pthread_mutex_unlock((pthread_mutex_t *)&d->lock);
+	return b;
 }
 
 static struct dedup_slot *dedup_find(struct dedup_slot *slots, uint64_t mask,
@@ -126,8 +137,10 @@ bool compress_dedup_claim(struct compress_dedup *d, uint16_t source, struct comp
 
 	pthread_mutex_lock(&d->lock);
 	s = dedup_enter_locked(d, e->hash, e->raw_len, source, e->tag, e->offset, &existed);
-	if (existed)
+	if (existed) {
 		held = *s;
+		d->referenced[held.source / 64] |= 1ull << (held.source % 64);
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (!existed)
 		return false;

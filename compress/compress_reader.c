@@ -676,7 +676,7 @@ static void cr_file_close(struct cr_file *f)
 }
 
 int compress_reader_add_source(struct compress_reader *r, uint16_t source, int dirfd,
-			       const char *path, struct compress_err *err)
+			       const char *path, uint64_t identity, struct compress_err *err)
 {
 	struct cr_file *f, **grown;
 	int fd, ret;
@@ -704,6 +704,14 @@ int compress_reader_add_source(struct compress_reader *r, uint16_t source, int d
 		compress_err_set(err, "%s: format version 1 has no content hashes to refer to",
 				 f->name);
 		ret = -EPROTONOSUPPORT;
+	}
+	if (ret == 0 && identity && f->footer.index_checksum != identity) {
+		compress_err_set(err,
+				 "%s: not the file this image was made against (its index is %016llx, "
+				 "the image recorded %016llx): replaced or dumped again since",
+				 f->name, (unsigned long long)f->footer.index_checksum,
+				 (unsigned long long)identity);
+		ret = -ESTALE;
 	}
 	if (ret == 0 && source >= r->nsources) {
 		grown = realloc(r->sources, (source + 1u) * sizeof(*grown));

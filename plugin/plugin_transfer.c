@@ -523,6 +523,8 @@ static void stats_add(struct transfer_stats *st, const struct compress_stats *cs
 	st->chunks_zero += cs->chunks[COMPRESS_CODEC_ZERO];
 	st->chunks_raw += cs->chunks[COMPRESS_CODEC_RAW];
 	st->chunks_zstd += cs->chunks[COMPRESS_CODEC_ZSTD] + cs->chunks[COMPRESS_CODEC_PLANES];
+	st->chunks_ref += cs->chunks[COMPRESS_CODEC_REF];
+	st->ref_bytes += cs->ref_bytes;
 	st->codec_busy_s += cs->codec_ns / 1e9;
 	st->io_busy_s += cs->io_ns / 1e9;
 }
@@ -547,6 +549,7 @@ struct part_opener {
 	pthread_t thread;
 	bool started;
 	char path[PATH_MAX];
+	struct compress_writer_opts wo_part;	/* dump: this part's options */
 	const struct compress_writer_opts *wo; /* dump */
 	struct compress_writer **w;
 	const struct compress_reader_opts *ro; /* restore */
@@ -574,7 +577,13 @@ static void parts_open_start(struct part_opener *po, const struct transfer_job *
 			     struct compress_reader **rd)
 {
 	for (unsigned int i = 0; i < parts; i++) {
-		po[i] = (struct part_opener){ .wo = wo, .w = &w[i], .ro = ro, .rd = &rd[i] };
+		po[i] = (struct part_opener){ .w = &w[i], .ro = ro, .rd = &rd[i] };
+		if (wo) {
+			po[i].wo_part = *wo;
+			po[i].wo_part.dedup = job->dedup;
+			po[i].wo_part.source = IMAGE_SOURCE_OWN(job->source_index, i);
+			po[i].wo = &po[i].wo_part;
+		}
 		po[i].r = image_part_name(job->stream_path, i, po[i].path, sizeof(po[i].path));
 		if (po[i].r)
 			continue;
@@ -958,6 +967,33 @@ static int check_chunk_sizes(struct restore_run *rr)
 	return 0;
 }
 
+/*
+ * The files references of each part name, from the image's list: a parent
+ * that is gone or changed fails here, before this job writes any BO.
+ */
+static int attach_sources(struct restore_run *rr)
+{
+	const struct transfer_job *job = rr->job;
+	char why[1024];
+
+	for (unsigned int i = 0; job->refs_img && i < rr->parts; i++) {
+		char path[PATH_MAX];
+		const char *base;
+		int r = image_part_name(job->stream_path, i, path, sizeof(path));
+
+		if (r)
+			return r;
+		base = strrchr(path, '/');
+		r = image_sources_attach(job->refs_dirfd, job->refs_img, rr->rd[i],
+					 base ? base + 1 : path, why, sizeof(why));
+		if (r) {
+			pipe_fail(&rr->p, r, "%s", why);
+			return r;
+		}
+	}
+	return 0;
+}
+
 /* Opens the parts beside the engine's start and checks them against the job. */
 static int restore_open(struct restore_run *rr)
 {
@@ -980,6 +1016,9 @@ static int restore_open(struct restore_run *rr)
 	if (!rr->cookies)
 		return -ENOMEM;
 	r = check_chunk_sizes(rr);
+	if (r)
+		return r;
+	r = attach_sources(rr);
 	if (r)
 		return r;
 	r = check_coverage(rr->rd, rr->parts, rr->job, rr->cerr.msg, sizeof(rr->cerr.msg));

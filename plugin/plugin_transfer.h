@@ -14,6 +14,9 @@
 #include "plugin_config.h"
 #include "plugin_dma.h"
 
+struct compress_dedup;
+struct Vramstream__ProcessImage;
+
 struct transfer_bo {
 	uint64_t size;
 	int dmabuf_fd; /* the BO, as KFD exported it */
@@ -23,7 +26,8 @@ struct transfer_bo {
 struct transfer_stats {
 	uint64_t bytes;	 /* GPU memory moved */
 	uint64_t stored; /* bytes in the stream file */
-	uint64_t chunks_zero, chunks_raw, chunks_zstd;
+	uint64_t chunks_zero, chunks_raw, chunks_zstd, chunks_ref;
+	uint64_t ref_bytes; /* GPU bytes stored as references (dump) or read through them */
 	double seconds;	     /* wall time of the job */
 	double setup_s;	     /* of which starting: engine, pinned buffers, stream files */
 	double dma_busy_s;   /* time the DMA stage was busy */
@@ -47,6 +51,18 @@ struct transfer_job {
 	unsigned int n_parts;
 	/* Restore stops (-ECANCELED) once *cancel is non-zero; NULL: never. */
 	const int *cancel;
+	/* Dump: the content table whose chunks are written as references
+	 * (image_parent_open), NULL for none; part p of this job's stream is
+	 * source IMAGE_SOURCE_OWN(source_index, p). */
+	struct compress_dedup *dedup;
+	unsigned int source_index;
+	/* Restore: the image whose list of stream files references name
+	 * (image_sources_attach), and its folder; NULL when it has none. */
+	const struct Vramstream__ProcessImage *refs_img;
+	int refs_dirfd;
+	/* ... and the name of that image's KFD metadata file in its folder, for a
+	 * restore server, which reads the list itself ("" when there is none). */
+	char refs_meta[128];
 	/* out */
 	int status;
 	char err[600];

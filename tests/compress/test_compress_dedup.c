@@ -119,6 +119,8 @@ static void test_dedup_across_streams(void)
 	CHECK_EQ_INT(b.stored_bytes, 0);
 	CHECK_EQ_INT(b.chunks[COMPRESS_CODEC_REF], NCHUNK);
 	CHECK_EQ_INT(compress_dedup_count(d), NCHUNK);
+	CHECK(compress_dedup_referenced(d, 0));
+	CHECK(!compress_dedup_referenced(d, 1));
 	compress_dedup_free(d);
 
 	r = open_one("b.vrs");
@@ -131,13 +133,13 @@ static void test_dedup_across_streams(void)
 	CHECK(read_all(r, &err) < 0);
 	CHECK(strstr(err.msg, "not attached") != NULL);
 	/* A wrong source (b itself, as source 0: its chunks are references) is refused. */
-	CHECK_EQ_INT(compress_reader_add_source(r, 0, AT_FDCWD, "/nonexistent/x.vrs", &err),
+	CHECK_EQ_INT(compress_reader_add_source(r, 0, AT_FDCWD, "/nonexistent/x.vrs", 0, &err),
 		     -ENOENT);
 	{
 		char path[512];
 
 		snprintf(path, sizeof(path), "%s/b.vrs", dir);
-		CHECK_EQ_INT(compress_reader_add_source(r, 0, AT_FDCWD, path, &err), 0);
+		CHECK_EQ_INT(compress_reader_add_source(r, 0, AT_FDCWD, path, 0, &err), 0);
 		CHECK(compress_reader_check_refs(r, &err) < 0);
 		CHECK(strstr(err.msg, "no chunk at tag 1") != NULL);
 	}
@@ -150,7 +152,7 @@ static void test_dedup_across_streams(void)
 		char path[512];
 
 		snprintf(path, sizeof(path), "%s/a.vrs", dir);
-		CHECK_EQ_INT(compress_reader_add_source(r, 0, AT_FDCWD, path, &err), 0);
+		CHECK_EQ_INT(compress_reader_add_source(r, 0, AT_FDCWD, path, 0, &err), 0);
 	}
 	CHECK_EQ_INT(compress_reader_check_refs(r, &err), 0);
 	memset(back, 0, LEN);
@@ -173,6 +175,7 @@ static void test_parent_chain(void)
 	struct compress_err err = { "" };
 	char path[512];
 	uint16_t map[2];
+	uint64_t id_p;
 
 	CHECK_EQ_INT(write_one("p.vrs", base, 5, NULL, 0, &p), 0);
 	CHECK_EQ_INT(p.ref_bytes, 0);
@@ -183,6 +186,7 @@ static void test_parent_chain(void)
 	if (!r)
 		return;
 	CHECK_EQ_INT(compress_dedup_add_reader(d, r, 1, NULL, 0), 0);
+	id_p = compress_reader_identity(r);
 	compress_reader_free(r);
 	CHECK_EQ_INT(write_one("c.vrs", changed, 5, d, 0, &c), 0);
 	compress_dedup_free(d);
@@ -208,9 +212,9 @@ static void test_parent_chain(void)
 	if (!r)
 		return;
 	snprintf(path, sizeof(path), "%s/c.vrs", dir);
-	CHECK_EQ_INT(compress_reader_add_source(r, 1, AT_FDCWD, path, &err), 0);
+	CHECK_EQ_INT(compress_reader_add_source(r, 1, AT_FDCWD, path, 0, &err), 0);
 	snprintf(path, sizeof(path), "%s/p.vrs", dir);
-	CHECK_EQ_INT(compress_reader_add_source(r, 2, AT_FDCWD, path, &err), 0);
+	CHECK_EQ_INT(compress_reader_add_source(r, 2, AT_FDCWD, path, 0, &err), 0);
 	CHECK_EQ_INT(compress_reader_check_refs(r, &err), 0);
 	memset(back, 0, LEN);
 	CHECK_EQ_INT(read_all(r, &err), 0);
@@ -224,9 +228,12 @@ static void test_parent_chain(void)
 	if (!r)
 		return;
 	snprintf(path, sizeof(path), "%s/c.vrs", dir);
-	CHECK_EQ_INT(compress_reader_add_source(r, 1, AT_FDCWD, path, &err), 0);
+	CHECK_EQ_INT(compress_reader_add_source(r, 1, AT_FDCWD, path, 0, &err), 0);
 	snprintf(path, sizeof(path), "%s/p.vrs", dir);
-	CHECK_EQ_INT(compress_reader_add_source(r, 2, AT_FDCWD, path, &err), 0);
+	/* EXPECT: with the identity the image recorded, the replaced file is refused at once. */
+	CHECK_EQ_INT(compress_reader_add_source(r, 2, AT_FDCWD, path, id_p, &err), -ESTALE);
+	CHECK(strstr(err.msg, "dumped again") != NULL);
+	CHECK_EQ_INT(compress_reader_add_source(r, 2, AT_FDCWD, path, 0, &err), 0);
 	CHECK(compress_reader_check_refs(r, &err) < 0);
 	CHECK(strstr(err.msg, "holds other bytes") != NULL);
 	compress_reader_free(r);
@@ -266,7 +273,7 @@ static void test_damaged_source(void)
 	r = open_one("dc.vrs");
 	if (!r)
 		return;
-	CHECK_EQ_INT(compress_reader_add_source(r, 1, AT_FDCWD, path, &err), 0);
+	CHECK_EQ_INT(compress_reader_add_source(r, 1, AT_FDCWD, path, 0, &err), 0);
 	CHECK_EQ_INT(compress_reader_check_refs(r, &err), 0); /* the index is intact */
 	CHECK(read_all(r, &err) < 0);
 	/* EXPECT: the message names the referring file and the damaged source. */
