@@ -97,6 +97,8 @@ void compress_filter_undo(enum compress_filter f, const void *src, void *dst, si
 bool compress_is_zero(const void *buf, size_t len);
 
 uint64_t compress_now_ns(void);
+/* CPU time of the calling thread (0 when it cannot be read). */
+uint64_t compress_thread_cpu_ns(void);
 unsigned int compress_online_cpus(void);
 /* tmpfs or ramfs: every read and write of @fd is a memory copy, O_DIRECT or not. */
 bool compress_on_memory_fs(int fd);
@@ -158,6 +160,8 @@ struct cw_worker {
 	/* stage times, only this thread writes them; summed after join */
 	uint64_t zero_ns, zero_bytes, filter_ns, filter_bytes, codec_ns, codec_bytes;
 	uint64_t checksum_ns, checksum_bytes;
+	uint64_t copy_ns, copy_bytes;
+	uint64_t cpu_ns; /* the thread's CPU time after its last job (atomic) */
 };
 
 struct compress_writer {
@@ -205,6 +209,7 @@ struct compress_writer {
 	bool prealloc_ok;
 	uint64_t raw_bytes, stored_bytes, io_ns, io_bytes;
 	uint64_t chunks[COMPRESS_CODEC_COUNT];
+	uint64_t reaper_cpu_ns; /* the completion thread's CPU time (atomic) */
 	bool finished; /* finish() renamed the file into place */
 };
 
@@ -218,6 +223,9 @@ struct cr_worker {
 	ZSTD_DCtx *dctx;
 	void *scratch;
 	uint64_t filter_ns, filter_bytes, codec_ns, codec_bytes, checksum_ns, checksum_bytes;
+	uint64_t copy_ns, copy_bytes;
+	uint64_t read_ns, read_bytes; /* reads this worker did itself (memory_fs) */
+	uint64_t cpu_ns;	      /* the thread's CPU time after its last job (atomic) */
 };
 
 struct cr_sorted {
@@ -259,6 +267,7 @@ struct compress_reader {
 	struct compress_err error_msg;
 	uint64_t io_ns, io_bytes, raw_bytes, stored_bytes;
 	uint64_t chunks[COMPRESS_CODEC_COUNT];
+	uint64_t reaper_cpu_ns; /* the completion thread's CPU time (atomic) */
 };
 
 #endif
