@@ -420,8 +420,8 @@ static int cuda_wait(struct plugin_dma *d, unsigned int ring, uint64_t ticket)
  * restore retire whichever stream finished first, as the plugin does. */
 static int cuda_poll(struct plugin_dma *d, unsigned int ring, uint64_t ticket)
 {
-	CUresult r =
-		cu.EventQuery(d->events[ring * d->events_per_stream + ticket % d->events_per_stream]);
+	CUresult r = cu.EventQuery(
+		d->events[ring * d->events_per_stream + ticket % d->events_per_stream]);
 
 	if (r == CUDA_ERROR_NOT_READY)
 		return 0;

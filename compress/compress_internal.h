@@ -210,7 +210,7 @@ struct compress_writer {
 	uint64_t raw_bytes, stored_bytes, io_ns, io_bytes;
 	uint64_t chunks[COMPRESS_CODEC_COUNT];
 	uint64_t reaper_cpu_ns; /* the completion thread's CPU time (atomic) */
-	bool finished; /* finish() renamed the file into place */
+	bool finished;		/* finish() renamed the file into place */
 };
 
 /* ---- reader ------------------------------------------------------------------------ */

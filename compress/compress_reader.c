@@ -27,8 +27,8 @@ struct cr_job {
 	uint32_t want, got;
 	uint64_t submit_ns;
 	int status;
-	bool here;    /* read by the worker itself (memory_fs), not by io_uring */
-	bool summed;  /* sum holds the checksum of the raw bytes, taken while reading */
+	bool here;   /* read by the worker itself (memory_fs), not by io_uring */
+	bool summed; /* sum holds the checksum of the raw bytes, taken while reading */
 	uint32_t sum;
 };
 
