@@ -339,9 +339,9 @@ struct result {
 	double dump_s, restore_s, dump_cpu_s, restore_cpu_s;
 	uint64_t bytes, stored, peak_rss;
 	double dma_busy[2], codec_busy[2], io_busy[2];
-	double feed_wait[2]; /* the pipeline's GPU thread waiting on the CPU side */
-	double setup[2];     /* the pipeline's start: engine, pinned buffers, files */
-	unsigned int parts;  /* stream files per GPU */
+	double feed_wait[2];	     /* the pipeline's GPU thread waiting on the CPU side */
+	double setup[2];	     /* the pipeline's start: engine, pinned buffers, files */
+	unsigned int parts;	     /* stream files per GPU */
 	struct transfer_stats st[2]; /* the pipeline's, summed over GPUs: dump, restore */
 };
 
@@ -760,8 +760,7 @@ struct limits {
 };
 
 static void limits_compute(const struct e2e_opts *o, const struct result *r,
-			   const struct bench_ceiling *c, double d2h, double h2d,
-			   struct limits *l)
+			   const struct bench_ceiling *c, double d2h, double h2d, struct limits *l)
 {
 	double ratio = r->stored ? (double)r->bytes / r->stored : 1, gb = r->bytes / 1e9;
 
@@ -770,6 +769,8 @@ static void limits_compute(const struct e2e_opts *o, const struct result *r,
 	l->link[1] = h2d;
 	l->folder[0] = c->write_gbps * ratio;
 	l->folder[1] = c->read_gbps * ratio;
+	if (o->cfg.io_rate) /* the storage model instead of the folder: per GPU, both ways */
+		l->folder[0] = l->folder[1] = o->cfg.io_rate / 1e9 * dev.n_gpus * ratio;
 	for (int d = 0; d < 2; d++) {
 		const struct transfer_stats *st = &r->st[d];
 		double codec = st->codec_busy_s + st->filter_s;
@@ -789,7 +790,7 @@ static void limits_compute(const struct e2e_opts *o, const struct result *r,
 	}
 }
 
-static void print_limits(const struct result *r, const struct limits *l)
+static void print_limits(const struct e2e_opts *o, const struct result *r, const struct limits *l)
 {
 	double gb = r->bytes / 1e9;
 
@@ -807,11 +808,14 @@ static void print_limits(const struct result *r, const struct limits *l)
 			printf(" %.0f%% of the link,", 100 * rate / l->link[d]);
 		if (l->folder[d] > 0)
 			printf(" %.0f%% of the folder's %s,", 100 * rate / l->folder[d],
-			       d ? "read()" : "write()");
+			       o->cfg.io_rate ? "--io-rate"
+			       : d	      ? "read()"
+					      : "write()");
 		if (l->codec[d] > 0)
 			printf(" %.0f%% of zstd's capacity,", 100 * rate / l->codec[d]);
 		if (l->slowest[d])
-			printf(" so %.0f%% of the slowest (%s)\n", 100 * l->share[d], l->slowest[d]);
+			printf(" so %.0f%% of the slowest (%s)\n", 100 * l->share[d],
+			       l->slowest[d]);
 		else
 			printf(" no limit measured\n");
 	}
@@ -827,8 +831,8 @@ static void json_account(const char *name, const struct transfer_stats *st, doub
 	       "\"io_s\":%.4f,\"io_bytes\":%" PRIu64 ",\"rest_cpu_s\":%.4f}%s",
 	       name, cpu, st->seconds, st->setup_s, st->gpu_issue_s, st->gpu_dma_wait_s,
 	       st->gpu_poll_s, st->gpu_submit_s, st->gpu_wait_s, st->gpu_cpu_s, st->workers,
-	       st->workers_cpu_s, st->completion_cpu_s, st->zero_s, st->filter_s,
-	       st->codec_busy_s, st->checksum_s, st->copy_s, st->io_busy_s, st->io_bytes,
+	       st->workers_cpu_s, st->completion_cpu_s, st->zero_s, st->filter_s, st->codec_busy_s,
+	       st->checksum_s, st->copy_s, st->io_busy_s, st->io_bytes,
 	       cpu - st->gpu_cpu_s - st->workers_cpu_s - st->completion_cpu_s, last ? "" : ",");
 }
 
@@ -1048,7 +1052,7 @@ int bench_e2e_main(int argc, char **argv)
 	print_account(&pipe, 0);
 	print_account(&pipe, 1);
 	limits_compute(&o, &pipe, &ceil, raw_d2h, raw_h2d, &lim);
-	print_limits(&pipe, &lim);
+	print_limits(&o, &pipe, &lim);
 	if (o.baseline)
 		printf("pipeline/baseline: dump %.2fx, restore %.2fx%s\n",
 		       base.dump_s / pipe.dump_s, base.restore_s / pipe.restore_s,
