@@ -147,9 +147,14 @@ struct compress_stats {
 	uint64_t filter_ns, filter_bytes;
 	uint64_t codec_ns, codec_bytes; /* compress (writer) or decompress (reader) */
 	uint64_t checksum_ns, checksum_bytes;
-	uint64_t io_ns, io_bytes; /* submit-to-completion time of each I/O, summed */
-	bool direct_io;		  /* O_DIRECT was in use */
-	bool registered_buffers;  /* io_uring fixed buffers were in use */
+	uint64_t io_ns, io_bytes;     /* submit-to-completion time of each I/O, summed */
+	uint64_t copy_ns, copy_bytes; /* memcpy between staging and caller buffers */
+	/* CPU time (user + system) of the object's own threads: the workers and
+	 * the completion thread. The kernel's io_uring workers are not among them. */
+	uint64_t workers_cpu_ns, completion_cpu_ns;
+	unsigned int workers;
+	bool direct_io;		 /* O_DIRECT was in use */
+	bool registered_buffers; /* io_uring fixed buffers were in use */
 };
 
 /*

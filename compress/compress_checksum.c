@@ -17,6 +17,7 @@
  * and xors B's register started from zero.
  */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -173,4 +174,58 @@ struct compress_hash compress_hash_of(uint32_t version, const void *buf, size_t 
 	if (version == 1)
 		return (struct compress_hash){ .lo = compress_checksum(buf, len) };
 	return compress_hash(buf, len);
+}
+
+struct compress_hasher {
+	XXH3_state_t *xxh;
+	uint32_t version, crc;
+};
+
+struct compress_hasher *compress_hasher_new(void)
+{
+	struct compress_hasher *h = calloc(1, sizeof(*h));
+
+	if (h && !(h->xxh = XXH3_createState())) {
+		free(h);
+		h = NULL;
+	}
+	return h;
+}
+
+void compress_hasher_free(struct compress_hasher *h)
+{
+	if (!h)
+		return;
+	XXH3_freeState(h->xxh);
+	free(h);
+}
+
+void compress_hasher_reset(struct compress_hasher *h, uint32_t version)
+{
+	h->version = version;
+	h->crc = 0;
+	if (version != 1)
+		XXH3_128bits_reset(h->xxh);
+}
+
+void compress_hasher_update(struct compress_hasher *h, const void *buf, size_t len)
+{
+	if (h->version == 1)
+		h->crc = compress_crc32c(h->crc, buf, len);
+	else
+#ifdef HAVE_XXH_DISPATCH
+		XXH3_128bits_update_dispatch(h->xxh, buf, len);
+#else
+		XXH3_128bits_update(h->xxh, buf, len);
+#endif
+}
+
+struct compress_hash compress_hasher_digest(struct compress_hasher *h)
+{
+	XXH128_hash_t d;
+
+	if (h->version == 1)
+		return (struct compress_hash){ .lo = h->crc };
+	d = XXH3_128bits_digest(h->xxh);
+	return (struct compress_hash){ .lo = d.low64, .hi = d.high64 };
 }

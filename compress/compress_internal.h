@@ -93,6 +93,14 @@ static inline uint64_t compress_align_up(uint64_t v, uint64_t a)
 /* CRC32C continuing from CRC (0 to start), SSE4.2 when the CPU has it; _sw: tables only. */
 uint32_t compress_crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t compress_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+/* A chunk's hash taken piece by piece: XXH3-128, or version 1's CRC32C. */
+struct compress_hasher;
+struct compress_hasher *compress_hasher_new(void);
+void compress_hasher_free(struct compress_hasher *h);
+void compress_hasher_reset(struct compress_hasher *h, uint32_t version);
+void compress_hasher_update(struct compress_hasher *h, const void *buf, size_t len);
+struct compress_hash compress_hasher_digest(struct compress_hasher *h);
+
 /* The hash a file of @version keeps per chunk: XXH3-128, or for version 1 CRC32C in lo. */
 struct compress_hash compress_hash_of(uint32_t version, const void *buf, size_t len);
 
@@ -111,6 +119,8 @@ void compress_filter_undo(enum compress_filter f, const void *src, void *dst, si
 bool compress_is_zero(const void *buf, size_t len);
 
 uint64_t compress_now_ns(void);
+/* CPU time of the calling thread (0 when it cannot be read). */
+uint64_t compress_thread_cpu_ns(void);
 unsigned int compress_online_cpus(void);
 /* tmpfs or ramfs: every read and write of @fd is a memory copy, O_DIRECT or not. */
 bool compress_on_memory_fs(int fd);
@@ -172,6 +182,8 @@ struct cw_worker {
 	/* stage times, only this thread writes them; summed after join */
 	uint64_t zero_ns, zero_bytes, filter_ns, filter_bytes, codec_ns, codec_bytes;
 	uint64_t checksum_ns, checksum_bytes;
+	uint64_t copy_ns, copy_bytes;
+	uint64_t cpu_ns; /* the thread's CPU time after its last job (atomic) */
 };
 
 struct compress_writer {
@@ -219,7 +231,8 @@ struct compress_writer {
 	bool prealloc_ok;
 	uint64_t raw_bytes, ref_bytes, stored_bytes, io_ns, io_bytes;
 	uint64_t chunks[COMPRESS_CODEC_COUNT];
-	bool finished; /* finish() renamed the file into place */
+	uint64_t reaper_cpu_ns; /* the completion thread's CPU time (atomic) */
+	bool finished;		/* finish() renamed the file into place */
 };
 
 /* ---- reader ------------------------------------------------------------------------ */
@@ -232,6 +245,10 @@ struct cr_worker {
 	ZSTD_DCtx *dctx;
 	void *scratch;
 	uint64_t filter_ns, filter_bytes, codec_ns, codec_bytes, checksum_ns, checksum_bytes;
+	uint64_t copy_ns, copy_bytes;
+	uint64_t read_ns, read_bytes; /* reads this worker did itself (memory_fs) */
+	uint64_t cpu_ns;	      /* the thread's CPU time after its last job (atomic) */
+	struct compress_hasher *hasher; /* for hashes taken piece by piece (NULL: whole chunks) */
 };
 
 struct cr_sorted {
@@ -282,6 +299,7 @@ struct compress_reader {
 	struct compress_err error_msg;
 	uint64_t io_ns, io_bytes, raw_bytes, ref_bytes, stored_bytes;
 	uint64_t chunks[COMPRESS_CODEC_COUNT];
+	uint64_t reaper_cpu_ns; /* the completion thread's CPU time (atomic) */
 };
 
 #endif

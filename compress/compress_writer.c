@@ -525,8 +525,11 @@ static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *p
 		pc->out = stage;
 		pc->out_len = compress_align_up(len, COMPRESS_ALIGN);
 		pc->staged = true;
+		t0 = compress_now_ns();
 		memcpy(stage, src, len);
 		memset(stage + len, 0, pc->out_len - len);
+		wk->copy_ns += compress_now_ns() - t0;
+		wk->copy_bytes += len;
 	}
 }
 
@@ -633,6 +636,7 @@ static void *cw_worker_main(void *arg)
 			cw_job_done(w, j, false); /* the stream is lost: just return the buffer */
 		else
 			cw_process(wk, j);
+		__atomic_store_n(&wk->cpu_ns, compress_thread_cpu_ns(), __ATOMIC_RELAXED);
 	}
 }
 
@@ -647,6 +651,8 @@ static void *cw_reaper_main(void *arg)
 		struct cw_job *j;
 
 		ret = compress_uring_reap(&w->uring, &res, &ud);
+		/* Up to the completion before this one: close enough for a total. */
+		__atomic_store_n(&w->reaper_cpu_ns, compress_thread_cpu_ns(), __ATOMIC_RELAXED);
 		if (ret < 0) {
 			pthread_mutex_lock(&w->lock);
 			cw_fail_locked(w, ret, "waiting for io_uring completions: %s",
@@ -1220,7 +1226,12 @@ static void cw_fill_stats(struct compress_writer *w, struct compress_stats *s, u
 		s->codec_bytes += wk->codec_bytes;
 		s->checksum_ns += wk->checksum_ns;
 		s->checksum_bytes += wk->checksum_bytes;
+		s->copy_ns += wk->copy_ns;
+		s->copy_bytes += wk->copy_bytes;
+		s->workers_cpu_ns += __atomic_load_n(&wk->cpu_ns, __ATOMIC_RELAXED);
 	}
+	s->workers = w->workers ? w->nworkers : 0;
+	s->completion_cpu_ns = __atomic_load_n(&w->reaper_cpu_ns, __ATOMIC_RELAXED);
 	s->io_ns = w->io_ns;
 	s->io_bytes = w->io_bytes;
 	s->direct_io = w->direct;

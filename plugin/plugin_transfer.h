@@ -36,6 +36,22 @@ struct transfer_stats {
 	/* time the GPU's thread spent waiting on the CPU side: for a buffer or
 	 * for room in a stream file (dump), for reads to land (restore) */
 	double feed_wait_s;
+	/*
+	 * Where the GPU's thread spent its wall time: queueing copies and fills
+	 * on the engine; blocked on the oldest copy; polling the rings and
+	 * napping between polls (restore); handing buffers to compress/ (push
+	 * on dump, read on restore, both block while its queue is full); waiting
+	 * for a buffer to come back (dump) or a read to land (restore). The
+	 * last two make feed_wait_s. And the thread's CPU time.
+	 */
+	double gpu_issue_s, gpu_dma_wait_s, gpu_poll_s, gpu_submit_s, gpu_wait_s, gpu_cpu_s;
+	/* compress/ stages of the job's stream files, busy seconds summed over
+	 * threads (codec_busy_s and io_busy_s above are two more) */
+	double zero_s, filter_s, checksum_s, copy_s;
+	uint64_t io_bytes; /* bytes read or written, for io_busy_s */
+	/* CPU seconds of compress/'s workers and completion threads */
+	double workers_cpu_s, completion_cpu_s;
+	unsigned int workers; /* compress/ workers over all the job's files */
 };
 
 struct transfer_job {

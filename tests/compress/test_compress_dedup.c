@@ -283,11 +283,12 @@ static void test_damaged_source(void)
 	compress_reader_free(r);
 }
 
-int main(void)
+/* Usage: test_compress_dedup [FOLDER] (default /tmp; /dev/shm takes the tmpfs read path). */
+int main(int argc, char **argv)
 {
 	char cmd[300];
 
-	snprintf(dir, sizeof(dir), "/tmp/test_compress_dedup.XXXXXX");
+	snprintf(dir, sizeof(dir), "%s/test_compress_dedup.XXXXXX", argc > 1 ? argv[1] : "/tmp");
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
