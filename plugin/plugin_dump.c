@@ -262,7 +262,8 @@ static int dump_plan(struct kfd_dump *d, int dirfd, int id)
 }
 
 /* Keeps the process paused until plugin_dump_finish(). */
-static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid)
+static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid,
+			struct plugin_guard *guard)
 {
 	int own;
 
@@ -279,7 +280,8 @@ static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid)
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return -errno;
-	s->paused[s->n_paused++] = (struct plugin_paused){ own, pid };
+	s->paused[s->n_paused++] = (struct plugin_paused){ own, pid, *guard };
+	guard->done_fd = -1; /* the session's now */
 	return 0;
 }
 
@@ -299,6 +301,7 @@ int plugin_dump_finish(struct plugin_dump_session *s)
 		} else {
 			pr_info("pid %u: GPU queues unpaused", s->paused[i].pid);
 		}
+		plugin_guard_stop(&s->paused[i].guard);
 		close(s->paused[i].fd);
 	}
 	free(s->paused);
@@ -339,6 +342,7 @@ static int dump_check_version(struct plugin_dump_session *s, int id)
 int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session *session, int dirfd,
 		    int fd, int id)
 {
+	struct plugin_guard guard = { .done_fd = -1 };
 	struct kfd_dump d = { 0 };
 	struct plugin_progress progress;
 	char name[PATH_MAX];
@@ -360,6 +364,8 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		" bytes of private data",
 		id, d.info.pid, d.info.num_devices, d.info.num_bos, d.info.num_objects,
 		d.info.priv_data_size);
+	/* Should criu die before we unpause, this process does it (plugin_guard.h). */
+	plugin_guard_start(&guard, fd, d.info.pid, id, dirfd);
 
 	vramstream__process_image__init(&d.img);
 	d.devs = calloc(d.info.num_devices ? d.info.num_devices : 1, sizeof(*d.devs));
@@ -430,7 +436,7 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		pr_err("dump of pid %u: cannot write %s: %s", d.info.pid, name, strerror(-r));
 	/* Paused until criu has dumped the process's memory as well. */
 	if (!r)
-		r = session_keep(session, fd, d.info.pid);
+		r = session_keep(session, fd, d.info.pid, &guard);
 out:
 	free(buf);
 	if (r) {
@@ -440,6 +446,7 @@ out:
 			       "paused",
 			       d.info.pid, strerror(-u));
 	}
+	plugin_guard_stop(&guard);
 	if (r) {
 		/* Leave nothing that restore could mistake for an image. */
 		for (unsigned int j = 0; d.jobs && j < d.n_jobs; j++) {
