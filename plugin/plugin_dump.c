@@ -354,6 +354,18 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 	r = dump_check_version(session, id);
 	if (r)
 		return r;
+	/*
+	 * A dump whose criu died after PROCESS_INFO, with no guard left to
+	 * unpause, leaves the queues paused; PROCESS_INFO would pause them once
+	 * more (the evictions nest: kfd_process_evict_queues per qpd->evicted),
+	 * and our single UNPAUSE would leave them paused for good. As the task's
+	 * tracer we may unpause first: -EINVAL when nothing was paused.
+	 */
+	u = kfd_criu_unpause(fd);
+	if (!u)
+		pr_warn("KFD file %d: its GPU queues were still paused by an earlier dump that did "
+			"not finish; unpaused them first",
+			id);
 	r = kfd_criu_process_info(fd, &d.info);
 	if (r) {
 		pr_err("dump of KFD file %d: PROCESS_INFO failed: %s", id, strerror(-r));

@@ -79,6 +79,23 @@ grep -A3 "temporary files of an interrupted write" "$E2E_TMP/info.out" | grep -q
 	{ cat "$E2E_TMP/info.out" >&2; e2e_fail "vramstream-img info does not name the partial files"; }
 "$VRAMSTREAM_IMG" unpause "$WL_PID" || e2e_fail "vramstream-img unpause $WL_PID failed"
 progresses "$out" "$AT" 20 || { diag; e2e_fail "the workload stays paused after vramstream-img unpause"; }
+"$VRAMSTREAM_IMG" unpause "$WL_PID" | grep -q 'were not paused' || e2e_fail "a second unpause did not say the queues run"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
-# A second unpause finds nothing paused and says so.
 echo "ok: criu and its guard killed; vramstream-img unpause let the workload finish with $ref"
+
+# 3. criu and its guard killed, then the job dumped again without an unpause:
+# that dump finds the queues paused, unpauses them first, and leaves the
+# job running to the end.
+out="$E2E_TMP/workload3.out"
+img="$E2E_TMP/img3"
+plugin_workload "$out" "${args[@]}" --delay-ms 20
+killed_dump "$out" "$img"
+guard=$(sed -n 's/^.*vramstream: pid [0-9]*: guard \([0-9]*\) unpauses .*$/\1/p' "$img/dump.log" | head -n 1)
+kill -KILL "$guard"
+kill -"$sig" "$CRIU_PID"
+wait "$CRIU_PID" 2>/dev/null && e2e_fail "criu survived SIG$sig"
+e2e_dump "$WL_PID" "$E2E_TMP/img3b" --leave-running
+grep -q "were still paused by an earlier dump" "$E2E_TMP/dump.log" ||
+	e2e_fail "the second dump did not find the queues paused"
+plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
+echo "ok: a second dump of a job left paused unpaused it first; it finished with $ref"
