@@ -319,7 +319,8 @@ static int dump_record_sources(struct kfd_dump *d, struct image_parent *p)
 }
 
 /* Keeps the process paused until plugin_dump_finish(). */
-static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid)
+static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid,
+			struct plugin_guard *guard)
 {
 	int own;
 
@@ -336,7 +337,8 @@ static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid)
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return -errno;
-	s->paused[s->n_paused++] = (struct plugin_paused){ own, pid };
+	s->paused[s->n_paused++] = (struct plugin_paused){ own, pid, *guard };
+	guard->done_fd = -1; /* the session's now */
 	return 0;
 }
 
@@ -356,6 +358,7 @@ int plugin_dump_finish(struct plugin_dump_session *s)
 		} else {
 			pr_info("pid %u: GPU queues unpaused", s->paused[i].pid);
 		}
+		plugin_guard_stop(&s->paused[i].guard);
 		close(s->paused[i].fd);
 	}
 	free(s->paused);
@@ -396,6 +399,7 @@ static int dump_check_version(struct plugin_dump_session *s, int id)
 int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session *session, int dirfd,
 		    int fd, int id)
 {
+	struct plugin_guard guard = { .done_fd = -1 };
 	struct kfd_dump d = { 0 };
 	struct image_parent parent = { 0 };
 	struct plugin_progress progress;
@@ -408,6 +412,18 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 	r = dump_check_version(session, id);
 	if (r)
 		return r;
+	/*
+	 * A dump whose criu died after PROCESS_INFO, with no guard left to
+	 * unpause, leaves the queues paused; PROCESS_INFO would pause them once
+	 * more (the evictions nest: kfd_process_evict_queues per qpd->evicted),
+	 * and our single UNPAUSE would leave them paused for good. As the task's
+	 * tracer we may unpause first: -EINVAL when nothing was paused.
+	 */
+	u = kfd_criu_unpause(fd);
+	if (!u)
+		pr_warn("KFD file %d: its GPU queues were still paused by an earlier dump that did "
+			"not finish; unpaused them first",
+			id);
 	r = kfd_criu_process_info(fd, &d.info);
 	if (r) {
 		pr_err("dump of KFD file %d: PROCESS_INFO failed: %s", id, strerror(-r));
@@ -418,6 +434,8 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		" bytes of private data",
 		id, d.info.pid, d.info.num_devices, d.info.num_bos, d.info.num_objects,
 		d.info.priv_data_size);
+	/* Should criu die before we unpause, this process does it (plugin_guard.h). */
+	plugin_guard_start(&guard, fd, d.info.pid, id, dirfd);
 
 	vramstream__process_image__init(&d.img);
 	d.devs = calloc(d.info.num_devices ? d.info.num_devices : 1, sizeof(*d.devs));
@@ -495,7 +513,7 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		pr_err("dump of pid %u: cannot write %s: %s", d.info.pid, name, strerror(-r));
 	/* Paused until criu has dumped the process's memory as well. */
 	if (!r)
-		r = session_keep(session, fd, d.info.pid);
+		r = session_keep(session, fd, d.info.pid, &guard);
 out:
 	free(buf);
 	if (r) {
@@ -505,6 +523,7 @@ out:
 			       "paused",
 			       d.info.pid, strerror(-u));
 	}
+	plugin_guard_stop(&guard);
 	if (r) {
 		/* Leave nothing that restore could mistake for an image. */
 		for (unsigned int j = 0; d.jobs && j < d.n_jobs; j++) {

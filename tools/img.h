@@ -160,6 +160,7 @@ int img_cmd_info(const struct img_common *c, int argc, char **argv);
 int img_cmd_verify(const struct img_common *c, int argc, char **argv);
 int img_cmd_recompress(const struct img_common *c, int argc, char **argv);
 int img_cmd_tune(const struct img_common *c, int argc, char **argv);
+int img_cmd_unpause(const struct img_common *c, int argc, char **argv);
 
 /* tune's plot (img_plot.c): stored size against checkpoint time, the front highlighted. */
 int img_plot_svg(const char *path, const struct img_tune_point *p, size_t n, double storage_gbps,
