@@ -6,7 +6,9 @@
 # the rest; restored from the third (a chain of depth 2), the workload
 # finishes with the digest of an uninterrupted run. With the first image
 # gone, restoring the third fails naming the missing file, and no process
-# is left. Then, with identical memory on 2 GPUs (--same-gpus), one dump
+# is left. vramstream-img shows the chain, verifies it, and writes a
+# flattened copy that restores without any parent. Then, with identical
+# memory on 2 GPUs (--same-gpus), one dump
 # stores the second GPU's chunks as references to the first's.
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
@@ -64,8 +66,25 @@ grep -q "incremental image" "$E2E_TMP/restore.log" || e2e_fail "restore did not 
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
 echo "ok: restored from a chain of three images, finished with $ref"
 
+# EXPECT: the image tool shows the chain and where the bytes are, and
+# verify reads every chunk the third image needs, in all three folders.
+"$IMG_TOOL" info "$E2E_TMP/img3" >"$E2E_TMP/info3.out" || e2e_fail "info of the third image failed"
+grep -q "incremental: parent chain ../img2 <- ../img2/../img1$" "$E2E_TMP/info3.out" ||
+	{ cat "$E2E_TMP/info3.out" >&2; e2e_fail "info does not show the chain"; }
+grep -q "referred to in parent images" "$E2E_TMP/info3.out" || e2e_fail "info does not show references"
+"$IMG_TOOL" verify "$E2E_TMP/img3" >"$E2E_TMP/verify3.out" ||
+	{ cat "$E2E_TMP/verify3.out" >&2; e2e_fail "verify of the chain failed"; }
+grep -E "incremental|referred|REF|gpu" "$E2E_TMP/info3.out" || true
+cat "$E2E_TMP/verify3.out"
+# A self-contained copy of the third image, for after the parents are gone.
+"$IMG_TOOL" recompress "$E2E_TMP/img3" --level 1 --flatten --out "$E2E_TMP/flat3" --quiet \
+	>/dev/null || e2e_fail "recompress --flatten failed"
+# --out without --flatten would leave references a copy cannot follow.
+! "$IMG_TOOL" recompress "$E2E_TMP/img3" --level 1 --out "$E2E_TMP/bad3" >/dev/null 2>&1 ||
+	e2e_fail "recompress --out of an incremental image without --flatten succeeded"
+
 # EXPECT: the first image gone, the restore fails naming the file, and no
-# workload is left behind.
+# workload is left behind; verify says the same.
 mv "$E2E_TMP/img1" "$E2E_TMP/img1.gone"
 plugin_truncate_to_dump "$out"
 # The finished workload's pid must be free again (its zombie reaped).
@@ -81,7 +100,23 @@ grep -E "\.\./img2/\.\./img1/vramstream-kfd-[0-9]+-[0-9]+-gpu[0-9]+\.vrs \(missi
 	e2e_fail "the failed restore did not name the missing parent file and chunk"
 }
 ! pgrep -f "^$EMU_WORKLOAD" >/dev/null || e2e_fail "a workload process is left after the failed restore"
+! "$IMG_TOOL" verify "$E2E_TMP/img3" >"$E2E_TMP/verify-gone.out" 2>&1 ||
+	e2e_fail "verify passed an image whose parent's parent is gone"
+grep -q "img1/vramstream-kfd-.*(missing)" "$E2E_TMP/verify-gone.out" ||
+	{ cat "$E2E_TMP/verify-gone.out" >&2; e2e_fail "verify did not name the missing file"; }
 echo "ok: without its parent's parent the restore fails, naming the file"
+
+# EXPECT: the flattened copy needs no parent: with the first two images
+# gone, it restores and finishes with the digest.
+mv "$E2E_TMP/img2" "$E2E_TMP/img2.gone"
+"$IMG_TOOL" info "$E2E_TMP/flat3" >"$E2E_TMP/info-flat.out" || e2e_fail "info of the flat image failed"
+! grep -q "parent chain" "$E2E_TMP/info-flat.out" || e2e_fail "the flattened image still names a parent"
+"$IMG_TOOL" verify "$E2E_TMP/flat3" >/dev/null || e2e_fail "verify of the flattened image failed"
+plugin_truncate_to_dump "$out"
+e2e_restore "$E2E_TMP/flat3" "$E2E_TMP/restored-flat.pid"
+plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
+e2e_wait_until 10 test ! -e "/proc/$WL_PID" || e2e_fail "the finished workload was never reaped"
+echo "ok: the flattened image restored without its parents, finished with $ref"
 
 # Replicated memory: the second GPU stores references to the first's chunks.
 args+=(--same-gpus)
