@@ -1081,11 +1081,27 @@ static int run_incremental(struct e2e_opts *o)
 		r = inc_dump(o, "changed10", t, &inc10);
 	compress_dedup_free(t);
 	t = NULL;
-	if (!r)
-		r = inc_restore(o, "changed10", &inc10, "full", &full, &inc10);
+	/*
+	 * Each image restored twice, alternated, the faster of each counting
+	 * and the bytes checked on the second: the first restore in a process
+	 * ran 10-50% slower than the next in every trial here, whichever image.
+	 */
+	for (int round = 0; !r && round < 2; round++) {
+		struct e2e_opts ro = *o;
+		struct inc_run f = full, c = inc10;
+
+		ro.verify = o->verify && round == 1;
+		ro.change_every = 0;
+		r = inc_restore(&ro, "full", &full, NULL, NULL, &f);
+		ro.change_every = 10;
+		if (!r)
+			r = inc_restore(&ro, "changed10", &inc10, "full", &full, &c);
+		if (!round || f.restore_s < full.restore_s)
+			full.restore_s = f.restore_s;
+		if (!round || c.restore_s < inc10.restore_s)
+			inc10.restore_s = c.restore_s;
+	}
 	o->change_every = 0;
-	if (!r)
-		r = inc_restore(o, "full", &full, NULL, NULL, &full);
 	if (!r && dev.n_gpus > 1) {
 		o->same_gpus = true;
 		bos_release();
@@ -1126,8 +1142,8 @@ static int run_incremental(struct e2e_opts *o)
 		       "stores\n",
 		       dev.n_gpus, (double)rep.stored / ((double)full.stored / dev.n_gpus));
 	}
-	printf("restore: full image %.2f GB/s, 10%%-changed incremental image %.2f GB/s (%.0f%% "
-	       "of the full one's speed)%s\n",
+	printf("restore (the faster of 2 each, alternated): full image %.2f GB/s, 10%%-changed "
+	       "incremental image %.2f GB/s (%.0f%% of the full one's speed)%s\n",
 	       full.bytes / 1e9 / full.restore_s, inc10.bytes / 1e9 / inc10.restore_s,
 	       100 * full.restore_s / inc10.restore_s,
 	       h2d > 0 ? "" : "; no link measured (emulated GPUs)");
