@@ -186,7 +186,8 @@ const char *compress_codec_name(enum compress_codec codec)
 {
 	static const char *const names[] = { "zero", "raw", "zstd", "planes", "ref" };
 
-	_Static_assert(sizeof(names) / sizeof(names[0]) == COMPRESS_CODEC_COUNT, "a name per codec");
+	_Static_assert(sizeof(names) / sizeof(names[0]) == COMPRESS_CODEC_COUNT,
+		       "a name per codec");
 
 	return (unsigned int)codec < COMPRESS_CODEC_COUNT ? names[codec] : "unknown";
 }

@@ -18,14 +18,14 @@
 
 #define COMPRESS_MAGIC		 "VRSTREAM" /* header magic, 8 bytes */
 #define COMPRESS_FOOTER_MAGIC	 "VRSTRIDX" /* footer magic, 8 bytes */
-#define COMPRESS_VERSION	 2 /* written; version 1 is still read */
+#define COMPRESS_VERSION	 2	    /* written; version 1 is still read */
 #define COMPRESS_ALIGN		 4096u /* header size, chunk and index alignment, file size unit */
 #define COMPRESS_HEADER_BYTES	 64    /* encoded header fields at the start of the header block */
 #define COMPRESS_FOOTER_BYTES	 64
 #define COMPRESS_ENTRY_BYTES	 64 /* version 2 */
 #define COMPRESS_ENTRY_BYTES_V1	 48
-#define COMPRESS_CHECKSUM_CRC32C 1 /* version 1 chunk checksums */
-#define COMPRESS_HASH_XXH3_128	 2 /* version 2 content hashes */
+#define COMPRESS_CHECKSUM_CRC32C 1	     /* version 1 chunk checksums */
+#define COMPRESS_HASH_XXH3_128	 2	     /* version 2 content hashes */
 #define COMPRESS_PLANE_RAW	 0x80000000u /* planes codec: plane stored as is */
 
 _Static_assert(COMPRESS_ALIGN == COMPRESS_CHUNK_ALIGN, "chunk alignment is the format\'s");
@@ -246,8 +246,8 @@ struct cr_worker {
 	void *scratch;
 	uint64_t filter_ns, filter_bytes, codec_ns, codec_bytes, checksum_ns, checksum_bytes;
 	uint64_t copy_ns, copy_bytes;
-	uint64_t read_ns, read_bytes; /* reads this worker did itself (memory_fs) */
-	uint64_t cpu_ns;	      /* the thread's CPU time after its last job (atomic) */
+	uint64_t read_ns, read_bytes;	/* reads this worker did itself (memory_fs) */
+	uint64_t cpu_ns;		/* the thread's CPU time after its last job (atomic) */
 	struct compress_hasher *hasher; /* for hashes taken piece by piece (NULL: whole chunks) */
 };
 

@@ -17,9 +17,9 @@
 
 struct cr_job {
 	struct cr_job *next;
-	uint64_t index;			  /* in the reader's index */
+	uint64_t index;			     /* in the reader's index */
 	const struct compress_chunk_info *e; /* the stored chunk: index's, or its reference's */
-	struct cr_file *file;		  /* that holds e */
+	struct cr_file *file;		     /* that holds e */
 	uint8_t *dst;
 	compress_done_fn done;
 	void *cookie;
@@ -61,9 +61,8 @@ static void cr_job_error(struct compress_reader *r, struct cr_job *j, int err, c
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (j->file && j->file != &r->f)
-		snprintf(via, sizeof(via), ", stored in %s at tag %llu, offset %llu",
-			 j->file->name, (unsigned long long)e->src_tag,
-			 (unsigned long long)e->src_offset);
+		snprintf(via, sizeof(via), ", stored in %s at tag %llu, offset %llu", j->file->name,
+			 (unsigned long long)e->src_tag, (unsigned long long)e->src_offset);
 	j->status = err;
 	pthread_mutex_lock(&r->lock);
 	if (!r->error) {
@@ -343,9 +342,9 @@ static int cr_submit(struct compress_reader *r, struct cr_job *j)
 	 * the caller's one thread copied every chunk (2.9 GB/s on the H100
 	 * machine's /dev/shm with 16 streams, bench/RESULTS.md). O_DIRECT reads
 	 * of a disk stay asynchronous the native way. */
-	return compress_uring_read(&r->uring, j->fd, j->in + j->got, j->want - j->got,
-				   e->file_offset + j->got, j->staging,
-				   j->fd != j->file->dfd || j->file->memory_fs, (uint64_t)(j - r->jobs));
+	return compress_uring_read(
+		&r->uring, j->fd, j->in + j->got, j->want - j->got, e->file_offset + j->got,
+		j->staging, j->fd != j->file->dfd || j->file->memory_fs, (uint64_t)(j - r->jobs));
 }
 
 static void *cr_reaper_main(void *arg)
@@ -803,11 +802,12 @@ int compress_reader_add_source(struct compress_reader *r, uint16_t source, int d
 		ret = -EPROTONOSUPPORT;
 	}
 	if (ret == 0 && identity && f->footer.index_checksum != identity) {
-		compress_err_set(err,
-				 "%s: not the file this image was made against (its index is %016llx, "
-				 "the image recorded %016llx): replaced or dumped again since",
-				 f->name, (unsigned long long)f->footer.index_checksum,
-				 (unsigned long long)identity);
+		compress_err_set(
+			err,
+			"%s: not the file this image was made against (its index is %016llx, "
+			"the image recorded %016llx): replaced or dumped again since",
+			f->name, (unsigned long long)f->footer.index_checksum,
+			(unsigned long long)identity);
 		ret = -ESTALE;
 	}
 	if (ret == 0 && source >= r->nsources) {
@@ -816,7 +816,8 @@ int compress_reader_add_source(struct compress_reader *r, uint16_t source, int d
 			compress_err_set(err, "%s: out of memory", r->f.name);
 			ret = -ENOMEM;
 		} else {
-			memset(grown + r->nsources, 0, (source + 1u - r->nsources) * sizeof(*grown));
+			memset(grown + r->nsources, 0,
+			       (source + 1u - r->nsources) * sizeof(*grown));
 			r->sources = grown;
 			r->nsources = source + 1u;
 		}
@@ -845,8 +846,7 @@ static int cr_resolve(const struct compress_reader *r, const struct compress_chu
 	int64_t i;
 
 	if (!f) {
-		snprintf(why, why_len, "refers to source %u, which is not attached",
-			 ref->source);
+		snprintf(why, why_len, "refers to source %u, which is not attached", ref->source);
 		return -ENOENT;
 	}
 	i = cr_file_find(f, ref->src_tag, ref->src_offset);
@@ -857,8 +857,9 @@ static int cr_resolve(const struct compress_reader *r, const struct compress_chu
 		return -ENOENT;
 	}
 	if (t->codec == COMPRESS_CODEC_REF || t->codec == COMPRESS_CODEC_ZERO) {
-		snprintf(why, why_len, "%s chunk %lld at tag %llu, offset %llu stores no bytes (%s)",
-			 f->name, (long long)i, (unsigned long long)ref->src_tag,
+		snprintf(why, why_len,
+			 "%s chunk %lld at tag %llu, offset %llu stores no bytes (%s)", f->name,
+			 (long long)i, (unsigned long long)ref->src_tag,
 			 (unsigned long long)ref->src_offset, compress_codec_name(t->codec));
 		return -EBADMSG;
 	}
