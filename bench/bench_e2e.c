@@ -57,9 +57,9 @@ struct e2e_opts {
 	enum bench_kind kind;
 	const char *dir;
 	bool json, verify, keep;
-	bool baseline; /* run the copy-wait-write baseline too (--no-baseline: not) */
-	bool ceiling;  /* measure the folder's own write()/read() (--no-ceiling: not) */
-	bool no_poll;  /* cuda: the engine without poll(), restore blocks on the oldest copy */
+	bool baseline;	  /* run the copy-wait-write baseline too (--no-baseline: not) */
+	bool ceiling;	  /* measure the folder's own write()/read() (--no-ceiling: not) */
+	bool no_poll;	  /* cuda: the engine without poll(), restore blocks on the oldest copy */
 	bool incremental; /* --incremental: the periodic-checkpoint scenarios instead */
 	/* for bos_create(): every GPU the same data; every n-th chunk changed */
 	bool same_gpus;
@@ -209,7 +209,8 @@ static void bo_data(const struct bo *b, enum bench_kind kind, uint8_t *p)
 	for (uint64_t i = 0, off = 0; b->change_every && off < b->size; i++, off += b->change_len)
 		if (i % b->change_every == 0)
 			bench_data_fill(kind, p + off,
-					b->size - off < b->change_len ? b->size - off : b->change_len,
+					b->size - off < b->change_len ? b->size - off
+								      : b->change_len,
 					b->seed * 7919 + i + 1);
 }
 
@@ -1017,7 +1018,8 @@ static int inc_restore(const struct e2e_opts *o, const char *sub, const struct i
 	close(dirfd);
 	for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
 		if (jobs[gi].status)
-			fprintf(stderr, "e2e: restore from %s, GPU %u: %s\n", sub, gi, jobs[gi].err);
+			fprintf(stderr, "e2e: restore from %s, GPU %u: %s\n", sub, gi,
+				jobs[gi].err);
 	if (!r && o->verify)
 		r = bos_verify(o, sub);
 	return r;
@@ -1158,7 +1160,8 @@ static int run_incremental(struct e2e_opts *o)
 		       dev.n_gpus, o->size, bench_kind_name(o->kind), o->dma, d2h, h2d);
 	}
 	if (!o->keep) {
-		static const char *const subs[] = { "full", "unchanged", "changed10", "replicated" };
+		static const char *const subs[] = { "full", "unchanged", "changed10",
+						    "replicated" };
 
 		for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 			snprintf(dir, sizeof(dir), "rm -rf '%s/%s'", o->dir, subs[i]);

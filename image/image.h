@@ -131,7 +131,7 @@ struct compress_reader;
  * IMAGE_SOURCE_OWN(i, p); files of parent images are numbered from
  * IMAGE_SOURCE_PARENT up to IMAGE_SOURCE_MAX.
  */
-#define IMAGE_SOURCE_OWN(i, p) ((uint16_t)((i) * IMAGE_PARTS_MAX + (p)))
+#define IMAGE_SOURCE_OWN(i, p) ((uint16_t)((i)*IMAGE_PARTS_MAX + (p)))
 #define IMAGE_SOURCE_GPUS_MAX  64u
 #define IMAGE_SOURCE_PARENT    (IMAGE_SOURCE_GPUS_MAX * IMAGE_PARTS_MAX)
 #define IMAGE_SOURCE_MAX       65535u
@@ -169,8 +169,8 @@ struct image_parent {
  * A table is made when there is a parent or @dedup. Returns 0, or -errno
  * with @why when the parent named cannot be opened at all.
  */
-int image_parent_open(int dirfd, const char *parent, bool full, bool dedup,
-		      struct image_parent *p, char *why, size_t why_len);
+int image_parent_open(int dirfd, const char *parent, bool full, bool dedup, struct image_parent *p,
+		      char *why, size_t why_len);
 /*
  * Records in @img, after the dump, the files its references may name: part
  * k of stream @streams[i] (of @parts[i] parts) as IMAGE_SOURCE_OWN(i, k),
@@ -178,7 +178,8 @@ int image_parent_open(int dirfd, const char *parent, bool full, bool dedup,
  * points into @p until image_parent_close().
  */
 int image_parent_record(struct image_parent *p, Vramstream__ProcessImage *img,
-			const char *const *streams, const unsigned int *parts, unsigned int n_streams);
+			const char *const *streams, const unsigned int *parts,
+			unsigned int n_streams);
 void image_parent_close(struct image_parent *p);
 
 /*
@@ -187,10 +188,9 @@ void image_parent_close(struct image_parent *p);
  * checks that every reference resolves (compress_reader_check_refs()). A
  * missing, replaced or damaged file is named with the chunk that needs it.
  */
-int image_sources_attach(int dirfd, const Vramstream__ProcessImage *img,
-			 struct compress_reader *r, const char *stream, char *why, size_t why_len);
+int image_sources_attach(int dirfd, const Vramstream__ProcessImage *img, struct compress_reader *r,
+			 const char *stream, char *why, size_t why_len);
 /* The same for every stream part of @img, so a restore fails before any BO is written. */
-int image_sources_check(int dirfd, const Vramstream__ProcessImage *img, char *why,
-			size_t why_len);
+int image_sources_check(int dirfd, const Vramstream__ProcessImage *img, char *why, size_t why_len);
 
 #endif

@@ -203,8 +203,8 @@ out:
 	return r;
 }
 
-int image_parent_open(int dirfd, const char *parent, bool full, bool dedup,
-		      struct image_parent *p, char *why, size_t why_len)
+int image_parent_open(int dirfd, const char *parent, bool full, bool dedup, struct image_parent *p,
+		      char *why, size_t why_len)
 {
 	char link[PATH_MAX];
 	struct dirent *de;
@@ -279,7 +279,8 @@ int image_parent_open(int dirfd, const char *parent, bool full, bool dedup,
 }
 
 int image_parent_record(struct image_parent *p, Vramstream__ProcessImage *img,
-			const char *const *streams, const unsigned int *parts, unsigned int n_streams)
+			const char *const *streams, const unsigned int *parts,
+			unsigned int n_streams)
 {
 	size_t n = 0, cap = p->n_sources;
 	Vramstream__StreamSource *s;
@@ -344,8 +345,7 @@ void image_parent_close(struct image_parent *p)
 }
 
 /* The record of source @id in @img, or NULL. */
-static const Vramstream__StreamSource *source_find(const Vramstream__ProcessImage *img,
-						    uint32_t id)
+static const Vramstream__StreamSource *source_find(const Vramstream__ProcessImage *img, uint32_t id)
 {
 	for (size_t i = 0; i < img->n_sources; i++)
 		if (img->sources[i]->id == id)
@@ -353,8 +353,8 @@ static const Vramstream__StreamSource *source_find(const Vramstream__ProcessImag
 	return NULL;
 }
 
-int image_sources_attach(int dirfd, const Vramstream__ProcessImage *img,
-			 struct compress_reader *r, const char *stream, char *why, size_t why_len)
+int image_sources_attach(int dirfd, const Vramstream__ProcessImage *img, struct compress_reader *r,
+			 const char *stream, char *why, size_t why_len)
 {
 	uint64_t n = compress_reader_chunk_count(r);
 	uint64_t attached[65536 / 64] = { 0 };
@@ -366,7 +366,8 @@ int image_sources_attach(int dirfd, const Vramstream__ProcessImage *img,
 		const Vramstream__StreamSource *s;
 
 		compress_reader_chunk(r, i, &ci);
-		if (ci.codec != COMPRESS_CODEC_REF || attached[ci.source / 64] >> (ci.source % 64) & 1)
+		if (ci.codec != COMPRESS_CODEC_REF ||
+		    attached[ci.source / 64] >> (ci.source % 64) & 1)
 			continue;
 		s = source_find(img, ci.source);
 		if (!s) {
@@ -379,15 +380,15 @@ int image_sources_attach(int dirfd, const Vramstream__ProcessImage *img,
 		ret = compress_reader_add_source(r, ci.source, dirfd, s->path,
 						 s->has_identity ? s->identity : 0, &err);
 		if (ret) {
-			const char *what = s->depth == 0 ? "file of this image"
-				: s->depth == 1		 ? "parent image's file"
-							 : "older image's file";
+			const char *what = s->depth == 0   ? "file of this image"
+					   : s->depth == 1 ? "parent image's file"
+							   : "older image's file";
 
 			WHY("%s %s (%s), needed by chunk %llu of %s (tag %llu, offset %llu)%s%s: %s",
 			    what, s->path,
-			    ret == -ENOENT	? "missing"
-			    : ret == -ESTALE	? "replaced"
-						: "unreadable",
+			    ret == -ENOENT   ? "missing"
+			    : ret == -ESTALE ? "replaced"
+					     : "unreadable",
 			    (unsigned long long)i, stream, (unsigned long long)ci.tag,
 			    (unsigned long long)ci.offset, img->parent ? "; parent folder " : "",
 			    img->parent ? img->parent : "", err.msg);
@@ -401,8 +402,7 @@ int image_sources_attach(int dirfd, const Vramstream__ProcessImage *img,
 	return ret;
 }
 
-int image_sources_check(int dirfd, const Vramstream__ProcessImage *img, char *why,
-			size_t why_len)
+int image_sources_check(int dirfd, const Vramstream__ProcessImage *img, char *why, size_t why_len)
 {
 	for (size_t b = 0; b < img->n_bos; b++) {
 		const Vramstream__ContentRef *c = img->bos[b]->contents;

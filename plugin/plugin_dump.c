@@ -266,8 +266,8 @@ static int dump_plan(struct kfd_dump *d, int dirfd, int id)
  * criu's "parent" link, VRAMSTREAM_FULL, VRAMSTREAM_DEDUP): every job's
  * writers share the table.
  */
-static int dump_parent(const struct plugin_config *cfg, struct kfd_dump *d,
-		       struct image_parent *p, int dirfd)
+static int dump_parent(const struct plugin_config *cfg, struct kfd_dump *d, struct image_parent *p,
+		       int dirfd)
 {
 	char why[600];
 	int r;
@@ -478,8 +478,8 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 			continue;
 		}
 		pr_info("dump of pid %u, GPU 0x%x: %u BO(s) in %u stream file(s), %.3f GB moved, %.3f GB stored "
-			"(ratio %.2f), %.3f GB referred to, %.3f s, %.2f GB/s; chunks zero/raw/zstd/ref %" PRIu64 "/%" PRIu64
-			"/%" PRIu64 "/%" PRIu64
+			"(ratio %.2f), %.3f GB referred to, %.3f s, %.2f GB/s; chunks zero/raw/zstd/ref %" PRIu64
+			"/%" PRIu64 "/%" PRIu64 "/%" PRIu64
 			"; busy s: dma %.2f, compress %.2f, io %.2f; GPU thread waited on "
 			"writers %.2f s",
 			d.info.pid, job->gpu_id, job->n_bos, job->n_parts, st->bytes / 1e9,

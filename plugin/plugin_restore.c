@@ -374,7 +374,7 @@ static int image_dir_path(int dirfd, char *dir, size_t len)
 /* What one RESTORE_EXT_FILE of a KFD file builds; freed by kfd_restore_end(). */
 struct kfd_restore {
 	pid_t pid;
-	int id;	  /* criu's id of the KFD file */
+	int id;	   /* criu's id of the KFD file */
 	int dirfd; /* the image folder */
 	Vramstream__ProcessImage *img;
 	int kfd; /* the restored KFD file, -1 until opened */

@@ -596,7 +596,7 @@ struct part_opener {
 	pthread_t thread;
 	bool started;
 	char path[PATH_MAX];
-	struct compress_writer_opts wo_part;	/* dump: this part's options */
+	struct compress_writer_opts wo_part;   /* dump: this part's options */
 	const struct compress_writer_opts *wo; /* dump */
 	struct compress_writer **w;
 	const struct compress_reader_opts *ro; /* restore */

@@ -27,7 +27,7 @@ struct transfer_stats {
 	uint64_t bytes;	 /* GPU memory moved */
 	uint64_t stored; /* bytes in the stream file */
 	uint64_t chunks_zero, chunks_raw, chunks_zstd, chunks_ref;
-	uint64_t ref_bytes; /* GPU bytes stored as references (dump) or read through them */
+	uint64_t ref_bytes;  /* GPU bytes stored as references (dump) or read through them */
 	double seconds;	     /* wall time of the job */
 	double setup_s;	     /* of which starting: engine, pinned buffers, stream files */
 	double dma_busy_s;   /* time the DMA stage was busy */

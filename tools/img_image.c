@@ -182,14 +182,12 @@ static void attach_sources(struct img_dir *d, struct img_stream *s)
 				break;
 			}
 	}
-	r = image_sources_attach(d->dirfd, img, s->reader, s->name, s->ref_why,
-				 sizeof(s->ref_why));
+	r = image_sources_attach(d->dirfd, img, s->reader, s->name, s->ref_why, sizeof(s->ref_why));
 	if (r)
 		s->ref_error = r;
 }
 
-void img_chain_describe(const struct img_dir *d, const struct img_process *p, char *buf,
-			size_t len)
+void img_chain_describe(const struct img_dir *d, const struct img_process *p, char *buf, size_t len)
 {
 	char path[PATH_MAX], next[PATH_MAX];
 	size_t used = 0;
@@ -223,7 +221,8 @@ void img_chain_describe(const struct img_dir *d, const struct img_process *p, ch
 				/* the metadata file of that id, whatever its pid */
 				dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
 				while (dir && (de = readdir(dir)))
-					if (image_name_kind(de->d_name, &pid, &id) == IMAGE_FILE_KFD)
+					if (image_name_kind(de->d_name, &pid, &id) ==
+					    IMAGE_FILE_KFD)
 						break;
 				if (dir)
 					closedir(dir);

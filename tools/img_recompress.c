@@ -36,7 +36,7 @@
 struct rc_opts {
 	struct compress_writer_opts w;
 	const char *out;
-	bool flatten; /* --flatten: no references to parent images */
+	bool flatten;	   /* --flatten: no references to parent images */
 	double rate_limit; /* bytes per second read from the old streams; 0: none */
 };
 
@@ -182,11 +182,10 @@ static int rc_check_chunk(void *ctx, uint64_t chunk, const struct compress_chunk
  * the same bytes per object. On failure nothing of it is left behind.
  */
 /* The process image stream @s belongs to, and its number for @s (0 when it lists none). */
-static const Vramstream__ProcessImage *rc_owner(const struct img_dir *d,
-						const struct img_stream *s, uint16_t *own)
+static const Vramstream__ProcessImage *rc_owner(const struct img_dir *d, const struct img_stream *s,
+						uint16_t *own)
 {
-	const Vramstream__ProcessImage *img =
-		s->n_bos ? d->procs[s->bos[0].proc].img : NULL;
+	const Vramstream__ProcessImage *img = s->n_bos ? d->procs[s->bos[0].proc].img : NULL;
 
 	*own = 0;
 	for (size_t k = 0; img && k < img->n_sources; k++)
@@ -827,7 +826,8 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			goto fail;
 		}
 		if (d->streams[i].ref_error) {
-			snprintf(err, sizeof(err), "%s (refusing to rewrite an image that cannot be "
+			snprintf(err, sizeof(err),
+				 "%s (refusing to rewrite an image that cannot be "
 				 "restored)",
 				 d->streams[i].ref_why);
 			goto fail;

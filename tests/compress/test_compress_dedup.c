@@ -18,9 +18,9 @@
 #include "compress.h"
 #include "test_common.h"
 
-#define CHUNK (64u << 10)
+#define CHUNK  (64u << 10)
 #define NCHUNK 32u
-#define LEN ((uint64_t)CHUNK * NCHUNK)
+#define LEN    ((uint64_t)CHUNK * NCHUNK)
 
 static char dir[256];
 static uint8_t *base, *changed, *back;
@@ -43,8 +43,8 @@ static void done_cb(void *cookie, int status)
 		*(int *)cookie = status;
 }
 
-static int write_one(const char *name, const uint8_t *data, uint64_t tag,
-		     struct compress_dedup *d, uint16_t source, struct compress_stats *st)
+static int write_one(const char *name, const uint8_t *data, uint64_t tag, struct compress_dedup *d,
+		     uint16_t source, struct compress_stats *st)
 {
 	struct compress_writer_opts o;
 	struct compress_writer *w;

@@ -116,10 +116,9 @@ static void test_header(void)
 static bool same_entry(const struct compress_chunk_info *a, const struct compress_chunk_info *b)
 {
 	return a->tag == b->tag && a->offset == b->offset && a->file_offset == b->file_offset &&
-	       a->raw_len == b->raw_len && a->stored_len == b->stored_len &&
-	       a->codec == b->codec && a->filter == b->filter &&
-	       compress_hash_eq(a->hash, b->hash) && a->source == b->source &&
-	       a->src_tag == b->src_tag && a->src_offset == b->src_offset;
+	       a->raw_len == b->raw_len && a->stored_len == b->stored_len && a->codec == b->codec &&
+	       a->filter == b->filter && compress_hash_eq(a->hash, b->hash) &&
+	       a->source == b->source && a->src_tag == b->src_tag && a->src_offset == b->src_offset;
 }
 
 static void test_footer_and_entries(void)
@@ -181,13 +180,20 @@ static void test_footer_and_entries(void)
 
 	/* EXPECT: a reference round-trips with its source, tag and offset. */
 	e = (struct compress_chunk_info){
-		.tag = 3, .offset = 8192, .raw_len = 4096, .codec = COMPRESS_CODEC_REF,
-		.hash = { .lo = 5, .hi = 6 }, .source = 513, .src_tag = 77, .src_offset = 1 << 30,
+		.tag = 3,
+		.offset = 8192,
+		.raw_len = 4096,
+		.codec = COMPRESS_CODEC_REF,
+		.hash = { .lo = 5, .hi = 6 },
+		.source = 513,
+		.src_tag = 77,
+		.src_offset = 1 << 30,
 	};
 	compress_entry_encode(&e, eb);
 	CHECK_EQ_INT(compress_entry_decode(eb, &h, 4096, &ed, why, sizeof(why)), 0);
 	CHECK(same_entry(&e, &ed));
-	/* EXPECT: a reference with stored bytes, or a stored chunk with reference fields, is refused. */
+	/* EXPECT: a reference with stored bytes, or a stored chunk with reference fields, is
+	 * refused. */
 	e.stored_len = 10;
 	compress_entry_encode(&e, eb);
 	CHECK(compress_entry_decode(eb, &h, 1 << 30, &ed, why, sizeof(why)) < 0);
@@ -201,12 +207,12 @@ static void test_footer_and_entries(void)
 	h.version = 1;
 	h.checksum_algo = 1;
 	memset(eb, 0, sizeof(eb));
-	eb[0] = 9;				   /* tag */
-	eb[17] = 0x10;				   /* file offset 4096 */
-	eb[25] = 0x10;				   /* raw_len 4096 */
-	eb[29] = 0x10;				   /* stored_len 4096 */
+	eb[0] = 9;     /* tag */
+	eb[17] = 0x10; /* file offset 4096 */
+	eb[25] = 0x10; /* raw_len 4096 */
+	eb[29] = 0x10; /* stored_len 4096 */
 	eb[32] = COMPRESS_CODEC_RAW;
-	eb[40] = 0xab;				   /* CRC32C */
+	eb[40] = 0xab; /* CRC32C */
 	CHECK_EQ_INT(compress_entry_decode(eb, &h, 1 << 20, &ed, why, sizeof(why)), 0);
 	CHECK(ed.tag == 9 && ed.file_offset == 4096 && ed.raw_len == 4096 && ed.hash.lo == 0xab &&
 	      ed.hash.hi == 0);

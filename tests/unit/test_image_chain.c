@@ -24,7 +24,7 @@
 #include "image.h"
 #include "test_common.h"
 
-#define LEN (1u << 20)
+#define LEN   (1u << 20)
 #define CHUNK (64u << 10)
 
 static char root[PATH_MAX];
