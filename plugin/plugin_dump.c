@@ -11,6 +11,7 @@
 #include "common_clock.h"
 #include "plugin_dump.h"
 #include "image.h"
+#include "plugin_hsakmt_shm.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
 #include "plugin_progress.h"
@@ -36,6 +37,7 @@ struct kfd_dump {
 	Vramstream__BoEntry **bo_ptrs;
 	Vramstream__ContentRef *refs;
 	char (*ref_names)[64];
+	Vramstream__HsakmtShm hsakmt_shm;
 
 	struct transfer_job *jobs;
 	unsigned int *job_dev; /* device index of each job */
@@ -68,6 +70,7 @@ static void dump_free(struct kfd_dump *d)
 	free(d->jobs);
 	free(d->job_dev);
 	free(d->tbos);
+	hsakmt_shm_release(&d->hsakmt_shm);
 }
 
 static const struct topo_gpu *topo_by_gpu_id(const struct topo_system *sys, uint32_t gpu_id)
@@ -211,6 +214,24 @@ static int dump_describe(struct kfd_dump *d, int id)
 	d->img.has_priv_data = 1;
 	d->img.priv_data.len = d->info.priv_data_size;
 	d->img.priv_data.data = d->priv;
+	return 0;
+}
+
+/* libhsakmt's shared memory as the task sees it (plugin_hsakmt_shm.h). */
+static int dump_hsakmt_shm(struct kfd_dump *d, int id)
+{
+	char root[64], why[512];
+	int r;
+
+	snprintf(root, sizeof(root), "/proc/%u/root", d->info.pid);
+	r = hsakmt_shm_save(root, &d->hsakmt_shm, why, sizeof(why));
+	if (r < 0) {
+		pr_err("dump of KFD file %d (pid %u): libhsakmt's shared memory: %s", id,
+		       d->info.pid, why);
+		return r;
+	}
+	if (r)
+		d->img.hsakmt_shm = &d->hsakmt_shm;
 	return 0;
 }
 
@@ -379,6 +400,8 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		goto out;
 	}
 	r = dump_describe(&d, id);
+	if (!r)
+		r = dump_hsakmt_shm(&d, id);
 	if (r)
 		goto out;
 	r = dump_plan(&d, dirfd, id);
