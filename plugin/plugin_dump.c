@@ -11,6 +11,7 @@
 #include "common_clock.h"
 #include "plugin_dump.h"
 #include "image.h"
+#include "plugin_dmabuf.h"
 #include "plugin_hsakmt_shm.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
@@ -402,6 +403,9 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 	r = dump_describe(&d, id);
 	if (!r)
 		r = dump_hsakmt_shm(&d, id);
+	if (!r)
+		r = plugin_dmabuf_note_kfd(id, d.info.pid, d.bos, d.info.num_bos, d.dev_ptrs,
+					   d.info.num_devices);
 	if (r)
 		goto out;
 	r = dump_plan(&d, dirfd, id);

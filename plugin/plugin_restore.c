@@ -13,6 +13,7 @@
 #include "common_clock.h"
 #include "image.h"
 #include "plugin_criu_img.h"
+#include "plugin_dmabuf.h"
 #include "plugin_hsakmt_shm.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
@@ -130,6 +131,12 @@ static int dup_high(int fd, int flags)
 	       "and one for /dev/kfd)",
 	       (int)rs.pid, rs.fd_floor - 1, rs.fd_top + 1);
 	return -EMFILE;
+}
+
+/* dup_high() for files handed to criu later (plugin_dmabuf_keep). */
+static int dup_high_for_criu(int fd)
+{
+	return dup_high(fd, O_CLOEXEC);
 }
 
 int plugin_restore_find_kfd_image(int dirfd, pid_t pid)
@@ -662,6 +669,8 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		r = fill_bo_buckets(&kr);
 	if (!r)
 		r = kfd_restore_call(&kr);
+	if (!r)
+		r = plugin_dmabuf_keep(dirfd, id, kr.bos, kr.img->n_bos, dup_high_for_criu);
 	if (!r)
 		r = remember_vmas(kr.img, kr.bos, kr.kfd);
 	if (!r)
