@@ -28,9 +28,14 @@
  * end prints "hsakmt-shm magic HEX slots N" from the table before giving them back
  * and removing both, as the last libhsakmt user does.
  *
+ * --dmabuf exports a dma-buf of GPU 0's VRAM BO (AMDKFD_IOC_EXPORT_DMABUF), as ROCr's
+ * interop and IPC do, and holds the fd for the whole run; at the end it maps the dma-buf
+ * and prints "dmabuf ok HEX" when its checksum is the GPU's own of that BO, else "dmabuf
+ * FAILED" (so a restored fd of another or a stale buffer shows).
+ *
  * Usage: vramstream-emu-workload [--steps N (0: endless)] [--vram BYTES] [--vram-used BYTES]
  *        [--gtt BYTES] [--host BYTES] [--cpu-mem BYTES] [--delay-ms MS] [--no-verify]
- *        [--hsakmt-shm]
+ *        [--hsakmt-shm] [--dmabuf]
  * SIGUSR1 makes it print "digest-at STEP HEX" after the current step (for
  * endless runs).
  */
@@ -50,6 +55,7 @@
 #include <unistd.h>
 
 #include "common_size.h"
+#include "emu_kfd_wire.h"
 #include "emu_packet.h"
 
 #define WL_MAX_GPUS    8
@@ -484,6 +490,49 @@ static int wl_gpu_digest(struct wl *w, uint64_t *digest)
 	return err;
 }
 
+/* kfd_ioctl_export_dmabuf: a dma-buf of GPU 0's VRAM BO. */
+static int wl_export_vram(struct wl *w, int *fd)
+{
+	struct kfd_ioctl_export_dmabuf_args a = {
+		.handle = w->g[0].vram_handle,
+		.flags = O_RDWR | O_CLOEXEC,
+	};
+	int err = wl_ioctl(w, AMDKFD_IOC_EXPORT_DMABUF, &a, "export VRAM BO as a dma-buf");
+
+	*fd = (int)a.dmabuf_fd;
+	return err;
+}
+
+/*
+ * The dma-buf's size (dma_buf_llseek: SEEK_END) and contents (dma_buf_mmap) against GPU 0's
+ * VRAM checksum, which wl_gpu_digest left in its control words.
+ */
+static int wl_check_dmabuf(const struct wl *w, int fd)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	uint64_t sum;
+	void *p;
+
+	if (size != (off_t)w->vram) {
+		printf("dmabuf FAILED: size %lld, VRAM BO %" PRIu64 "\n", (long long)size, w->vram);
+		return -1;
+	}
+	p = mmap(NULL, w->vram, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		printf("dmabuf FAILED: mmap: %s\n", strerror(errno));
+		return -1;
+	}
+	sum = wl_sum(p, w->vram);
+	munmap(p, w->vram);
+	if (sum != w->g[0].ctl->sums[0]) {
+		printf("dmabuf FAILED: contents %016" PRIx64 ", the GPU's VRAM BO %016" PRIx64 "\n",
+		       sum, w->g[0].ctl->sums[0]);
+		return -1;
+	}
+	printf("dmabuf ok %016" PRIx64 "\n", sum);
+	return 0;
+}
+
 /* The whole run again on the CPU, from nothing. */
 static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
 {
@@ -542,7 +591,7 @@ int main(int argc, char **argv)
 	static struct wl w;
 	uint64_t steps = 100, s, digest, ref;
 	unsigned int delay_ms = 0, i, node;
-	int verify = 1, err = 0, hsakmt = 0;
+	int verify = 1, err = 0, hsakmt = 0, dmabuf = 0, dmabuf_fd = -1;
 	struct wl_hsakmt hsakmt_shm = { 0 };
 	struct kfd_ioctl_get_version_args ver;
 	uint64_t cpu_mem = 0, *cpu = NULL;
@@ -576,11 +625,13 @@ int main(int argc, char **argv)
 			verify = 0;
 		} else if (!strcmp(opt, "--hsakmt-shm")) {
 			hsakmt = 1;
+		} else if (!strcmp(opt, "--dmabuf")) {
+			dmabuf = 1;
 		} else {
 			fprintf(stderr,
 				"usage: %s [--steps N] [--vram SIZE] [--vram-used SIZE] [--gtt SIZE] "
 				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] "
-				"[--hsakmt-shm]\n"
+				"[--hsakmt-shm] [--dmabuf]\n"
 				"SIZE: bytes, or with K, M, G (4096, 64K, 32M)\n",
 				argv[0]);
 			return 2;
@@ -624,6 +675,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "workload: no GPU in the KFD topology\n");
 		return 1;
 	}
+	if (dmabuf && wl_export_vram(&w, &dmabuf_fd))
+		return 1;
 	if (cpu_mem) {
 		cpu = mmap(NULL, cpu_mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 			   0);
@@ -671,6 +724,8 @@ int main(int argc, char **argv)
 	printf("digest %016" PRIx64 "\n", digest);
 	if (hsakmt)
 		wl_hsakmt_close(&hsakmt_shm);
+	if (dmabuf && wl_check_dmabuf(&w, dmabuf_fd))
+		return 1;
 	if (cpu) {
 		if (wl_cpu_mem(cpu, cpu_mem / 8, 1)) {
 			printf("cpu-mem FAILED\n");
