@@ -15,6 +15,7 @@
 #include "plugin_hsakmt_shm.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
+#include "plugin_pid_ns.h"
 #include "plugin_progress.h"
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
@@ -218,13 +219,24 @@ static int dump_describe(struct kfd_dump *d, int id)
 	return 0;
 }
 
-/* libhsakmt's shared memory as the task sees it (plugin_hsakmt_shm.h). */
-static int dump_hsakmt_shm(struct kfd_dump *d, int id)
+/*
+ * libhsakmt's shared memory as the task sees it, through its root
+ * (plugin_hsakmt_shm.h). PROCESS_INFO names the task by its own pid, which
+ * in a container is not criu's: the task is found by the KFD file @fd too.
+ */
+static int dump_hsakmt_shm(struct kfd_dump *d, int fd, int id)
 {
 	char root[64], why[512];
+	pid_t pid;
 	int r;
 
-	snprintf(root, sizeof(root), "/proc/%u/root", d->info.pid);
+	r = plugin_pid_ns_holder((pid_t)d->info.pid, fd, &pid);
+	if (r) {
+		pr_err("dump of KFD file %d (pid %u): cannot find the task that holds it: %s", id,
+		       d->info.pid, strerror(-r));
+		return r;
+	}
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
 	r = hsakmt_shm_save(root, &d->hsakmt_shm, why, sizeof(why));
 	if (r < 0) {
 		pr_err("dump of KFD file %d (pid %u): libhsakmt's shared memory: %s", id,
@@ -402,7 +414,7 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 	}
 	r = dump_describe(&d, id);
 	if (!r)
-		r = dump_hsakmt_shm(&d, id);
+		r = dump_hsakmt_shm(&d, fd, id);
 	if (!r)
 		r = plugin_dmabuf_note_kfd(id, d.info.pid, d.bos, d.info.num_bos, d.dev_ptrs,
 					   d.info.num_devices);
