@@ -27,6 +27,7 @@ typedef unsigned long long CUdeviceptr;
 #define CU_STREAM_NON_BLOCKING	    0x1
 #define CU_EVENT_DISABLE_TIMING	    0x2
 #define CU_MEMHOSTREGISTER_PORTABLE 0x1
+#define CUDA_ERROR_NOT_READY	    600
 
 static struct cuda_api {
 	void *lib;
@@ -50,6 +51,7 @@ static struct cuda_api {
 	CUresult (*EventDestroy)(CUevent);
 	CUresult (*EventRecord)(CUevent, CUstream);
 	CUresult (*EventSynchronize)(CUevent);
+	CUresult (*EventQuery)(CUevent);
 	CUresult (*GetErrorString)(CUresult, const char **);
 	CUresult (*DeviceGetPCIBusId)(char *, int, CUdevice);
 	CUcontext ctx;
@@ -122,6 +124,7 @@ int bench_cuda_init(int ordinal, char *err, size_t err_len)
 	SYM(EventDestroy, "cuEventDestroy_v2");
 	SYM(EventRecord, "cuEventRecord");
 	SYM(EventSynchronize, "cuEventSynchronize");
+	SYM(EventQuery, "cuEventQuery");
 	SYM(GetErrorString, "cuGetErrorString");
 #undef SYM
 	/* Optional: without it zero chunks go through host buffers. */
@@ -413,6 +416,22 @@ static int cuda_wait(struct plugin_dma *d, unsigned int ring, uint64_t ticket)
 	return 0;
 }
 
+/* As the SDMA engine's poll (a fence's sequence number read back): lets
+ * restore retire whichever stream finished first, as the plugin does. */
+static int cuda_poll(struct plugin_dma *d, unsigned int ring, uint64_t ticket)
+{
+	CUresult r = cu.EventQuery(
+		d->events[ring * d->events_per_stream + ticket % d->events_per_stream]);
+
+	if (r == CUDA_ERROR_NOT_READY)
+		return 0;
+	if (r) {
+		snprintf(d->err, sizeof(d->err), "stream %u: %s", ring, cu_err(r));
+		return -EIO;
+	}
+	return 1;
+}
+
 static const char *cuda_last_error(struct plugin_dma *d)
 {
 	return d->err;
@@ -428,5 +447,6 @@ const struct plugin_dma_ops bench_dma_cuda_ops = {
 	.copy = cuda_copy,
 	.fill = cuda_fill,
 	.wait = cuda_wait,
+	.poll = cuda_poll,
 	.last_error = cuda_last_error,
 };

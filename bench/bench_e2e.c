@@ -58,6 +58,7 @@ struct e2e_opts {
 	bool json, verify, keep;
 	bool baseline; /* run the copy-wait-write baseline too (--no-baseline: not) */
 	bool ceiling;  /* measure the folder's own write()/read() (--no-ceiling: not) */
+	bool no_poll;  /* cuda: the engine without poll(), restore blocks on the oldest copy */
 	unsigned int baseline_max_mb;
 	struct plugin_config cfg;
 };
@@ -338,13 +339,41 @@ struct result {
 	double dump_s, restore_s, dump_cpu_s, restore_cpu_s;
 	uint64_t bytes, stored, peak_rss;
 	double dma_busy[2], codec_busy[2], io_busy[2];
-	double feed_wait[2]; /* the pipeline's GPU thread waiting on the CPU side */
-	double setup[2];     /* the pipeline's start: engine, pinned buffers, files */
-	unsigned int parts;  /* stream files per GPU */
+	double feed_wait[2];	     /* the pipeline's GPU thread waiting on the CPU side */
+	double setup[2];	     /* the pipeline's start: engine, pinned buffers, files */
+	unsigned int parts;	     /* stream files per GPU */
+	struct transfer_stats st[2]; /* the pipeline's, summed over GPUs: dump, restore */
 };
+
+/* Adds one GPU's account to the sum over GPUs. */
+static void stats_sum(struct transfer_stats *to, const struct transfer_stats *s)
+{
+	to->seconds += s->seconds;
+	to->gpu_issue_s += s->gpu_issue_s;
+	to->gpu_dma_wait_s += s->gpu_dma_wait_s;
+	to->gpu_poll_s += s->gpu_poll_s;
+	to->gpu_submit_s += s->gpu_submit_s;
+	to->gpu_wait_s += s->gpu_wait_s;
+	to->gpu_cpu_s += s->gpu_cpu_s;
+	to->setup_s += s->setup_s;
+	to->zero_s += s->zero_s;
+	to->filter_s += s->filter_s;
+	to->codec_busy_s += s->codec_busy_s;
+	to->checksum_s += s->checksum_s;
+	to->copy_s += s->copy_s;
+	to->io_busy_s += s->io_busy_s;
+	to->io_bytes += s->io_bytes;
+	to->workers_cpu_s += s->workers_cpu_s;
+	to->completion_cpu_s += s->completion_cpu_s;
+	to->workers += s->workers;
+}
+
+static struct plugin_dma_ops cuda_ops_no_poll;
 
 static const struct plugin_dma_ops *dma_ops(void)
 {
+	if (dev.cuda && cuda_ops_no_poll.poll == NULL && cuda_ops_no_poll.copy)
+		return &cuda_ops_no_poll;
 	return dev.cuda ? &bench_dma_cuda_ops : &plugin_dma_sdma_ops;
 }
 
@@ -388,6 +417,7 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 		res->io_busy[0] += jobs[gi].stats.io_busy_s;
 		res->feed_wait[0] += jobs[gi].stats.feed_wait_s;
 		res->setup[0] += jobs[gi].stats.setup_s;
+		stats_sum(&res->st[0], &jobs[gi].stats);
 	}
 	if (r)
 		return r;
@@ -426,6 +456,7 @@ static int run_pipeline(const struct e2e_opts *o, struct result *res)
 		res->io_busy[1] += jobs[gi].stats.io_busy_s;
 		res->feed_wait[1] += jobs[gi].stats.feed_wait_s;
 		res->setup[1] += jobs[gi].stats.setup_s;
+		stats_sum(&res->st[1], &jobs[gi].stats);
 	}
 	if (r)
 		return r;
@@ -662,6 +693,149 @@ static void storage_ceiling(const struct e2e_opts *o, const struct result *pipe,
 	       100 * stored_w / c->write_gbps, stored_r, 100 * stored_r / c->read_gbps);
 }
 
+static unsigned int online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned int)n : 1;
+}
+
+/* " NAME S s (GB/s per busy thread)" for a stage that went over @gb. */
+static void stage(const char *name, double s, double gb)
+{
+	if (s > 0)
+		printf(", %s %.2f s (%.1f GB/s)", name, s, gb / s);
+}
+
+/*
+ * Where one direction's time went, per kind of thread: the GPU's thread by
+ * step (wall), compress/'s workers by stage (busy, summed) and their CPU,
+ * the completion threads, and what is left of the process's CPU: the
+ * kernel's io_uring workers (a read or write of tmpfs is their memcpy) and
+ * the DMA driver's threads.
+ */
+static void print_account(const struct result *r, int d)
+{
+	const struct transfer_stats *st = &r->st[d];
+	double wall = d ? r->restore_s : r->dump_s, cpu = d ? r->restore_cpu_s : r->dump_cpu_s;
+	double gb = r->bytes / 1e9, n = dev.n_gpus ? dev.n_gpus : 1;
+	double steps = st->setup_s + st->gpu_issue_s + st->gpu_dma_wait_s + st->gpu_poll_s +
+		       st->gpu_submit_s + st->gpu_wait_s;
+	double rest = cpu - st->gpu_cpu_s - st->workers_cpu_s - st->completion_cpu_s;
+	unsigned int cpus = online_cpus();
+
+	printf("%s: %.2f GB in %.3f s, CPU %.2f s (%.3f s per GB, %.0f%% of %u cores)\n",
+	       d ? "restore" : "dump", gb, wall, cpu, cpu / gb, 100 * cpu / (wall * cpus), cpus);
+	printf("  GPU thread (per GPU): wall %.3f s = start %.3f + queueing DMA %.3f + blocked "
+	       "on the oldest copy %.3f + polling and napping %.3f + %s %.3f + waiting for %s "
+	       "%.3f + the rest %.3f; CPU %.3f s\n",
+	       st->seconds / n, st->setup_s / n, st->gpu_issue_s / n, st->gpu_dma_wait_s / n,
+	       st->gpu_poll_s / n, d ? "queueing reads" : "pushing to writers",
+	       st->gpu_submit_s / n, d ? "reads to land" : "a free buffer", st->gpu_wait_s / n,
+	       (st->seconds - steps) / n, st->gpu_cpu_s / n);
+	printf("  workers (%u): CPU %.2f s, %.0f%% of their wall time; busy", st->workers,
+	       st->workers_cpu_s,
+	       st->workers ? 100 * st->workers_cpu_s / (wall * st->workers) : 0.0);
+	stage("zero test", st->zero_s, gb);
+	stage("filter", st->filter_s, gb);
+	stage(d ? "decompress" : "compress", st->codec_busy_s, gb);
+	stage("checksum", st->checksum_s, gb);
+	stage("copies", st->copy_s, gb);
+	printf("\n  I/O: %.2f GB, %.2f s of requests summed (%.2f GB/s per request in flight; "
+	       "on tmpfs a restore's reads run on the workers and are part of their CPU)\n",
+	       st->io_bytes / 1e9, st->io_busy_s,
+	       st->io_busy_s > 0 ? st->io_bytes / 1e9 / st->io_busy_s : 0.0);
+	printf("  completion threads: CPU %.2f s; the rest of the process (io_uring's kernel "
+	       "workers, the DMA driver's threads): CPU %.2f s (%.3f s per GB)\n",
+	       st->completion_cpu_s, rest, rest / gb);
+}
+
+/* The limits measured in this run, and each direction as a share of the slowest. */
+struct limits {
+	double link[2];	  /* device->host, host->device */
+	double folder[2]; /* write(), read(), in raw GB/s (stored bytes x image ratio) */
+	double codec[2];  /* zstd on every core: compress, decompress (0: not compressing) */
+	double share[2];  /* dump, restore: of the slowest */
+	const char *slowest[2];
+};
+
+static void limits_compute(const struct e2e_opts *o, const struct result *r,
+			   const struct bench_ceiling *c, double d2h, double h2d, struct limits *l)
+{
+	double ratio = r->stored ? (double)r->bytes / r->stored : 1, gb = r->bytes / 1e9;
+
+	memset(l, 0, sizeof(*l));
+	l->link[0] = d2h;
+	l->link[1] = h2d;
+	l->folder[0] = c->write_gbps * ratio;
+	l->folder[1] = c->read_gbps * ratio;
+	if (o->cfg.io_rate) /* the storage model instead of the folder: per GPU, both ways */
+		l->folder[0] = l->folder[1] = o->cfg.io_rate / 1e9 * dev.n_gpus * ratio;
+	for (int d = 0; d < 2; d++) {
+		const struct transfer_stats *st = &r->st[d];
+		double codec = st->codec_busy_s + st->filter_s;
+		double rate = gb / (d ? r->restore_s : r->dump_s), slow = 0;
+
+		if (o->cfg.compress && codec > 0)
+			l->codec[d] = gb / codec * online_cpus();
+		const double cand[3] = { l->link[d], l->folder[d], l->codec[d] };
+		const char *name[3] = { "link", "folder", "zstd" };
+
+		for (int k = 0; k < 3; k++)
+			if (cand[k] > 0 && (slow == 0 || cand[k] < slow)) {
+				slow = cand[k];
+				l->slowest[d] = name[k];
+			}
+		l->share[d] = slow > 0 ? rate / slow : 0;
+	}
+}
+
+static void print_limits(const struct e2e_opts *o, const struct result *r, const struct limits *l)
+{
+	double gb = r->bytes / 1e9;
+
+	printf("limits measured in this run (raw GB/s): link device->host %.2f, host->device "
+	       "%.2f; folder write() %.2f, read() %.2f (its stored-byte rate x image ratio); zstd "
+	       "on all %u cores: compress %.2f, decompress %.2f (0: not measured or not "
+	       "compressing)\n",
+	       l->link[0], l->link[1], l->folder[0], l->folder[1], online_cpus(), l->codec[0],
+	       l->codec[1]);
+	for (int d = 0; d < 2; d++) {
+		double rate = gb / (d ? r->restore_s : r->dump_s);
+
+		printf("pipeline %s %.2f GB/s:", d ? "restore" : "dump", rate);
+		if (l->link[d] > 0)
+			printf(" %.0f%% of the link,", 100 * rate / l->link[d]);
+		if (l->folder[d] > 0)
+			printf(" %.0f%% of the folder's %s,", 100 * rate / l->folder[d],
+			       o->cfg.io_rate ? "--io-rate"
+			       : d	      ? "read()"
+					      : "write()");
+		if (l->codec[d] > 0)
+			printf(" %.0f%% of zstd's capacity,", 100 * rate / l->codec[d]);
+		if (l->slowest[d])
+			printf(" so %.0f%% of the slowest (%s)\n", 100 * l->share[d],
+			       l->slowest[d]);
+		else
+			printf(" no limit measured\n");
+	}
+}
+
+static void json_account(const char *name, const struct transfer_stats *st, double cpu, bool last)
+{
+	printf("\"%s\":{\"cpu_s\":%.4f,\"gpu_wall_s\":%.4f,\"setup_s\":%.4f,"
+	       "\"gpu_issue_s\":%.4f,\"gpu_dma_wait_s\":%.4f,\"gpu_poll_s\":%.4f,"
+	       "\"gpu_submit_s\":%.4f,\"gpu_wait_s\":%.4f,\"gpu_cpu_s\":%.4f,\"workers\":%u,"
+	       "\"workers_cpu_s\":%.4f,\"completion_cpu_s\":%.4f,\"zero_s\":%.4f,"
+	       "\"filter_s\":%.4f,\"codec_s\":%.4f,\"checksum_s\":%.4f,\"copy_s\":%.4f,"
+	       "\"io_s\":%.4f,\"io_bytes\":%" PRIu64 ",\"rest_cpu_s\":%.4f}%s",
+	       name, cpu, st->seconds, st->setup_s, st->gpu_issue_s, st->gpu_dma_wait_s,
+	       st->gpu_poll_s, st->gpu_submit_s, st->gpu_wait_s, st->gpu_cpu_s, st->workers,
+	       st->workers_cpu_s, st->completion_cpu_s, st->zero_s, st->filter_s, st->codec_busy_s,
+	       st->checksum_s, st->copy_s, st->io_busy_s, st->io_bytes,
+	       cpu - st->gpu_cpu_s - st->workers_cpu_s - st->completion_cpu_s, last ? "" : ",");
+}
+
 /* plugin_config_get_fn for one setting: ctx is { name, value }. */
 static const char *one_setting(const char *name, void *ctx)
 {
@@ -688,6 +862,8 @@ static void usage(FILE *f)
 		"                     stream I/O (VRAMSTREAM_IO_RATE; default 0 = none)\n"
 		"  --no-baseline      pipeline only (probing runs; no ratios printed)\n"
 		"  --no-ceiling       skip plain write()/read() of the pipeline's bytes in --dir\n"
+		"  --no-poll          cuda: an engine without poll(), so restore blocks on the\n"
+		"                     oldest copy (the stand-in before issue 21)\n"
 		"  --no-verify --keep --json\n");
 }
 
@@ -704,6 +880,7 @@ int bench_e2e_main(int argc, char **argv)
 			      .baseline_max_mb = 1024 };
 	struct result pipe = { 0 }, base = { 0 };
 	struct bench_ceiling ceil = { 0 };
+	struct limits lim;
 	double raw_d2h = 0, raw_h2d = 0;
 	char err[512];
 	int r;
@@ -722,6 +899,8 @@ int bench_e2e_main(int argc, char **argv)
 			o.baseline = false, used = false;
 		else if (!strcmp(a, "--no-ceiling"))
 			o.ceiling = false, used = false;
+		else if (!strcmp(a, "--no-poll"))
+			o.no_poll = true, used = false;
 		else if (!strcmp(a, "--keep"))
 			o.keep = true, used = false;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -802,6 +981,10 @@ int bench_e2e_main(int argc, char **argv)
 			return 1;
 		}
 		dev.n_gpus = 1;
+		if (o.no_poll) {
+			cuda_ops_no_poll = bench_dma_cuda_ops;
+			cuda_ops_no_poll.poll = NULL;
+		}
 	} else {
 		r = emu_open(o.gpus ? o.gpus : MAX_GPUS);
 		if (r)
@@ -866,6 +1049,10 @@ int bench_e2e_main(int argc, char **argv)
 	       pipe.parts, pipe.dump_s, pipe.setup[0] / dev.n_gpus, pipe.feed_wait[0] / dev.n_gpus,
 	       pipe.restore_s, pipe.setup[1] / dev.n_gpus, pipe.feed_wait[1] / dev.n_gpus,
 	       pipe.dump_cpu_s / (pipe.bytes / 1e9), pipe.restore_cpu_s / (pipe.bytes / 1e9));
+	print_account(&pipe, 0);
+	print_account(&pipe, 1);
+	limits_compute(&o, &pipe, &ceil, raw_d2h, raw_h2d, &lim);
+	print_limits(&o, &pipe, &lim);
 	if (o.baseline)
 		printf("pipeline/baseline: dump %.2fx, restore %.2fx%s\n",
 		       base.dump_s / pipe.dump_s, base.restore_s / pipe.restore_s,
@@ -877,6 +1064,15 @@ int bench_e2e_main(int argc, char **argv)
 		json_entry("pipeline", &pipe, false);
 		if (o.baseline)
 			json_entry("baseline", &base, false);
+		printf("\"account\":{");
+		json_account("dump", &pipe.st[0], pipe.dump_cpu_s, false);
+		json_account("restore", &pipe.st[1], pipe.restore_cpu_s, true);
+		printf("},\"limits\":{\"link_gbps\":[%.3f,%.3f],\"folder_gbps\":[%.3f,%.3f],"
+		       "\"codec_gbps\":[%.3f,%.3f],\"dump_share\":%.4f,\"restore_share\":%.4f,"
+		       "\"dump_slowest\":\"%s\",\"restore_slowest\":\"%s\"},",
+		       lim.link[0], lim.link[1], lim.folder[0], lim.folder[1], lim.codec[0],
+		       lim.codec[1], lim.share[0], lim.share[1],
+		       lim.slowest[0] ? lim.slowest[0] : "", lim.slowest[1] ? lim.slowest[1] : "");
 		printf("\"config\":{\"dma\":\"%s\",\"gpus\":%u,\"size_per_gpu\":%" PRIu64
 		       ",\"kind\":\"%s\",\"dir\":\"%s\",\"level\":\"%d%s\",\"raw_d2h_gbps\":%.3f,"
 		       "\"raw_h2d_gbps\":%.3f,\"io_rate_gbps\":%.3f,\"storage_write_gbps\":%.3f,"

@@ -25,6 +25,12 @@ for v in ("pipeline", "baseline"):
 cfg = doc["config"]
 assert cfg["gpus"] == 2 and cfg["storage_write_gbps"] > 0 and cfg["storage_read_gbps"] > 0, cfg
 assert any("every byte verified after restore" in l for l in lines), lines
+# where the time went, per direction, and the shares of the limits measured
+for d in ("dump", "restore"):
+    a = doc["account"][d]
+    assert a["gpu_wall_s"] > 0 and a["workers"] > 0 and a["io_bytes"] > 0, (d, a)
+assert doc["limits"]["folder_gbps"][0] > 0 and doc["limits"]["dump_share"] > 0, doc["limits"]
+assert any(l.startswith("pipeline restore ") and "of the slowest" in l for l in lines), lines
 assert any(l.startswith("storage ceiling in ") for l in lines), lines
 print("level", sys.argv[2], "ok: ratio", round(doc["pipeline"]["image_ratio"], 3),
       "storage write", cfg["storage_write_gbps"], "GB/s")

@@ -21,6 +21,7 @@
 
 struct compress_writer;
 struct compress_reader;
+struct compress_dedup;
 
 /* Message buffer for errors: "file: chunk N (tag T, offset O): cause". */
 struct compress_err {
@@ -33,6 +34,7 @@ enum compress_codec {
 	COMPRESS_CODEC_RAW = 1,	   /* stored as is */
 	COMPRESS_CODEC_ZSTD = 2,   /* one zstd frame */
 	COMPRESS_CODEC_PLANES = 3, /* filtered: each byte plane a zstd frame or raw */
+	COMPRESS_CODEC_REF = 4,	   /* stored elsewhere: a chunk of a source with the same hash */
 	COMPRESS_CODEC_COUNT
 };
 
@@ -43,6 +45,22 @@ enum compress_filter {
 	COMPRESS_FILTER_BYTEGROUP4 = 2, /* group byte k of every 4-byte element */
 	COMPRESS_FILTER_COUNT
 };
+
+/*
+ * Content hash of a chunk's raw bytes: XXH3-128 (FORMAT.md, "Content
+ * hashes"). It is both the chunk's integrity check and its identity for
+ * references; version 1 files carried a CRC32C instead (in lo, hi zero).
+ */
+struct compress_hash {
+	uint64_t lo, hi;
+};
+
+struct compress_hash compress_hash(const void *buf, size_t len);
+
+static inline bool compress_hash_eq(struct compress_hash a, struct compress_hash b)
+{
+	return a.lo == b.lo && a.hi == b.hi;
+}
 
 /* level value meaning "do not compress": zero detection and raw storage only. */
 #define COMPRESS_LEVEL_OFF INT32_MIN
@@ -85,6 +103,14 @@ struct compress_writer_opts {
 				   tmpfs) */
 	bool prealloc_off;	/* no fallocate at all */
 	struct compress_rate *rate; /* cap on the stream's writes (shared; not owned) */
+	/*
+	 * Content table shared by the streams of one image and loaded with the
+	 * chunks of its parents (compress_dedup_*): a chunk whose bytes are
+	 * already there is stored as a reference to them. NULL: store all.
+	 * @source is this stream's number in the table (not owned).
+	 */
+	struct compress_dedup *dedup;
+	uint16_t source;
 };
 
 /* Fills opts with defaults: level 1, no filter, all CPUs, 4 MiB chunks, direct I/O on. */
@@ -111,6 +137,7 @@ typedef void (*compress_done_fn)(void *cookie, int status);
 /* Totals of a finished (or failed) stream. Times are summed over threads. */
 struct compress_stats {
 	uint64_t raw_bytes;    /* bytes pushed */
+	uint64_t ref_bytes;    /* raw bytes of chunks stored as references (COMPRESS_CODEC_REF) */
 	uint64_t stored_bytes; /* chunk payload bytes in the file (without padding) */
 	uint64_t file_bytes;   /* final file size: header, chunks, padding, index, footer */
 	uint64_t chunks[COMPRESS_CODEC_COUNT]; /* chunk count per codec */
@@ -120,9 +147,14 @@ struct compress_stats {
 	uint64_t filter_ns, filter_bytes;
 	uint64_t codec_ns, codec_bytes; /* compress (writer) or decompress (reader) */
 	uint64_t checksum_ns, checksum_bytes;
-	uint64_t io_ns, io_bytes; /* submit-to-completion time of each I/O, summed */
-	bool direct_io;		  /* O_DIRECT was in use */
-	bool registered_buffers;  /* io_uring fixed buffers were in use */
+	uint64_t io_ns, io_bytes;     /* submit-to-completion time of each I/O, summed */
+	uint64_t copy_ns, copy_bytes; /* memcpy between staging and caller buffers */
+	/* CPU time (user + system) of the object's own threads: the workers and
+	 * the completion thread. The kernel's io_uring workers are not among them. */
+	uint64_t workers_cpu_ns, completion_cpu_ns;
+	unsigned int workers;
+	bool direct_io;		 /* O_DIRECT was in use */
+	bool registered_buffers; /* io_uring fixed buffers were in use */
 };
 
 /*
@@ -174,7 +206,10 @@ struct compress_chunk_info {
 	uint32_t stored_len;
 	enum compress_codec codec;
 	enum compress_filter filter;
-	uint64_t checksum; /* CRC32C of the raw bytes (0 for zero chunks) */
+	struct compress_hash hash; /* of the raw bytes (0 for zero chunks) */
+	/* COMPRESS_CODEC_REF only: the chunk of the same bytes in source @source */
+	uint16_t source;
+	uint64_t src_tag, src_offset;
 };
 
 struct compress_reader_opts {
@@ -228,12 +263,55 @@ int compress_reader_wait(struct compress_reader *r, struct compress_err *err);
 int compress_reader_read_sync(struct compress_reader *r, uint64_t index, void *dst,
 			      uint64_t dst_len, struct compress_err *err);
 
+/*
+ * References (COMPRESS_CODEC_REF entries) name a source by number; the
+ * caller, which knows what the numbers stand for, attaches each source file
+ * a reference of R uses. The source's header, footer and index are checked
+ * as at open. Reads of a reference then read the source's chunk (its hash
+ * checked against the reference's), with R's own workers and buffers.
+ * @identity, when not 0, is the source's compress_reader_identity() as
+ * recorded: a file of that name with another index is refused (-ESTALE).
+ */
+int compress_reader_add_source(struct compress_reader *r, uint16_t source, int dirfd,
+			       const char *path, uint64_t identity, struct compress_err *err);
+/*
+ * Checks, before any chunk is read, that every reference of R resolves: its
+ * source attached, a chunk there at the named tag and offset, of the same
+ * length and hash, itself stored (not a reference). The first failure names
+ * the reference and the source file.
+ */
+int compress_reader_check_refs(struct compress_reader *r, struct compress_err *err);
+/* The index checksum of the file's footer: what the file's index is (for records of sources). */
+uint64_t compress_reader_identity(const struct compress_reader *r);
+/* Format version of the file (1 or 2); version 1 has CRC32C, not content hashes. */
+unsigned int compress_reader_version(const struct compress_reader *r);
+
 /* Stats of the reads done so far (codec_* = decompression). */
 void compress_reader_stats(const struct compress_reader *r, struct compress_stats *stats);
 
 void compress_reader_free(struct compress_reader *r);
 
-/* CRC32C of LEN bytes (RFC 3720), the checksum stored per chunk and for metadata. */
+/*
+ * The content table of deduplication (FORMAT.md, "References"): which chunk
+ * (source number, tag, offset) holds the bytes of a given hash and length.
+ * Shared by the writers of one image, safe from any thread.
+ */
+int compress_dedup_new(struct compress_dedup **out);
+void compress_dedup_free(struct compress_dedup *d);
+/*
+ * Enters every stored chunk of R as source @source. A reference of R (to
+ * R's own source k) enters the chunk it names as source @ref_map[k]; one
+ * whose k is past @nref_map or maps to UINT16_MAX is left out. Version 1
+ * files have no content hashes: -EPROTONOSUPPORT, nothing entered.
+ */
+int compress_dedup_add_reader(struct compress_dedup *d, const struct compress_reader *r,
+			      uint16_t source, const uint16_t *ref_map, unsigned int nref_map);
+/* Chunks in the table. */
+uint64_t compress_dedup_count(const struct compress_dedup *d);
+/* Whether some writer's chunk became a reference to a chunk of @source. */
+bool compress_dedup_referenced(const struct compress_dedup *d, uint16_t source);
+
+/* CRC32C of LEN bytes (RFC 3720), the checksum of headers, footers, indexes and metadata. */
 uint64_t compress_checksum(const void *buf, size_t len);
 
 #endif

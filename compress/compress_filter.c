@@ -148,6 +148,15 @@ uint64_t compress_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t compress_thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 unsigned int compress_online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -175,7 +184,9 @@ void compress_err_set(struct compress_err *err, const char *fmt, ...)
 
 const char *compress_codec_name(enum compress_codec codec)
 {
-	static const char *const names[] = { "zero", "raw", "zstd", "planes" };
+	static const char *const names[] = { "zero", "raw", "zstd", "planes", "ref" };
+
+	_Static_assert(sizeof(names) / sizeof(names[0]) == COMPRESS_CODEC_COUNT, "a name per codec");
 
 	return (unsigned int)codec < COMPRESS_CODEC_COUNT ? names[codec] : "unknown";
 }

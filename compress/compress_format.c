@@ -80,8 +80,8 @@ int compress_header_decode(const uint8_t *buf, size_t len, struct compress_heade
 	h->filter = get_le32(buf + 28);
 	h->checksum_algo = get_le32(buf + 32);
 	h->flags = get_le32(buf + 36);
-	if (h->version != COMPRESS_VERSION) {
-		WHY("unsupported format version %u (this build reads %d)", h->version,
+	if (h->version < 1 || h->version > COMPRESS_VERSION) {
+		WHY("unsupported format version %u (this build reads 1 to %d)", h->version,
 		    COMPRESS_VERSION);
 		return -EPROTONOSUPPORT;
 	}
@@ -98,8 +98,9 @@ int compress_header_decode(const uint8_t *buf, size_t len, struct compress_heade
 		WHY("bad default filter %u", h->filter);
 		return -EBADMSG;
 	}
-	if (h->checksum_algo != COMPRESS_CHECKSUM_CRC32C) {
-		WHY("unknown checksum algorithm %u", h->checksum_algo);
+	if (h->checksum_algo !=
+	    (h->version == 1 ? COMPRESS_CHECKSUM_CRC32C : COMPRESS_HASH_XXH3_128)) {
+		WHY("unknown checksum algorithm %u for version %u", h->checksum_algo, h->version);
 		return -EBADMSG;
 	}
 	if (h->flags != 0) {
@@ -144,11 +145,11 @@ int compress_footer_decode(const uint8_t *buf, size_t len, struct compress_foote
 	f->entry_count = get_le64(buf + 24);
 	f->index_checksum = get_le64(buf + 32);
 	f->raw_bytes = get_le64(buf + 40);
-	if (f->version != COMPRESS_VERSION) {
+	if (f->version < 1 || f->version > COMPRESS_VERSION) {
 		WHY("unsupported footer version %u", f->version);
 		return -EPROTONOSUPPORT;
 	}
-	if (f->entry_size != COMPRESS_ENTRY_BYTES) {
+	if (f->entry_size != compress_entry_bytes(f->version)) {
 		WHY("bad index entry size %u", f->entry_size);
 		return -EBADMSG;
 	}
@@ -158,8 +159,12 @@ int compress_footer_decode(const uint8_t *buf, size_t len, struct compress_foote
 int compress_footer_check(const struct compress_footer *f, const struct compress_header *h,
 			  uint64_t file_size, char *why, size_t why_len)
 {
-	uint64_t max_entries, tail;
+	uint64_t max_entries, tail, esize = f->entry_size;
 
+	if (f->version != h->version) {
+		WHY("footer of version %u in a file of version %u", f->version, h->version);
+		return -EBADMSG;
+	}
 	if (file_size < (uint64_t)h->header_size + COMPRESS_FOOTER_BYTES ||
 	    file_size % h->alignment) {
 		WHY("file size %llu is not a whole stream", (unsigned long long)file_size);
@@ -170,14 +175,14 @@ int compress_footer_check(const struct compress_footer *f, const struct compress
 		WHY("index offset %llu outside the file", (unsigned long long)f->index_offset);
 		return -EBADMSG;
 	}
-	max_entries = (file_size - COMPRESS_FOOTER_BYTES - f->index_offset) / COMPRESS_ENTRY_BYTES;
+	max_entries = (file_size - COMPRESS_FOOTER_BYTES - f->index_offset) / esize;
 	if (f->entry_count > max_entries) {
 		WHY("index of %llu entries does not fit in the file",
 		    (unsigned long long)f->entry_count);
 		return -EBADMSG;
 	}
 	/* The writer pads index + footer to the next alignment and no further. */
-	tail = f->entry_count * COMPRESS_ENTRY_BYTES + COMPRESS_FOOTER_BYTES;
+	tail = f->entry_count * esize + COMPRESS_FOOTER_BYTES;
 	if (file_size - f->index_offset != compress_align_up(tail, h->alignment)) {
 		WHY("index at %llu does not end the file", (unsigned long long)f->index_offset);
 		return -EBADMSG;
@@ -185,23 +190,38 @@ int compress_footer_check(const struct compress_footer *f, const struct compress
 	return 0;
 }
 
+unsigned int compress_entry_bytes(uint32_t version)
+{
+	return version == 1 ? COMPRESS_ENTRY_BYTES_V1 : version == 2 ? COMPRESS_ENTRY_BYTES : 0;
+}
+
 void compress_entry_encode(const struct compress_chunk_info *e, uint8_t out[COMPRESS_ENTRY_BYTES])
 {
+	bool ref = e->codec == COMPRESS_CODEC_REF;
+
 	memset(out, 0, COMPRESS_ENTRY_BYTES);
 	put_le64(out, e->tag);
 	put_le64(out + 8, e->offset);
-	put_le64(out + 16, e->file_offset);
+	put_le64(out + 16, ref ? e->src_offset : e->file_offset);
 	put_le32(out + 24, e->raw_len);
 	put_le32(out + 28, e->stored_len);
 	out[32] = (uint8_t)e->codec;
 	out[33] = (uint8_t)e->filter;
-	/* 34..39 reserved, zero */
-	put_le64(out + 40, e->checksum);
+	if (ref) {
+		out[34] = (uint8_t)e->source;
+		out[35] = (uint8_t)(e->source >> 8);
+		put_le64(out + 56, e->src_tag);
+	}
+	/* 36..39 reserved, zero */
+	put_le64(out + 40, e->hash.lo);
+	put_le64(out + 48, e->hash.hi);
 }
 
-int compress_entry_decode(const uint8_t *buf, const struct compress_header *h, uint64_t data_end,
-			  struct compress_chunk_info *e, char *why, size_t why_len)
+/* Version 1 entries: 48 bytes, a CRC32C at 40 and no references. */
+static int entry_decode_v1(const uint8_t *buf, struct compress_chunk_info *e, char *why,
+			   size_t why_len)
 {
+	memset(e, 0, sizeof(*e));
 	e->tag = get_le64(buf);
 	e->offset = get_le64(buf + 8);
 	e->file_offset = get_le64(buf + 16);
@@ -209,12 +229,56 @@ int compress_entry_decode(const uint8_t *buf, const struct compress_header *h, u
 	e->stored_len = get_le32(buf + 28);
 	e->codec = buf[32];
 	e->filter = buf[33];
-	e->checksum = get_le64(buf + 40);
-
+	e->hash.lo = get_le64(buf + 40);
 	if (buf[34] | buf[35] | get_le32(buf + 36)) {
 		WHY("reserved bytes set");
 		return -EBADMSG;
 	}
+	if (e->codec == COMPRESS_CODEC_REF) {
+		WHY("reference in a version 1 file");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int entry_decode_v2(const uint8_t *buf, struct compress_chunk_info *e, char *why,
+			   size_t why_len)
+{
+	memset(e, 0, sizeof(*e));
+	e->tag = get_le64(buf);
+	e->offset = get_le64(buf + 8);
+	e->raw_len = get_le32(buf + 24);
+	e->stored_len = get_le32(buf + 28);
+	e->codec = buf[32];
+	e->filter = buf[33];
+	e->hash.lo = get_le64(buf + 40);
+	e->hash.hi = get_le64(buf + 48);
+	if (get_le32(buf + 36)) {
+		WHY("reserved bytes set");
+		return -EBADMSG;
+	}
+	if (e->codec == COMPRESS_CODEC_REF) {
+		e->src_offset = get_le64(buf + 16);
+		e->source = (uint16_t)(buf[34] | buf[35] << 8);
+		e->src_tag = get_le64(buf + 56);
+	} else {
+		e->file_offset = get_le64(buf + 16);
+		if (buf[34] | buf[35] || get_le64(buf + 56)) {
+			WHY("reference fields set in a stored chunk");
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+int compress_entry_decode(const uint8_t *buf, const struct compress_header *h, uint64_t data_end,
+			  struct compress_chunk_info *e, char *why, size_t why_len)
+{
+	int ret = h->version == 1 ? entry_decode_v1(buf, e, why, why_len)
+				  : entry_decode_v2(buf, e, why, why_len);
+
+	if (ret < 0)
+		return ret;
 	if (e->raw_len == 0 || e->raw_len > h->chunk_size) {
 		WHY("raw length %u outside 1..%u", e->raw_len, h->chunk_size);
 		return -EBADMSG;
@@ -229,8 +293,18 @@ int compress_entry_decode(const uint8_t *buf, const struct compress_header *h, u
 	}
 	switch (e->codec) {
 	case COMPRESS_CODEC_ZERO:
-		if (e->stored_len || e->file_offset || e->checksum || e->filter) {
+		if (e->stored_len || e->file_offset || e->hash.lo || e->hash.hi || e->filter) {
 			WHY("zero chunk with stored data");
+			return -EBADMSG;
+		}
+		return 0;
+	case COMPRESS_CODEC_REF:
+		if (e->stored_len || e->filter) {
+			WHY("reference with stored data");
+			return -EBADMSG;
+		}
+		if (e->src_offset > UINT64_MAX - e->raw_len) {
+			WHY("source offset %llu overflows", (unsigned long long)e->src_offset);
 			return -EBADMSG;
 		}
 		return 0;

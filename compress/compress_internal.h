@@ -18,12 +18,14 @@
 
 #define COMPRESS_MAGIC		 "VRSTREAM" /* header magic, 8 bytes */
 #define COMPRESS_FOOTER_MAGIC	 "VRSTRIDX" /* footer magic, 8 bytes */
-#define COMPRESS_VERSION	 1
+#define COMPRESS_VERSION	 2 /* written; version 1 is still read */
 #define COMPRESS_ALIGN		 4096u /* header size, chunk and index alignment, file size unit */
 #define COMPRESS_HEADER_BYTES	 64    /* encoded header fields at the start of the header block */
 #define COMPRESS_FOOTER_BYTES	 64
-#define COMPRESS_ENTRY_BYTES	 48
-#define COMPRESS_CHECKSUM_CRC32C 1
+#define COMPRESS_ENTRY_BYTES	 64 /* version 2 */
+#define COMPRESS_ENTRY_BYTES_V1	 48
+#define COMPRESS_CHECKSUM_CRC32C 1 /* version 1 chunk checksums */
+#define COMPRESS_HASH_XXH3_128	 2 /* version 2 content hashes */
 #define COMPRESS_PLANE_RAW	 0x80000000u /* planes codec: plane stored as is */
 
 _Static_assert(COMPRESS_ALIGN == COMPRESS_CHUNK_ALIGN, "chunk alignment is the format\'s");
@@ -57,8 +59,13 @@ int compress_footer_decode(const uint8_t *buf, size_t len, struct compress_foote
 /* Checks the footer's index location against the file size and header. */
 int compress_footer_check(const struct compress_footer *f, const struct compress_header *h,
 			  uint64_t file_size, char *why, size_t why_len);
+/* Index entry size of a file of @version (0 for a version not read). */
+unsigned int compress_entry_bytes(uint32_t version);
 void compress_entry_encode(const struct compress_chunk_info *e, uint8_t out[COMPRESS_ENTRY_BYTES]);
-/* Decodes and checks one entry against the header and the data area [header, data_end). */
+/*
+ * Decodes and checks one entry (of the header's version) against the header
+ * and the data area [header, data_end).
+ */
 int compress_entry_decode(const uint8_t *buf, const struct compress_header *h, uint64_t data_end,
 			  struct compress_chunk_info *e, char *why, size_t why_len);
 
@@ -86,6 +93,21 @@ static inline uint64_t compress_align_up(uint64_t v, uint64_t a)
 /* CRC32C continuing from CRC (0 to start), SSE4.2 when the CPU has it; _sw: tables only. */
 uint32_t compress_crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t compress_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+/* A chunk's hash taken piece by piece: XXH3-128, or version 1's CRC32C. */
+struct compress_hasher;
+struct compress_hasher *compress_hasher_new(void);
+void compress_hasher_free(struct compress_hasher *h);
+void compress_hasher_reset(struct compress_hasher *h, uint32_t version);
+void compress_hasher_update(struct compress_hasher *h, const void *buf, size_t len);
+struct compress_hash compress_hasher_digest(struct compress_hasher *h);
+
+/* The hash a file of @version keeps per chunk: XXH3-128, or for version 1 CRC32C in lo. */
+struct compress_hash compress_hash_of(uint32_t version, const void *buf, size_t len);
+
+/* Dedup table (compress_dedup.c): @e (a stored chunk about to be written, of source
+ * @source) is either entered and false returned, or its bytes are already in the
+ * table and @e becomes a reference to them (true). */
+bool compress_dedup_claim(struct compress_dedup *d, uint16_t source, struct compress_chunk_info *e);
 
 /* ---- filters and helpers ------------------------------------------------------------- */
 
@@ -97,6 +119,8 @@ void compress_filter_undo(enum compress_filter f, const void *src, void *dst, si
 bool compress_is_zero(const void *buf, size_t len);
 
 uint64_t compress_now_ns(void);
+/* CPU time of the calling thread (0 when it cannot be read). */
+uint64_t compress_thread_cpu_ns(void);
 unsigned int compress_online_cpus(void);
 /* tmpfs or ramfs: every read and write of @fd is a memory copy, O_DIRECT or not. */
 bool compress_on_memory_fs(int fd);
@@ -158,6 +182,8 @@ struct cw_worker {
 	/* stage times, only this thread writes them; summed after join */
 	uint64_t zero_ns, zero_bytes, filter_ns, filter_bytes, codec_ns, codec_bytes;
 	uint64_t checksum_ns, checksum_bytes;
+	uint64_t copy_ns, copy_bytes;
+	uint64_t cpu_ns; /* the thread's CPU time after its last job (atomic) */
 };
 
 struct compress_writer {
@@ -203,9 +229,10 @@ struct compress_writer {
 	uint64_t cursor;       /* next free file offset for chunk data */
 	uint64_t prealloc_end; /* file preallocated up to here */
 	bool prealloc_ok;
-	uint64_t raw_bytes, stored_bytes, io_ns, io_bytes;
+	uint64_t raw_bytes, ref_bytes, stored_bytes, io_ns, io_bytes;
 	uint64_t chunks[COMPRESS_CODEC_COUNT];
-	bool finished; /* finish() renamed the file into place */
+	uint64_t reaper_cpu_ns; /* the completion thread's CPU time (atomic) */
+	bool finished;		/* finish() renamed the file into place */
 };
 
 /* ---- reader ------------------------------------------------------------------------ */
@@ -218,24 +245,37 @@ struct cr_worker {
 	ZSTD_DCtx *dctx;
 	void *scratch;
 	uint64_t filter_ns, filter_bytes, codec_ns, codec_bytes, checksum_ns, checksum_bytes;
+	uint64_t copy_ns, copy_bytes;
+	uint64_t read_ns, read_bytes; /* reads this worker did itself (memory_fs) */
+	uint64_t cpu_ns;	      /* the thread's CPU time after its last job (atomic) */
+	struct compress_hasher *hasher; /* for hashes taken piece by piece (NULL: whole chunks) */
 };
 
 struct cr_sorted {
 	uint64_t tag, offset, index;
 };
 
-struct compress_reader {
-	/* immutable after open */
-	bool memory_fs;		    /* the file is in memory (tmpfs): reads are copies */
-	struct compress_rate *rate; /* opts.rate: cap on chunk reads */
+/* A stream file as the reader holds it: the reader's own, or a source of its references. */
+struct cr_file {
 	char *name;
-	int fd;	 /* buffered */
-	int dfd; /* O_DIRECT, or -1 */
+	int fd;		/* buffered */
+	int dfd;	/* O_DIRECT, or -1 */
+	bool memory_fs; /* the file is in memory (tmpfs): reads are copies */
 	uint64_t file_size;
 	struct compress_header header;
 	struct compress_footer footer;
 	struct compress_chunk_info *entries;
 	struct cr_sorted *sorted; /* entries by (tag, offset) */
+};
+
+struct compress_reader {
+	/* immutable after open */
+	struct compress_rate *rate; /* opts.rate: cap on chunk reads */
+	bool direct_io;		    /* opts.direct_io, for sources too */
+	struct cr_file f;	    /* the reader's file */
+	/* attached before reads start (compress_reader_add_source), indexed by number */
+	struct cr_file **sources;
+	unsigned int nsources;
 	unsigned int nworkers, njobs, nstaging;
 	uint32_t staging_size;
 	void *staging_mem;
@@ -257,8 +297,9 @@ struct compress_reader {
 	bool stopping;
 	int error;
 	struct compress_err error_msg;
-	uint64_t io_ns, io_bytes, raw_bytes, stored_bytes;
+	uint64_t io_ns, io_bytes, raw_bytes, ref_bytes, stored_bytes;
 	uint64_t chunks[COMPRESS_CODEC_COUNT];
+	uint64_t reaper_cpu_ns; /* the completion thread's CPU time (atomic) */
 };
 
 #endif

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Stream writer: caller buffers -> chunks -> worker threads (zero detection,
- * filter, zstd, checksum) -> io_uring writes at offsets -> buffers back to the
+ * content hash, references, filter, zstd) -> io_uring writes at offsets -> buffers back to the
  * caller. Everything overlaps: while one chunk is being written, the workers
  * compress the next ones, and the caller fills its next buffer.
  *
  * Memory is fixed at new(): njobs chunk slots, nstaging output buffers of one
  * chunk each (registered with io_uring), one filter scratch per worker, and the
- * index (48 bytes per chunk, allocated in blocks as the stream grows).
+ * index (64 bytes per chunk, allocated in blocks as the stream grows).
  *
  * The file is created under a temporary name; finish() writes header, index
  * and footer and renames it into place, so a failed or interrupted stream
@@ -175,6 +175,8 @@ static void cw_job_done(struct compress_writer *w, struct cw_job *j, bool ok)
 		}
 		w->chunks[e->codec]++;
 		w->raw_bytes += e->raw_len;
+		if (e->codec == COMPRESS_CODEC_REF)
+			w->ref_bytes += e->raw_len;
 		w->stored_bytes += e->stored_len;
 	}
 	if (j->staging >= 0)
@@ -438,7 +440,10 @@ static void cw_split(struct cw_job *j)
 		cw_add_piece(j, data_at, len - data_at, COMPRESS_CODEC_RAW);
 }
 
-/* Checksums a data piece and compresses it when that pays; sets what to write. */
+/*
+ * Hashes a data piece, turns it into a reference when its bytes are stored
+ * already, else compresses it when that pays; sets what to write.
+ */
 static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *pc)
 {
 	struct compress_writer *w = wk->w;
@@ -449,12 +454,19 @@ static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *p
 	int filter;
 
 	t0 = compress_now_ns();
-	pc->info.checksum = compress_checksum(src, len);
+	pc->info.hash = compress_hash(src, len);
 	t1 = compress_now_ns();
 	wk->checksum_ns += t1 - t0;
 	wk->checksum_bytes += len;
 	t0 = t1;
 
+	/* Bytes some stream of the image (or a parent) already stores: a reference. */
+	if (w->opts.dedup && compress_dedup_claim(w->opts.dedup, w->opts.source, &pc->info)) {
+		pc->out = NULL;
+		pc->out_len = 0;
+		pc->staged = false;
+		return;
+	}
 	pc->info.codec = COMPRESS_CODEC_RAW;
 	if (w->opts.level != COMPRESS_LEVEL_OFF && (filter = cw_choose_filter(wk, src, len)) >= 0) {
 		const void *in = src;
@@ -513,8 +525,11 @@ static void cw_encode(struct cw_worker *wk, struct cw_job *j, struct cw_piece *p
 		pc->out = stage;
 		pc->out_len = compress_align_up(len, COMPRESS_ALIGN);
 		pc->staged = true;
+		t0 = compress_now_ns();
 		memcpy(stage, src, len);
 		memset(stage + len, 0, pc->out_len - len);
+		wk->copy_ns += compress_now_ns() - t0;
+		wk->copy_bytes += len;
 	}
 }
 
@@ -621,6 +636,7 @@ static void *cw_worker_main(void *arg)
 			cw_job_done(w, j, false); /* the stream is lost: just return the buffer */
 		else
 			cw_process(wk, j);
+		__atomic_store_n(&wk->cpu_ns, compress_thread_cpu_ns(), __ATOMIC_RELAXED);
 	}
 }
 
@@ -635,6 +651,8 @@ static void *cw_reaper_main(void *arg)
 		struct cw_job *j;
 
 		ret = compress_uring_reap(&w->uring, &res, &ud);
+		/* Up to the completion before this one: close enough for a total. */
+		__atomic_store_n(&w->reaper_cpu_ns, compress_thread_cpu_ns(), __ATOMIC_RELAXED);
 		if (ret < 0) {
 			pthread_mutex_lock(&w->lock);
 			cw_fail_locked(w, ret, "waiting for io_uring completions: %s",
@@ -727,7 +745,7 @@ static int cw_planes_setup(ZSTD_CCtx *cctx, int level)
 static void cw_ctx_setup(ZSTD_CCtx *ctx, int level)
 {
 	ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, level);
-	/* Chunks carry our own checksum; the size lets the reader check the frame. */
+	/* Chunks carry our own hash; the size lets the reader check the frame. */
 	ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 0);
 	ZSTD_CCtx_setParameter(ctx, ZSTD_c_contentSizeFlag, 1);
 }
@@ -1118,7 +1136,7 @@ static int cw_write_tail(struct compress_writer *w, uint64_t *file_size)
 		.alignment = COMPRESS_ALIGN,
 		.level = w->opts.level,
 		.filter = w->opts.filter,
-		.checksum_algo = COMPRESS_CHECKSUM_CRC32C,
+		.checksum_algo = COMPRESS_HASH_XXH3_128,
 	};
 	struct compress_footer f = {
 		.version = COMPRESS_VERSION,
@@ -1192,6 +1210,7 @@ static void cw_fill_stats(struct compress_writer *w, struct compress_stats *s, u
 {
 	memset(s, 0, sizeof(*s));
 	s->raw_bytes = w->raw_bytes;
+	s->ref_bytes = w->ref_bytes;
 	s->stored_bytes = w->stored_bytes;
 	s->file_bytes = size;
 	memcpy(s->chunks, w->chunks, sizeof(s->chunks));
@@ -1207,7 +1226,12 @@ static void cw_fill_stats(struct compress_writer *w, struct compress_stats *s, u
 		s->codec_bytes += wk->codec_bytes;
 		s->checksum_ns += wk->checksum_ns;
 		s->checksum_bytes += wk->checksum_bytes;
+		s->copy_ns += wk->copy_ns;
+		s->copy_bytes += wk->copy_bytes;
+		s->workers_cpu_ns += __atomic_load_n(&wk->cpu_ns, __ATOMIC_RELAXED);
 	}
+	s->workers = w->workers ? w->nworkers : 0;
+	s->completion_cpu_ns = __atomic_load_n(&w->reaper_cpu_ns, __ATOMIC_RELAXED);
 	s->io_ns = w->io_ns;
 	s->io_bytes = w->io_bytes;
 	s->direct_io = w->direct;

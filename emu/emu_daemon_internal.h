@@ -209,6 +209,7 @@ int emu_mem_proc_write(pid_t pid, uint64_t addr, const void *buf, size_t len);
 int emu_mem_proc_check(pid_t pid, uint64_t addr, uint64_t len);
 bool emu_mem_proc_stopped(pid_t pid);
 pid_t emu_mem_tracer(pid_t pid);
+bool emu_mem_capable_criu(pid_t pid);
 
 /*
  * emu_pid_ns.c: processes are known by their host pid (SO_PEERCRED in the

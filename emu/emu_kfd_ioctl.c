@@ -760,12 +760,25 @@ static int emu_kfd_dispatch(struct emu_kctx *c, unsigned long request)
 }
 
 /*
- * kfd_ioctl: unknown numbers are -ENOTTY; only the process that opened the
- * file may use it, except for CRIU ops from its ptrace parent (criu). The
- * kernel compares tasks (ptrace_parent(process->lead_thread) == current);
- * here both sides are host pids: SO_PEERCRED's, and TracerPid as the
- * daemon's (host) /proc shows it (fs/proc/array.c, task_state:
- * task_tgid_nr_ns(tracer, ns) in the namespace of that /proc).
+ * kfd_ioctl (kfd_chardev.c), in its order:
+ *  - unknown numbers are -ENOTTY;
+ *  - "Only the process that opened /dev/kfd can use the file descriptor":
+ *    process->lead_thread != current->group_leader is -EBADF, unless the
+ *    ioctl is flagged KFD_IOC_FLAG_CHECKPOINT_RESTORE (AMDKFD_IOC_CRIU_OP
+ *    alone) and ptrace_parent(process->lead_thread) == current, the caller
+ *    traces the opener's leader. Whoever traces it qualifies, criu or not;
+ *    once a tracer exits the task is detached (kernel/ptrace.c,
+ *    exit_ptrace) and its KFD state, paused queues included, stays as it
+ *    was: nothing here undoes a pause when the pausing criu dies, as nothing
+ *    in the kernel does (kfd_release only drops a reference);
+ *  - a CRIU op needs capable(CAP_CHECKPOINT_RESTORE) or
+ *    capable(CAP_SYS_ADMIN), else -EACCES.
+ * The kernel compares tasks; here both sides are host pids: SO_PEERCRED's,
+ * and TracerPid as the daemon's (host) /proc shows it (fs/proc/array.c,
+ * task_state: task_tgid_nr_ns(tracer, ns) in the namespace of that /proc).
+ * /proc names the tracer's thread group, not its thread, so another thread
+ * of the tracing process passes here where the kernel answers -EBADF: the
+ * one place this check is looser than the kernel's.
  */
 int emu_kfd_handle_ioctl(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep)
 {
@@ -785,6 +798,8 @@ int emu_kfd_handle_ioctl(struct emu_daemon *d, const struct emu_dreq *rq, struct
 	if (rq->caller != c.p->pid &&
 	    !(nr == _IOC_NR(AMDKFD_IOC_CRIU_OP) && emu_mem_tracer(c.p->pid) == rq->caller))
 		return -EBADF;
+	if (nr == _IOC_NR(AMDKFD_IOC_CRIU_OP) && !emu_mem_capable_criu(rq->caller))
+		return -EACCES;
 	/* The reply starts as a copy of the argument struct; some handlers grow it. */
 	err = emu_drep_alloc(rep, size);
 	if (err)

@@ -108,3 +108,26 @@ pid_t emu_mem_tracer(pid_t pid)
 	fclose(f);
 	return tracer;
 }
+
+/*
+ * capable(CAP_CHECKPOINT_RESTORE) || capable(CAP_SYS_ADMIN) for @pid, read
+ * from its effective set (CapEff, fs/proc/array.c: render_cap_t); false when
+ * unreadable.
+ */
+bool emu_mem_capable_criu(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long long eff = 0;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &eff) == 1;
+	fclose(f);
+	/* include/uapi/linux/capability.h: CAP_SYS_ADMIN 21, CAP_CHECKPOINT_RESTORE 40 */
+	return found && (eff & ((1ULL << 21) | (1ULL << 40)));
+}

@@ -18,6 +18,9 @@
  * the rest stays zero, as much of a real GPU's memory does, so images of it
  * show what zero-chunk detection saves.
  *
+ * --same-gpus gives every GPU the same program and so the same memory, as
+ * replicated weights of a data-parallel job (images store it once).
+ *
  * --cpu-mem BYTES adds plain process memory of pseudo-random words that no GPU
  * touches (criu dumps and restores it as it does any program's), checked at
  * the end ("cpu-mem ok"): restore benchmarks use it to give criu its own work.
@@ -35,7 +38,7 @@
  *
  * Usage: vramstream-emu-workload [--steps N (0: endless)] [--vram BYTES] [--vram-used BYTES]
  *        [--gtt BYTES] [--host BYTES] [--cpu-mem BYTES] [--delay-ms MS] [--no-verify]
- *        [--hsakmt-shm] [--dmabuf]
+ *        [--same-gpus] [--hsakmt-shm] [--dmabuf]
  * SIGUSR1 makes it print "digest-at STEP HEX" after the current step (for
  * endless runs).
  */
@@ -43,6 +46,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/kfd_ioctl.h>
 #include <signal.h>
@@ -89,6 +93,7 @@ struct wl {
 	int kfd;
 	unsigned int ngpus;
 	uint64_t vram, vram_used, gtt, host;
+	bool same; /* --same-gpus: every GPU runs GPU 0's program */
 	struct wl_gpu g[WL_MAX_GPUS];
 };
 
@@ -380,7 +385,7 @@ static unsigned int wl_step_ops(const struct wl *w, unsigned int gpu, uint64_t s
 				struct wl_op *ops)
 {
 	uint64_t chunks = w->vram_used / w->host, c = step % chunks, c2 = (step * 7 + 3) % chunks;
-	uint64_t salt = (uint64_t)gpu << 32;
+	uint64_t salt = (uint64_t)(w->same ? 0 : gpu) << 32;
 
 	ops[0] = (struct wl_op){ EMU_PKT_MIX, 2, 0, 0, c * w->host, w->host, step ^ salt };
 	ops[1] = (struct wl_op){ EMU_PKT_MIX, 0, 2, c2 * w->host, 0, w->host, step * 3 + salt };
@@ -427,7 +432,8 @@ static void wl_cpu_op(uint8_t *bufs[3], const struct wl_op *o)
 static void wl_cpu_touch(const struct wl *w, unsigned int gpu, uint64_t step, uint8_t *vram,
 			 uint8_t *gtt)
 {
-	uint64_t *v = (uint64_t *)(vram + ((step * 5 + gpu) % (w->vram_used / w->host)) * w->host);
+	uint64_t at = (step * 5 + (w->same ? 0 : gpu)) % (w->vram_used / w->host);
+	uint64_t *v = (uint64_t *)(vram + at * w->host);
 	uint64_t *t = (uint64_t *)(gtt + (step % (w->host / 64)) * 64);
 	uint64_t k;
 
@@ -449,6 +455,7 @@ static uint64_t wl_sum(const uint8_t *p, uint64_t size)
 
 static void wl_init_ops(const struct wl *w, unsigned int gpu, struct wl_op *ops)
 {
+	gpu = w->same ? 0 : gpu;
 	ops[0] = (struct wl_op){ EMU_PKT_FILL, 0, 0, 0, 0, w->vram_used, 0x1000 + gpu };
 	ops[1] = (struct wl_op){ EMU_PKT_FILL, 1, 1, 0, 0, w->gtt, 0x2000 + gpu };
 	ops[2] = (struct wl_op){ EMU_PKT_FILL, 2, 2, 0, 0, w->host, 0x3000 + gpu };
@@ -623,6 +630,8 @@ int main(int argc, char **argv)
 			delay_ms = (unsigned int)strtoul(argv[++i], NULL, 0);
 		} else if (!strcmp(opt, "--no-verify")) {
 			verify = 0;
+		} else if (!strcmp(opt, "--same-gpus")) {
+			w.same = true;
 		} else if (!strcmp(opt, "--hsakmt-shm")) {
 			hsakmt = 1;
 		} else if (!strcmp(opt, "--dmabuf")) {
@@ -630,7 +639,7 @@ int main(int argc, char **argv)
 		} else {
 			fprintf(stderr,
 				"usage: %s [--steps N] [--vram SIZE] [--vram-used SIZE] [--gtt SIZE] "
-				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] "
+				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] [--same-gpus] "
 				"[--hsakmt-shm] [--dmabuf]\n"
 				"SIZE: bytes, or with K, M, G (4096, 64K, 32M)\n",
 				argv[0]);

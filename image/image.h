@@ -121,6 +121,79 @@ int image_file_read(int dirfd, const char *name, uint8_t **out, size_t *out_len)
  */
 int image_file_write(int dirfd, const char *name, const void *buf, size_t len);
 
+/* ---- parents and references (image_chain.c) ------------------------------------------------ */
+
+struct compress_dedup;
+struct compress_reader;
+
+/*
+ * Numbers of the files references name (StreamSource.id, compress/FORMAT.md
+ * "References"): part @p of the image's @i-th GPU stream is
+ * IMAGE_SOURCE_OWN(i, p); files of parent images are numbered from
+ * IMAGE_SOURCE_PARENT up to IMAGE_SOURCE_MAX.
+ */
+#define IMAGE_SOURCE_OWN(i, p) ((uint16_t)((i) * IMAGE_PARTS_MAX + (p)))
+#define IMAGE_SOURCE_GPUS_MAX  64u
+#define IMAGE_SOURCE_PARENT    (IMAGE_SOURCE_GPUS_MAX * IMAGE_PARTS_MAX)
+#define IMAGE_SOURCE_MAX       65535u
+/* Longest name of a file in an image folder, with its NUL. */
+#define IMAGE_NAME_MAX 256
+
+struct image_source {
+	uint16_t id;
+	unsigned int depth; /* 1: a file of the parent, 2: of its parent, ... */
+	char *path;	    /* as this image's folder reaches it */
+	uint64_t identity;  /* index checksum (compress_reader_identity) */
+};
+
+/* What a dump refers to: the content table and the parent's files in it. */
+struct image_parent {
+	struct compress_dedup *table; /* NULL: every chunk stored, as before */
+	char path[4096];	      /* the parent folder as recorded; "" none */
+	struct image_source *sources; /* files of the parent chain, numbered */
+	size_t n_sources, cap_sources;
+	unsigned int images; /* KFD metadata files found in the parent folder */
+	uint64_t chunks;     /* chunks entered from the parent's files */
+	char note[1024];     /* what of the parent could not be used, and why */
+	/* storage of the records image_parent_record() hands out */
+	Vramstream__StreamSource *rec, **rec_ptrs;
+	char *rec_names;
+};
+
+/*
+ * Prepares the references of a dump into folder @dirfd. The parent is
+ * @parent (relative to the folder, or absolute), else criu's "parent" link
+ * in the folder if there is one, none when @full. Every KFD metadata file
+ * in the parent folder, of any process, is entered with the stream files it
+ * lists; a parent that cannot serve (older format, unreadable file) is
+ * left out with a sentence in @p->note, and its chunks are stored again.
+ * A table is made when there is a parent or @dedup. Returns 0, or -errno
+ * with @why when the parent named cannot be opened at all.
+ */
+int image_parent_open(int dirfd, const char *parent, bool full, bool dedup,
+		      struct image_parent *p, char *why, size_t why_len);
+/*
+ * Records in @img, after the dump, the files its references may name: part
+ * k of stream @streams[i] (of @parts[i] parts) as IMAGE_SOURCE_OWN(i, k),
+ * and the parent files some chunk refers to; and the parent folder. @img
+ * points into @p until image_parent_close().
+ */
+int image_parent_record(struct image_parent *p, Vramstream__ProcessImage *img,
+			const char *const *streams, const unsigned int *parts, unsigned int n_streams);
+void image_parent_close(struct image_parent *p);
+
+/*
+ * Attaches to @r (part @stream of one of @img's streams) every file its
+ * references name, as @img lists them, opened relative to @dirfd, and
+ * checks that every reference resolves (compress_reader_check_refs()). A
+ * missing, replaced or damaged file is named with the chunk that needs it.
+ */
+int image_sources_attach(int dirfd, const Vramstream__ProcessImage *img,
+			 struct compress_reader *r, const char *stream, char *why, size_t why_len);
+/* The same for every stream part of @img, so a restore fails before any BO is written. */
+int image_sources_check(int dirfd, const Vramstream__ProcessImage *img, char *why,
+			size_t why_len);
+
 /* ---- dma-buf files (image_names.c, image_meta.c) --------------------------------------- */
 
 /* "vramstream-dmabuf-<id>.img": the dma-buf fd that is criu file <id>. */

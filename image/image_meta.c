@@ -230,13 +230,46 @@ static int versioned_decode(const char magic[4], const char *what,
 	return r;
 }
 
+/* The list of files references name: numbers in range and once each, paths usable. */
+static int sources_check(const Vramstream__ProcessImage *img, char *why, size_t why_len)
+{
+	for (size_t i = 0; i < img->n_sources; i++) {
+		const Vramstream__StreamSource *s = img->sources[i];
+
+		if (s->id > IMAGE_SOURCE_MAX || !s->path[0] || strlen(s->path) >= PATH_MAX ||
+		    (s->depth == 0 && image_stream_name_check(s->path))) {
+			snprintf(why, why_len, "bad stream file record %u (\"%.64s\")", s->id,
+				 s->path);
+			return -EBADMSG;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (img->sources[k]->id == s->id) {
+				snprintf(why, why_len, "stream file number %u listed twice", s->id);
+				return -EBADMSG;
+			}
+	}
+	return 0;
+}
+
 int image_meta_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage **img, char *why,
 		      size_t why_len)
 {
-	return versioned_decode(IMAGE_MAGIC_KFD, "KFD metadata file",
-				&vramstream__process_image__descriptor,
-				offsetof(Vramstream__ProcessImage, format_version), buf, len,
-				(ProtobufCMessage **)img, why, why_len);
+	char scratch[8];
+	int r;
+
+	if (!why) {
+		why = scratch;
+		why_len = sizeof(scratch);
+	}
+	r = versioned_decode(IMAGE_MAGIC_KFD, "KFD metadata file",
+			     &vramstream__process_image__descriptor,
+			     offsetof(Vramstream__ProcessImage, format_version), buf, len,
+			     (ProtobufCMessage **)img, why, why_len);
+	if (r == 0 && (r = sources_check(*img, why, why_len))) {
+		image_meta_free(*img);
+		*img = NULL;
+	}
+	return r;
 }
 
 void image_meta_free(Vramstream__ProcessImage *img)

@@ -24,6 +24,7 @@ enum setting_kind {
 	SETTING_UINT,
 	SETTING_LEVEL,
 	SETTING_FILTER,
+	SETTING_PATH,
 };
 
 struct setting {
@@ -75,6 +76,13 @@ static const struct setting settings[] = {
 	  "bytes per second each GPU's stream files may be written or read at (0 = no cap)" },
 	{ "VRAMSTREAM_RESTORE_OVERLAP", NULL, SETTING_BOOL, CFG(restore_overlap), 0, 0,
 	  "restore: copy BO contents from criu's process while it restores the rest" },
+	{ "VRAMSTREAM_PARENT", NULL, SETTING_PATH, CFG(parent), 0, 0,
+	  "dump: the parent image folder whose chunks this dump refers to instead of storing them "
+	  "again (relative to the image folder, or absolute; unset: criu's \"parent\" link)" },
+	{ "VRAMSTREAM_FULL", NULL, SETTING_BOOL, CFG(full), 0, 0,
+	  "dump: store every chunk, with no parent image (even where criu names one)" },
+	{ "VRAMSTREAM_DEDUP", NULL, SETTING_BOOL, CFG(dedup), 0, 0,
+	  "dump: store chunks of equal bytes once across the dump's BOs and GPUs" },
 	{ "VRAMSTREAM_CHECK_FW", "KFD_FW_VER_CHECK", SETTING_BOOL, CFG(checks.fw_version), 0, 0,
 	  "restore: target firmware at least the source's" },
 	{ "VRAMSTREAM_CHECK_SDMA_FW", "KFD_SDMA_FW_VER_CHECK", SETTING_BOOL,
@@ -112,6 +120,7 @@ void plugin_config_defaults(struct plugin_config *cfg)
 	cfg->io_depth = 0;
 	cfg->fsync = false;
 	cfg->direct_io = true;
+	cfg->dedup = true;
 	cfg->restore_overlap = true;
 	cfg->checks = (struct plugin_checks){ true, true, true, true, true, true, true };
 }
@@ -223,6 +232,12 @@ static int apply(struct plugin_config *cfg, const struct setting *st, const char
 		break;
 	case SETTING_FILTER:
 		r = apply_filter(cfg, value);
+		break;
+	case SETTING_PATH:
+		if (strlen(value) >= sizeof(cfg->parent))
+			r = -ENAMETOOLONG;
+		else
+			strcpy(field, value);
 		break;
 	}
 	if (!r)
@@ -571,14 +586,16 @@ void plugin_config_describe(const struct plugin_config *cfg, char *buf, size_t l
 	snprintf(
 		buf, len,
 		"level=%s filter=%s workers=%u chunk=%lluK buffer=%lluK pinned_max=%lluM "
-		"sdma_lanes=%u io_depth=%u streams=%u fsync=%d direct_io=%d io_rate=%lluM/s restore_overlap=%d checks(fw=%d sdma_fw=%d "
+		"sdma_lanes=%u io_depth=%u streams=%u fsync=%d direct_io=%d io_rate=%lluM/s restore_overlap=%d "
+		"parent=%s full=%d dedup=%d checks(fw=%d sdma_fw=%d "
 		"caches=%d gws=%d vram=%d numa=%d capability=%d)",
 		level, filters[cfg->filter], cfg->workers,
 		(unsigned long long)(cfg->chunk_size >> 10),
 		(unsigned long long)(cfg->buffer_size >> 10),
 		(unsigned long long)(cfg->pinned_max >> 20), cfg->sdma_lanes, cfg->io_depth,
 		cfg->streams, cfg->fsync, cfg->direct_io, (unsigned long long)(cfg->io_rate >> 20),
-		cfg->restore_overlap, cfg->checks.fw_version, cfg->checks.sdma_fw_version,
+		cfg->restore_overlap, *cfg->parent ? cfg->parent : "(criu's link)", cfg->full,
+		cfg->dedup, cfg->checks.fw_version, cfg->checks.sdma_fw_version,
 		cfg->checks.caches_count, cfg->checks.num_gws, cfg->checks.vram_size,
 		cfg->checks.numa, cfg->checks.capability);
 }

@@ -48,6 +48,13 @@ struct plugin_config {
 	uint64_t io_rate;     /* bytes/s cap on each GPU's stream I/O; 0 = none */
 	bool restore_overlap; /* restore BO contents from criu's process while it restores the rest
 			       */
+	/* Incremental dumps (README.md, "Periodic checkpoints"): the parent image
+	 * folder, relative to the image folder or absolute ("" = criu's "parent"
+	 * link if there is one); full: no parent at all; dedup: store chunks of
+	 * equal bytes once within the dump. */
+	char parent[4096];
+	bool full;
+	bool dedup;
 	struct plugin_checks checks;
 };
 

@@ -295,8 +295,66 @@ static int dump_plan(struct kfd_dump *d, int dirfd, int id)
 	return 0;
 }
 
+/*
+ * The parent image and the content table of this dump (VRAMSTREAM_PARENT,
+ * criu's "parent" link, VRAMSTREAM_FULL, VRAMSTREAM_DEDUP): every job's
+ * writers share the table.
+ */
+static int dump_parent(const struct plugin_config *cfg, struct kfd_dump *d,
+		       struct image_parent *p, int dirfd)
+{
+	char why[600];
+	int r;
+
+	if (d->n_jobs > IMAGE_SOURCE_GPUS_MAX) {
+		pr_warn("dump of pid %u: %u GPUs, more than %u: no references, every chunk "
+			"stored",
+			d->info.pid, d->n_jobs, IMAGE_SOURCE_GPUS_MAX);
+		return 0;
+	}
+	r = image_parent_open(dirfd, cfg->parent, cfg->full, cfg->dedup, p, why, sizeof(why));
+	if (r) {
+		pr_err("dump of pid %u: %s; name an existing image folder in VRAMSTREAM_PARENT, "
+		       "or set VRAMSTREAM_FULL=1 for a full dump",
+		       d->info.pid, why);
+		return r;
+	}
+	if (p->path[0])
+		pr_info("dump of pid %u: incremental against parent %s (%u image(s), %" PRIu64
+			" chunks it stores or refers to)",
+			d->info.pid, p->path, p->images, p->chunks);
+	if (p->note[0])
+		pr_warn("dump of pid %u: %s", d->info.pid, p->note);
+	for (unsigned int j = 0; j < d->n_jobs; j++) {
+		d->jobs[j].dedup = p->table;
+		d->jobs[j].source_index = j;
+	}
+	return 0;
+}
+
+/* The stream files the image's references may name, into its metadata. */
+static int dump_record_sources(struct kfd_dump *d, struct image_parent *p)
+{
+	const char *names[IMAGE_SOURCE_GPUS_MAX];
+	unsigned int parts[IMAGE_SOURCE_GPUS_MAX];
+	int r;
+
+	if (!p->table)
+		return 0;
+	for (unsigned int j = 0; j < d->n_jobs; j++) {
+		names[j] = d->ref_names[d->job_dev[j]];
+		parts[j] = d->jobs[j].n_parts;
+	}
+	r = image_parent_record(p, &d->img, names, parts, d->n_jobs);
+	if (r)
+		pr_err("dump of pid %u: cannot list the image's stream files: %s", d->info.pid,
+		       strerror(-r));
+	return r;
+}
+
 /* Keeps the process paused until plugin_dump_finish(). */
-static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid)
+static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid,
+			struct plugin_guard *guard)
 {
 	int own;
 
@@ -313,7 +371,8 @@ static int session_keep(struct plugin_dump_session *s, int fd, uint32_t pid)
 	own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (own < 0)
 		return -errno;
-	s->paused[s->n_paused++] = (struct plugin_paused){ own, pid };
+	s->paused[s->n_paused++] = (struct plugin_paused){ own, pid, *guard };
+	guard->done_fd = -1; /* the session's now */
 	return 0;
 }
 
@@ -333,6 +392,7 @@ int plugin_dump_finish(struct plugin_dump_session *s)
 		} else {
 			pr_info("pid %u: GPU queues unpaused", s->paused[i].pid);
 		}
+		plugin_guard_stop(&s->paused[i].guard);
 		close(s->paused[i].fd);
 	}
 	free(s->paused);
@@ -373,7 +433,9 @@ static int dump_check_version(struct plugin_dump_session *s, int id)
 int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session *session, int dirfd,
 		    int fd, int id)
 {
+	struct plugin_guard guard = { .done_fd = -1 };
 	struct kfd_dump d = { 0 };
+	struct image_parent parent = { 0 };
 	struct plugin_progress progress;
 	char name[PATH_MAX];
 	uint8_t *buf = NULL;
@@ -384,6 +446,18 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 	r = dump_check_version(session, id);
 	if (r)
 		return r;
+	/*
+	 * A dump whose criu died after PROCESS_INFO, with no guard left to
+	 * unpause, leaves the queues paused; PROCESS_INFO would pause them once
+	 * more (the evictions nest: kfd_process_evict_queues per qpd->evicted),
+	 * and our single UNPAUSE would leave them paused for good. As the task's
+	 * tracer we may unpause first: -EINVAL when nothing was paused.
+	 */
+	u = kfd_criu_unpause(fd);
+	if (!u)
+		pr_warn("KFD file %d: its GPU queues were still paused by an earlier dump that did "
+			"not finish; unpaused them first",
+			id);
 	r = kfd_criu_process_info(fd, &d.info);
 	if (r) {
 		pr_err("dump of KFD file %d: PROCESS_INFO failed: %s", id, strerror(-r));
@@ -394,6 +468,8 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		" bytes of private data",
 		id, d.info.pid, d.info.num_devices, d.info.num_bos, d.info.num_objects,
 		d.info.priv_data_size);
+	/* Should criu die before we unpause, this process does it (plugin_guard.h). */
+	plugin_guard_start(&guard, fd, d.info.pid, id, dirfd);
 
 	vramstream__process_image__init(&d.img);
 	d.devs = calloc(d.info.num_devices ? d.info.num_devices : 1, sizeof(*d.devs));
@@ -427,6 +503,9 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		goto out;
 	}
 
+	r = dump_parent(cfg, &d, &parent, dirfd);
+	if (r)
+		goto out;
 	plugin_progress_init(&progress, "dump", (int)d.info.pid);
 	r = transfer_dump_progress(cfg, &plugin_dma_sdma_ops, d.jobs, d.n_jobs, &progress.tp);
 	for (unsigned int j = 0; j < d.n_jobs; j++) {
@@ -438,14 +517,15 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 			continue;
 		}
 		pr_info("dump of pid %u, GPU 0x%x: %u BO(s) in %u stream file(s), %.3f GB moved, %.3f GB stored "
-			"(ratio %.2f), %.3f s, %.2f GB/s; chunks zero/raw/zstd %" PRIu64 "/%" PRIu64
-			"/%" PRIu64
+			"(ratio %.2f), %.3f GB referred to, %.3f s, %.2f GB/s; chunks zero/raw/zstd/ref %" PRIu64 "/%" PRIu64
+			"/%" PRIu64 "/%" PRIu64
 			"; busy s: dma %.2f, compress %.2f, io %.2f; GPU thread waited on "
 			"writers %.2f s",
 			d.info.pid, job->gpu_id, job->n_bos, job->n_parts, st->bytes / 1e9,
 			st->stored / 1e9, st->stored ? (double)st->bytes / st->stored : 0.0,
-			st->seconds, st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0,
-			st->chunks_zero, st->chunks_raw, st->chunks_zstd, st->dma_busy_s,
+			st->ref_bytes / 1e9, st->seconds,
+			st->seconds > 0 ? st->bytes / 1e9 / st->seconds : 0.0, st->chunks_zero,
+			st->chunks_raw, st->chunks_zstd, st->chunks_ref, st->dma_busy_s,
 			st->codec_busy_s, st->io_busy_s, st->feed_wait_s);
 	}
 	if (r)
@@ -460,6 +540,9 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 			}
 
 	d.img.settings = NULL;
+	r = dump_record_sources(&d, &parent);
+	if (r)
+		goto out;
 	r = image_meta_encode(&d.img, &buf, &len);
 	if (r)
 		goto out;
@@ -469,7 +552,7 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		pr_err("dump of pid %u: cannot write %s: %s", d.info.pid, name, strerror(-r));
 	/* Paused until criu has dumped the process's memory as well. */
 	if (!r)
-		r = session_keep(session, fd, d.info.pid);
+		r = session_keep(session, fd, d.info.pid, &guard);
 out:
 	free(buf);
 	if (r) {
@@ -479,6 +562,7 @@ out:
 			       "paused",
 			       d.info.pid, strerror(-u));
 	}
+	plugin_guard_stop(&guard);
 	if (r) {
 		/* Leave nothing that restore could mistake for an image. */
 		for (unsigned int j = 0; d.jobs && j < d.n_jobs; j++) {
@@ -493,6 +577,7 @@ out:
 	} else {
 		pr_info("dump of pid %u done in %.3f s", d.info.pid, common_now_s() - t0);
 	}
+	image_parent_close(&parent);
 	dump_free(&d);
 	return r;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "plugin_config.h"
+#include "plugin_guard.h"
 
 /*
  * The processes whose GPU queues a dump has paused. They stay paused until
@@ -20,6 +21,7 @@ struct plugin_dump_session {
 	struct plugin_paused {
 		int fd; /* our own dup of the KFD file */
 		uint32_t pid;
+		struct plugin_guard guard; /* unpauses the task if criu dies first */
 	} * paused;
 	unsigned int n_paused, cap_paused;
 	bool kfd_version_ok; /* checked once per dump */

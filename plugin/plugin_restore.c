@@ -414,6 +414,8 @@ static int image_dir_path(int dirfd, char *dir, size_t len)
 /* What one RESTORE_EXT_FILE of a KFD file builds; freed by kfd_restore_end(). */
 struct kfd_restore {
 	pid_t pid;
+	int id;	  /* criu's id of the KFD file */
+	int dirfd; /* the image folder */
 	Vramstream__ProcessImage *img;
 	int kfd; /* the restored KFD file, -1 until opened */
 	/* KFD RESTORE's arguments; bos[i].dmabuf_fd comes back from it */
@@ -570,6 +572,12 @@ static int build_job(struct kfd_restore *kr, size_t dev, const char *dir)
 	if (snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", dir, stream) >=
 	    (int)sizeof(job->stream_path))
 		return -ENAMETOOLONG;
+	if (img->n_sources) {
+		job->refs_img = img;
+		job->refs_dirfd = kr->dirfd;
+		image_kfd_name((unsigned int)kr->pid, kr->id, job->refs_meta,
+			       sizeof(job->refs_meta));
+	}
 	kr->n_jobs++;
 	return 0;
 }
@@ -641,10 +649,32 @@ static int kfd_restore_end(struct kfd_restore *kr, int r, double t0)
 	return kr->kfd;
 }
 
+/*
+ * Every file the image's references name (its own streams, its parents'),
+ * there, unchanged, and resolving every reference: a missing or replaced
+ * parent fails the restore here, before the machine is touched.
+ */
+static int check_sources(const struct kfd_restore *kr)
+{
+	char why[1024];
+	int r;
+
+	if (!kr->img->n_sources)
+		return 0;
+	r = image_sources_check(kr->dirfd, kr->img, why, sizeof(why));
+	if (r)
+		pr_err("restore of pid %d: %s", (int)kr->pid, why);
+	else if (kr->img->parent)
+		pr_info("restore of pid %d: incremental image; every chunk its parent %s holds "
+			"for it is there",
+			(int)kr->pid, kr->img->parent);
+	return r;
+}
+
 int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_server *srv, int dirfd,
 		       int id)
 {
-	struct kfd_restore kr = { .pid = getpid(), .kfd = -1 };
+	struct kfd_restore kr = { .pid = getpid(), .id = id, .dirfd = dirfd, .kfd = -1 };
 	double t0 = common_now_s();
 	int r;
 
@@ -654,7 +684,9 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		return -ENOTSUP; /* not a file we dumped */
 	if (r)
 		return r;
-	r = ensure_hsakmt_shm(kr.img);
+	r = check_sources(&kr);
+	if (!r)
+		r = ensure_hsakmt_shm(kr.img);
 	if (!r)
 		r = ensure_matched(cfg, kr.img);
 	if (!r)

@@ -52,6 +52,7 @@ enum srv_type { SRV_BEGIN = 1, SRV_JOB, SRV_BOS, SRV_END, SRV_REPLY };
 struct srv_begin {
 	uint32_t magic, type;
 	uint32_t n_jobs, n_bos;
+	char meta[128]; /* the image's KFD metadata file, when references need its list */
 };
 
 struct srv_job {
@@ -99,6 +100,8 @@ struct request {
 	unsigned int n_jobs;
 	struct transfer_bo *bos; /* every job's, in job order; the fds are ours */
 	unsigned int n_bos;
+	Vramstream__ProcessImage *img; /* for the jobs' references, or NULL */
+	int dirfd;		       /* the image folder, with img */
 	int status;
 	double submitted, started, finished;
 	struct request *next;
@@ -133,6 +136,9 @@ static void request_free(struct request *q)
 	for (unsigned int i = 0; q->bos && i < q->n_bos; i++)
 		if (q->bos[i].dmabuf_fd >= 0)
 			close(q->bos[i].dmabuf_fd);
+	image_meta_free(q->img);
+	if (q->img)
+		close(q->dirfd);
 	free(q->bos);
 	free(q->jobs);
 	free(q);
@@ -205,6 +211,43 @@ static int recv_msg(int fd, union srv_msg *m, uint32_t type, int *fds, unsigned 
 	return r;
 }
 
+/*
+ * The image whose list of stream files the request's references name: read
+ * here from the folder, as the task read it (it was checked there).
+ */
+static int request_image(struct restore_server *s, struct request *q, const char *meta, char *err,
+			 size_t err_len)
+{
+	char why[300];
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if (image_name_kind(meta, NULL, NULL) != IMAGE_FILE_KFD) {
+		common_errf(err, err_len, "malformed request");
+		return -EPROTO;
+	}
+	q->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (q->dirfd < 0) {
+		r = -errno;
+		common_errf(err, err_len, "%s: %s", s->dir, strerror(-r));
+		return r;
+	}
+	r = image_file_read(q->dirfd, meta, &buf, &len);
+	if (r) {
+		common_errf(err, err_len, "%s: %s", meta, strerror(-r));
+		close(q->dirfd);
+		return r;
+	}
+	r = image_meta_decode(buf, len, &q->img, why, sizeof(why));
+	free(buf);
+	if (r) {
+		common_errf(err, err_len, "%s: %s", meta, why);
+		close(q->dirfd);
+	}
+	return r;
+}
+
 static int receive_request(struct restore_server *s, int conn, struct request **out, char *err,
 			   size_t err_len)
 {
@@ -237,6 +280,15 @@ static int receive_request(struct restore_server *s, int conn, struct request **
 	}
 	for (unsigned int i = 0; i < q->n_bos; i++)
 		q->bos[i].dmabuf_fd = -1;
+	m->begin.meta[sizeof(m->begin.meta) - 1] = '\0';
+	if (m->begin.meta[0]) {
+		r = request_image(s, q, m->begin.meta, err, err_len);
+		if (r) {
+			free(m);
+			request_free(q);
+			return r;
+		}
+	}
 
 	for (unsigned int j = 0; j < q->n_jobs; j++) {
 		struct transfer_job *job = &q->jobs[j];
@@ -254,6 +306,8 @@ static int receive_request(struct restore_server *s, int conn, struct request **
 		job->gpu_id = m->job.gpu_id;
 		job->render_minor = m->job.render_minor;
 		job->cancel = &s->cancel;
+		job->refs_img = q->img;
+		job->refs_dirfd = q->img ? q->dirfd : -1;
 		job->n_parts = m->job.n_parts;
 		job->bos = &q->bos[filled];
 		if (snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", s->dir,
@@ -714,6 +768,7 @@ static int submit_on(int fd, const struct transfer_job *jobs, unsigned int n_job
 	for (unsigned int j = 0; j < n_jobs; j++)
 		n_bos += jobs[j].n_bos;
 	m->begin = (struct srv_begin){ SRV_MAGIC, SRV_BEGIN, n_jobs, n_bos };
+	snprintf(m->begin.meta, sizeof(m->begin.meta), "%s", jobs[0].refs_meta);
 	r = send_msg(fd, &m->begin, sizeof(m->begin), NULL, 0);
 	for (unsigned int j = 0; !r && j < n_jobs; j++) {
 		const struct transfer_job *job = &jobs[j];

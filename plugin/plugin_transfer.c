@@ -93,6 +93,8 @@ struct pipe {
 	unsigned int fifo_head, fifo_len, fifo_cap;
 	double dma_busy_since, dma_busy;
 	double feed_wait; /* see transfer_stats.feed_wait_s */
+	/* the GPU thread's time by step, see transfer_stats.gpu_*_s */
+	double t_issue, t_dma_wait, t_poll, t_submit, t_wait;
 	/* restore: chunk info per buffer */
 	struct compress_chunk_info *buf_chunk;
 };
@@ -185,6 +187,7 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
 		      uint64_t len, bool to_device, uint64_t tag)
 {
 	struct inflight *f = &p->fifo[(p->fifo_head + p->fifo_len) % p->fifo_cap];
+	double t0, t1;
 	int r;
 
 	f->buf = buf;
@@ -193,8 +196,11 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
 	f->offset = bo_off;
 	f->len = len;
 	f->tag = tag;
+	t0 = common_now_s();
 	r = p->ops->copy(p->dma, f->ring, p->bo_handle[bo], bo_off, buf, len, to_device,
 			 &f->ticket);
+	t1 = common_now_s();
+	p->t_issue += t1 - t0;
 	if (r) {
 		pipe_fail(p, r,
 			  "DMA copy of %" PRIu64 " bytes %s BO %" PRIu64 " at offset %" PRIu64
@@ -204,7 +210,7 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
 		return r;
 	}
 	p->fifo_len++;
-	dma_busy_update(p, common_now_s());
+	dma_busy_update(p, t1);
 	return 0;
 }
 
@@ -218,6 +224,7 @@ static int issue_copy(struct pipe *p, unsigned int buf, unsigned int bo, uint64_
 static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t len, uint64_t tag)
 {
 	struct inflight *f = &p->fifo[(p->fifo_head + p->fifo_len) % p->fifo_cap];
+	double t0 = common_now_s();
 	int r;
 
 	assert(p->ops->fill && len % 4 == 0 && bo_off % 4 == 0);
@@ -228,6 +235,7 @@ static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t
 				.len = len,
 				.tag = tag };
 	r = p->ops->fill(p->dma, f->ring, p->bo_handle[bo], bo_off, len, 0, &f->ticket);
+	p->t_issue += common_now_s() - t0;
 	if (r == -ENOTSUP) {
 		p->ring_bytes[f->ring] -= len;
 		return r;
@@ -249,13 +257,16 @@ static int issue_fill(struct pipe *p, unsigned int bo, uint64_t bo_off, uint64_t
 static int retire_oldest(struct pipe *p, struct inflight *done)
 {
 	struct inflight *f = &p->fifo[p->fifo_head];
+	double t0 = common_now_s(), t1;
 	int r = p->ops->wait(p->dma, f->ring, f->ticket);
 
+	t1 = common_now_s();
+	p->t_dma_wait += t1 - t0;
 	*done = *f;
 	p->ring_bytes[f->ring] -= f->len;
 	p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
 	p->fifo_len--;
-	dma_busy_update(p, common_now_s());
+	dma_busy_update(p, t1);
 	if (r)
 		pipe_fail(p, r,
 			  "DMA copy of BO %" PRIu64 " at offset %" PRIu64 " failed on ring %u: %s",
@@ -275,12 +286,25 @@ static bool can_poll(const struct pipe *p)
  * in order). Returns -EAGAIN when none has finished or the engine cannot
  * tell without waiting (no poll()); errors as retire_oldest().
  */
+static int retire_finished_polled(struct pipe *p, struct inflight *done);
+
 static int retire_finished(struct pipe *p, struct inflight *done)
 {
-	uint64_t seen = 0;
+	double t0;
+	int r;
 
 	if (!can_poll(p))
 		return -EAGAIN;
+	t0 = common_now_s();
+	r = retire_finished_polled(p, done);
+	p->t_poll += common_now_s() - t0;
+	return r;
+}
+
+static int retire_finished_polled(struct pipe *p, struct inflight *done)
+{
+	uint64_t seen = 0;
+
 	for (unsigned int i = 0; i < p->fifo_len; i++) {
 		unsigned int at = (p->fifo_head + i) % p->fifo_cap;
 		struct inflight *f = &p->fifo[at];
@@ -315,6 +339,7 @@ static int retire_finished(struct pipe *p, struct inflight *done)
 static void nap(struct pipe *p, unsigned int us)
 {
 	struct timespec ts;
+	double t0 = common_now_s();
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += (long)us * 1000;
@@ -326,6 +351,7 @@ static void nap(struct pipe *p, unsigned int us)
 	if (!p->ready.len && !p->cb_error)
 		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
 	pthread_mutex_unlock(&p->lock);
+	p->t_poll += common_now_s() - t0;
 }
 
 /* Takes a free buffer, waiting for compress/ to hand one back if needed;
@@ -523,8 +549,31 @@ static void stats_add(struct transfer_stats *st, const struct compress_stats *cs
 	st->chunks_zero += cs->chunks[COMPRESS_CODEC_ZERO];
 	st->chunks_raw += cs->chunks[COMPRESS_CODEC_RAW];
 	st->chunks_zstd += cs->chunks[COMPRESS_CODEC_ZSTD] + cs->chunks[COMPRESS_CODEC_PLANES];
+	st->chunks_ref += cs->chunks[COMPRESS_CODEC_REF];
+	st->ref_bytes += cs->ref_bytes;
 	st->codec_busy_s += cs->codec_ns / 1e9;
 	st->io_busy_s += cs->io_ns / 1e9;
+	st->io_bytes += cs->io_bytes;
+	st->zero_s += cs->zero_ns / 1e9;
+	st->filter_s += cs->filter_ns / 1e9;
+	st->checksum_s += cs->checksum_ns / 1e9;
+	st->copy_s += cs->copy_ns / 1e9;
+	st->workers_cpu_s += cs->workers_cpu_ns / 1e9;
+	st->completion_cpu_s += cs->completion_cpu_ns / 1e9;
+	st->workers += cs->workers;
+}
+
+/* The GPU thread's account, at the end of its job. */
+static void stats_gpu(struct transfer_stats *st, const struct pipe *p, double cpu0)
+{
+	st->dma_busy_s = p->dma_busy;
+	st->feed_wait_s = p->feed_wait;
+	st->gpu_issue_s = p->t_issue;
+	st->gpu_dma_wait_s = p->t_dma_wait;
+	st->gpu_poll_s = p->t_poll;
+	st->gpu_submit_s = p->t_submit;
+	st->gpu_wait_s = p->t_wait;
+	st->gpu_cpu_s = common_thread_cpu_s() - cpu0;
 }
 
 struct job_arg {
@@ -547,6 +596,7 @@ struct part_opener {
 	pthread_t thread;
 	bool started;
 	char path[PATH_MAX];
+	struct compress_writer_opts wo_part;	/* dump: this part's options */
 	const struct compress_writer_opts *wo; /* dump */
 	struct compress_writer **w;
 	const struct compress_reader_opts *ro; /* restore */
@@ -574,7 +624,13 @@ static void parts_open_start(struct part_opener *po, const struct transfer_job *
 			     struct compress_reader **rd)
 {
 	for (unsigned int i = 0; i < parts; i++) {
-		po[i] = (struct part_opener){ .wo = wo, .w = &w[i], .ro = ro, .rd = &rd[i] };
+		po[i] = (struct part_opener){ .w = &w[i], .ro = ro, .rd = &rd[i] };
+		if (wo) {
+			po[i].wo_part = *wo;
+			po[i].wo_part.dedup = job->dedup;
+			po[i].wo_part.source = IMAGE_SOURCE_OWN(job->source_index, i);
+			po[i].wo = &po[i].wo_part;
+		}
 		po[i].r = image_part_name(job->stream_path, i, po[i].path, sizeof(po[i].path));
 		if (po[i].r)
 			continue;
@@ -717,6 +773,7 @@ static int dump_hand_oldest(struct dump_run *dr)
 	r = compress_writer_push(dr->w[part], p->ops->buffer(p->dma, done.buf), done.len, done.tag,
 				 done.offset, on_pushed, &dr->cookies[done.buf]);
 	p->feed_wait += common_now_s() - t_wait;
+	p->t_submit += common_now_s() - t_wait;
 	if (r) {
 		struct compress_stats cs;
 
@@ -744,8 +801,10 @@ static int dump_loop(struct dump_run *dr)
 			double t_wait = common_now_s();
 
 			buf = take_free(p, p->fifo_len == 0);
-			if (p->fifo_len == 0)
+			if (p->fifo_len == 0) {
 				p->feed_wait += common_now_s() - t_wait;
+				p->t_wait += common_now_s() - t_wait;
+			}
 		}
 		if (buf >= 0)
 			r = dump_issue(dr, (unsigned int)buf);
@@ -807,7 +866,7 @@ static void *dump_job(void *arg)
 {
 	struct dump_run dr = { .a = arg, .job = ((struct job_arg *)arg)->job };
 	struct transfer_job *job = dr.job;
-	double t0 = common_now_s();
+	double t0 = common_now_s(), cpu0 = common_thread_cpu_s();
 	int r;
 
 	r = dump_open(&dr);
@@ -817,8 +876,7 @@ static void *dump_job(void *arg)
 	}
 	for (unsigned int i = 0; i < IMAGE_PARTS_MAX; i++)
 		compress_writer_free(dr.w[i]);
-	job->stats.dma_busy_s = dr.p.dma_busy;
-	job->stats.feed_wait_s = dr.p.feed_wait;
+	stats_gpu(&job->stats, &dr.p, cpu0);
 	job->stats.seconds = common_now_s() - t0;
 	if (r && !job->status)
 		pipe_fail(&dr.p, r, "%s", strerror(-r));
@@ -958,6 +1016,33 @@ static int check_chunk_sizes(struct restore_run *rr)
 	return 0;
 }
 
+/*
+ * The files references of each part name, from the image's list: a parent
+ * that is gone or changed fails here, before this job writes any BO.
+ */
+static int attach_sources(struct restore_run *rr)
+{
+	const struct transfer_job *job = rr->job;
+	char why[1024];
+
+	for (unsigned int i = 0; job->refs_img && i < rr->parts; i++) {
+		char path[PATH_MAX];
+		const char *base;
+		int r = image_part_name(job->stream_path, i, path, sizeof(path));
+
+		if (r)
+			return r;
+		base = strrchr(path, '/');
+		r = image_sources_attach(job->refs_dirfd, job->refs_img, rr->rd[i],
+					 base ? base + 1 : path, why, sizeof(why));
+		if (r) {
+			pipe_fail(&rr->p, r, "%s", why);
+			return r;
+		}
+	}
+	return 0;
+}
+
 /* Opens the parts beside the engine's start and checks them against the job. */
 static int restore_open(struct restore_run *rr)
 {
@@ -980,6 +1065,9 @@ static int restore_open(struct restore_run *rr)
 	if (!rr->cookies)
 		return -ENOMEM;
 	r = check_chunk_sizes(rr);
+	if (r)
+		return r;
+	r = attach_sources(rr);
 	if (r)
 		return r;
 	r = check_coverage(rr->rd, rr->parts, rr->job, rr->cerr.msg, sizeof(rr->cerr.msg));
@@ -1027,6 +1115,7 @@ static int read_chunk(struct restore_run *rr, const struct compress_chunk_info *
 				 p->ops->buffer(p->dma, (unsigned int)buf), p->buffer_size, on_read,
 				 &rr->cookies[buf]);
 	p->feed_wait += common_now_s() - t_read; /* blocks while its queue is full */
+	p->t_submit += common_now_s() - t_read;
 	if (r) {
 		pipe_fail(p, r, "reading chunk %" PRIu64 " of %s failed: %s", rr->next[rr->part],
 			  rr->job->stream_path, strerror(-r));
@@ -1148,6 +1237,7 @@ static void wait_reads(struct restore_run *rr, bool more_reads)
 		pthread_cond_wait(&p->cond, &p->lock);
 	pthread_mutex_unlock(&p->lock);
 	p->feed_wait += common_now_s() - t_wait;
+	p->t_wait += common_now_s() - t_wait;
 }
 
 /* Feed, copy, retire, wait, until every chunk is on the GPU or one step fails. */
@@ -1223,7 +1313,7 @@ static void *restore_job(void *arg)
 {
 	struct restore_run rr = { .a = arg, .job = ((struct job_arg *)arg)->job, .nap_us = 50 };
 	struct transfer_job *job = rr.job;
-	double t0 = common_now_s();
+	double t0 = common_now_s(), cpu0 = common_thread_cpu_s();
 	int r;
 
 	rr.parts = job->n_parts ? job->n_parts : 1;
@@ -1236,8 +1326,7 @@ static void *restore_job(void *arg)
 	}
 	for (unsigned int i = 0; i < IMAGE_PARTS_MAX; i++)
 		compress_reader_free(rr.rd[i]);
-	job->stats.dma_busy_s = rr.p.dma_busy;
-	job->stats.feed_wait_s = rr.p.feed_wait;
+	stats_gpu(&job->stats, &rr.p, cpu0);
 	job->stats.bytes = transfer_job_progress(job); /* what went to the engine */
 	job->stats.seconds = common_now_s() - t0;
 	if (r && !job->status)

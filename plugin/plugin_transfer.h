@@ -14,6 +14,9 @@
 #include "plugin_config.h"
 #include "plugin_dma.h"
 
+struct compress_dedup;
+struct Vramstream__ProcessImage;
+
 struct transfer_bo {
 	uint64_t size;
 	int dmabuf_fd; /* the BO, as KFD exported it */
@@ -23,7 +26,8 @@ struct transfer_bo {
 struct transfer_stats {
 	uint64_t bytes;	 /* GPU memory moved */
 	uint64_t stored; /* bytes in the stream file */
-	uint64_t chunks_zero, chunks_raw, chunks_zstd;
+	uint64_t chunks_zero, chunks_raw, chunks_zstd, chunks_ref;
+	uint64_t ref_bytes; /* GPU bytes stored as references (dump) or read through them */
 	double seconds;	     /* wall time of the job */
 	double setup_s;	     /* of which starting: engine, pinned buffers, stream files */
 	double dma_busy_s;   /* time the DMA stage was busy */
@@ -32,6 +36,22 @@ struct transfer_stats {
 	/* time the GPU's thread spent waiting on the CPU side: for a buffer or
 	 * for room in a stream file (dump), for reads to land (restore) */
 	double feed_wait_s;
+	/*
+	 * Where the GPU's thread spent its wall time: queueing copies and fills
+	 * on the engine; blocked on the oldest copy; polling the rings and
+	 * napping between polls (restore); handing buffers to compress/ (push
+	 * on dump, read on restore, both block while its queue is full); waiting
+	 * for a buffer to come back (dump) or a read to land (restore). The
+	 * last two make feed_wait_s. And the thread's CPU time.
+	 */
+	double gpu_issue_s, gpu_dma_wait_s, gpu_poll_s, gpu_submit_s, gpu_wait_s, gpu_cpu_s;
+	/* compress/ stages of the job's stream files, busy seconds summed over
+	 * threads (codec_busy_s and io_busy_s above are two more) */
+	double zero_s, filter_s, checksum_s, copy_s;
+	uint64_t io_bytes; /* bytes read or written, for io_busy_s */
+	/* CPU seconds of compress/'s workers and completion threads */
+	double workers_cpu_s, completion_cpu_s;
+	unsigned int workers; /* compress/ workers over all the job's files */
 };
 
 struct transfer_job {
@@ -47,6 +67,18 @@ struct transfer_job {
 	unsigned int n_parts;
 	/* Restore stops (-ECANCELED) once *cancel is non-zero; NULL: never. */
 	const int *cancel;
+	/* Dump: the content table whose chunks are written as references
+	 * (image_parent_open), NULL for none; part p of this job's stream is
+	 * source IMAGE_SOURCE_OWN(source_index, p). */
+	struct compress_dedup *dedup;
+	unsigned int source_index;
+	/* Restore: the image whose list of stream files references name
+	 * (image_sources_attach), and its folder; NULL when it has none. */
+	const struct Vramstream__ProcessImage *refs_img;
+	int refs_dirfd;
+	/* ... and the name of that image's KFD metadata file in its folder, for a
+	 * restore server, which reads the list itself ("" when there is none). */
+	char refs_meta[128];
 	/* out */
 	int status;
 	char err[600];

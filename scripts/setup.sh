@@ -27,7 +27,7 @@ die() { echo "setup: error: $*" >&2; exit 1; }
 packages=(
 	build-essential meson ninja-build pkg-config
 	protobuf-c-compiler libprotobuf-c-dev
-	liburing-dev libzstd-dev libdrm-dev
+	liburing-dev libzstd-dev libxxhash-dev libdrm-dev
 	clang clang-format
 	debootstrap
 	iproute2 util-linux procps

@@ -58,6 +58,11 @@ struct img_stream {
 	/* BOs whose contents name this stream, sorted by tag */
 	struct img_bo_ref *bos;
 	unsigned int n_bos;
+	/* references (compress/FORMAT.md): raw bytes of chunks stored by another
+	 * file of this image (dedup) or by a parent image's file */
+	uint64_t ref_here_bytes, ref_parent_bytes;
+	int ref_error; /* a file the references need is missing, replaced or damaged */
+	char ref_why[600];
 	/* A stream striped over several files (ContentRef.parts): part 0 is the named file,
 	 * GROUP the index of that part's stream; the same BOs are listed on every part. */
 	int group;
@@ -101,6 +106,13 @@ struct img_dir {
 int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, char *err,
 		 size_t err_len);
 void img_dir_free(struct img_dir *d);
+/*
+ * The chain of parent folders of process P's image, as this folder reaches
+ * them, "a <- b <- c" (nearest first), each marked "(missing)" or "(not an
+ * image)" where it cannot be read; "" for a full image.
+ */
+void img_chain_describe(const struct img_dir *d, const struct img_process *p, char *buf,
+			size_t len);
 int img_dir_stream(const struct img_dir *d, const char *name);
 /* The BO whose contents are chunks TAG of stream S, or NULL. */
 const struct img_bo_ref *img_stream_bo(const struct img_stream *s, uint64_t tag);
@@ -160,6 +172,7 @@ int img_cmd_info(const struct img_common *c, int argc, char **argv);
 int img_cmd_verify(const struct img_common *c, int argc, char **argv);
 int img_cmd_recompress(const struct img_common *c, int argc, char **argv);
 int img_cmd_tune(const struct img_common *c, int argc, char **argv);
+int img_cmd_unpause(const struct img_common *c, int argc, char **argv);
 
 /* tune's plot (img_plot.c): stored size against checkpoint time, the front highlighted. */
 int img_plot_svg(const char *path, const struct img_tune_point *p, size_t n, double storage_gbps,

@@ -157,6 +157,98 @@ static void open_stream(struct img_dir *d, struct img_stream *s, unsigned int wo
 	}
 }
 
+/*
+ * The files a stream's references name, from its process's list, so reads
+ * resolve them as a restore does; what they hold is counted by where it is.
+ */
+static void attach_sources(struct img_dir *d, struct img_stream *s)
+{
+	const Vramstream__ProcessImage *img;
+	struct compress_chunk_info ci;
+	int r;
+
+	if (!s->reader || !s->n_bos || !(img = d->procs[s->bos[0].proc].img) || !img->n_sources)
+		return;
+	for (uint64_t i = 0; i < s->chunk_count; i++) {
+		compress_reader_chunk(s->reader, i, &ci);
+		if (ci.codec != COMPRESS_CODEC_REF)
+			continue;
+		for (size_t k = 0; k < img->n_sources; k++)
+			if (img->sources[k]->id == ci.source) {
+				if (img->sources[k]->depth)
+					s->ref_parent_bytes += ci.raw_len;
+				else
+					s->ref_here_bytes += ci.raw_len;
+				break;
+			}
+	}
+	r = image_sources_attach(d->dirfd, img, s->reader, s->name, s->ref_why,
+				 sizeof(s->ref_why));
+	if (r)
+		s->ref_error = r;
+}
+
+void img_chain_describe(const struct img_dir *d, const struct img_process *p, char *buf,
+			size_t len)
+{
+	char path[PATH_MAX], next[PATH_MAX];
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (!p->img || !p->img->parent)
+		return;
+	snprintf(path, sizeof(path), "%s", p->img->parent);
+	for (int depth = 0; depth < 64 && path[0]; depth++) {
+		Vramstream__ProcessImage *img = NULL;
+		const char *state = "";
+		uint8_t *mbuf;
+		size_t mlen;
+		int fd, id;
+
+		next[0] = '\0';
+		fd = openat(d->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			state = " (missing)";
+		} else {
+			id = image_find_kfd(fd, 0);
+			if (id < 0) {
+				state = " (not an image)";
+			} else {
+				char name[NAME_MAX + 1];
+				unsigned int pid = 0;
+				DIR *dir = NULL;
+				struct dirent *de;
+				int dup_fd = dup(fd);
+
+				/* the metadata file of that id, whatever its pid */
+				dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+				while (dir && (de = readdir(dir)))
+					if (image_name_kind(de->d_name, &pid, &id) == IMAGE_FILE_KFD)
+						break;
+				if (dir)
+					closedir(dir);
+				image_kfd_name(pid, id, name, sizeof(name));
+				if (!image_file_read(fd, name, &mbuf, &mlen)) {
+					if (image_meta_decode(mbuf, mlen, &img, NULL, 0))
+						state = " (damaged)";
+					free(mbuf);
+				}
+			}
+			close(fd);
+		}
+		used += (size_t)snprintf(buf + used, used < len ? len - used : 0, "%s%s%s",
+					 depth ? " <- " : "", path, state);
+		if (img && img->parent) {
+			if (img->parent[0] == '/')
+				snprintf(next, sizeof(next), "%s", img->parent);
+			else
+				snprintf(next, sizeof(next), "%s/%s", path, img->parent);
+		}
+		image_meta_free(img);
+		snprintf(path, sizeof(path), "%s", next);
+	}
+}
+
 static void load_process(struct img_dir *d, struct img_process *p)
 {
 	uint8_t *buf;
@@ -341,8 +433,10 @@ int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, c
 			      ref_cmp);
 	for (unsigned int i = 0; i < d->n_renders; i++)
 		load_render(d, &d->renders[i]);
-	for (unsigned int i = 0; i < d->n_streams; i++)
+	for (unsigned int i = 0; i < d->n_streams; i++) {
 		open_stream(d, &d->streams[i], workers);
+		attach_sources(d, &d->streams[i]);
+	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

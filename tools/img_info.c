@@ -98,6 +98,7 @@ static void info_json_chunks(struct img_json *j, const struct img_stream *s)
 	for (uint64_t c = 0; c < s->chunk_count; c++) {
 		struct compress_chunk_info ci;
 		const struct img_bo_ref *ref;
+		char hash[40];
 
 		compress_reader_chunk(s->reader, c, &ci);
 		ref = img_stream_bo(s, ci.tag);
@@ -114,7 +115,14 @@ static void info_json_chunks(struct img_json *j, const struct img_stream *s)
 		img_json_u64(j, "file_offset", ci.file_offset);
 		img_json_str(j, "codec", compress_codec_name(ci.codec));
 		img_json_str(j, "filter", compress_filter_name(ci.filter));
-		img_json_u64(j, "checksum", ci.checksum);
+		snprintf(hash, sizeof(hash), "%016llx%016llx", (unsigned long long)ci.hash.hi,
+			 (unsigned long long)ci.hash.lo);
+		img_json_str(j, "hash", hash);
+		if (ci.codec == COMPRESS_CODEC_REF) {
+			img_json_u64(j, "source", ci.source);
+			img_json_u64(j, "source_tag", ci.src_tag);
+			img_json_u64(j, "source_offset", ci.src_offset);
+		}
 		img_json_obj_end(j);
 	}
 	img_json_arr_end(j);
@@ -173,6 +181,15 @@ static void info_json(const struct img_dir *d, bool chunks)
 			continue;
 		}
 		img_json_u64(&j, "format_version", img->format_version);
+		if (img->parent) {
+			char chain[2048];
+
+			img_chain_describe(d, pr, chain, sizeof(chain));
+			img_json_str(&j, "parent", img->parent);
+			img_json_str(&j, "chain", chain);
+		} else {
+			img_json_null(&j, "parent");
+		}
 		img_json_u64(&j, "num_objects", img->num_objects);
 		img_json_u64(&j, "priv_data_bytes", img->has_priv_data ? img->priv_data.len : 0);
 		if (img->settings) {
@@ -265,6 +282,11 @@ static void info_json(const struct img_dir *d, bool chunks)
 		img_json_u64(&j, "chunks_raw", s->chunks[COMPRESS_CODEC_RAW]);
 		img_json_u64(&j, "chunks_zstd", s->chunks[COMPRESS_CODEC_ZSTD]);
 		img_json_u64(&j, "chunks_planes", s->chunks[COMPRESS_CODEC_PLANES]);
+		img_json_u64(&j, "chunks_ref", s->chunks[COMPRESS_CODEC_REF]);
+		img_json_u64(&j, "ref_here_bytes", s->ref_here_bytes);
+		img_json_u64(&j, "ref_parent_bytes", s->ref_parent_bytes);
+		if (s->ref_error)
+			img_json_str(&j, "references_error", s->ref_why);
 		img_json_u64(&j, "part", s->part);
 		img_json_u64(&j, "parts", s->parts);
 		img_json_u64(&j, "chunks_filtered", s->chunks_filtered);
@@ -391,6 +413,36 @@ static void info_bos(const struct img_dir *d, unsigned int p)
 	img_table_free(&t);
 }
 
+/*
+ * Where the process's bytes are: stored in this image, stored once for
+ * several places in it (dedup), or referred to in parent images.
+ */
+static void info_chain(const struct img_dir *d, unsigned int p)
+{
+	const struct img_process *pr = &d->procs[p];
+	uint64_t raw = 0, stored = 0, here = 0, parents = 0;
+	char chain[2048], b1[32], b2[32], b3[32], b4[32];
+
+	for (unsigned int i = 0; i < d->n_streams; i++) {
+		const struct img_stream *s = &d->streams[i];
+
+		if (s->error || !s->n_bos || s->bos[0].proc != p)
+			continue;
+		raw += s->raw_bytes;
+		stored += s->stored_bytes;
+		here += s->ref_here_bytes;
+		parents += s->ref_parent_bytes;
+	}
+	img_chain_describe(d, pr, chain, sizeof(chain));
+	if (chain[0])
+		printf("  incremental: parent chain %s\n", chain);
+	if (here || parents)
+		printf("  of %s of BO contents: %s stored here, %s referred to in parent images, "
+		       "%s stored once for several places in this image (dedup)\n",
+		       img_fmt_bytes(b1, sizeof(b1), raw), img_fmt_bytes(b2, sizeof(b2), stored),
+		       img_fmt_bytes(b3, sizeof(b3), parents), img_fmt_bytes(b4, sizeof(b4), here));
+}
+
 static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 {
 	struct img_table t;
@@ -425,6 +477,7 @@ static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 		else
 			printf("  dump settings: not recorded in the metadata (see the streams' "
 			       "headers below)\n");
+		info_chain(d, p);
 		printf("  GPUs:\n");
 		info_gpus(img, all_props);
 		printf("  BOs:\n");
@@ -432,8 +485,9 @@ static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 	}
 
 	printf("\nstreams:\n");
-	img_table_init(&t, "lrrrrrrrrrrlr", "FILE", "CHUNKS", "ZERO", "RAW", "ZSTD", "PLANES",
-		       "RAW BYTES", "STORED", "FILE BYTES", "RATIO", "LEVEL", "FILTER", "CHUNK");
+	img_table_init(&t, "lrrrrrrrrrrrlr", "FILE", "CHUNKS", "ZERO", "RAW", "ZSTD", "PLANES",
+		       "REF", "RAW BYTES", "STORED", "FILE BYTES", "RATIO", "LEVEL", "FILTER",
+		       "CHUNK");
 	for (unsigned int i = 0; i < d->n_streams; i++) {
 		const struct img_stream *s = &d->streams[i];
 
@@ -445,6 +499,7 @@ static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 		img_table_cell(&t, "%" PRIu64, s->chunks[COMPRESS_CODEC_RAW]);
 		img_table_cell(&t, "%" PRIu64, s->chunks[COMPRESS_CODEC_ZSTD]);
 		img_table_cell(&t, "%" PRIu64, s->chunks[COMPRESS_CODEC_PLANES]);
+		img_table_cell(&t, "%" PRIu64, s->chunks[COMPRESS_CODEC_REF]);
 		img_table_cell(&t, "%s", img_fmt_bytes(b1, sizeof(b1), s->raw_bytes));
 		img_table_cell(&t, "%s", img_fmt_bytes(b2, sizeof(b2), s->stored_bytes));
 		img_table_cell(&t, "%s", img_fmt_bytes(b3, sizeof(b3), s->file_bytes));
@@ -459,6 +514,8 @@ static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 	for (unsigned int i = 0; i < d->n_streams; i++)
 		if (d->streams[i].error)
 			printf("  unreadable: %s\n", d->streams[i].why);
+		else if (d->streams[i].ref_error)
+			printf("  cannot be restored: %s\n", d->streams[i].ref_why);
 
 	for (unsigned int i = 0; chunks && i < d->n_streams; i++)
 		if (!d->streams[i].error)

@@ -22,6 +22,7 @@ static void usage(FILE *f)
 		"crash-safe\n"
 		"  tune DIR|FILE.vrs [--storage-gbps G] [--sample S] [--plot FILE.svg]\n"
 		"                           try settings on a sample, predict size and time\n"
+		"  unpause PID              restart GPU queues an interrupted dump left paused\n"
 		"  --json on any command prints JSON for scripts; `COMMAND --help` for details\n");
 }
 
@@ -84,6 +85,8 @@ int main(int argc, char **argv)
 		return img_cmd_recompress(&c, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "tune"))
 		return img_cmd_tune(&c, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "unpause"))
+		return img_cmd_unpause(&c, argc - 1, argv + 1);
 	fprintf(stderr, "vramstream-img: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return IMG_EXIT_USAGE;

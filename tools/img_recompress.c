@@ -36,6 +36,7 @@
 struct rc_opts {
 	struct compress_writer_opts w;
 	const char *out;
+	bool flatten; /* --flatten: no references to parent images */
 	double rate_limit; /* bytes per second read from the old streams; 0: none */
 };
 
@@ -180,6 +181,111 @@ static int rc_check_chunk(void *ctx, uint64_t chunk, const struct compress_chunk
  * Rewrites stream S of D into TARGET_FD/.NAME.recompress and proves it holds
  * the same bytes per object. On failure nothing of it is left behind.
  */
+/* The process image stream @s belongs to, and its number for @s (0 when it lists none). */
+static const Vramstream__ProcessImage *rc_owner(const struct img_dir *d,
+						const struct img_stream *s, uint16_t *own)
+{
+	const Vramstream__ProcessImage *img =
+		s->n_bos ? d->procs[s->bos[0].proc].img : NULL;
+
+	*own = 0;
+	for (size_t k = 0; img && k < img->n_sources; k++)
+		if (!img->sources[k]->depth && !strcmp(img->sources[k]->path, s->name))
+			*own = (uint16_t)img->sources[k]->id;
+	return img;
+}
+
+/*
+ * The content table of the new stream: the stored chunks of the parent
+ * files the image lists, under their numbers, so the new stream keeps
+ * referring to them (none with --flatten), and its own chunks as it goes.
+ * Each stream has a table of its own: a reference to another stream of the
+ * image would point into a file that is renamed at another moment, and an
+ * interruption between the two renames would leave it unresolved.
+ */
+static int rc_table(const struct rc_opts *o, const struct img_dir *d, const struct img_stream *s,
+		    struct compress_dedup **out, uint16_t *own, char *err, size_t err_len)
+{
+	const Vramstream__ProcessImage *img = rc_owner(d, s, own);
+	int r;
+
+	*out = NULL;
+	if (!img || !img->n_sources)
+		return 0; /* an image without the list: every chunk stored, as it was */
+	r = compress_dedup_new(out);
+	if (r) {
+		snprintf(err, err_len, "%s: out of memory", s->name);
+		return r;
+	}
+	for (size_t k = 0; !o->flatten && k < img->n_sources; k++) {
+		const Vramstream__StreamSource *src = img->sources[k];
+		struct compress_reader_opts ro;
+		struct compress_reader *pr;
+		struct compress_err cerr = { "" };
+		int fd;
+
+		if (!src->depth)
+			continue;
+		fd = openat(d->dirfd, src->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			snprintf(err, err_len, "%s: parent file %s: %s (--flatten needs it too)",
+				 s->name, src->path, strerror(-r));
+			return r;
+		}
+		compress_reader_opts_default(&ro);
+		ro.workers = 1;
+		ro.queue_depth = 1;
+		ro.direct_io = false;
+		r = compress_reader_open_fd(fd, src->path, &ro, &pr, &cerr);
+		close(fd);
+		if (!r) {
+			/* Only what it stores: what it refers to is listed on its own. */
+			r = compress_dedup_add_reader(*out, pr, (uint16_t)src->id, NULL, 0);
+			compress_reader_free(pr);
+		}
+		if (r) {
+			snprintf(err, err_len, "%s: parent file %s: %s", s->name, src->path,
+				 cerr.msg[0] ? cerr.msg : strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* The files the new stream's references name: itself, and the listed parent files. */
+static int rc_attach(const struct img_dir *d, const struct img_stream *s,
+		     struct compress_reader *nr, uint16_t own, const char *path,
+		     struct compress_err *cerr)
+{
+	uint16_t dummy;
+	const Vramstream__ProcessImage *img = rc_owner(d, s, &dummy);
+	bool self = false, used[IMAGE_SOURCE_MAX + 1] = { false };
+	struct compress_chunk_info ci;
+	int r;
+
+	for (uint64_t i = 0; i < compress_reader_chunk_count(nr); i++) {
+		compress_reader_chunk(nr, i, &ci);
+		if (ci.codec != COMPRESS_CODEC_REF)
+			continue;
+		if (ci.source == own)
+			self = true;
+		else
+			used[ci.source] = true;
+	}
+	if (self && (r = compress_reader_add_source(nr, own, AT_FDCWD, path, 0, cerr)))
+		return r;
+	for (size_t k = 0; img && k < img->n_sources; k++) {
+		const Vramstream__StreamSource *src = img->sources[k];
+
+		if (src->depth && used[src->id] &&
+		    (r = compress_reader_add_source(nr, (uint16_t)src->id, d->dirfd, src->path,
+						    src->has_identity ? src->identity : 0, cerr)))
+			return r;
+	}
+	return compress_reader_check_refs(nr, cerr);
+}
+
 static int rc_stream(const struct img_common *c, const struct rc_opts *o, struct img_dir *d,
 		     struct img_stream *s, int target_fd, const char *target,
 		     struct img_progress *prog, struct rc_stream_result *res, char *err,
@@ -202,6 +308,8 @@ static int rc_stream(const struct img_common *c, const struct rc_opts *o, struct
 	uint8_t *scratch = NULL;
 	char path[PATH_MAX];
 	uint64_t read_bytes = 0;
+	struct compress_dedup *table = NULL;
+	uint16_t own = 0;
 	double t0 = common_now_s();
 	int r;
 
@@ -237,6 +345,11 @@ static int rc_stream(const struct img_common *c, const struct rc_opts *o, struct
 		goto out;
 	}
 	wo.chunk_size = wsize;
+	r = rc_table(o, d, s, &table, &own, err, err_len);
+	if (r)
+		goto out;
+	wo.dedup = table;
+	wo.source = own;
 	r = compress_writer_new(path, &wo, &w, &cerr);
 	if (r) {
 		snprintf(err, err_len, "%s", cerr.msg);
@@ -325,6 +438,8 @@ static int rc_stream(const struct img_common *c, const struct rc_opts *o, struct
 	compress_reader_opts_default(&ro);
 	ro.workers = c->workers;
 	r = compress_reader_open(path, &ro, &nr, &cerr);
+	if (!r)
+		r = rc_attach(d, s, nr, own, path, &cerr);
 	if (r) {
 		snprintf(err, err_len, "%s", cerr.msg);
 		goto out;
@@ -355,6 +470,7 @@ out:
 		compress_writer_free(w);
 	}
 	compress_reader_free(nr);
+	compress_dedup_free(table);
 	if (r)
 		unlinkat(target_fd, path + strlen(target) + 1, 0);
 	for (int k = 0; k < 2; k++) {
@@ -537,17 +653,58 @@ static int rc_copy_rest(struct img_dir *d, int out_fd, const char *out, char *er
 	return r;
 }
 
+/*
+ * After --flatten, once every stream is in place: the metadata no longer
+ * lists parent files or a parent. Until this rename the old list stays, which
+ * is right for any mix of old and new streams an interruption leaves.
+ */
+static int rc_flatten_meta(struct img_dir *d, int out_fd, const char *target, char *err,
+			   size_t err_len)
+{
+	for (unsigned int i = 0; i < d->n_procs; i++) {
+		Vramstream__ProcessImage *img = d->procs[i].img;
+		size_t n = 0;
+		uint8_t *buf;
+		size_t len;
+		int r;
+
+		if (!img->parent && !img->n_sources)
+			continue;
+		for (size_t k = 0; k < img->n_sources; k++)
+			if (!img->sources[k]->depth)
+				img->sources[n++] = img->sources[k];
+		for (size_t k = n; k < img->n_sources; k++)
+			vramstream__stream_source__free_unpacked(img->sources[k], NULL);
+		img->n_sources = n;
+		free(img->parent);
+		img->parent = NULL;
+		r = image_meta_encode(img, &buf, &len);
+		if (!r) {
+			r = image_file_write(out_fd, d->procs[i].name, buf, len);
+			free(buf);
+		}
+		if (r) {
+			snprintf(err, err_len, "%s/%s: writing the flattened metadata: %s", target,
+				 d->procs[i].name, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
 static void rc_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vramstream-img recompress DIR --level L [--filter F] [--chunk-size S]\n"
 		"                                 [--out DIR2] [--rate-limit BYTES/s] "
-		"[--no-fsync]\n"
+		"[--no-fsync] [--flatten]\n"
 		"  rewrites the stream files with zstd level L (negative: fast levels; off: raw),\n"
 		"  filter F (auto, none, bytegroup2, bytegroup4) and chunk size S (64K..256M; restore\n"
 		"  needs VRAMSTREAM_BUFFER_SIZE >= S). New files are written beside the old,\n"
 		"  read back and compared, then renamed into place; with --out the image is\n"
-		"  copied to DIR2 (new or empty) and DIR is left as it is.\n");
+		"  copied to DIR2 (new or empty) and DIR is left as it is. An incremental image\n"
+		"  keeps referring to its parents; --flatten stores every chunk in the image,\n"
+		"  which then restores without them (--out needs --flatten for such an image).\n");
 }
 
 int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
@@ -558,6 +715,7 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 					      { "out", required_argument, NULL, 'o' },
 					      { "rate-limit", required_argument, NULL, 'r' },
 					      { "no-fsync", no_argument, NULL, 'n' },
+					      { "flatten", no_argument, NULL, 'F' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	struct rc_stream_result *res = NULL;
@@ -574,8 +732,11 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 
 	compress_writer_opts_default(&o.w);
 	o.w.fsync = true;
-	while ((opt = getopt_long(argc, argv, "l:f:c:o:r:nh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "l:f:c:o:r:nFh", opts, NULL)) != -1) {
 		switch (opt) {
+		case 'F':
+			o.flatten = true;
+			break;
 		case 'l':
 			if (compress_level_parse(optarg, &o.w.level)) {
 				fprintf(stderr,
@@ -651,10 +812,24 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 				 d->procs[i].why);
 			goto fail;
 		}
+	for (unsigned int i = 0; i < d->n_procs; i++)
+		if (o.out && !o.flatten && d->procs[i].img->parent) {
+			snprintf(err, sizeof(err),
+				 "%s refers to its parent %s, which a copy elsewhere would not "
+				 "find: add --flatten, or recompress in place",
+				 d->procs[i].name, d->procs[i].img->parent);
+			goto fail;
+		}
 	for (unsigned int i = 0; i < d->n_streams; i++) {
 		if (d->streams[i].error && d->streams[i].n_bos) {
 			snprintf(err, sizeof(err), "%s (refusing to rewrite a damaged image)",
 				 d->streams[i].why);
+			goto fail;
+		}
+		if (d->streams[i].ref_error) {
+			snprintf(err, sizeof(err), "%s (refusing to rewrite an image that cannot be "
+				 "restored)",
+				 d->streams[i].ref_why);
 			goto fail;
 		}
 		total += d->streams[i].raw_bytes;
@@ -709,6 +884,8 @@ int img_cmd_recompress(const struct img_common *c, int argc, char **argv)
 			goto fail;
 		}
 	}
+	if (o.flatten && rc_flatten_meta(d, out_fd, target, err, sizeof(err)))
+		goto fail;
 	if (fsync(out_fd)) {
 		snprintf(err, sizeof(err), "%s: fsync of the folder: %s", target, strerror(errno));
 		goto fail;

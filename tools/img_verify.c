@@ -424,6 +424,10 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 			problem(&v, s->name, NONE, s->bos[0].bo, NONE, NONE, "%s", s->why);
 			continue;
 		}
+		if (s->ref_error) {
+			problem(&v, s->name, NONE, s->bos[0].bo, NONE, NONE, "%s", s->ref_why);
+			continue;
+		}
 		if (!s->n_bos)
 			note(&v, "%s: stream file that no metadata names (not used by restore)",
 			     s->name);
@@ -437,7 +441,7 @@ int img_cmd_verify(const struct img_common *c, int argc, char **argv)
 
 	img_progress_start(&prog, c->quiet, "verify", total);
 	for (unsigned int i = 0; i < d->n_streams && (v.all || !v.n); i++)
-		if (d->streams[i].reader)
+		if (d->streams[i].reader && !d->streams[i].ref_error)
 			check_data(&v, &d->streams[i], 2 * c->workers + 2, &prog);
 	img_progress_end(&prog);
 

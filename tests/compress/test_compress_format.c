@@ -94,33 +94,51 @@ static void test_header(void)
 	memcpy(buf, "NOTOURS!", 8);
 	CHECK_EQ_INT(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)), -EBADMSG);
 	CHECK(strstr(why, "magic") != NULL);
-	/* A well-formed header of version 2 is refused as unsupported. */
+	/* Version 2 is read with XXH3-128 hashes, not with version 1's CRC32C. */
 	h.version = 2;
+	compress_header_encode(&h, buf);
+	CHECK_EQ_INT(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)), -EBADMSG);
+	h.checksum_algo = 2;
+	compress_header_encode(&h, buf);
+	CHECK_EQ_INT(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)), 0);
+	/* A well-formed header of version 3 is refused as unsupported. */
+	h.version = 3;
 	compress_header_encode(&h, buf);
 	CHECK_EQ_INT(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)),
 		     -EPROTONOSUPPORT);
 	h.version = 1;
+	h.checksum_algo = 1;
 	h.chunk_size = 4097;
 	compress_header_encode(&h, buf);
 	CHECK_EQ_INT(compress_header_decode(buf, sizeof(buf), &d, why, sizeof(why)), -EBADMSG);
 }
 
+static bool same_entry(const struct compress_chunk_info *a, const struct compress_chunk_info *b)
+{
+	return a->tag == b->tag && a->offset == b->offset && a->file_offset == b->file_offset &&
+	       a->raw_len == b->raw_len && a->stored_len == b->stored_len &&
+	       a->codec == b->codec && a->filter == b->filter &&
+	       compress_hash_eq(a->hash, b->hash) && a->source == b->source &&
+	       a->src_tag == b->src_tag && a->src_offset == b->src_offset;
+}
+
 static void test_footer_and_entries(void)
 {
 	struct compress_header h = {
-		.version = 1,
+		.version = 2,
 		.header_size = 4096,
 		.chunk_size = 1 << 20,
 		.alignment = 4096,
-		.checksum_algo = 1,
+		.checksum_algo = 2,
 	};
 	struct compress_footer f = {
-		.version = 1, .entry_size = 48, .index_offset = 3 * 4096, .entry_count = 2,
+		.version = 2, .entry_size = 64, .index_offset = 3 * 4096, .entry_count = 2,
 		.index_checksum = 0x1234, .raw_bytes = 99,
 	}, fd;
 	struct compress_chunk_info e = {
 		.tag = 7, .offset = 1 << 20, .file_offset = 4096, .raw_len = 1 << 20,
-		.stored_len = 5000, .codec = COMPRESS_CODEC_ZSTD, .filter = 1, .checksum = 42,
+		.stored_len = 5000, .codec = COMPRESS_CODEC_ZSTD, .filter = 1,
+		.hash = { .lo = 42, .hi = 43 },
 	}, ed;
 	uint8_t fb[COMPRESS_FOOTER_BYTES], eb[COMPRESS_ENTRY_BYTES];
 	char why[128];
@@ -142,7 +160,7 @@ static void test_footer_and_entries(void)
 
 	compress_entry_encode(&e, eb);
 	CHECK_EQ_INT(compress_entry_decode(eb, &h, 3 * 4096, &ed, why, sizeof(why)), 0);
-	CHECK(memcmp(&e, &ed, sizeof(e)) == 0);
+	CHECK(same_entry(&e, &ed));
 	/* stored bytes past the data area */
 	CHECK(compress_entry_decode(eb, &h, 4096 + 4999, &ed, why, sizeof(why)) < 0);
 	e.stored_len = e.raw_len; /* zstd that saves nothing is not written */
@@ -160,6 +178,40 @@ static void test_footer_and_entries(void)
 	e.raw_len = (1 << 20) + 1; /* larger than a chunk */
 	compress_entry_encode(&e, eb);
 	CHECK(compress_entry_decode(eb, &h, 4096, &ed, why, sizeof(why)) < 0);
+
+	/* EXPECT: a reference round-trips with its source, tag and offset. */
+	e = (struct compress_chunk_info){
+		.tag = 3, .offset = 8192, .raw_len = 4096, .codec = COMPRESS_CODEC_REF,
+		.hash = { .lo = 5, .hi = 6 }, .source = 513, .src_tag = 77, .src_offset = 1 << 30,
+	};
+	compress_entry_encode(&e, eb);
+	CHECK_EQ_INT(compress_entry_decode(eb, &h, 4096, &ed, why, sizeof(why)), 0);
+	CHECK(same_entry(&e, &ed));
+	/* EXPECT: a reference with stored bytes, or a stored chunk with reference fields, is refused. */
+	e.stored_len = 10;
+	compress_entry_encode(&e, eb);
+	CHECK(compress_entry_decode(eb, &h, 1 << 30, &ed, why, sizeof(why)) < 0);
+	e.stored_len = 0;
+	compress_entry_encode(&e, eb);
+	eb[32] = COMPRESS_CODEC_RAW;
+	CHECK(compress_entry_decode(eb, &h, 1 << 30, &ed, why, sizeof(why)) < 0);
+	CHECK(strstr(why, "reference") != NULL);
+
+	/* EXPECT: version 1 entries (48 bytes, CRC32C at 40) still decode, with no references. */
+	h.version = 1;
+	h.checksum_algo = 1;
+	memset(eb, 0, sizeof(eb));
+	eb[0] = 9;				   /* tag */
+	eb[17] = 0x10;				   /* file offset 4096 */
+	eb[25] = 0x10;				   /* raw_len 4096 */
+	eb[29] = 0x10;				   /* stored_len 4096 */
+	eb[32] = COMPRESS_CODEC_RAW;
+	eb[40] = 0xab;				   /* CRC32C */
+	CHECK_EQ_INT(compress_entry_decode(eb, &h, 1 << 20, &ed, why, sizeof(why)), 0);
+	CHECK(ed.tag == 9 && ed.file_offset == 4096 && ed.raw_len == 4096 && ed.hash.lo == 0xab &&
+	      ed.hash.hi == 0);
+	eb[32] = COMPRESS_CODEC_REF;
+	CHECK(compress_entry_decode(eb, &h, 1 << 20, &ed, why, sizeof(why)) < 0);
 }
 
 static void test_parse(void)

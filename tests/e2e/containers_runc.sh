@@ -96,18 +96,18 @@ if [ "$case" = kill ]; then
 	# an archive in the layout of `podman container checkpoint --export`
 	# (checkpoint/ with CRIU's images beside config.dump, spec.dump and
 	# rootfs-diff.tar; gzip), without unpacking it first.
-	"$VRAMSTREAM_IMG" info "$E2E_TMP/img" >"$E2E_TMP/info.out" ||
+	"$IMG_TOOL" info "$E2E_TMP/img" >"$E2E_TMP/info.out" ||
 		e2e_fail "vramstream-img info of runc's folder: $(cat "$E2E_TMP/info.out")"
-	"$VRAMSTREAM_IMG" verify "$E2E_TMP/img" || e2e_fail "vramstream-img verify of runc's folder"
+	"$IMG_TOOL" verify "$E2E_TMP/img" || e2e_fail "vramstream-img verify of runc's folder"
 	mkdir "$E2E_TMP/export"
 	cp -r "$E2E_TMP/img" "$E2E_TMP/export/checkpoint"
 	cp "$E2E_TMP/bundle/config.json" "$E2E_TMP/export/spec.dump"
 	echo '{}' >"$E2E_TMP/export/config.dump"
 	tar -cf "$E2E_TMP/export/rootfs-diff.tar" -T /dev/null
 	tar -czf "$E2E_TMP/export.tar.gz" -C "$E2E_TMP/export" .
-	"$VRAMSTREAM_IMG" info "$E2E_TMP/export.tar.gz" >"$E2E_TMP/info-archive.out" ||
+	"$IMG_TOOL" info "$E2E_TMP/export.tar.gz" >"$E2E_TMP/info-archive.out" ||
 		e2e_fail "vramstream-img info of the archive: $(cat "$E2E_TMP/info-archive.out")"
-	"$VRAMSTREAM_IMG" verify "$E2E_TMP/export.tar.gz" ||
+	"$IMG_TOOL" verify "$E2E_TMP/export.tar.gz" ||
 		e2e_fail "vramstream-img verify of the archive"
 	diff <(grep -v "$E2E_TMP" "$E2E_TMP/info.out") <(grep -v /tmp/vramstream-img "$E2E_TMP/info-archive.out") ||
 		e2e_fail "info of the archive differs from info of the folder"

@@ -23,9 +23,10 @@ stream=$(ls "$E2E_TMP/img"/*.vrs)
 [ "$(stat -c %s "$stream")" -gt 16384 ] || e2e_fail "stream file unexpectedly small"
 cp "$stream" "$E2E_TMP/good.vrs"
 
-# restore_fails WHAT PATTERN [OVERLAP]
+# restore_fails WHAT PATTERN [OVERLAP [EARLY]]: EARLY, the restore stops
+# before the task's KFD state is made (the image is checked first).
 restore_fails() {
-	local overlap=${3:-1}
+	local overlap=${3:-1} early=${4:-}
 	rm -f "$E2E_TMP/bad.pid"
 	if VRAMSTREAM_RESTORE_OVERLAP=$overlap "$REAP_RUN" "$CRIU" restore -D "$E2E_TMP/img" -o restore-bad.log -v4 --lib "$PLUGIN_DIR" -d \
 		--pidfile "$E2E_TMP/bad.pid" >/dev/null 2>&1; then
@@ -34,7 +35,10 @@ restore_fails() {
 	fi
 	cp "$E2E_TMP/img/restore-bad.log" "$E2E_TMP/restore-bad.log"
 	grep -q "$2" "$E2E_TMP/restore-bad.log" || e2e_fail "restore log does not say: $2"
-	if [ "$overlap" = 1 ]; then
+	if [ -n "$early" ]; then
+		! grep -q "KFD state and" "$E2E_TMP/restore-bad.log" ||
+			e2e_fail "a $1 was found only after the KFD state was restored"
+	elif [ "$overlap" = 1 ]; then
 		grep -q "handed to criu's process" "$E2E_TMP/restore-bad.log" ||
 			e2e_fail "contents were not handed to criu's process"
 		grep -q "killed, its GPU state was not restored" "$E2E_TMP/restore-bad.log" ||
@@ -51,6 +55,8 @@ cmp -s "$stream" "$E2E_TMP/good.vrs" && printf '\x00' | dd of="$stream" bs=1 see
 restore_fails "damaged stream" "chunk [0-9]* (tag"
 restore_fails "damaged stream" "chunk [0-9]* (tag" 0
 
+# A missing stream is found when the image's files are checked, before
+# anything is restored (the streams are listed as files references may name).
 rm "$stream"
-restore_fails "missing stream" "$(basename "$stream")"
-restore_fails "missing stream" "$(basename "$stream")" 0
+restore_fails "missing stream" "$(basename "$stream")" 1 early
+restore_fails "missing stream" "$(basename "$stream")" 0 early

@@ -17,7 +17,7 @@
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
 e2e_require_criu
-[ -x "${VRAMSTREAM_IMG:-}" ] || e2e_fail "no vramstream-img (VRAMSTREAM_IMG='${VRAMSTREAM_IMG:-}')"
+[ -x "${IMG_TOOL:-}" ] || e2e_fail "no vramstream-img (IMG_TOOL='${IMG_TOOL:-}')"
 steps=30
 args=(--steps $steps --vram $((1 << 20)) --gtt $((256 << 10)) --host $((64 << 10)))
 emu="$E2E_TMP/emu"
@@ -107,7 +107,7 @@ trial() {
 	# A deleted render-node file is the one damage verify cannot see: no
 	# metadata lists them (criu's fd table does); a deleted KFD metadata
 	# file is named by the streams it leaves without one.
-	if "$VRAMSTREAM_IMG" verify "$dir" >"$E2E_TMP/verify.out" 2>&1; then
+	if "$IMG_TOOL" verify "$dir" >"$E2E_TMP/verify.out" 2>&1; then
 		[[ $action == delete && $name == vramstream-render-* ]] || {
 			bad "$what: restore refused it but verify calls the image fine"
 			return 0

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/kfd_ioctl.h>
 #include <sched.h>
 #include <stdint.h>
@@ -13,7 +14,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -349,6 +352,69 @@ static void t_wrong_process(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Sets or clears CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE in our effective set. */
+static int t_criu_caps(int on)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	if (on) {
+		d[0].effective = d[0].permitted;
+		d[1].effective = d[1].permitted;
+	} else {
+		d[0].effective &= ~(1u << CAP_SYS_ADMIN);
+		d[1].effective &= ~(1u << (CAP_CHECKPOINT_RESTORE - 32));
+	}
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+/* The child's half of t_tracer_unpause; the exit status is the failed step. */
+static int t_tracer_child(void)
+{
+	struct kfd_ioctl_criu_args a = { .op = KFD_CRIU_OP_UNPAUSE };
+	struct kfd_ioctl_get_version_args v;
+
+	if (t_criu(kfd, &a) != -EBADF)
+		return 1; /* not the opener, not its tracer */
+	if (ptrace(PTRACE_SEIZE, getppid(), NULL, NULL))
+		return 2;
+	if (ioctl(kfd, AMDKFD_IOC_GET_VERSION, &v) == 0 || errno != EBADF)
+		return 3; /* the tracer gets CRIU ops only */
+	if (t_criu_caps(0) || t_criu(kfd, &a) != -EACCES || t_criu_caps(1))
+		return 4;
+	if (t_criu(kfd, &a) != 0)
+		return 5; /* the tracer unpauses */
+	if (t_criu(kfd, &a) != -EINVAL)
+		return 6; /* once */
+	return 0;
+}
+
+/*
+ * EXPECT: queues paused by PROCESS_INFO can be unpaused by a process that is
+ * neither their opener nor criu once it traces the opener (kfd_ioctl:
+ * ptrace_parent(process->lead_thread) == current), and only with
+ * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE (-EACCES); before it traces, -EBADF.
+ */
+static void t_tracer_unpause(void)
+{
+	struct kfd_ioctl_criu_args a = { .op = KFD_CRIU_OP_PROCESS_INFO };
+	int status = -1;
+	pid_t pid;
+
+	CHECK_EQ_INT(t_criu(kfd, &a), 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(t_tracer_child());
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ_INT(WEXITSTATUS(status), 0);
+	memset(&a, 0, sizeof(a));
+	a.op = KFD_CRIU_OP_UNPAUSE;
+	CHECK_EQ_INT(t_criu(kfd, &a), -EINVAL); /* the child did it */
+}
+
 /* EXPECT: the daemon frees a dead process's KFD state and its VRAM. */
 static void t_exit_cleanup(void)
 {
@@ -476,6 +542,7 @@ int main(void)
 	t_queue_pause();
 	t_restore();
 	t_wrong_process();
+	t_tracer_unpause();
 	t_exit_cleanup();
 	t_pid_ns();
 	return test_finish("test_emu_kfd");
