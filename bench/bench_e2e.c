@@ -29,6 +29,7 @@
 #include <linux/kfd_ioctl.h>
 
 #include "bench.h"
+#include "common_clock.h"
 #include "compress.h"
 #include "bench_dma_cuda.h"
 #include "image.h"
@@ -59,6 +60,10 @@ struct e2e_opts {
 	bool baseline; /* run the copy-wait-write baseline too (--no-baseline: not) */
 	bool ceiling;  /* measure the folder's own write()/read() (--no-ceiling: not) */
 	bool no_poll;  /* cuda: the engine without poll(), restore blocks on the oldest copy */
+	bool incremental; /* --incremental: the periodic-checkpoint scenarios instead */
+	/* for bos_create(): every GPU the same data; every n-th chunk changed */
+	bool same_gpus;
+	unsigned int change_every;
 	unsigned int baseline_max_mb;
 	struct plugin_config cfg;
 };
@@ -69,6 +74,10 @@ struct bo {
 	void *va;	 /* reserved CPU range for the GPU VA (emu) */
 	uint64_t size;
 	uint64_t seed;
+	/* --incremental: every change_every-th region of change_len bytes holds
+	 * other data (a second dump after part of VRAM changed); 0: none */
+	unsigned int change_every;
+	uint64_t change_len;
 };
 
 struct gpu {
@@ -193,6 +202,17 @@ static void emu_free(struct bo *b)
 }
 
 /* Host view of a BO's bytes: the dmabuf mapped (emu), a download (cuda). */
+/* What @b holds: its seed's data, with the changed regions of --incremental. */
+static void bo_data(const struct bo *b, enum bench_kind kind, uint8_t *p)
+{
+	bench_data_fill(kind, p, b->size, b->seed);
+	for (uint64_t i = 0, off = 0; b->change_every && off < b->size; i++, off += b->change_len)
+		if (i % b->change_every == 0)
+			bench_data_fill(kind, p + off,
+					b->size - off < b->change_len ? b->size - off : b->change_len,
+					b->seed * 7919 + i + 1);
+}
+
 static int bo_fill(struct bo *b, enum bench_kind kind)
 {
 	uint8_t *p;
@@ -202,7 +222,7 @@ static int bo_fill(struct bo *b, enum bench_kind kind)
 		p = malloc(b->size);
 		if (!p)
 			return -ENOMEM;
-		bench_data_fill(kind, p, b->size, b->seed);
+		bo_data(b, kind, p);
 		r = bench_cuda_upload(b->fd, p, b->size);
 		free(p);
 		return r;
@@ -210,7 +230,7 @@ static int bo_fill(struct bo *b, enum bench_kind kind)
 	p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	bench_data_fill(kind, p, b->size, b->seed);
+	bo_data(b, kind, p);
 	munmap(p, b->size);
 	return 0;
 }
@@ -222,7 +242,7 @@ static int bo_check(const struct bo *b, enum bench_kind kind)
 
 	if (!want)
 		return -ENOMEM;
-	bench_data_fill(kind, want, b->size, b->seed);
+	bo_data(b, kind, want);
 	if (dev.cuda) {
 		got = malloc(b->size);
 		r = got ? bench_cuda_download(b->fd, got, b->size) : -ENOMEM;
@@ -302,7 +322,9 @@ static int bos_create(const struct e2e_opts *o, bool fill)
 			int r;
 
 			b->size = o->size - done < o->bo_size ? o->size - done : o->bo_size;
-			b->seed = 1000 * gi + g->n_bos + 1;
+			b->seed = (o->same_gpus ? 0 : 1000 * gi) + g->n_bos + 1;
+			b->change_every = o->change_every;
+			b->change_len = o->cfg.chunk_size;
 			r = dev.cuda ? bench_cuda_alloc(b->size, &b->fd) : emu_alloc(g, b);
 			if (r)
 				return r;
@@ -837,6 +859,300 @@ static void json_account(const char *name, const struct transfer_stats *st, doub
 }
 
 /* plugin_config_get_fn for one setting: ctx is { name, value }. */
+/* ---- periodic checkpoints (--incremental) ----------------------------- */
+
+struct inc_run {
+	double dump_s, restore_s;
+	uint64_t bytes, stored, ref_bytes;
+	unsigned int parts[MAX_GPUS];
+};
+
+/* Number of part @p of GPU @gi's stream in the parent image (as the plugin numbers them). */
+static uint16_t inc_parent_id(unsigned int gi, unsigned int p)
+{
+	return (uint16_t)(IMAGE_SOURCE_PARENT + IMAGE_SOURCE_OWN(gi, p));
+}
+
+static void inc_path(const struct e2e_opts *o, const char *sub, unsigned int gi, unsigned int p,
+		     char *out, size_t len)
+{
+	char base[PATH_MAX];
+
+	snprintf(base, sizeof(base), "%s/%s/gpu%u.vrs", o->dir, sub, gi);
+	if (image_part_name(base, p, out, len))
+		out[0] = '\0';
+}
+
+/* Every GPU's BOs into folder @sub, their chunks looked up in @table. */
+static int inc_dump(const struct e2e_opts *o, const char *sub, struct compress_dedup *table,
+		    struct inc_run *res)
+{
+	static struct transfer_bo tb[MAX_GPUS][MAX_BOS];
+	struct transfer_job jobs[MAX_GPUS];
+	struct e2e_opts so = *o;
+	char dir[PATH_MAX];
+	double t0;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/%s", o->dir, sub);
+	mkdir(dir, 0700);
+	so.dir = dir;
+	jobs_for(&so, jobs, tb);
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		jobs[gi].dedup = table;
+		jobs[gi].source_index = gi;
+	}
+	t0 = common_now_s();
+	r = transfer_dump(&o->cfg, dma_ops(), jobs, dev.n_gpus);
+	res->dump_s = common_now_s() - t0;
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		if (jobs[gi].status)
+			fprintf(stderr, "e2e: dump into %s, GPU %u: %s\n", sub, gi, jobs[gi].err);
+		res->bytes += jobs[gi].stats.bytes;
+		res->stored += jobs[gi].stats.stored;
+		res->ref_bytes += jobs[gi].stats.ref_bytes;
+		res->parts[gi] = jobs[gi].n_parts;
+	}
+	return r;
+}
+
+/* A table holding the chunks the streams of folder @sub store, as a parent's. */
+static int inc_parent_table(const struct e2e_opts *o, const char *sub, const struct inc_run *p,
+			    struct compress_dedup **out)
+{
+	int r = compress_dedup_new(out);
+
+	for (unsigned int gi = 0; !r && gi < dev.n_gpus; gi++)
+		for (unsigned int k = 0; !r && k < p->parts[gi]; k++) {
+			struct compress_reader_opts ro;
+			struct compress_reader *rd;
+			struct compress_err err;
+			char path[PATH_MAX];
+
+			inc_path(o, sub, gi, k, path, sizeof(path));
+			compress_reader_opts_default(&ro);
+			ro.workers = 1;
+			ro.queue_depth = 1;
+			ro.direct_io = false;
+			r = compress_reader_open(path, &ro, &rd, &err);
+			if (r) {
+				fprintf(stderr, "e2e: %s\n", err.msg);
+				break;
+			}
+			r = compress_dedup_add_reader(*out, rd, inc_parent_id(gi, k), NULL, 0);
+			compress_reader_free(rd);
+		}
+	return r;
+}
+
+/*
+ * Restores folder @sub (whose parent, if any, is @parent with its part
+ * counts) into fresh BOs and checks every byte; the list of files its
+ * references name is made as the plugin records it.
+ */
+static int inc_restore(const struct e2e_opts *o, const char *sub, const struct inc_run *me,
+		       const char *parent, const struct inc_run *pp, struct inc_run *res)
+{
+	static struct transfer_bo tb[MAX_GPUS][MAX_BOS];
+	static Vramstream__StreamSource src[2 * MAX_GPUS * IMAGE_PARTS_MAX];
+	static Vramstream__StreamSource *srcp[2 * MAX_GPUS * IMAGE_PARTS_MAX];
+	static char names[2 * MAX_GPUS * IMAGE_PARTS_MAX][PATH_MAX];
+	Vramstream__ProcessImage img = VRAMSTREAM__PROCESS_IMAGE__INIT;
+	struct transfer_job jobs[MAX_GPUS];
+	struct e2e_opts so = *o;
+	char dir[PATH_MAX], path[PATH_MAX];
+	size_t n = 0;
+	double t0;
+	int dirfd, r;
+
+	snprintf(dir, sizeof(dir), "%s/%s", o->dir, sub);
+	so.dir = dir;
+	for (int side = 0; side < (parent ? 2 : 1); side++)
+		for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
+			for (unsigned int k = 0; k < (side ? pp : me)->parts[gi]; k++) {
+				char base[32];
+
+				char part[64];
+
+				snprintf(base, sizeof(base), "gpu%u.vrs", gi);
+				image_part_name(base, k, part, sizeof(part));
+				snprintf(names[n], sizeof(names[n]), "%s%s%s%s", side ? "../" : "",
+					 side ? parent : "", side ? "/" : "", part);
+				vramstream__stream_source__init(&src[n]);
+				src[n].id = side ? inc_parent_id(gi, k) : IMAGE_SOURCE_OWN(gi, k);
+				src[n].path = names[n];
+				src[n].has_depth = 1;
+				src[n].depth = (uint32_t)side;
+				srcp[n] = &src[n];
+				n++;
+			}
+	img.n_sources = n;
+	img.sources = srcp;
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	bos_release();
+	r = bos_create(o, false);
+	if (r) {
+		close(dirfd);
+		return r;
+	}
+	jobs_for(&so, jobs, tb);
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++) {
+		jobs[gi].n_parts = me->parts[gi];
+		jobs[gi].refs_img = &img;
+		jobs[gi].refs_dirfd = dirfd;
+		for (unsigned int k = 0; k < me->parts[gi]; k++) {
+			inc_path(o, sub, gi, k, path, sizeof(path));
+			bench_drop_cached(path);
+		}
+		for (unsigned int k = 0; parent && k < pp->parts[gi]; k++) {
+			inc_path(o, parent, gi, k, path, sizeof(path));
+			bench_drop_cached(path);
+		}
+	}
+	t0 = common_now_s();
+	r = transfer_restore(&o->cfg, dma_ops(), jobs, dev.n_gpus);
+	res->restore_s = common_now_s() - t0;
+	close(dirfd);
+	for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
+		if (jobs[gi].status)
+			fprintf(stderr, "e2e: restore from %s, GPU %u: %s\n", sub, gi, jobs[gi].err);
+	if (!r && o->verify)
+		r = bos_verify(o, sub);
+	return r;
+}
+
+static void inc_row(const char *name, const struct inc_run *r, const struct inc_run *full,
+		    double d2h)
+{
+	double gbps = r->bytes / 1e9 / r->dump_s;
+
+	printf("%-34s %10.1f %7.2f%% %11.3f %7.3f %9.2f", name, r->stored / 1e6,
+	       100.0 * r->stored / full->stored, r->ref_bytes / 1e9, r->dump_s, gbps);
+	if (d2h > 0)
+		printf(" %7.0f%%", 100 * gbps / d2h);
+	printf("\n");
+}
+
+static void inc_json(const char *name, const struct inc_run *r, bool last)
+{
+	printf("\"%s\":{\"bytes\":%" PRIu64 ",\"stored\":%" PRIu64 ",\"ref_bytes\":%" PRIu64
+	       ",\"dump_s\":%.4f,\"restore_s\":%.4f}%s",
+	       name, r->bytes, r->stored, r->ref_bytes, r->dump_s, r->restore_s, last ? "" : ",");
+}
+
+/*
+ * Periodic checkpoints (README.md): a full dump; a second dump of the same
+ * memory against it; one after 10% of every BO's chunks changed; restores
+ * of the full and the incremental image; and, with several GPUs holding the
+ * same bytes, one dump that stores them once. Stored bytes, dump time and
+ * its share of the device->host link measured in the same run (CUDA).
+ */
+static int run_incremental(struct e2e_opts *o)
+{
+	struct inc_run full = { 0 }, same = { 0 }, inc10 = { 0 }, rep = { 0 };
+	struct compress_dedup *t = NULL;
+	double d2h = 0, h2d = 0;
+	char dir[PATH_MAX];
+	int r;
+
+	o->change_every = 0;
+	o->same_gpus = false;
+	r = bos_create(o, true);
+	if (!r && !(r = compress_dedup_new(&t)))
+		r = inc_dump(o, "full", t, &full);
+	compress_dedup_free(t);
+	t = NULL;
+	if (!r && !(r = inc_parent_table(o, "full", &full, &t)))
+		r = inc_dump(o, "unchanged", t, &same);
+	compress_dedup_free(t);
+	t = NULL;
+	if (!r) {
+		o->change_every = 10; /* every 10th chunk of every BO */
+		for (unsigned int gi = 0; gi < dev.n_gpus; gi++)
+			for (unsigned int i = 0; i < dev.gpu[gi].n_bos; i++) {
+				dev.gpu[gi].bos[i].change_every = 10;
+				dev.gpu[gi].bos[i].change_len = o->cfg.chunk_size;
+			}
+		r = bos_each(o->kind, false);
+	}
+	if (!r && !(r = inc_parent_table(o, "full", &full, &t)))
+		r = inc_dump(o, "changed10", t, &inc10);
+	compress_dedup_free(t);
+	t = NULL;
+	if (!r)
+		r = inc_restore(o, "changed10", &inc10, "full", &full, &inc10);
+	o->change_every = 0;
+	if (!r)
+		r = inc_restore(o, "full", &full, NULL, NULL, &full);
+	if (!r && dev.n_gpus > 1) {
+		o->same_gpus = true;
+		bos_release();
+		r = bos_create(o, true);
+		if (!r && !(r = compress_dedup_new(&t)))
+			r = inc_dump(o, "replicated", t, &rep);
+		compress_dedup_free(t);
+		if (!r)
+			r = inc_restore(o, "replicated", &rep, NULL, NULL, &rep);
+		o->same_gpus = false;
+	}
+	bos_release();
+	if (r)
+		return r;
+	if (dev.cuda) {
+		int bi;
+
+		if (!bench_cuda_alloc(o->size, &bi))
+			bench_cuda_raw_bandwidth(bi, o->size, 4, &d2h, &h2d);
+		bench_cuda_free_all();
+	}
+	printf("periodic checkpoints: %u GPU(s) x %.2f GB of %s data, %s, chunk %" PRIu64
+	       " KiB%s\n",
+	       dev.n_gpus, o->size / 1e9, bench_kind_name(o->kind), o->dma,
+	       (uint64_t)o->cfg.chunk_size >> 10,
+	       o->verify ? "; every byte verified after each restore" : "");
+	if (d2h > 0)
+		printf("link measured in this run: device->host %.2f GB/s, host->device %.2f GB/s\n",
+		       d2h, h2d);
+	printf("%-34s %10s %8s %11s %7s %9s%s\n", "dump", "stored MB", "of full", "referred GB",
+	       "dump s", "GB/s", d2h > 0 ? "  of link" : "");
+	inc_row("full", &full, &full, d2h);
+	inc_row("unchanged, against the full one", &same, &full, d2h);
+	inc_row("10% of chunks changed, against it", &inc10, &full, d2h);
+	if (dev.n_gpus > 1) {
+		inc_row("all GPUs the same bytes", &rep, &full, d2h);
+		printf("%u GPUs holding the same bytes stored %.2fx what one GPU's full dump "
+		       "stores\n",
+		       dev.n_gpus, (double)rep.stored / ((double)full.stored / dev.n_gpus));
+	}
+	printf("restore: full image %.2f GB/s, 10%%-changed incremental image %.2f GB/s (%.0f%% "
+	       "of the full one's speed)%s\n",
+	       full.bytes / 1e9 / full.restore_s, inc10.bytes / 1e9 / inc10.restore_s,
+	       100 * full.restore_s / inc10.restore_s,
+	       h2d > 0 ? "" : "; no link measured (emulated GPUs)");
+	if (o->json) {
+		printf("{\"incremental\":{");
+		inc_json("full", &full, false);
+		inc_json("unchanged", &same, false);
+		inc_json("changed10", &inc10, false);
+		inc_json("replicated", &rep, false);
+		printf("\"gpus\":%u,\"size_per_gpu\":%" PRIu64 ",\"kind\":\"%s\",\"dma\":\"%s\","
+		       "\"raw_d2h_gbps\":%.3f,\"raw_h2d_gbps\":%.3f}}\n",
+		       dev.n_gpus, o->size, bench_kind_name(o->kind), o->dma, d2h, h2d);
+	}
+	if (!o->keep) {
+		static const char *const subs[] = { "full", "unchanged", "changed10", "replicated" };
+
+		for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+			snprintf(dir, sizeof(dir), "rm -rf '%s/%s'", o->dir, subs[i]);
+			if (system(dir))
+				fprintf(stderr, "e2e: could not remove %s/%s\n", o->dir, subs[i]);
+		}
+	}
+	return 0;
+}
+
 static const char *one_setting(const char *name, void *ctx)
 {
 	const char *const *kv = ctx;
@@ -864,6 +1180,10 @@ static void usage(FILE *f)
 		"  --no-ceiling       skip plain write()/read() of the pipeline's bytes in --dir\n"
 		"  --no-poll          cuda: an engine without poll(), so restore blocks on the\n"
 		"                     oldest copy (the stand-in before issue 21)\n"
+		"  --incremental      periodic checkpoints instead: a full dump, a second one of\n"
+		"                     unchanged memory and one after 10%% of the chunks changed,\n"
+		"                     both against the first, their restores, and all GPUs\n"
+		"                     holding the same bytes; stored bytes and dump speed\n"
 		"  --no-verify --keep --json\n");
 }
 
@@ -903,6 +1223,8 @@ int bench_e2e_main(int argc, char **argv)
 			o.no_poll = true, used = false;
 		else if (!strcmp(a, "--keep"))
 			o.keep = true, used = false;
+		else if (!strcmp(a, "--incremental"))
+			o.incremental = true, used = false;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			return 0;
@@ -1000,6 +1322,12 @@ int bench_e2e_main(int argc, char **argv)
 	if (o.cfg.io_rate && (!o.json || isatty(STDOUT_FILENO)))
 		fprintf(stderr, "e2e: storage modelled at %.3f GB/s per GPU (--io-rate)\n",
 			o.cfg.io_rate / 1e9);
+	if (o.incremental) {
+		r = run_incremental(&o);
+		if (r)
+			fprintf(stderr, "e2e: failed: %s\n", strerror(-r));
+		return r ? 1 : 0;
+	}
 	r = 0;
 	if (o.baseline) {
 		r = bos_create(&o, true);

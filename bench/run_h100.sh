@@ -91,6 +91,10 @@ variant huge-random-off "$bench" huge "${raw[@]}"
 variant huge-random-off.base "$base" huge "${raw[@]}"
 variant shm-random-off "$bench" shm "${raw[@]}"
 variant shm-random-off.base "$base" shm "${raw[@]}"
+# Periodic checkpoints (issue 20): a second dump of unchanged VRAM and one
+# after 10% of the chunks changed, against a full one, and their restores.
+variant huge-incremental-random "$bench" huge --incremental --kind random --level off
+variant shm-incremental-mixed "$bench" shm --incremental --kind mixed --level 1
 variant huge-mixed-zstd1 "$bench" huge "${mixed[@]}"
 variant shm-mixed-zstd1 "$bench" shm "${mixed[@]}"
 variant huge-random-off.2 "$bench" huge "${raw[@]}"
@@ -112,6 +116,8 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
         doc = json.loads(open(f).read().strip().splitlines()[-1])
     except Exception:
         continue
+    if "pipeline" not in doc:
+        continue  # --incremental runs: their own table above
     p, c, lim = doc["pipeline"], doc["config"], doc.get("limits", {})
     print("%-26s %7.2f %7.2f %7.2f %7.2f %6.0f %6.0f  %-8s %-8s %5.2f %5.2f" % (
         os.path.basename(f)[:-5], p["dump_gbps"], p["restore_gbps"], c["raw_d2h_gbps"],

@@ -74,12 +74,12 @@ wait "$CRIU_PID" 2>/dev/null && e2e_fail "criu survived SIG$sig"
 cp "$img/dump.log" "$E2E_TMP/dump.log"
 # The kernel leaves the queues paused (nothing unpauses them when criu exits).
 progresses "$out" "$AT" 3 && e2e_fail "the workload ran on with its queues paused"
-"$VRAMSTREAM_IMG" info "$img" >"$E2E_TMP/info.out" 2>&1 || true
+"$IMG_TOOL" info "$img" >"$E2E_TMP/info.out" 2>&1 || true
 grep -A3 "temporary files of an interrupted write" "$E2E_TMP/info.out" | grep -q 'partial-' ||
 	{ cat "$E2E_TMP/info.out" >&2; e2e_fail "vramstream-img info does not name the partial files"; }
-"$VRAMSTREAM_IMG" unpause "$WL_PID" || e2e_fail "vramstream-img unpause $WL_PID failed"
+"$IMG_TOOL" unpause "$WL_PID" || e2e_fail "vramstream-img unpause $WL_PID failed"
 progresses "$out" "$AT" 20 || { diag; e2e_fail "the workload stays paused after vramstream-img unpause"; }
-"$VRAMSTREAM_IMG" unpause "$WL_PID" | grep -q 'were not paused' || e2e_fail "a second unpause did not say the queues run"
+"$IMG_TOOL" unpause "$WL_PID" | grep -q 'were not paused' || e2e_fail "a second unpause did not say the queues run"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
 echo "ok: criu and its guard killed; vramstream-img unpause let the workload finish with $ref"
 
