@@ -29,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -382,7 +383,15 @@ static dev_t emu_shim_rdev(enum emu_fd_class cls, unsigned int gpu_index)
 /*
  * What the kernel's stat shows for an emulated file: a character device
  * with the emulated numbers (a render node's aperture is a regular file
- * underneath), a dma-buf of its buffer's size.
+ * underneath), a dma-buf of its buffer's size (dma-buf.c: dma_buf_getfile
+ * sets i_size) and without a file type: its inode comes from
+ * alloc_anon_inode (fs/libfs.c: "Historically anonymous inodes don't have a
+ * type at all and userspace has come to rely on this"; since Linux 6.15,
+ * "anon_inode: use a proper mode internally", the type is kept inside the
+ * kernel and still hidden from stat), mode 0600. criu relies on it: a file of
+ * no type it knows goes to the plugins' DUMP_EXT_FILE (files.c:
+ * dump_one_file, dump_unsupp_fd), which is how upstream's amdgpu plugin sees
+ * dma-bufs (amdgpu_plugin_dmabuf.c).
  */
 static void emu_shim_stat_as(const struct emu_shim_file *f, struct stat *st)
 {
@@ -392,6 +401,7 @@ static void emu_shim_stat_as(const struct emu_shim_file *f, struct stat *st)
 		st->st_size = 0;
 		st->st_blocks = 0;
 	} else if (f->cls == EMU_FD_DMABUF) {
+		st->st_mode = S_IRUSR | S_IWUSR;
 		st->st_size = (off_t)f->view_size;
 		st->st_blocks = 0;
 	}
@@ -781,15 +791,47 @@ EMU_EXPORT int statx(int dirfd, const char *path, int flags, unsigned int mask, 
 		return r;
 	r = (int)syscall(SYS_statx, dirfd, path, flags, mask, stx);
 	if (r != 0 ||
-	    (S_ISCHR(st.st_mode) == S_ISCHR(stx->stx_mode) &&
-	     major(st.st_rdev) == stx->stx_rdev_major && minor(st.st_rdev) == stx->stx_rdev_minor &&
-	     (uint64_t)st.st_size == stx->stx_size))
+	    (st.st_mode == stx->stx_mode && major(st.st_rdev) == stx->stx_rdev_major &&
+	     minor(st.st_rdev) == stx->stx_rdev_minor && (uint64_t)st.st_size == stx->stx_size))
 		return r;
 	stx->stx_mode = (uint16_t)st.st_mode;
 	stx->stx_rdev_major = major(st.st_rdev);
 	stx->stx_rdev_minor = minor(st.st_rdev);
 	stx->stx_size = (uint64_t)st.st_size;
 	stx->stx_blocks = (uint64_t)st.st_blocks;
+	return r;
+}
+
+/*
+ * A dma-buf lives on the dma-buf pseudo filesystem (dma-buf.c:
+ * dma_buf_fs_init_context, DMA_BUF_MAGIC); criu reads f_type of every file
+ * it dumps (files.c: fill_fd_params).
+ */
+#define EMU_DMA_BUF_MAGIC 0x444d4142 /* include/uapi/linux/magic.h */
+
+static void emu_shim_fix_statfs(int fd, struct statfs *sfs)
+{
+	struct emu_shim_file f;
+
+	if (emu_shim_file_of(fd, &f) == EMU_FD_DMABUF)
+		sfs->f_type = EMU_DMA_BUF_MAGIC;
+}
+
+EMU_EXPORT int fstatfs(int fd, struct statfs *sfs)
+{
+	int r = (int)syscall(SYS_fstatfs, fd, sfs);
+
+	if (r == 0)
+		emu_shim_fix_statfs(fd, sfs);
+	return r;
+}
+
+EMU_EXPORT int fstatfs64(int fd, struct statfs64 *sfs)
+{
+	int r = (int)syscall(SYS_fstatfs, fd, sfs);
+
+	if (r == 0)
+		emu_shim_fix_statfs(fd, (struct statfs *)sfs);
 	return r;
 }
 

@@ -25,15 +25,27 @@
  * touches (criu dumps and restores it as it does any program's), checked at
  * the end ("cpu-mem ok"): restore benchmarks use it to give criu its own work.
  *
+ * --hsakmt-shm sets up libhsakmt's shared memory as hsaKmtOpenKFD does (wl_hsakmt_open):
+ * the file /dev/shm/hsakmt_shared_mem, kept open and mapped, and the semaphore
+ * sem.hsakmt_semaphore; it takes two IOMMU counter slots from the table, and at the
+ * end prints "hsakmt-shm magic HEX slots N" from the table before giving them back
+ * and removing both, as the last libhsakmt user does.
+ *
+ * --dmabuf exports a dma-buf of GPU 0's VRAM BO (AMDKFD_IOC_EXPORT_DMABUF), as ROCr's
+ * interop and IPC do, and holds the fd for the whole run; at the end it maps the dma-buf
+ * and prints "dmabuf ok HEX" when its checksum is the GPU's own of that BO, else "dmabuf
+ * FAILED" (so a restored fd of another or a stale buffer shows).
+ *
  * Usage: vramstream-emu-workload [--steps N (0: endless)] [--vram BYTES] [--vram-used BYTES]
  *        [--gtt BYTES] [--host BYTES] [--cpu-mem BYTES] [--delay-ms MS] [--no-verify]
- *        [--same-gpus]
+ *        [--same-gpus] [--hsakmt-shm] [--dmabuf]
  * SIGUSR1 makes it print "digest-at STEP HEX" after the current step (for
  * endless runs).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/kfd_ioctl.h>
@@ -47,6 +59,7 @@
 #include <unistd.h>
 
 #include "common_size.h"
+#include "emu_kfd_wire.h"
 #include "emu_packet.h"
 
 #define WL_MAX_GPUS    8
@@ -86,16 +99,77 @@ struct wl {
 
 static volatile sig_atomic_t wl_digest_wanted;
 
-static void wl_on_usr1(int sig)
-{
-	(void)sig;
-	wl_digest_wanted = 1;
-}
-
 static int wl_fail(const char *what, int err)
 {
 	fprintf(stderr, "workload: %s: %s\n", what, strerror(err));
 	return -err;
+}
+
+/*
+ * libhsakmt's shared memory (ROCT-Thunk-Interface src/perfctr.c): names and the table. The
+ * slot count stands for pmc_table_get_max_concurrent(PERFCOUNTER_BLOCKID__IOMMUV2); what
+ * matters here is that the table's words survive a restore.
+ */
+#define WL_HSAKMT_SHM	     "/hsakmt_shared_mem"
+#define WL_HSAKMT_SEM	     "hsakmt_semaphore"
+#define WL_HSA_PERF_MAGIC4CC 0x54415348u
+#define WL_IOMMU_SLOTS	     8u
+#define WL_SLOTS_TAKEN	     2u
+
+struct wl_perf_shared_table {
+	uint32_t magic4cc;
+	uint32_t iommu_slots_left;
+};
+
+struct wl_hsakmt {
+	sem_t *sem;
+	int shm_fd; /* kept open, as libhsakmt keeps shmem_fd */
+	struct wl_perf_shared_table *table;
+};
+
+/* init_shared_region, init_perf_shared_table, then update_block_slots(ACQUIRE, 2). */
+static int wl_hsakmt_open(struct wl_hsakmt *h)
+{
+	h->sem = sem_open(WL_HSAKMT_SEM, O_CREAT, 0666, 1);
+	if (h->sem == SEM_FAILED)
+		return wl_fail("sem_open " WL_HSAKMT_SEM, errno);
+	h->shm_fd = shm_open(WL_HSAKMT_SHM, O_CREAT | O_RDWR, 0666);
+	if (h->shm_fd < 0)
+		return wl_fail("shm_open " WL_HSAKMT_SHM, errno);
+	if (ftruncate(h->shm_fd, sizeof(*h->table)))
+		return wl_fail("ftruncate " WL_HSAKMT_SHM, errno);
+	h->table = mmap(NULL, sizeof(*h->table), PROT_READ | PROT_WRITE, MAP_SHARED, h->shm_fd, 0);
+	if (h->table == MAP_FAILED)
+		return wl_fail("mmap " WL_HSAKMT_SHM, errno);
+	sem_wait(h->sem);
+	if (h->table->magic4cc != WL_HSA_PERF_MAGIC4CC) {
+		h->table->magic4cc = WL_HSA_PERF_MAGIC4CC;
+		h->table->iommu_slots_left = WL_IOMMU_SLOTS;
+	}
+	if (h->table->iommu_slots_left >= WL_SLOTS_TAKEN)
+		h->table->iommu_slots_left -= WL_SLOTS_TAKEN;
+	sem_post(h->sem);
+	return 0;
+}
+
+/* The table as this process sees it now, then the slots back and destroy_shared_region. */
+static void wl_hsakmt_close(struct wl_hsakmt *h)
+{
+	sem_wait(h->sem);
+	printf("hsakmt-shm magic %08x slots %u\n", h->table->magic4cc, h->table->iommu_slots_left);
+	h->table->iommu_slots_left += WL_SLOTS_TAKEN;
+	sem_post(h->sem);
+	munmap(h->table, sizeof(*h->table));
+	shm_unlink(WL_HSAKMT_SHM);
+	close(h->shm_fd);
+	sem_close(h->sem);
+	sem_unlink(WL_HSAKMT_SEM);
+}
+
+static void wl_on_usr1(int sig)
+{
+	(void)sig;
+	wl_digest_wanted = 1;
 }
 
 static int wl_ioctl(struct wl *w, unsigned long req, void *arg, const char *what)
@@ -423,6 +497,49 @@ static int wl_gpu_digest(struct wl *w, uint64_t *digest)
 	return err;
 }
 
+/* kfd_ioctl_export_dmabuf: a dma-buf of GPU 0's VRAM BO. */
+static int wl_export_vram(struct wl *w, int *fd)
+{
+	struct kfd_ioctl_export_dmabuf_args a = {
+		.handle = w->g[0].vram_handle,
+		.flags = O_RDWR | O_CLOEXEC,
+	};
+	int err = wl_ioctl(w, AMDKFD_IOC_EXPORT_DMABUF, &a, "export VRAM BO as a dma-buf");
+
+	*fd = (int)a.dmabuf_fd;
+	return err;
+}
+
+/*
+ * The dma-buf's size (dma_buf_llseek: SEEK_END) and contents (dma_buf_mmap) against GPU 0's
+ * VRAM checksum, which wl_gpu_digest left in its control words.
+ */
+static int wl_check_dmabuf(const struct wl *w, int fd)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	uint64_t sum;
+	void *p;
+
+	if (size != (off_t)w->vram) {
+		printf("dmabuf FAILED: size %lld, VRAM BO %" PRIu64 "\n", (long long)size, w->vram);
+		return -1;
+	}
+	p = mmap(NULL, w->vram, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		printf("dmabuf FAILED: mmap: %s\n", strerror(errno));
+		return -1;
+	}
+	sum = wl_sum(p, w->vram);
+	munmap(p, w->vram);
+	if (sum != w->g[0].ctl->sums[0]) {
+		printf("dmabuf FAILED: contents %016" PRIx64 ", the GPU's VRAM BO %016" PRIx64 "\n",
+		       sum, w->g[0].ctl->sums[0]);
+		return -1;
+	}
+	printf("dmabuf ok %016" PRIx64 "\n", sum);
+	return 0;
+}
+
 /* The whole run again on the CPU, from nothing. */
 static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
 {
@@ -481,7 +598,8 @@ int main(int argc, char **argv)
 	static struct wl w;
 	uint64_t steps = 100, s, digest, ref;
 	unsigned int delay_ms = 0, i, node;
-	int verify = 1, err = 0;
+	int verify = 1, err = 0, hsakmt = 0, dmabuf = 0, dmabuf_fd = -1;
+	struct wl_hsakmt hsakmt_shm = { 0 };
 	struct kfd_ioctl_get_version_args ver;
 	uint64_t cpu_mem = 0, *cpu = NULL;
 
@@ -514,10 +632,15 @@ int main(int argc, char **argv)
 			verify = 0;
 		} else if (!strcmp(opt, "--same-gpus")) {
 			w.same = true;
+		} else if (!strcmp(opt, "--hsakmt-shm")) {
+			hsakmt = 1;
+		} else if (!strcmp(opt, "--dmabuf")) {
+			dmabuf = 1;
 		} else {
 			fprintf(stderr,
 				"usage: %s [--steps N] [--vram SIZE] [--vram-used SIZE] [--gtt SIZE] "
-				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] [--same-gpus]\n"
+				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] [--same-gpus] "
+				"[--hsakmt-shm] [--dmabuf]\n"
 				"SIZE: bytes, or with K, M, G (4096, 64K, 32M)\n",
 				argv[0]);
 			return 2;
@@ -540,6 +663,8 @@ int main(int argc, char **argv)
 		return wl_fail("/dev/kfd", errno) ? 1 : 1;
 	if (wl_ioctl(&w, AMDKFD_IOC_GET_VERSION, &ver, "get version"))
 		return 1;
+	if (hsakmt && wl_hsakmt_open(&hsakmt_shm))
+		return 1;
 	for (node = 1; w.ngpus < WL_MAX_GPUS; node++) {
 		uint32_t id;
 		int r = wl_read_u32_prop(node, "gpu_id", NULL, &id);
@@ -559,6 +684,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "workload: no GPU in the KFD topology\n");
 		return 1;
 	}
+	if (dmabuf && wl_export_vram(&w, &dmabuf_fd))
+		return 1;
 	if (cpu_mem) {
 		cpu = mmap(NULL, cpu_mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 			   0);
@@ -604,6 +731,10 @@ int main(int argc, char **argv)
 	if (err)
 		return 1;
 	printf("digest %016" PRIx64 "\n", digest);
+	if (hsakmt)
+		wl_hsakmt_close(&hsakmt_shm);
+	if (dmabuf && wl_check_dmabuf(&w, dmabuf_fd))
+		return 1;
 	if (cpu) {
 		if (wl_cpu_mem(cpu, cpu_mem / 8, 1)) {
 			printf("cpu-mem FAILED\n");

@@ -54,6 +54,7 @@ enum image_file_kind {
 	IMAGE_FILE_RENDER,    /* render-node file: *id is set */
 	IMAGE_FILE_STREAM,    /* a stream file or part ("*.vrs") */
 	IMAGE_FILE_LEFTOVER,  /* a temporary file of an interrupted write */
+	IMAGE_FILE_DMABUF,    /* a dma-buf file: *id is set */
 };
 
 /* What @name is in an image folder. @pid and @id may be NULL. */
@@ -192,5 +193,16 @@ int image_sources_attach(int dirfd, const Vramstream__ProcessImage *img, struct 
 			 const char *stream, char *why, size_t why_len);
 /* The same for every stream part of @img, so a restore fails before any BO is written. */
 int image_sources_check(int dirfd, const Vramstream__ProcessImage *img, char *why, size_t why_len);
+
+/* ---- dma-buf files (image_names.c, image_meta.c) --------------------------------------- */
+
+/* "vramstream-dmabuf-<id>.img": the dma-buf fd that is criu file <id>. */
+int image_dmabuf_name(int id, char *out, size_t len);
+
+/* Encoded, framed and checked as image_render_encode() and _decode() do. */
+int image_dmabuf_encode(Vramstream__DmabufFile *df, uint8_t **out, size_t *out_len);
+int image_dmabuf_decode(const uint8_t *buf, size_t len, Vramstream__DmabufFile **df, char *why,
+			size_t why_len);
+void image_dmabuf_free(Vramstream__DmabufFile *df);
 
 #endif

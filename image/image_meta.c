@@ -24,7 +24,7 @@
  * Format 2 frames each metadata file so that any damage is found before a
  * field is believed (image/README.md, "Metadata files"); little-endian:
  *
- *   0       4  magic: IMAGE_MAGIC_KFD or IMAGE_MAGIC_RENDER
+ *   0       4  magic: IMAGE_MAGIC_KFD, IMAGE_MAGIC_RENDER or IMAGE_MAGIC_DMABUF
  *   4       4  format version (IMAGE_FORMAT_VERSION)
  *   8       8  L, the length of the message
  *   16      L  the message (protobuf, proto/vramstream.proto)
@@ -35,6 +35,7 @@
 
 static const char IMAGE_MAGIC_KFD[4] = { 'V', 'S', 'K', 'M' };
 static const char IMAGE_MAGIC_RENDER[4] = { 'V', 'S', 'R', 'N' };
+static const char IMAGE_MAGIC_DMABUF[4] = { 'V', 'S', 'D', 'B' };
 
 /*
  * Format 1 files are the bare message, whose first field is format_version
@@ -296,6 +297,27 @@ void image_render_free(Vramstream__RenderFile *rf)
 {
 	if (rf)
 		vramstream__render_file__free_unpacked(rf, NULL);
+}
+
+int image_dmabuf_encode(Vramstream__DmabufFile *df, uint8_t **out, size_t *out_len)
+{
+	df->format_version = IMAGE_FORMAT_VERSION;
+	return frame_encode(IMAGE_MAGIC_DMABUF, &df->base, out, out_len);
+}
+
+int image_dmabuf_decode(const uint8_t *buf, size_t len, Vramstream__DmabufFile **df, char *why,
+			size_t why_len)
+{
+	return versioned_decode(IMAGE_MAGIC_DMABUF, "dma-buf file",
+				&vramstream__dmabuf_file__descriptor,
+				offsetof(Vramstream__DmabufFile, format_version), buf, len,
+				(ProtobufCMessage **)df, why, why_len);
+}
+
+void image_dmabuf_free(Vramstream__DmabufFile *df)
+{
+	if (df)
+		vramstream__dmabuf_file__free_unpacked(df, NULL);
 }
 
 int image_render_check_all(int dirfd, char *why, size_t why_len)

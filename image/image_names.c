@@ -15,6 +15,7 @@
 
 #define KFD_PREFIX    "vramstream-kfd-"
 #define RENDER_PREFIX "vramstream-render-"
+#define DMABUF_PREFIX "vramstream-dmabuf-"
 #define META_SUFFIX   ".img"
 #define STREAM_SUFFIX ".vrs"
 
@@ -36,6 +37,11 @@ int image_stream_name(unsigned int pid, int id, unsigned int gpu, char *out, siz
 int image_render_name(int id, char *out, size_t len)
 {
 	return fit(snprintf(out, len, RENDER_PREFIX "%d" META_SUFFIX, id), len);
+}
+
+int image_dmabuf_name(int id, char *out, size_t len)
+{
+	return fit(snprintf(out, len, DMABUF_PREFIX "%d" META_SUFFIX, id), len);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -128,6 +134,9 @@ enum image_file_kind image_name_kind(const char *name, unsigned int *pid, int *i
 	if (!strncmp(name, RENDER_PREFIX, strlen(RENDER_PREFIX)) &&
 	    parse_render(name + strlen(RENDER_PREFIX), id))
 		return IMAGE_FILE_RENDER;
+	if (!strncmp(name, DMABUF_PREFIX, strlen(DMABUF_PREFIX)) &&
+	    parse_render(name + strlen(DMABUF_PREFIX), id))
+		return IMAGE_FILE_DMABUF;
 	if (ends_with(name, STREAM_SUFFIX))
 		return IMAGE_FILE_STREAM;
 	return IMAGE_FILE_OTHER;

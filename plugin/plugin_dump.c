@@ -11,8 +11,11 @@
 #include "common_clock.h"
 #include "plugin_dump.h"
 #include "image.h"
+#include "plugin_dmabuf.h"
+#include "plugin_hsakmt_shm.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
+#include "plugin_pid_ns.h"
 #include "plugin_progress.h"
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
@@ -36,6 +39,7 @@ struct kfd_dump {
 	Vramstream__BoEntry **bo_ptrs;
 	Vramstream__ContentRef *refs;
 	char (*ref_names)[64];
+	Vramstream__HsakmtShm hsakmt_shm;
 
 	struct transfer_job *jobs;
 	unsigned int *job_dev; /* device index of each job */
@@ -68,6 +72,7 @@ static void dump_free(struct kfd_dump *d)
 	free(d->jobs);
 	free(d->job_dev);
 	free(d->tbos);
+	hsakmt_shm_release(&d->hsakmt_shm);
 }
 
 static const struct topo_gpu *topo_by_gpu_id(const struct topo_system *sys, uint32_t gpu_id)
@@ -211,6 +216,35 @@ static int dump_describe(struct kfd_dump *d, int id)
 	d->img.has_priv_data = 1;
 	d->img.priv_data.len = d->info.priv_data_size;
 	d->img.priv_data.data = d->priv;
+	return 0;
+}
+
+/*
+ * libhsakmt's shared memory as the task sees it, through its root
+ * (plugin_hsakmt_shm.h). PROCESS_INFO names the task by its own pid, which
+ * in a container is not criu's: the task is found by the KFD file @fd too.
+ */
+static int dump_hsakmt_shm(struct kfd_dump *d, int fd, int id)
+{
+	char root[64], why[512];
+	pid_t pid;
+	int r;
+
+	r = plugin_pid_ns_holder((pid_t)d->info.pid, fd, &pid);
+	if (r) {
+		pr_err("dump of KFD file %d (pid %u): cannot find the task that holds it: %s", id,
+		       d->info.pid, strerror(-r));
+		return r;
+	}
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	r = hsakmt_shm_save(root, &d->hsakmt_shm, why, sizeof(why));
+	if (r < 0) {
+		pr_err("dump of KFD file %d (pid %u): libhsakmt's shared memory: %s", id,
+		       d->info.pid, why);
+		return r;
+	}
+	if (r)
+		d->img.hsakmt_shm = &d->hsakmt_shm;
 	return 0;
 }
 
@@ -455,6 +489,11 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		goto out;
 	}
 	r = dump_describe(&d, id);
+	if (!r)
+		r = dump_hsakmt_shm(&d, fd, id);
+	if (!r)
+		r = plugin_dmabuf_note_kfd(id, d.info.pid, d.bos, d.info.num_bos, d.dev_ptrs,
+					   d.info.num_devices);
 	if (r)
 		goto out;
 	r = dump_plan(&d, dirfd, id);

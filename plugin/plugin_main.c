@@ -21,6 +21,7 @@
 #include <criu-plugin.h>
 
 #include "plugin_config.h"
+#include "plugin_dmabuf.h"
 #include "plugin_dump.h"
 #include "plugin_log.h"
 #include "plugin_restore.h"
@@ -121,8 +122,10 @@ static int vramstream_plugin_init(int stage)
 static void vramstream_plugin_exit(int stage, int ret)
 {
 	/* criu has written every image and not yet resumed or killed the tasks. */
-	if (stage == CR_PLUGIN_STAGE__DUMP)
+	if (stage == CR_PLUGIN_STAGE__DUMP) {
 		plugin_dump_finish(&plugin_dump);
+		plugin_dmabuf_dump_finish();
+	}
 	/* Every task that handed contents over was waited for at its resume
 	 * when the restore succeeded; after a failure nobody waits. */
 	restore_server_stop(plugin_server, ret != 0);
@@ -153,8 +156,11 @@ static int vramstream_dump_ext_file(int fd, int id)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) || !S_ISCHR(st.st_mode))
+	if (fstat(fd, &st))
 		return -ENOTSUP;
+	if (!S_ISCHR(st.st_mode))
+		return plugin_dmabuf_is(fd) ? plugin_dmabuf_dump(criu_get_image_dir(), fd, id)
+					    : -ENOTSUP;
 	switch (classify(st.st_rdev)) {
 	case DEV_KFD:
 		return plugin_dump_kfd(&plugin_cfg, &plugin_dump, criu_get_image_dir(), fd, id);
@@ -171,6 +177,9 @@ static int vramstream_restore_ext_file(int id)
 {
 	int r = plugin_restore_kfd(&plugin_cfg, plugin_server, criu_get_image_dir(), id);
 
+	/* Before render nodes, which take any other id of a task with a KFD image as theirs. */
+	if (r == -ENOTSUP)
+		r = plugin_dmabuf_restore(criu_get_image_dir(), id);
 	if (r == -ENOTSUP)
 		r = plugin_restore_render(&plugin_cfg, criu_get_image_dir(), id);
 	return r;

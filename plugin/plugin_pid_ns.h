@@ -28,4 +28,12 @@
  */
 int plugin_pid_ns_own(pid_t pid, pid_t *own);
 
+/*
+ * The other way, where a file tells tasks apart: the pid (in the namespace
+ * of the caller's /proc) of the task that knows itself as @own and holds the
+ * open file our @fd refers to (a dump's copy of the task's KFD file, whose
+ * PROCESS_INFO gave @own). 0, or -ESRCH when no task does.
+ */
+int plugin_pid_ns_holder(pid_t own, int fd, pid_t *pid);
+
 #endif

@@ -13,6 +13,8 @@
 #include "common_clock.h"
 #include "image.h"
 #include "plugin_criu_img.h"
+#include "plugin_dmabuf.h"
+#include "plugin_hsakmt_shm.h"
 #include "plugin_kfd.h"
 #include "plugin_log.h"
 #include "plugin_pid_ns.h"
@@ -57,6 +59,7 @@ static struct restore_state {
 	int render_fd[TOPO_MAX_GPUS]; /* by dst index, -1 when closed */
 	int kfd_fd;		      /* our dup of the restored KFD file, -1 when none */
 	int fd_floor, fd_top;	      /* our files go in [fd_floor, fd_top]; 0 until known */
+	bool hsakmt_shm_done;	      /* libhsakmt's shared memory is in place */
 	struct plugin_vma_bo *vma_bos;
 	size_t n_vma_bos;
 } rs;
@@ -130,6 +133,12 @@ static int dup_high(int fd, int flags)
 	return -EMFILE;
 }
 
+/* dup_high() for files handed to criu later (plugin_dmabuf_keep). */
+static int dup_high_for_criu(int fd)
+{
+	return dup_high(fd, O_CLOEXEC);
+}
+
 int plugin_restore_find_kfd_image(int dirfd, pid_t pid)
 {
 	return image_find_kfd(dirfd, pid > 0 ? (unsigned int)pid : 0);
@@ -177,6 +186,37 @@ static int load_kfd_image(int dirfd, pid_t pid, int id, Vramstream__ProcessImage
 		*img = NULL;
 	}
 	return r;
+}
+
+/*
+ * libhsakmt's shared memory, created where the task's mount namespace lacks
+ * it, at the task's first file of ours: libhsakmt opens /dev/kfd before it
+ * opens the shared file (hsaKmtOpenKFD, then init_counter_props), and criu
+ * opens a task's files in the order of their numbers (files.c:
+ * open_fdinfos) and maps its files after that (open_vmas), so the KFD file
+ * comes first.
+ */
+static int ensure_hsakmt_shm(const Vramstream__ProcessImage *img)
+{
+	char why[512];
+	int r;
+
+	if (rs.hsakmt_shm_done || !img->hsakmt_shm)
+		return 0;
+	r = hsakmt_shm_restore("", img->hsakmt_shm, why, sizeof(why));
+	if (r < 0) {
+		pr_err("restore of pid %d: libhsakmt's shared memory: %s", (int)rs.pid, why);
+		return r;
+	}
+	if (r & HSAKMT_SHM_MADE_FILE)
+		pr_info("restore of pid %d: %s was missing; created it as the dump saw it "
+			"(%" PRIu64 " bytes, mode 0%o)",
+			(int)rs.pid, HSAKMT_SHM_PATH, img->hsakmt_shm->size, img->hsakmt_shm->mode);
+	if (r & HSAKMT_SHM_MADE_SEM)
+		pr_info("restore of pid %d: %s was missing; created it (value 1)", (int)rs.pid,
+			HSAKMT_SEM_PATH);
+	rs.hsakmt_shm_done = true;
+	return 0;
 }
 
 /* The GPUs of the image, as a topology to match. */
@@ -646,6 +686,8 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		return r;
 	r = check_sources(&kr);
 	if (!r)
+		r = ensure_hsakmt_shm(kr.img);
+	if (!r)
 		r = ensure_matched(cfg, kr.img);
 	if (!r)
 		r = ensure_fd_room(dirfd);
@@ -659,6 +701,8 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		r = fill_bo_buckets(&kr);
 	if (!r)
 		r = kfd_restore_call(&kr);
+	if (!r)
+		r = plugin_dmabuf_keep(dirfd, id, kr.bos, kr.img->n_bos, dup_high_for_criu);
 	if (!r)
 		r = remember_vmas(kr.img, kr.bos, kr.kfd);
 	if (!r)
@@ -707,6 +751,8 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 		goto out;
 	}
 	r = load_kfd_image(dirfd, pid, kid, &img);
+	if (!r)
+		r = ensure_hsakmt_shm(img);
 	if (!r)
 		r = ensure_matched(cfg, img);
 	if (!r)

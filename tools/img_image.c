@@ -380,6 +380,7 @@ int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, c
 			if (add_stream(d, nm, true) < 0)
 				goto nomem;
 			break;
+		case IMAGE_FILE_DMABUF: /* checked by restore; nothing to inspect */
 		case IMAGE_FILE_OTHER:
 			break;
 		}

@@ -7,11 +7,10 @@
 # digest; its image, restored after it is gone, finishes with it too.
 # libhsakmt maps a POSIX semaphore whose temporary name glibc's sem_open
 # unlinked (perfctr.c: init_shared_region), so criu needs --link-remap; that
-# is criu's business, not the GPU's. libhsakmt also keeps
-# /dev/shm/hsakmt_shared_mem open and removes it and the semaphore when its
-# last user exits; criu saves processes, not the tmpfs, so for the restore
-# after the original has finished the test puts /dev/shm back as it was at
-# the dump (as a container runtime brings back the container's /dev/shm).
+# is criu's business, not the GPU's: for the restore after the original has
+# finished, the test keeps criu's link remaps from the dump. libhsakmt also
+# keeps /dev/shm/hsakmt_shared_mem open and removes it and the semaphore when
+# its last user exits; those the plugin creates again at restore.
 # Usage: rocm_hsa_criu.sh PROGRAM MODE GPUS
 # Environment: CRIU, PLUGIN_DIR, EMU_LAUNCHER, EMU_SHIM.
 EMU_WORKLOAD=$1
@@ -82,12 +81,12 @@ kill)
 	;;
 leave-running)
 	# criu drops its link remaps when the task stays alive: keep them from
-	# its post-dump action, with libhsakmt's shared file.
+	# its post-dump action (libhsakmt's shared file is the plugin's job).
 	mkdir "$E2E_TMP/shm"
 	cat >"$E2E_TMP/keep-shm.sh" <<SCRIPT
 #!/bin/sh
 [ "\$CRTOOLS_SCRIPT_ACTION" = post-dump ] || exit 0
-cp -p /dev/shm/hsakmt_shared_mem /dev/shm/link_remap.* "$E2E_TMP/shm/" 2>/dev/null
+cp -p /dev/shm/link_remap.* "$E2E_TMP/shm/" 2>/dev/null
 exit 0
 SCRIPT
 	chmod +x "$E2E_TMP/keep-shm.sh"

@@ -228,6 +228,11 @@ static void test_names(void)
 	CHECK_EQ_INT(image_render_name(9, name, sizeof(name)), 0);
 	CHECK_EQ_INT(image_name_kind(name, NULL, &id), IMAGE_FILE_RENDER);
 	CHECK_EQ_INT(id, 9);
+	/* EXPECT: a dma-buf file is named after its criu file id, like a render-node file */
+	CHECK_EQ_INT(image_dmabuf_name(11, name, sizeof(name)), 0);
+	CHECK(!strcmp(name, "vramstream-dmabuf-11.img"));
+	CHECK_EQ_INT(image_name_kind(name, NULL, &id), IMAGE_FILE_DMABUF);
+	CHECK_EQ_INT(id, 11);
 	CHECK_EQ_INT(image_stream_name(4242, 7, 1, name, sizeof(name)), 0);
 	CHECK(!strcmp(name, "vramstream-kfd-4242-7-gpu1.vrs"));
 	CHECK_EQ_INT(image_name_kind(name, NULL, NULL), IMAGE_FILE_STREAM);

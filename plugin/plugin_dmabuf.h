@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * dma-buf fds a checkpointed process holds, exported from its KFD BOs
+ * (AMDKFD_IOC_EXPORT_DMABUF). A dma-buf has no file type (alloc_anon_inode),
+ * so criu hands it to the plugins' DUMP_EXT_FILE and RESTORE_EXT_FILE
+ * (files.c: dump_unsupp_fd; files-ext.c); its /proc link reads "/dmabuf:"
+ * (dma-buf.c: dmabuffs_dname).
+ *
+ * Dump (criu's process): which BO a dma-buf is, is found as upstream criu's
+ * amdgpu plugin finds it (amdgpu_plugin_dmabuf.c, handle_for_shared_bo_fd):
+ * PRIME-importing two dma-bufs of one buffer into one DRM file gives the
+ * same GEM handle (drm_prime.c: drm_gem_prime_fd_to_handle looks the
+ * dma-buf up in the file first, and a self-import resolves to the exporter's
+ * GEM object; KFD exports one dma-buf per BO, cached in kgd_mem->dmabuf:
+ * amdgpu_amdkfd_gpuvm.c, kfd_mem_export_dmabuf, which CHECKPOINT's
+ * criu_get_prime_handle uses too). Every KFD dump therefore imports its BOs'
+ * CHECKPOINT dma-bufs into a render-node file of criu's own per GPU
+ * (plugin_dmabuf_note_kfd), and a dma-buf fd is matched against them by its
+ * handle there. The KFD file must be dumped first: criu dumps a task's fds
+ * in the order of their numbers, and /dev/kfd is opened before any BO can
+ * be exported; otherwise the dump fails, naming the file.
+ *
+ * Restore (the restored task): KFD RESTORE returns a dma-buf for every
+ * VRAM/GTT BO; those that dma-buf files of the image name are kept
+ * (plugin_dmabuf_keep) and handed to criu as those files.
+ */
+#ifndef VRAMSTREAM_PLUGIN_DMABUF_H
+#define VRAMSTREAM_PLUGIN_DMABUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugin_kfd.h"
+#include "vramstream.pb-c.h"
+
+/* Whether @fd (of this process) is a dma-buf. */
+bool plugin_dmabuf_is(int fd);
+
+/*
+ * Dump: remembers the VRAM/GTT BOs of KFD file @kfd_id (CHECKPOINT's buckets
+ * with their dma-bufs; @devs give each GPU's render minor), for the
+ * dma-buf fds criu dumps after it. 0 or -errno (logged).
+ */
+int plugin_dmabuf_note_kfd(int kfd_id, unsigned int pid, const struct kfd_criu_bo_bucket *bos,
+			   uint32_t n_bos, Vramstream__DeviceEntry *const *devs, size_t n_devs);
+
+/* DUMP_EXT_FILE of dma-buf @fd, criu file @id: its file in image folder @dirfd. */
+int plugin_dmabuf_dump(int dirfd, int fd, int id);
+
+/* End of a dump: the render-node files and the BO list go. */
+void plugin_dmabuf_dump_finish(void);
+
+/*
+ * Restore, in the task, right after KFD RESTORE of KFD file @kfd_id: keeps a
+ * copy (made by @dup_fd, which places it where criu's files will not land)
+ * of the dma-buf of every BO a dma-buf file of the image names. 0 or -errno
+ * (logged).
+ */
+int plugin_dmabuf_keep(int dirfd, int kfd_id, const struct kfd_criu_bo_bucket *bos, size_t n_bos,
+		       int (*dup_fd)(int fd));
+
+/*
+ * RESTORE_EXT_FILE of criu file @id: the kept dma-buf, -ENOTSUP when @id is
+ * not a dma-buf file of ours, or -errno (logged).
+ */
+int plugin_dmabuf_restore(int dirfd, int id);
+
+#endif
