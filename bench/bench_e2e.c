@@ -925,17 +925,12 @@ static int inc_parent_table(const struct e2e_opts *o, const char *sub, const str
 
 	for (unsigned int gi = 0; !r && gi < dev.n_gpus; gi++)
 		for (unsigned int k = 0; !r && k < p->parts[gi]; k++) {
-			struct compress_reader_opts ro;
 			struct compress_reader *rd;
 			struct compress_err err;
 			char path[PATH_MAX];
 
 			inc_path(o, sub, gi, k, path, sizeof(path));
-			compress_reader_opts_default(&ro);
-			ro.workers = 1;
-			ro.queue_depth = 1;
-			ro.direct_io = false;
-			r = compress_reader_open(path, &ro, &rd, &err);
+			r = image_stream_index_open(AT_FDCWD, path, &rd, &err);
 			if (r) {
 				fprintf(stderr, "e2e: %s\n", err.msg);
 				break;

@@ -184,6 +184,15 @@ int image_parent_record(struct image_parent *p, Vramstream__ProcessImage *img,
 void image_parent_close(struct image_parent *p);
 
 /*
+ * Opens stream file @path (relative to @dirfd) to look at its index or read
+ * a little: one worker, no O_DIRECT. Returns 0 or -errno with @err naming
+ * the file.
+ */
+struct compress_err;
+int image_stream_index_open(int dirfd, const char *path, struct compress_reader **out,
+			    struct compress_err *err);
+
+/*
  * Attaches to @r (part @stream of one of @img's streams) every file its
  * references name, as @img lists them, opened relative to @dirfd, and
  * checks that every reference resolves (compress_reader_check_refs()). A

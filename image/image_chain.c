@@ -158,25 +158,12 @@ static int enter_parent_image(struct image_parent *p, int pfd, const char *pdir,
 	}
 	for (size_t i = 0; i < img->n_sources; i++) {
 		const Vramstream__StreamSource *s = img->sources[i];
-		struct compress_reader_opts o;
 		struct compress_reader *rd;
 		struct compress_err err = { "" };
-		int fd;
 
 		if (s->depth != 0 || map[s->id] == UINT16_MAX)
 			continue;
-		fd = openat(pfd, s->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			note_add(p, "parent file %s/%s: %s: its chunks are stored again", pdir,
-				 s->path, strerror(errno));
-			continue;
-		}
-		compress_reader_opts_default(&o);
-		o.workers = 1;
-		o.queue_depth = 1;
-		o.direct_io = false;
-		r = compress_reader_open_fd(fd, s->path, &o, &rd, &err);
-		close(fd);
+		r = image_stream_index_open(pfd, s->path, &rd, &err);
 		if (r == 0) {
 			r = compress_dedup_add_reader(p->table, rd, map[s->id], map, map_len);
 			if (r == 0) {
@@ -192,14 +179,35 @@ static int enter_parent_image(struct image_parent *p, int pfd, const char *pdir,
 			compress_reader_free(rd);
 		}
 		if (r) {
-			note_add(p, "parent file %s/%s not used (%s): its chunks are stored again",
-				 pdir, s->path, err.msg);
+			note_add(p, "parent %s: file not used (%s): its chunks are stored again",
+				 pdir, err.msg);
 			r = 0;
 		}
 	}
 out:
 	free(map);
 	image_meta_free(img);
+	return r;
+}
+
+int image_stream_index_open(int dirfd, const char *path, struct compress_reader **out,
+			    struct compress_err *err)
+{
+	struct compress_reader_opts o;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC), r;
+
+	*out = NULL;
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", path, strerror(-r));
+		return r;
+	}
+	compress_reader_opts_default(&o);
+	o.workers = 1;
+	o.queue_depth = 1;
+	o.direct_io = false;
+	r = compress_reader_open_fd(fd, path, &o, out, err);
+	close(fd);
 	return r;
 }
 
@@ -418,26 +426,14 @@ int image_sources_check(int dirfd, const Vramstream__ProcessImage *img, char *wh
 			continue;
 		parts = c->has_parts ? c->parts : 1;
 		for (unsigned int k = 0; k < parts; k++) {
-			struct compress_reader_opts o;
 			struct compress_reader *r;
 			struct compress_err err = { "" };
 			char name[IMAGE_NAME_MAX];
-			int fd, ret;
+			int ret;
 
 			if (image_part_name(c->stream_file, k, name, sizeof(name)))
 				return -ENAMETOOLONG;
-			fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-			if (fd < 0) {
-				ret = -errno;
-				WHY("%s: %s", name, strerror(-ret));
-				return ret;
-			}
-			compress_reader_opts_default(&o);
-			o.workers = 1;
-			o.queue_depth = 1;
-			o.direct_io = false;
-			ret = compress_reader_open_fd(fd, name, &o, &r, &err);
-			close(fd);
+			ret = image_stream_index_open(dirfd, name, &r, &err);
 			if (ret) {
 				WHY("%s", err.msg);
 				return ret;

@@ -218,26 +218,12 @@ static int rc_table(const struct rc_opts *o, const struct img_dir *d, const stru
 	}
 	for (size_t k = 0; !o->flatten && k < img->n_sources; k++) {
 		const Vramstream__StreamSource *src = img->sources[k];
-		struct compress_reader_opts ro;
 		struct compress_reader *pr;
 		struct compress_err cerr = { "" };
-		int fd;
 
 		if (!src->depth)
 			continue;
-		fd = openat(d->dirfd, src->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			r = -errno;
-			snprintf(err, err_len, "%s: parent file %s: %s (--flatten needs it too)",
-				 s->name, src->path, strerror(-r));
-			return r;
-		}
-		compress_reader_opts_default(&ro);
-		ro.workers = 1;
-		ro.queue_depth = 1;
-		ro.direct_io = false;
-		r = compress_reader_open_fd(fd, src->path, &ro, &pr, &cerr);
-		close(fd);
+		r = image_stream_index_open(d->dirfd, src->path, &pr, &cerr);
 		if (!r) {
 			/* Only what it stores: what it refers to is listed on its own. */
 			r = compress_dedup_add_reader(*out, pr, (uint16_t)src->id, NULL, 0);
