@@ -19,6 +19,7 @@ void emu_sdma_ring_init(struct emu_sdma_ring *ring, unsigned int index, uint64_t
 {
 	memset(ring, 0, sizeof(*ring));
 	pthread_mutex_init(&ring->lock, NULL);
+	pthread_cond_init(&ring->cond, NULL);
 	ring->index = index;
 	ring->bytes_per_sec = bytes_per_sec;
 	ring->thread_state = EMU_SDMA_RING_IDLE;
@@ -48,6 +49,10 @@ static void *emu_sdma_ring_main(void *arg)
 	struct emu_sdma_ring *ring = arg;
 
 	pthread_mutex_lock(&ring->lock);
+	/* The thread before still completes its last job: the jobs after it wait, or one of
+	 * them could complete first and its fence be overwritten by the older one. */
+	while (ring->completing)
+		pthread_cond_wait(&ring->cond, &ring->lock);
 	for (;;) {
 		struct emu_sdma_ring_job *job = ring->head;
 
@@ -70,8 +75,13 @@ static void *emu_sdma_ring_main(void *arg)
 			/* Drained: exit rather than linger (see emu_sdma_ring.h). Decided before
 			 * the completion is signalled, so a woken waiter finds EXITED and joins. */
 			ring->thread_state = EMU_SDMA_RING_EXITED;
+			ring->completing = true;
 			pthread_mutex_unlock(&ring->lock);
 			job->complete(job);
+			pthread_mutex_lock(&ring->lock);
+			ring->completing = false;
+			pthread_cond_broadcast(&ring->cond);
+			pthread_mutex_unlock(&ring->lock);
 			return NULL;
 		}
 		pthread_mutex_unlock(&ring->lock);
@@ -184,6 +194,8 @@ void emu_sdma_ring_throttle(struct emu_sdma_ring *ring, uint64_t bytes)
 void emu_sdma_ring_forget_thread(struct emu_sdma_ring *ring)
 {
 	pthread_mutex_init(&ring->lock, NULL);
+	pthread_cond_init(&ring->cond, NULL);
+	ring->completing = false;
 	ring->thread_state = EMU_SDMA_RING_IDLE;
 	ring->head = ring->tail = NULL;
 	ring->queued = 0;

@@ -32,6 +32,11 @@ struct emu_sdma_ring {
 	unsigned int queued; /* jobs pushed and not finished (the running one included) */
 	enum emu_sdma_ring_thread thread_state;
 	pthread_t thread;
+	/* An exited thread is still in its last job's complete(): a new thread waits (cond)
+	 * before running anything, so jobs complete in push order as fences on a ring signal
+	 * in order (amdgpu_fence_process). */
+	bool completing;
+	pthread_cond_t cond;
 	uint64_t bytes_per_sec; /* 0: unlimited */
 	uint64_t busy_until_ns; /* bandwidth cap: when the bytes moved so far are "done" */
 	unsigned int index;
