@@ -459,6 +459,11 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 							   : strerror(-r));
 			return r;
 		}
+		/* The import holds the BO (drm_prime.c: drm_gem_prime_import_dev). */
+		if (job->close_fds) {
+			close(job->bos[i].dmabuf_fd);
+			job->bos[i].dmabuf_fd = -1;
+		}
 	}
 	return 0;
 }
@@ -596,7 +601,7 @@ struct part_opener {
 	pthread_t thread;
 	bool started;
 	char path[PATH_MAX];
-	struct compress_writer_opts wo_part;	/* dump: this part's options */
+	struct compress_writer_opts wo_part;   /* dump: this part's options */
 	const struct compress_writer_opts *wo; /* dump */
 	struct compress_writer **w;
 	const struct compress_reader_opts *ro; /* restore */
