@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -307,6 +308,23 @@ static void emu_daemon_loop(struct emu_daemon *d)
 	}
 }
 
+/*
+ * The daemon stands for the kernel, which holds a process's dma-bufs without
+ * fds of its own; only the caller's RLIMIT_NOFILE may limit a CHECKPOINT or
+ * RESTORE (the shim's receive fails as get_unused_fd_flags would: EMFILE).
+ * So the daemon, which opens every dma-buf of such a call before sending it,
+ * takes all the soft limit its hard limit allows.
+ */
+static void daemon_nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct emu_daemon daemon_state;
@@ -326,6 +344,7 @@ int main(int argc, char **argv)
 			argv[0]);
 		return 2;
 	}
+	daemon_nofile_raise();
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--gpus") == 0 && i + 1 < argc)
 			gpus = (unsigned int)strtoul(argv[++i], NULL, 0);

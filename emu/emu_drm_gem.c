@@ -81,6 +81,37 @@ static void emu_drm_bo_free(struct emu_drm_bo *bo)
 	free(bo);
 }
 
+/*
+ * A new fd of the file behind a BO, for the rare calls that need one again:
+ * GEM BOs keep their memfd; an imported BO keeps only its mapping (below),
+ * whose file /proc/self/map_files opens (the VMA holding bo->host, found in
+ * /proc/self/maps since a neighbour may have merged with it). -1 and errno
+ * on failure.
+ */
+static int emu_drm_bo_file(const struct emu_drm_bo *bo)
+{
+	unsigned long lo, hi, at = (unsigned long)(uintptr_t)bo->host;
+	char line[512], path[96];
+	int fd = -1;
+	FILE *maps;
+
+	if (bo->memfd >= 0)
+		return fcntl(bo->memfd, F_DUPFD_CLOEXEC, 0);
+	maps = fopen("/proc/self/maps", "re");
+	if (!maps)
+		return -1;
+	errno = ENOENT;
+	while (fgets(line, sizeof(line), maps)) {
+		if (sscanf(line, "%lx-%lx", &lo, &hi) != 2 || at < lo || at >= hi)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", lo, hi);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		break;
+	}
+	fclose(maps);
+	return fd;
+}
+
 static struct emu_drm_bo *emu_drm_bo_new(enum emu_drm_bo_kind kind, uint64_t size)
 {
 	struct emu_drm_bo *bo = calloc(1, sizeof(*bo));
@@ -350,7 +381,7 @@ void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t 
 		if (bo && bo->mmap_offset && bo->mmap_offset == (uint64_t)offset) {
 			known = true;
 			if (emu_drm_page_align(len) <= bo->size)
-				memfd = fcntl(bo->memfd, F_DUPFD_CLOEXEC, 0);
+				memfd = emu_drm_bo_file(bo);
 			break;
 		}
 	}
@@ -367,7 +398,7 @@ void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t 
 		errno = EINVAL;
 		return MAP_FAILED;
 	}
-	p = mmap(addr, len, prot, flags, memfd, 0);
+	p = mmap(addr, len, prot, flags, memfd, bo->kind == EMU_DRM_BO_IMPORT ? bo->view_off : 0);
 	err = errno;
 	close(memfd);
 	errno = err;
@@ -499,11 +530,6 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	bo->st_ino = st.st_ino;
 	bo->view_off = off;
 	bo->domains = AMDGPU_GEM_DOMAIN_GTT;
-	bo->memfd = fcntl(args->fd, F_DUPFD_CLOEXEC, 0);
-	if (bo->memfd < 0) {
-		err = -errno;
-		goto fail;
-	}
 	/*
 	 * Not populated: the pages exist (VRAM is allocated with its BO), and an
 	 * import on hardware maps nothing into the CPU; the emulated engine's
@@ -511,7 +537,7 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	 * spending ~0.2 s per GiB up front.
 	 */
 	bo->host = (void *)syscall(SYS_mmap, NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-				   bo->memfd, (off_t)off);
+				   args->fd, (off_t)off);
 	if (bo->host == MAP_FAILED) {
 		bo->host = NULL;
 		err = -EINVAL;
@@ -519,6 +545,13 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 			    strerror(errno));
 		goto fail;
 	}
+	/*
+	 * The import holds the dma-buf, not an fd of the importer's: the GEM
+	 * object keeps a reference to the buffer (drm_prime.c:
+	 * drm_gem_prime_import_dev -> get_dma_buf), so the caller may close its
+	 * fd and its RLIMIT_NOFILE counts nothing for the import. The mapping
+	 * is our reference; emu_drm_bo_file() reopens the file when needed.
+	 */
 	bo->mmap_offset = emu_drm_mmap_offset_alloc(bo->size);
 	pthread_mutex_lock(&file->lock);
 	err = emu_drm_handle_add(file, bo, &handle);
@@ -549,7 +582,9 @@ int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg)
 		   (bo->flags & AMDGPU_GEM_CREATE_VM_ALWAYS_VALID)) {
 		err = -EPERM; /* amdgpu_gem_prime_export */
 	} else {
-		fd = fcntl(bo->memfd, (args->flags & DRM_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+		fd = emu_drm_bo_file(bo);
+		if (fd >= 0 && !(args->flags & DRM_CLOEXEC))
+			fcntl(fd, F_SETFD, 0);
 		if (fd < 0)
 			err = -errno;
 		else

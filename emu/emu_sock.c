@@ -109,6 +109,27 @@ int emu_sock_recv_fds(int sock, int *fds, unsigned int n)
 			break;
 		}
 		cm = CMSG_FIRSTHDR(&msg);
+		if ((msg.msg_flags & MSG_CTRUNC) && cm && cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS) {
+			/*
+			 * Past RLIMIT_NOFILE the kernel installs the fds that fit and
+			 * drops the rest (net/core/scm.c: scm_detach_fds ->
+			 * receive_fd -> get_unused_fd_flags, -EMFILE, MSG_CTRUNC).
+			 * Our control buffer holds a whole batch, so that is the only
+			 * cause, and the same rule as KFD's own fd handouts: -EMFILE.
+			 */
+			unsigned int in =
+				(unsigned int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			int tmp[EMU_PROTO_MAX_FDS];
+
+			if (in > EMU_PROTO_MAX_FDS)
+				in = EMU_PROTO_MAX_FDS;
+			memcpy(tmp, CMSG_DATA(cm), sizeof(int) * in);
+			while (in)
+				close(tmp[--in]);
+			err = -EMFILE;
+			break;
+		}
 		if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
 		    cm->cmsg_len != CMSG_LEN(sizeof(int) * batch) || (msg.msg_flags & MSG_CTRUNC)) {
 			err = -EPROTO;

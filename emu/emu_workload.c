@@ -36,9 +36,15 @@
  * and prints "dmabuf ok HEX" when its checksum is the GPU's own of that BO, else "dmabuf
  * FAILED" (so a restored fd of another or a stale buffer shows).
  *
+ * --small-bos N adds N small BOs per GPU (--small-bo-size BYTES each, 4 KiB by
+ * default), VRAM and GTT in turn, as caching allocators leave thousands of them
+ * behind: each is filled at the start, every step mixes host data into one of
+ * them and one of them into VRAM, and the digest folds in every one's checksum,
+ * so a restore that loses or swaps any of them ends with another digest.
+ *
  * Usage: vramstream-emu-workload [--steps N (0: endless)] [--vram BYTES] [--vram-used BYTES]
  *        [--gtt BYTES] [--host BYTES] [--cpu-mem BYTES] [--delay-ms MS] [--no-verify]
- *        [--same-gpus] [--hsakmt-shm] [--dmabuf]
+ *        [--same-gpus] [--hsakmt-shm] [--dmabuf] [--small-bos N] [--small-bo-size BYTES]
  * SIGUSR1 makes it print "digest-at STEP HEX" after the current step (for
  * endless runs).
  */
@@ -67,13 +73,18 @@
 #define WL_CTL_BYTES   4096u
 #define WL_HOST_BASE   0x3e0000000000ULL /* userptr region: an address criu's own maps never use */
 #define WL_GPU_VA_BASE 0x200000000000ULL
+#define WL_SMALL_VA    (1ULL << 37) /* small BOs from here on, after each GPU's VRAM BO */
+#define WL_SUM_BATCH   128u	    /* checksums per ring round trip (ring: 256 packets) */
 
 struct wl_ctl {
 	volatile uint64_t wptr;
 	volatile uint64_t rptr;
 	volatile uint64_t signal;
 	volatile uint64_t sums[3]; /* vram, gtt, host checksums */
+	volatile uint64_t small_sums[WL_SUM_BATCH];
 };
+
+_Static_assert(sizeof(struct wl_ctl) <= 4096, "control words fit their page");
 
 struct wl_gpu {
 	uint32_t gpu_id;
@@ -83,7 +94,7 @@ struct wl_gpu {
 	uint8_t *gtt_cpu;
 	void *doorbell_cpu; /* the doorbell BO mapped through /dev/kfd */
 	uint8_t *region;    /* ring | ctl | host data */
-	uint64_t vram_va, gtt_va, host_va;
+	uint64_t vram_va, gtt_va, host_va, small_va;
 	uint64_t vram_handle, gtt_handle, host_handle, doorbell_handle;
 	struct emu_packet *ring;
 	struct wl_ctl *ctl;
@@ -93,7 +104,8 @@ struct wl {
 	int kfd;
 	unsigned int ngpus;
 	uint64_t vram, vram_used, gtt, host;
-	bool same; /* --same-gpus: every GPU runs GPU 0's program */
+	bool same;		      /* --same-gpus: every GPU runs GPU 0's program */
+	uint64_t small_n, small_size; /* --small-bos, --small-bo-size */
 	struct wl_gpu g[WL_MAX_GPUS];
 };
 
@@ -263,6 +275,24 @@ static int wl_map_cpu(struct wl *w, struct wl_gpu *g, uint64_t vram_off, uint64_
 	return 0;
 }
 
+/* --small-bos: side by side in GPU VA, so small BO i is at small_va + i * small_size. */
+static int wl_alloc_small(struct wl *w, struct wl_gpu *g)
+{
+	const uint32_t rw = KFD_IOC_ALLOC_MEM_FLAGS_WRITABLE;
+	uint64_t handle;
+
+	g->small_va = g->vram_va + WL_SMALL_VA;
+	for (uint64_t i = 0; i < w->small_n; i++) {
+		uint32_t kind = i % 2 ? KFD_IOC_ALLOC_MEM_FLAGS_GTT : KFD_IOC_ALLOC_MEM_FLAGS_VRAM;
+		int err = wl_alloc(w, g, g->small_va + i * w->small_size, w->small_size, kind | rw,
+				   0, &handle, NULL);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
 {
 	struct wl_gpu *g = &w->g[idx];
@@ -315,6 +345,8 @@ static int wl_setup_gpu(struct wl *w, unsigned int idx, unsigned int node)
 		err = wl_alloc(w, g, g->vram_va + (1ULL << 38), 8192,
 			       KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL | rw, 0, &g->doorbell_handle,
 			       &doorbell_off);
+	if (!err)
+		err = wl_alloc_small(w, g);
 	if (err)
 		return err;
 	err = wl_map_cpu(w, g, vram_off, gtt_off, doorbell_off);
@@ -377,7 +409,7 @@ static int wl_wait(struct wl_gpu *g, uint64_t value)
 /* The step program, shared by the GPU run and the CPU reference. */
 struct wl_op {
 	uint32_t op;
-	int dst, src; /* 0 vram, 1 gtt, 2 host data */
+	int dst, src; /* 0 vram, 1 gtt, 2 host data, 3 the small BOs (BO i at i * small_size) */
 	uint64_t dst_off, src_off, size, arg;
 };
 
@@ -391,12 +423,25 @@ static unsigned int wl_step_ops(const struct wl *w, unsigned int gpu, uint64_t s
 	ops[1] = (struct wl_op){ EMU_PKT_MIX, 0, 2, c2 * w->host, 0, w->host, step * 3 + salt };
 	ops[2] = (struct wl_op){ EMU_PKT_COPY, 1, 0, 0, c * w->host, w->host, 0 };
 	ops[3] = (struct wl_op){ EMU_PKT_MIX, 0, 1, c * w->host, 0, w->host, step + 11 };
-	return 4;
+	if (!w->small_n)
+		return 4;
+	/* one small BO takes host data, another goes into VRAM */
+	uint64_t s1 = (step * 131 + 17 + gpu) % w->small_n, s2 = (step * 7 + 5) % w->small_n;
+
+	ops[4] = (struct wl_op){ EMU_PKT_MIX,	3,	     2, s1 * w->small_size, 0,
+				 w->small_size, step * 5 + 1 };
+	ops[5] = (struct wl_op){ EMU_PKT_MIX,	0,	 3, c2 * w->host, s2 * w->small_size,
+				 w->small_size, step + 3 };
+	return 6;
 }
 
 static uint64_t wl_va(const struct wl_gpu *g, int which, uint64_t off)
 {
-	return (which == 0 ? g->vram_va : which == 1 ? g->gtt_va : wl_host_data_va(g)) + off;
+	return (which == 0   ? g->vram_va
+		: which == 1 ? g->gtt_va
+		: which == 2 ? wl_host_data_va(g)
+			     : g->small_va) +
+	       off;
 }
 
 static int wl_run_gpu_ops(struct wl *w, struct wl_gpu *g, const struct wl_op *ops, unsigned int n,
@@ -412,7 +457,7 @@ static int wl_run_gpu_ops(struct wl *w, struct wl_gpu *g, const struct wl_op *op
 	return wl_wait(g, signal);
 }
 
-static void wl_cpu_op(uint8_t *bufs[3], const struct wl_op *o)
+static void wl_cpu_op(uint8_t *bufs[4], const struct wl_op *o)
 {
 	uint64_t *d = (uint64_t *)(bufs[o->dst] + o->dst_off);
 	const uint64_t *s = (const uint64_t *)(bufs[o->src] + o->src_off);
@@ -461,6 +506,59 @@ static void wl_init_ops(const struct wl *w, unsigned int gpu, struct wl_op *ops)
 	ops[2] = (struct wl_op){ EMU_PKT_FILL, 2, 2, 0, 0, w->host, 0x3000 + gpu };
 }
 
+/* The fill of small BO @i at the start. */
+static struct wl_op wl_small_fill(const struct wl *w, unsigned int gpu, uint64_t i)
+{
+	uint64_t seed = 0x50000000ULL + ((uint64_t)(w->same ? 0 : gpu) << 24) + i;
+
+	return (struct wl_op){ EMU_PKT_FILL, 3, 3, i * w->small_size, 0, w->small_size, seed };
+}
+
+/* Fills every small BO of GPU @gpu, WL_SUM_BATCH packets per round trip. */
+static int wl_small_init(struct wl *w, unsigned int gpu)
+{
+	struct wl_op ops[WL_SUM_BATCH];
+	int err = 0;
+
+	for (uint64_t i = 0; !err && i < w->small_n; i += WL_SUM_BATCH) {
+		unsigned int n = 0;
+
+		while (n < WL_SUM_BATCH && i + n < w->small_n) {
+			ops[n] = wl_small_fill(w, gpu, i + n);
+			n++;
+		}
+		err = wl_run_gpu_ops(w, &w->g[gpu], ops, n, 1);
+	}
+	return err;
+}
+
+/* Folds the GPU's checksum of every small BO of @g into @h, in order. */
+static int wl_small_digest(struct wl *w, struct wl_gpu *g, uint64_t *h)
+{
+	uint64_t sums_va = (uint64_t)(uintptr_t)g->ctl->small_sums;
+
+	for (uint64_t i = 0; i < w->small_n; i += WL_SUM_BATCH) {
+		unsigned int n = 0, k;
+		int err;
+
+		g->ctl->signal = 0;
+		while (n < WL_SUM_BATCH && i + n < w->small_n) {
+			bool last = n + 1 == WL_SUM_BATCH || i + n + 1 == w->small_n;
+
+			wl_emit(g, EMU_PKT_CHECKSUM, sums_va + n * 8,
+				g->small_va + (i + n) * w->small_size, w->small_size, 0,
+				last ? UINT64_MAX - 1 : 0);
+			n++;
+		}
+		err = wl_wait(g, UINT64_MAX - 1);
+		if (err)
+			return err;
+		for (k = 0; k < n; k++)
+			*h = emu_checksum_step(*h, g->ctl->small_sums[k]);
+	}
+	return 0;
+}
+
 static uint64_t wl_digest_fold(uint64_t h, const uint64_t sums[3])
 {
 	unsigned int i;
@@ -491,6 +589,7 @@ static int wl_gpu_digest(struct wl *w, uint64_t *digest)
 			uint64_t s[3] = { g->ctl->sums[0], g->ctl->sums[1], g->ctl->sums[2] };
 
 			h = wl_digest_fold(h, s);
+			err = wl_small_digest(w, g, &h);
 		}
 	}
 	*digest = h;
@@ -548,16 +647,21 @@ static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
 	int err = 0;
 
 	for (i = 0; !err && i < w->ngpus; i++) {
-		uint8_t *bufs[3] = { malloc(w->vram), malloc(w->gtt), malloc(w->host) };
+		uint8_t *bufs[4] = { malloc(w->vram), malloc(w->gtt), malloc(w->host),
+				     malloc(w->small_n * w->small_size + 1) };
 		struct wl_op ops[8];
 		uint64_t sums[3];
 
-		if (!bufs[0] || !bufs[1] || !bufs[2]) {
+		if (!bufs[0] || !bufs[1] || !bufs[2] || !bufs[3]) {
 			err = -ENOMEM;
 		} else {
 			wl_init_ops(w, i, ops);
 			for (k = 0; k < 3; k++)
 				wl_cpu_op(bufs, &ops[k]);
+			for (uint64_t b = 0; b < w->small_n; b++) {
+				ops[0] = wl_small_fill(w, i, b);
+				wl_cpu_op(bufs, &ops[0]);
+			}
 			for (s = 0; s < steps; s++) {
 				n = wl_step_ops(w, i, s, ops);
 				for (k = 0; k < n; k++)
@@ -568,8 +672,11 @@ static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
 			sums[1] = wl_sum(bufs[1], w->gtt);
 			sums[2] = wl_sum(bufs[2], w->host);
 			h = wl_digest_fold(h, sums);
+			for (uint64_t b = 0; b < w->small_n; b++)
+				h = emu_checksum_step(
+					h, wl_sum(bufs[3] + b * w->small_size, w->small_size));
 		}
-		for (k = 0; k < 3; k++)
+		for (k = 0; k < 4; k++)
 			free(bufs[k]);
 	}
 	*digest = h;
@@ -606,15 +713,17 @@ int main(int argc, char **argv)
 	w.vram = 4u << 20;
 	w.gtt = 1u << 20;
 	w.host = 256u << 10;
+	w.small_size = 4096;
 	for (i = 1; i < (unsigned int)argc; i++) {
 		const char *opt = argv[i], *val = i + 1 < (unsigned int)argc ? argv[i + 1] : NULL;
-		uint64_t *size = !val			       ? NULL
-				 : !strcmp(opt, "--vram")      ? &w.vram
-				 : !strcmp(opt, "--vram-used") ? &w.vram_used
-				 : !strcmp(opt, "--gtt")       ? &w.gtt
-				 : !strcmp(opt, "--host")      ? &w.host
-				 : !strcmp(opt, "--cpu-mem")   ? &cpu_mem
-							       : NULL;
+		uint64_t *size = !val				   ? NULL
+				 : !strcmp(opt, "--vram")	   ? &w.vram
+				 : !strcmp(opt, "--vram-used")	   ? &w.vram_used
+				 : !strcmp(opt, "--gtt")	   ? &w.gtt
+				 : !strcmp(opt, "--host")	   ? &w.host
+				 : !strcmp(opt, "--cpu-mem")	   ? &cpu_mem
+				 : !strcmp(opt, "--small-bo-size") ? &w.small_size
+								   : NULL;
 
 		if (size) {
 			if (common_size_parse(val, size)) {
@@ -626,6 +735,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (val && !strcmp(opt, "--steps")) {
 			steps = strtoull(argv[++i], NULL, 0);
+		} else if (val && !strcmp(opt, "--small-bos")) {
+			w.small_n = strtoull(argv[++i], NULL, 0);
 		} else if (val && !strcmp(opt, "--delay-ms")) {
 			delay_ms = (unsigned int)strtoul(argv[++i], NULL, 0);
 		} else if (!strcmp(opt, "--no-verify")) {
@@ -640,7 +751,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"usage: %s [--steps N] [--vram SIZE] [--vram-used SIZE] [--gtt SIZE] "
 				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] [--same-gpus] "
-				"[--hsakmt-shm] [--dmabuf]\n"
+				"[--hsakmt-shm] [--dmabuf] [--small-bos N] [--small-bo-size SIZE]\n"
 				"SIZE: bytes, or with K, M, G (4096, 64K, 32M)\n",
 				argv[0]);
 			return 2;
@@ -655,6 +766,13 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"workload: need host %% 4096 == 0, vram and vram-used %% host == 0, "
 			"gtt >= host\n");
+		return 2;
+	}
+	/* a small BO is whole pages, at most host data's size (the step mixes one with it) */
+	if (w.small_n && (!w.small_size || w.small_size % 4096 || w.small_size > w.host ||
+			  w.small_n * w.small_size >= WL_SMALL_VA)) {
+		fprintf(stderr, "workload: need small-bo-size %% 4096 == 0, at most host, and "
+				"small-bos * small-bo-size below 128 GiB\n");
 		return 2;
 	}
 	signal(SIGUSR1, wl_on_usr1);
@@ -694,14 +812,17 @@ int main(int argc, char **argv)
 		wl_cpu_mem(cpu, cpu_mem / 8, 0);
 	}
 	printf("workload: pid %d, %u GPU(s), KFD %u.%u, vram %" PRIu64 " gtt %" PRIu64
-	       " host %" PRIu64 " bytes each\n",
-	       (int)getpid(), w.ngpus, ver.major_version, ver.minor_version, w.vram, w.gtt, w.host);
+	       " host %" PRIu64 " bytes each, %" PRIu64 " small BO(s) of %" PRIu64 "\n",
+	       (int)getpid(), w.ngpus, ver.major_version, ver.minor_version, w.vram, w.gtt, w.host,
+	       w.small_n, w.small_size);
 	fflush(stdout);
 	for (i = 0; !err && i < w.ngpus; i++) {
 		struct wl_op ops[3];
 
 		wl_init_ops(&w, i, ops);
 		err = wl_run_gpu_ops(&w, &w.g[i], ops, 3, 1);
+		if (!err)
+			err = wl_small_init(&w, i);
 	}
 	for (s = 0; !err && (steps == 0 || s < steps); s++) {
 		for (i = 0; !err && i < w.ngpus; i++) {

@@ -16,6 +16,7 @@
 #include "plugin_kfd.h"
 #include "plugin_log.h"
 #include "plugin_pid_ns.h"
+#include "plugin_nofile.h"
 #include "plugin_progress.h"
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
@@ -280,6 +281,7 @@ static int dump_plan(struct kfd_dump *d, int dirfd, int id)
 			d->tbos[used].dmabuf_fd = (int)d->bos[i].dmabuf_fd;
 			d->tbos[used].tag = i;
 			used++;
+			job->close_fds = true;
 			job->n_bos++;
 		}
 		if (!job->n_bos)
@@ -293,6 +295,15 @@ static int dump_plan(struct kfd_dump *d, int dirfd, int id)
 		d->n_jobs++;
 	}
 	return 0;
+}
+
+/* The fds the transfer closed once imported are not the dump's to close. */
+static void dump_forget_closed(struct kfd_dump *d)
+{
+	for (unsigned int j = 0; j < d->n_jobs; j++)
+		for (unsigned int k = 0; k < d->jobs[j].n_bos; k++)
+			if (d->jobs[j].bos[k].dmabuf_fd < 0)
+				d->bos[d->jobs[j].bos[k].tag].dmabuf_fd = (uint32_t)-1;
 }
 
 /*
@@ -434,7 +445,9 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		    int fd, int id)
 {
 	struct plugin_guard guard = { .done_fd = -1 };
+	struct plugin_nofile nofile = { .raised = false };
 	struct kfd_dump d = { 0 };
+	char why[768];
 	struct image_parent parent = { 0 };
 	struct plugin_progress progress;
 	char name[PATH_MAX];
@@ -483,9 +496,23 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 	}
 	for (uint32_t i = 0; i < d.info.num_bos; i++)
 		d.bos[i].dmabuf_fd = (uint32_t)-1;
+	/* PROCESS_INFO counts BOs, not kinds: room for one fd per BO. */
+	r = plugin_nofile_raise(&nofile, d.info.num_bos, why, sizeof(why));
+	if (r) {
+		pr_err("dump of pid %u: %u BO(s): %s", d.info.pid, d.info.num_bos, why);
+		goto out;
+	}
+	if (nofile.raised)
+		pr_info("dump of pid %u: soft RLIMIT_NOFILE raised from %llu to %llu for KFD's "
+			"dma-buf fds",
+			d.info.pid, (unsigned long long)nofile.saved.rlim_cur,
+			(unsigned long long)nofile.saved.rlim_max);
 	r = kfd_criu_checkpoint(fd, &d.info, d.devs, d.bos, d.priv);
 	if (r) {
-		pr_err("dump of pid %u: CHECKPOINT failed: %s", d.info.pid, strerror(-r));
+		pr_err("dump of pid %u: CHECKPOINT failed: %s%s", d.info.pid, strerror(-r),
+		       r == -EMFILE ? " (its one dma-buf fd per VRAM/GTT BO did not fit below "
+				      "RLIMIT_NOFILE)"
+				    : "");
 		goto out;
 	}
 	r = dump_describe(&d, id);
@@ -508,6 +535,7 @@ int plugin_dump_kfd(const struct plugin_config *cfg, struct plugin_dump_session 
 		goto out;
 	plugin_progress_init(&progress, "dump", (int)d.info.pid);
 	r = transfer_dump_progress(cfg, &plugin_dma_sdma_ops, d.jobs, d.n_jobs, &progress.tp);
+	dump_forget_closed(&d);
 	for (unsigned int j = 0; j < d.n_jobs; j++) {
 		const struct transfer_job *job = &d.jobs[j];
 		const struct transfer_stats *st = &job->stats;
@@ -579,6 +607,7 @@ out:
 	}
 	image_parent_close(&parent);
 	dump_free(&d);
+	plugin_nofile_restore(&nofile);
 	return r;
 }
 

@@ -24,6 +24,7 @@
 #include "plugin_dmabuf.h"
 #include "plugin_dump.h"
 #include "plugin_log.h"
+#include "plugin_nofile.h"
 #include "plugin_restore.h"
 #include "plugin_restore_server.h"
 
@@ -38,6 +39,7 @@ static struct plugin_config plugin_cfg;
 static struct plugin_dump_session plugin_dump;
 /* Restore: the thread in criu's process that BO contents are handed to. */
 static struct restore_server *plugin_server;
+static struct plugin_nofile server_nofile; /* criu's limit before the restore raised it */
 
 static const char *plugin_stage_name(int stage)
 {
@@ -86,6 +88,14 @@ static void start_restore_server(void)
 	}
 	pr_info("restore: BO contents are restored from criu's process while criu restores "
 		"the rest");
+	/* The server receives every task's dma-buf fds (plugin_nofile.h). */
+	if (plugin_nofile_raise_all(&server_nofile, why, sizeof(why)))
+		pr_warn("restore: %s", why);
+	else if (server_nofile.raised)
+		pr_info("restore: soft RLIMIT_NOFILE raised from %llu to %llu for KFD's dma-buf "
+			"fds",
+			(unsigned long long)server_nofile.saved.rlim_cur,
+			(unsigned long long)server_nofile.saved.rlim_max);
 }
 
 static void config_warn(void *ctx, const char *msg)
@@ -130,6 +140,7 @@ static void vramstream_plugin_exit(int stage, int ret)
 	 * when the restore succeeded; after a failure nobody waits. */
 	restore_server_stop(plugin_server, ret != 0);
 	plugin_server = NULL;
+	plugin_nofile_restore(&server_nofile);
 	pr_info("plugin finished %s (%s)", plugin_stage_name(stage), ret ? "failed" : "ok");
 }
 

@@ -16,6 +16,7 @@
 #include "plugin_dmabuf.h"
 #include "plugin_hsakmt_shm.h"
 #include "plugin_kfd.h"
+#include "plugin_nofile.h"
 #include "plugin_log.h"
 #include "plugin_pid_ns.h"
 #include "plugin_progress.h"
@@ -495,6 +496,35 @@ static int fill_bo_buckets(struct kfd_restore *kr)
 	return 0;
 }
 
+/*
+ * Our own file of the restored KFD (remember_vmas), placed before RESTORE:
+ * its dma-buf fds, one per BO, take the lowest free numbers and may fill
+ * every one below criu's service fds until they are closed.
+ */
+static int keep_kfd_file(const struct kfd_restore *kr)
+{
+	int fd;
+
+	if (rs.kfd_fd >= 0)
+		return 0;
+	fd = dup_high(kr->kfd, O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	rs.kfd_fd = fd;
+	return 0;
+}
+
+/* RESTORE hands out one dma-buf fd per VRAM/GTT BO at once (plugin_nofile.h). */
+static int nofile_for_restore(const struct kfd_restore *kr, struct plugin_nofile *nofile)
+{
+	char why[768];
+	int r = plugin_nofile_raise(nofile, kr->img->n_bos, why, sizeof(why));
+
+	if (r)
+		pr_err("restore of pid %d: %zu BO(s): %s", (int)kr->pid, kr->img->n_bos, why);
+	return r;
+}
+
 static int kfd_restore_call(struct kfd_restore *kr)
 {
 	const Vramstream__ProcessImage *img = kr->img;
@@ -675,6 +705,7 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		       int id)
 {
 	struct kfd_restore kr = { .pid = getpid(), .id = id, .dirfd = dirfd, .kfd = -1 };
+	struct plugin_nofile nofile = { .raised = false };
 	double t0 = common_now_s();
 	int r;
 
@@ -700,6 +731,10 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	if (!r)
 		r = fill_bo_buckets(&kr);
 	if (!r)
+		r = keep_kfd_file(&kr);
+	if (!r)
+		r = nofile_for_restore(&kr, &nofile);
+	if (!r)
 		r = kfd_restore_call(&kr);
 	if (!r)
 		r = plugin_dmabuf_keep(dirfd, id, kr.bos, kr.img->n_bos, dup_high_for_criu);
@@ -709,7 +744,9 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 		r = build_jobs(&kr, dirfd);
 	if (!r)
 		r = hand_off(&kr, cfg, srv);
-	return kfd_restore_end(&kr, r, t0);
+	r = kfd_restore_end(&kr, r, t0);
+	plugin_nofile_restore(&nofile);
+	return r;
 }
 
 int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)

@@ -310,6 +310,7 @@ static int receive_request(struct restore_server *s, int conn, struct request **
 		job->refs_dirfd = q->img ? q->dirfd : -1;
 		job->n_parts = m->job.n_parts;
 		job->bos = &q->bos[filled];
+		job->close_fds = true; /* ours: closed once imported (request_free skips -1) */
 		if (snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", s->dir,
 			     m->job.stream) >= (int)sizeof(job->stream_path)) {
 			r = -ENAMETOOLONG;

@@ -459,6 +459,11 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 							   : strerror(-r));
 			return r;
 		}
+		/* The import holds the BO (drm_prime.c: drm_gem_prime_import_dev). */
+		if (job->close_fds) {
+			close(job->bos[i].dmabuf_fd);
+			job->bos[i].dmabuf_fd = -1;
+		}
 	}
 	return 0;
 }

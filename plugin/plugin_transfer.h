@@ -8,6 +8,7 @@
 #define VRAMSTREAM_PLUGIN_TRANSFER_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,8 +59,12 @@ struct transfer_job {
 	/* in */
 	uint32_t gpu_id;       /* for messages */
 	uint32_t render_minor; /* the GPU's render node on this machine */
-	const struct transfer_bo *bos;
+	struct transfer_bo *bos;
 	unsigned int n_bos;
+	/* The job owns the BOs' fds: each is closed (and set to -1) as soon as
+	 * the engine has imported it, which holds the BO without an fd, so a
+	 * job of any number of BOs holds none of theirs while it copies. */
+	bool close_fds;
 	/* The stream, striped over n_parts files: stream_path and, for parts
 	 * 1.., image_part_name(). Dump: 0 = chosen from the settings (set on
 	 * return); restore: as the image says (0 = 1). */
