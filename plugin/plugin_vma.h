@@ -27,10 +27,10 @@ struct plugin_vma_bo {
 	uint64_t old_offset; /* mmap offset when dumped (kfd_criu_bo_bucket.offset) */
 	uint64_t new_offset; /* kfd_criu_bo_bucket.restored_offset */
 	uint32_t alloc_flags;
-	bool gem;	     /* a render-node GEM BO (plugin_render_bos), not KFD's */
 	int src_minor;	     /* render minor of its GPU when dumped, -1 when unknown */
 	uint32_t dst_gpu_id; /* KFD gpu_id of the GPU it now lives on */
 	unsigned int dst;    /* that GPU's index in plugin_vma_map.render_fd */
+	bool gem;	     /* a render-node GEM BO (plugin_render_bos), not KFD's */
 };
 
 /* Everything a lookup needs; the map borrows every array and fd. */
