@@ -102,6 +102,7 @@ void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t
 	cfg->kfd_major = 511;
 	cfg->cpu_cores = 16;
 	cfg->system_mem_size = 64ULL << 30;
+	cfg->drm_gem_criu = 1;
 	for (i = 0; i < num_gpus; i++) {
 		struct emu_gpu_config *g = &cfg->gpus[i];
 
@@ -158,6 +159,7 @@ int emu_config_save(const char *emu_dir, const struct emu_config *cfg)
 	fprintf(f, "kfd_major %" PRIu32 "\n", cfg->kfd_major);
 	fprintf(f, "cpu_cores %" PRIu32 "\n", cfg->cpu_cores);
 	fprintf(f, "system_mem_size %" PRIu64 "\n", cfg->system_mem_size);
+	fprintf(f, "drm_gem_criu %" PRIu32 "\n", cfg->drm_gem_criu);
 	for (i = 0; i < cfg->num_gpus; i++) {
 		const struct emu_gpu_config *g = &cfg->gpus[i];
 #define X(name, scn, pri) fprintf(f, "gpu.%u." #name " " pri "\n", i, g->name);
@@ -285,6 +287,11 @@ int emu_config_apply_file(const char *path, struct emu_config *cfg)
 			err = sscanf(val, "%" SCNu32, &cfg->cpu_cores) == 1 ? 0 : -EINVAL;
 		} else if (strcmp(key, "system_mem_size") == 0) {
 			err = sscanf(val, "%" SCNu64, &cfg->system_mem_size) == 1 ? 0 : -EINVAL;
+		} else if (strcmp(key, "drm_gem_criu") == 0) {
+			err = sscanf(val, "%" SCNu32, &cfg->drm_gem_criu) == 1 &&
+					      cfg->drm_gem_criu <= 1
+				      ? 0
+				      : -EINVAL;
 		}
 	}
 	fclose(f);

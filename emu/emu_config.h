@@ -74,6 +74,9 @@ struct emu_config {
 	uint32_t kfd_major;	  /* st_rdev major reported for /dev/kfd (dynamic in the kernel) */
 	uint32_t cpu_cores;	  /* cpu_cores_count of topology node 0 */
 	uint64_t system_mem_size; /* size_in_bytes of node 0's memory bank */
+	/* The render nodes answer the GEM checkpoint ioctls of Linux 6.18 (LIST_HANDLES,
+	 * GEM_OP GET_MAPPING_INFO, GEM_CHANGE_HANDLE); 0 stands for an older kernel. */
+	uint32_t drm_gem_criu;
 };
 
 /*

@@ -131,6 +131,8 @@ static int emu_daemon_dispatch(struct emu_daemon *d, const struct emu_dreq *rq,
 	case EMU_OP_SHUTDOWN:
 		d->stop = true;
 		return 0;
+	case EMU_OP_GEM:
+		return emu_gem_handle(d, rq, rep);
 	case EMU_OP_GPU_ACCESS:
 		if (rq->req.gpu_index >= d->cfg.num_gpus)
 			return -EINVAL;
@@ -300,6 +302,7 @@ static void emu_daemon_loop(struct emu_daemon *d)
 		}
 		pthread_mutex_lock(&d->lock);
 		emu_kproc_reap(d);
+		emu_gem_reap(d);
 		pthread_mutex_unlock(&d->lock);
 		/* Its folder gone (a test that removed it without `stop`), nobody
 		 * can reach the daemon any more: exit rather than poll forever. */

@@ -182,6 +182,9 @@ static int emu_vma_check(struct emu_daemon *d, struct emu_kproc *t, int gpu, boo
 		    pgoff + len <= bo->mmap_offset + aligned)
 			return 0;
 	}
+	/* The same rule for GEM objects of the process's render files (emu_daemon_gem.c). */
+	if (emu_gem_range_of(d, t->pid, (unsigned int)gpu, pgoff, len))
+		return 0;
 	*why = "no BO of the process on that GPU has this offset (drm_gem_mmap: -EINVAL)";
 	return -EINVAL;
 }

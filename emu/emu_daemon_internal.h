@@ -136,6 +136,8 @@ struct emu_kproc {
 	uint64_t event_page_handle;
 };
 
+struct emu_gem_file;
+
 struct emu_daemon {
 	char dir[1024];
 	char root[PATH_MAX];
@@ -152,6 +154,7 @@ struct emu_daemon {
 	char aperture_dir[PATH_MAX];
 	uint64_t kfd_node_dev, kfd_node_ino; /* root/dev/kfd, of which processes' nodes are links */
 	uint64_t packets_executed;
+	struct emu_gem_file *gem_files; /* render-node files with GEM objects (emu_daemon_gem.c) */
 	bool stop;
 };
 
@@ -221,6 +224,13 @@ int emu_pid_ns_own(pid_t host_pid, pid_t *own);
 int emu_pid_ns_nr(pid_t host_pid, pid_t viewer, pid_t *nr);
 /* The process that @caller (a host pid) knows as @nr, or NULL (find_vpid). */
 struct emu_kproc *emu_pid_ns_find(struct emu_daemon *d, pid_t caller, pid_t nr);
+
+/* emu_daemon_gem.c: render-node files' GEM objects (emu_gem_wire.h) */
+int emu_gem_handle(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep);
+void emu_gem_reap(struct emu_daemon *d); /* drops files whose first user exited */
+/* Whether [off, off + len) of GPU @gpu's aperture lies in a GEM BO of a file @pid made. */
+bool emu_gem_range_of(struct emu_daemon *d, pid_t pid, unsigned int gpu, uint64_t off,
+		      uint64_t len);
 
 /* emu_kfd_ioctl.c */
 int emu_kfd_handle_ioctl(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep);

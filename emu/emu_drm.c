@@ -27,6 +27,9 @@
 
 #include <drm.h>
 
+#include "common_drm_criu.h"
+#include "emu_gem_wire.h"
+
 struct emu_drm_fdent {
 	int fd;
 	struct emu_drm_file *file;
@@ -40,6 +43,18 @@ static size_t emu_drm_nfds, emu_drm_fds_cap;
 static bool emu_drm_have_config;
 static struct emu_config emu_drm_config;
 static struct emu_drm_dev emu_drm_devs[EMU_MAX_GPUS];
+static __thread int emu_drm_cur_fd = -1;
+
+int emu_drm_current_fd(void)
+{
+	return emu_drm_cur_fd;
+}
+
+bool emu_drm_gem_criu_enabled(void)
+{
+	/* Loaded with the first device (emu_drm_dev_init_locked), before any ioctl runs. */
+	return emu_drm_have_config && emu_drm_config.drm_gem_criu;
+}
 
 void emu_drm_log(const char *fmt, ...)
 {
@@ -206,6 +221,15 @@ static int emu_drm_fds_add(int fd, struct emu_drm_file *file)
 }
 
 /* Under emu_drm_fds_lock. */
+static bool emu_drm_fds_has(const struct emu_drm_file *file)
+{
+	for (size_t i = 0; i < emu_drm_nfds; i++)
+		if (emu_drm_fds[i].file == file)
+			return true;
+	return false;
+}
+
+/* Under emu_drm_fds_lock. */
 static void emu_drm_fds_del(size_t i)
 {
 	struct emu_drm_file *file = emu_drm_fds[i].file;
@@ -297,6 +321,8 @@ static void emu_drm_close(int fd)
 	for (size_t i = 0; i < emu_drm_nfds; i++)
 		if (emu_drm_fds[i].file == file)
 			others = true;
+	/* The last close of a file this process made objects in: they go (drm_release). A
+	 * process that only received the file (criu) never made any, and leaves them. */
 	if (!others && (d = opendir("/proc/self/fd"))) {
 		struct dirent *de;
 
@@ -310,7 +336,10 @@ static void emu_drm_close(int fd)
 		}
 		closedir(d);
 	}
+	others = others || emu_drm_fds_has(file);
 	pthread_mutex_unlock(&emu_drm_fds_lock);
+	if (!others && file->gem_registered)
+		emu_drm_gem_daemon(file, fd, EMU_GEM_FILE_CLOSE, 0, NULL, 0, NULL, 0, NULL);
 	emu_drm_file_put(file);
 	/* Join engine threads that have finished, so none outlives the last close. */
 	for (unsigned int r = 0; r < emu_drm_devs[file_gpu].num_rings; r++)
@@ -378,6 +407,8 @@ static const struct emu_drm_ioctl_desc emu_drm_core_ioctls[] = {
 	{ _IOC_NR(DRM_IOCTL_GEM_CLOSE), "GEM_CLOSE", emu_drm_gem_close },
 	{ _IOC_NR(DRM_IOCTL_PRIME_HANDLE_TO_FD), "PRIME_HANDLE_TO_FD", emu_drm_prime_handle_to_fd },
 	{ _IOC_NR(DRM_IOCTL_PRIME_FD_TO_HANDLE), "PRIME_FD_TO_HANDLE", emu_drm_prime_fd_to_handle },
+	{ _IOC_NR(COMMON_DRM_IOCTL_GEM_CHANGE_HANDLE), "GEM_CHANGE_HANDLE",
+	  emu_drm_gem_change_handle },
 };
 
 static int emu_drm_vm_ioctl(struct emu_drm_file *file, void *arg)
@@ -411,6 +442,7 @@ static const struct emu_drm_ioctl_desc emu_drm_amdgpu_ioctls[] = {
 	{ DRM_AMDGPU_GEM_USERPTR, "GEM_USERPTR", emu_drm_gem_userptr },
 	{ DRM_AMDGPU_WAIT_FENCES, "WAIT_FENCES", emu_drm_wait_fences },
 	{ DRM_AMDGPU_VM, "VM", emu_drm_vm_ioctl },
+	{ COMMON_DRM_AMDGPU_GEM_LIST_HANDLES, "GEM_LIST_HANDLES", emu_drm_gem_list_handles },
 };
 
 static const struct emu_drm_ioctl_desc *emu_drm_ioctl_find(unsigned int nr)
@@ -459,7 +491,9 @@ static int emu_drm_ioctl(int fd, unsigned int gpu, unsigned long request, void *
 		err = emu_drm_uread(kbuf, (uintptr_t)arg, size);
 	if (!err) {
 		called = true;
+		emu_drm_cur_fd = fd;
 		err = desc->fn(file, kbuf);
+		emu_drm_cur_fd = -1;
 	}
 	/* drm_ioctl copies the argument back whatever the handler returned. */
 	if (called && (dir & _IOC_READ) && size) {
@@ -487,7 +521,9 @@ static void *emu_drm_mmap(int fd, unsigned int gpu, void *addr, size_t len, int 
 		errno = -err;
 		return MAP_FAILED;
 	}
+	emu_drm_cur_fd = fd;
 	p = emu_drm_gem_mmap_fd(file, fd, addr, len, prot, flags, offset);
+	emu_drm_cur_fd = -1;
 	emu_drm_file_put(file);
 	return p;
 }

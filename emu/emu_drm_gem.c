@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Buffer objects and the GPU VM of an emulated render-node file. Memory sources:
- * GEM_CREATE (a local memfd), GEM_USERPTR (the process's own pages) and PRIME import of a
- * "dmabuf" (a memfd, e.g. one the emulator daemon exported for a KFD BO). Checks and errnos
- * follow the kernel's amdgpu_gem.c (amdgpu_gem_create_ioctl, amdgpu_gem_userptr_ioctl,
+ * GEM_CREATE (the GPU's aperture at the BO's DRM offset, which the daemon hands out from the
+ * device's one offset space: emu_gem_wire.h), GEM_USERPTR (the process's own pages) and PRIME
+ * import of a "dmabuf" (a memfd, e.g. one the emulator daemon exported for a KFD BO). Checks and
+ * errnos follow the kernel's amdgpu_gem.c (amdgpu_gem_create_ioctl, amdgpu_gem_userptr_ioctl,
  * amdgpu_gem_mmap_ioctl, amdgpu_gem_va_ioctl, amdgpu_gem_op_ioctl,
  * amdgpu_gem_metadata_ioctl), amdgpu_vm.c (amdgpu_vm_bo_map, amdgpu_vm_bo_unmap,
  * amdgpu_vm_bo_clear_mappings), drm_gem.c and drm_prime.c.
  */
 #include "emu_drm_internal.h"
+#include "emu_aperture.h"
 #include "emu_client.h"
 #include "emu_proto.h"
 #include "emu_shim.h"
@@ -26,12 +28,14 @@
 
 #include <drm.h>
 
+#include "common_drm_criu.h"
+#include "emu_gem_wire.h"
+
 /*
- * Fake mmap offsets. The kernel has one offset space per device (drm_vma_offset_manager,
- * from DRM_FILE_PAGE_OFFSET_START = 4 GiB on 64-bit) shared by GEM BOs and KFD BOs. The
- * emulator's daemon hands out KFD BOs' offsets from 4 GiB up; BOs made here, in the process,
- * take theirs from 64 TiB up, so the two never meet and an offset this file does not know is
- * asked of the daemon (emu_drm_gem_mmap_fd).
+ * Fake mmap offsets of imported BOs. The kernel has one offset space per device
+ * (drm_vma_offset_manager, from DRM_FILE_PAGE_OFFSET_START = 4 GiB on 64-bit) shared by GEM
+ * BOs and KFD BOs; the daemon hands those out (GEM_CREATE's and KFD's). Imports, whose memory
+ * is another buffer's, take theirs here from 64 TiB up, so the two never meet.
  */
 #define EMU_DRM_MMAP_OFFSET_START (1ull << 46)
 
@@ -46,6 +50,28 @@ static uint64_t emu_drm_page_align(uint64_t v)
 struct emu_drm_bo *emu_drm_bo_lookup(struct emu_drm_file *file, uint32_t handle)
 {
 	return handle < file->nbos ? file->bos[handle] : NULL;
+}
+
+/* Puts @bo at @handle, growing the table (DRM_IOCTL_GEM_CHANGE_HANDLE). Under lock. */
+int emu_drm_handle_set(struct emu_drm_file *file, uint32_t handle, struct emu_drm_bo *bo)
+{
+	if (handle == 0)
+		return -EINVAL;
+	if (handle >= file->nbos) {
+		uint32_t n = file->nbos ? file->nbos : 16;
+		struct emu_drm_bo **bos;
+
+		while (n <= handle)
+			n *= 2;
+		bos = realloc(file->bos, n * sizeof(*bos));
+		if (!bos)
+			return -ENOMEM;
+		memset(bos + file->nbos, 0, (n - file->nbos) * sizeof(*bos));
+		file->bos = bos;
+		file->nbos = n;
+	}
+	file->bos[handle] = bo;
+	return 0;
 }
 
 /* drm_gem_handle_create: idr_alloc(..., 1, 0), the lowest free handle from 1. Under lock. */
@@ -167,25 +193,33 @@ int emu_drm_gem_create(struct emu_drm_file *file, void *arg)
 	bo->domains = domains;
 	bo->flags = flags;
 	bo->alignment = args->in.alignment;
-	bo->memfd = memfd_create("vramstream-emu-gem", MFD_CLOEXEC);
-	if (bo->memfd < 0 || ftruncate(bo->memfd, (off_t)size)) {
-		err = -errno;
-		goto fail;
-	}
-	bo->host =
-		mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, bo->memfd, 0);
-	if (bo->host == MAP_FAILED) {
-		bo->host = NULL;
-		err = -ENOMEM;
-		goto fail;
-	}
-	if (!(flags & AMDGPU_GEM_CREATE_NO_CPU_ACCESS))
-		bo->mmap_offset = emu_drm_mmap_offset_alloc(size);
 	pthread_mutex_lock(&file->lock);
 	err = emu_drm_handle_add(file, bo, &handle);
 	pthread_mutex_unlock(&file->lock);
 	if (err)
 		goto fail;
+	/*
+	 * The BO lives in the GPU's aperture at its DRM offset, as every holder of the file
+	 * sees it (emu_gem_wire.h); the engine reaches it through a mapping of the render
+	 * node's own file there, a device VMA like the ones libdrm's amdgpu_bo_cpu_map makes.
+	 */
+	err = emu_drm_gem_register(file, handle, bo, &bo->mmap_offset);
+	if (!err) {
+		bo->host = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+					   emu_drm_current_fd(), (off_t)bo->mmap_offset);
+		if (bo->host == MAP_FAILED) {
+			bo->host = NULL;
+			err = -ENOMEM;
+			emu_drm_gem_daemon(file, emu_drm_current_fd(), EMU_GEM_CLOSE, handle, NULL,
+					   0, NULL, 0, NULL);
+		}
+	}
+	if (err) {
+		pthread_mutex_lock(&file->lock);
+		file->bos[handle] = NULL;
+		pthread_mutex_unlock(&file->lock);
+		goto fail;
+	}
 	memset(args, 0, sizeof(*args));
 	args->out.handle = handle;
 	return 0;
@@ -270,6 +304,14 @@ int emu_drm_gem_userptr(struct emu_drm_file *file, void *arg)
 	pthread_mutex_lock(&file->lock);
 	err = emu_drm_handle_add(file, bo, &handle);
 	pthread_mutex_unlock(&file->lock);
+	if (!err) {
+		err = emu_drm_gem_register(file, handle, bo, NULL);
+		if (err) {
+			pthread_mutex_lock(&file->lock);
+			file->bos[handle] = NULL;
+			pthread_mutex_unlock(&file->lock);
+		}
+	}
 	if (err) {
 		emu_drm_bo_free(bo);
 		return err;
@@ -308,6 +350,9 @@ int emu_drm_gem_close(struct emu_drm_file *file, void *arg)
 	/* drm_gem_handle_delete: an unknown handle is -EINVAL. */
 	if (!bo)
 		return -EINVAL;
+	if (file->gem_registered)
+		emu_drm_gem_daemon(file, emu_drm_current_fd(), EMU_GEM_CLOSE, args->handle, NULL, 0,
+				   NULL, 0, NULL);
 	emu_drm_bo_free(bo);
 	return 0;
 }
@@ -319,17 +364,26 @@ int emu_drm_gem_mmap(struct emu_drm_file *file, void *arg)
 	struct emu_drm_bo *bo;
 	int err = 0;
 
+	uint64_t offset, flags;
+
 	pthread_mutex_lock(&file->lock);
 	bo = emu_drm_bo_lookup(file, handle);
 	memset(args, 0, sizeof(*args));
 	/* amdgpu_mode_dumb_mmap: unknown -ENOENT; userptr or NO_CPU_ACCESS -EPERM. */
-	if (!bo)
-		err = -ENOENT;
-	else if (bo->kind == EMU_DRM_BO_USERPTR || !bo->mmap_offset)
+	if (bo && bo->kind == EMU_DRM_BO_USERPTR)
 		err = -EPERM;
-	else
+	else if (bo && bo->kind == EMU_DRM_BO_IMPORT)
 		args->out.addr_ptr = bo->mmap_offset;
 	pthread_mutex_unlock(&file->lock);
+	if (err || (bo && bo->kind == EMU_DRM_BO_IMPORT))
+		return err;
+	/* A GEM_CREATE BO's offset is the daemon's: this file may be one criu received, or the
+	 * process's view of it may predate a restore that gave the BO a new offset. */
+	err = emu_drm_gem_offset_of(file, handle, &offset, &flags);
+	if (!err && (!offset || (flags & AMDGPU_GEM_CREATE_NO_CPU_ACCESS)))
+		err = -EPERM;
+	if (!err)
+		args->out.addr_ptr = offset;
 	return err;
 }
 
@@ -378,7 +432,7 @@ void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t 
 	/* drm_gem_mmap: the offset must be exactly a BO's and the length fit in it. */
 	for (uint32_t h = 1; h < file->nbos; h++) {
 		bo = file->bos[h];
-		if (bo && bo->mmap_offset && bo->mmap_offset == (uint64_t)offset) {
+		if (bo && bo->kind == EMU_DRM_BO_IMPORT && bo->mmap_offset == (uint64_t)offset) {
 			known = true;
 			if (emu_drm_page_align(len) <= bo->size)
 				memfd = emu_drm_bo_file(bo);
@@ -387,6 +441,18 @@ void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t 
 	}
 	pthread_mutex_unlock(&file->lock);
 	if (!known) {
+		uint64_t len64 = len;
+		uint32_t handle;
+
+		/* A GEM_CREATE BO of this file (the daemon's record), else a KFD BO. */
+		err = emu_drm_gem_daemon(file, fd, EMU_GEM_MMAP_CHECK, (uint64_t)offset, &len64,
+					 sizeof(len64), &handle, sizeof(handle), NULL);
+		if (err == -EACCES) {
+			errno = EACCES;
+			return MAP_FAILED;
+		}
+		if (err >= 0)
+			return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, offset);
 		err = emu_drm_kfd_bo_check(file, offset, len);
 		if (err) {
 			errno = -err;
@@ -443,6 +509,9 @@ int emu_drm_gem_op(struct emu_drm_file *file, void *arg)
 	struct emu_drm_bo *bo;
 	int err = 0;
 
+	/* Answered from the daemon's record, which every holder of the file shares. */
+	if (args->op == COMMON_AMDGPU_GEM_OP_GET_MAPPING_INFO)
+		return emu_drm_gem_mapping_info(file, arg);
 	pthread_mutex_lock(&file->lock);
 	bo = emu_drm_bo_lookup(file, args->handle);
 	if (!bo) {
@@ -472,6 +541,58 @@ int emu_drm_gem_op(struct emu_drm_file *file, void *arg)
 		err = -EINVAL;
 	}
 	pthread_mutex_unlock(&file->lock);
+	return err;
+}
+
+/* The aperture file behind render fd @fd, by its real /proc link (not the shim's). */
+static int emu_drm_aperture_path(int fd, char *out, size_t cap)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = syscall(SYS_readlinkat, AT_FDCWD, link, out, cap - 1);
+	if (n <= 0)
+		return -EBADF;
+	out[n] = '\0';
+	return 0;
+}
+
+/* Whether dma-buf @fd is the view of GEM BO @bo of this file. Under lock. */
+static bool view_fd_is_gem(struct emu_drm_file *file, int fd, const struct emu_drm_bo *bo)
+{
+	struct emu_shim_file view;
+
+	return emu_shim_file_of(fd, &view) == EMU_FD_DMABUF && view.view_off == bo->mmap_offset &&
+	       view.view_size == bo->size && view.gpu == file->gpu;
+}
+
+/*
+ * amdgpu_gem_prime_export of a GEM_CREATE BO: as for KFD BOs (emu_aperture.h), an open file of
+ * a hard link of the aperture named after the BO's place, unlinked at once.
+ */
+static int emu_drm_gem_export_view(struct emu_drm_file *file, const struct emu_drm_bo *bo,
+				   int flags)
+{
+	char node[512], path[700], name[128], *slash;
+	int fd, err;
+
+	err = emu_drm_aperture_path(emu_drm_current_fd(), node, sizeof(node));
+	if (err)
+		return err;
+	slash = strrchr(node, '/');
+	if (!slash)
+		return -EBADF;
+	err = emu_aperture_view_name(name, sizeof(name), file->gpu, bo->mmap_offset, bo->size);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - node), node, name);
+	if (link(node, path) != 0 && errno != EEXIST)
+		return -errno;
+	fd = (int)syscall(SYS_openat, AT_FDCWD, path,
+			  O_RDWR | ((flags & DRM_CLOEXEC) ? O_CLOEXEC : 0));
+	err = fd < 0 ? -errno : fd;
+	unlink(path);
 	return err;
 }
 
@@ -514,6 +635,13 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	pthread_mutex_lock(&file->lock);
 	for (uint32_t h = 1; h < file->nbos; h++) {
 		bo = file->bos[h];
+		/* A dma-buf this file exported gives back the exporting handle (drm_prime's
+		 * per-file lookup of obj->dma_buf). */
+		if (bo && bo->kind == EMU_DRM_BO_GEM && view_fd_is_gem(file, args->fd, bo)) {
+			args->handle = h;
+			pthread_mutex_unlock(&file->lock);
+			return 0;
+		}
 		if (bo && bo->kind == EMU_DRM_BO_IMPORT && bo->st_dev == st.st_dev &&
 		    bo->st_ino == st.st_ino && bo->view_off == off) {
 			args->handle = h;
@@ -558,6 +686,13 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	pthread_mutex_unlock(&file->lock);
 	if (err)
 		goto fail;
+	err = emu_drm_gem_register(file, handle, bo, NULL);
+	if (err) {
+		pthread_mutex_lock(&file->lock);
+		file->bos[handle] = NULL;
+		pthread_mutex_unlock(&file->lock);
+		goto fail;
+	}
 	args->handle = handle;
 	return 0;
 fail:
@@ -582,11 +717,15 @@ int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg)
 		   (bo->flags & AMDGPU_GEM_CREATE_VM_ALWAYS_VALID)) {
 		err = -EPERM; /* amdgpu_gem_prime_export */
 	} else {
-		fd = emu_drm_bo_file(bo);
-		if (fd >= 0 && !(args->flags & DRM_CLOEXEC))
-			fcntl(fd, F_SETFD, 0);
+		if (bo->kind == EMU_DRM_BO_GEM) {
+			fd = emu_drm_gem_export_view(file, bo, (int)args->flags);
+		} else {
+			fd = emu_drm_bo_file(bo);
+			if (fd >= 0 && !(args->flags & DRM_CLOEXEC))
+				fcntl(fd, F_SETFD, 0);
+		}
 		if (fd < 0)
-			err = -errno;
+			err = fd == -1 ? -errno : fd;
 		else
 			args->fd = fd;
 	}
@@ -787,6 +926,8 @@ int emu_drm_gem_va(struct emu_drm_file *file, void *arg)
 				      .bo = bo };
 	err = emu_drm_vm_insert(file, &m);
 out:
+	if (!err)
+		err = emu_drm_gem_sync_maps(file);
 	pthread_mutex_unlock(&file->lock);
 	pthread_rwlock_unlock(&file->vm_lock);
 	return err;

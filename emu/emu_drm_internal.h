@@ -103,7 +103,9 @@ struct emu_drm_bo_list {
 struct emu_drm_file {
 	unsigned int gpu;
 	struct emu_drm_dev *dev;
-	unsigned int refs; /* fd entries, ioctls in progress, jobs in flight; emu_drm_fds_lock */
+	unsigned int refs;   /* fd entries, ioctls in progress, jobs in flight; emu_drm_fds_lock */
+	bool gem_registered; /* this process told the daemon of an object in it (emu_drm_gem_criu.c)
+			      */
 
 	pthread_mutex_t lock;	 /* guards everything below but the VM */
 	pthread_cond_t cond;	 /* fence completions */
@@ -155,6 +157,10 @@ void emu_drm_file_put(struct emu_drm_file *file);
 int emu_drm_uread(void *dst, uint64_t uptr, size_t len);
 int emu_drm_uwrite(uint64_t uptr, const void *src, size_t len);
 void emu_drm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The fd of the ioctl or mmap this thread is in (the daemon knows the file by it). */
+int emu_drm_current_fd(void);
+/* Whether the machine's kernel has the GEM checkpoint ioctls (config drm_gem_criu). */
+bool emu_drm_gem_criu_enabled(void);
 
 /* emu_drm_info.c: DRM core queries and AMDGPU_INFO. */
 int emu_drm_version(struct emu_drm_file *file, void *arg);
@@ -174,11 +180,25 @@ int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg);
 void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t len, int prot,
 			  int flags, off_t offset);
 /* Under file->lock. */
+int emu_drm_handle_set(struct emu_drm_file *file, uint32_t handle, struct emu_drm_bo *bo);
+/* Under file->lock. */
 struct emu_drm_bo *emu_drm_bo_lookup(struct emu_drm_file *file, uint32_t handle);
 /* The host memory behind GPU VA @va (engine callback semantics); under vm_lock. */
 void *emu_drm_vm_translate(struct emu_drm_file *file, uint64_t va, uint64_t len, bool write,
 			   uint64_t *avail);
 void emu_drm_gem_file_fini(struct emu_drm_file *file);
+
+/* emu_drm_gem_criu.c: the daemon's record of the file's objects, the checkpoint ioctls. */
+int emu_drm_gem_daemon(struct emu_drm_file *file, int fd, uint32_t op, uint64_t arg1,
+		       const void *payload, size_t len, void *rep, size_t rep_cap, size_t *rep_len);
+int emu_drm_gem_register(struct emu_drm_file *file, uint32_t handle, const struct emu_drm_bo *bo,
+			 uint64_t *offset);
+int emu_drm_gem_sync_maps(struct emu_drm_file *file);
+int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *offset,
+			  uint64_t *flags);
+int emu_drm_gem_list_handles(struct emu_drm_file *file, void *arg);
+int emu_drm_gem_mapping_info(struct emu_drm_file *file, void *arg);
+int emu_drm_gem_change_handle(struct emu_drm_file *file, void *arg);
 
 /* emu_drm_cs.c: contexts, BO lists, command submission, fences. */
 int emu_drm_ctx_ioctl(struct emu_drm_file *file, void *arg);

@@ -44,6 +44,8 @@ enum emu_op {
 	 * or opens its render node (emu_devcgroup.c).
 	 */
 	EMU_OP_GPU_ACCESS = 8,
+	/* A render-node file's GEM objects: arg0 = enum emu_gem_op (emu_gem_wire.h). */
+	EMU_OP_GEM = 9,
 };
 
 struct emu_req {

@@ -55,6 +55,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/kfd_ioctl.h>
+#include <amdgpu_drm.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -684,6 +685,100 @@ static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
 }
 
 /* Fills (or, when @check, compares) @n words with a fixed xorshift sequence. */
+/*
+ * --gem-bo: a BO made through the render node of the first GPU (AMDGPU_GEM_CREATE, as Mesa and
+ * libdrm users make them), mapped to the CPU at the offset GEM_MMAP gives and into the GPU VM
+ * at WL_GEM_VA; each step writes one word of it. At the end it must hold what the steps wrote,
+ * seen through a fresh mapping at the offset GEM_MMAP gives then, and its VA mapping must
+ * still be there (GEM_VA UNMAP of it succeeds only then: amdgpu_vm_bo_unmap).
+ */
+#define WL_GEM_SIZE (64u << 10)
+#define WL_GEM_VA   0x600000000000ull
+
+struct wl_gem {
+	uint32_t handle;
+	uint64_t *cpu;
+};
+
+static uint64_t wl_gem_word(uint64_t k, uint64_t step)
+{
+	return (k + 1) * 0x9e3779b97f4a7c15ull ^ (step << 20);
+}
+
+static int wl_gem_setup(struct wl *w, struct wl_gem *g)
+{
+	int fd = w->g[0].render_fd;
+	union drm_amdgpu_gem_create c = { .in = { .bo_size = WL_GEM_SIZE,
+						  .alignment = 4096,
+						  .domains = AMDGPU_GEM_DOMAIN_GTT,
+						  .domain_flags =
+							  AMDGPU_GEM_CREATE_CPU_ACCESS_REQUIRED } };
+	union drm_amdgpu_gem_mmap m = { 0 };
+	struct drm_amdgpu_gem_va va = { 0 };
+
+	if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_CREATE, &c))
+		return wl_fail("GEM_CREATE on the render node", errno);
+	g->handle = c.out.handle;
+	m.in.handle = g->handle;
+	if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_MMAP, &m))
+		return wl_fail("GEM_MMAP", errno);
+	g->cpu = mmap(NULL, WL_GEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		      (off_t)m.out.addr_ptr);
+	if (g->cpu == MAP_FAILED)
+		return wl_fail("mmap of the GEM BO", errno);
+	va.handle = g->handle;
+	va.operation = AMDGPU_VA_OP_MAP;
+	va.flags = AMDGPU_VM_PAGE_READABLE | AMDGPU_VM_PAGE_WRITEABLE;
+	va.va_address = WL_GEM_VA;
+	va.map_size = WL_GEM_SIZE;
+	if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_VA, &va))
+		return wl_fail("GEM_VA MAP", errno);
+	for (uint64_t k = 0; k < WL_GEM_SIZE / 8; k++)
+		g->cpu[k] = wl_gem_word(k, 0);
+	return 0;
+}
+
+static void wl_gem_step(struct wl_gem *g, uint64_t s)
+{
+	g->cpu[s % (WL_GEM_SIZE / 8)] = wl_gem_word(s % (WL_GEM_SIZE / 8), s + 1);
+}
+
+static int wl_gem_check(struct wl *w, struct wl_gem *g, uint64_t steps)
+{
+	int fd = w->g[0].render_fd;
+	union drm_amdgpu_gem_mmap m = { .in.handle = g->handle };
+	struct drm_amdgpu_gem_va va = { .handle = g->handle,
+					.operation = AMDGPU_VA_OP_UNMAP,
+					.va_address = WL_GEM_VA,
+					.map_size = WL_GEM_SIZE };
+	const uint64_t n = WL_GEM_SIZE / 8;
+	uint64_t *fresh, bad = 0;
+
+	if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_MMAP, &m))
+		return wl_fail("GEM_MMAP of the GEM BO at the end", errno);
+	fresh = mmap(NULL, WL_GEM_SIZE, PROT_READ, MAP_SHARED, fd, (off_t)m.out.addr_ptr);
+	if (fresh == MAP_FAILED)
+		return wl_fail("mmap of the GEM BO at the end", errno);
+	for (uint64_t k = 0; k < n; k++) {
+		/* The last step that wrote word k, or none. */
+		uint64_t last = steps > k ? k + (steps - 1 - k) / n * n + 1 : 0;
+		uint64_t want = wl_gem_word(k, last);
+
+		bad += g->cpu[k] != want || fresh[k] != want;
+	}
+	munmap(fresh, WL_GEM_SIZE);
+	if (bad) {
+		printf("gem-bo FAILED: %" PRIu64 " word(s) differ\n", bad);
+		return -1;
+	}
+	if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_VA, &va)) {
+		printf("gem-bo FAILED: its GPU VA mapping is gone (%s)\n", strerror(errno));
+		return -1;
+	}
+	printf("gem-bo ok\n");
+	return 0;
+}
+
 static int wl_cpu_mem(uint64_t *m, uint64_t n, int check)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ULL;
@@ -705,7 +800,8 @@ int main(int argc, char **argv)
 	static struct wl w;
 	uint64_t steps = 100, s, digest, ref;
 	unsigned int delay_ms = 0, i, node;
-	int verify = 1, err = 0, hsakmt = 0, dmabuf = 0, dmabuf_fd = -1;
+	int verify = 1, err = 0, hsakmt = 0, dmabuf = 0, dmabuf_fd = -1, gem = 0;
+	struct wl_gem gem_bo = { 0 };
 	struct wl_hsakmt hsakmt_shm = { 0 };
 	struct kfd_ioctl_get_version_args ver;
 	uint64_t cpu_mem = 0, *cpu = NULL;
@@ -747,11 +843,13 @@ int main(int argc, char **argv)
 			hsakmt = 1;
 		} else if (!strcmp(opt, "--dmabuf")) {
 			dmabuf = 1;
+		} else if (!strcmp(opt, "--gem-bo")) {
+			gem = 1;
 		} else {
 			fprintf(stderr,
 				"usage: %s [--steps N] [--vram SIZE] [--vram-used SIZE] [--gtt SIZE] "
 				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] [--same-gpus] "
-				"[--hsakmt-shm] [--dmabuf] [--small-bos N] [--small-bo-size SIZE]\n"
+				"[--hsakmt-shm] [--dmabuf] [--small-bos N] [--small-bo-size SIZE] [--gem-bo]\n"
 				"SIZE: bytes, or with K, M, G (4096, 64K, 32M)\n",
 				argv[0]);
 			return 2;
@@ -804,6 +902,8 @@ int main(int argc, char **argv)
 	}
 	if (dmabuf && wl_export_vram(&w, &dmabuf_fd))
 		return 1;
+	if (gem && wl_gem_setup(&w, &gem_bo))
+		return 1;
 	if (cpu_mem) {
 		cpu = mmap(NULL, cpu_mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 			   0);
@@ -833,6 +933,8 @@ int main(int argc, char **argv)
 			if (!err)
 				wl_cpu_touch(&w, i, s, w.g[i].vram_cpu, w.g[i].gtt_cpu);
 		}
+		if (gem)
+			wl_gem_step(&gem_bo, s);
 		printf("step %" PRIu64 "\n", s + 1);
 		if (!err && wl_digest_wanted) {
 			wl_digest_wanted = 0;
@@ -855,6 +957,8 @@ int main(int argc, char **argv)
 	if (hsakmt)
 		wl_hsakmt_close(&hsakmt_shm);
 	if (dmabuf && wl_check_dmabuf(&w, dmabuf_fd))
+		return 1;
+	if (gem && wl_gem_check(&w, &gem_bo, s))
 		return 1;
 	if (cpu) {
 		if (wl_cpu_mem(cpu, cpu_mem / 8, 1)) {

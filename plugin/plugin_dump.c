@@ -10,6 +10,7 @@
 
 #include "common_clock.h"
 #include "plugin_dump.h"
+#include "plugin_render_bos.h"
 #include "image.h"
 #include "plugin_dmabuf.h"
 #include "plugin_hsakmt_shm.h"
@@ -617,12 +618,12 @@ int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int i
 	static struct topo_system topo;
 	Vramstream__RenderFile rf = VRAMSTREAM__RENDER_FILE__INIT;
 	char err[512], name[64];
+	size_t n_bos;
 	uint8_t *buf;
 	size_t len;
 	int r;
 
 	(void)cfg;
-	(void)fd;
 	r = topology_read("", &topo, err, sizeof(err));
 	if (r) {
 		pr_err("dump of render node renderD%u (file %d): %s", minor, id, err);
@@ -635,7 +636,15 @@ int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int i
 			continue;
 		rf.gpu_id = topo.gpus[i].gpu_id;
 		rf.render_minor = minor;
+		r = plugin_render_bos_dump(fd, &rf, err, sizeof(err));
+		if (r) {
+			pr_err("dump of render node renderD%u (file %d): %s", minor, id, err);
+			plugin_render_bos_free(&rf);
+			return r;
+		}
+		n_bos = rf.n_bos;
 		r = image_render_encode(&rf, &buf, &len);
+		plugin_render_bos_free(&rf);
 		if (r)
 			return r;
 		image_render_name(id, name, sizeof(name));
@@ -645,8 +654,8 @@ int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int i
 			pr_err("dump of render node renderD%u: cannot write %s: %s", minor, name,
 			       strerror(-r));
 		else
-			pr_info("render node renderD%u (file %d) belongs to GPU 0x%x", minor, id,
-				rf.gpu_id);
+			pr_info("render node renderD%u (file %d) belongs to GPU 0x%x, %zu GEM BO(s)",
+				minor, id, rf.gpu_id, n_bos);
 		return r;
 	}
 	pr_err("dump of render node renderD%u (file %d): no KFD GPU has this render minor", minor,

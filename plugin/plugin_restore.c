@@ -20,6 +20,7 @@
 #include "plugin_log.h"
 #include "plugin_pid_ns.h"
 #include "plugin_progress.h"
+#include "plugin_render_bos.h"
 #include "plugin_restore.h"
 #include "plugin_topology.h"
 #include "plugin_transfer.h"
@@ -63,6 +64,8 @@ static struct restore_state {
 	bool hsakmt_shm_done;	      /* libhsakmt's shared memory is in place */
 	struct plugin_vma_bo *vma_bos;
 	size_t n_vma_bos;
+	struct plugin_vma_bo *gem_vma_bos; /* render-node GEM BOs restored so far */
+	size_t n_gem_vma_bos;
 } rs;
 
 static void state_reset_for(pid_t pid)
@@ -70,6 +73,7 @@ static void state_reset_for(pid_t pid)
 	if (rs.pid == pid)
 		return;
 	free(rs.vma_bos);
+	free(rs.gem_vma_bos);
 	memset(&rs, 0, sizeof(rs));
 	rs.pid = pid;
 	rs.kfd_fd = -1;
@@ -749,6 +753,47 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	return r;
 }
 
+/* The file's GEM BOs, and where the task's CPU mappings of them go (UPDATE_VMA_MAP). */
+static int restore_render_bos(int fd, const Vramstream__RenderFile *rf, unsigned int dst)
+{
+	struct plugin_render_bo_moved *mv;
+	struct plugin_vma_bo *grown;
+	char why[512];
+	size_t n = 0;
+	int r;
+
+	if (!rf->n_bos)
+		return 0;
+	mv = calloc(rf->n_bos, sizeof(*mv));
+	grown = realloc(rs.gem_vma_bos, (rs.n_gem_vma_bos + rf->n_bos) * sizeof(*grown));
+	if (!mv || !grown) {
+		free(mv);
+		return -ENOMEM;
+	}
+	rs.gem_vma_bos = grown;
+	r = plugin_render_bos_restore(fd, rf, mv, &n, why, sizeof(why));
+	if (r) {
+		pr_err("restore of pid %d: render node renderD%u (GPU 0x%x): %s", (int)rs.pid,
+		       rf->render_minor, rf->gpu_id, why);
+		free(mv);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++)
+		rs.gem_vma_bos[rs.n_gem_vma_bos++] = (struct plugin_vma_bo){
+			.size = mv[i].size,
+			.old_offset = mv[i].old_offset,
+			.new_offset = mv[i].new_offset,
+			.gem = true,
+			.src_minor = (int)rf->render_minor,
+			.dst_gpu_id = rs.dst.gpus[dst].gpu_id,
+			.dst = dst,
+		};
+	pr_info("restore of pid %d: renderD%u: %zu GEM BO(s) back at their handles", (int)rs.pid,
+		rf->render_minor, rf->n_bos);
+	free(mv);
+	return 0;
+}
+
 int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 {
 	Vramstream__ProcessImage *img = NULL;
@@ -808,6 +853,9 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 		r = fd;
 		goto out;
 	}
+	r = restore_render_bos(fd, rf, rs.map[si]);
+	if (r)
+		goto out;
 	/* The same open file the KFD acquired its VM from, as on the source. */
 	r = fcntl(fd, F_DUPFD, 0);
 	if (r < 0)
@@ -824,6 +872,8 @@ int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint
 	const struct plugin_vma_map map = {
 		.bos = rs.vma_bos,
 		.n_bos = rs.n_vma_bos,
+		.gem_bos = rs.gem_vma_bos,
+		.n_gem_bos = rs.n_gem_vma_bos,
 		.render_fd = rs.render_fd,
 		.n_dst = rs.dst.n_gpus,
 		.kfd_fd = rs.kfd_fd,

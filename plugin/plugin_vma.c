@@ -91,8 +91,9 @@ static const struct plugin_vma_bo *pick(const struct plugin_vma_map *m, uint64_t
 	const struct plugin_vma_bo *one = NULL, *placed = NULL;
 	unsigned int n = 0, n_placed = 0;
 
-	for (size_t i = 0; i < m->n_bos; i++) {
-		const struct plugin_vma_bo *bo = &m->bos[i];
+	for (size_t i = 0; i < m->n_bos + m->n_gem_bos; i++) {
+		const struct plugin_vma_bo *bo =
+			i < m->n_bos ? &m->bos[i] : &m->gem_bos[i - m->n_bos];
 
 		if (!want(bo, arg) || !covers(bo, pgoff))
 			continue;
@@ -111,7 +112,7 @@ static const struct plugin_vma_bo *pick(const struct plugin_vma_map *m, uint64_t
 
 static bool render_bo_of_minor(const struct plugin_vma_bo *bo, unsigned int minor)
 {
-	return kfd_bo_has_contents(bo->alloc_flags) && bo->src_minor == (int)minor;
+	return (bo->gem || kfd_bo_has_contents(bo->alloc_flags)) && bo->src_minor == (int)minor;
 }
 
 static bool render_bo_placed(const struct plugin_vma_bo *bo, unsigned int unused)
@@ -144,6 +145,8 @@ static int render_update(const struct plugin_vma_map *m, unsigned int minor, uin
 
 	for (size_t i = 0; i < m->n_bos; i++)
 		minor_known |= m->bos[i].src_minor == (int)minor;
+	for (size_t i = 0; i < m->n_gem_bos; i++)
+		minor_known |= m->gem_bos[i].src_minor == (int)minor;
 	/*
 	 * DRM mmap offsets are unique per device only (drm_vma_manager.c), so
 	 * the node comes first. A node the image does not know (a container

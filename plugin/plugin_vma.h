@@ -16,6 +16,7 @@
 #ifndef VRAMSTREAM_PLUGIN_VMA_H
 #define VRAMSTREAM_PLUGIN_VMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@ struct plugin_vma_bo {
 	int src_minor;	     /* render minor of its GPU when dumped, -1 when unknown */
 	uint32_t dst_gpu_id; /* KFD gpu_id of the GPU it now lives on */
 	unsigned int dst;    /* that GPU's index in plugin_vma_map.render_fd */
+	bool gem;	     /* a render-node GEM BO (plugin_render_bos), not KFD's */
 };
 
 /* Everything a lookup needs; the map borrows every array and fd. */
@@ -37,7 +39,9 @@ struct plugin_vma_map {
 	size_t n_bos;
 	const int *render_fd; /* render node file of each restored GPU, -1 if none */
 	unsigned int n_dst;
-	int kfd_fd; /* the restored task's KFD file, -1 if none */
+	int kfd_fd;			     /* the restored task's KFD file, -1 if none */
+	const struct plugin_vma_bo *gem_bos; /* render-node GEM BOs, mapped like VRAM BOs */
+	size_t n_gem_bos;
 };
 
 enum plugin_vma_dev { PLUGIN_VMA_RENDER, PLUGIN_VMA_KFD };

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <amdgpu_drm.h>
+
+#include "common_drm_criu.h"
+#include "plugin_render_bos.h"
+
+#define PAGE 4096ull
+
+static int drm_ioctl(int fd, unsigned long request, void *arg)
+{
+	int r;
+
+	do {
+		r = ioctl(fd, request, arg);
+	} while (r == -1 && (errno == EINTR || errno == EAGAIN));
+	return r == -1 ? -errno : 0;
+}
+
+/* drm_ioctl answers a number the driver lacks with -EINVAL (older kernels: no entry). */
+static int missing(int r, const char *what, char *why, size_t why_len)
+{
+	if (r == -EINVAL || r == -ENOTTY)
+		snprintf(why, why_len,
+			 "the kernel has no %s: saving render-node BOs needs %s or later (the "
+			 "task's render-node files cannot be checkpointed on this kernel)",
+			 what, COMMON_DRM_CRIU_KERNEL);
+	else
+		snprintf(why, why_len, "%s: %s", what, strerror(-r));
+	return r;
+}
+
+/* amdgpu_gem_list_handles_ioctl: too little room only reports the count; retry with it. */
+static int list_handles(int fd, struct common_drm_amdgpu_gem_list_handles_entry **out, uint32_t *n,
+			char *why, size_t why_len)
+{
+	struct common_drm_amdgpu_gem_list_handles a = { 0 };
+	struct common_drm_amdgpu_gem_list_handles_entry *e = NULL;
+	uint32_t room = 8;
+	int r;
+
+	for (;;) {
+		free(e);
+		e = calloc(room, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		a.entries = (uintptr_t)e;
+		a.num_entries = room;
+		r = drm_ioctl(fd, COMMON_DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES, &a);
+		if (r) {
+			free(e);
+			return missing(r, "DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES", why, why_len);
+		}
+		if (a.num_entries <= room)
+			break;
+		room = a.num_entries;
+	}
+	*out = e;
+	*n = a.num_entries;
+	return 0;
+}
+
+static int mapping_info(int fd, uint32_t handle, struct common_drm_amdgpu_gem_vm_entry **out,
+			uint32_t *n, char *why, size_t why_len)
+{
+	struct common_drm_amdgpu_gem_op a = { 0 };
+	struct common_drm_amdgpu_gem_vm_entry *e = NULL;
+	uint32_t room = 4;
+	int r;
+
+	for (;;) {
+		free(e);
+		e = calloc(room, sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		a = (struct common_drm_amdgpu_gem_op){ .handle = handle,
+						       .op = COMMON_AMDGPU_GEM_OP_GET_MAPPING_INFO,
+						       .value = (uintptr_t)e,
+						       .num_entries = room };
+		r = drm_ioctl(fd, COMMON_DRM_IOCTL_AMDGPU_GEM_OP_V2, &a);
+		if (r) {
+			free(e);
+			return missing(r, "AMDGPU_GEM_OP_GET_MAPPING_INFO", why, why_len);
+		}
+		if (a.num_entries <= room)
+			break;
+		room = a.num_entries;
+	}
+	*out = e;
+	*n = a.num_entries;
+	return 0;
+}
+
+static int mmap_offset(int fd, uint32_t handle, uint64_t *off)
+{
+	union drm_amdgpu_gem_mmap a = { .in.handle = handle };
+	int r = drm_ioctl(fd, DRM_IOCTL_AMDGPU_GEM_MMAP, &a);
+
+	if (!r)
+		*off = a.out.addr_ptr;
+	return r;
+}
+
+/* The BO's bytes through a CPU mapping of the render node (drm_gem_mmap), the path for BOs
+ * the CPU may map; the dump holds them in the image's metadata. */
+static int read_contents(int fd, uint64_t off, uint64_t size, ProtobufCBinaryData *out)
+{
+	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, (off_t)off);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	out->data = malloc(size);
+	if (out->data) {
+		memcpy(out->data, p, size);
+		out->len = size;
+	}
+	munmap(p, size);
+	return out->data ? 0 : -ENOMEM;
+}
+
+static int dump_one(int fd, const struct common_drm_amdgpu_gem_list_handles_entry *e,
+		    Vramstream__RenderBo *bo, uint64_t *total, char *why, size_t why_len)
+{
+	struct common_drm_amdgpu_gem_vm_entry *vm = NULL;
+	uint32_t nvm = 0;
+	int r;
+
+	bo->handle = e->gem_handle;
+	bo->size = e->size;
+	bo->preferred_domains = e->preferred_domains;
+	bo->alloc_flags = e->alloc_flags;
+	bo->has_alignment_pages = 1;
+	bo->alignment_pages = e->alignment;
+	if (e->flags & COMMON_AMDGPU_GEM_LIST_HANDLES_FLAG_IS_IMPORT) {
+		snprintf(why, why_len,
+			 "BO %u (%" PRIu64 " bytes) is imported from a dma-buf; imported "
+			 "render-node BOs are not saved yet",
+			 e->gem_handle, e->size);
+		return -EOPNOTSUPP;
+	}
+	/* amdgpu_mode_dumb_mmap: -EPERM for userptr BOs and AMDGPU_GEM_CREATE_NO_CPU_ACCESS. */
+	r = mmap_offset(fd, e->gem_handle, &bo->mmap_offset);
+	if (r) {
+		snprintf(why, why_len,
+			 "BO %u (%" PRIu64 " bytes, flags 0x%" PRIx64 "): no CPU mapping (%s); "
+			 "userptr and NO_CPU_ACCESS render-node BOs are not saved yet",
+			 e->gem_handle, e->size, e->alloc_flags, strerror(-r));
+		return r;
+	}
+	bo->has_mmap_offset = 1;
+	*total += e->size;
+	if (*total > (128u << 20)) {
+		snprintf(why, why_len,
+			 "the file's BOs hold more than 128 MiB, which the render-node image "
+			 "does not take yet");
+		return -EFBIG;
+	}
+	r = read_contents(fd, bo->mmap_offset, e->size, &bo->contents);
+	if (r) {
+		snprintf(why, why_len, "BO %u: cannot map it to read it: %s", e->gem_handle,
+			 strerror(-r));
+		return r;
+	}
+	bo->has_contents = 1;
+	r = mapping_info(fd, e->gem_handle, &vm, &nvm, why, why_len);
+	if (r)
+		return r;
+	bo->mappings = calloc(nvm ? nvm : 1, sizeof(*bo->mappings));
+	if (!bo->mappings) {
+		free(vm);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < nvm; i++) {
+		Vramstream__RenderVaMapping *m = malloc(sizeof(*m));
+
+		if (!m) {
+			free(vm);
+			return -ENOMEM;
+		}
+		vramstream__render_va_mapping__init(m);
+		m->addr = vm[i].addr;
+		m->size = vm[i].size;
+		m->offset = vm[i].offset;
+		m->flags = vm[i].flags;
+		bo->mappings[bo->n_mappings++] = m;
+	}
+	free(vm);
+	return 0;
+}
+
+int plugin_render_bos_dump(int fd, Vramstream__RenderFile *rf, char *why, size_t why_len)
+{
+	struct common_drm_amdgpu_gem_list_handles_entry *e = NULL;
+	uint64_t total = 0;
+	uint32_t n = 0;
+	int r = list_handles(fd, &e, &n, why, why_len);
+
+	if (r)
+		return r;
+	rf->bos = calloc(n ? n : 1, sizeof(*rf->bos));
+	if (!rf->bos) {
+		free(e);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; !r && i < n; i++) {
+		Vramstream__RenderBo *bo = malloc(sizeof(*bo));
+
+		if (!bo) {
+			r = -ENOMEM;
+			break;
+		}
+		vramstream__render_bo__init(bo);
+		rf->bos[rf->n_bos++] = bo;
+		r = dump_one(fd, &e[i], bo, &total, why, why_len);
+	}
+	free(e);
+	return r;
+}
+
+void plugin_render_bos_free(Vramstream__RenderFile *rf)
+{
+	for (size_t i = 0; i < rf->n_bos; i++) {
+		Vramstream__RenderBo *bo = rf->bos[i];
+
+		for (size_t k = 0; k < bo->n_mappings; k++)
+			free(bo->mappings[k]);
+		free(bo->mappings);
+		free(bo->contents.data);
+		free(bo);
+	}
+	free(rf->bos);
+	rf->bos = NULL;
+	rf->n_bos = 0;
+}
+
+static int write_contents(int fd, uint64_t off, const ProtobufCBinaryData *c)
+{
+	void *p;
+
+	if (!c->len)
+		return 0;
+	p = mmap(NULL, c->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return -errno;
+	memcpy(p, c->data, c->len);
+	munmap(p, c->len);
+	return 0;
+}
+
+static int restore_one(int fd, const Vramstream__RenderBo *bo, struct plugin_render_bo_moved *mv,
+		       char *why, size_t why_len)
+{
+	union drm_amdgpu_gem_create c = { 0 };
+	struct common_drm_gem_change_handle ch = { 0 };
+	uint64_t off = 0;
+	int r;
+
+	if (bo->has_contents && bo->contents.len != bo->size) {
+		snprintf(why, why_len, "BO %u: the image holds %zu bytes of its %" PRIu64,
+			 bo->handle, bo->contents.len, bo->size);
+		return -EINVAL;
+	}
+	c.in.bo_size = bo->size;
+	c.in.alignment = bo->alignment_pages * PAGE;
+	c.in.domains = bo->preferred_domains;
+	c.in.domain_flags = bo->alloc_flags;
+	r = drm_ioctl(fd, DRM_IOCTL_AMDGPU_GEM_CREATE, &c);
+	if (r) {
+		snprintf(why, why_len, "BO %u: GEM_CREATE of %" PRIu64 " bytes: %s", bo->handle,
+			 bo->size, strerror(-r));
+		return r;
+	}
+	ch.handle = c.out.handle;
+	ch.new_handle = bo->handle;
+	r = drm_ioctl(fd, COMMON_DRM_IOCTL_GEM_CHANGE_HANDLE, &ch);
+	if (r == -ENOSPC) {
+		snprintf(why, why_len,
+			 "BO %u: the handle is taken in the restored file (two render files of "
+			 "one GPU with BOs are not restored yet)",
+			 bo->handle);
+		return r;
+	}
+	if (r)
+		return missing(r, "DRM_IOCTL_GEM_CHANGE_HANDLE", why, why_len);
+	r = mmap_offset(fd, bo->handle, &off);
+	if (!r && bo->has_contents)
+		r = write_contents(fd, off, &bo->contents);
+	if (r) {
+		snprintf(why, why_len, "BO %u: cannot write its contents: %s", bo->handle,
+			 strerror(-r));
+		return r;
+	}
+	for (size_t k = 0; k < bo->n_mappings; k++) {
+		const Vramstream__RenderVaMapping *m = bo->mappings[k];
+		struct drm_amdgpu_gem_va va = { .handle = bo->handle,
+						.operation = AMDGPU_VA_OP_MAP,
+						.flags = (uint32_t)m->flags,
+						.va_address = m->addr,
+						.offset_in_bo = m->offset,
+						.map_size = m->size };
+
+		r = drm_ioctl(fd, DRM_IOCTL_AMDGPU_GEM_VA, &va);
+		if (r) {
+			snprintf(why, why_len,
+				 "BO %u: GEM_VA MAP at 0x%" PRIx64 " (0x%" PRIx64 " bytes): %s",
+				 bo->handle, m->addr, m->size, strerror(-r));
+			return r;
+		}
+	}
+	*mv = (struct plugin_render_bo_moved){ bo->mmap_offset, off, bo->size };
+	return 0;
+}
+
+int plugin_render_bos_restore(int fd, const Vramstream__RenderFile *rf,
+			      struct plugin_render_bo_moved *moved, size_t *n_moved, char *why,
+			      size_t why_len)
+{
+	int r = 0;
+
+	*n_moved = 0;
+	for (size_t i = 0; !r && i < rf->n_bos; i++) {
+		r = restore_one(fd, rf->bos[i], &moved[*n_moved], why, why_len);
+		if (!r && rf->bos[i]->has_mmap_offset)
+			(*n_moved)++;
+	}
+	return r;
+}

@@ -1,0 +1,58 @@
+#!/bin/bash
+# EXPECT: a workload holding a BO it made through the render node
+# (AMDGPU_GEM_CREATE), mapped to the CPU and into the GPU VM, is dumped (the
+# plugin lists the render file's handles, Linux 6.18's LIST_HANDLES, and saves
+# the BO), killed and restored: the BO is back at its handle with the bytes the
+# steps wrote, the task's CPU mapping shows it, GEM_MMAP's new offset maps it,
+# its VA mapping is there, and the run ends with the uninterrupted digest.
+# EXPECT: on an emulated kernel without those ioctls (config drm_gem_criu 0)
+# the dump fails, naming the kernel version needed, and writes no image.
+source "$(dirname "$0")/e2e_lib.sh"
+source "$(dirname "$0")/plugin_lib.sh"
+e2e_require_criu
+steps=30
+args=(--steps $steps --vram $((1 << 20)) --gtt $((256 << 10)) --host $((256 << 10)) --gem-bo)
+emu="$E2E_TMP/emu"
+plugin_emu_start "$emu" --gpus 1 --vram 32M
+VRAMSTREAM_EMU_DIR=$emu LD_PRELOAD=$EMU_SHIM "$EMU_WORKLOAD" "${args[@]}" >"$E2E_TMP/ref.out" ||
+	{ cat "$E2E_TMP/ref.out" >&2; e2e_fail "uninterrupted workload run failed"; }
+ref=$(grep '^digest ' "$E2E_TMP/ref.out")
+grep -q '^gem-bo ok' "$E2E_TMP/ref.out" || e2e_fail "the uninterrupted run's GEM BO check failed"
+echo "uninterrupted: $ref"
+
+plugin_use_emu "$emu"
+out="$E2E_TMP/workload.out"
+plugin_workload "$out" "${args[@]}" --delay-ms 30
+plugin_wait_step "$out" 6
+e2e_dump "$WL_PID" "$E2E_TMP/img"
+wait "$WL_PID" 2>/dev/null || true
+e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
+at=$(grep -c '^step ' "$out")
+echo "dumped at step $at"
+grep -q 'vramstream: render node renderD128 (file [0-9]*) belongs to GPU 0x[0-9a-f]*, 1 GEM BO(s)' \
+	"$E2E_TMP/dump.log" || e2e_fail "the dump log does not say the render file's GEM BO was saved"
+
+e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+grep -q "vramstream: restore of pid $WL_PID: renderD128: 1 GEM BO(s) back at their handles" \
+	"$E2E_TMP/restore.log" || e2e_fail "the restore log does not say the GEM BO was restored"
+plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
+grep -q '^gem-bo ok' "$out" || { tail -5 "$out" >&2; e2e_fail "the restored workload's GEM BO check failed"; }
+echo "ok: the GEM BO came back (contents, CPU mapping, handle, VA), ended with $ref"
+
+# An older kernel: no LIST_HANDLES. The dump must fail and say which kernel is needed.
+old="$E2E_TMP/emu-old"
+echo "drm_gem_criu 0" >"$E2E_TMP/old.conf"
+plugin_emu_start "$old" --gpus 1 --vram 32M --config "$E2E_TMP/old.conf"
+plugin_use_emu "$old"
+out2="$E2E_TMP/workload-old.out"
+plugin_workload "$out2" "${args[@]}" --steps 0 --delay-ms 30
+plugin_wait_step "$out2" 3
+mkdir -p "$E2E_TMP/img-old"
+if "$CRIU" dump -t "$WL_PID" -D "$E2E_TMP/img-old" -o dump.log -v4 --lib "$PLUGIN_DIR"; then
+	e2e_fail "criu dump succeeded on a kernel without the GEM checkpoint ioctls"
+fi
+grep -q 'dump of render node renderD128 (file [0-9]*): the kernel has no DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES: saving render-node BOs needs Linux 6.18 or later' \
+	"$E2E_TMP/img-old/dump.log" || { grep vramstream "$E2E_TMP/img-old/dump.log" | tail -5 >&2; e2e_fail "the failed dump does not name the kernel version needed"; }
+ls "$E2E_TMP/img-old"/vramstream-render-*.img >/dev/null 2>&1 && e2e_fail "a render-node image was written anyway"
+kill "$WL_PID" 2>/dev/null || true
+echo "ok: on an older kernel the dump fails naming Linux 6.18"
