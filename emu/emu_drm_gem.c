@@ -926,7 +926,9 @@ int emu_drm_gem_va(struct emu_drm_file *file, void *arg)
 				      .bo = bo };
 	err = emu_drm_vm_insert(file, &m);
 out:
-	if (!err)
+	/* The daemon keeps the mappings of GEM_CREATE BOs (GET_MAPPING_INFO); a change
+	 * of an import's (the plugin maps thousands of KFD BOs) does not concern it. */
+	if (!err && (!bo || bo->kind == EMU_DRM_BO_GEM))
 		err = emu_drm_gem_sync_maps(file);
 	pthread_mutex_unlock(&file->lock);
 	pthread_rwlock_unlock(&file->vm_lock);
