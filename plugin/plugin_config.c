@@ -83,6 +83,10 @@ static const struct setting settings[] = {
 	  "dump: store every chunk, with no parent image (even where criu names one)" },
 	{ "VRAMSTREAM_DEDUP", NULL, SETTING_BOOL, CFG(dedup), 0, 0,
 	  "dump: store chunks of equal bytes once across the dump's BOs and GPUs" },
+	{ "VRAMSTREAM_RENDER_BOS_OPTIONAL", NULL, SETTING_BOOL, CFG(render_bos_optional), 0, 0,
+	  "dump: on a kernel that cannot list render-node BOs (before Linux 6.18), save the "
+	  "render-node files without them instead of failing (for processes that create none, "
+	  "as ROCm compute alone)" },
 	{ "VRAMSTREAM_CHECK_FW", "KFD_FW_VER_CHECK", SETTING_BOOL, CFG(checks.fw_version), 0, 0,
 	  "restore: target firmware at least the source's" },
 	{ "VRAMSTREAM_CHECK_SDMA_FW", "KFD_SDMA_FW_VER_CHECK", SETTING_BOOL,

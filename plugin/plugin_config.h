@@ -55,6 +55,9 @@ struct plugin_config {
 	char parent[4096];
 	bool full;
 	bool dedup;
+	/* Dump on a kernel that cannot list render-node BOs (before 6.18): the render-node
+	 * files without them rather than no dump. */
+	bool render_bos_optional;
 	struct plugin_checks checks;
 };
 

@@ -623,7 +623,6 @@ int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int i
 	size_t len;
 	int r;
 
-	(void)cfg;
 	r = topology_read("", &topo, err, sizeof(err));
 	if (r) {
 		pr_err("dump of render node renderD%u (file %d): %s", minor, id, err);
@@ -637,6 +636,14 @@ int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int i
 		rf.gpu_id = topo.gpus[i].gpu_id;
 		rf.render_minor = minor;
 		r = plugin_render_bos_dump(fd, &rf, err, sizeof(err));
+		if (r == -EOPNOTSUPP && cfg->render_bos_optional) {
+			pr_warn("dump of render node renderD%u (file %d): %s; saved without BOs "
+				"(VRAMSTREAM_RENDER_BOS_OPTIONAL=1): any BO the task made through it "
+				"is not in the image",
+				minor, id, err);
+			plugin_render_bos_free(&rf);
+			r = 0;
+		}
 		if (r) {
 			pr_err("dump of render node renderD%u (file %d): %s", minor, id, err);
 			plugin_render_bos_free(&rf);

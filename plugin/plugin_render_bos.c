@@ -31,7 +31,9 @@ static int missing(int r, const char *what, char *why, size_t why_len)
 	if (r == -EINVAL || r == -ENOTTY)
 		snprintf(why, why_len,
 			 "the kernel has no %s: saving render-node BOs needs %s or later (the "
-			 "task's render-node files cannot be checkpointed on this kernel)",
+			 "task's render-node files cannot be checkpointed on this kernel; for a "
+			 "process that creates no BOs through its render nodes, as ROCm compute "
+			 "alone, VRAMSTREAM_RENDER_BOS_OPTIONAL=1 dumps them without)",
 			 what, COMMON_DRM_CRIU_KERNEL);
 	else
 		snprintf(why, why_len, "%s: %s", what, strerror(-r));
@@ -57,7 +59,10 @@ static int list_handles(int fd, struct common_drm_amdgpu_gem_list_handles_entry 
 		r = drm_ioctl(fd, COMMON_DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES, &a);
 		if (r) {
 			free(e);
-			return missing(r, "DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES", why, why_len);
+			r = missing(r, "DRM_IOCTL_AMDGPU_GEM_LIST_HANDLES", why, why_len);
+			/* -EOPNOTSUPP: the kernel cannot list them (VRAMSTREAM_RENDER_BOS_OPTIONAL)
+			 */
+			return r == -EINVAL || r == -ENOTTY ? -EOPNOTSUPP : r;
 		}
 		if (a.num_entries <= room)
 			break;

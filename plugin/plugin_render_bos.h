@@ -17,8 +17,8 @@
 
 /*
  * Fills @rf->bos from render file @fd (criu's copy of the task's). 0, or a negative errno with
- * @why saying what could not be saved: a kernel without the interface (the version needed is
- * named), or a BO this plugin does not save (imported, not CPU-mappable).
+ * @why saying what could not be saved: a kernel without the interface (-EOPNOTSUPP; the
+ * version needed is named), or a BO this plugin does not save (imported, not CPU-mappable).
  */
 int plugin_render_bos_dump(int fd, Vramstream__RenderFile *rf, char *why, size_t why_len);
 void plugin_render_bos_free(Vramstream__RenderFile *rf);

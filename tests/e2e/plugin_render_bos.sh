@@ -56,3 +56,21 @@ grep -q 'dump of render node renderD128 (file [0-9]*): the kernel has no DRM_IOC
 ls "$E2E_TMP/img-old"/vramstream-render-*.img >/dev/null 2>&1 && e2e_fail "a render-node image was written anyway"
 kill "$WL_PID" 2>/dev/null || true
 echo "ok: on an older kernel the dump fails naming Linux 6.18"
+
+# EXPECT: there, a process that makes no BO through its render node (ROCm
+# compute alone) is dumped with VRAMSTREAM_RENDER_BOS_OPTIONAL=1, with a
+# warning, and restores to the uninterrupted digest.
+wait "$WL_PID" 2>/dev/null || true
+plain=(--steps $steps --vram $((1 << 20)) --gtt $((256 << 10)) --host $((256 << 10)))
+ref3=$(plugin_reference "$old" "${plain[@]}")
+out3="$E2E_TMP/workload-plain.out"
+plugin_workload "$out3" "${plain[@]}" --delay-ms 30
+plugin_wait_step "$out3" 5
+VRAMSTREAM_RENDER_BOS_OPTIONAL=1 e2e_dump "$WL_PID" "$E2E_TMP/img-plain"
+grep -q "saved without BOs (VRAMSTREAM_RENDER_BOS_OPTIONAL=1)" "$E2E_TMP/dump.log" ||
+	e2e_fail "the dump did not warn that render-node BOs were not saved"
+wait "$WL_PID" 2>/dev/null || true
+plugin_truncate_to_dump "$out3"
+e2e_restore "$E2E_TMP/img-plain" "$E2E_TMP/restored-plain.pid"
+plugin_check_finish "$out3" "$WL_PID" "$ref3" "$steps"
+echo "ok: with VRAMSTREAM_RENDER_BOS_OPTIONAL=1 a process without render-node BOs is dumped there, restored with $ref3"
