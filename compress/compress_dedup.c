@@ -132,7 +132,7 @@ static struct dedup_slot *dedup_enter_locked(struct compress_dedup *d, struct co
 
 bool compress_dedup_claim(struct compress_dedup *d, uint16_t source, struct compress_chunk_info *e)
 {
-	struct dedup_slot *s, held;
+	struct dedup_slot *s, held = { 0 };
 	bool existed;
 
 	pthread_mutex_lock(&d->lock);
