@@ -65,6 +65,13 @@ e2e_restore "$E2E_TMP/img3" "$E2E_TMP/restored.pid"
 grep -q "incremental image" "$E2E_TMP/restore.log" || e2e_fail "restore did not see the chain"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
 echo "ok: restored from a chain of three images, finished with $ref"
+# The same with the contents restored inside the task, not by criu's process.
+e2e_wait_until 10 test ! -e "/proc/$WL_PID" || e2e_fail "the finished workload was never reaped"
+plugin_truncate_to_dump "$out"
+VRAMSTREAM_RESTORE_OVERLAP=0 e2e_restore "$E2E_TMP/img3" "$E2E_TMP/restored-inline.pid"
+grep -q "restore_overlap=0" "$E2E_TMP/restore.log" || e2e_fail "the restore did not run inside the task"
+plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
+echo "ok: restored from the chain inside the task too"
 
 # EXPECT: the image tool shows the chain and where the bytes are, and
 # verify reads every chunk the third image needs, in all three folders.
