@@ -93,6 +93,7 @@ static int source_add(struct image_parent *p, const char *path, unsigned int dep
 static int enter_parent_image(struct image_parent *p, int pfd, const char *pdir, const char *name)
 {
 	Vramstream__ProcessImage *img = NULL;
+	struct compress_reader **rd = NULL;
 	uint16_t *map = NULL;
 	uint32_t map_len = 0;
 	char why[300];
@@ -138,12 +139,8 @@ static int enter_parent_image(struct image_parent *p, int pfd, const char *pdir,
 			r = -ENOMEM;
 			goto out;
 		}
-		if (s->depth == 0) {
-			/* A file of the parent itself: its identity is read below. */
-			r = source_add(p, path, 1, 0);
-		} else {
-			r = source_add(p, path, s->depth + 1, s->identity);
-		}
+		/* A file of the parent itself gets its identity once it is opened below. */
+		r = source_add(p, path, s->depth + 1, s->depth ? s->identity : 0);
 		free(path);
 		if (r == -ENOSPC) {
 			note_add(p, "more than %u parent files: the rest are not referred to",
@@ -156,35 +153,52 @@ static int enter_parent_image(struct image_parent *p, int pfd, const char *pdir,
 		map[s->id] = (uint16_t)r;
 		r = 0;
 	}
+	/*
+	 * The parent's own files, opened before any is entered: a reference of one
+	 * of them into another that cannot be read must not be entered either, or
+	 * this dump would refer to bytes no restore can reach.
+	 */
+	rd = calloc(img->n_sources, sizeof(*rd));
+	if (!rd) {
+		r = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < img->n_sources; i++) {
 		const Vramstream__StreamSource *s = img->sources[i];
-		struct compress_reader *rd;
 		struct compress_err err = { "" };
 
 		if (s->depth != 0 || map[s->id] == UINT16_MAX)
 			continue;
-		r = image_stream_index_open(pfd, s->path, &rd, &err);
-		if (r == 0) {
-			r = compress_dedup_add_reader(p->table, rd, map[s->id], map, map_len);
-			if (r == 0) {
-				p->sources[map[s->id] - IMAGE_SOURCE_PARENT].identity =
-					compress_reader_identity(rd);
-				p->chunks += compress_reader_chunk_count(rd);
-			} else {
-				snprintf(err.msg, sizeof(err.msg), "%s",
-					 r == -EPROTONOSUPPORT
-						 ? "stream format 1 has no content hashes"
-						 : strerror(-r));
-			}
-			compress_reader_free(rd);
+		r = image_stream_index_open(pfd, s->path, &rd[i], &err);
+		if (r == 0 && compress_reader_version(rd[i]) < 2) {
+			snprintf(err.msg, sizeof(err.msg),
+				 "%s: stream format 1 has no content hashes", s->path);
+			compress_reader_free(rd[i]);
+			rd[i] = NULL;
+			r = -EPROTONOSUPPORT;
 		}
 		if (r) {
 			note_add(p, "parent %s: file not used (%s): its chunks are stored again",
 				 pdir, err.msg);
+			map[s->id] = UINT16_MAX;
 			r = 0;
 		}
 	}
+	for (size_t i = 0; i < img->n_sources; i++) {
+		uint16_t id = map[img->sources[i]->id];
+
+		if (!rd[i])
+			continue;
+		if (id != UINT16_MAX &&
+		    compress_dedup_add_reader(p->table, rd[i], id, map, map_len) == 0) {
+			p->sources[id - IMAGE_SOURCE_PARENT].identity =
+				compress_reader_identity(rd[i]);
+			p->chunks += compress_reader_chunk_count(rd[i]);
+		}
+		compress_reader_free(rd[i]);
+	}
 out:
+	free(rd);
 	free(map);
 	image_meta_free(img);
 	return r;

@@ -36,9 +36,9 @@ static void done_cb(void *cookie, int status)
 	(void)status;
 }
 
-/* Writes one stream of data[] as tag 0 into @dir/@name, against @table. */
-static int write_stream(const char *dir, const char *name, struct compress_dedup *table,
-			uint16_t source)
+/* Writes one stream of data[] as tag 0 into @dir/@name, against @table; its stats in @st. */
+static int write_stream_stats(const char *dir, const char *name, struct compress_dedup *table,
+			      uint16_t source, struct compress_stats *st)
 {
 	struct compress_writer_opts o;
 	struct compress_writer *w;
@@ -57,11 +57,17 @@ static int write_stream(const char *dir, const char *name, struct compress_dedup
 	if (!r)
 		r = compress_writer_push(w, data, LEN, 0, 0, done_cb, NULL);
 	if (!r)
-		r = compress_writer_finish(w, NULL, &err);
+		r = compress_writer_finish(w, st, &err);
 	if (r)
 		fprintf(stderr, "%s\n", err.msg);
 	compress_writer_free(w);
 	return r;
+}
+
+static int write_stream(const char *dir, const char *name, struct compress_dedup *table,
+			uint16_t source)
+{
+	return write_stream_stats(dir, name, table, source, NULL);
 }
 
 /* Writes the KFD metadata of a one-GPU image whose stream is @stream, with @img's sources. */
@@ -200,6 +206,40 @@ int main(void)
 	/* EXPECT: an image cannot be its own parent. */
 	CHECK_EQ_INT(image_parent_open(cfd, ".", false, true, &p, why, sizeof(why)), -EINVAL);
 	image_parent_close(&p);
+
+	/*
+	 * EXPECT: a parent whose second stream refers to its first, with the first
+	 * gone: the dump notes it and stores those bytes itself rather than refer to
+	 * the second's references, which no restore could follow.
+	 */
+	{
+		const char *two[2] = { "vramstream-kfd-7-1-gpu0.vrs",
+				       "vramstream-kfd-7-1-gpu1.vrs" };
+		unsigned int two_parts[2] = { 1, 1 };
+		struct compress_stats st;
+		int p2fd = open_dir("p2"), c2fd = open_dir("c2");
+
+		snprintf(dir, sizeof(dir), "%s/p2", root);
+		img = (Vramstream__ProcessImage)VRAMSTREAM__PROCESS_IMAGE__INIT;
+		CHECK_EQ_INT(image_parent_open(p2fd, NULL, true, true, &p, why, sizeof(why)), 0);
+		CHECK_EQ_INT(write_stream(dir, two[0], p.table, IMAGE_SOURCE_OWN(0, 0)), 0);
+		CHECK_EQ_INT(write_stream(dir, two[1], p.table, IMAGE_SOURCE_OWN(1, 0)), 0);
+		CHECK_EQ_INT(image_parent_record(&p, &img, two, two_parts, 2), 0);
+		CHECK_EQ_INT(write_meta(p2fd, &img, two[1]), 0);
+		image_parent_close(&p);
+		CHECK_EQ_INT(unlinkat(p2fd, two[0], 0), 0);
+
+		CHECK_EQ_INT(image_parent_open(c2fd, "../p2", false, true, &p, why, sizeof(why)),
+			     0);
+		CHECK(strstr(p.note, "file not used") != NULL);
+		snprintf(dir, sizeof(dir), "%s/c2", root);
+		CHECK_EQ_INT(write_stream_stats(dir, stream, p.table, IMAGE_SOURCE_OWN(0, 0), &st),
+			     0);
+		CHECK_EQ_INT(st.ref_bytes, 0);
+		image_parent_close(&p);
+		close(p2fd);
+		close(c2fd);
+	}
 
 	/* EXPECT: records with a number out of range or listed twice are damage. */
 	{
