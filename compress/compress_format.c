@@ -217,9 +217,8 @@ void compress_entry_encode(const struct compress_chunk_info *e, uint8_t out[COMP
 	put_le64(out + 48, e->hash.hi);
 }
 
-/* Version 1 entries: 48 bytes, a CRC32C at 40 and no references. */
-static int entry_decode_v1(const uint8_t *buf, struct compress_chunk_info *e, char *why,
-			   size_t why_len)
+/* The fields both versions keep in the same place (FORMAT.md, "Index entry"). */
+static void entry_decode_common(const uint8_t *buf, struct compress_chunk_info *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->tag = get_le64(buf);
@@ -230,6 +229,13 @@ static int entry_decode_v1(const uint8_t *buf, struct compress_chunk_info *e, ch
 	e->codec = buf[32];
 	e->filter = buf[33];
 	e->hash.lo = get_le64(buf + 40);
+}
+
+/* Version 1 entries: 48 bytes, a CRC32C at 40 and no references. */
+static int entry_decode_v1(const uint8_t *buf, struct compress_chunk_info *e, char *why,
+			   size_t why_len)
+{
+	entry_decode_common(buf, e);
 	if (buf[34] | buf[35] | get_le32(buf + 36)) {
 		WHY("reserved bytes set");
 		return -EBADMSG;
@@ -244,29 +250,21 @@ static int entry_decode_v1(const uint8_t *buf, struct compress_chunk_info *e, ch
 static int entry_decode_v2(const uint8_t *buf, struct compress_chunk_info *e, char *why,
 			   size_t why_len)
 {
-	memset(e, 0, sizeof(*e));
-	e->tag = get_le64(buf);
-	e->offset = get_le64(buf + 8);
-	e->raw_len = get_le32(buf + 24);
-	e->stored_len = get_le32(buf + 28);
-	e->codec = buf[32];
-	e->filter = buf[33];
-	e->hash.lo = get_le64(buf + 40);
+	entry_decode_common(buf, e);
 	e->hash.hi = get_le64(buf + 48);
 	if (get_le32(buf + 36)) {
 		WHY("reserved bytes set");
 		return -EBADMSG;
 	}
 	if (e->codec == COMPRESS_CODEC_REF) {
-		e->src_offset = get_le64(buf + 16);
+		/* offset 16 holds the source offset: a reference stores nothing */
+		e->src_offset = e->file_offset;
+		e->file_offset = 0;
 		e->source = (uint16_t)(buf[34] | buf[35] << 8);
 		e->src_tag = get_le64(buf + 56);
-	} else {
-		e->file_offset = get_le64(buf + 16);
-		if (buf[34] | buf[35] || get_le64(buf + 56)) {
-			WHY("reference fields set in a stored chunk");
-			return -EBADMSG;
-		}
+	} else if (buf[34] | buf[35] || get_le64(buf + 56)) {
+		WHY("reference fields set in a stored chunk");
+		return -EBADMSG;
 	}
 	return 0;
 }
