@@ -509,8 +509,9 @@ int sdma_engine_drain(struct sdma_engine *e, uint64_t timeout_ns)
 
 /* ---- host buffers and imported BOs ---------------------------------------- */
 
-static int sdma_hostbuf_register(struct sdma_engine *e, void *ptr, uint64_t size, bool owns,
-				 uint64_t map_size, struct sdma_hostbuf **out)
+/* Registers @size bytes at @ptr (mmap()ed by the caller) as a host buffer that frees them. */
+static int sdma_hostbuf_register(struct sdma_engine *e, void *ptr, uint64_t size,
+				 struct sdma_hostbuf **out)
 {
 	struct sdma_hostbuf *hb;
 	amdgpu_bo_handle bo;
@@ -535,8 +536,6 @@ static int sdma_hostbuf_register(struct sdma_engine *e, void *ptr, uint64_t size
 	}
 	hb->engine = e;
 	hb->ptr = ptr;
-	hb->owns_memory = owns;
-	hb->map_size = map_size;
 	*out = hb;
 	return 0;
 }
@@ -651,19 +650,10 @@ int sdma_hostbuf_alloc(struct sdma_engine *e, uint64_t size, struct sdma_hostbuf
 	p = sdma_host_pages_alloc(map_size, e->numa_node);
 	if (!p)
 		return sdma_fail(e, -errno, "host buffer: mmap of %" PRIu64 " bytes", map_size);
-	r = sdma_hostbuf_register(e, p, map_size, true, map_size, out);
+	r = sdma_hostbuf_register(e, p, map_size, out);
 	if (r)
 		munmap(p, map_size);
 	return r;
-}
-
-int sdma_hostbuf_wrap(struct sdma_engine *e, void *ptr, uint64_t size, struct sdma_hostbuf **out)
-{
-	*out = NULL;
-	if (!size || ((uintptr_t)ptr | size) % e->page_size)
-		return sdma_fail(e, -EINVAL, "host buffer %p (%" PRIu64 " bytes): not whole pages",
-				 ptr, size);
-	return sdma_hostbuf_register(e, ptr, size, false, 0, out);
 }
 
 void *sdma_hostbuf_ptr(const struct sdma_hostbuf *hb)
@@ -671,18 +661,15 @@ void *sdma_hostbuf_ptr(const struct sdma_hostbuf *hb)
 	return hb->ptr;
 }
 
-uint64_t sdma_hostbuf_size(const struct sdma_hostbuf *hb)
-{
-	return hb->vm.size;
-}
-
 void sdma_hostbuf_free(struct sdma_hostbuf *hb)
 {
+	uint64_t size;
+
 	if (!hb)
 		return;
+	size = hb->vm.size;
 	sdma_vm_unmap(&hb->vm);
-	if (hb->owns_memory)
-		munmap(hb->ptr, hb->map_size);
+	munmap(hb->ptr, size);
 	free(hb);
 }
 

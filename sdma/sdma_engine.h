@@ -115,9 +115,7 @@ void *sdma_host_pages_alloc(uint64_t size, int numa_node);
 int sdma_numa_node_of_fd(int fd);
 /* The same from a sysfs numa_node file (a PCI device's, for other engines). */
 int sdma_numa_node_read(const char *path);
-int sdma_hostbuf_wrap(struct sdma_engine *e, void *ptr, uint64_t size, struct sdma_hostbuf **out);
 void *sdma_hostbuf_ptr(const struct sdma_hostbuf *hb);
-uint64_t sdma_hostbuf_size(const struct sdma_hostbuf *hb);
 void sdma_hostbuf_free(struct sdma_hostbuf *hb);
 
 /*

@@ -25,8 +25,6 @@ struct sdma_hostbuf {
 	struct sdma_engine *engine;
 	struct sdma_vm_buf vm;
 	void *ptr;
-	uint64_t map_size; /* bytes mmap()ed when owns_memory */
-	bool owns_memory;
 };
 
 struct sdma_bo {

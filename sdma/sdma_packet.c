@@ -26,15 +26,6 @@
  */
 #define SDMA_CONST_FILL_FILLSIZE_DWORD 2u
 
-/*
- * FENCE header: mtype bits 18:16 (vega10_sdma_pkt_open.h
- * SDMA_PKT_FENCE_HEADER_mtype). Mesa writes its SDMA fences uncached
- * (sid.h SDMA_FENCE_MTYPE_UC = 3) so the CPU sees them without a GPU L2
- * writeback; the kernel's ring fence leaves mtype 0.
- */
-#define SDMA_FENCE_MTYPE_SHIFT 16
-#define SDMA_FENCE_MTYPE_UC    3u
-
 static inline uint32_t sdma_lo32(uint64_t v)
 {
 	return (uint32_t)v;
@@ -119,26 +110,6 @@ uint64_t sdma_emit_const_fill(struct sdma_cs *cs, const struct sdma_gen *gen, ui
 	p[4] = (uint32_t)(bytes - 1);
 	cs->cdw += SDMA_CONST_FILL_DW;
 	return bytes;
-}
-
-int sdma_emit_fence(struct sdma_cs *cs, uint64_t va, uint32_t value)
-{
-	uint32_t *p;
-
-	/* The address's low two bits must be zero (sdma_v4_0_ring_emit_fence: BUG_ON(addr & 0x3)).
-	 */
-	if (va & 3)
-		return -EINVAL;
-	if (!sdma_cs_room(cs, SDMA_FENCE_DW))
-		return -ENOSPC;
-
-	p = cs->buf + cs->cdw;
-	p[0] = sdma_header(SDMA_OP_FENCE, 0) | SDMA_FENCE_MTYPE_UC << SDMA_FENCE_MTYPE_SHIFT;
-	p[1] = sdma_lo32(va);
-	p[2] = sdma_hi32(va);
-	p[3] = value;
-	cs->cdw += SDMA_FENCE_DW;
-	return 0;
 }
 
 int sdma_emit_nop(struct sdma_cs *cs)

@@ -25,7 +25,6 @@
 /* Opcodes (header bits 7:0) and sub-opcodes (15:8): vega10_sdma_pkt_open.h. */
 #define SDMA_OP_NOP	       0
 #define SDMA_OP_COPY	       1
-#define SDMA_OP_FENCE	       5
 #define SDMA_OP_CONST_FILL     11
 #define SDMA_SUBOP_COPY_LINEAR 0
 
@@ -37,7 +36,6 @@
 /* Packet sizes in dwords. */
 #define SDMA_NOP_DW	    1
 #define SDMA_COPY_LINEAR_DW 7
-#define SDMA_FENCE_DW	    4
 #define SDMA_CONST_FILL_DW  5
 
 /* A buffer of dwords being filled: an IB, or a test array. */
@@ -66,13 +64,6 @@ uint64_t sdma_emit_copy_linear(struct sdma_cs *cs, const struct sdma_gen *gen, u
  */
 uint64_t sdma_emit_const_fill(struct sdma_cs *cs, const struct sdma_gen *gen, uint64_t dst_va,
 			      uint64_t size, uint32_t value);
-
-/*
- * FENCE: the engine writes the 32-bit value at va once every earlier packet
- * of the IB has completed. va must be dword aligned. Returns 0, -EINVAL
- * (unaligned) or -ENOSPC.
- */
-int sdma_emit_fence(struct sdma_cs *cs, uint64_t va, uint32_t value);
 
 /* One single-dword NOP. Returns 0 or -ENOSPC. */
 int sdma_emit_nop(struct sdma_cs *cs);
