@@ -379,12 +379,113 @@ static unsigned int free_count(struct pipe *p)
 	return n;
 }
 
+/*
+ * Pinned buffers for @job: enough to keep every lane and every compression
+ * worker busy twice over (one being filled, one being drained), no more
+ * than the job can use or VRAMSTREAM_PINNED_MAX allows, and at least two so
+ * that DMA and compression overlap.
+ */
+static unsigned int pipe_buffer_count(const struct plugin_config *cfg,
+				      const struct transfer_job *job)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t workers = cfg->workers ? cfg->workers : (uint64_t)(cpus > 0 ? cpus : 1);
+	uint64_t lanes = cfg->sdma_lanes ? cfg->sdma_lanes : 4;
+	uint64_t cap = cfg->pinned_max / cfg->buffer_size;
+	uint64_t total = 0, want;
+
+	for (unsigned int i = 0; i < job->n_bos; i++)
+		total += job->bos[i].size;
+	want = (total + cfg->buffer_size - 1) / cfg->buffer_size;
+	if (want > 2 * (lanes + workers))
+		want = 2 * (lanes + workers);
+	if (cap > TRANSFER_MAX_BUFFERS)
+		cap = TRANSFER_MAX_BUFFERS;
+	if (want > cap)
+		want = cap;
+	if (want < TRANSFER_MIN_BUFFERS)
+		want = TRANSFER_MIN_BUFFERS;
+	return (unsigned int)want;
+}
+
+/* Starts the copy engine on the job's GPU with the pipe's buffers. */
+static int pipe_open_engine(struct pipe *p)
+{
+	struct plugin_dma_params dp = {
+		.render_minor = p->job->render_minor,
+		.lanes = p->cfg->sdma_lanes,
+		.buffer_size = p->buffer_size,
+		.buffers = p->n_buffers,
+	};
+	char err[400] = "";
+	int r;
+
+	r = p->ops->open(&dp, &p->dma, err, sizeof(err));
+	if (r) {
+		pipe_fail(p, r, "cannot start the %s copy engine: %s", p->ops->name,
+			  *err ? err : strerror(-r));
+		return r;
+	}
+	p->n_rings = p->ops->lanes(p->dma);
+	if (!p->n_rings)
+		p->n_rings = 1;
+	return 0;
+}
+
+/* The queues and tables sized by buffers, lanes and BOs; every buffer free. */
+static int pipe_alloc_tables(struct pipe *p)
+{
+	p->ring_bytes = calloc(p->n_rings, sizeof(*p->ring_bytes));
+	if (!p->ring_bytes)
+		return -ENOMEM;
+	if (idxq_init(&p->free_bufs, p->n_buffers) || idxq_init(&p->ready, p->n_buffers))
+		return -ENOMEM;
+	/* Copies hold a buffer each; engine fills (restore's zero chunks) hold
+	 * none, and as many again may be in flight beside them. */
+	p->fifo_cap = 2 * p->n_buffers;
+	p->fifo = calloc(p->fifo_cap, sizeof(*p->fifo));
+	p->bo_handle = calloc(p->job->n_bos ? p->job->n_bos : 1, sizeof(*p->bo_handle));
+	p->buf_chunk = calloc(p->n_buffers, sizeof(*p->buf_chunk));
+	if (!p->fifo || !p->bo_handle || !p->buf_chunk)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < p->n_buffers; i++)
+		idxq_push(&p->free_bufs, i);
+	return 0;
+}
+
+/* Makes every BO of the job known to the engine (closing its dma-buf fd
+ * when the job says so: the import holds the BO). */
+static int pipe_import_bos(struct pipe *p)
+{
+	struct transfer_job *job = p->job;
+	int r;
+
+	for (unsigned int i = 0; i < job->n_bos; i++) {
+		r = p->ops->import(p->dma, job->bos[i].dmabuf_fd, job->bos[i].size,
+				   &p->bo_handle[i]);
+		if (r) {
+			const char *why = p->ops->last_error(p->dma);
+
+			pipe_fail(p, r,
+				  "cannot import BO %" PRIu64 " (%" PRIu64 " bytes) into %s: %s",
+				  job->bos[i].tag, job->bos[i].size, p->ops->name,
+				  *why ? why : strerror(-r));
+			return r;
+		}
+		/* drm_prime.c: drm_gem_prime_import_dev takes its own reference. */
+		if (job->close_fds) {
+			close(job->bos[i].dmabuf_fd);
+			job->bos[i].dmabuf_fd = -1;
+		}
+	}
+	return 0;
+}
+
+/* The pipe for one job: buffers counted, engine started, tables, BOs imported.
+ * On failure the caller still runs pipe_teardown(). */
 static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 		      const struct plugin_dma_ops *ops, struct transfer_job *job)
 {
-	struct plugin_dma_params dp = { 0 };
-	uint64_t total = 0;
-	char err[400] = "";
 	int r;
 
 	memset(p, 0, sizeof(*p));
@@ -393,79 +494,15 @@ static int pipe_setup(struct pipe *p, const struct plugin_config *cfg,
 	p->job = job;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
-
-	for (unsigned int i = 0; i < job->n_bos; i++)
-		total += job->bos[i].size;
 	p->buffer_size = cfg->buffer_size;
-	/*
-	 * Enough buffers to keep every ring and every compression worker busy
-	 * twice over (one being filled, one being drained), no more than the
-	 * job can use or VRAMSTREAM_PINNED_MAX allows, and at least two so that
-	 * DMA and compression overlap.
-	 */
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	uint64_t workers = cfg->workers ? cfg->workers : (uint64_t)(cpus > 0 ? cpus : 1);
-	uint64_t rings = cfg->sdma_lanes ? cfg->sdma_lanes : 4;
-	uint64_t want = (total + p->buffer_size - 1) / p->buffer_size;
-	uint64_t cap = cfg->pinned_max / p->buffer_size;
+	p->n_buffers = pipe_buffer_count(cfg, job);
 
-	if (want > 2 * (rings + workers))
-		want = 2 * (rings + workers);
-
-	if (cap > TRANSFER_MAX_BUFFERS)
-		cap = TRANSFER_MAX_BUFFERS;
-	if (want > cap)
-		want = cap;
-	if (want < TRANSFER_MIN_BUFFERS)
-		want = TRANSFER_MIN_BUFFERS;
-	p->n_buffers = (unsigned int)want;
-
-	dp.render_minor = job->render_minor;
-	dp.lanes = cfg->sdma_lanes;
-	dp.buffer_size = p->buffer_size;
-	dp.buffers = p->n_buffers;
-	r = ops->open(&dp, &p->dma, err, sizeof(err));
-	if (r) {
-		pipe_fail(p, r, "cannot start the %s copy engine: %s", ops->name,
-			  *err ? err : strerror(-r));
-		return r;
-	}
-	p->n_rings = ops->lanes(p->dma);
-	if (!p->n_rings)
-		p->n_rings = 1;
-	p->ring_bytes = calloc(p->n_rings, sizeof(*p->ring_bytes));
-	if (!p->ring_bytes)
-		return -ENOMEM;
-
-	if (idxq_init(&p->free_bufs, p->n_buffers) || idxq_init(&p->ready, p->n_buffers))
-		return -ENOMEM;
-	/* Copies hold a buffer each; engine fills (restore's zero chunks) hold
-	 * none, and as many again may be in flight beside them. */
-	p->fifo_cap = 2 * p->n_buffers;
-	p->fifo = calloc(p->fifo_cap, sizeof(*p->fifo));
-	p->bo_handle = calloc(job->n_bos ? job->n_bos : 1, sizeof(*p->bo_handle));
-	p->buf_chunk = calloc(p->n_buffers, sizeof(*p->buf_chunk));
-	if (!p->fifo || !p->bo_handle || !p->buf_chunk)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < p->n_buffers; i++)
-		idxq_push(&p->free_bufs, i);
-	for (unsigned int i = 0; i < job->n_bos; i++) {
-		r = ops->import(p->dma, job->bos[i].dmabuf_fd, job->bos[i].size, &p->bo_handle[i]);
-		if (r) {
-			pipe_fail(p, r,
-				  "cannot import BO %" PRIu64 " (%" PRIu64 " bytes) into %s: %s",
-				  job->bos[i].tag, job->bos[i].size, ops->name,
-				  *ops->last_error(p->dma) ? ops->last_error(p->dma)
-							   : strerror(-r));
-			return r;
-		}
-		/* The import holds the BO (drm_prime.c: drm_gem_prime_import_dev). */
-		if (job->close_fds) {
-			close(job->bos[i].dmabuf_fd);
-			job->bos[i].dmabuf_fd = -1;
-		}
-	}
-	return 0;
+	r = pipe_open_engine(p);
+	if (!r)
+		r = pipe_alloc_tables(p);
+	if (!r)
+		r = pipe_import_bos(p);
+	return r;
 }
 
 static void pipe_teardown(struct pipe *p)
