@@ -171,17 +171,6 @@ bool compress_on_memory_fs(int fd)
 	return !fstatfs(fd, &fs) && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
 }
 
-void compress_err_set(struct compress_err *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-}
-
 const char *compress_codec_name(enum compress_codec codec)
 {
 	static const char *const names[] = { "zero", "raw", "zstd", "planes", "ref" };

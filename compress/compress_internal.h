@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <zstd.h>
 
+#include "common_err.h"
 #include "compress.h"
 
 /* ---- format (FORMAT.md) ---------------------------------------------------------------- */
@@ -124,8 +125,10 @@ uint64_t compress_thread_cpu_ns(void);
 unsigned int compress_online_cpus(void);
 /* tmpfs or ramfs: every read and write of @fd is a memory copy, O_DIRECT or not. */
 bool compress_on_memory_fs(int fd);
-void compress_err_set(struct compress_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* struct compress_err is common_err.h's caller buffer with its size fixed:
+ * the message is written in one step, by the one formatter of the tree. */
+#define compress_err_set(err, ...)                                                                 \
+	common_errf((err) ? (err)->msg : NULL, sizeof((err)->msg), __VA_ARGS__)
 
 /* ---- io_uring wrapper (every io_uring call lives in compress_uring.c) --------------------- */
 
