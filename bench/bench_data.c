@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "common_io.h"
 
 static uint64_t bench_rng(uint64_t *s)
 {
@@ -162,36 +163,14 @@ void bench_usage_stop(const struct bench_clock *c, struct bench_usage *u)
 
 int bench_write_all(int fd, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return common_write_all(fd, buf, len, COMMON_IO_POS);
 }
 
 int bench_read_all(int fd, void *buf, size_t len)
 {
-	uint8_t *p = buf;
+	int r = common_read_all(fd, buf, len, COMMON_IO_POS);
 
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return r == -ENODATA ? -EIO : r;
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <zstd.h>
 
 #include "common_err.h"
+#include "common_io.h"
 #include "compress.h"
 
 /* ---- format (FORMAT.md) ---------------------------------------------------------------- */

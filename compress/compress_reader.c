@@ -636,24 +636,12 @@ void compress_reader_stats(const struct compress_reader *r, struct compress_stat
 	s->registered_buffers = r->uring.registered;
 }
 
+/* A stream file that ends before the bytes its header or footer promise is damaged. */
 static int cr_pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	uint8_t *p = buf;
+	int r = common_read_all(fd, buf, len, (int64_t)off);
 
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EBADMSG;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return r == -ENODATA ? -EBADMSG : r;
 }
 
 /* Header, footer and index: everything checked before any chunk is touched. */

@@ -1094,26 +1094,6 @@ static void cw_stop(struct compress_writer *w)
 	}
 }
 
-static int cw_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 static int cw_extra_cmp(const void *a, const void *b)
 {
 	const struct cw_extra *x = a, *y = b;
@@ -1162,7 +1142,7 @@ static int cw_write_tail(struct compress_writer *w, uint64_t *file_size)
 	assert(e == count);
 	f.index_checksum = compress_checksum(buf, count * COMPRESS_ENTRY_BYTES);
 	compress_footer_encode(&f, buf + tail - COMPRESS_FOOTER_BYTES);
-	ret = cw_pwrite_all(w->fd, buf, tail, index_off);
+	ret = common_write_all(w->fd, buf, tail, (int64_t)index_off);
 	if (ret < 0) {
 		snprintf(w->error_msg.msg, sizeof(w->error_msg.msg), "%s: writing the index: %s",
 			 w->path, strerror(-ret));
@@ -1173,7 +1153,7 @@ static int cw_write_tail(struct compress_writer *w, uint64_t *file_size)
 	hdr = buf;
 	memset(hdr, 0, COMPRESS_ALIGN);
 	compress_header_encode(&h, hdr);
-	ret = cw_pwrite_all(w->fd, hdr, COMPRESS_ALIGN, 0);
+	ret = common_write_all(w->fd, hdr, COMPRESS_ALIGN, 0);
 	if (ret < 0) {
 		snprintf(w->error_msg.msg, sizeof(w->error_msg.msg), "%s: writing the header: %s",
 			 w->path, strerror(-ret));

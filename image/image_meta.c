@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common_crc32c.h"
+#include "common_io.h"
 #include "image.h"
 
 /*
@@ -362,22 +363,14 @@ int image_render_check_all(int dirfd, char *why, size_t why_len)
 static int read_whole(int fd, size_t size, uint8_t **out)
 {
 	uint8_t *buf = malloc(size ? size : 1);
-	size_t done = 0;
+	int r;
 
 	if (!buf)
 		return -ENOMEM;
-	while (done < size) {
-		ssize_t n = read(fd, buf + done, size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int r = n < 0 ? -errno : -EIO;
-
-			free(buf);
-			return r;
-		}
-		done += (size_t)n;
+	r = common_read_all(fd, buf, size, COMMON_IO_POS);
+	if (r) {
+		free(buf);
+		return r == -ENODATA ? -EIO : r; /* shrank while read */
 	}
 	*out = buf;
 	return 0;
@@ -403,23 +396,6 @@ int image_file_read(int dirfd, const char *name, uint8_t **out, size_t *out_len)
 	return r;
 }
 
-/* Writes all @len bytes of @p to @fd. */
-static int write_whole(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int image_file_write(int dirfd, const char *name, const void *buf, size_t len)
 {
 	char tmp[PATH_MAX];
@@ -429,7 +405,7 @@ int image_file_write(int dirfd, const char *name, const void *buf, size_t len)
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	r = write_whole(fd, buf, len);
+	r = common_write_all(fd, buf, len, COMMON_IO_POS);
 	if (!r && fsync(fd))
 		r = -errno;
 	if (close(fd) && !r)

@@ -11,28 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common_io.h"
 #include "plugin_hsakmt_shm.h"
 
 /* The first bytes of libhsakmt's table: magic4cc (perfctr.c, struct perf_shared_table). */
 #define HSAKMT_SHM_MAGIC_BYTES 4
-
-static int read_at(int fd, uint8_t *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO; /* shrank under us */
-		done += (size_t)n;
-	}
-	return 0;
-}
 
 static int save_semaphore(const char *root, Vramstream__HsakmtShm *out)
 {
@@ -93,7 +76,7 @@ int hsakmt_shm_save(const char *root, Vramstream__HsakmtShm *out, char *why, siz
 		snprintf(why, why_len, "out of memory for %zu bytes of %s", n, path);
 		goto out;
 	}
-	r = read_at(fd, buf, n);
+	r = common_read_all(fd, buf, n, 0);
 	if (r) {
 		snprintf(why, why_len, "cannot read %s: %s", path, strerror(-r));
 		goto out;
@@ -123,22 +106,6 @@ void hsakmt_shm_release(Vramstream__HsakmtShm *s)
 	s->has_contents = 0;
 }
 
-static int write_at(int fd, const uint8_t *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, buf + done, len - done, (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* The shared table: its size, then its saved bytes. */
 static int fill_table(int fd, const Vramstream__HsakmtShm *s)
 {
@@ -148,7 +115,7 @@ static int fill_table(int fd, const Vramstream__HsakmtShm *s)
 		return -EINVAL; /* a damaged image could not have been checksummed right */
 	if (ftruncate(fd, (off_t)s->size))
 		return -errno;
-	return write_at(fd, s->contents.data, n);
+	return common_write_all(fd, s->contents.data, n, 0);
 }
 
 /* A pshared semaphore of value 1, as sem_open(O_CREAT, mode, 1) initialises one (glibc

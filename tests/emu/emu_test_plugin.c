@@ -30,6 +30,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "common_io.h"
+
 #ifndef EMU_TEST_RESUME_EARLY
 #define EMU_TEST_RESUME_EARLY 0
 #endif
@@ -87,40 +89,6 @@ static struct {
 	uint32_t n_remaps;
 } etp_rs = { .kfd = -1 };
 
-static int etp_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -errno ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int etp_read_all(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Copies len bytes between a BO's dma-buf (mapped: dma-bufs have no read/write) and a stream fd. */
 static int etp_copy(int from, int to, uint64_t len, int from_is_bo)
 {
@@ -134,9 +102,9 @@ static int etp_copy(int from, int to, uint64_t len, int from_is_bo)
 	if (map == MAP_FAILED)
 		return -errno;
 	if (from_is_bo)
-		err = etp_write_all(to, map, len);
+		err = common_write_all(to, map, len, COMMON_IO_POS);
 	else
-		err = etp_read_all(from, map, len);
+		err = common_read_all(from, map, len, COMMON_IO_POS);
 	munmap(map, len);
 	return err;
 }
@@ -182,13 +150,13 @@ static int etp_dump(int fd, int id)
 	img = openat(criu_get_image_dir(), name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	err = img < 0 ? -errno : 0;
 	if (!err)
-		err = etp_write_all(img, &h, sizeof(h));
+		err = common_write_all(img, &h, sizeof(h), COMMON_IO_POS);
 	if (!err)
-		err = etp_write_all(img, devs, h.num_devices * sizeof(*devs));
+		err = common_write_all(img, devs, h.num_devices * sizeof(*devs), COMMON_IO_POS);
 	if (!err)
-		err = etp_write_all(img, bos, h.num_bos * sizeof(*bos));
+		err = common_write_all(img, bos, h.num_bos * sizeof(*bos), COMMON_IO_POS);
 	if (!err)
-		err = etp_write_all(img, priv, h.priv_data_size);
+		err = common_write_all(img, priv, h.priv_data_size, COMMON_IO_POS);
 	for (i = 0; i < h.num_bos; i++) {
 		if (bos[i].dmabuf_fd == KFD_INVALID_FD)
 			continue;
@@ -330,7 +298,7 @@ static int etp_restore_render(int id)
 	img = openat(criu_get_image_dir(), name, O_RDONLY | O_CLOEXEC);
 	if (img < 0)
 		return -ENOTSUP; /* not ours */
-	if (etp_read_all(img, &minor, sizeof(minor)))
+	if (common_read_all(img, &minor, sizeof(minor), COMMON_IO_POS))
 		minor = -1;
 	close(img);
 	fd = etp_drm_fd(minor);
@@ -349,7 +317,7 @@ static int etp_dump_render(int fd, int id)
 	img = openat(criu_get_image_dir(), name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (img < 0)
 		return -errno;
-	err = etp_write_all(img, &minor, sizeof(minor));
+	err = common_write_all(img, &minor, sizeof(minor), COMMON_IO_POS);
 	close(img);
 	return err;
 }
@@ -407,7 +375,7 @@ static int etp_restore(int id)
 	img = openat(criu_get_image_dir(), name, O_RDONLY | O_CLOEXEC);
 	if (img < 0)
 		return etp_restore_render(id);
-	err = etp_read_all(img, &h, sizeof(h));
+	err = common_read_all(img, &h, sizeof(h), COMMON_IO_POS);
 	if (!err && (h.magic != ETP_MAGIC || h.num_devices > 16))
 		err = -EINVAL;
 	if (err)
@@ -419,11 +387,11 @@ static int etp_restore(int id)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = etp_read_all(img, devs, h.num_devices * sizeof(*devs));
+	err = common_read_all(img, devs, h.num_devices * sizeof(*devs), COMMON_IO_POS);
 	if (!err)
-		err = etp_read_all(img, bos, h.num_bos * sizeof(*bos));
+		err = common_read_all(img, bos, h.num_bos * sizeof(*bos), COMMON_IO_POS);
 	if (!err)
-		err = etp_read_all(img, priv, h.priv_data_size);
+		err = common_read_all(img, priv, h.priv_data_size, COMMON_IO_POS);
 	if (err)
 		goto out;
 	kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
