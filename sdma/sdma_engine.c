@@ -205,10 +205,10 @@ static int sdma_lane_take_ib(struct sdma_engine *e, unsigned int idx, unsigned i
 	return r < 0 ? r : 0;
 }
 
-/* The BOs one IB's packets address, each once; sized for SDMA_MAX_SEGMENTS transfers. */
+/* The BOs one IB's packets address, each once: destination, source and the IB itself. */
 struct sdma_bo_set {
 	unsigned int n;
-	struct drm_amdgpu_bo_list_entry e[2 * SDMA_MAX_SEGMENTS + 1];
+	struct drm_amdgpu_bo_list_entry e[3];
 };
 
 static void sdma_bo_set_add(struct sdma_bo_set *set, const struct sdma_vm_buf *vm)
@@ -272,62 +272,52 @@ struct sdma_xfer {
 	uint64_t len;
 };
 
-static int sdma_check_xfer(struct sdma_engine *e, const struct sdma_xfer *x, unsigned int i,
-			   const char *what)
+static int sdma_check_xfer(struct sdma_engine *e, const struct sdma_xfer *x, const char *what)
 {
 	if (x->dst_off > x->dst->size || x->len > x->dst->size - x->dst_off)
 		return sdma_fail(e, -ERANGE,
-				 "%s: segment %u: destination [%" PRIu64 ", +%" PRIu64
-				 ") outside its %" PRIu64 " bytes",
-				 what, i, x->dst_off, x->len, x->dst->size);
+				 "%s: destination [%" PRIu64 ", +%" PRIu64 ") outside its %" PRIu64
+				 " bytes",
+				 what, x->dst_off, x->len, x->dst->size);
 	if (x->src && (x->src_off > x->src->size || x->len > x->src->size - x->src_off))
 		return sdma_fail(e, -ERANGE,
-				 "%s: segment %u: source [%" PRIu64 ", +%" PRIu64
-				 ") outside its %" PRIu64 " bytes",
-				 what, i, x->src_off, x->len, x->src->size);
+				 "%s: source [%" PRIu64 ", +%" PRIu64 ") outside its %" PRIu64
+				 " bytes",
+				 what, x->src_off, x->len, x->src->size);
 	if (!x->src && ((x->dst_off | x->len) & 3))
 		return sdma_fail(e, -EINVAL,
-				 "%s: segment %u: fill offset %" PRIu64 " and length %" PRIu64
+				 "%s: fill offset %" PRIu64 " and length %" PRIu64
 				 " must be multiples of 4",
-				 what, i, x->dst_off, x->len);
+				 what, x->dst_off, x->len);
 	return 0;
 }
 
 /*
- * Emits and submits n transfers on a lane, in order, packing them into as
- * few IBs as max_ib_bytes and the IB size allow. The ticket is the last IB's.
+ * Emits and submits one transfer on a lane, split into as many packets and
+ * IBs as the generation's packet limit, max_ib_bytes and the IB size ask.
+ * The ticket is the last IB's.
  */
 static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_xfer *x,
-		    unsigned int n, uint32_t value, struct sdma_ticket *ticket, const char *what)
+		    uint32_t value, struct sdma_ticket *ticket, const char *what)
 {
 	struct sdma_bo_set set;
 	struct sdma_lane *lane;
-	uint64_t done = 0; /* bytes of x[i] already emitted */
+	uint64_t done = 0; /* bytes already emitted */
 	uint64_t before;
-	unsigned int i;
 	int r = 0;
 
 	if (ticket)
 		memset(ticket, 0, sizeof(*ticket));
 	if (idx >= e->num_lanes)
 		return sdma_fail(e, -EINVAL, "%s: lane %u of %u", what, idx, e->num_lanes);
-	if (n > SDMA_MAX_SEGMENTS)
-		return sdma_fail(e, -E2BIG, "%s: %u segments, at most %u", what, n,
-				 SDMA_MAX_SEGMENTS);
-	for (i = 0; i < n; i++) {
-		r = sdma_check_xfer(e, &x[i], i, what);
-		if (r)
-			return r;
-	}
-	for (i = 0; i < n && !x[i].len; i++)
-		;
-	if (i == n)
-		return 0;
+	r = sdma_check_xfer(e, x, what);
+	if (r || !x->len)
+		return r;
 
 	lane = &e->lanes[idx];
 	pthread_mutex_lock(&lane->lock);
 	before = lane->last_submitted;
-	while (i < n) {
+	while (done < x->len) {
 		unsigned int ib = lane->next_ib;
 		uint64_t budget = e->cfg.max_ib_bytes;
 		struct sdma_cs cs;
@@ -338,34 +328,21 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_x
 		cs.buf = lane->ib_cpu + (size_t)ib * (e->ib_stride / 4);
 		cs.cdw = 0;
 		cs.max_dw = e->ib_dw - e->gen->ib_pad_dw; /* leave room to pad */
-		set.n = 0;
 		/* Packets until the IB is full, the byte budget is spent or all is emitted. */
-		while (i < n && budget) {
-			const struct sdma_xfer *t = &x[i];
-			uint64_t want = t->len - done < budget ? t->len - done : budget, got;
+		while (done < x->len && budget) {
+			uint64_t want = x->len - done < budget ? x->len - done : budget, got;
 
-			if (!want) { /* empty segment */
-				i++;
-				continue;
-			}
-			if (t->src)
+			if (x->src)
 				got = sdma_emit_copy_linear(&cs, e->gen,
-							    t->dst->va + t->dst_off + done,
-							    t->src->va + t->src_off + done, want);
+							    x->dst->va + x->dst_off + done,
+							    x->src->va + x->src_off + done, want);
 			else
 				got = sdma_emit_const_fill(
-					&cs, e->gen, t->dst->va + t->dst_off + done, want, value);
+					&cs, e->gen, x->dst->va + x->dst_off + done, want, value);
 			if (!got)
 				break; /* IB full */
-			sdma_bo_set_add(&set, t->dst);
-			if (t->src)
-				sdma_bo_set_add(&set, t->src);
 			budget -= got;
 			done += got;
-			if (done == t->len) {
-				i++;
-				done = 0;
-			}
 		}
 		if (!cs.cdw) {
 			/* Cannot happen with validated arguments; never loop on it. */
@@ -373,6 +350,10 @@ static int sdma_run(struct sdma_engine *e, unsigned int idx, const struct sdma_x
 				      e->ib_dw);
 			break;
 		}
+		set.n = 0;
+		sdma_bo_set_add(&set, x->dst);
+		if (x->src)
+			sdma_bo_set_add(&set, x->src);
 		cs.max_dw = e->ib_dw;
 		sdma_pad_ib(&cs, e->gen);
 		r = sdma_lane_submit(e, idx, ib, cs.cdw, &set, what);
@@ -395,7 +376,7 @@ int sdma_engine_copy_to_host(struct sdma_engine *e, struct sdma_bo *bo, uint64_t
 {
 	struct sdma_xfer x = { &hb->vm, hb_offset, &bo->vm, bo_offset, len };
 
-	return sdma_run(e, lane, &x, 1, 0, ticket, "copy BO to host");
+	return sdma_run(e, lane, &x, 0, ticket, "copy BO to host");
 }
 
 int sdma_engine_copy_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb, uint64_t hb_offset,
@@ -404,45 +385,7 @@ int sdma_engine_copy_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb, u
 {
 	struct sdma_xfer x = { &bo->vm, bo_offset, &hb->vm, hb_offset, len };
 
-	return sdma_run(e, lane, &x, 1, 0, ticket, "copy host to BO");
-}
-
-int sdma_engine_gather_to_host(struct sdma_engine *e, const struct sdma_segment *segs,
-			       unsigned int nsegs, struct sdma_hostbuf *hb, unsigned int lane,
-			       struct sdma_ticket *ticket)
-{
-	struct sdma_xfer x[SDMA_MAX_SEGMENTS];
-	unsigned int i;
-
-	if (nsegs > SDMA_MAX_SEGMENTS)
-		return sdma_run(e, lane, NULL, nsegs, 0, ticket, "gather BOs to host");
-	for (i = 0; i < nsegs; i++) {
-		x[i].dst = &hb->vm;
-		x[i].dst_off = segs[i].host_offset;
-		x[i].src = &segs[i].bo->vm;
-		x[i].src_off = segs[i].bo_offset;
-		x[i].len = segs[i].len;
-	}
-	return sdma_run(e, lane, x, nsegs, 0, ticket, "gather BOs to host");
-}
-
-int sdma_engine_scatter_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb,
-				  const struct sdma_segment *segs, unsigned int nsegs,
-				  unsigned int lane, struct sdma_ticket *ticket)
-{
-	struct sdma_xfer x[SDMA_MAX_SEGMENTS];
-	unsigned int i;
-
-	if (nsegs > SDMA_MAX_SEGMENTS)
-		return sdma_run(e, lane, NULL, nsegs, 0, ticket, "scatter host to BOs");
-	for (i = 0; i < nsegs; i++) {
-		x[i].dst = &segs[i].bo->vm;
-		x[i].dst_off = segs[i].bo_offset;
-		x[i].src = &hb->vm;
-		x[i].src_off = segs[i].host_offset;
-		x[i].len = segs[i].len;
-	}
-	return sdma_run(e, lane, x, nsegs, 0, ticket, "scatter host to BOs");
+	return sdma_run(e, lane, &x, 0, ticket, "copy host to BO");
 }
 
 int sdma_engine_fill(struct sdma_engine *e, struct sdma_bo *bo, uint64_t offset, uint64_t len,
@@ -450,7 +393,7 @@ int sdma_engine_fill(struct sdma_engine *e, struct sdma_bo *bo, uint64_t offset,
 {
 	struct sdma_xfer x = { &bo->vm, offset, NULL, 0, len };
 
-	return sdma_run(e, lane, &x, 1, value, ticket, "fill BO");
+	return sdma_run(e, lane, &x, value, ticket, "fill BO");
 }
 
 int sdma_engine_wait(struct sdma_engine *e, const struct sdma_ticket *t, uint64_t timeout_ns)

@@ -141,30 +141,6 @@ int sdma_engine_copy_to_host(struct sdma_engine *e, struct sdma_bo *bo, uint64_t
 int sdma_engine_copy_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb, uint64_t hb_offset,
 			       struct sdma_bo *bo, uint64_t bo_offset, uint64_t len,
 			       unsigned int lane, struct sdma_ticket *ticket);
-/* Most segments one gather/scatter call takes. */
-#define SDMA_MAX_SEGMENTS 64
-
-/* One piece of a gather or scatter: len bytes at bo_offset in bo <-> host_offset in the host
- * buffer. */
-struct sdma_segment {
-	struct sdma_bo *bo;
-	uint64_t bo_offset;
-	uint64_t host_offset;
-	uint64_t len;
-};
-
-/*
- * Gathers up to SDMA_MAX_SEGMENTS pieces of BOs into one host buffer, and
- * the reverse, packing them into as few IBs as possible (many small BOs into
- * one chunk buffer with one submission). One ticket covers all pieces.
- */
-int sdma_engine_gather_to_host(struct sdma_engine *e, const struct sdma_segment *segs,
-			       unsigned int nsegs, struct sdma_hostbuf *hb, unsigned int lane,
-			       struct sdma_ticket *ticket);
-int sdma_engine_scatter_from_host(struct sdma_engine *e, struct sdma_hostbuf *hb,
-				  const struct sdma_segment *segs, unsigned int nsegs,
-				  unsigned int lane, struct sdma_ticket *ticket);
-
 /*
  * Writes the 32-bit value over len bytes of bo at offset with CONST_FILL
  * (e.g. restores a zero chunk without a host buffer). offset and len must be

@@ -356,66 +356,6 @@ static void test_bad_args(struct sdma_engine *e, struct sdma_bo *bo, struct sdma
 }
 
 /*
- * EXPECT: pieces of 6 VRAM BOs gather into one host buffer and scatter back
- * in one call each, matching what single copies read and write.
- */
-static void test_gather_scatter(int kfd, uint32_t gpu_id, struct sdma_engine *e,
-				struct sdma_hostbuf *a, struct sdma_hostbuf *b, unsigned int *seed)
-{
-	enum { N = 6 };
-	struct vram v[N];
-	struct sdma_bo *bo[N] = { 0 };
-	struct sdma_segment seg[N];
-	struct sdma_ticket t[N + 1];
-	uint8_t *pa = sdma_hostbuf_ptr(a), *pb = sdma_hostbuf_ptr(b);
-	uint64_t off = 0;
-	unsigned int i;
-
-	memset(v, 0, sizeof(v));
-	for (i = 0; i < N; i++) {
-		uint64_t size = 65536 * (i + 1);
-
-		v[i].dmabuf_fd = -1;
-		CHECK_EQ_INT(vram_alloc(kfd, gpu_id, size, &v[i]), 0);
-		if (v[i].dmabuf_fd < 0)
-			goto out;
-		CHECK_EQ_INT(sdma_bo_import_dmabuf(e, v[i].dmabuf_fd, &bo[i]), 0);
-		if (!bo[i])
-			goto out;
-		seg[i] = (struct sdma_segment){ bo[i], 3 * i + 1, off, size - 7 * i - 2 };
-		off += seg[i].len;
-	}
-	/* Fill the BOs with known bytes through single copies, then gather. */
-	fill_random(pa, off, seed);
-	for (i = 0; i < N; i++)
-		CHECK_EQ_INT(sdma_engine_copy_from_host(e, a, seg[i].host_offset, bo[i],
-							seg[i].bo_offset, seg[i].len, 0, &t[i]),
-			     0);
-	memset(pb, CANARY, off + 1);
-	CHECK_EQ_INT(sdma_engine_gather_to_host(e, seg, N, b, 0, &t[N]), 0);
-	CHECK_EQ_INT(sdma_engine_wait(e, &t[N], WAIT_NS), 0);
-	CHECK(!memcmp(pa, pb, off));
-	CHECK_EQ_INT(pb[off], CANARY);
-
-	/* Scatter new bytes, read each piece back with a single copy. */
-	fill_random(pb, off, seed);
-	CHECK_EQ_INT(sdma_engine_scatter_from_host(e, b, seg, N, 0, &t[N]), 0);
-	memset(pa, CANARY, off);
-	for (i = 0; i < N; i++)
-		CHECK_EQ_INT(sdma_engine_copy_to_host(e, bo[i], seg[i].bo_offset, a,
-						      seg[i].host_offset, seg[i].len, 0, &t[i]),
-			     0);
-	CHECK_EQ_INT(sdma_engine_wait(e, &t[N - 1], WAIT_NS), 0);
-	CHECK(!memcmp(pa, pb, off));
-	printf("gather/scatter: %u BOs, %" PRIu64 " bytes\n", N, off);
-out:
-	for (i = 0; i < N; i++) {
-		sdma_bo_release(bo[i]);
-		vram_free(kfd, &v[i], 65536 * (i + 1));
-	}
-}
-
-/*
  * One engine on one GPU. lanes 0 takes the engine's defaults with small IBs
  * (two per lane, 1 MiB each, so big copies span and reuse IBs); otherwise
  * that many lanes over several contexts, with default IBs.
@@ -457,7 +397,6 @@ static void test_gpu(int kfd, const struct gpu *g, unsigned int lanes, unsigned 
 	test_direct_view(e, bo, src, v.dmabuf_fd, seed);
 	test_fill(e, bo, dst);
 	test_bad_args(e, bo, dst);
-	test_gather_scatter(kfd, g->gpu_id, e, src, dst, seed);
 	CHECK_EQ_INT(sdma_engine_drain(e, WAIT_NS), 0);
 out:
 	sdma_hostbuf_free(src);

@@ -396,94 +396,6 @@ done:
 		close(fd);
 }
 
-/*
- * EXPECT: 40 small BOs of odd sizes gather into one host buffer and scatter
- * back, over several IBs whose BO lists hold exactly the BOs they touch.
- */
-static void test_gather_scatter(unsigned int *seed)
-{
-	enum { NBO = 40 };
-	struct sdma_engine_config cfg = { .ibs_per_lane = 2, .max_ib_bytes = 64 << 10 };
-	struct sdma_engine *e = open_engine(&mi300, &cfg);
-	struct sdma_segment segs[SDMA_MAX_SEGMENTS + 1];
-	struct sdma_hostbuf *hb = NULL;
-	struct sdma_bo *bos[NBO] = { 0 };
-	struct fake_amdgpu_stats st;
-	struct sdma_ticket t;
-	uint8_t *views[NBO], *saved[NBO] = { 0 }, *h;
-	uint64_t sizes[NBO], off = 0, k;
-	int fds[NBO];
-	unsigned int i;
-
-	for (i = 0; i < NBO; i++)
-		fds[i] = -1;
-	if (!e)
-		return;
-	CHECK_EQ_INT(sdma_hostbuf_alloc(e, 4 << 20, &hb), 0);
-	if (!hb)
-		goto done;
-	h = sdma_hostbuf_ptr(hb);
-	memset(h, 0x5a, 4 << 20);
-	for (i = 0; i < NBO; i++) {
-		sizes[i] = 4096 * (1 + i % 7);
-		fds[i] = make_vram(sizes[i], seed);
-		CHECK(fds[i] >= 0);
-		CHECK_EQ_INT(sdma_bo_import_dmabuf(e, fds[i], &bos[i]), 0);
-		views[i] = mmap(NULL, sizes[i], PROT_READ | PROT_WRITE, MAP_SHARED, fds[i], 0);
-		if (!bos[i] || views[i] == MAP_FAILED)
-			goto done;
-		/* An odd piece from an odd offset, packed tightly in the host buffer. */
-		segs[i].bo = bos[i];
-		segs[i].bo_offset = 1 + i;
-		segs[i].len = sizes[i] - 1 - i - (i % 3);
-		segs[i].host_offset = off;
-		off += segs[i].len;
-	}
-	fake_amdgpu_reset_stats();
-	CHECK_EQ_INT(sdma_engine_gather_to_host(e, segs, NBO, hb, 1, &t), 0);
-	CHECK_EQ_INT(sdma_engine_wait(e, &t, WAIT_NS), 0);
-	for (i = 0; i < NBO; i++)
-		CHECK(!memcmp(h + segs[i].host_offset, views[i] + segs[i].bo_offset, segs[i].len));
-	CHECK_EQ_INT(h[off], 0x5a);
-	fake_amdgpu_get_stats(&st);
-	CHECK(st.jobs >= off / (64 << 10));
-	CHECK(st.jobs < NBO); /* packed: fewer IBs than BOs */
-
-	/* Scatter new bytes back; the bytes around each piece stay as they were. */
-	for (k = 0; k < off; k++)
-		h[k] = (uint8_t)rand_r(seed);
-	for (i = 0; i < NBO; i++) {
-		saved[i] = malloc(sizes[i]);
-		if (saved[i])
-			memcpy(saved[i], views[i], sizes[i]);
-	}
-	CHECK_EQ_INT(sdma_engine_scatter_from_host(e, hb, segs, NBO, 3, &t), 0);
-	CHECK_EQ_INT(sdma_engine_wait(e, &t, WAIT_NS), 0);
-	for (i = 0; i < NBO && saved[i]; i++) {
-		uint64_t end = segs[i].bo_offset + segs[i].len;
-
-		CHECK(!memcmp(views[i] + segs[i].bo_offset, h + segs[i].host_offset, segs[i].len));
-		CHECK(!memcmp(views[i], saved[i], segs[i].bo_offset));
-		CHECK(!memcmp(views[i] + end, saved[i] + end, sizes[i] - end));
-	}
-	CHECK_EQ_INT(sdma_engine_gather_to_host(e, segs, SDMA_MAX_SEGMENTS + 1, hb, 0, &t), -E2BIG);
-	segs[5].host_offset = (4 << 20) - 1;
-	CHECK_EQ_INT(sdma_engine_gather_to_host(e, segs, NBO, hb, 0, &t), -ERANGE);
-	check_no_violations("gather/scatter");
-done:
-	for (i = 0; i < NBO; i++) {
-		sdma_bo_release(bos[i]);
-		if (fds[i] >= 0) {
-			if (views[i] != MAP_FAILED)
-				munmap(views[i], sizes[i]);
-			close(fds[i]);
-		}
-		free(saved[i]);
-	}
-	sdma_hostbuf_free(hb);
-	sdma_engine_free(e);
-}
-
 /* EXPECT: a host buffer of no bytes and out-of-range copies fail cleanly. */
 static void test_bad_args(unsigned int *seed)
 {
@@ -530,7 +442,6 @@ int main(void)
 	test_big_packets(&seed, 1);
 	test_job_error(&seed);
 	test_threads(&seed);
-	test_gather_scatter(&seed);
 	test_bad_args(&seed);
 	return test_finish("test_sdma_engine_fake");
 }
