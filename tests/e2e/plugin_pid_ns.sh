@@ -20,7 +20,8 @@
 # (the emulator's apertures, by default in /dev/shm, a mount of its own that
 # criu would restore as a copy) go to a folder on the root filesystem: on
 # hardware the render nodes of a container are the host's devices, and a
-# runtime marks such mounts external.
+# runtime marks such mounts external. The namespace gets a /dev/shm of its
+# own, as a container does.
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
 e2e_require_criu
@@ -39,6 +40,10 @@ out="$E2E_TMP/workload.out"
 unshare --pid --mount --fork --mount-proc setsid bash -c '
 	out=$1
 	shift
+	# A /dev/shm of its own, as a container has: criu saves the contents of
+	# every tmpfs mount of the namespace (overmounted ones too), and the host
+	# /dev/shm holds files that other programs change while criu reads them.
+	umount -l /dev/shm && mount -t tmpfs -o size=16M tmpfs /dev/shm || exit 1
 	for f in /proc/self/fd/*; do
 		f=${f##*/}
 		[ "$f" -gt 2 ] 2>/dev/null && eval "exec $f>&-"
