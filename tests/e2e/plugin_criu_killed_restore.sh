@@ -3,7 +3,8 @@
 # workload hanging: within seconds the plugin's restore guard kills every
 # task of that restore and exits, saying so in criu's log; the image is left
 # as it was, and the same restore run again ends with the digest of an
-# uninterrupted run. criu dies (1) while it waits at RESUME_DEVICES_LATE for
+# uninterrupted run (that criu runs attached and is killed after the restore
+# completed, which the guard, gone by then, must leave alone). criu dies (1) while it waits at RESUME_DEVICES_LATE for
 # the BO contents its own process streams back (the tasks' queues never
 # resumed) and (2) while the tasks are still in criu's restore code,
 # streaming their contents themselves (VRAMSTREAM_RESTORE_OVERLAP=0).
@@ -113,16 +114,23 @@ else
 	killed_restore 0 "$in_task" 0.5 TERM KILL
 fi
 
-# 3. The same image restores and the workload runs to the end.
+# 3. The same image restores and the workload runs to the end; criu runs
+# attached (no -d: it waits for the restored tree) and is killed once the
+# restore is complete, which the guard, gone by then, must not act on.
 plugin_truncate_to_dump "$out"
-rm -f "$img/restore.log"
-"$REAP_RUN" "$CRIU" restore -D "$img" -o restore.log -v4 --lib "$PLUGIN_DIR" -d \
-	--pidfile "$E2E_TMP/restored.pid" ||
+rm -f "$img/restore.log" "$E2E_TMP/restored.pid"
+"$REAP_RUN" "$CRIU" restore -D "$img" -o restore.log -v4 --lib "$PLUGIN_DIR" \
+	--pidfile "$E2E_TMP/restored.pid" >"$E2E_TMP/criu-stderr.out" 2>&1 &
+RR=$!
+e2e_wait_until 30 grep -qs 'Restore finished successfully' "$img/restore.log" ||
 	{ cp "$img/restore.log" "$E2E_TMP/restore.log"; e2e_fail "the restore after the killed ones failed"; }
 cp "$img/restore.log" "$E2E_TMP/restore.log"
 e2e_track "$(cat "$E2E_TMP/restored.pid")"
 GUARD=$(sed -n 's/^.*vramstream: restore guard \([0-9]*\) kills .*$/\1/p' "$E2E_TMP/restore.log" | head -n 1)
 [ -n "$GUARD" ] || e2e_fail "the restore log names no guard"
 e2e_wait_until 5 e2e_gone "$GUARD" || e2e_fail "the guard of a successful restore stays"
+pkill -KILL -P "$RR" || e2e_fail "criu restore (attached) was not running any more"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
-echo "ok: after criu was killed mid-restore, the same image restored to $ref"
+! grep -q "died during the restore" "$img/restore.log" "$E2E_TMP/criu-stderr.out" ||
+	e2e_fail "the guard of a complete restore acted on criu's death"
+echo "ok: after criu was killed mid-restore, the same image restored to $ref (criu killed after it, too)"
