@@ -487,9 +487,14 @@ static void send_cmd(struct plugin_restore_guard *rg, int kind, pid_t pid)
 
 	if (!rg || rg->cmd_fd < 0)
 		return;
-	if (send(rg->cmd_fd, &c, sizeof(c), MSG_NOSIGNAL) != (ssize_t)sizeof(c))
-		pr_warn("restore guard %d: cannot tell it about pid %d: %s", (int)rg->pid, (int)pid,
-			strerror(errno));
+	if (send(rg->cmd_fd, &c, sizeof(c), MSG_NOSIGNAL) == (ssize_t)sizeof(c))
+		return;
+	/* A guard that saw every task resumed has left already. */
+	if (kind == CMD_STOP && errno == EPIPE)
+		return;
+	pr_warn("restore guard %d: cannot tell it %s: %s", (int)rg->pid,
+		kind == CMD_STOP ? "that the restore ended" : "that a task was resumed",
+		strerror(errno));
 }
 
 void plugin_restore_guard_resumed(struct plugin_restore_guard *rg, pid_t pid)

@@ -101,5 +101,5 @@ grep -q "vramstream: resume of pid $host (pid 1 in its namespace): GPU queues ru
 grep -q "restore of pid $host (pid 1 in its namespace): BO contents restored by criu's process" \
 	"$E2E_TMP/restore.log" || e2e_fail "BO contents were not restored by criu's process"
 plugin_check_finish "$out" "$host" "$ref" "$steps"
-! grep -q "restore guard:" "$E2E_TMP/restore.log" || e2e_fail "the restore guard did not find pid 1"
+! grep -q "restore guard[ 0-9]*:" "$E2E_TMP/restore.log" || e2e_fail "the restore guard complained (or did not find pid 1)"
 echo "ok: workload restored as pid 1 of its namespaces (host pid $host) ended with $ref"
