@@ -40,11 +40,14 @@
  * The plugin tells the guard, from criu's process, which task
  * RESUME_DEVICES_LATE has handled; once every live task of the tree has
  * been handled the restore is complete and the guard exits without doing
- * anything. When the restore fails, criu kills its tasks itself
- * (restore_root_task, out_kill) and the plugin's exit hook tells the guard
- * to leave. When criu dies first, the guard kills every task of the tree
- * (SIGKILL through the pidfds), says so on criu's log and stderr, and exits.
- * The image folder is not touched.
+ * anything. (criu calls the hook for every live task, and our hook answers
+ * for each; a task another plugin's hook answered first, criu/include/
+ * plugin.h: run_plugins stops at the first answer but -ENOTSUP, is never
+ * reported, and the guard then stays until the exit hook below: right
+ * after the restore with -d, after the restored job with criu attached.) When the restore fails,
+ * criu kills its tasks itself (restore_root_task, out_kill) and the plugin's exit hook tells the
+ * guard to leave. When criu dies first, the guard kills every task of the tree (SIGKILL through the
+ * pidfds), says so on criu's log and stderr, and exits. The image folder is not touched.
  */
 #ifndef VRAMSTREAM_PLUGIN_RESTORE_GUARD_H
 #define VRAMSTREAM_PLUGIN_RESTORE_GUARD_H
