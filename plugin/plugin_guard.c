@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,7 @@ pid_t plugin_guard_spawn(const char *name, const int *keep, unsigned int n_keep,
 			 void (*fn)(void *arg), void *arg)
 {
 	int ready[2], kept[PLUGIN_GUARD_KEEP_MAX], status;
+	sigset_t chld, old_mask;
 	pid_t mid, guard = 0;
 
 	unsigned int n_kept = 0;
@@ -178,10 +180,21 @@ pid_t plugin_guard_spawn(const char *name, const int *keep, unsigned int n_keep,
 			kept[n_kept++] = keep[i];
 	if (pipe2(ready, O_CLOEXEC))
 		return -errno;
+	/*
+	 * criu's SIGCHLD handler must not see the middle process: during a
+	 * dump it reaps any child and exits ("exited with 0 unexpectedly",
+	 * criu/parasite-syscall.c: sigchld_handler), during a restore it fails
+	 * the restore (cr-restore.c: sigchld_handler). Held back until we
+	 * reaped it, the signal then finds no child to report.
+	 */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &old_mask);
 	mid = fork();
 	if (mid < 0) {
 		int e = errno;
 
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 		close(ready[0]);
 		close(ready[1]);
 		return -e;
@@ -196,6 +209,7 @@ pid_t plugin_guard_spawn(const char *name, const int *keep, unsigned int n_keep,
 	close(ready[1]);
 	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
 		;
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
 	if (read(ready[0], &guard, sizeof(guard)) != sizeof(guard))
 		guard = -ECHILD;
 	close(ready[0]);
