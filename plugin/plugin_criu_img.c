@@ -12,6 +12,8 @@
 /* images/core.proto task_kobj_ids_entry.files_id; images/fdinfo.proto fdinfo_entry.fd */
 #define IDS_FIELD_FILES_ID 2
 #define FDINFO_FIELD_FD	   4
+/* images/pstree.proto pstree_entry.pid */
+#define PSTREE_FIELD_PID 1
 
 /* Protobuf wire types (protobuf's encoding documentation). */
 enum { PB_VARINT = 0, PB_FIXED64 = 1, PB_LEN = 2, PB_FIXED32 = 5 };
@@ -184,5 +186,33 @@ fail:
 	if (why)
 		snprintf(why, why_len, "criu image %s: %s", name,
 			 r == -EINVAL ? "not an image of that kind (damaged?)" : strerror(-r));
+	return r;
+}
+
+int criu_img_pstree_root(const uint8_t *buf, size_t len, uint32_t *root_pid)
+{
+	const uint8_t *p = buf, *end = buf + len, *msg;
+	size_t msg_len;
+	uint64_t v;
+
+	if (img_skip_magic(&p, end, CRIU_IMG_PSTREE_MAGIC) ||
+	    img_next(&p, end, &msg, &msg_len) != 1)
+		return -EINVAL;
+	if (pb_find_varint(msg, msg + msg_len, PSTREE_FIELD_PID, &v) || !v || v > INT_MAX)
+		return -EINVAL;
+	*root_pid = (uint32_t)v;
+	return 0;
+}
+
+int criu_img_root_pid(int dirfd, uint32_t *root_pid)
+{
+	uint8_t *buf;
+	size_t len;
+	int r = image_file_read(dirfd, "pstree.img", &buf, &len); /* criu/image-desc.c: PSTREE */
+
+	if (r)
+		return r;
+	r = criu_img_pstree_root(buf, len, root_pid);
+	free(buf);
 	return r;
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 
 /* What the guard holds; fds are its own copies. */
 struct guard_args {
-	int kfd_fd, criu_pidfd, done_rd, ready_wr, dirfd;
+	int kfd_fd, criu_pidfd, done_rd, dirfd;
 	pid_t target, criu;
 	uint32_t own_pid;
 	int id;
@@ -99,32 +101,12 @@ static int guard_rescue(const struct guard_args *a)
 	return r;
 }
 
-static void guard_main(struct guard_args *a)
+static void guard_main(void *arg)
 {
-	int keep[] = { a->kfd_fd, a->criu_pidfd, a->done_rd, a->ready_wr, a->dirfd };
+	struct guard_args *a = arg;
 	struct pollfd pf[2] = { { .fd = a->done_rd, .events = POLLIN },
 				{ .fd = a->criu_pidfd, .events = POLLIN } };
-	pid_t self = getpid();
-	sigset_t all;
 	char c;
-	int null;
-
-	/* criu's handlers and mask make no sense here. */
-	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
-	sigfillset(&all);
-	sigprocmask(SIG_UNBLOCK, &all, NULL);
-	prctl(PR_SET_NAME, "vramstream-grd", 0, 0, 0);
-	null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-	}
-	close_all_but(keep, sizeof(keep) / sizeof(keep[0]));
-	/* Armed: criu may go on. */
-	if (write(a->ready_wr, &self, sizeof(self)) != sizeof(self))
-		_exit(1);
-	close(a->ready_wr);
 
 	for (;;) {
 		if (poll(pf, 2, -1) < 0) {
@@ -152,13 +134,95 @@ static void guard_main(struct guard_args *a)
 	_exit(guard_rescue(a) ? 1 : 0);
 }
 
+/* The part of plugin_guard_spawn() that runs in the guard. */
+static void spawned_main(const char *name, int *keep, unsigned int n_keep, int ready_wr,
+			 void (*fn)(void *), void *arg)
+{
+	int all_keep[PLUGIN_GUARD_KEEP_MAX + 1];
+	pid_t self = getpid();
+	sigset_t all;
+	int null;
+
+	/* criu's handlers and mask make no sense here. */
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+	}
+	memcpy(all_keep, keep, n_keep * sizeof(*keep));
+	all_keep[n_keep] = ready_wr;
+	close_all_but(all_keep, n_keep + 1);
+	/* Armed: criu may go on. */
+	if (write(ready_wr, &self, sizeof(self)) != sizeof(self))
+		_exit(1);
+	close(ready_wr);
+	fn(arg);
+	_exit(1);
+}
+
+pid_t plugin_guard_spawn(const char *name, const int *keep, unsigned int n_keep,
+			 void (*fn)(void *arg), void *arg)
+{
+	int ready[2], kept[PLUGIN_GUARD_KEEP_MAX], status;
+	sigset_t chld, old_mask;
+	pid_t mid, guard = 0;
+
+	unsigned int n_kept = 0;
+
+	assert(n_keep <= PLUGIN_GUARD_KEEP_MAX);
+	for (unsigned int i = 0; i < n_keep; i++)
+		if (keep[i] >= 0) /* an absent fd (-1) is no fd to keep */
+			kept[n_kept++] = keep[i];
+	if (pipe2(ready, O_CLOEXEC))
+		return -errno;
+	/*
+	 * criu's SIGCHLD handler must not see the middle process: during a
+	 * dump it reaps any child and exits ("exited with 0 unexpectedly",
+	 * criu/parasite-syscall.c: sigchld_handler), during a restore it fails
+	 * the restore (cr-restore.c: sigchld_handler). Held back until we
+	 * reaped it, the signal then finds no child to report.
+	 */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &old_mask);
+	mid = fork();
+	if (mid < 0) {
+		int e = errno;
+
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+		close(ready[0]);
+		close(ready[1]);
+		return -e;
+	}
+	if (mid == 0) {
+		setsid();
+		mid = fork();
+		if (mid == 0)
+			spawned_main(name, kept, n_kept, ready[1], fn, arg);
+		_exit(mid < 0);
+	}
+	close(ready[1]);
+	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
+		;
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	if (read(ready[0], &guard, sizeof(guard)) != sizeof(guard))
+		guard = -ECHILD;
+	close(ready[0]);
+	return guard;
+}
+
 int plugin_guard_start(struct plugin_guard *g, int fd, uint32_t own_pid, int id, int dirfd)
 {
 	struct guard_args a = {
 		.kfd_fd = fd, .dirfd = dirfd, .own_pid = own_pid, .id = id, .criu = getpid()
 	};
-	int done[2] = { -1, -1 }, ready[2] = { -1, -1 }, r, status;
-	pid_t mid, guard = 0;
+	int done[2] = { -1, -1 }, r;
+	pid_t guard;
 
 	g->pid = 0;
 	g->done_fd = -1;
@@ -170,31 +234,19 @@ int plugin_guard_start(struct plugin_guard *g, int fd, uint32_t own_pid, int id,
 		return r;
 	}
 	a.criu_pidfd = (int)syscall(SYS_pidfd_open, a.criu, 0);
-	if (a.criu_pidfd < 0 || pipe2(done, O_CLOEXEC) || pipe2(ready, O_CLOEXEC)) {
+	if (a.criu_pidfd < 0 || pipe2(done, O_CLOEXEC)) {
 		r = -errno;
 		goto out;
 	}
 	a.done_rd = done[0];
-	a.ready_wr = ready[1];
-	/* Forked twice, so criu never has a child of ours to reap. */
-	mid = fork();
-	if (mid < 0) {
-		r = -errno;
-		goto out;
+	{
+		int keep[] = { a.kfd_fd, a.criu_pidfd, a.done_rd, a.dirfd };
+
+		guard = plugin_guard_spawn("vramstream-grd", keep, sizeof(keep) / sizeof(keep[0]),
+					   guard_main, &a);
 	}
-	if (mid == 0) {
-		setsid();
-		mid = fork();
-		if (mid == 0)
-			guard_main(&a);
-		_exit(mid < 0);
-	}
-	close(ready[1]);
-	ready[1] = -1;
-	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (read(ready[0], &guard, sizeof(guard)) != sizeof(guard)) {
-		r = -ECHILD;
+	if (guard < 0) {
+		r = guard;
 		goto out;
 	}
 	g->pid = guard;
@@ -207,12 +259,9 @@ int plugin_guard_start(struct plugin_guard *g, int fd, uint32_t own_pid, int id,
 out:
 	if (r)
 		pr_warn("pid %u: no guard for its paused GPU queues: %s", own_pid, strerror(-r));
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		if (done[i] >= 0)
 			close(done[i]);
-		if (ready[i] >= 0)
-			close(ready[i]);
-	}
 	if (a.criu_pidfd >= 0)
 		close(a.criu_pidfd);
 	return r;

@@ -40,4 +40,19 @@ int plugin_guard_start(struct plugin_guard *g, int fd, uint32_t own_pid, int id,
 /* The queues are running again (or were never paused): the guard exits. NULL-safe. */
 void plugin_guard_stop(struct plugin_guard *g);
 
+#define PLUGIN_GUARD_KEEP_MAX 8
+
+/*
+ * What both guards (this one and plugin_restore_guard.h) start from: runs
+ * @fn(@arg) in a process that is not criu's child (forked twice, the middle
+ * one reaped at once, so criu never has a child of ours to wait for or to
+ * take for one of its tasks), in a session of its own (a signal to criu's
+ * process group spares it), named @name, with default signal handlers and
+ * no signal blocked, stdin and stdout on /dev/null and every fd from 3 up
+ * closed but the @n_keep (at most PLUGIN_GUARD_KEEP_MAX) in @keep (-1s
+ * skipped). @fn must not return. Returns the guard's pid once it runs, or -errno.
+ */
+pid_t plugin_guard_spawn(const char *name, const int *keep, unsigned int n_keep,
+			 void (*fn)(void *arg), void *arg);
+
 #endif

@@ -21,6 +21,13 @@ enum {
 void print_on_level(unsigned int loglevel, const char *format, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The fd of criu's log (criu's criu-log.h declares it for plugins, but
+ * includes a log.h criu does not install); a guard keeps a copy to say what
+ * it did after criu is gone.
+ */
+int log_get_fd(void);
+
 #define PLUGIN_LOG_PREFIX "vramstream: "
 
 #define pr_err(fmt, ...)  print_on_level(PLUGIN_LOG_ERROR, PLUGIN_LOG_PREFIX fmt "\n", ##__VA_ARGS__)

@@ -26,6 +26,7 @@
 #include "plugin_log.h"
 #include "plugin_nofile.h"
 #include "plugin_restore.h"
+#include "plugin_restore_guard.h"
 #include "plugin_restore_server.h"
 
 #define DRM_MAJOR	       226
@@ -40,6 +41,8 @@ static struct plugin_dump_session plugin_dump;
 /* Restore: the thread in criu's process that BO contents are handed to. */
 static struct restore_server *plugin_server;
 static struct plugin_nofile server_nofile; /* criu's limit before the restore raised it */
+/* Restore: kills the restore's tasks should criu die before it resumes them. */
+static struct plugin_restore_guard plugin_rguard = { .pid = 0, .cmd_fd = -1 };
 
 static const char *plugin_stage_name(int stage)
 {
@@ -124,8 +127,11 @@ static int vramstream_plugin_init(int stage)
 	pr_info("plugin initialised for %s (version " VRAMSTREAM_VERSION ")",
 		plugin_stage_name(stage));
 	pr_info("settings: %s", msg);
-	if (stage == CR_PLUGIN_STAGE__RESTORE)
+	if (stage == CR_PLUGIN_STAGE__RESTORE) {
+		/* Forked before the server's threads exist and before criu forks a task. */
+		plugin_restore_guard_start(&plugin_rguard, criu_get_image_dir());
 		start_restore_server();
+	}
 	return 0;
 }
 
@@ -140,6 +146,8 @@ static void vramstream_plugin_exit(int stage, int ret)
 	 * when the restore succeeded; after a failure nobody waits. */
 	restore_server_stop(plugin_server, ret != 0);
 	plugin_server = NULL;
+	/* Resumed, or failed and criu killed its tasks itself: the guard leaves. */
+	plugin_restore_guard_stop(&plugin_rguard);
 	plugin_nofile_restore(&server_nofile);
 	pr_info("plugin finished %s (%s)", plugin_stage_name(stage), ret ? "failed" : "ok");
 }
@@ -229,6 +237,10 @@ CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__UPDATE_VMA_MAP, vramstream_update_vma_ma
 
 static int vramstream_resume_devices_late(int pid)
 {
-	return plugin_resume_late(&plugin_cfg, plugin_server, criu_get_image_dir(), pid);
+	int r = plugin_resume_late(&plugin_cfg, plugin_server, criu_get_image_dir(), pid);
+
+	/* Its queues run (or it was killed): the guard need not kill it. */
+	plugin_restore_guard_resumed(&plugin_rguard, pid);
+	return r;
 }
 CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__RESUME_DEVICES_LATE, vramstream_resume_devices_late)

@@ -142,6 +142,11 @@ if [ "$case" = gpu-subset ]; then
 fi
 grep -q "vramstream: resume of pid $CTR_PID (pid 1 in its namespace): GPU queues running" \
 	"$E2E_TMP/restore.log" || e2e_fail "no RESUME of the container's pid 1 in the restore log"
+# runc's criu restores the container's pid 1 as runc's child (--restore-sibling,
+# criu traces it): the plugin's restore guard found it there and left.
+grep -q "vramstream: restore guard [0-9]* kills this restore's tasks (root pid 1)" "$E2E_TMP/restore.log" ||
+	e2e_fail "no restore guard for the container's pid 1"
+! grep "restore guard[ 0-9]*:" "$E2E_TMP/restore.log" || e2e_fail "the restore guard complained (or did not find the container's tasks)"
 plugin_check_finish "$out" "$CTR_PID" "$ref" "$steps"
 if grep -q 'stopped' "$CTR_EMU/daemon.log"; then
 	e2e_fail "a GPU queue stopped on a fault: $(grep stopped "$CTR_EMU/daemon.log")"

@@ -35,6 +35,11 @@ restore_fails() {
 	fi
 	cp "$E2E_TMP/img/restore-bad.log" "$E2E_TMP/restore-bad.log"
 	grep -q "$2" "$E2E_TMP/restore-bad.log" || e2e_fail "restore log does not say: $2"
+	# criu killed the task itself: the restore guard leaves, saying nothing.
+	guard=$(sed -n 's/^.*vramstream: restore guard \([0-9]*\) kills .*$/\1/p' "$E2E_TMP/restore-bad.log")
+	[ -z "$guard" ] || e2e_wait_until 5 e2e_gone "$guard" || e2e_fail "the restore guard stays after a failed restore"
+	! grep -q "died during the restore\|restore guard[ 0-9]*:" "$E2E_TMP/restore-bad.log" ||
+		e2e_fail "the restore guard spoke up after a restore criu failed itself"
 	if [ -n "$early" ]; then
 		! grep -q "KFD state and" "$E2E_TMP/restore-bad.log" ||
 			e2e_fail "a $1 was found only after the KFD state was restored"

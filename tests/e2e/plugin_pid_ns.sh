@@ -2,7 +2,9 @@
 # EXPECT: the workload started as pid 1 of a new pid and mount namespace (as
 # in a container) is dumped by real criu from the host (-t its host pid),
 # killed, restored (criu recreates both namespaces, the task is pid 1 again
-# under a new host pid) and finishes with the digest of an uninterrupted run.
+# under a new host pid) and finishes with the digest of an uninterrupted run;
+# before that, a restore whose criu is killed at RESUME_DEVICES_LATE leaves
+# no task behind (the plugin's restore guard kills pid 1 of the namespace).
 # KFD names the process by its pid in its own namespace (1) while criu's
 # RESUME_DEVICES_LATE gets the host pid: the plugin must still find the
 # task's image and issue KFD RESUME with the host pid, or the queues stay
@@ -68,6 +70,29 @@ echo "dumped at step $(grep -c '^step ' "$out")"
 ls "$E2E_TMP/img"/vramstream-kfd-1-*.img >/dev/null ||
 	e2e_fail "no KFD image for pid 1: $(ls "$E2E_TMP/img" | grep vramstream-kfd || true)"
 
+# criu killed mid-restore (at RESUME_DEVICES_LATE, its process still
+# streaming the BO contents back): the plugin's restore guard finds the task
+# as pid 1 of the namespace criu made and kills it (plugin_restore_guard.h).
+VRAMSTREAM_IO_RATE=2M "$REAP_RUN" -t 20 "$CRIU" restore -D "$E2E_TMP/img" -o restore-killed.log -v4 \
+	--lib "$PLUGIN_DIR" -d --pidfile "$E2E_TMP/killed.pid" --root / >/dev/null 2>&1 &
+rr=$!
+e2e_wait_until 30 grep -qs 'Run late stage hook' "$E2E_TMP/img/restore-killed.log" ||
+	e2e_fail "the slowed restore never reached RESUME_DEVICES_LATE"
+criu=$(pgrep -P "$rr" | while read -r p; do
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = vramstream-rgd ] || echo "$p"
+done)
+killed=$(cat "$E2E_TMP/killed.pid")
+kill -KILL "$criu"
+e2e_wait_until 15 e2e_gone "$killed" ||
+	{ kill -9 "$killed"; e2e_fail "criu killed mid-restore: the half-restored pid 1 (host $killed) stays"; }
+wait "$rr" 2>/dev/null || true
+grep -q "vramstream: restore guard [0-9]* kills this restore's tasks (root pid 1)" \
+	"$E2E_TMP/img/restore-killed.log" || e2e_fail "no restore guard for root pid 1 in the log"
+grep -q "vramstream: criu (pid $criu) died during the restore; the guard killed the 1 task(s) it had restored part way (pids $killed)" \
+	"$E2E_TMP/img/restore-killed.log" || e2e_fail "the guard does not say it killed host pid $killed"
+echo "ok: criu killed mid-restore; its guard killed pid 1 of the new namespace (host pid $killed)"
+plugin_truncate_to_dump "$out"
+
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid" --root /
 host=$(cat "$E2E_TMP/restored.pid")
 echo "restored as host pid $host"
@@ -81,4 +106,5 @@ grep -q "vramstream: resume of pid $host (pid 1 in its namespace): GPU queues ru
 grep -q "restore of pid $host (pid 1 in its namespace): BO contents restored by criu's process" \
 	"$E2E_TMP/restore.log" || e2e_fail "BO contents were not restored by criu's process"
 plugin_check_finish "$out" "$host" "$ref" "$steps"
+! grep -q "restore guard[ 0-9]*:" "$E2E_TMP/restore.log" || e2e_fail "the restore guard complained (or did not find pid 1)"
 echo "ok: workload restored as pid 1 of its namespaces (host pid $host) ended with $ref"

@@ -2,7 +2,9 @@
 # EXPECT: a process tree in which two processes hold KFD state (a shell and
 # two workloads of different sizes on both GPUs) is dumped
 # from its root, killed and restored; each workload gets its own images and
-# finishes with the digest of its own uninterrupted run.
+# finishes with the digest of its own uninterrupted run. Before that, a
+# restore whose criu is killed at RESUME_DEVICES_LATE leaves none of the
+# three tasks behind (the plugin's restore guard kills the tree).
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
 e2e_require_criu
@@ -37,6 +39,30 @@ for k in $kids; do
 	e2e_gone "$k" || e2e_fail "workload $k still runs after the dump"
 	ls "$E2E_TMP/img"/vramstream-kfd-"$k"-*.img >/dev/null || e2e_fail "no KFD image for $k"
 done
+
+size_a=$(stat -c %s "$out_a")
+size_b=$(stat -c %s "$out_b")
+
+# criu killed at RESUME_DEVICES_LATE of a restore slowed to 2 MB/s per GPU:
+# the plugin's restore guard kills the whole tree, the root shell included.
+VRAMSTREAM_IO_RATE=2M "$REAP_RUN" -t 20 "$CRIU" restore -D "$E2E_TMP/img" -o restore-killed.log -v4 \
+	--lib "$PLUGIN_DIR" -d --pidfile "$E2E_TMP/killed.pid" >/dev/null 2>&1 &
+rr=$!
+e2e_wait_until 30 grep -qs 'Run late stage hook' "$E2E_TMP/img/restore-killed.log" ||
+	e2e_fail "the slowed restore never reached RESUME_DEVICES_LATE"
+criu=$(pgrep -P "$rr" | while read -r p; do
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = vramstream-rgd ] || echo "$p"
+done)
+kill -KILL "$criu"
+for p in $root $kids; do
+	e2e_wait_until 15 e2e_gone "$p" || e2e_fail "criu killed mid-restore: task $p of the tree stays"
+done
+wait "$rr" 2>/dev/null || true
+grep -q "vramstream: criu (pid $criu) died during the restore; the guard killed the 3 task(s)" \
+	"$E2E_TMP/img/restore-killed.log" || e2e_fail "the guard does not say it killed the tree's 3 tasks"
+echo "ok: criu killed mid-restore; its guard killed the tree ($root $kids)"
+truncate -s "$size_a" "$out_a"
+truncate -s "$size_b" "$out_b"
 
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
 for k in $kids; do

@@ -6,6 +6,9 @@
  * without the head magic (CRTOOLS_IMAGES_V1) and with fields the reader does
  * not know; an empty table gives -1; a wrong magic, a length past the end, a
  * truncated varint or an entry without fd is refused, never read past.
+ * EXPECT: the process tree's root is the first PstreeEntry's pid of
+ * pstree.img; an image without entries, of another kind or with pid 0 is
+ * refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -183,9 +186,54 @@ static void test_task(void)
 	rmdir(dir);
 }
 
+/* PstreeEntry{pid, ppid, pgid, sid, threads...}. */
+static void put_pstree(struct img *im, uint32_t pid, uint32_t ppid)
+{
+	uint8_t m[64];
+	size_t n = 0;
+
+	m[n++] = 1 << 3;
+	n += varint(m + n, pid);
+	m[n++] = 2 << 3;
+	n += varint(m + n, ppid);
+	m[n++] = 3 << 3;
+	n += varint(m + n, pid);
+	m[n++] = 4 << 3;
+	n += varint(m + n, pid);
+	m[n++] = 5 << 3;
+	n += varint(m + n, pid);
+	put_u32(im, (uint32_t)n);
+	memcpy(im->b + im->n, m, n);
+	im->n += n;
+}
+
+static void test_pstree(void)
+{
+	struct img im = { .n = 0 }, other = { .n = 0 }, zero = { .n = 0 };
+	uint32_t root = 0;
+
+	put_u32(&im, CRIU_IMG_COMMON_MAGIC);
+	put_u32(&im, CRIU_IMG_PSTREE_MAGIC);
+	CHECK_EQ_INT(criu_img_pstree_root(im.b, im.n, &root), -EINVAL);
+	put_pstree(&im, 70123, 0);
+	put_pstree(&im, 70124, 70123);
+	CHECK_EQ_INT(criu_img_pstree_root(im.b, im.n, &root), 0);
+	CHECK_EQ_INT(root, 70123);
+	CHECK_EQ_INT(criu_img_pstree_root(im.b, 12, &root), -EINVAL);
+
+	put_u32(&other, CRIU_IMG_COMMON_MAGIC);
+	put_u32(&other, CRIU_IMG_IDS_MAGIC);
+	put_pstree(&other, 5, 0);
+	CHECK_EQ_INT(criu_img_pstree_root(other.b, other.n, &root), -EINVAL);
+	put_u32(&zero, CRIU_IMG_PSTREE_MAGIC);
+	put_pstree(&zero, 0, 0);
+	CHECK_EQ_INT(criu_img_pstree_root(zero.b, zero.n, &root), -EINVAL);
+}
+
 int main(void)
 {
 	test_fdinfo();
 	test_task();
+	test_pstree();
 	return test_finish("plugin_criu_img");
 }
