@@ -953,8 +953,15 @@ int plugin_resume_late(const struct plugin_config *cfg, struct restore_server *s
 		pr_warn("resume of %s: cannot read its pid in its own namespace (%s); looking "
 			"its image up by this one",
 			who, strerror(-ns_err));
+	/*
+	 * No GPU state of ours in this task: decline it, as upstream's amdgpu
+	 * plugin does (-ENOTSUP when KFD RESUME finds no process), so that
+	 * criu's run_plugins() passes the task on to any other plugin loaded
+	 * after this one (it stops at the first answer other than -ENOTSUP);
+	 * criu's restore_root_task() does not count -ENOTSUP as an error.
+	 */
 	if (plugin_restore_find_kfd_image(dirfd, own) < 0)
-		return 0; /* no GPU state of ours in this task */
+		return -ENOTSUP;
 	kfd = open("/dev/kfd", O_RDWR | O_CLOEXEC);
 	if (kfd < 0) {
 		r = -errno;

@@ -40,7 +40,8 @@ int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint
 
 /*
  * RESUME_DEVICES_LATE, in criu: waits for @pid's BO contents if @srv has
- * them, then RESUME for @pid if it is ours. @pid is the task's pid in
+ * them, then RESUME for @pid if it is ours (-ENOTSUP if not: another
+ * plugin may own it). @pid is the task's pid in
  * criu's namespace; in a container its image carries another
  * (plugin_pid_ns.h). When the contents or the resume
  * failed, the task is killed: criu 4.1 ignores this hook's errors and would

@@ -2,7 +2,8 @@
 # EXPECT: a process tree in which two processes hold KFD state (a shell and
 # two workloads of different sizes on both GPUs) is dumped
 # from its root, killed and restored; each workload gets its own images and
-# finishes with the digest of its own uninterrupted run. Before that, a
+# finishes with the digest of its own uninterrupted run, and a plugin loaded
+# after vramstream gets RESUME_DEVICES_LATE of the shell only. Before that, a
 # restore whose criu is killed at RESUME_DEVICES_LATE leaves none of the
 # three tasks behind (the plugin's restore guard kills the tree).
 source "$(dirname "$0")/e2e_lib.sh"
@@ -64,7 +65,35 @@ echo "ok: criu killed mid-restore; its guard killed the tree ($root $kids)"
 truncate -s "$size_a" "$out_a"
 truncate -s "$size_b" "$out_b"
 
-e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+# Restored with a second plugin loaded after vramstream (criu loads a
+# folder's plugins in readdir order; ls -U shows it): the root shell holds
+# no GPU state, so vramstream must decline its RESUME_DEVICES_LATE
+# (-ENOTSUP, as upstream's amdgpu plugin does) and let the next plugin see it.
+libs="$E2E_TMP/libs"
+for i in $(seq 1 40); do
+	rm -rf "$libs"
+	mkdir "$libs"
+	if ((i % 2)); then
+		ln -s "$PLUGIN_DIR/vramstream.so" "$libs/"
+		ln -s "$RESUME_RECORDER" "$libs/recorder-$i.so"
+	else
+		ln -s "$RESUME_RECORDER" "$libs/recorder-$i.so"
+		ln -s "$PLUGIN_DIR/vramstream.so" "$libs/"
+	fi
+	[ "$(ls -U "$libs" | head -n 1)" = vramstream.so ] && break
+done
+[ "$(ls -U "$libs" | head -n 1)" = vramstream.so ] || e2e_fail "cannot put vramstream first in $libs"
+export RESUME_RECORDER_OUT="$E2E_TMP/recorded"
+PLUGIN_DIR=$libs e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+grep -qx "$root" "$RESUME_RECORDER_OUT" ||
+	{
+		grep -E 'Plugin "|late stage' "$E2E_TMP/restore.log" >&2
+		e2e_fail "the plugin loaded after vramstream never saw RESUME_DEVICES_LATE of the root shell $root"
+	}
+for k in $kids; do
+	! grep -qx "$k" "$RESUME_RECORDER_OUT" ||
+		e2e_fail "RESUME_DEVICES_LATE of workload $k went past vramstream"
+done
 for k in $kids; do
 	grep -q "vramstream: resume of pid $k: GPU queues running" "$E2E_TMP/restore.log" ||
 		e2e_fail "no RESUME for $k"
