@@ -204,7 +204,10 @@ int emu_drm_gem_create(struct emu_drm_file *file, void *arg)
 	 * node's own file there, a device VMA like the ones libdrm's amdgpu_bo_cpu_map makes.
 	 */
 	err = emu_drm_gem_register(file, handle, bo, &bo->mmap_offset);
-	if (!err) {
+	/* No CPU mapping of a NO_CPU_ACCESS BO (amdgpu_gem_object_mmap: -EPERM), so none that
+	 * criu could see: the engine maps it only while a submission runs. */
+	bo->transient = flags & AMDGPU_GEM_CREATE_NO_CPU_ACCESS;
+	if (!err && !bo->transient) {
 		bo->host = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 					   emu_drm_current_fd(), (off_t)bo->mmap_offset);
 		if (bo->host == MAP_FAILED) {
@@ -700,6 +703,35 @@ fail:
 	return err;
 }
 
+/*
+ * PRIME export of a handle this process's view of the file lacks: a file the process received
+ * (criu's copy of the task's), whose objects only the daemon's record has. Handles belong to
+ * the struct drm_file, so any holder may export them (drm_prime_handle_to_fd_ioctl ->
+ * drm_gem_object_lookup on file_priv); amdgpu_gem_prime_export refuses userptr BOs and
+ * VM_ALWAYS_VALID ones (-EPERM). Re-exporting an import gives the dma-buf it came from
+ * (drm_gem_prime_handle_to_fd: obj->import_attach), which the record does not keep.
+ */
+static int emu_drm_prime_export_record(struct emu_drm_file *file, uint32_t handle, int flags)
+{
+	struct emu_gem_wire_bo rec;
+	struct emu_drm_bo view = { .kind = EMU_DRM_BO_GEM };
+	int err = emu_drm_gem_record_of(file, handle, &rec);
+
+	if (err)
+		return err;
+	if (rec.kind == EMU_GEM_KIND_USERPTR || (rec.flags & AMDGPU_GEM_CREATE_VM_ALWAYS_VALID))
+		return -EPERM;
+	if (rec.kind != EMU_GEM_KIND_CREATE || !rec.mmap_offset) {
+		emu_drm_log("PRIME export of handle %u of a received file: re-exporting an import "
+			    "is not emulated",
+			    handle);
+		return -EOPNOTSUPP;
+	}
+	view.mmap_offset = rec.mmap_offset;
+	view.size = emu_drm_page_align(rec.size);
+	return emu_drm_gem_export_view(file, &view, flags);
+}
+
 int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg)
 {
 	struct drm_prime_handle *args = arg;
@@ -712,7 +744,12 @@ int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg)
 	pthread_mutex_lock(&file->lock);
 	bo = emu_drm_bo_lookup(file, args->handle);
 	if (!bo) {
-		err = -ENOENT;
+		pthread_mutex_unlock(&file->lock);
+		fd = emu_drm_prime_export_record(file, args->handle, (int)args->flags);
+		if (fd < 0)
+			return fd;
+		args->fd = fd;
+		return 0;
 	} else if (bo->kind == EMU_DRM_BO_USERPTR ||
 		   (bo->flags & AMDGPU_GEM_CREATE_VM_ALWAYS_VALID)) {
 		err = -EPERM; /* amdgpu_gem_prime_export */
@@ -761,6 +798,8 @@ void *emu_drm_vm_translate(struct emu_drm_file *file, uint64_t va, uint64_t len,
 			return NULL;
 		if (!write && !(m->flags & AMDGPU_VM_PAGE_READABLE))
 			return NULL;
+		if (!m->bo->host)
+			return NULL; /* a transient BO mapped after the submission began */
 		n = m->last - a + 1;
 		*avail = n < len ? n : len;
 		return m->bo->host + m->offset + (a - m->start);
@@ -933,6 +972,52 @@ out:
 	pthread_mutex_unlock(&file->lock);
 	pthread_rwlock_unlock(&file->vm_lock);
 	return err;
+}
+
+/*
+ * The engine's view of NO_CPU_ACCESS BOs. Hardware's SDMA reaches VRAM without a CPU mapping;
+ * the emulated engine runs in the process and needs one, so it maps such BOs (at the offset the
+ * daemon has now: a restore gives new ones) only while submissions run, and criu sees a
+ * render-node mapping of one only if it freezes the process in the middle of a job.
+ */
+void emu_drm_gem_transient_get(struct emu_drm_file *file)
+{
+	pthread_mutex_lock(&file->lock);
+	file->transient_users++;
+	for (uint32_t h = 1; h < file->nbos; h++) {
+		struct emu_drm_bo *bo = file->bos[h];
+		uint64_t off, flags;
+		void *p;
+
+		if (!bo || !bo->transient || bo->host)
+			continue;
+		if (emu_drm_gem_offset_of(file, h, &off, &flags) || !off)
+			continue; /* the engine faults on it */
+		p = (void *)syscall(SYS_mmap, NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				    emu_drm_current_fd(), (off_t)off);
+		if (p == MAP_FAILED)
+			emu_drm_log("cannot map NO_CPU_ACCESS BO %u for the engine: %s", h,
+				    strerror(errno));
+		else
+			bo->host = p;
+	}
+	pthread_mutex_unlock(&file->lock);
+}
+
+void emu_drm_gem_transient_put(struct emu_drm_file *file)
+{
+	pthread_mutex_lock(&file->lock);
+	if (--file->transient_users == 0) {
+		for (uint32_t h = 1; h < file->nbos; h++) {
+			struct emu_drm_bo *bo = file->bos[h];
+
+			if (bo && bo->transient && bo->host) {
+				munmap(bo->host, bo->size);
+				bo->host = NULL;
+			}
+		}
+	}
+	pthread_mutex_unlock(&file->lock);
 }
 
 void emu_drm_gem_file_fini(struct emu_drm_file *file)

@@ -129,8 +129,7 @@ static int emu_drm_gem_fetch(struct emu_drm_file *file, int fd, uint32_t op, uin
 	return 0;
 }
 
-int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *offset,
-			  uint64_t *flags)
+int emu_drm_gem_record_of(struct emu_drm_file *file, uint32_t handle, struct emu_gem_wire_bo *out)
 {
 	struct emu_gem_wire_bo *bos;
 	size_t n;
@@ -143,11 +142,23 @@ int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *
 	for (size_t i = 0; i < n; i++) {
 		if (bos[i].handle != handle)
 			continue;
-		*offset = bos[i].mmap_offset;
-		*flags = bos[i].flags;
+		*out = bos[i];
 		err = 0;
 	}
 	free(bos);
+	return err;
+}
+
+int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *offset,
+			  uint64_t *flags)
+{
+	struct emu_gem_wire_bo bo;
+	int err = emu_drm_gem_record_of(file, handle, &bo);
+
+	if (!err) {
+		*offset = bo.mmap_offset;
+		*flags = bo.flags;
+	}
 	return err;
 }
 
