@@ -561,15 +561,6 @@ static int emu_drm_aperture_path(int fd, char *out, size_t cap)
 	return 0;
 }
 
-/* Whether dma-buf @fd is the view of GEM BO @bo of this file. Under lock. */
-static bool view_fd_is_gem(struct emu_drm_file *file, int fd, const struct emu_drm_bo *bo)
-{
-	struct emu_shim_file view;
-
-	return emu_shim_file_of(fd, &view) == EMU_FD_DMABUF && view.view_off == bo->mmap_offset &&
-	       view.view_size == bo->size && view.gpu == file->gpu;
-}
-
 /*
  * amdgpu_gem_prime_export of a GEM_CREATE BO: as for KFD BOs (emu_aperture.h), an open file of
  * a hard link of the aperture named after the BO's place, unlinked at once.
@@ -622,6 +613,15 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	if (emu_shim_file_of(args->fd, &view) == EMU_FD_DMABUF) {
 		off = view.view_off;
 		st.st_size = (off_t)view.view_size;
+		/* A dma-buf of a GEM BO of this file gives back its handle (drm_prime's per-file
+		 * lookup of obj->dma_buf, which every export of the object shares). The daemon
+		 * has the BO's place now: this process's view of the file may predate a restore
+		 * that moved it. */
+		if (view.gpu == file->gpu &&
+		    !emu_drm_gem_handle_at(file, view.view_off, view.view_size, &handle)) {
+			args->handle = handle;
+			return 0;
+		}
 	} else {
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", args->fd);
 		n = syscall(SYS_readlinkat, AT_FDCWD, link, target, sizeof(target) - 1);
@@ -638,13 +638,6 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	pthread_mutex_lock(&file->lock);
 	for (uint32_t h = 1; h < file->nbos; h++) {
 		bo = file->bos[h];
-		/* A dma-buf this file exported gives back the exporting handle (drm_prime's
-		 * per-file lookup of obj->dma_buf). */
-		if (bo && bo->kind == EMU_DRM_BO_GEM && view_fd_is_gem(file, args->fd, bo)) {
-			args->handle = h;
-			pthread_mutex_unlock(&file->lock);
-			return 0;
-		}
 		if (bo && bo->kind == EMU_DRM_BO_IMPORT && bo->st_dev == st.st_dev &&
 		    bo->st_ino == st.st_ino && bo->view_off == off) {
 			args->handle = h;
@@ -704,8 +697,9 @@ fail:
 }
 
 /*
- * PRIME export of a handle this process's view of the file lacks: a file the process received
- * (criu's copy of the task's), whose objects only the daemon's record has. Handles belong to
+ * PRIME export of a GEM_CREATE BO from the daemon's record: it has the BO's place now (this
+ * process's view of the file may predate a restore that moved it), and the objects of a file
+ * the process received (criu's copy of the task's), which its view lacks. Handles belong to
  * the struct drm_file, so any holder may export them (drm_prime_handle_to_fd_ioctl ->
  * drm_gem_object_lookup on file_priv); amdgpu_gem_prime_export refuses userptr BOs and
  * VM_ALWAYS_VALID ones (-EPERM). Re-exporting an import gives the dma-buf it came from
@@ -743,7 +737,8 @@ int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg)
 		return -EINVAL;
 	pthread_mutex_lock(&file->lock);
 	bo = emu_drm_bo_lookup(file, args->handle);
-	if (!bo) {
+	/* GEM_CREATE BOs from the daemon's record, which has their place now. */
+	if (!bo || bo->kind == EMU_DRM_BO_GEM) {
 		pthread_mutex_unlock(&file->lock);
 		fd = emu_drm_prime_export_record(file, args->handle, (int)args->flags);
 		if (fd < 0)
@@ -754,13 +749,9 @@ int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg)
 		   (bo->flags & AMDGPU_GEM_CREATE_VM_ALWAYS_VALID)) {
 		err = -EPERM; /* amdgpu_gem_prime_export */
 	} else {
-		if (bo->kind == EMU_DRM_BO_GEM) {
-			fd = emu_drm_gem_export_view(file, bo, (int)args->flags);
-		} else {
-			fd = emu_drm_bo_file(bo);
-			if (fd >= 0 && !(args->flags & DRM_CLOEXEC))
-				fcntl(fd, F_SETFD, 0);
-		}
+		fd = emu_drm_bo_file(bo);
+		if (fd >= 0 && !(args->flags & DRM_CLOEXEC))
+			fcntl(fd, F_SETFD, 0);
 		if (fd < 0)
 			err = fd == -1 ? -errno : fd;
 		else

@@ -149,6 +149,28 @@ int emu_drm_gem_record_of(struct emu_drm_file *file, uint32_t handle, struct emu
 	return err;
 }
 
+int emu_drm_gem_handle_at(struct emu_drm_file *file, uint64_t offset, uint64_t size,
+			  uint32_t *handle)
+{
+	struct emu_gem_wire_bo *bos;
+	size_t n;
+	int err = emu_drm_gem_fetch(file, emu_drm_current_fd(), EMU_GEM_LIST, 0, sizeof(*bos),
+				    (void **)&bos, &n);
+
+	if (err)
+		return err;
+	err = -ENOENT;
+	for (size_t i = 0; i < n && err; i++) {
+		if (bos[i].kind != EMU_GEM_KIND_CREATE || bos[i].mmap_offset != offset ||
+		    ((bos[i].size + EMU_DRM_PAGE_SIZE - 1) & ~(EMU_DRM_PAGE_SIZE - 1)) != size)
+			continue;
+		*handle = bos[i].handle;
+		err = 0;
+	}
+	free(bos);
+	return err;
+}
+
 int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *offset,
 			  uint64_t *flags)
 {

@@ -208,6 +208,10 @@ int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *
 /* The daemon's record of @handle (struct emu_gem_wire_bo, emu_gem_wire.h), or -ENOENT. */
 struct emu_gem_wire_bo;
 int emu_drm_gem_record_of(struct emu_drm_file *file, uint32_t handle, struct emu_gem_wire_bo *out);
+/* The handle of the file's GEM_CREATE BO at DRM offset @offset of @size (page-aligned) bytes,
+ * as the daemon has it now, or -ENOENT. */
+int emu_drm_gem_handle_at(struct emu_drm_file *file, uint64_t offset, uint64_t size,
+			  uint32_t *handle);
 int emu_drm_gem_list_handles(struct emu_drm_file *file, void *arg);
 int emu_drm_gem_mapping_info(struct emu_drm_file *file, void *arg);
 int emu_drm_gem_change_handle(struct emu_drm_file *file, void *arg);
