@@ -752,7 +752,9 @@ static int dump_render_file(const struct plugin_config *cfg, int dirfd, int fd, 
 	} else if (r) {
 		pr_err("dump of render node renderD%u (file %d): %s", minor, id, err);
 	} else {
-		r = dump_render_contents(cfg, stream, id, &rf, dmabufs);
+		r = plugin_dmabuf_note_render(id, &rf, dmabufs);
+		if (!r)
+			r = dump_render_contents(cfg, stream, id, &rf, dmabufs);
 	}
 	n_bos = rf.n_bos;
 	if (!r)

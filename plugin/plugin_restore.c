@@ -836,7 +836,7 @@ out:
 }
 
 /* The file's GEM BOs, and where the task's CPU mappings of them go (UPDATE_VMA_MAP). */
-static int restore_render_bos(const struct plugin_config *cfg, int fd, int dirfd,
+static int restore_render_bos(const struct plugin_config *cfg, int fd, int dirfd, int id,
 			      const Vramstream__RenderFile *rf, unsigned int dst)
 {
 	struct plugin_nofile nofile = { .raised = false };
@@ -870,7 +870,14 @@ static int restore_render_bos(const struct plugin_config *cfg, int fd, int dirfd
 			if (dmabufs[i] >= 0)
 				close(dmabufs[i]);
 	} else {
-		r = restore_render_contents(cfg, rf, dirfd, dst, dmabufs);
+		/* Copies of the dma-bufs the task held, before the transfer takes them. */
+		r = plugin_dmabuf_keep_render(dirfd, id, rf, dmabufs, dup_high_for_criu);
+		if (r)
+			for (size_t i = 0; i < rf->n_bos; i++)
+				if (dmabufs[i] >= 0)
+					close(dmabufs[i]);
+		if (!r)
+			r = restore_render_contents(cfg, rf, dirfd, dst, dmabufs);
 	}
 	plugin_nofile_restore(&nofile);
 	free(dmabufs);
@@ -953,7 +960,7 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 		r = fd;
 		goto out;
 	}
-	r = restore_render_bos(cfg, fd, dirfd, rf, rs.map[si]);
+	r = restore_render_bos(cfg, fd, dirfd, id, rf, rs.map[si]);
 	if (r)
 		goto out;
 	/* The same open file the KFD acquired its VM from, as on the source. */
