@@ -691,6 +691,8 @@ static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
  * at WL_GEM_VA; each step writes one word of it. At the end it must hold what the steps wrote,
  * seen through a fresh mapping at the offset GEM_MMAP gives then, and its VA mapping must
  * still be there (GEM_VA UNMAP of it succeeds only then: amdgpu_vm_bo_unmap).
+ * --gem-always-valid makes it with AMDGPU_GEM_CREATE_VM_ALWAYS_VALID, which the kernel does not
+ * export as a dma-buf (amdgpu_gem_prime_export: -EPERM).
  */
 #define WL_GEM_SIZE (64u << 10)
 #define WL_GEM_VA   0x600000000000ull
@@ -698,6 +700,7 @@ static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
 struct wl_gem {
 	uint32_t handle;
 	uint64_t *cpu;
+	bool always_valid; /* --gem-always-valid: made with AMDGPU_GEM_CREATE_VM_ALWAYS_VALID */
 };
 
 static uint64_t wl_gem_word(uint64_t k, uint64_t step)
@@ -716,6 +719,8 @@ static int wl_gem_setup(struct wl *w, struct wl_gem *g)
 	union drm_amdgpu_gem_mmap m = { 0 };
 	struct drm_amdgpu_gem_va va = { 0 };
 
+	if (g->always_valid)
+		c.in.domain_flags |= AMDGPU_GEM_CREATE_VM_ALWAYS_VALID;
 	if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_CREATE, &c))
 		return wl_fail("GEM_CREATE on the render node", errno);
 	g->handle = c.out.handle;
@@ -1082,12 +1087,14 @@ int main(int argc, char **argv)
 			gem = 1;
 		} else if (!strcmp(opt, "--gem-dmabuf")) {
 			gem_dmabuf = 1;
+		} else if (!strcmp(opt, "--gem-always-valid")) {
+			gem_bo.always_valid = true;
 		} else {
 			fprintf(stderr,
 				"usage: %s [--steps N] [--vram SIZE] [--vram-used SIZE] [--gtt SIZE] "
 				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] [--same-gpus] "
 				"[--hsakmt-shm] [--dmabuf] [--small-bos N] [--small-bo-size SIZE] [--gem-bo]\n"
-				"[--gem-big SIZE] [--gem-dmabuf]\n"
+				"[--gem-big SIZE] [--gem-dmabuf] [--gem-always-valid]\n"
 				"SIZE: bytes, or with K, M, G (4096, 64K, 32M)\n",
 				argv[0]);
 			return 2;

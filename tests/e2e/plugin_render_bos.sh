@@ -38,6 +38,25 @@ grep -q "vramstream: restore of pid $WL_PID: renderD128: 1 GEM BO(s) back at the
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
 grep -q '^gem-bo ok' "$out" || { tail -5 "$out" >&2; e2e_fail "the restored workload's GEM BO check failed"; }
 echo "ok: the GEM BO came back (contents, CPU mapping, handle, VA), ended with $ref"
+[ -n "$(ls "$E2E_TMP/img"/vramstream-render-*.vrs)" ] || e2e_fail "the GEM BO's bytes are in no stream file"
+
+# EXPECT: a GEM BO made with AMDGPU_GEM_CREATE_VM_ALWAYS_VALID, which the kernel
+# does not export as a dma-buf (amdgpu_gem_prime_export), has its bytes kept in
+# the render file's metadata through a CPU mapping instead, and comes back so.
+av=("${args[@]}" --gem-always-valid)
+ref_av=$(plugin_reference "$emu" "${av[@]}")
+out_av="$E2E_TMP/workload-av.out"
+plugin_workload "$out_av" "${av[@]}" --delay-ms 30
+plugin_wait_step "$out_av" 6
+e2e_dump "$WL_PID" "$E2E_TMP/img-av"
+wait "$WL_PID" 2>/dev/null || true
+ls "$E2E_TMP/img-av"/vramstream-render-*.vrs >/dev/null 2>&1 && e2e_fail "a VM_ALWAYS_VALID BO went to a stream"
+[ "$(stat -c %s "$E2E_TMP/img-av"/vramstream-render-*.img)" -gt 65536 ] ||
+	e2e_fail "the VM_ALWAYS_VALID BO's bytes are not in the render-node metadata"
+e2e_restore "$E2E_TMP/img-av" "$E2E_TMP/restored-av.pid"
+plugin_check_finish "$out_av" "$WL_PID" "$ref_av" "$steps"
+grep -q '^gem-bo ok' "$out_av" || { tail -5 "$out_av" >&2; e2e_fail "the restored VM_ALWAYS_VALID GEM BO's check failed"; }
+echo "ok: a VM_ALWAYS_VALID GEM BO came back through the metadata, ended with $ref_av"
 
 # An older kernel: no LIST_HANDLES. The dump must fail and say which kernel is needed.
 old="$E2E_TMP/emu-old"
