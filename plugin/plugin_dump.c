@@ -629,7 +629,8 @@ static void render_stream_unlink(const char *path)
  * (vramstream-render-<id>.vrs); each BO's stream names its chunks.
  */
 static int dump_render_contents(const struct plugin_config *cfg, const char *path, int id,
-				Vramstream__RenderFile *rf, int *dmabufs)
+				Vramstream__RenderFile *rf, int *dmabufs,
+				struct image_parent *dedup)
 {
 	struct transfer_job job = { .gpu_id = rf->gpu_id, .render_minor = rf->render_minor };
 	struct plugin_nofile nofile = { .raised = false };
@@ -653,6 +654,7 @@ static int dump_render_contents(const struct plugin_config *cfg, const char *pat
 	}
 	job.bos = tbos;
 	job.close_fds = true;
+	job.dedup = dedup->table;
 	snprintf(job.stream_path, sizeof(job.stream_path), "%s", path);
 	r = plugin_nofile_raise(&nofile, job.n_bos, why, sizeof(why));
 	if (r) {
@@ -670,13 +672,23 @@ static int dump_render_contents(const struct plugin_config *cfg, const char *pat
 		goto out;
 	}
 	pr_info("dump of render node renderD%u (file %d): %u GEM BO(s) in %u stream file(s), "
-		"%.3f GB moved, %.3f GB stored (ratio %.2f), %.3f s; chunks zero/raw/zstd %" PRIu64
-		"/%" PRIu64 "/%" PRIu64,
+		"%.3f GB moved, %.3f GB stored (ratio %.2f), %.3f s; chunks zero/raw/zstd/ref "
+		"%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64,
 		rf->render_minor, id, job.n_bos, job.n_parts, job.stats.bytes / 1e9,
 		job.stats.stored / 1e9,
 		job.stats.stored ? (double)job.stats.bytes / job.stats.stored : 0.0,
 		job.stats.seconds, job.stats.chunks_zero, job.stats.chunks_raw,
-		job.stats.chunks_zstd);
+		job.stats.chunks_zstd, job.stats.chunks_ref);
+	if (dedup->table) {
+		Vramstream__ProcessImage refs = VRAMSTREAM__PROCESS_IMAGE__INIT;
+		const char *names[1] = { name };
+		unsigned int parts[1] = { job.n_parts };
+
+		/* The stream's own parts, which its references name (they point into @dedup). */
+		r = image_parent_record(dedup, &refs, names, parts, 1);
+		rf->n_sources = refs.n_sources;
+		rf->sources = refs.sources;
+	}
 	for (unsigned int k = 0; !r && k < job.n_bos; k++) {
 		Vramstream__RenderBo *bo = rf->bos[tbos[k].tag];
 
@@ -727,6 +739,7 @@ static int dump_render_file(const struct plugin_config *cfg, int dirfd, int fd, 
 {
 	Vramstream__RenderFile rf = VRAMSTREAM__RENDER_FILE__INIT;
 	char err[512], name[64], stream[PATH_MAX];
+	struct image_parent dedup = { 0 };
 	int *dmabufs = NULL;
 	uint8_t *buf = NULL;
 	size_t len, n_bos;
@@ -753,12 +766,21 @@ static int dump_render_file(const struct plugin_config *cfg, int dirfd, int fd, 
 		pr_err("dump of render node renderD%u (file %d): %s", minor, id, err);
 	} else {
 		r = plugin_dmabuf_note_render(id, &rf, dmabufs);
+		/* Chunks of equal bytes stored once within the file's stream (no parent: the
+		 * file's BOs are not in the KFD images' content tables). */
 		if (!r)
-			r = dump_render_contents(cfg, stream, id, &rf, dmabufs);
+			r = image_parent_open(dirfd, NULL, true, cfg->dedup, &dedup, err,
+					      sizeof(err));
+		if (!r)
+			r = dump_render_contents(cfg, stream, id, &rf, dmabufs, &dedup);
 	}
 	n_bos = rf.n_bos;
 	if (!r)
 		r = image_render_encode(&rf, &buf, &len);
+	/* The list of sources is the table's. */
+	rf.n_sources = 0;
+	rf.sources = NULL;
+	image_parent_close(&dedup);
 	for (size_t i = 0; dmabufs && i < n_bos; i++)
 		if (dmabufs[i] >= 0)
 			close(dmabufs[i]);

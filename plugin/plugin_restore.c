@@ -803,6 +803,7 @@ static int restore_render_contents(const struct plugin_config *cfg,
 				   int *dmabufs)
 {
 	struct transfer_job job = { .gpu_id = rs.dst.gpus[dst].gpu_id };
+	Vramstream__ProcessImage refs = VRAMSTREAM__PROCESS_IMAGE__INIT;
 	struct plugin_progress progress;
 	struct transfer_bo *tbos;
 	int r;
@@ -814,6 +815,13 @@ static int restore_render_contents(const struct plugin_config *cfg,
 	if (r || !job.n_bos)
 		goto out;
 	dst_minor(dst, &job.render_minor);
+	/* The stream's references name its own parts (chunks of equal bytes stored once). */
+	if (rf->n_sources) {
+		refs.n_sources = rf->n_sources;
+		refs.sources = rf->sources;
+		job.refs_img = &refs;
+		job.refs_dirfd = dirfd;
+	}
 	plugin_progress_init(&progress, "restore", (int)rs.pid);
 	r = transfer_restore_progress(cfg, &plugin_dma_sdma_ops, &job, 1, &progress.tp);
 	if (r)

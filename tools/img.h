@@ -86,6 +86,9 @@ struct img_render {
 	/* Each GEM BO as a BoEntry (its size, the file's GPU, its stream), for what reads
 	 * streams' BOs alike (img_bo()). */
 	Vramstream__BoEntry *entries;
+	/* Its list of stream files (RenderFile.sources) as a ProcessImage's, for what resolves
+	 * references alike (img_stream_owner()). */
+	Vramstream__ProcessImage refs;
 };
 
 struct img_dir {
@@ -121,6 +124,10 @@ int img_dir_stream(const struct img_dir *d, const char *name);
 /* The BO whose contents are chunks TAG of stream S, or NULL. */
 const struct img_bo_ref *img_stream_bo(const struct img_stream *s, uint64_t tag);
 const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_ref *ref);
+/* The image whose list of stream files stream S's references name (a KFD metadata file's, or a
+ * render-node file's as one), NULL when S has no BOs or its file did not decode. */
+const Vramstream__ProcessImage *img_stream_owner(const struct img_dir *d,
+						 const struct img_stream *s);
 /* What BO REF is, for messages: its KFD kind, or "GEM". */
 const char *img_bo_kind(const struct img_dir *d, const struct img_bo_ref *ref);
 /* GEM BOs of render file R, their bytes and the stored bytes of their chunks; *in_meta those

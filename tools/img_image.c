@@ -60,6 +60,16 @@ const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_r
 	return d->procs[ref->proc].img->bos[ref->bo];
 }
 
+const Vramstream__ProcessImage *img_stream_owner(const struct img_dir *d,
+						 const struct img_stream *s)
+{
+	if (!s->n_bos)
+		return NULL;
+	if (s->bos[0].gem)
+		return d->renders[s->bos[0].proc].rf ? &d->renders[s->bos[0].proc].refs : NULL;
+	return d->procs[s->bos[0].proc].img;
+}
+
 const char *img_bo_kind(const struct img_dir *d, const struct img_bo_ref *ref)
 {
 	return ref->gem ? "GEM" : kfd_bo_kind(img_bo(d, ref)->alloc_flags);
@@ -196,8 +206,7 @@ static void attach_sources(struct img_dir *d, struct img_stream *s)
 	struct compress_chunk_info ci;
 	int r;
 
-	if (!s->reader || !s->n_bos || s->bos[0].gem || !(img = d->procs[s->bos[0].proc].img) ||
-	    !img->n_sources)
+	if (!s->reader || !(img = img_stream_owner(d, s)) || !img->n_sources)
 		return;
 	for (uint64_t i = 0; i < s->chunk_count; i++) {
 		compress_reader_chunk(s->reader, i, &ci);
@@ -317,6 +326,9 @@ static void load_render(struct img_dir *d, struct img_render *rd)
 		rd->rf = NULL;
 		return;
 	}
+	vramstream__process_image__init(&rd->refs);
+	rd->refs.n_sources = rd->rf->n_sources;
+	rd->refs.sources = rd->rf->sources;
 	rd->entries = calloc(rd->rf->n_bos ? rd->rf->n_bos : 1, sizeof(*rd->entries));
 	for (size_t b = 0; rd->entries && b < rd->rf->n_bos; b++) {
 		vramstream__bo_entry__init(&rd->entries[b]);

@@ -4,11 +4,11 @@
 # SDMA submissions on the render node; a small BO mapped to the CPU) and a
 # dma-buf fd of each (DRM_IOCTL_PRIME_HANDLE_TO_FD) is dumped: the BOs'
 # contents go through the transfer pipeline into the render file's own stream
-# file, compressed, and vramstream-img info and verify account for it; each
-# dma-buf file names its GEM BO. Killed and restored: every BO is back with the
-# bytes the steps wrote, the held dma-buf fds are dma-bufs of the restored BOs
-# (same size, import to the BO's handle, the CPU-mapped one's bytes), and the
-# run ends with the uninterrupted digest.
+# file, compressed and with equal chunks stored once, and vramstream-img info
+# and verify account for it; each dma-buf file names its GEM BO. Killed and
+# restored: every BO is back with the bytes the steps wrote, the held dma-buf
+# fds are dma-bufs of the restored BOs (same size, import to the BO's handle,
+# the CPU-mapped one's bytes), and the run ends with the uninterrupted digest.
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
 e2e_require_criu
@@ -36,6 +36,9 @@ e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
 echo "dumped at step $(grep -c '^step ' "$out")"
 grep -q 'vramstream: dump of render node renderD128 (file [0-9]*): 4 GEM BO(s) in [0-9]* stream file(s)' \
 	"$E2E_TMP/dump.log" || { grep vramstream "$E2E_TMP/dump.log" | tail -5 >&2; e2e_fail "the dump log does not say the GEM BOs went to a stream"; }
+# The big BO's untouched 8 MiB chunks are equal: stored once, the others references.
+grep -q 'vramstream: dump of render node renderD128 .* chunks zero/raw/zstd/ref [0-9]*/[0-9]*/[0-9]*/[1-9]' \
+	"$E2E_TMP/dump.log" || e2e_fail "no chunk of the render stream was stored once for several places (dedup)"
 for size in 65536 150994944; do
 	grep -q "vramstream: dma-buf file [0-9]* is GEM BO [0-9]* (GPU 0x[0-9a-f]*, $size bytes) of render-node file" \
 		"$E2E_TMP/dump.log" || e2e_fail "the dump log names no dma-buf of the $size-byte GEM BO"
