@@ -203,10 +203,13 @@ int emu_drm_gem_create(struct emu_drm_file *file, void *arg)
 	 * sees it (emu_gem_wire.h); the engine reaches it through a mapping of the render
 	 * node's own file there, a device VMA like the ones libdrm's amdgpu_bo_cpu_map makes.
 	 */
-	err = emu_drm_gem_register(file, handle, bo, &bo->mmap_offset);
+	err = emu_drm_gem_register(file, handle, bo, &bo->mmap_offset, 0, NULL);
 	/* No CPU mapping of a NO_CPU_ACCESS BO (amdgpu_gem_object_mmap: -EPERM), so none that
 	 * criu could see: the engine maps it only while a submission runs. */
 	bo->transient = flags & AMDGPU_GEM_CREATE_NO_CPU_ACCESS;
+	pthread_mutex_lock(&file->lock);
+	file->n_transient += bo->transient;
+	pthread_mutex_unlock(&file->lock);
 	if (!err && !bo->transient) {
 		bo->host = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 					   emu_drm_current_fd(), (off_t)bo->mmap_offset);
@@ -308,7 +311,7 @@ int emu_drm_gem_userptr(struct emu_drm_file *file, void *arg)
 	err = emu_drm_handle_add(file, bo, &handle);
 	pthread_mutex_unlock(&file->lock);
 	if (!err) {
-		err = emu_drm_gem_register(file, handle, bo, NULL);
+		err = emu_drm_gem_register(file, handle, bo, NULL, 0, NULL);
 		if (err) {
 			pthread_mutex_lock(&file->lock);
 			file->bos[handle] = NULL;
@@ -601,9 +604,10 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	struct drm_prime_handle *args = arg;
 	char link[64], target[128];
 	struct emu_shim_file view;
+	unsigned int view_gpu = ~0u;
 	struct emu_drm_bo *bo;
 	struct stat st;
-	uint32_t handle;
+	uint32_t handle, own = 0;
 	uint64_t off = 0;
 	ssize_t n;
 	int err;
@@ -613,15 +617,7 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	if (emu_shim_file_of(args->fd, &view) == EMU_FD_DMABUF) {
 		off = view.view_off;
 		st.st_size = (off_t)view.view_size;
-		/* A dma-buf of a GEM BO of this file gives back its handle (drm_prime's per-file
-		 * lookup of obj->dma_buf, which every export of the object shares). The daemon
-		 * has the BO's place now: this process's view of the file may predate a restore
-		 * that moved it. */
-		if (view.gpu == file->gpu &&
-		    !emu_drm_gem_handle_at(file, view.view_off, view.view_size, &handle)) {
-			args->handle = handle;
-			return 0;
-		}
+		view_gpu = view.gpu;
 	} else {
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", args->fd);
 		n = syscall(SYS_readlinkat, AT_FDCWD, link, target, sizeof(target) - 1);
@@ -682,12 +678,23 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	pthread_mutex_unlock(&file->lock);
 	if (err)
 		goto fail;
-	err = emu_drm_gem_register(file, handle, bo, NULL);
-	if (err) {
+	/*
+	 * A dma-buf of one of the file's own GEM BOs gives back its handle (drm_prime's per-file
+	 * lookup of obj->dma_buf, which every export of the object shares); the daemon, which has
+	 * the BO's place now (this process's view of the file may predate a restore that moved
+	 * it), tells, and the import is undone.
+	 */
+	err = emu_drm_gem_register(file, handle, bo, NULL, view_gpu == file->gpu ? bo->view_off : 0,
+				   &own);
+	if (err || own) {
 		pthread_mutex_lock(&file->lock);
 		file->bos[handle] = NULL;
 		pthread_mutex_unlock(&file->lock);
-		goto fail;
+		if (err)
+			goto fail;
+		emu_drm_bo_free(bo);
+		args->handle = own;
+		return 0;
 	}
 	args->handle = handle;
 	return 0;
@@ -975,7 +982,7 @@ void emu_drm_gem_transient_get(struct emu_drm_file *file)
 {
 	pthread_mutex_lock(&file->lock);
 	file->transient_users++;
-	for (uint32_t h = 1; h < file->nbos; h++) {
+	for (uint32_t h = 1; file->n_transient && h < file->nbos; h++) {
 		struct emu_drm_bo *bo = file->bos[h];
 		uint64_t off, flags;
 		void *p;
@@ -999,7 +1006,7 @@ void emu_drm_gem_transient_put(struct emu_drm_file *file)
 {
 	pthread_mutex_lock(&file->lock);
 	if (--file->transient_users == 0) {
-		for (uint32_t h = 1; h < file->nbos; h++) {
+		for (uint32_t h = 1; file->n_transient && h < file->nbos; h++) {
 			struct emu_drm_bo *bo = file->bos[h];
 
 			if (bo && bo->transient && bo->host) {

@@ -121,6 +121,10 @@ struct emu_drm_file {
 	uint32_t nlists;
 	unsigned int jobs_in_flight;
 	unsigned int transient_users; /* submissions and jobs that need transient BOs mapped */
+	/* How many GEM_CREATE BOs made in the file by this process are transient (a hint: closing
+	 * one does not lower it); the plugin's engine files, with thousands of imports and none of
+	 * these, skip the walk. */
+	unsigned int n_transient;
 
 	/* The GPU VM. Written by GEM_VA and GEM_CLOSE (which also need @lock), read by the
 	 * engine threads for each packet, so memory never goes away under a copy. */
@@ -200,18 +204,17 @@ void emu_drm_gem_transient_put(struct emu_drm_file *file);
 /* emu_drm_gem_criu.c: the daemon's record of the file's objects, the checkpoint ioctls. */
 int emu_drm_gem_daemon(struct emu_drm_file *file, int fd, uint32_t op, uint64_t arg1,
 		       const void *payload, size_t len, void *rep, size_t rep_cap, size_t *rep_len);
+/* Tells the daemon of a new object at @handle (*@offset: a GEM_CREATE BO's DRM offset). An
+ * import of a view at @view_off (0: none) of one of the file's own GEM_CREATE BOs adds nothing
+ * and sets *@own to that BO's handle (else 0). */
 int emu_drm_gem_register(struct emu_drm_file *file, uint32_t handle, const struct emu_drm_bo *bo,
-			 uint64_t *offset);
+			 uint64_t *offset, uint64_t view_off, uint32_t *own);
 int emu_drm_gem_sync_maps(struct emu_drm_file *file);
 int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *offset,
 			  uint64_t *flags);
 /* The daemon's record of @handle (struct emu_gem_wire_bo, emu_gem_wire.h), or -ENOENT. */
 struct emu_gem_wire_bo;
 int emu_drm_gem_record_of(struct emu_drm_file *file, uint32_t handle, struct emu_gem_wire_bo *out);
-/* The handle of the file's GEM_CREATE BO at DRM offset @offset of @size (page-aligned) bytes,
- * as the daemon has it now, or -ENOENT. */
-int emu_drm_gem_handle_at(struct emu_drm_file *file, uint64_t offset, uint64_t size,
-			  uint32_t *handle);
 int emu_drm_gem_list_handles(struct emu_drm_file *file, void *arg);
 int emu_drm_gem_mapping_info(struct emu_drm_file *file, void *arg);
 int emu_drm_gem_change_handle(struct emu_drm_file *file, void *arg);
