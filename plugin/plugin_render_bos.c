@@ -172,8 +172,8 @@ static int dump_contents(int fd, const struct common_drm_amdgpu_gem_list_handles
 	if (!bo->has_mmap_offset) {
 		snprintf(why, why_len,
 			 "BO %u (%" PRIu64 " bytes, flags 0x%" PRIx64
-			 "): the kernel neither exports "
-			 "it (VM_ALWAYS_VALID) nor lets the CPU map it; such BOs are not saved",
+			 "): the kernel neither exports it nor lets the CPU map it (a userptr BO, "
+			 "or VM_ALWAYS_VALID with NO_CPU_ACCESS); such BOs are not saved",
 			 e->gem_handle, e->size, e->alloc_flags);
 		return -EOPNOTSUPP;
 	}
