@@ -1037,7 +1037,7 @@ int main(int argc, char **argv)
 	uint64_t steps = 100, s, digest, ref;
 	unsigned int delay_ms = 0, i, node;
 	int verify = 1, err = 0, hsakmt = 0, dmabuf = 0, dmabuf_fd = -1, gem = 0;
-	int gem_dmabuf = 0, gem_dmabuf_fd = -1, big_dmabuf_fd = -1;
+	int gem_dmabuf = 0, gem_dmabuf_fd = -1, big_dmabuf_fd = -1, gem_import = 0;
 	struct wl_gem gem_bo = { 0 };
 	struct wl_big big = { 0 };
 	uint64_t big_size = 0;
@@ -1089,12 +1089,15 @@ int main(int argc, char **argv)
 			gem_dmabuf = 1;
 		} else if (!strcmp(opt, "--gem-always-valid")) {
 			gem_bo.always_valid = true;
+		} else if (!strcmp(opt, "--gem-import")) {
+			gem_import = 1;
+			dmabuf = 1;
 		} else {
 			fprintf(stderr,
 				"usage: %s [--steps N] [--vram SIZE] [--vram-used SIZE] [--gtt SIZE] "
 				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] [--same-gpus] "
 				"[--hsakmt-shm] [--dmabuf] [--small-bos N] [--small-bo-size SIZE] [--gem-bo]\n"
-				"[--gem-big SIZE] [--gem-dmabuf] [--gem-always-valid]\n"
+				"[--gem-big SIZE] [--gem-dmabuf] [--gem-always-valid] [--gem-import]\n"
 				"SIZE: bytes, or with K, M, G (4096, 64K, 32M)\n",
 				argv[0]);
 			return 2;
@@ -1151,6 +1154,15 @@ int main(int argc, char **argv)
 	}
 	if (dmabuf && wl_export_vram(&w, &dmabuf_fd))
 		return 1;
+	/* --gem-import: that dma-buf imported into the render node (PRIME, as Mesa imports a
+	 * buffer another driver or process shares), the GEM handle kept. */
+	if (gem_import) {
+		struct drm_prime_handle a = { .fd = dmabuf_fd };
+
+		if (ioctl(w.g[0].render_fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &a))
+			return wl_fail("PRIME_FD_TO_HANDLE of the VRAM BO's dma-buf", errno) ? 1
+											     : 1;
+	}
 	if (gem && wl_gem_setup(&w, &gem_bo))
 		return 1;
 	if (big_size && wl_big_setup(&w, &big, big_size))
