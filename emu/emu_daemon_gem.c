@@ -177,8 +177,22 @@ static int emu_gem_add(struct emu_daemon *d, const struct emu_dreq *rq, struct e
 		return err;
 	if (emu_gem_bo_find(f, bo.handle))
 		return -EEXIST;
-	bo.mmap_offset = 0;
 	aligned = emu_gem_page_align(bo.size);
+	/* An import of a dma-buf of one of the file's own BOs is that BO (drm_prime.c:
+	 * drm_gem_prime_fd_to_handle looks the dma-buf up in the file's exports first). */
+	for (size_t i = 0; bo.kind == EMU_GEM_KIND_IMPORT && bo.mmap_offset && i < f->nbos; i++) {
+		struct emu_gem_wire_add_rep own = { .own_handle = f->bos[i].handle };
+
+		if (f->bos[i].kind != EMU_GEM_KIND_CREATE ||
+		    f->bos[i].mmap_offset != bo.mmap_offset ||
+		    emu_gem_page_align(f->bos[i].size) != aligned)
+			continue;
+		err = emu_drep_alloc(rep, sizeof(own));
+		if (!err)
+			memcpy(rep->payload, &own, sizeof(own));
+		return err;
+	}
+	bo.mmap_offset = 0;
 	if (bo.kind == EMU_GEM_KIND_CREATE) {
 		int fd = d->aperture_fd[f->gpu];
 
@@ -195,9 +209,11 @@ static int emu_gem_add(struct emu_daemon *d, const struct emu_dreq *rq, struct e
 	err = emu_gem_bo_insert(f, &bo);
 	if (err)
 		return err;
-	err = emu_drep_alloc(rep, sizeof(uint64_t));
+	err = emu_drep_alloc(rep, sizeof(struct emu_gem_wire_add_rep));
 	if (!err)
-		memcpy(rep->payload, &bo.mmap_offset, sizeof(uint64_t));
+		memcpy(rep->payload,
+		       &(struct emu_gem_wire_add_rep){ .mmap_offset = bo.mmap_offset },
+		       sizeof(struct emu_gem_wire_add_rep));
 	return err;
 }
 

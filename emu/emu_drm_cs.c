@@ -345,6 +345,7 @@ static void emu_drm_job_complete(struct emu_sdma_ring_job *rj)
 	pthread_cond_broadcast(&file->cond);
 	pthread_mutex_unlock(&file->lock);
 	emu_drm_job_free(job);
+	emu_drm_gem_transient_put(file);
 	emu_drm_file_put(file);
 }
 
@@ -520,6 +521,8 @@ int emu_drm_cs(struct emu_drm_file *file, void *arg)
 	pthread_mutex_unlock(&file->lock);
 	if (!ctx)
 		return -EINVAL; /* amdgpu_cs_parser_init */
+	/* Held by the job once it is queued, else given back below. */
+	emu_drm_gem_transient_get(file);
 	err = emu_drm_cs_pass1(cs, &p);
 	if (err)
 		goto out;
@@ -689,7 +692,8 @@ int emu_drm_cs(struct emu_drm_file *file, void *arg)
 		emu_drm_job_complete(&job->ring_job);
 	}
 	job = NULL;
-	goto out;
+	emu_drm_cs_parse_free(&p);
+	return 0;
 unlock:
 	for (size_t i = 0; i < job->ndeps; i++)
 		emu_drm_ctx_put(file, job->deps[i].ctx);
@@ -697,6 +701,7 @@ unlock:
 out:
 	if (job)
 		emu_drm_job_free(job);
+	emu_drm_gem_transient_put(file);
 	emu_drm_cs_parse_free(&p);
 	return err;
 }

@@ -203,8 +203,14 @@ int emu_drm_gem_create(struct emu_drm_file *file, void *arg)
 	 * sees it (emu_gem_wire.h); the engine reaches it through a mapping of the render
 	 * node's own file there, a device VMA like the ones libdrm's amdgpu_bo_cpu_map makes.
 	 */
-	err = emu_drm_gem_register(file, handle, bo, &bo->mmap_offset);
-	if (!err) {
+	err = emu_drm_gem_register(file, handle, bo, &bo->mmap_offset, 0, NULL);
+	/* No CPU mapping of a NO_CPU_ACCESS BO (amdgpu_gem_object_mmap: -EPERM), so none that
+	 * criu could see: the engine maps it only while a submission runs. */
+	bo->transient = flags & AMDGPU_GEM_CREATE_NO_CPU_ACCESS;
+	pthread_mutex_lock(&file->lock);
+	file->n_transient += bo->transient;
+	pthread_mutex_unlock(&file->lock);
+	if (!err && !bo->transient) {
 		bo->host = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 					   emu_drm_current_fd(), (off_t)bo->mmap_offset);
 		if (bo->host == MAP_FAILED) {
@@ -305,7 +311,7 @@ int emu_drm_gem_userptr(struct emu_drm_file *file, void *arg)
 	err = emu_drm_handle_add(file, bo, &handle);
 	pthread_mutex_unlock(&file->lock);
 	if (!err) {
-		err = emu_drm_gem_register(file, handle, bo, NULL);
+		err = emu_drm_gem_register(file, handle, bo, NULL, 0, NULL);
 		if (err) {
 			pthread_mutex_lock(&file->lock);
 			file->bos[handle] = NULL;
@@ -558,15 +564,6 @@ static int emu_drm_aperture_path(int fd, char *out, size_t cap)
 	return 0;
 }
 
-/* Whether dma-buf @fd is the view of GEM BO @bo of this file. Under lock. */
-static bool view_fd_is_gem(struct emu_drm_file *file, int fd, const struct emu_drm_bo *bo)
-{
-	struct emu_shim_file view;
-
-	return emu_shim_file_of(fd, &view) == EMU_FD_DMABUF && view.view_off == bo->mmap_offset &&
-	       view.view_size == bo->size && view.gpu == file->gpu;
-}
-
 /*
  * amdgpu_gem_prime_export of a GEM_CREATE BO: as for KFD BOs (emu_aperture.h), an open file of
  * a hard link of the aperture named after the BO's place, unlinked at once.
@@ -607,9 +604,10 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	struct drm_prime_handle *args = arg;
 	char link[64], target[128];
 	struct emu_shim_file view;
+	unsigned int view_gpu = ~0u;
 	struct emu_drm_bo *bo;
 	struct stat st;
-	uint32_t handle;
+	uint32_t handle, own = 0;
 	uint64_t off = 0;
 	ssize_t n;
 	int err;
@@ -619,6 +617,7 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	if (emu_shim_file_of(args->fd, &view) == EMU_FD_DMABUF) {
 		off = view.view_off;
 		st.st_size = (off_t)view.view_size;
+		view_gpu = view.gpu;
 	} else {
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", args->fd);
 		n = syscall(SYS_readlinkat, AT_FDCWD, link, target, sizeof(target) - 1);
@@ -635,13 +634,6 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	pthread_mutex_lock(&file->lock);
 	for (uint32_t h = 1; h < file->nbos; h++) {
 		bo = file->bos[h];
-		/* A dma-buf this file exported gives back the exporting handle (drm_prime's
-		 * per-file lookup of obj->dma_buf). */
-		if (bo && bo->kind == EMU_DRM_BO_GEM && view_fd_is_gem(file, args->fd, bo)) {
-			args->handle = h;
-			pthread_mutex_unlock(&file->lock);
-			return 0;
-		}
 		if (bo && bo->kind == EMU_DRM_BO_IMPORT && bo->st_dev == st.st_dev &&
 		    bo->st_ino == st.st_ino && bo->view_off == off) {
 			args->handle = h;
@@ -686,18 +678,59 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	pthread_mutex_unlock(&file->lock);
 	if (err)
 		goto fail;
-	err = emu_drm_gem_register(file, handle, bo, NULL);
-	if (err) {
+	/*
+	 * A dma-buf of one of the file's own GEM BOs gives back its handle (drm_prime's per-file
+	 * lookup of obj->dma_buf, which every export of the object shares); the daemon, which has
+	 * the BO's place now (this process's view of the file may predate a restore that moved
+	 * it), tells, and the import is undone.
+	 */
+	err = emu_drm_gem_register(file, handle, bo, NULL, view_gpu == file->gpu ? bo->view_off : 0,
+				   &own);
+	if (err || own) {
 		pthread_mutex_lock(&file->lock);
 		file->bos[handle] = NULL;
 		pthread_mutex_unlock(&file->lock);
-		goto fail;
+		if (err)
+			goto fail;
+		emu_drm_bo_free(bo);
+		args->handle = own;
+		return 0;
 	}
 	args->handle = handle;
 	return 0;
 fail:
 	emu_drm_bo_free(bo);
 	return err;
+}
+
+/*
+ * PRIME export of a GEM_CREATE BO from the daemon's record: it has the BO's place now (this
+ * process's view of the file may predate a restore that moved it), and the objects of a file
+ * the process received (criu's copy of the task's), which its view lacks. Handles belong to
+ * the struct drm_file, so any holder may export them (drm_prime_handle_to_fd_ioctl ->
+ * drm_gem_object_lookup on file_priv); amdgpu_gem_prime_export refuses userptr BOs and
+ * VM_ALWAYS_VALID ones (-EPERM). Re-exporting an import gives the dma-buf it came from
+ * (drm_gem_prime_handle_to_fd: obj->import_attach), which the record does not keep.
+ */
+static int emu_drm_prime_export_record(struct emu_drm_file *file, uint32_t handle, int flags)
+{
+	struct emu_gem_wire_bo rec;
+	struct emu_drm_bo view = { .kind = EMU_DRM_BO_GEM };
+	int err = emu_drm_gem_record_of(file, handle, &rec);
+
+	if (err)
+		return err;
+	if (rec.kind == EMU_GEM_KIND_USERPTR || (rec.flags & AMDGPU_GEM_CREATE_VM_ALWAYS_VALID))
+		return -EPERM;
+	if (rec.kind != EMU_GEM_KIND_CREATE || !rec.mmap_offset) {
+		emu_drm_log("PRIME export of handle %u of a received file: re-exporting an import "
+			    "is not emulated",
+			    handle);
+		return -EOPNOTSUPP;
+	}
+	view.mmap_offset = rec.mmap_offset;
+	view.size = emu_drm_page_align(rec.size);
+	return emu_drm_gem_export_view(file, &view, flags);
 }
 
 int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg)
@@ -711,19 +744,21 @@ int emu_drm_prime_handle_to_fd(struct emu_drm_file *file, void *arg)
 		return -EINVAL;
 	pthread_mutex_lock(&file->lock);
 	bo = emu_drm_bo_lookup(file, args->handle);
-	if (!bo) {
-		err = -ENOENT;
+	/* GEM_CREATE BOs from the daemon's record, which has their place now. */
+	if (!bo || bo->kind == EMU_DRM_BO_GEM) {
+		pthread_mutex_unlock(&file->lock);
+		fd = emu_drm_prime_export_record(file, args->handle, (int)args->flags);
+		if (fd < 0)
+			return fd;
+		args->fd = fd;
+		return 0;
 	} else if (bo->kind == EMU_DRM_BO_USERPTR ||
 		   (bo->flags & AMDGPU_GEM_CREATE_VM_ALWAYS_VALID)) {
 		err = -EPERM; /* amdgpu_gem_prime_export */
 	} else {
-		if (bo->kind == EMU_DRM_BO_GEM) {
-			fd = emu_drm_gem_export_view(file, bo, (int)args->flags);
-		} else {
-			fd = emu_drm_bo_file(bo);
-			if (fd >= 0 && !(args->flags & DRM_CLOEXEC))
-				fcntl(fd, F_SETFD, 0);
-		}
+		fd = emu_drm_bo_file(bo);
+		if (fd >= 0 && !(args->flags & DRM_CLOEXEC))
+			fcntl(fd, F_SETFD, 0);
 		if (fd < 0)
 			err = fd == -1 ? -errno : fd;
 		else
@@ -761,6 +796,8 @@ void *emu_drm_vm_translate(struct emu_drm_file *file, uint64_t va, uint64_t len,
 			return NULL;
 		if (!write && !(m->flags & AMDGPU_VM_PAGE_READABLE))
 			return NULL;
+		if (!m->bo->host)
+			return NULL; /* a transient BO mapped after the submission began */
 		n = m->last - a + 1;
 		*avail = n < len ? n : len;
 		return m->bo->host + m->offset + (a - m->start);
@@ -933,6 +970,52 @@ out:
 	pthread_mutex_unlock(&file->lock);
 	pthread_rwlock_unlock(&file->vm_lock);
 	return err;
+}
+
+/*
+ * The engine's view of NO_CPU_ACCESS BOs. Hardware's SDMA reaches VRAM without a CPU mapping;
+ * the emulated engine runs in the process and needs one, so it maps such BOs (at the offset the
+ * daemon has now: a restore gives new ones) only while submissions run, and criu sees a
+ * render-node mapping of one only if it freezes the process in the middle of a job.
+ */
+void emu_drm_gem_transient_get(struct emu_drm_file *file)
+{
+	pthread_mutex_lock(&file->lock);
+	file->transient_users++;
+	for (uint32_t h = 1; file->n_transient && h < file->nbos; h++) {
+		struct emu_drm_bo *bo = file->bos[h];
+		uint64_t off, flags;
+		void *p;
+
+		if (!bo || !bo->transient || bo->host)
+			continue;
+		if (emu_drm_gem_offset_of(file, h, &off, &flags) || !off)
+			continue; /* the engine faults on it */
+		p = (void *)syscall(SYS_mmap, NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				    emu_drm_current_fd(), (off_t)off);
+		if (p == MAP_FAILED)
+			emu_drm_log("cannot map NO_CPU_ACCESS BO %u for the engine: %s", h,
+				    strerror(errno));
+		else
+			bo->host = p;
+	}
+	pthread_mutex_unlock(&file->lock);
+}
+
+void emu_drm_gem_transient_put(struct emu_drm_file *file)
+{
+	pthread_mutex_lock(&file->lock);
+	if (--file->transient_users == 0) {
+		for (uint32_t h = 1; file->n_transient && h < file->nbos; h++) {
+			struct emu_drm_bo *bo = file->bos[h];
+
+			if (bo && bo->transient && bo->host) {
+				munmap(bo->host, bo->size);
+				bo->host = NULL;
+			}
+		}
+	}
+	pthread_mutex_unlock(&file->lock);
 }
 
 void emu_drm_gem_file_fini(struct emu_drm_file *file)

@@ -44,7 +44,7 @@ int emu_drm_gem_daemon(struct emu_drm_file *file, int fd, uint32_t op, uint64_t 
 }
 
 int emu_drm_gem_register(struct emu_drm_file *file, uint32_t handle, const struct emu_drm_bo *bo,
-			 uint64_t *offset)
+			 uint64_t *offset, uint64_t view_off, uint32_t *own)
 {
 	struct emu_gem_wire_bo w = {
 		.handle = handle,
@@ -55,18 +55,25 @@ int emu_drm_gem_register(struct emu_drm_file *file, uint32_t handle, const struc
 		.domains = bo->domains,
 		.flags = bo->flags,
 		.alignment = bo->alignment,
+		.mmap_offset = view_off,
 	};
-	uint64_t off = 0;
+	struct emu_gem_wire_add_rep r = { 0 };
 	size_t n = 0;
 	int err;
 
-	err = emu_drm_gem_daemon(file, emu_drm_current_fd(), EMU_GEM_ADD, 0, &w, sizeof(w), &off,
-				 sizeof(off), &n);
+	err = emu_drm_gem_daemon(file, emu_drm_current_fd(), EMU_GEM_ADD, 0, &w, sizeof(w), &r,
+				 sizeof(r), &n);
 	if (err < 0)
 		return err;
+	if (n != sizeof(r))
+		return -EPROTO;
+	if (own)
+		*own = r.own_handle;
+	if (r.own_handle)
+		return 0; /* nothing added */
 	file->gem_registered = true;
 	if (offset)
-		*offset = n == sizeof(off) ? off : 0;
+		*offset = r.mmap_offset;
 	return 0;
 }
 
@@ -129,8 +136,7 @@ static int emu_drm_gem_fetch(struct emu_drm_file *file, int fd, uint32_t op, uin
 	return 0;
 }
 
-int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *offset,
-			  uint64_t *flags)
+int emu_drm_gem_record_of(struct emu_drm_file *file, uint32_t handle, struct emu_gem_wire_bo *out)
 {
 	struct emu_gem_wire_bo *bos;
 	size_t n;
@@ -143,11 +149,23 @@ int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *
 	for (size_t i = 0; i < n; i++) {
 		if (bos[i].handle != handle)
 			continue;
-		*offset = bos[i].mmap_offset;
-		*flags = bos[i].flags;
+		*out = bos[i];
 		err = 0;
 	}
 	free(bos);
+	return err;
+}
+
+int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *offset,
+			  uint64_t *flags)
+{
+	struct emu_gem_wire_bo bo;
+	int err = emu_drm_gem_record_of(file, handle, &bo);
+
+	if (!err) {
+		*offset = bo.mmap_offset;
+		*flags = bo.flags;
+	}
 	return err;
 }
 

@@ -63,7 +63,11 @@ struct emu_drm_bo {
 	uint64_t flags;
 	dev_t st_dev; /* IMPORT: identity of the dmabuf (memfd, or aperture file and view_off) */
 	ino_t st_ino;
-	uint64_t view_off;    /* IMPORT of a KFD BO: its place in the GPU's aperture */
+	uint64_t view_off; /* IMPORT of a KFD BO: its place in the GPU's aperture */
+	/* GEM made with AMDGPU_GEM_CREATE_NO_CPU_ACCESS: @host is mapped only while command
+	 * submissions need it (emu_drm_gem_transient_get), since hardware has no CPU mapping of
+	 * it for criu to see; NULL otherwise. Under the file's lock. */
+	bool transient;
 	uint64_t tiling_info; /* GEM_METADATA */
 	uint32_t metadata_flags;
 	uint32_t metadata_size;
@@ -116,6 +120,11 @@ struct emu_drm_file {
 	struct emu_drm_bo_list **lists; /* by BO list handle */
 	uint32_t nlists;
 	unsigned int jobs_in_flight;
+	unsigned int transient_users; /* submissions and jobs that need transient BOs mapped */
+	/* How many GEM_CREATE BOs made in the file by this process are transient (a hint: closing
+	 * one does not lower it); the plugin's engine files, with thousands of imports and none of
+	 * these, skip the walk. */
+	unsigned int n_transient;
 
 	/* The GPU VM. Written by GEM_VA and GEM_CLOSE (which also need @lock), read by the
 	 * engine threads for each packet, so memory never goes away under a copy. */
@@ -187,15 +196,25 @@ struct emu_drm_bo *emu_drm_bo_lookup(struct emu_drm_file *file, uint32_t handle)
 void *emu_drm_vm_translate(struct emu_drm_file *file, uint64_t va, uint64_t len, bool write,
 			   uint64_t *avail);
 void emu_drm_gem_file_fini(struct emu_drm_file *file);
+/* Maps the file's transient BOs for a submission (in its ioctl, through the current fd) until
+ * the matching put, which its job makes when it completes. */
+void emu_drm_gem_transient_get(struct emu_drm_file *file);
+void emu_drm_gem_transient_put(struct emu_drm_file *file);
 
 /* emu_drm_gem_criu.c: the daemon's record of the file's objects, the checkpoint ioctls. */
 int emu_drm_gem_daemon(struct emu_drm_file *file, int fd, uint32_t op, uint64_t arg1,
 		       const void *payload, size_t len, void *rep, size_t rep_cap, size_t *rep_len);
+/* Tells the daemon of a new object at @handle (*@offset: a GEM_CREATE BO's DRM offset). An
+ * import of a view at @view_off (0: none) of one of the file's own GEM_CREATE BOs adds nothing
+ * and sets *@own to that BO's handle (else 0). */
 int emu_drm_gem_register(struct emu_drm_file *file, uint32_t handle, const struct emu_drm_bo *bo,
-			 uint64_t *offset);
+			 uint64_t *offset, uint64_t view_off, uint32_t *own);
 int emu_drm_gem_sync_maps(struct emu_drm_file *file);
 int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *offset,
 			  uint64_t *flags);
+/* The daemon's record of @handle (struct emu_gem_wire_bo, emu_gem_wire.h), or -ENOENT. */
+struct emu_gem_wire_bo;
+int emu_drm_gem_record_of(struct emu_drm_file *file, uint32_t handle, struct emu_gem_wire_bo *out);
 int emu_drm_gem_list_handles(struct emu_drm_file *file, void *arg);
 int emu_drm_gem_mapping_info(struct emu_drm_file *file, void *arg);
 int emu_drm_gem_change_handle(struct emu_drm_file *file, void *arg);

@@ -18,8 +18,12 @@
 #include <stdint.h>
 
 enum emu_gem_op {
-	/* payload: struct emu_gem_wire_bo (mmap_offset ignored). Reply payload: uint64_t DRM
-	 * offset of a GEM_CREATE BO in the aperture (0 for the other kinds). */
+	/* payload: struct emu_gem_wire_bo; its mmap_offset is, for an import of a dma-buf view of
+	 * this GPU's aperture, the view's offset, else 0. Reply payload: struct
+	 * emu_gem_wire_add_rep: the DRM offset of a GEM_CREATE BO in the aperture (0 for the other
+	 * kinds); for an import of one of the file's own GEM_CREATE BOs (same offset and size),
+	 * nothing is added and own_handle is its handle (drm_gem_prime_fd_to_handle finds the
+	 * file's own export of the object's one dma-buf). */
 	EMU_GEM_ADD = 1,
 	/* arg1 = handle (drm_gem_handle_delete) */
 	EMU_GEM_CLOSE = 2,
@@ -48,6 +52,12 @@ struct emu_gem_wire_bo {
 	uint64_t flags;
 	uint64_t alignment; /* bytes, as GEM_CREATE took it */
 	uint64_t mmap_offset;
+};
+
+struct emu_gem_wire_add_rep {
+	uint64_t mmap_offset;
+	uint32_t own_handle; /* 0: added */
+	uint32_t pad;
 };
 
 struct emu_gem_wire_map {

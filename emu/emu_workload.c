@@ -691,6 +691,8 @@ static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
  * at WL_GEM_VA; each step writes one word of it. At the end it must hold what the steps wrote,
  * seen through a fresh mapping at the offset GEM_MMAP gives then, and its VA mapping must
  * still be there (GEM_VA UNMAP of it succeeds only then: amdgpu_vm_bo_unmap).
+ * --gem-always-valid makes it with AMDGPU_GEM_CREATE_VM_ALWAYS_VALID, which the kernel does not
+ * export as a dma-buf (amdgpu_gem_prime_export: -EPERM).
  */
 #define WL_GEM_SIZE (64u << 10)
 #define WL_GEM_VA   0x600000000000ull
@@ -698,6 +700,7 @@ static int wl_cpu_digest(const struct wl *w, uint64_t steps, uint64_t *digest)
 struct wl_gem {
 	uint32_t handle;
 	uint64_t *cpu;
+	bool always_valid; /* --gem-always-valid: made with AMDGPU_GEM_CREATE_VM_ALWAYS_VALID */
 };
 
 static uint64_t wl_gem_word(uint64_t k, uint64_t step)
@@ -716,6 +719,8 @@ static int wl_gem_setup(struct wl *w, struct wl_gem *g)
 	union drm_amdgpu_gem_mmap m = { 0 };
 	struct drm_amdgpu_gem_va va = { 0 };
 
+	if (g->always_valid)
+		c.in.domain_flags |= AMDGPU_GEM_CREATE_VM_ALWAYS_VALID;
 	if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_CREATE, &c))
 		return wl_fail("GEM_CREATE on the render node", errno);
 	g->handle = c.out.handle;
@@ -779,6 +784,237 @@ static int wl_gem_check(struct wl *w, struct wl_gem *g, uint64_t steps)
 	return 0;
 }
 
+/*
+ * --gem-big BYTES: a VRAM BO made through the render node with AMDGPU_GEM_CREATE_NO_CPU_ACCESS
+ * (as Mesa makes invisible-VRAM BOs), mapped into the GPU VM at WL_BIG_VA and reached only by
+ * SDMA: command submissions on the render node (DRM_AMDGPU_CS of a DMA IB, as libdrm_amdgpu's
+ * amdgpu_cs_submit does) copy a staging GTT BO into it, 1 MiB chunk by chunk. Its chunks start
+ * equal (the image can store them once), each step rewrites one; at the end every chunk is
+ * copied back and compared ("gem-big ok").
+ *
+ * --gem-dmabuf: a dma-buf of each GEM BO (DRM_IOCTL_PRIME_HANDLE_TO_FD), held for the whole
+ * run as interop users hold them; at the end each must still be its BO: its size
+ * (dma_buf_llseek), PRIME import into the render file giving the BO's own handle
+ * (drm_gem_prime_fd_to_handle finds the file's export), and for the CPU-mappable BO its bytes
+ * through a mapping of the dma-buf ("gem-dmabuf ok").
+ */
+#define WL_BIG_CHUNK	       (1u << 20)
+#define WL_BIG_VA	       0x680000000000ull
+#define WL_SDMA_IB_VA	       0x640000000000ull
+#define WL_SDMA_STG_VA	       0x660000000000ull
+#define WL_SDMA_OP_COPY	       1u /* SDMA_OP_COPY, sub-op 0 COPY_LINEAR (vega10_sdma_pkt_open.h) */
+#define WL_SDMA_COPY_LINEAR_DW 7u
+
+struct wl_big {
+	int fd;
+	uint64_t size;
+	uint32_t handle, ib_handle, stage_handle;
+	uint32_t *ib;
+	uint8_t *stage;
+};
+
+static int wl_gem_new(int fd, uint64_t size, uint32_t domain, uint64_t flags, uint64_t va,
+		      void **cpu, uint32_t *handle)
+{
+	union drm_amdgpu_gem_create c = { .in = { .bo_size = size,
+						  .alignment = 4096,
+						  .domains = domain,
+						  .domain_flags = flags } };
+	struct drm_amdgpu_gem_va m = { .operation = AMDGPU_VA_OP_MAP,
+				       .flags = AMDGPU_VM_PAGE_READABLE | AMDGPU_VM_PAGE_WRITEABLE,
+				       .va_address = va,
+				       .map_size = size };
+
+	if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_CREATE, &c))
+		return wl_fail("GEM_CREATE of a --gem-big BO", errno);
+	*handle = c.out.handle;
+	m.handle = c.out.handle;
+	if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_VA, &m))
+		return wl_fail("GEM_VA MAP of a --gem-big BO", errno);
+	if (cpu) {
+		union drm_amdgpu_gem_mmap o = { .in.handle = c.out.handle };
+
+		if (ioctl(fd, DRM_IOCTL_AMDGPU_GEM_MMAP, &o))
+			return wl_fail("GEM_MMAP of a --gem-big staging BO", errno);
+		*cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			    (off_t)o.out.addr_ptr);
+		if (*cpu == MAP_FAILED)
+			return wl_fail("mmap of a --gem-big staging BO", errno);
+	}
+	return 0;
+}
+
+/*
+ * One SDMA copy of a chunk between the staging BO and the big BO (@to_big), submitted and
+ * waited for. A context per submission: contexts are no checkpointed state (neither the
+ * kernel's CRIU interface nor upstream criu keeps them).
+ */
+static int wl_big_copy(struct wl_big *b, uint64_t chunk, bool to_big)
+{
+	uint64_t src = to_big ? WL_SDMA_STG_VA : WL_BIG_VA + chunk * WL_BIG_CHUNK;
+	uint64_t dst = to_big ? WL_BIG_VA + chunk * WL_BIG_CHUNK : WL_SDMA_STG_VA;
+	uint32_t handles[3] = { b->handle, b->stage_handle, b->ib_handle };
+	union drm_amdgpu_ctx ctx = { .in.op = AMDGPU_CTX_OP_ALLOC_CTX };
+	struct drm_amdgpu_cs_chunk_ib ib = { .ip_type = AMDGPU_HW_IP_DMA,
+					     .va_start = WL_SDMA_IB_VA,
+					     .ib_bytes = 8 * 4 };
+	struct drm_amdgpu_bo_list_in list = { .bo_number = 3,
+					      .bo_info_size = sizeof(uint32_t),
+					      .bo_info_ptr = (uintptr_t)handles };
+	struct drm_amdgpu_cs_chunk chunks[2] = {
+		{ AMDGPU_CHUNK_ID_IB, sizeof(ib) / 4, (uintptr_t)&ib },
+		{ AMDGPU_CHUNK_ID_BO_HANDLES, sizeof(list) / 4, (uintptr_t)&list },
+	};
+	uint64_t ptrs[2] = { (uintptr_t)&chunks[0], (uintptr_t)&chunks[1] };
+	union drm_amdgpu_cs cs = { 0 };
+	union drm_amdgpu_wait_cs wait = { 0 };
+	int err = 0;
+
+	if (ioctl(b->fd, DRM_IOCTL_AMDGPU_CTX, &ctx))
+		return wl_fail("AMDGPU_CTX ALLOC_CTX", errno);
+	/* COPY_LINEAR: count is bytes - 1 from SDMA 4.0 on (sdma_v4_0_emit_copy_buffer); the IB
+	 * padded to 8 dwords with a NOP (sdma_v4_0_ring_pad_ib). */
+	b->ib[0] = WL_SDMA_OP_COPY;
+	b->ib[1] = WL_BIG_CHUNK - 1;
+	b->ib[2] = 0;
+	b->ib[3] = (uint32_t)src;
+	b->ib[4] = (uint32_t)(src >> 32);
+	b->ib[5] = (uint32_t)dst;
+	b->ib[6] = (uint32_t)(dst >> 32);
+	b->ib[7] = 0; /* NOP */
+	cs.in.ctx_id = ctx.out.alloc.ctx_id;
+	cs.in.num_chunks = 2;
+	cs.in.chunks = (uintptr_t)ptrs;
+	if (ioctl(b->fd, DRM_IOCTL_AMDGPU_CS, &cs)) {
+		err = wl_fail("AMDGPU_CS of a --gem-big copy", errno);
+	} else {
+		wait.in.handle = cs.out.handle;
+		wait.in.ip_type = AMDGPU_HW_IP_DMA;
+		wait.in.ctx_id = ctx.out.alloc.ctx_id;
+		wait.in.timeout = ~0ull; /* amdgpu_gem_timeout: negative waits forever */
+		if (ioctl(b->fd, DRM_IOCTL_AMDGPU_WAIT_CS, &wait) || wait.out.status)
+			err = wl_fail("AMDGPU_WAIT_CS of a --gem-big copy", errno ? errno : EIO);
+	}
+	ctx = (union drm_amdgpu_ctx){ .in = { .op = AMDGPU_CTX_OP_FREE_CTX,
+					      .ctx_id = cs.in.ctx_id } };
+	ioctl(b->fd, DRM_IOCTL_AMDGPU_CTX, &ctx);
+	return err;
+}
+
+/* Chunk @c's word @k as the step @t (0: the start) left it. */
+static uint64_t wl_big_word(uint64_t c, uint64_t k, uint64_t t)
+{
+	return t ? wl_gem_word(c * (WL_BIG_CHUNK / 8) + k, t) : (k & 0xff) * 0x0101010101010101ull;
+}
+
+static void wl_big_stage(struct wl_big *b, uint64_t c, uint64_t t)
+{
+	uint64_t *w = (uint64_t *)b->stage;
+
+	for (uint64_t k = 0; k < WL_BIG_CHUNK / 8; k++)
+		w[k] = wl_big_word(c, k, t);
+}
+
+static int wl_big_setup(struct wl *w, struct wl_big *b, uint64_t size)
+{
+	int err;
+
+	b->fd = w->g[0].render_fd;
+	b->size = size;
+	err = wl_gem_new(b->fd, size, AMDGPU_GEM_DOMAIN_VRAM, AMDGPU_GEM_CREATE_NO_CPU_ACCESS,
+			 WL_BIG_VA, NULL, &b->handle);
+	if (!err)
+		err = wl_gem_new(b->fd, 4096, AMDGPU_GEM_DOMAIN_GTT,
+				 AMDGPU_GEM_CREATE_CPU_ACCESS_REQUIRED, WL_SDMA_IB_VA,
+				 (void **)&b->ib, &b->ib_handle);
+	if (!err)
+		err = wl_gem_new(b->fd, WL_BIG_CHUNK, AMDGPU_GEM_DOMAIN_GTT,
+				 AMDGPU_GEM_CREATE_CPU_ACCESS_REQUIRED, WL_SDMA_STG_VA,
+				 (void **)&b->stage, &b->stage_handle);
+	if (!err)
+		wl_big_stage(b, 0, 0);
+	for (uint64_t c = 0; !err && c < size / WL_BIG_CHUNK; c++)
+		err = wl_big_copy(b, c, true);
+	return err;
+}
+
+static int wl_big_step(struct wl_big *b, uint64_t s)
+{
+	uint64_t c = s % (b->size / WL_BIG_CHUNK);
+
+	wl_big_stage(b, c, s + 1);
+	return wl_big_copy(b, c, true);
+}
+
+static int wl_big_check(struct wl_big *b, uint64_t steps)
+{
+	const uint64_t n = b->size / WL_BIG_CHUNK;
+	uint64_t bad = 0;
+
+	for (uint64_t c = 0; c < n; c++) {
+		/* The last step that wrote chunk c, or none. */
+		uint64_t last = steps > c ? c + (steps - 1 - c) / n * n + 1 : 0;
+		const uint64_t *got = (const uint64_t *)b->stage;
+		int err = wl_big_copy(b, c, false);
+
+		if (err)
+			return err;
+		for (uint64_t k = 0; k < WL_BIG_CHUNK / 8; k++)
+			bad += got[k] != wl_big_word(c, k, last);
+	}
+	if (bad) {
+		printf("gem-big FAILED: %" PRIu64 " word(s) differ\n", bad);
+		return -1;
+	}
+	printf("gem-big ok\n");
+	return 0;
+}
+
+/* A dma-buf of GEM BO @handle, held by the process. */
+static int wl_gem_export(int fd, uint32_t handle, int *out)
+{
+	struct drm_prime_handle a = { .handle = handle, .flags = DRM_CLOEXEC | DRM_RDWR };
+
+	if (ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &a))
+		return wl_fail("PRIME_HANDLE_TO_FD of a GEM BO", errno);
+	*out = a.fd;
+	return 0;
+}
+
+/* dma-buf @dfd is still GEM BO @handle of @size bytes; @cpu: its bytes as the CPU sees them. */
+static int wl_gem_dmabuf_check(int fd, int dfd, uint32_t handle, uint64_t size, const void *cpu)
+{
+	struct drm_prime_handle a = { .fd = dfd };
+	off_t end = lseek(dfd, 0, SEEK_END);
+	void *p;
+	int same;
+
+	if (end != (off_t)size) {
+		printf("gem-dmabuf FAILED: size %lld, the BO has %" PRIu64 "\n", (long long)end,
+		       size);
+		return -1;
+	}
+	if (ioctl(fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &a) || a.handle != handle) {
+		printf("gem-dmabuf FAILED: it imports as handle %u, the BO is %u (%s)\n", a.handle,
+		       handle, strerror(errno));
+		return -1;
+	}
+	if (!cpu)
+		return 0;
+	p = mmap(NULL, size, PROT_READ, MAP_SHARED, dfd, 0);
+	if (p == MAP_FAILED) {
+		printf("gem-dmabuf FAILED: mmap: %s\n", strerror(errno));
+		return -1;
+	}
+	same = !memcmp(p, cpu, size);
+	munmap(p, size);
+	if (!same) {
+		printf("gem-dmabuf FAILED: its bytes are not the BO's\n");
+		return -1;
+	}
+	return 0;
+}
+
 static int wl_cpu_mem(uint64_t *m, uint64_t n, int check)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ULL;
@@ -801,7 +1037,10 @@ int main(int argc, char **argv)
 	uint64_t steps = 100, s, digest, ref;
 	unsigned int delay_ms = 0, i, node;
 	int verify = 1, err = 0, hsakmt = 0, dmabuf = 0, dmabuf_fd = -1, gem = 0;
+	int gem_dmabuf = 0, gem_dmabuf_fd = -1, big_dmabuf_fd = -1, gem_import = 0;
 	struct wl_gem gem_bo = { 0 };
+	struct wl_big big = { 0 };
+	uint64_t big_size = 0;
 	struct wl_hsakmt hsakmt_shm = { 0 };
 	struct kfd_ioctl_get_version_args ver;
 	uint64_t cpu_mem = 0, *cpu = NULL;
@@ -819,6 +1058,7 @@ int main(int argc, char **argv)
 				 : !strcmp(opt, "--host")	   ? &w.host
 				 : !strcmp(opt, "--cpu-mem")	   ? &cpu_mem
 				 : !strcmp(opt, "--small-bo-size") ? &w.small_size
+				 : !strcmp(opt, "--gem-big")	   ? &big_size
 								   : NULL;
 
 		if (size) {
@@ -845,17 +1085,29 @@ int main(int argc, char **argv)
 			dmabuf = 1;
 		} else if (!strcmp(opt, "--gem-bo")) {
 			gem = 1;
+		} else if (!strcmp(opt, "--gem-dmabuf")) {
+			gem_dmabuf = 1;
+		} else if (!strcmp(opt, "--gem-always-valid")) {
+			gem_bo.always_valid = true;
+		} else if (!strcmp(opt, "--gem-import")) {
+			gem_import = 1;
+			dmabuf = 1;
 		} else {
 			fprintf(stderr,
 				"usage: %s [--steps N] [--vram SIZE] [--vram-used SIZE] [--gtt SIZE] "
 				"[--host SIZE] [--cpu-mem SIZE] [--delay-ms MS] [--no-verify] [--same-gpus] "
 				"[--hsakmt-shm] [--dmabuf] [--small-bos N] [--small-bo-size SIZE] [--gem-bo]\n"
+				"[--gem-big SIZE] [--gem-dmabuf] [--gem-always-valid] [--gem-import]\n"
 				"SIZE: bytes, or with K, M, G (4096, 64K, 32M)\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	cpu_mem = cpu_mem / 8 * 8;
+	if (big_size % WL_BIG_CHUNK) {
+		fprintf(stderr, "workload: --gem-big must be a multiple of 1 MiB\n");
+		return 2;
+	}
 	if (!w.vram_used || w.vram_used > w.vram)
 		w.vram_used = w.vram;
 	/* sizes: 8-byte words; vram (and the part used) a multiple of host; gtt at least host */
@@ -902,7 +1154,22 @@ int main(int argc, char **argv)
 	}
 	if (dmabuf && wl_export_vram(&w, &dmabuf_fd))
 		return 1;
+	/* --gem-import: that dma-buf imported into the render node (PRIME, as Mesa imports a
+	 * buffer another driver or process shares), the GEM handle kept. */
+	if (gem_import) {
+		struct drm_prime_handle a = { .fd = dmabuf_fd };
+
+		if (ioctl(w.g[0].render_fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &a))
+			return wl_fail("PRIME_FD_TO_HANDLE of the VRAM BO's dma-buf", errno) ? 1
+											     : 1;
+	}
 	if (gem && wl_gem_setup(&w, &gem_bo))
+		return 1;
+	if (big_size && wl_big_setup(&w, &big, big_size))
+		return 1;
+	if (gem_dmabuf && gem && wl_gem_export(w.g[0].render_fd, gem_bo.handle, &gem_dmabuf_fd))
+		return 1;
+	if (gem_dmabuf && big_size && wl_gem_export(big.fd, big.handle, &big_dmabuf_fd))
 		return 1;
 	if (cpu_mem) {
 		cpu = mmap(NULL, cpu_mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
@@ -935,6 +1202,8 @@ int main(int argc, char **argv)
 		}
 		if (gem)
 			wl_gem_step(&gem_bo, s);
+		if (!err && big_size)
+			err = wl_big_step(&big, s);
 		printf("step %" PRIu64 "\n", s + 1);
 		if (!err && wl_digest_wanted) {
 			wl_digest_wanted = 0;
@@ -960,6 +1229,17 @@ int main(int argc, char **argv)
 		return 1;
 	if (gem && wl_gem_check(&w, &gem_bo, s))
 		return 1;
+	if (big_size && wl_big_check(&big, s))
+		return 1;
+	if (gem_dmabuf) {
+		if (gem && wl_gem_dmabuf_check(w.g[0].render_fd, gem_dmabuf_fd, gem_bo.handle,
+					       WL_GEM_SIZE, gem_bo.cpu))
+			return 1;
+		if (big_size &&
+		    wl_gem_dmabuf_check(big.fd, big_dmabuf_fd, big.handle, big_size, NULL))
+			return 1;
+		printf("gem-dmabuf ok\n");
+	}
 	if (cpu) {
 		if (wl_cpu_mem(cpu, cpu_mem / 8, 1)) {
 			printf("cpu-mem FAILED\n");

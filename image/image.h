@@ -37,10 +37,12 @@
  *   vramstream-kfd-<pid>-<id>.img         KFD metadata of criu file <id> of <pid>
  *   vramstream-kfd-<pid>-<id>-gpu<i>.vrs  stream of the image's GPU <i>
  *   vramstream-render-<id>.img            render-node file <id>
+ *   vramstream-render-<id>.vrs            stream of its GEM BOs' contents
  */
 int image_kfd_name(unsigned int pid, int id, char *out, size_t len);
 int image_stream_name(unsigned int pid, int id, unsigned int gpu, char *out, size_t len);
 int image_render_name(int id, char *out, size_t len);
+int image_render_stream_name(int id, char *out, size_t len);
 
 /*
  * The file of part @part of the stream named @base: part 0 is @base itself,

@@ -232,10 +232,11 @@ static int versioned_decode(const char magic[4], const char *what,
 }
 
 /* The list of files references name: numbers in range and once each, paths usable. */
-static int sources_check(const Vramstream__ProcessImage *img, char *why, size_t why_len)
+static int sources_check(Vramstream__StreamSource *const *sources, size_t n, char *why,
+			 size_t why_len)
 {
-	for (size_t i = 0; i < img->n_sources; i++) {
-		const Vramstream__StreamSource *s = img->sources[i];
+	for (size_t i = 0; i < n; i++) {
+		const Vramstream__StreamSource *s = sources[i];
 
 		if (s->id > IMAGE_SOURCE_MAX || !s->path[0] || strlen(s->path) >= PATH_MAX ||
 		    (s->depth == 0 && image_stream_name_check(s->path))) {
@@ -244,7 +245,7 @@ static int sources_check(const Vramstream__ProcessImage *img, char *why, size_t 
 			return -EBADMSG;
 		}
 		for (size_t k = 0; k < i; k++)
-			if (img->sources[k]->id == s->id) {
+			if (sources[k]->id == s->id) {
 				snprintf(why, why_len, "stream file number %u listed twice", s->id);
 				return -EBADMSG;
 			}
@@ -266,7 +267,7 @@ int image_meta_decode(const uint8_t *buf, size_t len, Vramstream__ProcessImage *
 			     &vramstream__process_image__descriptor,
 			     offsetof(Vramstream__ProcessImage, format_version), buf, len,
 			     (ProtobufCMessage **)img, why, why_len);
-	if (r == 0 && (r = sources_check(*img, why, why_len))) {
+	if (r == 0 && (r = sources_check((*img)->sources, (*img)->n_sources, why, why_len))) {
 		image_meta_free(*img);
 		*img = NULL;
 	}
@@ -288,10 +289,32 @@ int image_render_encode(Vramstream__RenderFile *rf, uint8_t **out, size_t *out_l
 int image_render_decode(const uint8_t *buf, size_t len, Vramstream__RenderFile **rf, char *why,
 			size_t why_len)
 {
-	return versioned_decode(IMAGE_MAGIC_RENDER, "render-node file",
-				&vramstream__render_file__descriptor,
-				offsetof(Vramstream__RenderFile, format_version), buf, len,
-				(ProtobufCMessage **)rf, why, why_len);
+	char scratch[8];
+	int r;
+
+	if (!why) {
+		why = scratch;
+		why_len = sizeof(scratch);
+	}
+	r = versioned_decode(IMAGE_MAGIC_RENDER, "render-node file",
+			     &vramstream__render_file__descriptor,
+			     offsetof(Vramstream__RenderFile, format_version), buf, len,
+			     (ProtobufCMessage **)rf, why, why_len);
+	if (r)
+		return r;
+	r = sources_check((*rf)->sources, (*rf)->n_sources, why, why_len);
+	/* A render file's stream refers only to itself: no parent images. */
+	for (size_t i = 0; !r && i < (*rf)->n_sources; i++)
+		if ((*rf)->sources[i]->depth) {
+			snprintf(why, why_len, "stream file record %u names a parent image's file",
+				 (*rf)->sources[i]->id);
+			r = -EBADMSG;
+		}
+	if (r) {
+		image_render_free(*rf);
+		*rf = NULL;
+	}
+	return r;
 }
 
 void image_render_free(Vramstream__RenderFile *rf)

@@ -39,6 +39,11 @@ int image_render_name(int id, char *out, size_t len)
 	return fit(snprintf(out, len, RENDER_PREFIX "%d" META_SUFFIX, id), len);
 }
 
+int image_render_stream_name(int id, char *out, size_t len)
+{
+	return fit(snprintf(out, len, RENDER_PREFIX "%d" STREAM_SUFFIX, id), len);
+}
+
 int image_dmabuf_name(int id, char *out, size_t len)
 {
 	return fit(snprintf(out, len, DMABUF_PREFIX "%d" META_SUFFIX, id), len);

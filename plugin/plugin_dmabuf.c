@@ -34,7 +34,8 @@ bool plugin_dmabuf_is(int fd)
 /* ---- dump ------------------------------------------------------------------------------- */
 
 struct dmabuf_bo {
-	int kfd_id;
+	int kfd_id; /* the KFD file's criu id, or the render-node file's when gem */
+	bool gem;
 	unsigned int pid;
 	uint32_t index, gpu_id, handle;
 	unsigned int minor;
@@ -142,6 +143,41 @@ int plugin_dmabuf_note_kfd(int kfd_id, unsigned int pid, const struct kfd_criu_b
 	return 0;
 }
 
+int plugin_dmabuf_note_render(int render_id, const Vramstream__RenderFile *rf, const int *dmabufs)
+{
+	for (size_t i = 0; i < rf->n_bos; i++) {
+		struct dmabuf_bo bo = {
+			.kfd_id = render_id,
+			.gem = true,
+			.index = (uint32_t)i,
+			.gpu_id = rf->gpu_id,
+			.minor = rf->render_minor,
+			.size = rf->bos[i]->size,
+		};
+		int fd, r;
+
+		if (dmabufs[i] < 0)
+			continue;
+		fd = node_fd(bo.minor);
+		if (fd < 0) {
+			pr_err("dump of render node renderD%u (file %d): cannot open it to tell its "
+			       "BOs' dma-bufs apart: %s",
+			       bo.minor, render_id, strerror(-fd));
+			return fd;
+		}
+		if (drmPrimeFDToHandle(fd, dmabufs[i], &bo.handle)) {
+			r = -errno;
+			pr_err("dump of render node renderD%u (file %d): cannot import GEM BO %u: %s",
+			       bo.minor, render_id, rf->bos[i]->handle, strerror(-r));
+			return r;
+		}
+		r = add_bo(&bo);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 /* The BO dma-buf @fd is, among those noted, or NULL. */
 static const struct dmabuf_bo *find_bo(int fd)
 {
@@ -168,14 +204,19 @@ int plugin_dmabuf_dump(int dirfd, int fd, int id)
 	int r;
 
 	if (!bo) {
-		pr_err("dump of dma-buf file %d: it is no VRAM or GTT BO of the %zu that the KFD "
-		       "files dumped so far hold; dma-bufs of other drivers and of render-node "
-		       "(GEM) BOs are not supported, and a KFD BO's dma-buf must come after the "
-		       "process's /dev/kfd in its fd table",
+		pr_err("dump of dma-buf file %d: it is no VRAM, GTT or GEM BO of the %zu that the "
+		       "KFD and render-node files dumped so far hold; dma-bufs of other drivers "
+		       "are not supported, and a BO's dma-buf must come after the process's "
+		       "/dev/kfd or render node in its fd table",
 		       id, dd.n_bos);
 		return -EOPNOTSUPP;
 	}
-	df.kfd_file_id = (uint32_t)bo->kfd_id;
+	if (bo->gem) {
+		df.has_render_file_id = 1;
+		df.render_file_id = (uint32_t)bo->kfd_id;
+	} else {
+		df.kfd_file_id = (uint32_t)bo->kfd_id;
+	}
 	df.bo_index = bo->index;
 	df.has_gpu_id = 1;
 	df.gpu_id = bo->gpu_id;
@@ -191,8 +232,14 @@ int plugin_dmabuf_dump(int dirfd, int fd, int id)
 		pr_err("dump of dma-buf file %d: cannot write %s: %s", id, name, strerror(-r));
 		return r;
 	}
-	pr_info("dma-buf file %d is BO %u (GPU 0x%x, %" PRIu64 " bytes) of KFD file %d of pid %u",
-		id, bo->index, bo->gpu_id, bo->size, bo->kfd_id, bo->pid);
+	if (bo->gem)
+		pr_info("dma-buf file %d is GEM BO %u (GPU 0x%x, %" PRIu64
+			" bytes) of render-node file %d",
+			id, bo->index, bo->gpu_id, bo->size, bo->kfd_id);
+	else
+		pr_info("dma-buf file %d is BO %u (GPU 0x%x, %" PRIu64
+			" bytes) of KFD file %d of pid %u",
+			id, bo->index, bo->gpu_id, bo->size, bo->kfd_id, bo->pid);
 	return 0;
 }
 
@@ -245,18 +292,11 @@ static int read_dmabuf_file(int dirfd, const char *name, Vramstream__DmabufFile 
 	return r;
 }
 
-static int keep_one(const Vramstream__DmabufFile *df, int id, const struct kfd_criu_bo_bucket *bos,
-		    size_t n_bos, int (*dup_fd)(int fd))
+/* Keeps a copy of dma-buf @dmabuf as criu file @id. */
+static int keep_fd(int id, int dmabuf, int (*dup_fd)(int fd))
 {
 	int fd;
 
-	if (df->bo_index >= n_bos || bos[df->bo_index].dmabuf_fd == KFD_INVALID_FD ||
-	    (df->has_size && df->size != bos[df->bo_index].size)) {
-		pr_err("restore of pid %d: dma-buf file %d names BO %u of KFD file %u, which is "
-		       "no restored VRAM or GTT BO of that size (damaged image)",
-		       (int)getpid(), id, df->bo_index, df->kfd_file_id);
-		return -EINVAL;
-	}
 	if (dr.n == dr.cap) {
 		size_t cap = dr.cap ? dr.cap * 2 : 8;
 		void *n = realloc(dr.kept, cap * sizeof(*dr.kept));
@@ -266,7 +306,7 @@ static int keep_one(const Vramstream__DmabufFile *df, int id, const struct kfd_c
 		dr.kept = n;
 		dr.cap = cap;
 	}
-	fd = dup_fd((int)bos[df->bo_index].dmabuf_fd);
+	fd = dup_fd(dmabuf);
 	if (fd < 0)
 		return fd;
 	dr.kept[dr.n].id = id;
@@ -274,8 +314,44 @@ static int keep_one(const Vramstream__DmabufFile *df, int id, const struct kfd_c
 	return 0;
 }
 
-int plugin_dmabuf_keep(int dirfd, int kfd_id, const struct kfd_criu_bo_bucket *bos, size_t n_bos,
-		       int (*dup_fd)(int fd))
+static int keep_one(const Vramstream__DmabufFile *df, int id, const struct kfd_criu_bo_bucket *bos,
+		    size_t n_bos, int (*dup_fd)(int fd))
+{
+	if (df->bo_index >= n_bos || bos[df->bo_index].dmabuf_fd == KFD_INVALID_FD ||
+	    (df->has_size && df->size != bos[df->bo_index].size)) {
+		pr_err("restore of pid %d: dma-buf file %d names BO %u of KFD file %u, which is "
+		       "no restored VRAM or GTT BO of that size (damaged image)",
+		       (int)getpid(), id, df->bo_index, df->kfd_file_id);
+		return -EINVAL;
+	}
+	return keep_fd(id, (int)bos[df->bo_index].dmabuf_fd, dup_fd);
+}
+
+static int keep_one_gem(const Vramstream__DmabufFile *df, int id, const Vramstream__RenderFile *rf,
+			const int *dmabufs, int (*dup_fd)(int fd))
+{
+	if (df->bo_index >= rf->n_bos || dmabufs[df->bo_index] < 0 ||
+	    (df->has_size && df->size != rf->bos[df->bo_index]->size)) {
+		pr_err("restore of pid %d: dma-buf file %d names GEM BO %u of render-node file "
+		       "%u, which is no restored BO of that size with contents (damaged image)",
+		       (int)getpid(), id, df->bo_index, df->render_file_id);
+		return -EINVAL;
+	}
+	return keep_fd(id, dmabufs[df->bo_index], dup_fd);
+}
+
+/* What to keep of the dma-buf files in the folder: those naming one restored file. */
+struct keep_for {
+	bool gem;
+	int file_id;
+	const struct kfd_criu_bo_bucket *bos;
+	size_t n_bos;
+	const Vramstream__RenderFile *rf;
+	const int *dmabufs;
+	int (*dup_fd)(int fd);
+};
+
+static int keep_matching(int dirfd, const struct keep_for *k)
 {
 	struct dirent *de;
 	int dup_dir, r = 0;
@@ -298,12 +374,39 @@ int plugin_dmabuf_keep(int dirfd, int kfd_id, const struct kfd_criu_bo_bucket *b
 		if (image_name_kind(de->d_name, NULL, &id) != IMAGE_FILE_DMABUF)
 			continue;
 		r = read_dmabuf_file(dirfd, de->d_name, &df);
-		if (!r && df->kfd_file_id == (uint32_t)kfd_id)
-			r = keep_one(df, id, bos, n_bos, dup_fd);
+		if (r) {
+			image_dmabuf_free(df);
+			break;
+		}
+		if (k->gem && df->has_render_file_id && df->render_file_id == (uint32_t)k->file_id)
+			r = keep_one_gem(df, id, k->rf, k->dmabufs, k->dup_fd);
+		else if (!k->gem && !df->has_render_file_id &&
+			 df->kfd_file_id == (uint32_t)k->file_id)
+			r = keep_one(df, id, k->bos, k->n_bos, k->dup_fd);
 		image_dmabuf_free(df);
 	}
 	closedir(d);
 	return r;
+}
+
+int plugin_dmabuf_keep(int dirfd, int kfd_id, const struct kfd_criu_bo_bucket *bos, size_t n_bos,
+		       int (*dup_fd)(int fd))
+{
+	const struct keep_for k = {
+		.file_id = kfd_id, .bos = bos, .n_bos = n_bos, .dup_fd = dup_fd
+	};
+
+	return keep_matching(dirfd, &k);
+}
+
+int plugin_dmabuf_keep_render(int dirfd, int render_id, const Vramstream__RenderFile *rf,
+			      const int *dmabufs, int (*dup_fd)(int fd))
+{
+	const struct keep_for k = {
+		.gem = true, .file_id = render_id, .rf = rf, .dmabufs = dmabufs, .dup_fd = dup_fd
+	};
+
+	return keep_matching(dirfd, &k);
 }
 
 int plugin_dmabuf_restore(int dirfd, int id)
@@ -326,15 +429,21 @@ int plugin_dmabuf_restore(int dirfd, int id)
 			continue;
 		/* criu moves it to the file's number and closes this one (files.c). */
 		dr.kept[i] = dr.kept[--dr.n];
-		pr_info("restore of pid %d: dma-buf file %d is BO %u of KFD file %u again",
-			(int)getpid(), id, df->bo_index, df->kfd_file_id);
+		if (df->has_render_file_id)
+			pr_info("restore of pid %d: dma-buf file %d is GEM BO %u of render-node "
+				"file %u again",
+				(int)getpid(), id, df->bo_index, df->render_file_id);
+		else
+			pr_info("restore of pid %d: dma-buf file %d is BO %u of KFD file %u again",
+				(int)getpid(), id, df->bo_index, df->kfd_file_id);
 		image_dmabuf_free(df);
 		return fd;
 	}
-	pr_err("restore of pid %d: dma-buf file %d is BO %u of KFD file %u, which was not "
+	pr_err("restore of pid %d: dma-buf file %d is BO %u of %s file %u, which was not "
 	       "restored in this process before it (a dma-buf shared with another process "
-	       "restores only in the process that holds the BO's KFD file)",
-	       (int)getpid(), id, df->bo_index, df->kfd_file_id);
+	       "restores only in the process that holds the BO's file)",
+	       (int)getpid(), id, df->bo_index, df->has_render_file_id ? "render-node" : "KFD",
+	       df->has_render_file_id ? df->render_file_id : df->kfd_file_id);
 	image_dmabuf_free(df);
 	return -ENOENT;
 }

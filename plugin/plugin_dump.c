@@ -612,15 +612,203 @@ out:
 	return r;
 }
 
+/* Removes a render stream's files after a failed dump. */
+static void render_stream_unlink(const char *path)
+{
+	for (unsigned int part = 0; part < IMAGE_PARTS_MAX; part++) {
+		char p[PATH_MAX];
+
+		if (!image_part_name(path, part, p, sizeof(p)))
+			unlink(p);
+	}
+}
+
+/*
+ * The GEM BOs' contents, through the transfer pipeline as KFD BOs' go: SDMA copies of each BO's
+ * dma-buf (@dmabufs, taken) into pinned buffers, compressed into the file's own stream
+ * (vramstream-render-<id>.vrs); each BO's stream names its chunks.
+ */
+static int dump_render_contents(const struct plugin_config *cfg, const char *path, int id,
+				Vramstream__RenderFile *rf, int *dmabufs,
+				struct image_parent *dedup)
+{
+	struct transfer_job job = { .gpu_id = rf->gpu_id, .render_minor = rf->render_minor };
+	struct plugin_nofile nofile = { .raised = false };
+	const char *name = strrchr(path, '/') + 1;
+	struct plugin_progress progress;
+	struct transfer_bo *tbos;
+	char why[768];
+	int r;
+
+	tbos = calloc(rf->n_bos ? rf->n_bos : 1, sizeof(*tbos));
+	if (!tbos)
+		return -ENOMEM;
+	for (size_t i = 0; i < rf->n_bos; i++)
+		if (dmabufs[i] >= 0)
+			tbos[job.n_bos++] = (struct transfer_bo){ .size = rf->bos[i]->size,
+								  .dmabuf_fd = dmabufs[i],
+								  .tag = i };
+	if (!job.n_bos) {
+		free(tbos);
+		return 0;
+	}
+	job.bos = tbos;
+	job.close_fds = true;
+	job.dedup = dedup->table;
+	snprintf(job.stream_path, sizeof(job.stream_path), "%s", path);
+	r = plugin_nofile_raise(&nofile, job.n_bos, why, sizeof(why));
+	if (r) {
+		pr_err("dump of render node renderD%u (file %d): %u GEM BO(s): %s",
+		       rf->render_minor, id, job.n_bos, why);
+		goto out;
+	}
+	plugin_progress_init(&progress, "dump", id);
+	r = transfer_dump_progress(cfg, &plugin_dma_sdma_ops, &job, 1, &progress.tp);
+	plugin_nofile_restore(&nofile);
+	if (r) {
+		pr_err("dump of render node renderD%u (file %d): %s", rf->render_minor, id,
+		       job.err);
+		render_stream_unlink(job.stream_path);
+		goto out;
+	}
+	pr_info("dump of render node renderD%u (file %d): %u GEM BO(s) in %u stream file(s), "
+		"%.3f GB moved, %.3f GB stored (ratio %.2f), %.3f s; chunks zero/raw/zstd/ref "
+		"%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64,
+		rf->render_minor, id, job.n_bos, job.n_parts, job.stats.bytes / 1e9,
+		job.stats.stored / 1e9,
+		job.stats.stored ? (double)job.stats.bytes / job.stats.stored : 0.0,
+		job.stats.seconds, job.stats.chunks_zero, job.stats.chunks_raw,
+		job.stats.chunks_zstd, job.stats.chunks_ref);
+	if (dedup->table) {
+		Vramstream__ProcessImage refs = VRAMSTREAM__PROCESS_IMAGE__INIT;
+		const char *names[1] = { name };
+		unsigned int parts[1] = { job.n_parts };
+
+		/* The stream's own parts, which its references name (they point into @dedup). */
+		r = image_parent_record(dedup, &refs, names, parts, 1);
+		rf->n_sources = refs.n_sources;
+		rf->sources = refs.sources;
+	}
+	for (unsigned int k = 0; !r && k < job.n_bos; k++) {
+		Vramstream__RenderBo *bo = rf->bos[tbos[k].tag];
+
+		bo->stream = malloc(sizeof(*bo->stream));
+		if (!bo->stream) {
+			r = -ENOMEM;
+			break;
+		}
+		vramstream__content_ref__init(bo->stream);
+		bo->stream->stream_file = strdup(name);
+		bo->stream->tag = tbos[k].tag;
+		bo->stream->has_parts = 1;
+		bo->stream->parts = job.n_parts;
+		if (!bo->stream->stream_file)
+			r = -ENOMEM;
+	}
+	if (r)
+		render_stream_unlink(job.stream_path);
+out:
+	/* What the transfer did not take is still ours. */
+	for (unsigned int k = 0; k < job.n_bos; k++) {
+		if (tbos[k].dmabuf_fd >= 0)
+			close(tbos[k].dmabuf_fd);
+		dmabufs[tbos[k].tag] = -1;
+	}
+	free(tbos);
+	return r;
+}
+
+/* The image folder's path (criu's fd @dirfd) with @name in it. */
+static int dir_path(int dirfd, const char *name, char *out, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+	n = readlink(link, out, len - 1);
+	if (n < 0)
+		return -errno;
+	out[n] = '\0';
+	return snprintf(out + n, len - (size_t)n, "/%s", name) >= (int)(len - (size_t)n)
+		       ? -ENAMETOOLONG
+		       : 0;
+}
+
+static int dump_render_file(const struct plugin_config *cfg, int dirfd, int fd, int id,
+			    unsigned int minor, uint32_t gpu_id)
+{
+	Vramstream__RenderFile rf = VRAMSTREAM__RENDER_FILE__INIT;
+	char err[512], name[64], stream[PATH_MAX];
+	struct image_parent dedup = { 0 };
+	int *dmabufs = NULL;
+	uint8_t *buf = NULL;
+	size_t len, n_bos;
+	int r;
+
+	image_render_stream_name(id, name, sizeof(name));
+	r = dir_path(dirfd, name, stream, sizeof(stream));
+	if (r) {
+		pr_err("dump of render node renderD%u (file %d): cannot name its stream file in "
+		       "the image folder: %s",
+		       minor, id, strerror(-r));
+		return r;
+	}
+	rf.gpu_id = gpu_id;
+	rf.render_minor = minor;
+	r = plugin_render_bos_dump(fd, &rf, &dmabufs, err, sizeof(err));
+	if (r == -EOPNOTSUPP && cfg->render_bos_optional && !rf.n_bos) {
+		pr_warn("dump of render node renderD%u (file %d): %s; saved without BOs "
+			"(VRAMSTREAM_RENDER_BOS_OPTIONAL=1): any BO the task made through it "
+			"is not in the image",
+			minor, id, err);
+		r = 0;
+	} else if (r) {
+		pr_err("dump of render node renderD%u (file %d): %s", minor, id, err);
+	} else {
+		r = plugin_dmabuf_note_render(id, &rf, dmabufs);
+		/* Chunks of equal bytes stored once within the file's stream (no parent: the
+		 * file's BOs are not in the KFD images' content tables). */
+		if (!r)
+			r = image_parent_open(dirfd, NULL, true, cfg->dedup, &dedup, err,
+					      sizeof(err));
+		if (!r)
+			r = dump_render_contents(cfg, stream, id, &rf, dmabufs, &dedup);
+	}
+	n_bos = rf.n_bos;
+	if (!r)
+		r = image_render_encode(&rf, &buf, &len);
+	/* The list of sources is the table's. */
+	rf.n_sources = 0;
+	rf.sources = NULL;
+	image_parent_close(&dedup);
+	for (size_t i = 0; dmabufs && i < n_bos; i++)
+		if (dmabufs[i] >= 0)
+			close(dmabufs[i]);
+	free(dmabufs);
+	if (r) {
+		plugin_render_bos_free(&rf);
+		return r;
+	}
+	image_render_name(id, name, sizeof(name));
+	r = image_file_write(dirfd, name, buf, len);
+	free(buf);
+	if (r) {
+		pr_err("dump of render node renderD%u: cannot write %s: %s", minor, name,
+		       strerror(-r));
+		render_stream_unlink(stream);
+	} else {
+		pr_info("render node renderD%u (file %d) belongs to GPU 0x%x, %zu GEM BO(s)", minor,
+			id, rf.gpu_id, n_bos);
+	}
+	plugin_render_bos_free(&rf);
+	return r;
+}
+
 int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int id,
 		       unsigned int minor)
 {
 	static struct topo_system topo;
-	Vramstream__RenderFile rf = VRAMSTREAM__RENDER_FILE__INIT;
-	char err[512], name[64];
-	size_t n_bos;
-	uint8_t *buf;
-	size_t len;
+	char err[512];
 	int r;
 
 	r = topology_read("", &topo, err, sizeof(err));
@@ -633,37 +821,7 @@ int plugin_dump_render(const struct plugin_config *cfg, int dirfd, int fd, int i
 
 		if (topology_prop(&topo.gpus[i], "drm_render_minor", &m) || m != minor)
 			continue;
-		rf.gpu_id = topo.gpus[i].gpu_id;
-		rf.render_minor = minor;
-		r = plugin_render_bos_dump(fd, &rf, err, sizeof(err));
-		if (r == -EOPNOTSUPP && cfg->render_bos_optional) {
-			pr_warn("dump of render node renderD%u (file %d): %s; saved without BOs "
-				"(VRAMSTREAM_RENDER_BOS_OPTIONAL=1): any BO the task made through it "
-				"is not in the image",
-				minor, id, err);
-			plugin_render_bos_free(&rf);
-			r = 0;
-		}
-		if (r) {
-			pr_err("dump of render node renderD%u (file %d): %s", minor, id, err);
-			plugin_render_bos_free(&rf);
-			return r;
-		}
-		n_bos = rf.n_bos;
-		r = image_render_encode(&rf, &buf, &len);
-		plugin_render_bos_free(&rf);
-		if (r)
-			return r;
-		image_render_name(id, name, sizeof(name));
-		r = image_file_write(dirfd, name, buf, len);
-		free(buf);
-		if (r)
-			pr_err("dump of render node renderD%u: cannot write %s: %s", minor, name,
-			       strerror(-r));
-		else
-			pr_info("render node renderD%u (file %d) belongs to GPU 0x%x, %zu GEM BO(s)",
-				minor, id, rf.gpu_id, n_bos);
-		return r;
+		return dump_render_file(cfg, dirfd, fd, id, minor, topo.gpus[i].gpu_id);
 	}
 	pr_err("dump of render node renderD%u (file %d): no KFD GPU has this render minor", minor,
 	       id);

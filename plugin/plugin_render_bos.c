@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/mman.h>
 
 #include <amdgpu_drm.h>
+#include <drm.h>
 
 #include "common_drm_criu.h"
 #include "plugin_render_bos.h"
@@ -114,8 +116,8 @@ static int mmap_offset(int fd, uint32_t handle, uint64_t *off)
 	return r;
 }
 
-/* The BO's bytes through a CPU mapping of the render node (drm_gem_mmap), the path for BOs
- * the CPU may map; the dump holds them in the image's metadata. */
+/* The BO's bytes through a CPU mapping of the render node (drm_gem_mmap), for BOs the kernel
+ * will not export; the dump holds them in the image's metadata. */
 static int read_contents(int fd, uint64_t off, uint64_t size, ProtobufCBinaryData *out)
 {
 	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, (off_t)off);
@@ -131,41 +133,57 @@ static int read_contents(int fd, uint64_t off, uint64_t size, ProtobufCBinaryDat
 	return out->data ? 0 : -ENOMEM;
 }
 
-static int dump_one(int fd, const struct common_drm_amdgpu_gem_list_handles_entry *e,
-		    Vramstream__RenderBo *bo, uint64_t *total, char *why, size_t why_len)
+/*
+ * A dma-buf of BO @handle (drm_prime_handle_to_fd_ioctl), as upstream criu's
+ * amdgpu_plugin_drm.c exports GEM BOs to copy them with SDMA. Any holder of the
+ * file may export its handles (they belong to the struct drm_file), so criu's
+ * copy of the task's file serves at dump. amdgpu_gem_prime_export refuses
+ * userptr BOs and those made with AMDGPU_GEM_CREATE_VM_ALWAYS_VALID (-EPERM).
+ */
+static int export_bo(int fd, uint32_t handle, int *dmabuf)
 {
-	struct common_drm_amdgpu_gem_vm_entry *vm = NULL;
-	uint32_t nvm = 0;
-	int r;
+	struct drm_prime_handle a = { .handle = handle, .flags = DRM_CLOEXEC | DRM_RDWR };
+	int r = drm_ioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &a);
 
-	bo->handle = e->gem_handle;
-	bo->size = e->size;
-	bo->preferred_domains = e->preferred_domains;
-	bo->alloc_flags = e->alloc_flags;
-	bo->has_alignment_pages = 1;
-	bo->alignment_pages = e->alignment;
-	if (e->flags & COMMON_AMDGPU_GEM_LIST_HANDLES_FLAG_IS_IMPORT) {
+	if (!r)
+		*dmabuf = a.fd;
+	return r;
+}
+
+/* Only BOs the kernel will not export go through the metadata: their total is capped. */
+#define METADATA_CONTENTS_MAX (128ull << 20)
+
+/* The BO's contents: a dma-buf for the stream, else its bytes through a CPU mapping. */
+static int dump_contents(int fd, const struct common_drm_amdgpu_gem_list_handles_entry *e,
+			 Vramstream__RenderBo *bo, int *dmabuf, uint64_t *in_meta, char *why,
+			 size_t why_len)
+{
+	int r = export_bo(fd, e->gem_handle, dmabuf);
+
+	if (!r)
+		return 0;
+	if (r != -EPERM) {
 		snprintf(why, why_len,
-			 "BO %u (%" PRIu64 " bytes) is imported from a dma-buf; imported "
-			 "render-node BOs are not saved yet",
-			 e->gem_handle, e->size);
-		return -EOPNOTSUPP;
-	}
-	/* amdgpu_mode_dumb_mmap: -EPERM for userptr BOs and AMDGPU_GEM_CREATE_NO_CPU_ACCESS. */
-	r = mmap_offset(fd, e->gem_handle, &bo->mmap_offset);
-	if (r) {
-		snprintf(why, why_len,
-			 "BO %u (%" PRIu64 " bytes, flags 0x%" PRIx64 "): no CPU mapping (%s); "
-			 "userptr and NO_CPU_ACCESS render-node BOs are not saved yet",
-			 e->gem_handle, e->size, e->alloc_flags, strerror(-r));
+			 "BO %u (%" PRIu64 " bytes): cannot export it as a dma-buf: %s",
+			 e->gem_handle, e->size, strerror(-r));
 		return r;
 	}
-	bo->has_mmap_offset = 1;
-	*total += e->size;
-	if (*total > (128u << 20)) {
+	/* amdgpu_mode_dumb_mmap: -EPERM for userptr BOs and AMDGPU_GEM_CREATE_NO_CPU_ACCESS. */
+	if (!bo->has_mmap_offset) {
 		snprintf(why, why_len,
-			 "the file's BOs hold more than 128 MiB, which the render-node image "
-			 "does not take yet");
+			 "BO %u (%" PRIu64 " bytes, flags 0x%" PRIx64
+			 "): the kernel neither exports it nor lets the CPU map it (a userptr BO, "
+			 "or VM_ALWAYS_VALID with NO_CPU_ACCESS); such BOs are not saved",
+			 e->gem_handle, e->size, e->alloc_flags);
+		return -EOPNOTSUPP;
+	}
+	*in_meta += e->size;
+	if (*in_meta > METADATA_CONTENTS_MAX) {
+		snprintf(why, why_len,
+			 "BO %u: the file's BOs that the kernel will not export "
+			 "(AMDGPU_GEM_CREATE_VM_ALWAYS_VALID) hold more than %llu MiB, which the "
+			 "render-node image does not take",
+			 e->gem_handle, METADATA_CONTENTS_MAX >> 20);
 		return -EFBIG;
 	}
 	r = read_contents(fd, bo->mmap_offset, e->size, &bo->contents);
@@ -175,7 +193,16 @@ static int dump_one(int fd, const struct common_drm_amdgpu_gem_list_handles_entr
 		return r;
 	}
 	bo->has_contents = 1;
-	r = mapping_info(fd, e->gem_handle, &vm, &nvm, why, why_len);
+	return 0;
+}
+
+static int dump_mappings(int fd, uint32_t handle, Vramstream__RenderBo *bo, char *why,
+			 size_t why_len)
+{
+	struct common_drm_amdgpu_gem_vm_entry *vm = NULL;
+	uint32_t nvm = 0;
+	int r = mapping_info(fd, handle, &vm, &nvm, why, why_len);
+
 	if (r)
 		return r;
 	bo->mappings = calloc(nvm ? nvm : 1, sizeof(*bo->mappings));
@@ -201,20 +228,54 @@ static int dump_one(int fd, const struct common_drm_amdgpu_gem_list_handles_entr
 	return 0;
 }
 
-int plugin_render_bos_dump(int fd, Vramstream__RenderFile *rf, char *why, size_t why_len)
+static int dump_one(int fd, const struct common_drm_amdgpu_gem_list_handles_entry *e,
+		    Vramstream__RenderBo *bo, int *dmabuf, uint64_t *in_meta, char *why,
+		    size_t why_len)
+{
+	int r;
+
+	bo->handle = e->gem_handle;
+	bo->size = e->size;
+	bo->preferred_domains = e->preferred_domains;
+	bo->alloc_flags = e->alloc_flags;
+	bo->has_alignment_pages = 1;
+	bo->alignment_pages = e->alignment;
+	if (e->flags & COMMON_AMDGPU_GEM_LIST_HANDLES_FLAG_IS_IMPORT) {
+		snprintf(why, why_len,
+			 "BO %u (%" PRIu64 " bytes) is imported from a dma-buf; imported "
+			 "render-node BOs are not saved yet",
+			 e->gem_handle, e->size);
+		return -EOPNOTSUPP;
+	}
+	/* Where the task's CPU mappings of it are, if the CPU may map it (amdgpu_mode_dumb_mmap:
+	 * -EPERM for userptr BOs and AMDGPU_GEM_CREATE_NO_CPU_ACCESS). */
+	if (!mmap_offset(fd, e->gem_handle, &bo->mmap_offset))
+		bo->has_mmap_offset = 1;
+	r = dump_contents(fd, e, bo, dmabuf, in_meta, why, why_len);
+	if (!r)
+		r = dump_mappings(fd, e->gem_handle, bo, why, why_len);
+	return r;
+}
+
+int plugin_render_bos_dump(int fd, Vramstream__RenderFile *rf, int **dmabufs, char *why,
+			   size_t why_len)
 {
 	struct common_drm_amdgpu_gem_list_handles_entry *e = NULL;
-	uint64_t total = 0;
+	uint64_t in_meta = 0;
 	uint32_t n = 0;
 	int r = list_handles(fd, &e, &n, why, why_len);
 
+	*dmabufs = NULL;
 	if (r)
 		return r;
 	rf->bos = calloc(n ? n : 1, sizeof(*rf->bos));
-	if (!rf->bos) {
+	*dmabufs = malloc((n ? n : 1) * sizeof(**dmabufs));
+	if (!rf->bos || !*dmabufs) {
 		free(e);
 		return -ENOMEM;
 	}
+	for (uint32_t i = 0; i < n; i++)
+		(*dmabufs)[i] = -1;
 	for (uint32_t i = 0; !r && i < n; i++) {
 		Vramstream__RenderBo *bo = malloc(sizeof(*bo));
 
@@ -224,7 +285,7 @@ int plugin_render_bos_dump(int fd, Vramstream__RenderFile *rf, char *why, size_t
 		}
 		vramstream__render_bo__init(bo);
 		rf->bos[rf->n_bos++] = bo;
-		r = dump_one(fd, &e[i], bo, &total, why, why_len);
+		r = dump_one(fd, &e[i], bo, &(*dmabufs)[i], &in_meta, why, why_len);
 	}
 	free(e);
 	return r;
@@ -239,6 +300,9 @@ void plugin_render_bos_free(Vramstream__RenderFile *rf)
 			free(bo->mappings[k]);
 		free(bo->mappings);
 		free(bo->contents.data);
+		if (bo->stream)
+			free(bo->stream->stream_file);
+		free(bo->stream);
 		free(bo);
 	}
 	free(rf->bos);
@@ -261,7 +325,7 @@ static int write_contents(int fd, uint64_t off, const ProtobufCBinaryData *c)
 }
 
 static int restore_one(int fd, const Vramstream__RenderBo *bo, struct plugin_render_bo_moved *mv,
-		       char *why, size_t why_len)
+		       int *dmabuf, char *why, size_t why_len)
 {
 	union drm_amdgpu_gem_create c = { 0 };
 	struct common_drm_gem_change_handle ch = { 0 };
@@ -295,13 +359,25 @@ static int restore_one(int fd, const Vramstream__RenderBo *bo, struct plugin_ren
 	}
 	if (r)
 		return missing(r, "DRM_IOCTL_GEM_CHANGE_HANDLE", why, why_len);
-	r = mmap_offset(fd, bo->handle, &off);
-	if (!r && bo->has_contents)
-		r = write_contents(fd, off, &bo->contents);
-	if (r) {
-		snprintf(why, why_len, "BO %u: cannot write its contents: %s", bo->handle,
-			 strerror(-r));
-		return r;
+	if (bo->has_mmap_offset) {
+		r = mmap_offset(fd, bo->handle, &off);
+		if (!r && bo->has_contents)
+			r = write_contents(fd, off, &bo->contents);
+		if (r) {
+			snprintf(why, why_len, "BO %u: cannot write its contents: %s", bo->handle,
+				 strerror(-r));
+			return r;
+		}
+	}
+	if (bo->stream) {
+		r = export_bo(fd, bo->handle, dmabuf);
+		if (r) {
+			snprintf(why, why_len,
+				 "BO %u: cannot export it as a dma-buf to write its "
+				 "contents: %s",
+				 bo->handle, strerror(-r));
+			return r;
+		}
 	}
 	for (size_t k = 0; k < bo->n_mappings; k++) {
 		const Vramstream__RenderVaMapping *m = bo->mappings[k];
@@ -325,14 +401,16 @@ static int restore_one(int fd, const Vramstream__RenderBo *bo, struct plugin_ren
 }
 
 int plugin_render_bos_restore(int fd, const Vramstream__RenderFile *rf,
-			      struct plugin_render_bo_moved *moved, size_t *n_moved, char *why,
-			      size_t why_len)
+			      struct plugin_render_bo_moved *moved, size_t *n_moved, int *dmabufs,
+			      char *why, size_t why_len)
 {
 	int r = 0;
 
 	*n_moved = 0;
+	for (size_t i = 0; i < rf->n_bos; i++)
+		dmabufs[i] = -1;
 	for (size_t i = 0; !r && i < rf->n_bos; i++) {
-		r = restore_one(fd, rf->bos[i], &moved[*n_moved], why, why_len);
+		r = restore_one(fd, rf->bos[i], &moved[*n_moved], &dmabufs[i], why, why_len);
 		if (!r && rf->bos[i]->has_mmap_offset)
 			(*n_moved)++;
 	}

@@ -753,28 +753,143 @@ int plugin_restore_kfd(const struct plugin_config *cfg, const struct restore_ser
 	return r;
 }
 
-/* The file's GEM BOs, and where the task's CPU mappings of them go (UPDATE_VMA_MAP). */
-static int restore_render_bos(int fd, const Vramstream__RenderFile *rf, unsigned int dst)
+/* The job writing the GEM BOs' stream back through their dma-bufs (@dmabufs, by BO index). */
+static int render_job(const Vramstream__RenderFile *rf, int dirfd, const int *dmabufs,
+		      struct transfer_job *job, struct transfer_bo *tbos)
 {
+	const Vramstream__ContentRef *first = NULL;
+	char dir[PATH_MAX];
+	int r;
+
+	for (size_t i = 0; i < rf->n_bos; i++) {
+		const Vramstream__ContentRef *c = rf->bos[i]->stream;
+
+		if (!c)
+			continue;
+		if ((first &&
+		     (strcmp(first->stream_file, c->stream_file) || first->parts != c->parts)) ||
+		    image_stream_name_check(c->stream_file) || image_parts_check(c->parts) ||
+		    c->tag != i) {
+			pr_err("restore of pid %d: renderD%u: BO %u names stream %s (%u parts, tag "
+			       "%" PRIu64 "), which does not fit the file's other BOs (damaged "
+			       "image)",
+			       (int)rs.pid, rf->render_minor, rf->bos[i]->handle, c->stream_file,
+			       c->parts, c->tag);
+			return -EINVAL;
+		}
+		first = c;
+		tbos[job->n_bos++] = (struct transfer_bo){ .size = rf->bos[i]->size,
+							   .dmabuf_fd = dmabufs[i],
+							   .tag = c->tag };
+	}
+	if (!first)
+		return 0;
+	job->bos = tbos;
+	job->close_fds = true;
+	job->n_parts = first->parts;
+	r = image_dir_path(dirfd, dir, sizeof(dir));
+	if (!r && snprintf(job->stream_path, sizeof(job->stream_path), "%s/%s", dir,
+			   first->stream_file) >= (int)sizeof(job->stream_path))
+		r = -ENAMETOOLONG;
+	return r;
+}
+
+/*
+ * The GEM BOs' contents from the file's stream, in the task, before criu goes on: through the
+ * transfer pipeline (SDMA from pinned buffers into each BO's dma-buf), as KFD BOs' are.
+ */
+static int restore_render_contents(const struct plugin_config *cfg,
+				   const Vramstream__RenderFile *rf, int dirfd, unsigned int dst,
+				   int *dmabufs)
+{
+	struct transfer_job job = { .gpu_id = rs.dst.gpus[dst].gpu_id };
+	Vramstream__ProcessImage refs = VRAMSTREAM__PROCESS_IMAGE__INIT;
+	struct plugin_progress progress;
+	struct transfer_bo *tbos;
+	int r;
+
+	tbos = calloc(rf->n_bos ? rf->n_bos : 1, sizeof(*tbos));
+	if (!tbos)
+		return -ENOMEM;
+	r = render_job(rf, dirfd, dmabufs, &job, tbos);
+	if (r || !job.n_bos)
+		goto out;
+	dst_minor(dst, &job.render_minor);
+	/* The stream's references name its own parts (chunks of equal bytes stored once). */
+	if (rf->n_sources) {
+		refs.n_sources = rf->n_sources;
+		refs.sources = rf->sources;
+		job.refs_img = &refs;
+		job.refs_dirfd = dirfd;
+	}
+	plugin_progress_init(&progress, "restore", (int)rs.pid);
+	r = transfer_restore_progress(cfg, &plugin_dma_sdma_ops, &job, 1, &progress.tp);
+	if (r)
+		pr_err("restore of pid %d: renderD%u: GEM BO contents: %s", (int)rs.pid,
+		       rf->render_minor, job.err);
+	else
+		pr_info("restore of pid %d: renderD%u: %u GEM BO(s), %.3f GB moved from %.3f GB "
+			"stored, %.3f s",
+			(int)rs.pid, rf->render_minor, job.n_bos, job.stats.bytes / 1e9,
+			job.stats.stored / 1e9, job.stats.seconds);
+out:
+	/* The transfer closed what it imported; the rest is ours. */
+	for (size_t i = 0; i < rf->n_bos; i++)
+		dmabufs[i] = -1;
+	for (unsigned int k = 0; k < job.n_bos; k++)
+		if (tbos[k].dmabuf_fd >= 0)
+			close(tbos[k].dmabuf_fd);
+	free(tbos);
+	return r;
+}
+
+/* The file's GEM BOs, and where the task's CPU mappings of them go (UPDATE_VMA_MAP). */
+static int restore_render_bos(const struct plugin_config *cfg, int fd, int dirfd, int id,
+			      const Vramstream__RenderFile *rf, unsigned int dst)
+{
+	struct plugin_nofile nofile = { .raised = false };
 	struct plugin_render_bo_moved *mv;
 	struct plugin_vma_bo *grown;
-	char why[512];
+	int *dmabufs;
+	char why[768];
 	size_t n = 0;
 	int r;
 
 	if (!rf->n_bos)
 		return 0;
 	mv = calloc(rf->n_bos, sizeof(*mv));
+	dmabufs = calloc(rf->n_bos, sizeof(*dmabufs));
 	grown = realloc(rs.gem_vma_bos, (rs.n_gem_vma_bos + rf->n_bos) * sizeof(*grown));
-	if (!mv || !grown) {
+	if (grown)
+		rs.gem_vma_bos = grown;
+	if (!mv || !dmabufs || !grown) {
 		free(mv);
+		free(dmabufs);
 		return -ENOMEM;
 	}
-	rs.gem_vma_bos = grown;
-	r = plugin_render_bos_restore(fd, rf, mv, &n, why, sizeof(why));
+	/* One dma-buf per BO with contents in the stream, until the engine took it. */
+	r = plugin_nofile_raise(&nofile, (uint32_t)rf->n_bos, why, sizeof(why));
+	if (!r)
+		r = plugin_render_bos_restore(fd, rf, mv, &n, dmabufs, why, sizeof(why));
 	if (r) {
 		pr_err("restore of pid %d: render node renderD%u (GPU 0x%x): %s", (int)rs.pid,
 		       rf->render_minor, rf->gpu_id, why);
+		for (size_t i = 0; i < rf->n_bos; i++)
+			if (dmabufs[i] >= 0)
+				close(dmabufs[i]);
+	} else {
+		/* Copies of the dma-bufs the task held, before the transfer takes them. */
+		r = plugin_dmabuf_keep_render(dirfd, id, rf, dmabufs, dup_high_for_criu);
+		if (r)
+			for (size_t i = 0; i < rf->n_bos; i++)
+				if (dmabufs[i] >= 0)
+					close(dmabufs[i]);
+		if (!r)
+			r = restore_render_contents(cfg, rf, dirfd, dst, dmabufs);
+	}
+	plugin_nofile_restore(&nofile);
+	free(dmabufs);
+	if (r) {
 		free(mv);
 		return r;
 	}
@@ -853,7 +968,7 @@ int plugin_restore_render(const struct plugin_config *cfg, int dirfd, int id)
 		r = fd;
 		goto out;
 	}
-	r = restore_render_bos(fd, rf, rs.map[si]);
+	r = restore_render_bos(cfg, fd, dirfd, id, rf, rs.map[si]);
 	if (r)
 		goto out;
 	/* The same open file the KFD acquired its VM from, as on the source. */

@@ -35,10 +35,11 @@ struct img_progress;
 /* ---- the image folder (img_image.c) ------------------------------------------------------ */
 
 struct img_bo_ref {
-	unsigned int proc; /* index into img_dir.procs */
-	unsigned int bo;   /* index into that process's bos */
+	unsigned int proc; /* index into img_dir.procs (img_dir.renders when gem) */
+	unsigned int bo;   /* index into that process's bos (the render file's when gem) */
 	uint64_t tag;
 	uint64_t stored; /* stored bytes of this BO's chunks in this stream file */
+	bool gem;	 /* a GEM BO of a render-node file's stream */
 };
 
 struct img_stream {
@@ -82,6 +83,12 @@ struct img_render {
 	char name[NAME_MAX + 1];
 	Vramstream__RenderFile *rf; /* NULL when it did not decode */
 	char why[300];
+	/* Each GEM BO as a BoEntry (its size, the file's GPU, its stream), for what reads
+	 * streams' BOs alike (img_bo()). */
+	Vramstream__BoEntry *entries;
+	/* Its list of stream files (RenderFile.sources) as a ProcessImage's, for what resolves
+	 * references alike (img_stream_owner()). */
+	Vramstream__ProcessImage refs;
 };
 
 struct img_dir {
@@ -117,6 +124,16 @@ int img_dir_stream(const struct img_dir *d, const char *name);
 /* The BO whose contents are chunks TAG of stream S, or NULL. */
 const struct img_bo_ref *img_stream_bo(const struct img_stream *s, uint64_t tag);
 const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_ref *ref);
+/* The image whose list of stream files stream S's references name (a KFD metadata file's, or a
+ * render-node file's as one), NULL when S has no BOs or its file did not decode. */
+const Vramstream__ProcessImage *img_stream_owner(const struct img_dir *d,
+						 const struct img_stream *s);
+/* What BO REF is, for messages: its KFD kind, or "GEM". */
+const char *img_bo_kind(const struct img_dir *d, const struct img_bo_ref *ref);
+/* GEM BOs of render file R, their bytes and the stored bytes of their chunks; *in_meta those
+ * whose bytes the metadata holds (older images; BOs the kernel does not export). */
+void img_render_sums(const struct img_dir *d, unsigned int r, uint64_t *bos, uint64_t *bytes,
+		     uint64_t *stored, uint64_t *in_meta);
 /* Stored bytes of BO REF's chunks over all parts of stream group G. */
 uint64_t img_group_stored(const struct img_dir *d, int g, uint64_t tag);
 

@@ -16,6 +16,7 @@
 
 #include "image.h"
 #include "img.h"
+#include "plugin_kfd.h"
 
 int img_dir_stream(const struct img_dir *d, const char *name)
 {
@@ -54,7 +55,45 @@ const struct img_bo_ref *img_stream_bo(const struct img_stream *s, uint64_t tag)
 
 const Vramstream__BoEntry *img_bo(const struct img_dir *d, const struct img_bo_ref *ref)
 {
+	if (ref->gem)
+		return &d->renders[ref->proc].entries[ref->bo];
 	return d->procs[ref->proc].img->bos[ref->bo];
+}
+
+const Vramstream__ProcessImage *img_stream_owner(const struct img_dir *d,
+						 const struct img_stream *s)
+{
+	if (!s->n_bos)
+		return NULL;
+	if (s->bos[0].gem)
+		return d->renders[s->bos[0].proc].rf ? &d->renders[s->bos[0].proc].refs : NULL;
+	return d->procs[s->bos[0].proc].img;
+}
+
+const char *img_bo_kind(const struct img_dir *d, const struct img_bo_ref *ref)
+{
+	return ref->gem ? "GEM" : kfd_bo_kind(img_bo(d, ref)->alloc_flags);
+}
+
+void img_render_sums(const struct img_dir *d, unsigned int r, uint64_t *bos, uint64_t *bytes,
+		     uint64_t *stored, uint64_t *in_meta)
+{
+	const Vramstream__RenderFile *rf = d->renders[r].rf;
+
+	*bos = *bytes = *stored = *in_meta = 0;
+	for (size_t b = 0; rf && b < rf->n_bos; b++) {
+		const Vramstream__ContentRef *c = rf->bos[b]->stream;
+		int si;
+
+		(*bos)++;
+		*bytes += rf->bos[b]->size;
+		if (rf->bos[b]->has_contents) {
+			(*in_meta)++;
+			*stored += rf->bos[b]->contents.len;
+		}
+		if (c && (si = img_dir_stream(d, c->stream_file)) >= 0)
+			*stored += img_group_stored(d, si, c->tag);
+	}
 }
 
 uint64_t img_group_stored(const struct img_dir *d, int g, uint64_t tag)
@@ -167,7 +206,7 @@ static void attach_sources(struct img_dir *d, struct img_stream *s)
 	struct compress_chunk_info ci;
 	int r;
 
-	if (!s->reader || !s->n_bos || !(img = d->procs[s->bos[0].proc].img) || !img->n_sources)
+	if (!s->reader || !(img = img_stream_owner(d, s)) || !img->n_sources)
 		return;
 	for (uint64_t i = 0; i < s->chunk_count; i++) {
 		compress_reader_chunk(s->reader, i, &ci);
@@ -285,7 +324,48 @@ static void load_render(struct img_dir *d, struct img_render *rd)
 	if (r) {
 		snprintf(rd->why, sizeof(rd->why), "%.200s: %s", rd->name, why);
 		rd->rf = NULL;
+		return;
 	}
+	vramstream__process_image__init(&rd->refs);
+	rd->refs.n_sources = rd->rf->n_sources;
+	rd->refs.sources = rd->rf->sources;
+	rd->entries = calloc(rd->rf->n_bos ? rd->rf->n_bos : 1, sizeof(*rd->entries));
+	for (size_t b = 0; rd->entries && b < rd->rf->n_bos; b++) {
+		vramstream__bo_entry__init(&rd->entries[b]);
+		rd->entries[b].size = rd->rf->bos[b]->size;
+		rd->entries[b].gpu_id = rd->rf->gpu_id;
+		rd->entries[b].contents = rd->rf->bos[b]->stream;
+	}
+}
+
+/* The BO's stream, parts and all, with REF as one of its BOs. */
+static int add_bo_stream(struct img_dir *d, const Vramstream__ContentRef *c, struct img_bo_ref ref)
+{
+	unsigned int parts = c->has_parts && c->parts ? c->parts : 1;
+
+	for (unsigned int pt = 0; pt < parts && pt < IMAGE_PARTS_MAX; pt++) {
+		char pname[NAME_MAX + 1];
+		struct img_bo_ref *refs;
+		struct img_stream *s;
+		int si, g;
+
+		if (image_part_name(c->stream_file, pt, pname, sizeof(pname)))
+			continue;
+		si = add_stream(d, pname, false);
+		if (si < 0)
+			return -ENOMEM;
+		g = pt ? img_dir_stream(d, c->stream_file) : si;
+		s = &d->streams[si];
+		s->group = g;
+		s->part = pt;
+		s->parts = parts;
+		refs = realloc(s->bos, (s->n_bos + 1) * sizeof(*refs));
+		if (!refs)
+			return -ENOMEM;
+		s->bos = refs;
+		s->bos[s->n_bos++] = ref;
+	}
+	return 0;
 }
 
 /* Collects the folder's names by kind, sorted, so output is stable. */
@@ -393,45 +473,33 @@ int img_dir_open(const char *path, unsigned int workers, struct img_dir **out, c
 			continue;
 		for (size_t b = 0; b < p->img->n_bos; b++) {
 			const Vramstream__BoEntry *e = p->img->bos[b];
-			struct img_stream *s;
-			struct img_bo_ref *refs;
-			unsigned int parts;
-			int si;
 
-			if (!e->contents)
-				continue;
-			parts = e->contents->has_parts && e->contents->parts ? e->contents->parts
-									     : 1;
-			for (unsigned int pt = 0; pt < parts && pt < IMAGE_PARTS_MAX; pt++) {
-				char pname[NAME_MAX + 1];
-				int g;
-
-				if (image_part_name(e->contents->stream_file, pt, pname,
-						    sizeof(pname)))
-					continue;
-				si = add_stream(d, pname, false);
-				if (si < 0)
-					goto nomem;
-				g = pt ? img_dir_stream(d, e->contents->stream_file) : si;
-				s = &d->streams[si];
-				s->group = g;
-				s->part = pt;
-				s->parts = parts;
-				refs = realloc(s->bos, (s->n_bos + 1) * sizeof(*refs));
-				if (!refs)
-					goto nomem;
-				s->bos = refs;
-				s->bos[s->n_bos++] = (struct img_bo_ref){ i, (unsigned int)b,
-									  e->contents->tag, 0 };
-			}
+			if (e->contents &&
+			    add_bo_stream(d, e->contents,
+					  (struct img_bo_ref){ .proc = i,
+							       .bo = (unsigned int)b,
+							       .tag = e->contents->tag }))
+				goto nomem;
 		}
+	}
+	for (unsigned int i = 0; i < d->n_renders; i++) {
+		const Vramstream__RenderFile *rf;
+
+		load_render(d, &d->renders[i]);
+		rf = d->renders[i].rf;
+		for (size_t b = 0; rf && b < rf->n_bos; b++)
+			if (rf->bos[b]->stream &&
+			    add_bo_stream(d, rf->bos[b]->stream,
+					  (struct img_bo_ref){ .proc = i,
+							       .bo = (unsigned int)b,
+							       .tag = rf->bos[b]->stream->tag,
+							       .gem = true }))
+				goto nomem;
 	}
 	for (unsigned int i = 0; i < d->n_streams; i++)
 		if (d->streams[i].n_bos > 1)
 			qsort(d->streams[i].bos, d->streams[i].n_bos, sizeof(*d->streams[i].bos),
 			      ref_cmp);
-	for (unsigned int i = 0; i < d->n_renders; i++)
-		load_render(d, &d->renders[i]);
 	for (unsigned int i = 0; i < d->n_streams; i++) {
 		open_stream(d, &d->streams[i], workers);
 		attach_sources(d, &d->streams[i]);
@@ -458,8 +526,10 @@ void img_dir_free(struct img_dir *d)
 		return;
 	for (unsigned int i = 0; i < d->n_procs; i++)
 		image_meta_free(d->procs[i].img);
-	for (unsigned int i = 0; i < d->n_renders; i++)
+	for (unsigned int i = 0; i < d->n_renders; i++) {
 		image_render_free(d->renders[i].rf);
+		free(d->renders[i].entries);
+	}
 	for (unsigned int i = 0; i < d->n_streams; i++) {
 		compress_reader_free(d->streams[i].reader);
 		free(d->streams[i].bos);

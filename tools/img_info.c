@@ -310,8 +310,15 @@ static void info_json(const struct img_dir *d, bool chunks)
 		img_json_obj_begin(&j, NULL);
 		img_json_str(&j, "file", r->name);
 		if (r->rf) {
+			uint64_t bos, bytes, stored, in_meta;
+
+			img_render_sums(d, i, &bos, &bytes, &stored, &in_meta);
 			img_json_u64(&j, "gpu_id", r->rf->gpu_id);
 			img_json_u64(&j, "render_minor", r->rf->render_minor);
+			img_json_u64(&j, "gem_bos", bos);
+			img_json_u64(&j, "gem_bytes", bytes);
+			img_json_u64(&j, "stored", stored);
+			img_json_u64(&j, "bos_in_metadata", in_meta);
 		} else {
 			img_json_str(&j, "error", r->why);
 		}
@@ -426,7 +433,7 @@ static void info_chain(const struct img_dir *d, unsigned int p)
 	for (unsigned int i = 0; i < d->n_streams; i++) {
 		const struct img_stream *s = &d->streams[i];
 
-		if (s->error || !s->n_bos || s->bos[0].proc != p)
+		if (s->error || !s->n_bos || s->bos[0].gem || s->bos[0].proc != p)
 			continue;
 		raw += s->raw_bytes;
 		stored += s->stored_bytes;
@@ -441,6 +448,37 @@ static void info_chain(const struct img_dir *d, unsigned int p)
 		       "%s stored once for several places in this image (dedup)\n",
 		       img_fmt_bytes(b1, sizeof(b1), raw), img_fmt_bytes(b2, sizeof(b2), stored),
 		       img_fmt_bytes(b3, sizeof(b3), parents), img_fmt_bytes(b4, sizeof(b4), here));
+}
+
+/* A render-node file and its GEM BOs: what they hold, what their stream stores. */
+static void info_render(const struct img_dir *d, unsigned int i)
+{
+	const struct img_render *rd = &d->renders[i];
+	uint64_t bos, bytes, stored, in_meta;
+	char b1[32], b2[32], r[32];
+	struct img_table t;
+
+	if (!rd->rf) {
+		printf("  unreadable: %s\n", rd->why);
+		return;
+	}
+	printf("  %s: GPU 0x%x, renderD%u\n", rd->name, rd->rf->gpu_id, rd->rf->render_minor);
+	img_render_sums(d, i, &bos, &bytes, &stored, &in_meta);
+	if (!bos)
+		return;
+	img_table_init(&t, "rlrrrr", "GPU", "KIND", "BOS", "BYTES", "STORED", "RATIO");
+	img_table_cell(&t, "0x%x", rd->rf->gpu_id);
+	img_table_cell(&t, "GEM");
+	img_table_cell(&t, "%" PRIu64, bos);
+	img_table_cell(&t, "%s", img_fmt_bytes(b1, sizeof(b1), bytes));
+	img_table_cell(&t, "%s", img_fmt_bytes(b2, sizeof(b2), stored));
+	img_table_cell(&t, "%s", fmt_ratio(r, sizeof(r), ratio(bytes, stored)));
+	img_table_print(&t, stdout, 4);
+	img_table_free(&t);
+	if (in_meta)
+		printf("    %" PRIu64 " of them held in the metadata (not exportable, or an older "
+		       "image)\n",
+		       in_meta);
 }
 
 static void info_human(const struct img_dir *d, bool all_props, bool chunks)
@@ -522,15 +560,8 @@ static void info_human(const struct img_dir *d, bool all_props, bool chunks)
 			info_human_chunks(&d->streams[i]);
 	if (d->n_renders) {
 		printf("\nrender-node files:\n");
-		for (unsigned int i = 0; i < d->n_renders; i++) {
-			const struct img_render *rd = &d->renders[i];
-
-			if (rd->rf)
-				printf("  %s: GPU 0x%x, renderD%u\n", rd->name, rd->rf->gpu_id,
-				       rd->rf->render_minor);
-			else
-				printf("  unreadable: %s\n", rd->why);
-		}
+		for (unsigned int i = 0; i < d->n_renders; i++)
+			info_render(d, i);
 	}
 	if (d->n_leftovers) {
 		printf("\ntemporary files of an interrupted write (not part of the image):\n");

@@ -185,7 +185,7 @@ static int rc_check_chunk(void *ctx, uint64_t chunk, const struct compress_chunk
 static const Vramstream__ProcessImage *rc_owner(const struct img_dir *d, const struct img_stream *s,
 						uint16_t *own)
 {
-	const Vramstream__ProcessImage *img = s->n_bos ? d->procs[s->bos[0].proc].img : NULL;
+	const Vramstream__ProcessImage *img = img_stream_owner(d, s);
 
 	*own = 0;
 	for (size_t k = 0; img && k < img->n_sources; k++)

@@ -209,7 +209,7 @@ static void check_coverage(struct verify *v, int g)
 					ref->bo, cp[i].offset, fo,
 					"BO %u (%s, %" PRIu64 " bytes, tag %" PRIu64
 					"): bytes %" PRIu64 "..%" PRIu64 " are in no chunk%s",
-					ref->bo, kfd_bo_kind(e->alloc_flags), e->size, ref->tag,
+					ref->bo, img_bo_kind(d, ref), e->size, ref->tag,
 					cp[i].offset, cp[i].offset + cp[i].len - 1,
 					base->parts > 1 ? " of any part" : "");
 				break;
@@ -300,8 +300,7 @@ static void check_data(struct verify *v, struct img_stream *s, unsigned int dept
 		ref = img_stream_bo(s, ci.tag);
 		if (ref)
 			snprintf(bo, sizeof(bo), "BO %u (%s, GPU 0x%x)", ref->bo,
-				 kfd_bo_kind(img_bo(v->d, ref)->alloc_flags),
-				 img_bo(v->d, ref)->gpu_id);
+				 img_bo_kind(v->d, ref), img_bo(v->d, ref)->gpu_id);
 		else
 			snprintf(bo, sizeof(bo), "tag %" PRIu64 " (no BO)", ci.tag);
 		problem(v, s->name, v->bad[i], ref ? ref->bo : NONE, ci.offset, ci.file_offset,

@@ -38,6 +38,45 @@ grep -q "vramstream: restore of pid $WL_PID: renderD128: 1 GEM BO(s) back at the
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
 grep -q '^gem-bo ok' "$out" || { tail -5 "$out" >&2; e2e_fail "the restored workload's GEM BO check failed"; }
 echo "ok: the GEM BO came back (contents, CPU mapping, handle, VA), ended with $ref"
+[ -n "$(ls "$E2E_TMP/img"/vramstream-render-*.vrs)" ] || e2e_fail "the GEM BO's bytes are in no stream file"
+
+# EXPECT: a GEM BO made with AMDGPU_GEM_CREATE_VM_ALWAYS_VALID, which the kernel
+# does not export as a dma-buf (amdgpu_gem_prime_export), has its bytes kept in
+# the render file's metadata through a CPU mapping instead, and comes back so.
+av=("${args[@]}" --gem-always-valid)
+ref_av=$(plugin_reference "$emu" "${av[@]}")
+out_av="$E2E_TMP/workload-av.out"
+plugin_workload "$out_av" "${av[@]}" --delay-ms 30
+plugin_wait_step "$out_av" 6
+e2e_dump "$WL_PID" "$E2E_TMP/img-av"
+wait "$WL_PID" 2>/dev/null || true
+ls "$E2E_TMP/img-av"/vramstream-render-*.vrs >/dev/null 2>&1 && e2e_fail "a VM_ALWAYS_VALID BO went to a stream"
+[ "$(stat -c %s "$E2E_TMP/img-av"/vramstream-render-*.img)" -gt 65536 ] ||
+	e2e_fail "the VM_ALWAYS_VALID BO's bytes are not in the render-node metadata"
+e2e_restore "$E2E_TMP/img-av" "$E2E_TMP/restored-av.pid"
+plugin_check_finish "$out_av" "$WL_PID" "$ref_av" "$steps"
+grep -q '^gem-bo ok' "$out_av" || { tail -5 "$out_av" >&2; e2e_fail "the restored VM_ALWAYS_VALID GEM BO's check failed"; }
+echo "ok: a VM_ALWAYS_VALID GEM BO came back through the metadata, ended with $ref_av"
+
+# EXPECT: a render file holding an imported BO (PRIME import of a KFD BO's
+# dma-buf) fails the dump, naming the BO as imported, writes no render-node
+# image, and leaves the workload running.
+out_imp="$E2E_TMP/workload-import.out"
+plugin_workload "$out_imp" "${args[@]}" --gem-import --steps 0 --delay-ms 30
+plugin_wait_step "$out_imp" 3
+mkdir -p "$E2E_TMP/img-import"
+if "$CRIU" dump -t "$WL_PID" -D "$E2E_TMP/img-import" -o dump.log -v4 --lib "$PLUGIN_DIR"; then
+	e2e_fail "criu dump succeeded with an imported render-node BO"
+fi
+grep -q 'dump of render node renderD128 (file [0-9]*): BO [0-9]* ([0-9]* bytes) is imported from a dma-buf; imported render-node BOs are not saved yet' \
+	"$E2E_TMP/img-import/dump.log" || { grep vramstream "$E2E_TMP/img-import/dump.log" | tail -5 >&2; e2e_fail "the failed dump does not name the imported BO"; }
+ls "$E2E_TMP/img-import"/vramstream-render-*.img >/dev/null 2>&1 && e2e_fail "a render-node image was written anyway"
+steps_past() { [ "$(grep -c '^step ' "$1")" -gt "$2" ]; }
+e2e_wait_until 10 steps_past "$out_imp" "$(grep -c '^step ' "$out_imp")" ||
+	e2e_fail "the workload stopped after the refused dump"
+kill "$WL_PID" 2>/dev/null || true
+wait "$WL_PID" 2>/dev/null || true
+echo "ok: an imported render-node BO fails the dump, naming it; the workload runs on"
 
 # An older kernel: no LIST_HANDLES. The dump must fail and say which kernel is needed.
 old="$E2E_TMP/emu-old"
