@@ -27,6 +27,9 @@ struct emu_gpu_config {
 	uint32_t fw_version;
 	uint32_t sdma_fw_version;
 	uint32_t domain, bus, device, function; /* PCI location */
+	/* All VRAM CPU-visible (a large BAR), 1 by default; 0 is a small BAR: the topology
+	 * shows an FB_PRIVATE heap and peers cannot map its VRAM over PCIe (emu_config.c). */
+	uint32_t vram_public;
 };
 
 /*
@@ -77,6 +80,9 @@ struct emu_config {
 	/* The render nodes answer the GEM checkpoint ioctls of Linux 6.18 (LIST_HANDLES,
 	 * GEM_OP GET_MAPPING_INFO, GEM_CHANGE_HANDLE); 0 stands for an older kernel. */
 	uint32_t drm_gem_criu;
+	/* The kernel has CONFIG_HSA_AMD_P2P and the chipset passes pci_p2pdma_distance: GPUs
+	 * reach large-BAR peers' VRAM over PCIe (1, the default); 0: only within a hive. */
+	uint32_t pcie_p2p;
 };
 
 /*
@@ -84,6 +90,20 @@ struct emu_config {
  * or -EINVAL after naming the GPU, its values and the chip's on stderr.
  */
 int emu_config_check(const struct emu_config *cfg);
+
+/*
+ * The XGMI hive of GPU @gpu (amdgpu_xgmi.c: the hive's id, the same non-zero number on
+ * every GPU of a hive, 0 outside one): here made from the lowest GPU index of the GPUs
+ * XGMI-linked with it.
+ */
+uint64_t emu_config_hive_id(const struct emu_config *cfg, unsigned int gpu);
+
+/*
+ * Whether GPU @gpu may map VRAM of GPU @owner into its VM (amdgpu_amdkfd_gpuvm.c:
+ * kfd_mem_attach): the same GPU, the same XGMI hive, or a PCIe peer whose VRAM is all
+ * behind its BAR (emu_config.c cites the rule).
+ */
+int emu_config_peer_vram_ok(const struct emu_config *cfg, unsigned int owner, unsigned int gpu);
 
 /* Read $emu_dir/config. Returns 0 or -errno. */
 int emu_config_load(const char *emu_dir, struct emu_config *cfg);

@@ -328,12 +328,21 @@ static int emu_criu_restore_bo(struct emu_daemon *d, struct emu_kproc *p,
 			 (int)bp->idr_handle, &bo);
 	if (err)
 		return err;
-	for (j = 0; j < EMU_MAX_GPUS && bp->mapped_gpuids[j]; j++) {
+	/*
+	 * criu_restore_bo: map on every GPU of mapped_gpuids (user gpu_ids, the first 0
+	 * ends them, at most n_pdds), each found by its user id (kfd_process_device_data_by_id,
+	 * -EINVAL when the process has no such GPU) and mapped as MAP_MEMORY_TO_GPU does
+	 * (amdgpu_amdkfd_gpuvm_map_memory_to_gpu): a peer that cannot reach the BO fails
+	 * the restore.
+	 */
+	for (j = 0; j < p->n_pdds && j < EMU_MAX_GPUS && bp->mapped_gpuids[j]; j++) {
 		int peer = emu_kproc_gpu_by_user_id(p, bp->mapped_gpuids[j]);
 
 		if (peer < 0)
 			return -EINVAL;
-		bo->mapped_mask |= 1u << peer;
+		err = emu_kfd_map_bo(d, p, bo, (unsigned int)peer);
+		if (err)
+			return err;
 	}
 	if (k->alloc_flags & KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL)
 		k->restored_offset =

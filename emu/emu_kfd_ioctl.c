@@ -216,6 +216,30 @@ static bool emu_kfd_va_conflict(struct emu_kproc *p, struct emu_bo *self, unsign
 	return false;
 }
 
+/*
+ * amdgpu_amdkfd_gpuvm_map_memory_to_gpu(peer): the MAP ioctl and CRIU RESTORE
+ * (criu_restore_bo) both come here. kfd_mem_attach adds another GPU's VRAM, doorbell
+ * or MMIO BO to @peer's VM only within an XGMI hive or where the owner is peer
+ * accessible (emu_config_peer_vram_ok), else -EINVAL; amdgpu_vm_bo_map refuses a VA
+ * range that overlaps another mapping in that VM (-EINVAL). Mapping twice is a no-op
+ * (kfd_mem_is_attached).
+ */
+int emu_kfd_map_bo(struct emu_daemon *d, struct emu_kproc *p, struct emu_bo *bo, unsigned int peer)
+{
+	if (!p->pdd[peer].vm_acquired) /* kfd_bind_process_to_device: no VM yet */
+		return -ENODEV;
+	if (bo->mapped_mask & (1u << peer))
+		return 0;
+	if ((bo->flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL |
+			  KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP)) &&
+	    !emu_config_peer_vram_ok(&d->cfg, bo->gpu_index, peer))
+		return -EINVAL;
+	if (emu_kfd_va_conflict(p, bo, peer))
+		return -EINVAL;
+	bo->mapped_mask |= 1u << peer;
+	return 0;
+}
+
 /* kfd_ioctl_map_memory_to_gpu / kfd_ioctl_unmap_memory_from_gpu */
 static int emu_kfd_map(struct emu_kctx *c, bool map)
 {
@@ -246,14 +270,9 @@ static int emu_kfd_map(struct emu_kctx *c, bool map)
 		if (peer < 0)
 			return -EINVAL;
 		if (map) {
-			err = emu_kfd_bind(c->p, peer);
+			err = emu_kfd_map_bo(c->d, c->p, bo, (unsigned int)peer);
 			if (err)
 				return err;
-			/* amdgpu_vm_bo_map: overlapping mappings in one VM are -EINVAL */
-			if (!(bo->mapped_mask & (1u << peer)) &&
-			    emu_kfd_va_conflict(c->p, bo, (unsigned int)peer))
-				return -EINVAL;
-			bo->mapped_mask |= 1u << peer;
 		} else {
 			bo->mapped_mask &= ~(1u << peer);
 		}
