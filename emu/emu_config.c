@@ -137,6 +137,7 @@ void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t
 	X(pci_device_id, "%" SCNu32, "%" PRIu32)                                                   \
 	X(sdma_ip_version, "%" SCNx32, "0x%06" PRIx32)                                             \
 	X(num_sdma_engines, "%" SCNu32, "%" PRIu32)                                                \
+	X(num_sdma_xgmi_engines, "%" SCNu32, "%" PRIu32)                                           \
 	X(sdma_bytes_per_sec, "%" SCNu64, "%" PRIu64)                                              \
 	X(fw_version, "%" SCNu32, "%" PRIu32)                                                      \
 	X(sdma_fw_version, "%" SCNu32, "%" PRIu32)                                                 \

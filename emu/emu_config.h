@@ -23,6 +23,10 @@ struct emu_gpu_config {
 	uint32_t gfx_target_version; /* e.g. 90010 for gfx90a, as kfd_topology.c prints it */
 	uint32_t sdma_ip_version;    /* EMU_IP_VERSION; must be the chip's (emu_config_check) */
 	uint32_t num_sdma_engines;
+	/* KFD's XGMI SDMA engines (kfd_device.c: kfd_get_num_xgmi_sdma_engines, the instances
+	 * beyond the two kept for PCIe where XGMI is supported: 3 on an MI200); 0 by default,
+	 * as on Vega20, which has XGMI links but no XGMI SDMA engines. */
+	uint32_t num_sdma_xgmi_engines;
 	uint64_t sdma_bytes_per_sec; /* per-engine bandwidth cap, 0 = unlimited */
 	uint32_t fw_version;
 	uint32_t sdma_fw_version;

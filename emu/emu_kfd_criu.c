@@ -367,13 +367,18 @@ static int emu_criu_restore_bo(struct emu_daemon *d, struct emu_kproc *p,
 	return 0;
 }
 
-static int emu_criu_restore_queue(struct emu_kproc *p, const struct emu_criu_queue_priv *qp)
+static int emu_criu_restore_queue(struct emu_daemon *d, struct emu_kproc *p,
+				  const struct emu_criu_queue_priv *qp)
 {
 	int gpu = emu_kproc_gpu_by_user_id(p, qp->gpu_id);
 	struct emu_queue *q;
 
 	if (gpu < 0)
 		return -EINVAL;
+	/* kfd_criu_restore_queue -> pqm_create_queue -> allocate_sdma_queue: an XGMI SDMA
+	 * queue needs XGMI SDMA engines on the GPU it lands on (as CREATE_QUEUE). */
+	if (qp->type == KFD_IOC_QUEUE_TYPE_SDMA_XGMI && !d->cfg.gpus[gpu].num_sdma_xgmi_engines)
+		return -ENOMEM;
 	for (q = p->queues; q; q = q->next)
 		if (q->id == qp->queue_id)
 			return -EINVAL;
@@ -495,7 +500,7 @@ static int emu_criu_restore(struct emu_daemon *d, struct emu_kproc *p,
 			if (off + sizeof(qp) > max)
 				return -EINVAL;
 			memcpy(&qp, priv + off, sizeof(qp));
-			err = emu_criu_restore_queue(p, &qp);
+			err = emu_criu_restore_queue(d, p, &qp);
 			off += sizeof(qp);
 		} else if (type == EMU_CRIU_OBJ_EVENT) {
 			struct emu_criu_event_priv ep;

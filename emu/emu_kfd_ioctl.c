@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kfd_ioctl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -307,6 +308,14 @@ static int emu_kfd_create_queue(struct emu_kctx *c)
 	/* The emulator's executor needs a ring of whole 64-byte packets. */
 	if (a->ring_size < 64 || !a->ring_base_address)
 		return -EINVAL;
+	/*
+	 * kfd_device_queue_manager.c: allocate_sdma_queue finds no free XGMI SDMA queue on a
+	 * GPU without XGMI SDMA engines (kfd_device.c: kfd_get_num_xgmi_sdma_engines) and
+	 * fails with -ENOMEM.
+	 */
+	if (a->queue_type == KFD_IOC_QUEUE_TYPE_SDMA_XGMI &&
+	    !c->d->cfg.gpus[gpu].num_sdma_xgmi_engines)
+		return -ENOMEM;
 	/* pqm_create_queue: find_available_queue_slot takes the lowest free id */
 	for (id = 0;; id++) {
 		for (it = c->p->queues; it; it = it->next)
@@ -333,6 +342,10 @@ static int emu_kfd_create_queue(struct emu_kctx *c)
 	q->next = c->p->queues;
 	c->p->queues = q;
 	a->queue_id = id;
+	/* Which engines ROCr picked shows in the daemon log (tests read it). */
+	if (q->type == KFD_IOC_QUEUE_TYPE_SDMA || q->type == KFD_IOC_QUEUE_TYPE_SDMA_XGMI)
+		fprintf(stderr, "emu-daemon: pid %d %s queue %u on GPU %d\n", (int)c->p->pid,
+			q->type == KFD_IOC_QUEUE_TYPE_SDMA ? "SDMA" : "SDMA_XGMI", id, gpu);
 	/* doorbell offset for mmap: type, gpu_id, and the queue's slot in the 2-page frame */
 	a->doorbell_offset =
 		EMU_KFD_MMAP_TYPE_DOORBELL | EMU_KFD_MMAP_GPU_ID(a->gpu_id) | (uint64_t)id * 8;

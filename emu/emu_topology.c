@@ -256,7 +256,7 @@ static void emu_topo_node_props(struct emu_text *t, const struct emu_config *cfg
 	emu_prop64(t, "hive_id",
 		   gpu ? emu_config_hive_id(cfg, (unsigned int)(gpu - cfg->gpus)) : 0);
 	emu_prop32(t, "num_sdma_engines", gpu ? gpu->num_sdma_engines : 0);
-	emu_prop32(t, "num_sdma_xgmi_engines", 0);
+	emu_prop32(t, "num_sdma_xgmi_engines", gpu ? gpu->num_sdma_xgmi_engines : 0);
 	emu_prop32(t, "num_sdma_queues_per_engine", gpu ? 8 : 0);
 	emu_prop32(t, "num_cp_queues", gpu ? 24 : 0);
 	if (gpu) {

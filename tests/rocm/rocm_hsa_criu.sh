@@ -122,6 +122,13 @@ e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
 grep -q "vramstream: resume of pid $WL_PID: GPU queues running" "$E2E_TMP/restore.log" ||
 	e2e_fail "no RESUME in the restore log"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
+case " $* " in
+*num_sdma_xgmi_engines*)
+	# In a hive with XGMI SDMA engines ROCr copies peer to peer on XGMI SDMA queues.
+	[ "$(grep -c ' SDMA_XGMI queue' "$emu/daemon.log")" -ge 2 ] ||
+		e2e_fail "ROCr ran no XGMI SDMA queue on both GPUs"
+	;;
+esac
 if grep -q 'stopped' "$emu/daemon.log"; then
 	e2e_fail "an SDMA queue stopped on a fault: $(grep stopped "$emu/daemon.log")"
 fi
