@@ -103,6 +103,7 @@ void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t
 	cfg->cpu_cores = 16;
 	cfg->system_mem_size = 64ULL << 30;
 	cfg->drm_gem_criu = 1;
+	cfg->pcie_p2p = 1;
 	for (i = 0; i < num_gpus; i++) {
 		struct emu_gpu_config *g = &cfg->gpus[i];
 
@@ -122,6 +123,7 @@ void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t
 		g->bus = 0x03 + i;
 		g->device = 0;
 		g->function = 0;
+		g->vram_public = 1;
 	}
 }
 
@@ -135,13 +137,15 @@ void emu_config_defaults(struct emu_config *cfg, unsigned int num_gpus, uint64_t
 	X(pci_device_id, "%" SCNu32, "%" PRIu32)                                                   \
 	X(sdma_ip_version, "%" SCNx32, "0x%06" PRIx32)                                             \
 	X(num_sdma_engines, "%" SCNu32, "%" PRIu32)                                                \
+	X(num_sdma_xgmi_engines, "%" SCNu32, "%" PRIu32)                                           \
 	X(sdma_bytes_per_sec, "%" SCNu64, "%" PRIu64)                                              \
 	X(fw_version, "%" SCNu32, "%" PRIu32)                                                      \
 	X(sdma_fw_version, "%" SCNu32, "%" PRIu32)                                                 \
 	X(domain, "%" SCNu32, "%" PRIu32)                                                          \
 	X(bus, "%" SCNu32, "%" PRIu32)                                                             \
 	X(device, "%" SCNu32, "%" PRIu32)                                                          \
-	X(function, "%" SCNu32, "%" PRIu32)
+	X(function, "%" SCNu32, "%" PRIu32)                                                        \
+	X(vram_public, "%" SCNu32, "%" PRIu32)
 
 int emu_config_save(const char *emu_dir, const struct emu_config *cfg)
 {
@@ -160,6 +164,7 @@ int emu_config_save(const char *emu_dir, const struct emu_config *cfg)
 	fprintf(f, "cpu_cores %" PRIu32 "\n", cfg->cpu_cores);
 	fprintf(f, "system_mem_size %" PRIu64 "\n", cfg->system_mem_size);
 	fprintf(f, "drm_gem_criu %" PRIu32 "\n", cfg->drm_gem_criu);
+	fprintf(f, "pcie_p2p %" PRIu32 "\n", cfg->pcie_p2p);
 	for (i = 0; i < cfg->num_gpus; i++) {
 		const struct emu_gpu_config *g = &cfg->gpus[i];
 #define X(name, scn, pri) fprintf(f, "gpu.%u." #name " " pri "\n", i, g->name);
@@ -203,6 +208,45 @@ static int emu_config_parse_gpu(struct emu_gpu_config *g, const char *key, const
 	EMU_CFG_GPU_FIELDS(X)
 #undef X
 	return 0; /* unknown keys are ignored: newer writers may add fields */
+}
+
+uint64_t emu_config_hive_id(const struct emu_config *cfg, unsigned int gpu)
+{
+	unsigned int i, low = gpu;
+	int in_hive = 0;
+
+	for (i = 0; i < cfg->num_links; i++) {
+		const struct emu_link_config *l = &cfg->links[i];
+
+		if (l->type != EMU_IOLINK_XGMI || (l->a != gpu && l->b != gpu))
+			continue;
+		in_hive = 1;
+		if (l->a < low)
+			low = l->a;
+		if (l->b < low)
+			low = l->b;
+	}
+	return in_hive ? 0x7e11000000000000ULL + low : 0;
+}
+
+/*
+ * amdgpu_amdkfd_gpuvm.c: kfd_mem_attach refuses (-EINVAL) to add another GPU's VRAM BO to
+ * a VM unless both are in one XGMI hive (amdgpu_xgmi_same_hive) or
+ * amdgpu_device_is_peer_accessible(bo_adev, adev) holds (amdgpu_device.c): the owner's
+ * VRAM all behind its BAR (real_vram_size == visible_vram_size) and PCIe P2P possible.
+ * The emulated machine has CONFIG_HSA_AMD_P2P and a chipset that passes
+ * pci_p2pdma_distance unless its config says pcie_p2p 0 (amdgpu_device_is_peer_accessible
+ * is false without CONFIG_HSA_AMD_P2P).
+ */
+int emu_config_peer_vram_ok(const struct emu_config *cfg, unsigned int owner, unsigned int gpu)
+{
+	uint64_t hive = emu_config_hive_id(cfg, owner);
+
+	if (owner == gpu)
+		return 1;
+	if (hive && hive == emu_config_hive_id(cfg, gpu))
+		return 1;
+	return cfg->pcie_p2p && cfg->gpus[owner].vram_public != 0;
 }
 
 /* "link.A.B xgmi[:W]" or "pcie[:W]": one link between GPUs A and B, replacing an earlier one. */
@@ -287,6 +331,10 @@ int emu_config_apply_file(const char *path, struct emu_config *cfg)
 			err = sscanf(val, "%" SCNu32, &cfg->cpu_cores) == 1 ? 0 : -EINVAL;
 		} else if (strcmp(key, "system_mem_size") == 0) {
 			err = sscanf(val, "%" SCNu64, &cfg->system_mem_size) == 1 ? 0 : -EINVAL;
+		} else if (strcmp(key, "pcie_p2p") == 0) {
+			err = sscanf(val, "%" SCNu32, &cfg->pcie_p2p) == 1 && cfg->pcie_p2p <= 1
+				      ? 0
+				      : -EINVAL;
 		} else if (strcmp(key, "drm_gem_criu") == 0) {
 			err = sscanf(val, "%" SCNu32, &cfg->drm_gem_criu) == 1 &&
 					      cfg->drm_gem_criu <= 1

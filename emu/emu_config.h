@@ -23,10 +23,17 @@ struct emu_gpu_config {
 	uint32_t gfx_target_version; /* e.g. 90010 for gfx90a, as kfd_topology.c prints it */
 	uint32_t sdma_ip_version;    /* EMU_IP_VERSION; must be the chip's (emu_config_check) */
 	uint32_t num_sdma_engines;
+	/* KFD's XGMI SDMA engines (kfd_device.c: kfd_get_num_xgmi_sdma_engines, the instances
+	 * beyond the two kept for PCIe where XGMI is supported: 3 on an MI200); 0 by default,
+	 * as on Vega20, which has XGMI links but no XGMI SDMA engines. */
+	uint32_t num_sdma_xgmi_engines;
 	uint64_t sdma_bytes_per_sec; /* per-engine bandwidth cap, 0 = unlimited */
 	uint32_t fw_version;
 	uint32_t sdma_fw_version;
 	uint32_t domain, bus, device, function; /* PCI location */
+	/* All VRAM CPU-visible (a large BAR), 1 by default; 0 is a small BAR: the topology
+	 * shows an FB_PRIVATE heap and peers cannot map its VRAM over PCIe (emu_config.c). */
+	uint32_t vram_public;
 };
 
 /*
@@ -77,6 +84,9 @@ struct emu_config {
 	/* The render nodes answer the GEM checkpoint ioctls of Linux 6.18 (LIST_HANDLES,
 	 * GEM_OP GET_MAPPING_INFO, GEM_CHANGE_HANDLE); 0 stands for an older kernel. */
 	uint32_t drm_gem_criu;
+	/* The kernel has CONFIG_HSA_AMD_P2P and the chipset passes pci_p2pdma_distance: GPUs
+	 * reach large-BAR peers' VRAM over PCIe (1, the default); 0: only within a hive. */
+	uint32_t pcie_p2p;
 };
 
 /*
@@ -84,6 +94,20 @@ struct emu_config {
  * or -EINVAL after naming the GPU, its values and the chip's on stderr.
  */
 int emu_config_check(const struct emu_config *cfg);
+
+/*
+ * The XGMI hive of GPU @gpu (amdgpu_xgmi.c: the hive's id, the same non-zero number on
+ * every GPU of a hive, 0 outside one): here made from the lowest GPU index of the GPUs
+ * XGMI-linked with it.
+ */
+uint64_t emu_config_hive_id(const struct emu_config *cfg, unsigned int gpu);
+
+/*
+ * Whether GPU @gpu may map VRAM of GPU @owner into its VM (amdgpu_amdkfd_gpuvm.c:
+ * kfd_mem_attach): the same GPU, the same XGMI hive, or a PCIe peer whose VRAM is all
+ * behind its BAR (emu_config.c cites the rule).
+ */
+int emu_config_peer_vram_ok(const struct emu_config *cfg, unsigned int owner, unsigned int gpu);
 
 /* Read $emu_dir/config. Returns 0 or -errno. */
 int emu_config_load(const char *emu_dir, struct emu_config *cfg);

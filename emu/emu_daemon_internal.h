@@ -233,6 +233,8 @@ bool emu_gem_range_of(struct emu_daemon *d, pid_t pid, unsigned int gpu, uint64_
 		      uint64_t len);
 
 /* emu_kfd_ioctl.c */
+/* Map @bo into GPU @peer's VM by the kernel's rules (emu_kfd_ioctl.c). 0 or -errno. */
+int emu_kfd_map_bo(struct emu_daemon *d, struct emu_kproc *p, struct emu_bo *bo, unsigned int peer);
 int emu_kfd_handle_ioctl(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep);
 int emu_kfd_handle_mmap(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep);
 

@@ -429,8 +429,14 @@ void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t 
 	int memfd = -EINVAL, err;
 	void *p;
 
-	/* ttm_bo_mmap_obj: no copy-on-write mappings of a BO. */
-	if (!(flags & MAP_SHARED)) {
+	/*
+	 * ttm_bo_mmap_obj: no copy-on-write mappings of a BO; but amdgpu_gem_object_mmap
+	 * clears VM_MAYWRITE of a PROT_NONE private mapping first ("Workaround for Thunk bug
+	 * creating PROT_NONE,MAP_PRIVATE mappings", which is how libhsakmt's
+	 * fmm_allocate_device reserves VRAM the CPU may not reach), so that one is no COW
+	 * mapping and is allowed.
+	 */
+	if (!(flags & MAP_SHARED) && prot != PROT_NONE) {
 		errno = EINVAL;
 		return MAP_FAILED;
 	}

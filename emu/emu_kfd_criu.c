@@ -328,12 +328,21 @@ static int emu_criu_restore_bo(struct emu_daemon *d, struct emu_kproc *p,
 			 (int)bp->idr_handle, &bo);
 	if (err)
 		return err;
-	for (j = 0; j < EMU_MAX_GPUS && bp->mapped_gpuids[j]; j++) {
+	/*
+	 * criu_restore_bo: map on every GPU of mapped_gpuids (user gpu_ids, the first 0
+	 * ends them, at most n_pdds), each found by its user id (kfd_process_device_data_by_id,
+	 * -EINVAL when the process has no such GPU) and mapped as MAP_MEMORY_TO_GPU does
+	 * (amdgpu_amdkfd_gpuvm_map_memory_to_gpu): a peer that cannot reach the BO fails
+	 * the restore.
+	 */
+	for (j = 0; j < p->n_pdds && j < EMU_MAX_GPUS && bp->mapped_gpuids[j]; j++) {
 		int peer = emu_kproc_gpu_by_user_id(p, bp->mapped_gpuids[j]);
 
 		if (peer < 0)
 			return -EINVAL;
-		bo->mapped_mask |= 1u << peer;
+		err = emu_kfd_map_bo(d, p, bo, (unsigned int)peer);
+		if (err)
+			return err;
 	}
 	if (k->alloc_flags & KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL)
 		k->restored_offset =
@@ -358,13 +367,18 @@ static int emu_criu_restore_bo(struct emu_daemon *d, struct emu_kproc *p,
 	return 0;
 }
 
-static int emu_criu_restore_queue(struct emu_kproc *p, const struct emu_criu_queue_priv *qp)
+static int emu_criu_restore_queue(struct emu_daemon *d, struct emu_kproc *p,
+				  const struct emu_criu_queue_priv *qp)
 {
 	int gpu = emu_kproc_gpu_by_user_id(p, qp->gpu_id);
 	struct emu_queue *q;
 
 	if (gpu < 0)
 		return -EINVAL;
+	/* kfd_criu_restore_queue -> pqm_create_queue -> allocate_sdma_queue: an XGMI SDMA
+	 * queue needs XGMI SDMA engines on the GPU it lands on (as CREATE_QUEUE). */
+	if (qp->type == KFD_IOC_QUEUE_TYPE_SDMA_XGMI && !d->cfg.gpus[gpu].num_sdma_xgmi_engines)
+		return -ENOMEM;
 	for (q = p->queues; q; q = q->next)
 		if (q->id == qp->queue_id)
 			return -EINVAL;
@@ -486,7 +500,7 @@ static int emu_criu_restore(struct emu_daemon *d, struct emu_kproc *p,
 			if (off + sizeof(qp) > max)
 				return -EINVAL;
 			memcpy(&qp, priv + off, sizeof(qp));
-			err = emu_criu_restore_queue(p, &qp);
+			err = emu_criu_restore_queue(d, p, &qp);
 			off += sizeof(qp);
 		} else if (type == EMU_CRIU_OBJ_EVENT) {
 			struct emu_criu_event_priv ep;

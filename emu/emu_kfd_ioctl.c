@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kfd_ioctl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -216,6 +217,30 @@ static bool emu_kfd_va_conflict(struct emu_kproc *p, struct emu_bo *self, unsign
 	return false;
 }
 
+/*
+ * amdgpu_amdkfd_gpuvm_map_memory_to_gpu(peer): the MAP ioctl and CRIU RESTORE
+ * (criu_restore_bo) both come here. kfd_mem_attach adds another GPU's VRAM, doorbell
+ * or MMIO BO to @peer's VM only within an XGMI hive or where the owner is peer
+ * accessible (emu_config_peer_vram_ok), else -EINVAL; amdgpu_vm_bo_map refuses a VA
+ * range that overlaps another mapping in that VM (-EINVAL). Mapping twice is a no-op
+ * (kfd_mem_is_attached).
+ */
+int emu_kfd_map_bo(struct emu_daemon *d, struct emu_kproc *p, struct emu_bo *bo, unsigned int peer)
+{
+	if (!p->pdd[peer].vm_acquired) /* kfd_bind_process_to_device: no VM yet */
+		return -ENODEV;
+	if (bo->mapped_mask & (1u << peer))
+		return 0;
+	if ((bo->flags & (KFD_IOC_ALLOC_MEM_FLAGS_VRAM | KFD_IOC_ALLOC_MEM_FLAGS_DOORBELL |
+			  KFD_IOC_ALLOC_MEM_FLAGS_MMIO_REMAP)) &&
+	    !emu_config_peer_vram_ok(&d->cfg, bo->gpu_index, peer))
+		return -EINVAL;
+	if (emu_kfd_va_conflict(p, bo, peer))
+		return -EINVAL;
+	bo->mapped_mask |= 1u << peer;
+	return 0;
+}
+
 /* kfd_ioctl_map_memory_to_gpu / kfd_ioctl_unmap_memory_from_gpu */
 static int emu_kfd_map(struct emu_kctx *c, bool map)
 {
@@ -246,14 +271,9 @@ static int emu_kfd_map(struct emu_kctx *c, bool map)
 		if (peer < 0)
 			return -EINVAL;
 		if (map) {
-			err = emu_kfd_bind(c->p, peer);
+			err = emu_kfd_map_bo(c->d, c->p, bo, (unsigned int)peer);
 			if (err)
 				return err;
-			/* amdgpu_vm_bo_map: overlapping mappings in one VM are -EINVAL */
-			if (!(bo->mapped_mask & (1u << peer)) &&
-			    emu_kfd_va_conflict(c->p, bo, (unsigned int)peer))
-				return -EINVAL;
-			bo->mapped_mask |= 1u << peer;
 		} else {
 			bo->mapped_mask &= ~(1u << peer);
 		}
@@ -288,6 +308,14 @@ static int emu_kfd_create_queue(struct emu_kctx *c)
 	/* The emulator's executor needs a ring of whole 64-byte packets. */
 	if (a->ring_size < 64 || !a->ring_base_address)
 		return -EINVAL;
+	/*
+	 * kfd_device_queue_manager.c: allocate_sdma_queue finds no free XGMI SDMA queue on a
+	 * GPU without XGMI SDMA engines (kfd_device.c: kfd_get_num_xgmi_sdma_engines) and
+	 * fails with -ENOMEM.
+	 */
+	if (a->queue_type == KFD_IOC_QUEUE_TYPE_SDMA_XGMI &&
+	    !c->d->cfg.gpus[gpu].num_sdma_xgmi_engines)
+		return -ENOMEM;
 	/* pqm_create_queue: find_available_queue_slot takes the lowest free id */
 	for (id = 0;; id++) {
 		for (it = c->p->queues; it; it = it->next)
@@ -314,6 +342,10 @@ static int emu_kfd_create_queue(struct emu_kctx *c)
 	q->next = c->p->queues;
 	c->p->queues = q;
 	a->queue_id = id;
+	/* Which engines ROCr picked shows in the daemon log (tests read it). */
+	if (q->type == KFD_IOC_QUEUE_TYPE_SDMA || q->type == KFD_IOC_QUEUE_TYPE_SDMA_XGMI)
+		fprintf(stderr, "emu-daemon: pid %d %s queue %u on GPU %d\n", (int)c->p->pid,
+			q->type == KFD_IOC_QUEUE_TYPE_SDMA ? "SDMA" : "SDMA_XGMI", id, gpu);
 	/* doorbell offset for mmap: type, gpu_id, and the queue's slot in the 2-page frame */
 	a->doorbell_offset =
 		EMU_KFD_MMAP_TYPE_DOORBELL | EMU_KFD_MMAP_GPU_ID(a->gpu_id) | (uint64_t)id * 8;

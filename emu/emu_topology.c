@@ -23,9 +23,10 @@
 
 #include "emu_root.h"
 
-/* kfd_crat.h: HSA_MEM_HEAP_TYPE_SYSTEM 0, _FB_PUBLIC 1; CRAT_IOLINK_TYPE_PCIEXPRESS 2 */
-#define EMU_HEAP_TYPE_SYSTEM	0
-#define EMU_HEAP_TYPE_FB_PUBLIC 1
+/* kfd_crat.h: HSA_MEM_HEAP_TYPE_SYSTEM 0, _FB_PUBLIC 1, _FB_PRIVATE 2 */
+#define EMU_HEAP_TYPE_SYSTEM	 0
+#define EMU_HEAP_TYPE_FB_PUBLIC	 1
+#define EMU_HEAP_TYPE_FB_PRIVATE 2
 
 struct emu_text {
 	char buf[4096]; /* a sysfs attribute is at most PAGE_SIZE */
@@ -137,14 +138,15 @@ static int emu_topo_cache(const char *node_dir, unsigned int idx, uint32_t proc_
 	return emu_topo_file(dir, "properties", t.buf);
 }
 
-static int emu_topo_io_link(const char *node_dir, unsigned int idx, uint32_t from, uint32_t to,
-			    uint32_t type, uint32_t weight)
+/* One link in @kind ("io_links" or "p2p_links", kfd_build_p2p_node_entry's folder). */
+static int emu_topo_link(const char *node_dir, const char *kind, unsigned int idx, uint32_t from,
+			 uint32_t to, uint32_t type, uint32_t weight)
 {
 	char dir[PATH_MAX];
 	struct emu_text t = { .len = 0 };
 	int err;
 
-	snprintf(dir, sizeof(dir), "%s/io_links/%u", node_dir, idx);
+	snprintf(dir, sizeof(dir), "%s/%s/%u", node_dir, kind, idx);
 	err = emu_root_mkdirs(dir);
 	if (err)
 		return err;
@@ -168,6 +170,40 @@ static int emu_topo_io_link(const char *node_dir, unsigned int idx, uint32_t fro
 	return emu_topo_file(dir, "properties", t.buf);
 }
 
+static int emu_topo_io_link(const char *node_dir, unsigned int idx, uint32_t from, uint32_t to,
+			    uint32_t type, uint32_t weight)
+{
+	return emu_topo_link(node_dir, "io_links", idx, from, to, type, weight);
+}
+
+/*
+ * Whether the kernel gives GPU @from a p2p link to GPU @to (kfd_topology.c:
+ * kfd_dev_create_p2p_links, built with CONFIG_HSA_AMD_P2P): for GPUs outside one XGMI
+ * hive, kfd_add_peer_prop links @from to @to when amdgpu_device_is_peer_accessible
+ * says @to's VRAM is reachable from a peer over PCIe (emu_config_peer_vram_ok). Its
+ * properties are the first io_link of @to (its PCIe link to the CPU) with both GPUs'
+ * CPU-link weights added. Without P2P (config pcie_p2p 0) there are none; the only
+ * CPU node gets no indirect links (kfd_create_indirect_link_prop skips the CPU a GPU
+ * links to directly).
+ */
+static bool emu_topo_p2p(const struct emu_config *cfg, unsigned int from, unsigned int to)
+{
+	uint64_t hive = emu_config_hive_id(cfg, from);
+
+	if (from == to || (hive && hive == emu_config_hive_id(cfg, to)))
+		return false;
+	return emu_config_peer_vram_ok(cfg, to, from);
+}
+
+static unsigned int emu_topo_p2p_count(const struct emu_config *cfg, unsigned int from)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < cfg->num_gpus; i++)
+		n += emu_topo_p2p(cfg, from, i);
+	return n;
+}
+
 /* GPU @idx's links to other GPUs (emu_config.h: links), in config order. */
 static unsigned int emu_topo_gpu_links(const struct emu_config *cfg, unsigned int idx,
 				       const struct emu_link_config **out)
@@ -178,30 +214,6 @@ static unsigned int emu_topo_gpu_links(const struct emu_config *cfg, unsigned in
 		if (cfg->links[i].a == idx || cfg->links[i].b == idx)
 			out[n++] = &cfg->links[i];
 	return n;
-}
-
-/*
- * hive_id: the same non-zero number on every GPU of an XGMI hive
- * (amdgpu_xgmi.c: the hive's id), 0 outside one; here from the lowest GPU
- * index of the GPUs it is XGMI-linked with.
- */
-static uint64_t emu_topo_hive_id(const struct emu_config *cfg, unsigned int idx)
-{
-	unsigned int i, low = idx;
-	bool in_hive = false;
-
-	for (i = 0; i < cfg->num_links; i++) {
-		const struct emu_link_config *l = &cfg->links[i];
-
-		if (l->type != EMU_IOLINK_XGMI || (l->a != idx && l->b != idx))
-			continue;
-		in_hive = true;
-		if (l->a < low)
-			low = l->a;
-		if (l->b < low)
-			low = l->b;
-	}
-	return in_hive ? 0x7e11000000000000ULL + low : 0;
 }
 
 /* node_show's common part, in its order. gpu == NULL for the CPU node. */
@@ -217,7 +229,10 @@ static void emu_topo_node_props(struct emu_text *t, const struct emu_config *cfg
 	emu_prop32(t, "io_links_count",
 		   gpu ? 1 + emu_topo_gpu_links(cfg, (unsigned int)(gpu - cfg->gpus), links)
 		       : cfg->num_gpus);
-	emu_prop32(t, "p2p_links_count", 0);
+	/* node_show prints p2p_links_count on every kernel that has p2p links, 0 included;
+	 * libhsakmt (topology.c) then reads them and makes no indirect links of its own. */
+	emu_prop32(t, "p2p_links_count",
+		   gpu ? emu_topo_p2p_count(cfg, (unsigned int)(gpu - cfg->gpus)) : 0);
 	emu_prop32(t, "cpu_core_id_base", 0);
 	emu_prop32(t, "simd_id_base", gpu ? 0x80000000u + 416 * (gpu->node_id - 1) : 0);
 	emu_prop32(t, "max_waves_per_simd", gpu ? 8 : 0);
@@ -238,9 +253,10 @@ static void emu_topo_node_props(struct emu_text *t, const struct emu_config *cfg
 		   gpu ? (gpu->bus << 8) | (gpu->device << 3) | gpu->function : 0);
 	emu_prop32(t, "domain", gpu ? gpu->domain : 0);
 	emu_prop32(t, "drm_render_minor", gpu ? gpu->render_minor : 0);
-	emu_prop64(t, "hive_id", gpu ? emu_topo_hive_id(cfg, (unsigned int)(gpu - cfg->gpus)) : 0);
+	emu_prop64(t, "hive_id",
+		   gpu ? emu_config_hive_id(cfg, (unsigned int)(gpu - cfg->gpus)) : 0);
 	emu_prop32(t, "num_sdma_engines", gpu ? gpu->num_sdma_engines : 0);
-	emu_prop32(t, "num_sdma_xgmi_engines", 0);
+	emu_prop32(t, "num_sdma_xgmi_engines", gpu ? gpu->num_sdma_xgmi_engines : 0);
 	emu_prop32(t, "num_sdma_queues_per_engine", gpu ? 8 : 0);
 	emu_prop32(t, "num_cp_queues", gpu ? 24 : 0);
 	if (gpu) {
@@ -293,8 +309,15 @@ static int emu_topo_node(const char *nodes_dir, unsigned int id, const struct em
 		unsigned int idx = (unsigned int)(gpu - cfg->gpus), n;
 		uint32_t simd_base = 0x80000000u + 416 * (gpu->node_id - 1);
 
-		err = emu_topo_mem_bank(dir, 0, EMU_HEAP_TYPE_FB_PUBLIC, gpu->vram_size, 4096,
-					1600);
+		/*
+		 * kfd_crat.c: kfd_create_vcrat_image_gpu writes one VRAM bank, FB_PUBLIC
+		 * when all of it is CPU-visible (real_vram_size == visible_vram_size),
+		 * FB_PRIVATE on a small BAR.
+		 */
+		err = emu_topo_mem_bank(dir, 0,
+					gpu->vram_public ? EMU_HEAP_TYPE_FB_PUBLIC
+							 : EMU_HEAP_TYPE_FB_PRIVATE,
+					gpu->vram_size, 4096, 1600);
 		/*
 		 * gfx90a's caches as kfd_crat.c's aldebaran_cache_info lists them,
 		 * reduced to the data caches ROCr keeps (amd_gpu_agent.cpp:
@@ -313,6 +336,11 @@ static int emu_topo_node(const char *nodes_dir, unsigned int id, const struct em
 			err = emu_topo_io_link(dir, 1 + i, id, cfg->gpus[peer].node_id,
 					       links[i]->type, links[i]->weight);
 		}
+		/* p2p links in peer order: each made when the later GPU of a pair was added. */
+		for (i = 0, n = 0; !err && i < cfg->num_gpus; i++)
+			if (emu_topo_p2p(cfg, idx, i))
+				err = emu_topo_link(dir, "p2p_links", n++, id, cfg->gpus[i].node_id,
+						    EMU_IOLINK_PCIE, 2 * EMU_PCIE_WEIGHT);
 		return err;
 	}
 	err = emu_topo_mem_bank(dir, 0, EMU_HEAP_TYPE_SYSTEM, cfg->system_mem_size, 64, 3200);

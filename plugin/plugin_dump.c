@@ -156,6 +156,8 @@ static int dump_describe(struct kfd_dump *d, int id)
 		e->cpu_node = g->cpu_node;
 		e->has_vram_public = 1;
 		e->vram_public = g->vram_public;
+		e->has_p2p_links = 1;
+		e->p2p_links = g->have_p2p;
 		e->gpu_links = &d->link_ptrs[n_links];
 		for (unsigned int l = 0; l < g->n_links; l++) {
 			Vramstream__GpuLink *gl = &d->links[n_links];
@@ -164,6 +166,8 @@ static int dump_describe(struct kfd_dump *d, int id)
 			gl->node_to = g->links[l].node_to;
 			gl->type = g->links[l].type;
 			gl->weight = g->links[l].weight;
+			gl->has_p2p = g->links[l].p2p;
+			gl->p2p = g->links[l].p2p;
 			d->link_ptrs[n_links++] = gl;
 		}
 		e->n_gpu_links = g->n_links;

@@ -238,11 +238,13 @@ static void image_topology(const Vramstream__ProcessImage *img, struct topo_syst
 		g->cpu_node = e->has_cpu_node ? e->cpu_node : -1;
 		g->have_links = e->has_vram_public;
 		g->vram_public = e->has_vram_public && e->vram_public;
+		g->have_p2p = e->has_p2p_links && e->p2p_links;
 		for (size_t l = 0; l < e->n_gpu_links && g->n_links < TOPO_MAX_LINKS; l++)
 			g->links[g->n_links++] = (struct topo_link){
 				.node_to = e->gpu_links[l]->node_to,
 				.type = e->gpu_links[l]->type,
 				.weight = e->gpu_links[l]->weight,
+				.p2p = e->gpu_links[l]->has_p2p && e->gpu_links[l]->p2p,
 			};
 		for (size_t p = 0; p < e->n_properties && g->n_props < TOPO_MAX_PROPS; p++) {
 			snprintf(g->props[g->n_props].name, sizeof(g->props[g->n_props].name), "%s",

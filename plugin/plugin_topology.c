@@ -190,21 +190,21 @@ static int read_vram(const char *node_dir, struct topo_gpu *g, char *err, size_t
 }
 
 /*
- * A GPU's io_links: the CPU node it links to first (its NUMA placement) and
- * its links to other GPUs (io_links/L/properties "node_to", "type",
- * "weight").
+ * A GPU's links in @sub ("io_links" or "p2p_links"): from io_links, the CPU node it
+ * links to first (its NUMA placement); from both, its links to other GPUs
+ * (L/properties "node_to", "type", "weight"). p2p links to CPUs
+ * (kfd_create_indirect_link_prop: CPUs of other NUMA nodes) are left out.
  */
-static int read_links(const char *node_dir, const unsigned char *kind, int max_node,
-		      struct topo_gpu *g, char *err, size_t err_len)
+static int read_links(const char *node_dir, const char *sub, const unsigned char *kind,
+		      int max_node, struct topo_gpu *g, char *err, size_t err_len)
 {
+	bool p2p = strcmp(sub, "p2p_links") == 0;
 	char dir[512], path[600];
 	struct topo_prop props[32];
 	unsigned int n;
 	int *ids, count, r;
 
-	g->cpu_node = -1;
-	g->n_links = 0;
-	if (snprintf(dir, sizeof(dir), "%s/io_links", node_dir) >= (int)sizeof(dir))
+	if (snprintf(dir, sizeof(dir), "%s/%s", node_dir, sub) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
 	r = numeric_entries(dir, &ids, &count);
 	if (r == -ENOENT)
@@ -225,7 +225,7 @@ static int read_links(const char *node_dir, const unsigned char *kind, int max_n
 		if (to >= (uint64_t)max_node || kind[to] == NODE_HIDDEN)
 			continue;
 		if (kind[to] == NODE_CPU) {
-			if (g->cpu_node < 0)
+			if (!p2p && g->cpu_node < 0)
 				g->cpu_node = (int32_t)to;
 			continue;
 		}
@@ -239,6 +239,7 @@ static int read_links(const char *node_dir, const unsigned char *kind, int max_n
 			.node_to = (uint32_t)to,
 			.type = (uint32_t)prop_or(props, n, "type", 0),
 			.weight = (uint32_t)prop_or(props, n, "weight", 0),
+			.p2p = p2p,
 		};
 	}
 	free(ids);
@@ -309,9 +310,13 @@ int topology_read(const char *sysfs_root, struct topo_system *sys, char *err, si
 		}
 		if (!r)
 			r = read_vram(node_dir, g, err, err_len);
+		g->cpu_node = -1;
 		if (!r)
-			r = read_links(node_dir, kind, max_node, g, err, err_len);
+			r = read_links(node_dir, "io_links", kind, max_node, g, err, err_len);
+		if (!r)
+			r = read_links(node_dir, "p2p_links", kind, max_node, g, err, err_len);
 		g->have_links = true;
+		g->have_p2p = true;
 		if (r)
 			goto out;
 		sys->n_gpus++;
@@ -459,11 +464,11 @@ static bool numa_compatible(struct match_state *st, const struct topo_gpu *s,
 	return true;
 }
 
-/* The link from @g to the GPU at node @to, or NULL. */
-static const struct topo_link *link_to(const struct topo_gpu *g, uint32_t to)
+/* The io_link (@p2p false) or p2p link from @g to the GPU at node @to, or NULL. */
+static const struct topo_link *link_to(const struct topo_gpu *g, uint32_t to, bool p2p)
 {
 	for (unsigned int i = 0; i < g->n_links; i++)
-		if (g->links[i].node_to == to)
+		if (g->links[i].node_to == to && g->links[i].p2p == p2p)
 			return &g->links[i];
 	return NULL;
 }
@@ -491,8 +496,17 @@ static bool links_compatible(const struct match_state *st, unsigned int i, const
 	for (unsigned int k = 0; k < i; k++) {
 		const struct topo_gpu *sk = &st->src->gpus[k], *dk = &st->dst->gpus[st->map[k]];
 
-		if (!same_link(link_to(s, sk->node_id), link_to(d, dk->node_id)) ||
-		    !same_link(link_to(sk, s->node_id), link_to(dk, d->node_id)))
+		if (!same_link(link_to(s, sk->node_id, false), link_to(d, dk->node_id, false)) ||
+		    !same_link(link_to(sk, s->node_id, false), link_to(dk, d->node_id, false)))
+			return false;
+		/*
+		 * PCIe peers keep being peers: a BO of one mapped on the other comes back only
+		 * where kfd_mem_attach allows it (criu_restore_bo fails otherwise), as
+		 * upstream's README asks ("Same connectivity and P2P memory support").
+		 */
+		if (s->have_p2p && d->have_p2p && sk->have_p2p &&
+		    (!same_link(link_to(s, sk->node_id, true), link_to(d, dk->node_id, true)) ||
+		     !same_link(link_to(sk, s->node_id, true), link_to(dk, d->node_id, true))))
 			return false;
 	}
 	return true;
@@ -521,8 +535,9 @@ static void describe_links(const struct topo_system *sys, char *buf, size_t len)
 					peer = sys->gpus[j].gpu_id;
 			if (used < len)
 				used += snprintf(buf + used, len - used,
-						 "%s0x%x->0x%x %s weight %u", any ? ", " : "",
-						 g->gpu_id, peer, link_name(k->type), k->weight);
+						 "%s0x%x->0x%x %s%s weight %u", any ? ", " : "",
+						 g->gpu_id, peer, link_name(k->type),
+						 k->p2p ? " p2p" : "", k->weight);
 			any = true;
 		}
 	}

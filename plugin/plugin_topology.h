@@ -6,7 +6,8 @@
  * Source of the files and formats: the kernel's
  * drivers/gpu/drm/amd/amdkfd/kfd_topology.c (node_show, mem_show,
  * iolink_show): /sys/class/kfd/kfd/topology/nodes/N/{gpu_id,properties,
- * mem_banks/M/properties,io_links/L/properties}, "name value" lines.
+ * mem_banks/M/properties,io_links/L/properties,p2p_links/L/properties},
+ * "name value" lines.
  */
 #ifndef VRAMSTREAM_PLUGIN_TOPOLOGY_H
 #define VRAMSTREAM_PLUGIN_TOPOLOGY_H
@@ -26,11 +27,17 @@
 #define TOPO_LINK_PCIE 2
 #define TOPO_LINK_XGMI 11
 
-/* A GPU's io_link to another GPU (kfd_topology.c: iolink_show). */
+/*
+ * A GPU's io_link or p2p link to another GPU (kfd_topology.c: iolink_show, which prints
+ * both). p2p links are the kernel's PCIe peers with CONFIG_HSA_AMD_P2P
+ * (kfd_dev_create_p2p_links: kfd_add_peer_prop links a GPU to each GPU outside its hive
+ * whose VRAM it may map, amdgpu_device_is_peer_accessible).
+ */
 struct topo_link {
 	uint32_t node_to; /* topology node of the peer GPU */
 	uint32_t type;	  /* TOPO_LINK_* */
 	uint32_t weight;  /* KFD's distance (kfd_crat.c: KFD_CRAT_XGMI_WEIGHT and co.) */
+	bool p2p;	  /* from p2p_links/, not io_links/ */
 };
 
 struct topo_prop {
@@ -46,6 +53,8 @@ struct topo_gpu {
 	int32_t cpu_node;
 	/* vram_public and links were read (images before they were kept lack them) */
 	bool have_links;
+	/* p2p links were read too (images before they were kept lack them) */
+	bool have_p2p;
 	/* All of VRAM is CPU-visible (a FB_PUBLIC heap and no FB_PRIVATE one). */
 	bool vram_public;
 	/* io_links to other GPUs (XGMI in a hive, or PCIe peers), both directions
@@ -76,9 +85,9 @@ int topology_prop(const struct topo_gpu *gpu, const char *name, uint64_t *value)
 /*
  * Match every GPU of @src (the dumping machine) to a distinct GPU of @dst
  * with compatible properties under @checks, such that GPUs linked to each
- * other on the source (XGMI or PCIe io_links between GPUs, either direction)
- * go to GPUs linked the same way (type and weight). On success @map[i] is the index
- * in @dst->gpus of src->gpus[i]. On failure returns -ENODEV and writes into
+ * other on the source (XGMI or PCIe io_links between GPUs, and p2p links where the
+ * image has them, either direction) go to GPUs linked the same way (type and weight). On success
+ * @map[i] is the index in @dst->gpus of src->gpus[i]. On failure returns -ENODEV and writes into
  * @why what differs (GPU counts, or for each unmatched source GPU the
  * properties that differ on every candidate and the setting that relaxes
  * each check).

@@ -3,20 +3,26 @@
 # 0-1 and 2-3) is dumped; restored onto a machine whose XGMI pairs are 0-3
 # and 1-2 (other gpu_ids) it lands pair on pair and finishes with the
 # uninterrupted digest; restoring it onto a machine whose pairs are PCIe
-# peers is refused before anything runs, the log naming the links of both.
+# peers is refused before anything runs, the log naming the links of both,
+# and so is restoring it onto the same hives without PCIe P2P between them
+# (the kernel's p2p links differ).
 source "$(dirname "$0")/e2e_lib.sh"
 source "$(dirname "$0")/plugin_lib.sh"
 e2e_require_criu
 steps=24
 args=(--steps $steps --vram $((1 << 20)) --gtt $((256 << 10)) --host $((256 << 10)))
 
-# machine NAME IDS LINK...: an emulated 4-GPU machine with those links.
+# machine NAME IDS LINK...: an emulated 4-GPU machine with those links
+# (A.B=TYPE), or other config lines (KEY=VALUE).
 machine() {
 	local dir="$E2E_TMP/emu-$1" ids=$2 l
 	shift 2
 	: >"$E2E_TMP/$(basename "$dir").conf"
 	for l in "$@"; do
-		echo "link.${l%%=*} ${l#*=}" >>"$E2E_TMP/$(basename "$dir").conf"
+		case ${l%%=*} in
+		*.*) echo "link.${l%%=*} ${l#*=}" ;;
+		*) echo "${l%%=*} ${l#*=}" ;;
+		esac >>"$E2E_TMP/$(basename "$dir").conf"
 	done
 	plugin_emu_start "$dir" --gpus 4 --vram 16M --gpu-ids "$ids" \
 		--config "$E2E_TMP/$(basename "$dir").conf"
@@ -50,6 +56,22 @@ grep -q "between this machine's: 0x7777->0x8888 PCIe weight 15" "$log" ||
 sleep 0.3
 e2e_gone "$WL_PID" || e2e_fail "a half-restored workload is left running"
 echo "ok: refused on PCIe peers"
+
+# The same hives on a machine without PCIe P2P: the GPUs of one hive are no
+# peers of the other's (no p2p links, kfd_mem_attach would refuse their
+# mappings): refused, the source's p2p links named.
+machine nop2p 0x9191,0x9292,0x9393,0x9494 0.1=xgmi 2.3=xgmi pcie_p2p=0
+plugin_use_emu "$E2E_TMP/emu-nop2p"
+if "$REAP_RUN" "$CRIU" restore -D "$E2E_TMP/img" -o restore-nop2p.log -v4 --lib "$PLUGIN_DIR" -d \
+	--pidfile "$E2E_TMP/bad.pid" >/dev/null 2>&1; then
+	e2e_track "$(cat "$E2E_TMP/bad.pid")"
+	e2e_fail "restore onto GPUs without PCIe P2P succeeded"
+fi
+grep -q "0x1111->0x3333 PCIe p2p weight 40" "$E2E_TMP/img/restore-nop2p.log" ||
+	e2e_fail "the refusal does not name the image's p2p links"
+sleep 0.3
+e2e_gone "$WL_PID" || e2e_fail "a half-restored workload is left running"
+echo "ok: refused without PCIe P2P"
 
 # Pairs 0-3 and 1-2: each source pair on one of them.
 machine hive 0x5555,0x6666,0x7777,0x8888 0.3=xgmi 1.2=xgmi

@@ -126,6 +126,51 @@ static void t_root(const char *dir)
 	}
 }
 
+/*
+ * EXPECT: p2p_links as kfd_dev_create_p2p_links makes them with CONFIG_HSA_AMD_P2P:
+ * GPU A links to GPU B (PCIe, both CPU-link weights) when B's VRAM is all behind its BAR
+ * and A, B are no XGMI hive; a small-BAR GPU shows an FB_PRIVATE heap and gets no
+ * p2p link pointing at it; pcie_p2p 0 leaves none.
+ */
+static void t_p2p(const char *dir)
+{
+	char root[PATH_MAX], aperture[PATH_MAX], cmd[PATH_MAX * 2];
+	struct emu_config cfg;
+	struct stat st;
+	char *s;
+
+	emu_config_defaults(&cfg, 4, 1ULL << 30);
+	cfg.links[cfg.num_links++] = (struct emu_link_config){ 0, 1, EMU_IOLINK_XGMI, 15 };
+	cfg.gpus[3].vram_public = 0;
+	snprintf(root, sizeof(root), "%s/root-p2p", dir);
+	snprintf(aperture, sizeof(aperture), "%s/aperture-p2p", dir);
+	CHECK_EQ_INT(emu_root_create(root, aperture, &cfg), 0);
+	/* GPU 0 (node 1): peers 2 and 3 (nodes 3, 4) but not its hive mate or small-BAR 3. */
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/1/properties");
+	CHECK(s && strstr(s, "\np2p_links_count 1\n"));
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/1/p2p_links/0/properties");
+	CHECK(s && strstr(s, "type 2\n") && strstr(s, "node_from 1\nnode_to 3\nweight 40\n"));
+	/* GPU 3 (node 4) reaches the large-BAR GPUs 0, 1 and 2. */
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/4/properties");
+	CHECK(s && strstr(s, "\np2p_links_count 3\n"));
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/4/p2p_links/2/properties");
+	CHECK(s && strstr(s, "node_from 4\nnode_to 3\n"));
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/4/mem_banks/0/properties");
+	CHECK(s && strncmp(s, "heap_type 2\n", 12) == 0);
+	CHECK(!emu_config_peer_vram_ok(&cfg, 3, 2) && emu_config_peer_vram_ok(&cfg, 2, 3));
+	CHECK(emu_config_peer_vram_ok(&cfg, 0, 1));
+
+	cfg.pcie_p2p = 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", root, aperture);
+	CHECK(system(cmd) == 0);
+	CHECK_EQ_INT(emu_root_create(root, aperture, &cfg), 0);
+	s = t_slurp(root, "/sys/class/kfd/kfd/topology/nodes/4/properties");
+	CHECK(s && strstr(s, "\np2p_links_count 0\n"));
+	snprintf(cmd, sizeof(cmd), "%s/sys/class/kfd/kfd/topology/nodes/4/p2p_links/0", root);
+	CHECK(stat(cmd, &st) != 0);
+	CHECK(!emu_config_peer_vram_ok(&cfg, 2, 3) && emu_config_peer_vram_ok(&cfg, 1, 0));
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/vramstream-emu-topo.XXXXXX";
@@ -135,6 +180,7 @@ int main(void)
 		return 1;
 	t_config(dir);
 	t_root(dir);
+	t_p2p(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);

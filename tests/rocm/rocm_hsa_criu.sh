@@ -11,11 +11,16 @@
 # finished, the test keeps criu's link remaps from the dump. libhsakmt also
 # keeps /dev/shm/hsakmt_shared_mem open and removes it and the semaphore when
 # its last user exits; those the plugin creates again at restore.
-# Usage: rocm_hsa_criu.sh PROGRAM MODE GPUS
+# PROGRAM is rocm_hsa_copy or rocm_hsa_peer (peer copies between two GPUs'
+# VRAM, each BO mapped on both GPUs: after the restore KFD must map them on
+# both again, or the source GPU's SDMA engine faults on the peer's VRAM).
+# Further arguments are emulator config lines, KEY=VALUE for "KEY VALUE".
+# Usage: rocm_hsa_criu.sh PROGRAM MODE GPUS [KEY=VALUE...]
 # Environment: CRIU, PLUGIN_DIR, EMU_LAUNCHER, EMU_SHIM.
 EMU_WORKLOAD=$1
 mode=$2
 gpus=$3
+shift 3
 source "$(dirname "$0")/../e2e/e2e_lib.sh"
 source "$(dirname "$0")/../e2e/plugin_lib.sh"
 e2e_require_criu
@@ -63,7 +68,11 @@ rocm_dump() {
 steps=30
 args=(--steps $steps --size $((256 << 10)))
 emu="$E2E_TMP/emu"
-plugin_emu_start "$emu" --gpus "$gpus" --vram 64M
+: >"$E2E_TMP/machine.conf"
+for l in "$@"; do
+	echo "${l%%=*} ${l#*=}" >>"$E2E_TMP/machine.conf"
+done
+plugin_emu_start "$emu" --gpus "$gpus" --vram 64M --config "$E2E_TMP/machine.conf"
 ref=$(plugin_reference "$emu" "${args[@]}")
 echo "uninterrupted: $ref"
 
@@ -113,7 +122,14 @@ e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
 grep -q "vramstream: resume of pid $WL_PID: GPU queues running" "$E2E_TMP/restore.log" ||
 	e2e_fail "no RESUME in the restore log"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
+case " $* " in
+*num_sdma_xgmi_engines*)
+	# In a hive with XGMI SDMA engines ROCr copies peer to peer on XGMI SDMA queues.
+	[ "$(grep -c ' SDMA_XGMI queue' "$emu/daemon.log")" -ge 2 ] ||
+		e2e_fail "ROCr ran no XGMI SDMA queue on both GPUs"
+	;;
+esac
 if grep -q 'stopped' "$emu/daemon.log"; then
 	e2e_fail "an SDMA queue stopped on a fault: $(grep stopped "$emu/daemon.log")"
 fi
-echo "ok: restored HSA program ($mode, $gpus GPU(s)) ended with $ref"
+echo "ok: restored $(basename "$EMU_WORKLOAD") ($mode, $gpus GPU(s)${1:+, $*}) ended with $ref"

@@ -218,6 +218,63 @@ static void t_links(void)
 	rm_root(c);
 }
 
+/* p2p links between GPU nodes @from and @to, both directions (kfd_add_peer_prop). */
+static void p2p_pair(const char *root, unsigned int from, unsigned int to, unsigned int weight)
+{
+	char d[512], p[700];
+	unsigned int ends[2] = { from, to };
+
+	for (int e = 0; e < 2; e++) {
+		snprintf(d, sizeof(d), "/sys/class/kfd/kfd/topology/nodes/%u/p2p_links/0", ends[e]);
+		mkdirs(root, d);
+		snprintf(p, sizeof(p), "%s%s/properties", root, d);
+		writef(p, "type %u\nnode_from %u\nnode_to %u\nweight %u\n", TOPO_LINK_PCIE, ends[e],
+		       ends[!e], weight);
+	}
+}
+
+/*
+ * EXPECT: PCIe peers by the kernel's p2p links go to GPUs that are peers too: a target
+ * without them (no CONFIG_HSA_AMD_P2P, small BAR) is refused with the p2p links named;
+ * an image without p2p links recorded (have_p2p false) is matched on io_links alone.
+ */
+static void t_p2p(void)
+{
+	static struct topo_system src, dst;
+	struct plugin_checks checks = all_checks();
+	unsigned int map[TOPO_MAX_GPUS];
+	char err[4096], *a = tmp_root(), *b = tmp_root(), *c = tmp_root();
+	const struct fake_gpu two[] = { { 2, 0x1111, 0x740f, 100, 0, 64 * GiB },
+					{ 3, 0x2222, 0x740f, 100, 0, 64 * GiB } };
+	const struct fake_gpu other[] = { { 2, 0xa, 0x740f, 100, 0, 64 * GiB },
+					  { 3, 0xb, 0x740f, 100, 0, 64 * GiB } };
+
+	make_tree(a, two, 2);
+	p2p_pair(a, 2, 3, 40);
+	CHECK_EQ_INT(topology_read(a, &src, err, sizeof(err)), 0);
+	CHECK(src.gpus[0].have_p2p && src.gpus[0].n_links == 1 && src.gpus[0].links[0].p2p);
+	CHECK_EQ_INT(src.gpus[0].links[0].node_to, 3);
+	CHECK_EQ_INT(src.gpus[0].cpu_node, 0); /* from io_links only */
+
+	make_tree(b, other, 2);
+	p2p_pair(b, 2, 3, 40);
+	CHECK_EQ_INT(topology_read(b, &dst, err, sizeof(err)), 0);
+	CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), 0);
+
+	make_tree(c, other, 2);
+	CHECK_EQ_INT(topology_read(c, &dst, err, sizeof(err)), 0);
+	CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), -ENODEV);
+	CHECK(strstr(err, "0x1111->0x2222 PCIe p2p weight 40") != NULL);
+
+	/* An image from before p2p links were kept. */
+	src.gpus[0].have_p2p = src.gpus[1].have_p2p = false;
+	src.gpus[0].n_links = src.gpus[1].n_links = 0;
+	CHECK_EQ_INT(topology_match(&src, &dst, &checks, map, err, sizeof(err)), 0);
+	rm_root(a);
+	rm_root(b);
+	rm_root(c);
+}
+
 int main(void)
 {
 	static struct topo_system src, dst;
@@ -314,5 +371,6 @@ int main(void)
 	rm_root(a);
 	rm_root(b);
 	t_links();
+	t_p2p();
 	return test_finish("test_plugin_topology");
 }
