@@ -14,6 +14,7 @@
 
 #include "common_err.h"
 #include "common_io.h"
+#include "common_thread.h"
 #include "compress.h"
 
 /* ---- format (FORMAT.md) ---------------------------------------------------------------- */

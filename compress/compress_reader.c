@@ -941,7 +941,7 @@ static int cr_start(struct compress_reader *r, const struct compress_reader_opts
 		compress_err_set(err, "%s: io_uring setup: %s", r->f.name, strerror(-ret));
 		return ret;
 	}
-	ret = -pthread_create(&r->reaper, NULL, cr_reaper_main, r);
+	ret = common_thread_start(&r->reaper, cr_reaper_main, r);
 	if (ret < 0) {
 		compress_err_set(err, "%s: starting the completion thread: %s", r->f.name,
 				 strerror(-ret));
@@ -959,7 +959,7 @@ static int cr_start(struct compress_reader *r, const struct compress_reader_opts
 			compress_err_set(err, "%s: out of memory for worker %u", r->f.name, i);
 			return -ENOMEM;
 		}
-		ret = -pthread_create(&wk->thread, NULL, cr_worker_main, wk);
+		ret = common_thread_start(&wk->thread, cr_worker_main, wk);
 		if (ret < 0) {
 			compress_err_set(err, "%s: starting worker %u: %s", r->f.name, i,
 					 strerror(-ret));

@@ -874,7 +874,7 @@ static int cw_start(struct compress_writer *w, struct compress_err *err)
 				 strerror(-ret));
 		return ret;
 	}
-	ret = -pthread_create(&w->reaper, NULL, cw_reaper_main, w);
+	ret = common_thread_start(&w->reaper, cw_reaper_main, w);
 	if (ret < 0) {
 		compress_err_set(err, "%s: starting the completion thread: %s", w->path,
 				 strerror(-ret));
@@ -905,7 +905,7 @@ static int cw_start(struct compress_writer *w, struct compress_err *err)
 		}
 		if (w->opts.level != COMPRESS_LEVEL_OFF)
 			cw_ctx_setup(wk->cctx, w->opts.level);
-		ret = -pthread_create(&wk->thread, NULL, cw_worker_main, wk);
+		ret = common_thread_start(&wk->thread, cw_worker_main, wk);
 		if (ret < 0) {
 			compress_err_set(err, "%s: starting worker %zu: %s", w->path, i,
 					 strerror(-ret));

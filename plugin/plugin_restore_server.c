@@ -32,6 +32,7 @@
 
 #include "common_clock.h"
 #include "common_err.h"
+#include "common_thread.h"
 #include "image.h"
 #include "plugin_restore_server.h"
 
@@ -553,31 +554,6 @@ static void *copy_main(void *arg)
 	return NULL;
 }
 
-/*
- * Starts a server thread with every signal blocked (threads inherit the mask,
- * and so do the threads they start). criu's process keeps a SIGCHLD handler
- * that reaps any child and fails the restore when one it did not expect
- * exits (criu/cr-restore.c: sigchld_handler); criu blocks SIGCHLD only in its
- * own thread while it waits for a helper such as iptables-restore (criu/util.c:
- * cr_system_userns). A server thread that takes the signal runs that handler,
- * which reaps the helper first: "waitpid() failed: No child processes", then
- * "Locking network failed", the restore of any container with a network
- * namespace of its own (runc restore) fails.
- */
-static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-	sigset_t all, old;
-	int r;
-
-	sigfillset(&all);
-	r = pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (r)
-		return -r;
-	r = -pthread_create(t, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return r;
-}
-
 int restore_server_start(const struct plugin_config *cfg, const struct plugin_dma_ops *dma,
 			 const char *image_dir, struct restore_server **out, char *err,
 			 size_t err_len)
@@ -625,7 +601,7 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 		goto fail;
 	}
 	for (unsigned int i = 0; i < SRV_COPY_THREADS; i++) {
-		r = start_thread(&s->copy_thread[i], copy_main, s);
+		r = common_thread_start(&s->copy_thread[i], copy_main, s);
 		if (r) {
 			common_errf(err, err_len, "cannot start the copying threads: %s",
 				    strerror(-r));
@@ -633,7 +609,9 @@ int restore_server_start(const struct plugin_config *cfg, const struct plugin_dm
 		}
 		s->copy_started++;
 	}
-	r = start_thread(&s->rx_thread, rx_main, s);
+	/* Every signal blocked (common_thread.h): criu's SIGCHLD handler reaping
+	 * iptables-restore from one of these threads failed runc restores. */
+	r = common_thread_start(&s->rx_thread, rx_main, s);
 	if (r) {
 		common_errf(err, err_len, "cannot start the receiving thread: %s", strerror(-r));
 		goto fail;

@@ -29,6 +29,7 @@
 #include "compress.h"
 #include "common_clock.h"
 #include "common_err.h"
+#include "common_thread.h"
 #include "image.h"
 #include "plugin_transfer.h"
 
@@ -677,7 +678,7 @@ static void parts_open_start(struct part_opener *po, const struct transfer_job *
 		if (po[i].r)
 			continue;
 		/* Without a thread, open it here. */
-		po[i].started = pthread_create(&po[i].thread, NULL, part_open_main, &po[i]) == 0;
+		po[i].started = common_thread_start(&po[i].thread, part_open_main, &po[i]) == 0;
 		if (!po[i].started)
 			part_open_main(&po[i]);
 	}
@@ -1482,7 +1483,7 @@ static int run_jobs(void *(*fn)(void *), const struct plugin_config *cfg,
 			pthread_mutex_lock(&done.lock);
 			done.left++;
 			pthread_mutex_unlock(&done.lock);
-			if (pthread_create(&js->thread, NULL, job_thread_main, js) == 0) {
+			if (common_thread_start(&js->thread, job_thread_main, js) == 0) {
 				js->started = true;
 				continue;
 			}
