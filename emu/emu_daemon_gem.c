@@ -192,6 +192,7 @@ static int emu_gem_add(struct emu_daemon *d, const struct emu_dreq *rq, struct e
 			memcpy(rep->payload, &own, sizeof(own));
 		return err;
 	}
+	bo.src_off = bo.kind == EMU_GEM_KIND_IMPORT ? bo.mmap_offset : 0;
 	bo.mmap_offset = 0;
 	if (bo.kind == EMU_GEM_KIND_CREATE) {
 		int fd = d->aperture_fd[f->gpu];

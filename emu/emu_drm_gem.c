@@ -716,7 +716,8 @@ fail:
  * the struct drm_file, so any holder may export them (drm_prime_handle_to_fd_ioctl ->
  * drm_gem_object_lookup on file_priv); amdgpu_gem_prime_export refuses userptr BOs and
  * VM_ALWAYS_VALID ones (-EPERM). Re-exporting an import gives the dma-buf it came from
- * (drm_gem_prime_handle_to_fd: obj->import_attach), which the record does not keep.
+ * (drm_gem_prime_handle_to_fd: obj->import_attach), which the record keeps for a view of
+ * this GPU's aperture (src_off) and not for a memfd.
  */
 static int emu_drm_prime_export_record(struct emu_drm_file *file, uint32_t handle, int flags)
 {
@@ -728,6 +729,13 @@ static int emu_drm_prime_export_record(struct emu_drm_file *file, uint32_t handl
 		return err;
 	if (rec.kind == EMU_GEM_KIND_USERPTR || (rec.flags & AMDGPU_GEM_CREATE_VM_ALWAYS_VALID))
 		return -EPERM;
+	/* drm_gem_prime_handle_to_dmabuf: an import gives back the dma-buf it came from
+	 * (obj->import_attach->dmabuf), here the view of the source's place. */
+	if (rec.kind == EMU_GEM_KIND_IMPORT && rec.src_off) {
+		view.mmap_offset = rec.src_off;
+		view.size = rec.size;
+		return emu_drm_gem_export_view(file, &view, flags);
+	}
 	if (rec.kind != EMU_GEM_KIND_CREATE || !rec.mmap_offset) {
 		emu_drm_log("PRIME export of handle %u of a received file: re-exporting an import "
 			    "is not emulated",

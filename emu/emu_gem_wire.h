@@ -52,6 +52,14 @@ struct emu_gem_wire_bo {
 	uint64_t flags;
 	uint64_t alignment; /* bytes, as GEM_CREATE took it */
 	uint64_t mmap_offset;
+	/*
+	 * IMPORT: the imported buffer's place in this GPU's aperture (its DRM offset; 0 for a
+	 * buffer of another GPU or a memfd). The import keeps the dma-buf it came from
+	 * (drm_prime.c: drm_gem_prime_import_dev stores it in obj->import_attach->dmabuf and
+	 * drm_gem_prime_fd_to_handle in obj->dma_buf), and exporting the handle again gives that
+	 * dma-buf back (drm_gem_prime_handle_to_dmabuf), to any holder of the file.
+	 */
+	uint64_t src_off;
 };
 
 struct emu_gem_wire_add_rep {

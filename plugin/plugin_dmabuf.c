@@ -194,6 +194,23 @@ static const struct dmabuf_bo *find_bo(int fd)
 	return NULL;
 }
 
+int plugin_dmabuf_describe(int fd, char *what, size_t what_len)
+{
+	const struct dmabuf_bo *bo = find_bo(fd);
+
+	if (!bo)
+		return -ENOENT;
+	if (bo->gem)
+		snprintf(what, what_len,
+			 "GEM BO %u (GPU 0x%x, %" PRIu64 " bytes) of render-node file %d",
+			 bo->index, bo->gpu_id, bo->size, bo->kfd_id);
+	else
+		snprintf(what, what_len,
+			 "BO %u (GPU 0x%x, %" PRIu64 " bytes) of KFD file %d of pid %u", bo->index,
+			 bo->gpu_id, bo->size, bo->kfd_id, bo->pid);
+	return 0;
+}
+
 int plugin_dmabuf_dump(int dirfd, int fd, int id)
 {
 	Vramstream__DmabufFile df = VRAMSTREAM__DMABUF_FILE__INIT;

@@ -59,6 +59,13 @@ int plugin_dmabuf_note_kfd(int kfd_id, unsigned int pid, const struct kfd_criu_b
  */
 int plugin_dmabuf_note_render(int render_id, const Vramstream__RenderFile *rf, const int *dmabufs);
 
+/*
+ * Dump: which BO noted so far dma-buf @fd (of criu's process) is, in words for a message
+ * ("BO 3 of KFD file 5 of pid 1234"): 0, or -ENOENT when it is none of them (a BO of another
+ * process or driver, or of a file dumped later).
+ */
+int plugin_dmabuf_describe(int fd, char *what, size_t what_len);
+
 /* DUMP_EXT_FILE of dma-buf @fd, criu file @id: its file in image folder @dirfd. */
 int plugin_dmabuf_dump(int dirfd, int fd, int id);
 

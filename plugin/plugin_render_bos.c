@@ -8,11 +8,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <amdgpu_drm.h>
 #include <drm.h>
 
 #include "common_drm_criu.h"
+#include "plugin_dmabuf.h"
 #include "plugin_render_bos.h"
 
 #define PAGE 4096ull
@@ -228,6 +230,64 @@ static int dump_mappings(int fd, uint32_t handle, Vramstream__RenderBo *bo, char
 	return 0;
 }
 
+/*
+ * An imported BO (amdgpu_gem_list_handles_ioctl: drm_gem_is_imported), named with the BO it
+ * imports. Exporting it again gives the dma-buf it was imported from (drm_prime.c:
+ * drm_gem_prime_handle_to_dmabuf returns obj->import_attach->dmabuf), which the dma-buf
+ * bookkeeping matches against the BOs of the KFD and render-node files dumped so far
+ * (plugin_dmabuf.h), as upstream criu's amdgpu_plugin_drm.c matches imports by GEM handle
+ * (shared_bo_has_exporter). Restoring an import, re-imported from its source, is not done.
+ */
+static int refuse_import(int fd, const struct common_drm_amdgpu_gem_list_handles_entry *e,
+			 char *why, size_t why_len)
+{
+	char src[160];
+	int dmabuf = -1, r = export_bo(fd, e->gem_handle, &dmabuf);
+
+	if (r)
+		snprintf(why, why_len,
+			 "BO %u (%" PRIu64 " bytes) is imported from a dma-buf the kernel does "
+			 "not export again (%s); imported render-node BOs are not saved",
+			 e->gem_handle, e->size, strerror(-r));
+	else if (plugin_dmabuf_describe(dmabuf, src, sizeof(src)))
+		snprintf(why, why_len,
+			 "BO %u (%" PRIu64 " bytes) is imported from a dma-buf that no KFD or "
+			 "render-node file of the dumped process dumped before it holds (a BO "
+			 "of another process or driver); such BOs are not saved",
+			 e->gem_handle, e->size);
+	else
+		snprintf(why, why_len,
+			 "BO %u (%" PRIu64 " bytes) is imported from a dma-buf of %s; imported "
+			 "render-node BOs are not saved yet",
+			 e->gem_handle, e->size, src);
+	if (dmabuf >= 0)
+		close(dmabuf);
+	return -EOPNOTSUPP;
+}
+
+/*
+ * A BO that is not flagged as an import may still be one: PRIME import of a dma-buf of the
+ * same GPU gives the exporter's GEM object itself (amdgpu_dma_buf.c: amdgpu_gem_prime_import,
+ * "Importing dmabuf exported from out own gem increases refcount on gem itself"), so a KFD
+ * BO imported into the render node, or another render-node file's GEM BO, is listed like a
+ * BO of this file; upstream criu tells them by handle (amdgpu_plugin_drm.c,
+ * shared_bo_has_exporter). Saved as its own BO, it would come back as a copy that no longer
+ * shares memory with its source, so it is refused, named.
+ */
+static int refuse_shared(const struct common_drm_amdgpu_gem_list_handles_entry *e, int dmabuf,
+			 char *why, size_t why_len)
+{
+	char src[160];
+
+	if (plugin_dmabuf_describe(dmabuf, src, sizeof(src)))
+		return 0;
+	snprintf(why, why_len,
+		 "BO %u (%" PRIu64 " bytes) is %s, imported through this GPU's render node; "
+		 "imported render-node BOs are not saved yet",
+		 e->gem_handle, e->size, src);
+	return -EOPNOTSUPP;
+}
+
 static int dump_one(int fd, const struct common_drm_amdgpu_gem_list_handles_entry *e,
 		    Vramstream__RenderBo *bo, int *dmabuf, uint64_t *in_meta, char *why,
 		    size_t why_len)
@@ -240,18 +300,15 @@ static int dump_one(int fd, const struct common_drm_amdgpu_gem_list_handles_entr
 	bo->alloc_flags = e->alloc_flags;
 	bo->has_alignment_pages = 1;
 	bo->alignment_pages = e->alignment;
-	if (e->flags & COMMON_AMDGPU_GEM_LIST_HANDLES_FLAG_IS_IMPORT) {
-		snprintf(why, why_len,
-			 "BO %u (%" PRIu64 " bytes) is imported from a dma-buf; imported "
-			 "render-node BOs are not saved yet",
-			 e->gem_handle, e->size);
-		return -EOPNOTSUPP;
-	}
+	if (e->flags & COMMON_AMDGPU_GEM_LIST_HANDLES_FLAG_IS_IMPORT)
+		return refuse_import(fd, e, why, why_len);
 	/* Where the task's CPU mappings of it are, if the CPU may map it (amdgpu_mode_dumb_mmap:
 	 * -EPERM for userptr BOs and AMDGPU_GEM_CREATE_NO_CPU_ACCESS). */
 	if (!mmap_offset(fd, e->gem_handle, &bo->mmap_offset))
 		bo->has_mmap_offset = 1;
 	r = dump_contents(fd, e, bo, dmabuf, in_meta, why, why_len);
+	if (!r && *dmabuf >= 0)
+		r = refuse_shared(e, *dmabuf, why, why_len);
 	if (!r)
 		r = dump_mappings(fd, e->gem_handle, bo, why, why_len);
 	return r;
