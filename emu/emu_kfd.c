@@ -172,7 +172,20 @@ static int emu_kfd_marshal(unsigned int nr, const void *arg, size_t size, struct
 	return 0;
 }
 
-/* Hands out received dmabuf fds to the buckets that have one, in order. */
+/*
+ * Received fds come with close-on-exec (emu_sock.c: MSG_CMSG_CLOEXEC); a
+ * dma-buf fd from the kernel has it only when its flags ask for it
+ * (dma_buf_fd(dmabuf, flags)).
+ */
+static void emu_kfd_fd_flags(int fd, int open_flags)
+{
+	if (fd >= 0 && !(open_flags & O_CLOEXEC))
+		fcntl(fd, F_SETFD, 0);
+}
+
+/* Hands out received dmabuf fds to the buckets that have one, in order:
+ * without close-on-exec, as CHECKPOINT and RESTORE give them
+ * (kfd_chardev.c: criu_get_prime_handle(..., DRM_RDWR, ...)). */
 static void emu_kfd_assign_fds(struct kfd_criu_bo_bucket *b, unsigned int n, const int *fds,
 			       unsigned int nfds)
 {
@@ -181,6 +194,8 @@ static void emu_kfd_assign_fds(struct kfd_criu_bo_bucket *b, unsigned int n, con
 	for (i = 0; i < n; i++) {
 		if (b[i].dmabuf_fd == KFD_INVALID_FD)
 			continue;
+		if (k < nfds)
+			emu_kfd_fd_flags(fds[k], O_RDWR);
 		b[i].dmabuf_fd = k < nfds ? (uint32_t)fds[k++] : KFD_INVALID_FD;
 	}
 	while (k < nfds)
@@ -214,6 +229,9 @@ static void emu_kfd_unmarshal(unsigned int nr, unsigned long request, void *arg,
 		struct kfd_ioctl_export_dmabuf_args *a = arg;
 
 		a->dmabuf_fd = nfds ? (uint32_t)fds[0] : KFD_INVALID_FD;
+		/* kfd_ioctl_export_dmabuf: dma_buf_fd(dmabuf, args->flags). */
+		if (nfds)
+			emu_kfd_fd_flags(fds[0], (int)a->flags);
 		break;
 	}
 	case _IOC_NR(AMDKFD_IOC_CRIU_OP): {

@@ -258,6 +258,9 @@ static void t_checkpoint(struct t_ckpt *c)
 		if (c->bos[i].alloc_flags & KFD_IOC_ALLOC_MEM_FLAGS_VRAM) {
 			found++;
 			CHECK(c->bos[i].dmabuf_fd != KFD_INVALID_FD);
+			/* Without close-on-exec, as the kernel hands them out
+			 * (kfd_chardev.c: criu_get_prime_handle(..., DRM_RDWR, ...)). */
+			CHECK_EQ_INT(fcntl((int)c->bos[i].dmabuf_fd, F_GETFD) & FD_CLOEXEC, 0);
 			/* A dma-buf is read by mapping it (dma_buf_fops has no read). */
 			map = mmap(NULL, 4096, PROT_READ, MAP_SHARED, (int)c->bos[i].dmabuf_fd, 0);
 			CHECK(map != MAP_FAILED);
@@ -305,6 +308,8 @@ static int t_restore_child(struct t_ckpt *c)
 		if (c->bos[i].alloc_flags & KFD_IOC_ALLOC_MEM_FLAGS_VRAM) {
 			if (c->bos[i].dmabuf_fd == KFD_INVALID_FD || !c->bos[i].restored_offset)
 				bad = 12;
+			else if (fcntl((int)c->bos[i].dmabuf_fd, F_GETFD) & FD_CLOEXEC)
+				bad = 13; /* the kernel's have no close-on-exec (DRM_RDWR) */
 			close((int)c->bos[i].dmabuf_fd);
 		}
 	}
