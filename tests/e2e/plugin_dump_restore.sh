@@ -2,7 +2,8 @@
 # EXPECT: the emulated workload on N GPUs is dumped mid-run by real criu with
 # the vramstream plugin (BO contents through SDMA and stream files), killed,
 # restored, and finishes with the digest of an uninterrupted run, every step
-# once. The dump log reports per GPU bytes moved, image bytes and GB/s.
+# once, and the restored task dumped and restored once more does too. The
+# dump log reports per GPU bytes moved, image bytes and GB/s.
 # The workload maps its VRAM and GTT BOs through the render node and its
 # doorbells through /dev/kfd (as libhsakmt does) and reads and writes VRAM and
 # GTT through those mappings every step: criu's dump takes them as device VMAs
@@ -71,6 +72,14 @@ else
 	! grep -q "handed to criu's process" "$E2E_TMP/restore.log" ||
 		e2e_fail "contents went to criu's process with VRAMSTREAM_RESTORE_OVERLAP=0"
 fi
+# A restored job is checkpointed again (periodic checkpoints of a migrated
+# job): the restored task, with the files the plugin left in it, dumps and
+# restores once more and still ends with the uninterrupted digest.
+sleep 0.3
+e2e_dump "$WL_PID" "$E2E_TMP/img2"
+e2e_gone "$WL_PID" || e2e_fail "restored workload still runs after the second dump"
+e2e_wait_until 10 test ! -e "/proc/$WL_PID" || e2e_fail "the dumped restored workload was never reaped"
+e2e_restore "$E2E_TMP/img2" "$E2E_TMP/restored2.pid"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
 grep 'vramstream: \(dump\|restore\) of pid .*GB/s' "$E2E_TMP/dump.log" "$E2E_TMP/restore.log" |
 	sed 's/^.*vramstream: /  /'
