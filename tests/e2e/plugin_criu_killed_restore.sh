@@ -29,9 +29,7 @@ out="$E2E_TMP/workload.out"
 img="$E2E_TMP/img"
 plugin_workload "$out" "${args[@]}" --delay-ms 20
 plugin_wait_step "$out" 5
-e2e_dump "$WL_PID" "$img"
-wait "$WL_PID" 2>/dev/null || true
-e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
+plugin_dump_gone "$img"
 # The image's file names, sizes, modes and bytes, but criu's logs and statistics.
 sum_image() {
 	(cd "$img" && find . ! -name '*.log' ! -name 'stats-*' -printf '%P %y %s %m\n' | sort &&

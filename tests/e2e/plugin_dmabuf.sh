@@ -23,9 +23,7 @@ plugin_use_emu "$emu"
 out="$E2E_TMP/workload.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 30
 plugin_wait_step "$out" 6
-e2e_dump "$WL_PID" "$E2E_TMP/img"
-wait "$WL_PID" 2>/dev/null || true
-e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
+plugin_dump_gone "$E2E_TMP/img"
 echo "dumped at step $(grep -c '^step ' "$out")"
 grep -q 'vramstream: dma-buf file [0-9]* is BO [0-9]* (GPU 0x[0-9a-f]*, 2097152 bytes) of KFD file' \
 	"$E2E_TMP/dump.log" || e2e_fail "the dump log names no dma-buf of the 2 MiB VRAM BO"

@@ -27,9 +27,7 @@ for n in $(seq 600 605); do
 	[ "$(readlink "/proc/$WL_PID/fd/$n")" = "$files/fd-$n" ] ||
 		e2e_fail "workload does not hold $files/fd-$n at fd $n before the dump"
 done
-e2e_dump "$WL_PID" "$E2E_TMP/img"
-wait "$WL_PID" 2>/dev/null || true
-e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
+plugin_dump_gone "$E2E_TMP/img"
 
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
 for n in $(seq 600 605); do

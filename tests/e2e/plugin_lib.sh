@@ -35,6 +35,14 @@ plugin_workload() {
 	e2e_track "$WL_PID"
 }
 
+# plugin_dump_gone DIR: criu dumps the workload ($WL_PID) into DIR, which
+# kills it; fails unless it is gone afterwards.
+plugin_dump_gone() {
+	e2e_dump "$WL_PID" "$1"
+	wait "$WL_PID" 2>/dev/null || true
+	e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
+}
+
 # plugin_reference DIR OUT [workload args]: an uninterrupted run's digest.
 plugin_reference() {
 	local dir=$1

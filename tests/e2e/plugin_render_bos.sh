@@ -24,9 +24,7 @@ plugin_use_emu "$emu"
 out="$E2E_TMP/workload.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 30
 plugin_wait_step "$out" 6
-e2e_dump "$WL_PID" "$E2E_TMP/img"
-wait "$WL_PID" 2>/dev/null || true
-e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
+plugin_dump_gone "$E2E_TMP/img"
 at=$(grep -c '^step ' "$out")
 echo "dumped at step $at"
 grep -q 'vramstream: render node renderD128 (file [0-9]*) belongs to GPU 0x[0-9a-f]*, 1 GEM BO(s)' \

@@ -30,9 +30,7 @@ plugin_use_emu "$emu"
 out="$E2E_TMP/workload.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 30
 plugin_wait_step "$out" 6
-e2e_dump "$WL_PID" "$E2E_TMP/img"
-wait "$WL_PID" 2>/dev/null || true
-e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
+plugin_dump_gone "$E2E_TMP/img"
 echo "dumped at step $(grep -c '^step ' "$out")"
 grep -q 'vramstream: dump of render node renderD128 (file [0-9]*): 4 GEM BO(s) in [0-9]* stream file(s)' \
 	"$E2E_TMP/dump.log" || { grep vramstream "$E2E_TMP/dump.log" | tail -5 >&2; e2e_fail "the dump log does not say the GEM BOs went to a stream"; }

@@ -32,9 +32,7 @@ plugin_use_emu "$emu"
 out="$E2E_TMP/workload.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 30
 plugin_wait_step "$out" 6
-e2e_dump "$WL_PID" "$E2E_TMP/img"
-wait "$WL_PID" 2>/dev/null || true
-e2e_gone "$WL_PID" || e2e_fail "workload still runs after criu dump"
+plugin_dump_gone "$E2E_TMP/img"
 n=$(grep -c 'vramstream: dump of pid .*, GPU 0x.*GB/s' "$E2E_TMP/dump.log" || true)
 [ "$n" = "$gpus" ] || e2e_fail "dump log reports $n GPU transfers, expected $gpus"
 
