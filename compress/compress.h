@@ -248,6 +248,15 @@ int64_t compress_reader_find(const struct compress_reader *r, uint64_t tag, uint
  */
 int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, uint64_t dst_len,
 			 compress_done_fn done, void *cookie);
+/*
+ * compress_reader_read() that never waits: -EAGAIN, with nothing queued,
+ * when the reader has no slot free now, or no staging buffer for a chunk
+ * that needs one (compressed chunks; compress_reader_room() counts slots
+ * only). A caller feeding several readers from one thread tries another
+ * instead of stopping on a full one.
+ */
+int compress_reader_try_read(struct compress_reader *r, uint64_t index, void *dst, uint64_t dst_len,
+			     compress_done_fn done, void *cookie);
 
 /*
  * How many reads compress_reader_read() takes right now without blocking, so

@@ -395,73 +395,46 @@ static void *cr_reaper_main(void *arg)
 	}
 }
 
-int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, uint64_t dst_len,
-			 compress_done_fn done, void *cookie)
+/* How a chunk is read: by whom, from which descriptor, into what. */
+struct cr_plan {
+	struct cr_file *file;
+	const struct compress_chunk_info *e; /* the stored chunk (a reference resolved) */
+	bool failed;			     /* the reference does not resolve: why */
+	bool here;			     /* the worker reads it (memory filesystems) */
+	bool staging;			     /* through a staging buffer */
+	int fd;
+	uint32_t want;
+	char why[200];
+};
+
+static void cr_plan_read(const struct compress_reader *r, const struct compress_chunk_info *e,
+			 const void *dst, struct cr_plan *pl)
 {
-	const struct compress_chunk_info *e;
-	struct cr_file *file = &r->f;
-	struct cr_job *j;
 	bool need_staging;
-	int ret;
 
-	if (index >= r->f.footer.entry_count || !dst)
-		return -EINVAL;
-	e = &r->f.entries[index];
-	if (dst_len < e->raw_len)
-		return -EINVAL;
-
-	pthread_mutex_lock(&r->lock);
-	while (!r->free_jobs)
-		pthread_cond_wait(&r->cond, &r->lock);
-	j = r->free_jobs;
-	r->free_jobs = j->next;
-	r->in_flight++;
-	pthread_mutex_unlock(&r->lock);
-
-	j->index = index;
-	j->dst = dst;
-	j->done = done;
-	j->cookie = cookie;
-	j->staging = -1;
-	j->status = 0;
-	j->got = 0;
-	j->file = NULL;
-	j->e = e;
-	if (e->codec == COMPRESS_CODEC_REF) {
-		char why[200];
-
-		if (cr_resolve(r, e, &file, &e, why, sizeof(why)) < 0) {
-			cr_job_error(r, j, -EBADMSG, "%s", why);
-			cr_queue(r, j);
-			return 0;
-		}
-		j->e = e;
+	memset(pl, 0, sizeof(*pl));
+	pl->file = (struct cr_file *)&r->f;
+	pl->e = e;
+	if (e->codec == COMPRESS_CODEC_REF &&
+	    cr_resolve(r, e, &pl->file, &pl->e, pl->why, sizeof(pl->why)) < 0) {
+		pl->file = (struct cr_file *)&r->f;
+		pl->e = e;
+		pl->failed = true;
+		return;
 	}
-	j->file = file;
-	j->fd = file->fd;
-	j->want = e->stored_len;
-	j->here = false;
-	j->summed = false;
-	if (e->codec == COMPRESS_CODEC_ZERO) {
-		cr_queue(r, j);
-		return 0;
-	}
+	e = pl->e;
+	pl->fd = pl->file->fd;
+	pl->want = e->stored_len;
+	if (e->codec == COMPRESS_CODEC_ZERO)
+		return;
 	need_staging = e->codec != COMPRESS_CODEC_RAW;
-	if (file->memory_fs) {
+	if (pl->file->memory_fs) {
 		/* The worker reads it (cr_read_here): raw chunks straight into DST. */
-		j->here = true;
-		if (need_staging) {
-			pthread_mutex_lock(&r->lock);
-			while (!r->nfree_staging)
-				pthread_cond_wait(&r->cond, &r->lock);
-			j->staging = r->free_staging[--r->nfree_staging];
-			pthread_mutex_unlock(&r->lock);
-		}
-		j->in = need_staging ? cr_staging(r, j->staging) : dst;
-		cr_queue(r, j);
-		return 0;
+		pl->here = true;
+		pl->staging = need_staging;
+		return;
 	}
-	if (file->dfd >= 0) {
+	if (pl->file->dfd >= 0) {
 		uint32_t want = (uint32_t)compress_align_up(e->stored_len, COMPRESS_ALIGN);
 
 		/*
@@ -471,19 +444,72 @@ int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, u
 		 */
 		if (need_staging ||
 		    ((uintptr_t)dst % COMPRESS_ALIGN == 0 && e->stored_len == want)) {
-			j->fd = file->dfd;
-			j->want = want;
+			pl->fd = pl->file->dfd;
+			pl->want = want;
 		}
 	}
-	if (need_staging || (j->fd == file->dfd && (uintptr_t)dst % COMPRESS_ALIGN)) {
-		pthread_mutex_lock(&r->lock);
-		while (!r->nfree_staging)
-			pthread_cond_wait(&r->cond, &r->lock);
-		j->staging = r->free_staging[--r->nfree_staging];
-		pthread_mutex_unlock(&r->lock);
-		j->in = cr_staging(r, j->staging);
-	} else {
-		j->in = dst;
+	pl->staging = need_staging || (pl->fd == pl->file->dfd && (uintptr_t)dst % COMPRESS_ALIGN);
+}
+
+/*
+ * Takes a job slot, and a staging buffer when @pl needs one, both at once;
+ * waits for them unless @wait is false, then NULL means none is free now.
+ */
+static struct cr_job *cr_take_job(struct compress_reader *r, const struct cr_plan *pl, bool wait)
+{
+	struct cr_job *j = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	while (wait && (!r->free_jobs || (pl->staging && !r->nfree_staging)))
+		pthread_cond_wait(&r->cond, &r->lock);
+	if (r->free_jobs && (!pl->staging || r->nfree_staging)) {
+		j = r->free_jobs;
+		r->free_jobs = j->next;
+		r->in_flight++;
+		j->staging = pl->staging ? r->free_staging[--r->nfree_staging] : -1;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return j;
+}
+
+static int cr_read(struct compress_reader *r, uint64_t index, void *dst, uint64_t dst_len,
+		   compress_done_fn done, void *cookie, bool wait)
+{
+	struct cr_plan pl;
+	struct cr_job *j;
+	int ret;
+
+	if (index >= r->f.footer.entry_count || !dst)
+		return -EINVAL;
+	if (dst_len < r->f.entries[index].raw_len)
+		return -EINVAL;
+	cr_plan_read(r, &r->f.entries[index], dst, &pl);
+	j = cr_take_job(r, &pl, wait);
+	if (!j)
+		return -EAGAIN;
+
+	j->index = index;
+	j->dst = dst;
+	j->done = done;
+	j->cookie = cookie;
+	j->status = 0;
+	j->got = 0;
+	j->file = pl.file;
+	j->e = pl.e;
+	j->fd = pl.fd;
+	j->want = pl.want;
+	j->here = pl.here;
+	j->summed = false;
+	j->in = j->staging >= 0 ? cr_staging(r, j->staging) : dst;
+	if (pl.failed) {
+		j->file = NULL;
+		cr_job_error(r, j, -EBADMSG, "%s", pl.why);
+		cr_queue(r, j);
+		return 0;
+	}
+	if (pl.e->codec == COMPRESS_CODEC_ZERO || pl.here) {
+		cr_queue(r, j);
+		return 0;
 	}
 	j->submit_ns = compress_now_ns();
 	ret = cr_submit(r, j);
@@ -492,6 +518,18 @@ int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, u
 		cr_queue(r, j);
 	}
 	return 0;
+}
+
+int compress_reader_read(struct compress_reader *r, uint64_t index, void *dst, uint64_t dst_len,
+			 compress_done_fn done, void *cookie)
+{
+	return cr_read(r, index, dst, dst_len, done, cookie, true);
+}
+
+int compress_reader_try_read(struct compress_reader *r, uint64_t index, void *dst, uint64_t dst_len,
+			     compress_done_fn done, void *cookie)
+{
+	return cr_read(r, index, dst, dst_len, done, cookie, false);
 }
 
 unsigned int compress_reader_room(struct compress_reader *r)

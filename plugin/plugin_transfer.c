@@ -989,20 +989,21 @@ static bool job_cancelled(const struct transfer_job *job)
 
 /*
  * The part to read from next, among those with chunks left (@next against
- * @n_chunks): the one whose reader takes the most reads now, the first such
- * from @start on. Taking parts in turn made the GPU's thread wait on a part
- * whose queue was full while others could read.
+ * @n_chunks) and not in @full: the one whose reader takes the most reads
+ * now, the first such from @start on; @parts when there is none. Taking
+ * parts in turn made the GPU's thread wait on a part whose queue was full
+ * while others could read.
  */
 static unsigned int roomiest_reader(struct compress_reader *const *rd, unsigned int parts,
 				    unsigned int start, const uint64_t *next,
-				    const uint64_t *n_chunks)
+				    const uint64_t *n_chunks, uint32_t full)
 {
 	unsigned int best = parts, best_room = 0;
 
 	for (unsigned int k = 0; k < parts; k++) {
 		unsigned int i = (start + k) % parts, room;
 
-		if (next[i] >= n_chunks[i])
+		if (next[i] >= n_chunks[i] || (full & (1u << i)))
 			continue;
 		room = compress_reader_room(rd[i]);
 		if (best == parts || room > best_room) {
@@ -1010,7 +1011,7 @@ static unsigned int roomiest_reader(struct compress_reader *const *rd, unsigned 
 			best_room = room;
 		}
 	}
-	return best; /* the caller knows some part has chunks left */
+	return best;
 }
 
 /* One GPU's restore: the pipe and the stream's parts being read. */
@@ -1025,6 +1026,10 @@ struct restore_run {
 	unsigned int parts, part;	    /* part: where the next read is looked for */
 	uint64_t pending_reads;		    /* reads queued whose buffer has not come back */
 	bool fills_off;			    /* the engine refused a fill: zero chunks are read */
+	/* Parts whose reader took no more reads in this round of feeding; when
+	 * every part with chunks left is here, only a landing read frees room. */
+	uint32_t full;
+	bool readers_full;
 	unsigned int nap_us;
 	struct compress_err cerr;
 };
@@ -1136,7 +1141,11 @@ static bool can_fill(const struct restore_run *rr, const struct compress_chunk_i
 	       p->fifo_len < p->fifo_cap - p->n_buffers && bo_of_tag(rr->job, ci->tag) >= 0;
 }
 
-/* Queues the read of chunk @ci into a free buffer; 1 when none is free. */
+/*
+ * Queues the read of chunk @ci of the current part into a free buffer; 1
+ * when no buffer is free or the part's reader is full (-EAGAIN from
+ * compress/: nothing queued, the buffer goes back).
+ */
 static int read_chunk(struct restore_run *rr, const struct compress_chunk_info *ci,
 		      bool *progressed)
 {
@@ -1154,11 +1163,15 @@ static int read_chunk(struct restore_run *rr, const struct compress_chunk_info *
 		return 0;
 	}
 	t_read = common_now_s();
-	r = compress_reader_read(rr->rd[rr->part], rr->next[rr->part],
-				 p->ops->buffer(p->dma, (unsigned int)buf), p->buffer_size, on_read,
-				 &rr->cookies[buf]);
-	p->feed_wait += common_now_s() - t_read; /* blocks while its queue is full */
+	r = compress_reader_try_read(rr->rd[rr->part], rr->next[rr->part],
+				     p->ops->buffer(p->dma, (unsigned int)buf), p->buffer_size,
+				     on_read, &rr->cookies[buf]);
 	p->t_submit += common_now_s() - t_read;
+	if (r == -EAGAIN) {
+		give_back(p, (unsigned int)buf);
+		rr->full |= 1u << rr->part;
+		return 2;
+	}
 	if (r) {
 		pipe_fail(p, r, "reading chunk %" PRIu64 " of %s failed: %s", rr->next[rr->part],
 			  rr->job->stream_path, strerror(-r));
@@ -1173,7 +1186,8 @@ static int read_chunk(struct restore_run *rr, const struct compress_chunk_info *
 /*
  * Hands the next chunk on: a zero chunk to the engine as a fill, any other
  * into a free buffer. 0 when one went, 1 when the feed should stop (a
- * filled buffer waits for the engine, or no buffer is free), or an error.
+ * filled buffer waits for the engine, no buffer is free, or no reader with
+ * chunks left has room), or an error.
  */
 static int feed_one(struct restore_run *rr, bool *progressed)
 {
@@ -1189,8 +1203,22 @@ static int feed_one(struct restore_run *rr, bool *progressed)
 	pthread_mutex_unlock(&rr->p.lock);
 	if (have_ready)
 		return 1;
-	rr->part = roomiest_reader(rr->rd, rr->parts, rr->part, rr->next, rr->n_chunks);
-	compress_reader_chunk(rr->rd[rr->part], rr->next[rr->part], &ci);
+	for (;;) {
+		unsigned int part = roomiest_reader(rr->rd, rr->parts, rr->part, rr->next,
+						    rr->n_chunks, rr->full);
+
+		if (part == rr->parts) {
+			rr->readers_full = true;
+			return 1;
+		}
+		rr->part = part;
+		compress_reader_chunk(rr->rd[part], rr->next[part], &ci);
+		if (can_fill(rr, &ci))
+			break;
+		r = read_chunk(rr, &ci, progressed);
+		if (r != 2)
+			return r;
+	}
 	if (can_fill(rr, &ci)) {
 		r = issue_fill(&rr->p, (unsigned int)bo_of_tag(rr->job, ci.tag), ci.offset,
 			       ci.raw_len, ci.tag);
@@ -1204,12 +1232,16 @@ static int feed_one(struct restore_run *rr, bool *progressed)
 			return r;
 		rr->fills_off = true; /* the engine cannot: host buffers it is */
 	}
-	return read_chunk(rr, &ci, progressed);
+	r = read_chunk(rr, &ci, progressed);
+	return r == 2 ? 0 : r; /* a full reader: the next call looks at the others */
 }
 
-/* Starts reads (and fills) while chunks are left and buffers free. */
+/* Starts reads (and fills) while chunks are left, buffers free and readers
+ * take them. */
 static int feed(struct restore_run *rr, bool *progressed)
 {
+	rr->full = 0;
+	rr->readers_full = false;
 	while (reads_left(rr)) {
 		int r = feed_one(rr, progressed);
 
@@ -1269,12 +1301,17 @@ static int retire_one(struct restore_run *rr, bool more_reads)
 	return 0;
 }
 
-/* Nothing to do but wait for a read to land or a buffer to come back. */
+/*
+ * Nothing to do but wait for a read to land or a buffer to come back (a
+ * buffer is no use while every reader is full: compress/ frees a reader's
+ * room before the read's callback makes its buffer ready).
+ */
 static void wait_reads(struct restore_run *rr, bool more_reads)
 {
 	struct pipe *p = &rr->p;
 	double t_wait = common_now_s();
 
+	more_reads = more_reads && !rr->readers_full;
 	pthread_mutex_lock(&p->lock);
 	while (!p->ready.len && !p->cb_error && !(more_reads && p->free_bufs.len))
 		pthread_cond_wait(&p->cond, &p->lock);
