@@ -188,7 +188,8 @@ struct cw_worker {
 	uint64_t zero_ns, zero_bytes, filter_ns, filter_bytes, codec_ns, codec_bytes;
 	uint64_t checksum_ns, checksum_bytes;
 	uint64_t copy_ns, copy_bytes;
-	uint64_t cpu_ns; /* the thread's CPU time after its last job (atomic) */
+	uint64_t cpu_ns;		/* the thread's CPU time after its last job (atomic) */
+	struct compress_hasher *hasher; /* memory_fs: raw pieces hashed as they are written */
 };
 
 struct compress_writer {
@@ -200,6 +201,10 @@ struct compress_writer {
 	int bfd;	/* buffered descriptor of the same file (== fd when not direct) */
 	bool direct;
 	bool memory_fs; /* tmpfs or ramfs: every write is a copy, O_DIRECT or not */
+	/* Content-table lookups of data pieces, and how many found their bytes
+	 * stored already (atomic): decides whether raw pieces are hashed before
+	 * or after their write (cw_hash_late). */
+	uint64_t claims, hits;
 	unsigned int nworkers;
 	unsigned int njobs;
 	unsigned int nstaging;

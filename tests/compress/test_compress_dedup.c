@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compress.h"
@@ -43,8 +44,9 @@ static void done_cb(void *cookie, int status)
 		*(int *)cookie = status;
 }
 
-static int write_one(const char *name, const uint8_t *data, uint64_t tag, struct compress_dedup *d,
-		     uint16_t source, struct compress_stats *st)
+static int write_level(const char *name, const uint8_t *data, uint64_t tag,
+		       struct compress_dedup *d, uint16_t source, int level,
+		       struct compress_stats *st)
 {
 	struct compress_writer_opts o;
 	struct compress_writer *w;
@@ -54,7 +56,7 @@ static int write_one(const char *name, const uint8_t *data, uint64_t tag, struct
 
 	compress_writer_opts_default(&o);
 	o.chunk_size = CHUNK;
-	o.level = 1;
+	o.level = level;
 	o.workers = 2;
 	o.direct_io = false;
 	o.dedup = d;
@@ -69,6 +71,12 @@ static int write_one(const char *name, const uint8_t *data, uint64_t tag, struct
 		fprintf(stderr, "%s: %s\n", name, err.msg);
 	compress_writer_free(w);
 	return ret ? ret : status;
+}
+
+static int write_one(const char *name, const uint8_t *data, uint64_t tag, struct compress_dedup *d,
+		     uint16_t source, struct compress_stats *st)
+{
+	return write_level(name, data, tag, d, source, 1, st);
 }
 
 static struct compress_reader *open_one(const char *name)
@@ -160,6 +168,53 @@ static void test_dedup_across_streams(void)
 	/* EXPECT: the bytes read through references are the bytes written. */
 	CHECK(memcmp(back, base, LEN) == 0);
 	compress_reader_free(r);
+}
+
+/*
+ * Equal chunks within one stream and a table empty at the start: each is
+ * stored once, the rest are references. On a memory filesystem the writer
+ * hashes raw chunks as it writes them, so the first copies found equal are
+ * written before they turn into references: their pages are punched out
+ * again, and the file holds no more than what it stores.
+ */
+static void test_dup_within_stream(void)
+{
+	struct compress_stats st;
+	struct compress_dedup *d;
+	struct compress_reader *r;
+	struct compress_err err = { "" };
+	uint8_t *dup = malloc(LEN);
+	char path[512];
+	struct stat sb;
+
+	memcpy(dup, base, LEN / 2);
+	memcpy(dup + LEN / 2, base, LEN / 2); /* chunks 16..31 repeat 0..15 */
+	CHECK_EQ_INT(compress_dedup_new(&d), 0);
+	/* Uncompressed: chunks this small are always tried with zstd, and hashed first. */
+	CHECK_EQ_INT(write_level("dup.vrs", dup, 7, d, 0, COMPRESS_LEVEL_OFF, &st), 0);
+	compress_dedup_free(d);
+	/* EXPECT: half the chunks are references, the other half stored raw */
+	CHECK_EQ_INT(st.chunks[COMPRESS_CODEC_REF], NCHUNK / 2);
+	CHECK_EQ_INT(st.ref_bytes, LEN / 2);
+	CHECK_EQ_INT(st.stored_bytes, LEN / 2);
+	snprintf(path, sizeof(path), "%s/dup.vrs", dir);
+	CHECK_EQ_INT(stat(path, &sb), 0);
+	/* EXPECT: no pages kept for the copies (header, index and footer: 64 KiB) */
+	CHECK((uint64_t)sb.st_blocks * 512 <= st.stored_bytes + (64u << 10));
+
+	r = open_one("dup.vrs");
+	CHECK(r != NULL);
+	if (!r) {
+		free(dup);
+		return;
+	}
+	CHECK_EQ_INT(compress_reader_add_source(r, 0, AT_FDCWD, path, 0, &err), 0);
+	memset(back, 0, LEN);
+	CHECK_EQ_INT(read_all(r, &err), 0);
+	/* EXPECT: every byte back, through the references too */
+	CHECK(memcmp(back, dup, LEN) == 0);
+	compress_reader_free(r);
+	free(dup);
 }
 
 /*
@@ -305,6 +360,7 @@ int main(int argc, char **argv)
 	fill(changed + 31ull * CHUNK, CHUNK, 4);
 
 	test_dedup_across_streams();
+	test_dup_within_stream();
 	test_parent_chain();
 	test_damaged_source();
 
