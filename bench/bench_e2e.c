@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,9 +25,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <linux/kfd_ioctl.h>
+#include <linux/magic.h>
 
 #include "bench.h"
 #include "common_clock.h"
@@ -765,7 +768,7 @@ static void print_account(const struct result *r, int d)
 	stage("checksum", st->checksum_s, gb);
 	stage("copies", st->copy_s, gb);
 	printf("\n  I/O: %.2f GB, %.2f s of requests summed (%.2f GB/s per request in flight; "
-	       "on tmpfs a restore's reads run on the workers and are part of their CPU)\n",
+	       "on tmpfs the workers read and write themselves: part of their CPU)\n",
 	       st->io_bytes / 1e9, st->io_busy_s,
 	       st->io_busy_s > 0 ? st->io_bytes / 1e9 / st->io_busy_s : 0.0);
 	printf("  completion threads: CPU %.2f s; the rest of the process (io_uring's kernel "
@@ -780,7 +783,29 @@ struct limits {
 	double codec[2];  /* zstd on every core: compress, decompress (0: not compressing) */
 	double share[2];  /* dump, restore: of the slowest */
 	const char *slowest[2];
+	/* Memory filesystem and compression: the folder's copies and zstd run on
+	 * the same cores, so together they move at most 1 / (1/codec + 1/folder). */
+	double shared[2];
 };
+
+/* Whether @dir (or, once removed, the folder it was made in) is tmpfs or ramfs. */
+static bool dir_in_memory(const char *dir)
+{
+	char up[PATH_MAX];
+	struct statfs fs;
+	char *slash;
+
+	if (statfs(dir, &fs)) {
+		snprintf(up, sizeof(up), "%s", dir);
+		slash = strrchr(up, '/');
+		if (!slash || slash == up)
+			return false;
+		*slash = 0;
+		if (statfs(up, &fs))
+			return false;
+	}
+	return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+}
 
 static void limits_compute(const struct e2e_opts *o, const struct result *r,
 			   const struct bench_ceiling *c, double d2h, double h2d, struct limits *l)
@@ -810,6 +835,8 @@ static void limits_compute(const struct e2e_opts *o, const struct result *r,
 				l->slowest[d] = name[k];
 			}
 		l->share[d] = slow > 0 ? rate / slow : 0;
+		if (l->codec[d] > 0 && l->folder[d] > 0 && !o->cfg.io_rate && dir_in_memory(o->dir))
+			l->shared[d] = 1 / (1 / l->codec[d] + 1 / l->folder[d]);
 	}
 }
 
@@ -841,6 +868,11 @@ static void print_limits(const struct e2e_opts *o, const struct result *r, const
 			       l->slowest[d]);
 		else
 			printf(" no limit measured\n");
+		if (l->shared[d] > 0)
+			printf("  zstd and the folder's copies share the %u cores (a memory "
+			       "filesystem): together at most %.2f GB/s, the %s at %.0f%% of it\n",
+			       online_cpus(), l->shared[d], d ? "restore" : "dump",
+			       100 * rate / l->shared[d]);
 	}
 }
 
@@ -1411,10 +1443,12 @@ int bench_e2e_main(int argc, char **argv)
 		json_account("restore", &pipe.st[1], pipe.restore_cpu_s, true);
 		printf("},\"limits\":{\"link_gbps\":[%.3f,%.3f],\"folder_gbps\":[%.3f,%.3f],"
 		       "\"codec_gbps\":[%.3f,%.3f],\"dump_share\":%.4f,\"restore_share\":%.4f,"
-		       "\"dump_slowest\":\"%s\",\"restore_slowest\":\"%s\"},",
+		       "\"dump_slowest\":\"%s\",\"restore_slowest\":\"%s\","
+		       "\"shared_gbps\":[%.3f,%.3f]},",
 		       lim.link[0], lim.link[1], lim.folder[0], lim.folder[1], lim.codec[0],
 		       lim.codec[1], lim.share[0], lim.share[1],
-		       lim.slowest[0] ? lim.slowest[0] : "", lim.slowest[1] ? lim.slowest[1] : "");
+		       lim.slowest[0] ? lim.slowest[0] : "", lim.slowest[1] ? lim.slowest[1] : "",
+		       lim.shared[0], lim.shared[1]);
 		printf("\"config\":{\"dma\":\"%s\",\"gpus\":%u,\"size_per_gpu\":%" PRIu64
 		       ",\"kind\":\"%s\",\"dir\":\"%s\",\"level\":\"%d%s\",\"raw_d2h_gbps\":%.3f,"
 		       "\"raw_h2d_gbps\":%.3f,\"io_rate_gbps\":%.3f,\"storage_write_gbps\":%.3f,"

@@ -86,22 +86,31 @@ variant() {
 
 raw=(--kind random --level off --no-baseline)
 mixed=(--kind mixed --level 1 --no-baseline)
-# Targets first, each raw one alternated with the base build.
+# Targets first, each alternated with the base build, then the second pairs.
 variant huge-random-off "$bench" huge "${raw[@]}"
 variant huge-random-off.base "$base" huge "${raw[@]}"
 variant shm-random-off "$bench" shm "${raw[@]}"
 variant shm-random-off.base "$base" shm "${raw[@]}"
+variant huge-mixed-zstd1 "$bench" huge "${mixed[@]}"
+variant huge-mixed-zstd1.base "$base" huge "${mixed[@]}"
+variant shm-mixed-zstd1 "$bench" shm "${mixed[@]}"
+variant shm-mixed-zstd1.base "$base" shm "${mixed[@]}"
+# Diagnostics: twice the workers (two per stream file) and so 72 pinned
+# buffers instead of 40: do more threads or buffers in flight help?
+variant huge-random-off.w32 "$bench" huge "${raw[@]}" --workers 32
+variant huge-mixed-zstd1.w32 "$bench" huge "${mixed[@]}" --workers 32
+variant huge-random-off.2 "$bench" huge "${raw[@]}"
+variant huge-random-off.base.2 "$base" huge "${raw[@]}"
+variant shm-random-off.2 "$bench" shm "${raw[@]}"
+variant shm-random-off.base.2 "$base" shm "${raw[@]}"
 # Periodic checkpoints (issue 20): a second dump of unchanged VRAM and one
 # after 10% of the chunks changed, against a full one, and their restores.
 variant huge-incremental-random "$bench" huge --incremental --kind random --level off
 variant shm-incremental-mixed "$bench" shm --incremental --kind mixed --level 1
-variant huge-mixed-zstd1 "$bench" huge "${mixed[@]}"
-variant shm-mixed-zstd1 "$bench" shm "${mixed[@]}"
-variant huge-random-off.2 "$bench" huge "${raw[@]}"
-variant huge-random-off.base.2 "$base" huge "${raw[@]}"
+variant huge-mixed-zstd1.2 "$bench" huge "${mixed[@]}"
+variant huge-mixed-zstd1.base.2 "$base" huge "${mixed[@]}"
 # Restore blocking on the oldest copy, as the CUDA stand-in did before.
 variant huge-random-off.nopoll "$bench" huge "${raw[@]}" --no-poll
-variant shm-mixed-zstd1.base "$base" shm "${mixed[@]}"
 # Against the upstream plugin's copy-wait-write design, last (the slowest run).
 variant shm-random-off.baseline "$bench" shm --kind random --level off
 
@@ -109,8 +118,9 @@ echo "== summary (GB/s; share of the slowest limit measured in the same run)  [t
 if command -v python3 >/dev/null; then
 	python3 - "$out" <<'PY' || true
 import glob, json, os, sys
-print("%-26s %7s %7s %7s %7s %6s %6s  %-8s %-8s %5s %5s" % ("run", "dump", "restore",
-      "d2h", "h2d", "dump%", "rest%", "dump lim", "rest lim", "cpu d", "cpu r"))
+print("%-26s %7s %7s %7s %7s %6s %6s  %-8s %-8s %5s %5s %6s %6s" % ("run", "dump", "restore",
+      "d2h", "h2d", "dump%", "rest%", "dump lim", "rest lim", "cpu d", "cpu r", "shr d%",
+      "shr r%"))
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     try:
         doc = json.loads(open(f).read().strip().splitlines()[-1])
@@ -119,11 +129,14 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
     if "pipeline" not in doc:
         continue  # --incremental runs: their own table above
     p, c, lim = doc["pipeline"], doc["config"], doc.get("limits", {})
-    print("%-26s %7.2f %7.2f %7.2f %7.2f %6.0f %6.0f  %-8s %-8s %5.2f %5.2f" % (
+    shared = lim.get("shared_gbps", [0, 0])
+    shr = ["%6.0f" % (100 * r / s) if s else "     -" for r, s in
+           ((p["dump_gbps"], shared[0]), (p["restore_gbps"], shared[1]))]
+    print("%-26s %7.2f %7.2f %7.2f %7.2f %6.0f %6.0f  %-8s %-8s %5.2f %5.2f %s %s" % (
         os.path.basename(f)[:-5], p["dump_gbps"], p["restore_gbps"], c["raw_d2h_gbps"],
         c["raw_h2d_gbps"], 100 * lim.get("dump_share", 0), 100 * lim.get("restore_share", 0),
         lim.get("dump_slowest", "-")[:8], lim.get("restore_slowest", "-")[:8],
-        p["dump_cpu_s_per_gb"], p["restore_cpu_s_per_gb"]))
+        p["dump_cpu_s_per_gb"], p["restore_cpu_s_per_gb"], shr[0], shr[1]))
 PY
 fi
 echo "done in $((SECONDS - start)) s; results in $out"
