@@ -229,6 +229,24 @@ static bool emu_drm_fds_has(const struct emu_drm_file *file)
 	return false;
 }
 
+int emu_drm_file_fd_get(struct emu_drm_file *file, int hint)
+{
+	pthread_mutex_lock(&emu_drm_fds_lock);
+	for (size_t i = 0; i < emu_drm_nfds; i++)
+		if (emu_drm_fds[i].fd == hint && emu_drm_fds[i].file == file)
+			return hint;
+	for (size_t i = 0; i < emu_drm_nfds; i++)
+		if (emu_drm_fds[i].file == file)
+			return emu_drm_fds[i].fd;
+	pthread_mutex_unlock(&emu_drm_fds_lock);
+	return -EBADF;
+}
+
+void emu_drm_file_fd_put(void)
+{
+	pthread_mutex_unlock(&emu_drm_fds_lock);
+}
+
 /* Under emu_drm_fds_lock. */
 static void emu_drm_fds_del(size_t i)
 {

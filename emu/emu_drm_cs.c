@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -231,17 +232,87 @@ int emu_drm_bo_list_ioctl(struct emu_drm_file *file, void *arg)
 	return err;
 }
 
+/*
+ * NO_CPU_ACCESS BOs have no mapping in the process (emu_drm_gem_nomap_io): the engine works on
+ * a bounce of each piece it is given, read from the BO when translated and written back after
+ * the packet (emu_drm_job_hold), as emu_kfd_sdma.c does for userptrs. A piece is never wider
+ * than the packet's own range, so a write-back covers only bytes of that packet.
+ */
+#define EMU_DRM_BOUNCE_MAX (4u << 20)
+#define EMU_DRM_BOUNCES	   (2 * ((1u << 30) / EMU_DRM_BOUNCE_MAX) + 4)
+
+struct emu_drm_bounce {
+	uint8_t *buf;
+	uint64_t va, len, bo_off;
+	struct emu_drm_bo *bo;
+	bool dirty;
+};
+
 struct emu_drm_job_mem {
 	struct emu_drm_file *file;
 	struct emu_sdma_ring *ring;
+	int fd;	  /* the submission's fd, the way to nomap BOs while it is open */
+	bool dry; /* a check at submission: no bytes move, nomap BOs are not read */
+	int io_err;
+	unsigned int nb;
+	struct emu_drm_bounce b[EMU_DRM_BOUNCES];
 };
 
 static void *emu_drm_job_translate(void *ctx, uint64_t va, uint64_t len, bool write,
 				   uint64_t *avail)
 {
+	static uint8_t dry_byte;
 	struct emu_drm_job_mem *m = ctx;
+	struct emu_drm_bounce *b;
+	struct emu_drm_bo *bo;
+	uint64_t bo_off = 0;
+	void *host = emu_drm_vm_translate(m->file, va, len, write, avail, &bo, &bo_off);
 
-	return emu_drm_vm_translate(m->file, va, len, write, avail);
+	if (host || !bo)
+		return host;
+	if (m->dry)
+		return &dry_byte; /* only checked, never touched */
+	for (unsigned int i = 0; i < m->nb; i++) {
+		b = &m->b[i];
+		if (va >= b->va && va < b->va + b->len) {
+			b->dirty |= write;
+			if (*avail > b->va + b->len - va)
+				*avail = b->va + b->len - va;
+			return b->buf + (va - b->va);
+		}
+	}
+	if (m->nb == EMU_DRM_BOUNCES)
+		return NULL;
+	b = &m->b[m->nb];
+	b->len = *avail < EMU_DRM_BOUNCE_MAX ? *avail : EMU_DRM_BOUNCE_MAX;
+	b->buf = malloc(b->len);
+	if (!b->buf)
+		return NULL;
+	if (emu_drm_gem_nomap_io(m->file, m->fd, bo, bo_off, b->buf, b->len, false)) {
+		free(b->buf);
+		return NULL;
+	}
+	b->va = va;
+	b->bo = bo;
+	b->bo_off = bo_off;
+	b->dirty = write;
+	m->nb++;
+	*avail = b->len;
+	return b->buf;
+}
+
+/* After a packet: the bounces written go back to their BOs; all of them are dropped. */
+static void emu_drm_job_bounces_flush(struct emu_drm_job_mem *m)
+{
+	for (unsigned int i = 0; i < m->nb; i++) {
+		struct emu_drm_bounce *b = &m->b[i];
+
+		if (b->dirty && !m->io_err)
+			m->io_err = emu_drm_gem_nomap_io(m->file, m->fd, b->bo, b->bo_off, b->buf,
+							 b->len, true);
+		free(b->buf);
+	}
+	m->nb = 0;
 }
 
 static void emu_drm_job_begin(void *ctx)
@@ -264,10 +335,12 @@ static void emu_drm_job_hold(void *ctx, bool on)
 {
 	struct emu_drm_job_mem *m = ctx;
 
-	if (on)
+	if (on) {
 		pthread_rwlock_rdlock(&m->file->vm_lock);
-	else
+	} else {
+		emu_drm_job_bounces_flush(m);
 		pthread_rwlock_unlock(&m->file->vm_lock);
+	}
 }
 
 static void emu_drm_job_free(struct emu_drm_job *job)
@@ -283,15 +356,23 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 {
 	struct emu_drm_job *job = (struct emu_drm_job *)rj;
 	struct emu_drm_file *file = job->file;
-	struct emu_drm_job_mem jm = { file, ring };
+	struct emu_drm_job_mem *jm = calloc(1, sizeof(*jm));
 	struct emu_sdma_mem mem = {
 		.translate = emu_drm_job_translate,
 		.begin = emu_drm_job_begin,
 		.account = emu_drm_job_account,
 		.hold = emu_drm_job_hold,
-		.ctx = &jm,
+		.ctx = jm,
 	};
 	struct emu_sdma_status st;
+
+	if (!jm) {
+		job->result = -ENOMEM;
+		return;
+	}
+	jm->file = file;
+	jm->ring = ring;
+	jm->fd = job->fd;
 
 	/* The scheduler runs a job only once its dependencies have signalled. */
 	pthread_mutex_lock(&file->lock);
@@ -311,19 +392,32 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 				    job->seq, i, job->ibs[i].va, st.reason);
 			job->result = st.err;
 		}
+		if (!job->result && jm->io_err) {
+			emu_drm_log("GPU %u SDMA%u: ctx %u ring %u seq %" PRIu64
+				    " IB %zu: a NO_CPU_ACCESS BO could not be written: %s",
+				    file->gpu, ring ? ring->index : 0, job->ctx->id, job->entity,
+				    job->seq, i, strerror(-jm->io_err));
+			job->result = jm->io_err;
+		}
 	}
+	free(jm);
 	if (job->user_fence) {
 		struct emu_drm_bo *bo;
+		uint64_t seq = job->seq;
 
+		/* GEM_CLOSE waits for the VM lock, so the BO stays while it is held. */
 		pthread_rwlock_rdlock(&file->vm_lock);
 		/* The kernel's fence write after the IBs (amdgpu_fence_emit with the user
 		 * fence address): the 64-bit sequence number, after all of the job's data. */
 		pthread_mutex_lock(&file->lock);
 		bo = emu_drm_bo_lookup(file, job->uf_handle);
 		if (bo && bo->host)
-			__atomic_store_n((uint64_t *)(bo->host + job->uf_offset), job->seq,
+			__atomic_store_n((uint64_t *)(bo->host + job->uf_offset), seq,
 					 __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&file->lock);
+		if (bo && bo->nomap)
+			emu_drm_gem_nomap_io(file, job->fd, bo, job->uf_offset, &seq, sizeof(seq),
+					     true);
 		pthread_rwlock_unlock(&file->vm_lock);
 	}
 }
@@ -345,7 +439,6 @@ static void emu_drm_job_complete(struct emu_sdma_ring_job *rj)
 	pthread_cond_broadcast(&file->cond);
 	pthread_mutex_unlock(&file->lock);
 	emu_drm_job_free(job);
-	emu_drm_gem_transient_put(file);
 	emu_drm_file_put(file);
 }
 
@@ -355,9 +448,18 @@ static int emu_drm_ib_fetch(struct emu_drm_file *file, uint64_t va, size_t ndw, 
 	uint64_t off = 0, len = (uint64_t)ndw * 4;
 
 	while (off < len) {
-		uint64_t avail = 0;
-		const void *src = emu_drm_vm_translate(file, va + off, len - off, false, &avail);
+		uint64_t avail = 0, bo_off = 0;
+		struct emu_drm_bo *bo;
+		const void *src = emu_drm_vm_translate(file, va + off, len - off, false, &avail,
+						       &bo, &bo_off);
 
+		if (!src && bo) {
+			if (emu_drm_gem_nomap_io(file, emu_drm_current_fd(), bo, bo_off,
+						 (uint8_t *)dw + off, avail, false))
+				return -EFAULT;
+			off += avail;
+			continue;
+		}
 		if (!src) {
 			emu_drm_log("CS: IB at 0x%" PRIx64 " (+0x%" PRIx64 ") is not mapped", va,
 				    off);
@@ -521,9 +623,12 @@ int emu_drm_cs(struct emu_drm_file *file, void *arg)
 	pthread_mutex_unlock(&file->lock);
 	if (!ctx)
 		return -EINVAL; /* amdgpu_cs_parser_init */
-	/* Held by the job once it is queued, else given back below. */
-	emu_drm_gem_transient_get(file);
-	err = emu_drm_cs_pass1(cs, &p);
+	/* The DRM offsets of NO_CPU_ACCESS BOs as they are now (a restore moves them). */
+	pthread_mutex_lock(&file->lock);
+	err = emu_drm_gem_nomap_sync(file, emu_drm_current_fd());
+	pthread_mutex_unlock(&file->lock);
+	if (!err)
+		err = emu_drm_cs_pass1(cs, &p);
 	if (err)
 		goto out;
 
@@ -554,13 +659,14 @@ int emu_drm_cs(struct emu_drm_file *file, void *arg)
 	job->ring_job.run = emu_drm_job_run;
 	job->ring_job.complete = emu_drm_job_complete;
 	job->file = file;
+	job->fd = emu_drm_current_fd();
 	job->entity = ring_nr;
 	job->nibs = p.nibs;
 
 	/* Fetch and check every IB against the VM as it is now. */
 	pthread_rwlock_rdlock(&file->vm_lock);
 	for (size_t i = 0; i < p.nibs; i++) {
-		struct emu_drm_job_mem jm = { file, NULL };
+		struct emu_drm_job_mem jm = { .file = file, .fd = -1, .dry = true };
 		struct emu_sdma_mem mem = { .translate = emu_drm_job_translate, .ctx = &jm };
 		struct emu_sdma_status st;
 		size_t ndw = p.ib[i].ib_bytes / 4;
@@ -701,7 +807,6 @@ unlock:
 out:
 	if (job)
 		emu_drm_job_free(job);
-	emu_drm_gem_transient_put(file);
 	emu_drm_cs_parse_free(&p);
 	return err;
 }

@@ -205,12 +205,13 @@ int emu_drm_gem_create(struct emu_drm_file *file, void *arg)
 	 */
 	err = emu_drm_gem_register(file, handle, bo, &bo->mmap_offset, 0, NULL);
 	/* No CPU mapping of a NO_CPU_ACCESS BO (amdgpu_gem_object_mmap: -EPERM), so none that
-	 * criu could see: the engine maps it only while a submission runs. */
-	bo->transient = flags & AMDGPU_GEM_CREATE_NO_CPU_ACCESS;
+	 * criu could see, not even the engine's: it goes through the file (emu_drm_gem_nomap_io).
+	 */
+	bo->nomap = flags & AMDGPU_GEM_CREATE_NO_CPU_ACCESS;
 	pthread_mutex_lock(&file->lock);
-	file->n_transient += bo->transient;
+	file->n_nomap += bo->nomap;
 	pthread_mutex_unlock(&file->lock);
-	if (!err && !bo->transient) {
+	if (!err && !bo->nomap) {
 		bo->host = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 					   emu_drm_current_fd(), (off_t)bo->mmap_offset);
 		if (bo->host == MAP_FAILED) {
@@ -794,10 +795,12 @@ static bool emu_drm_va_mask(uint64_t va, uint64_t *out)
 }
 
 void *emu_drm_vm_translate(struct emu_drm_file *file, uint64_t va, uint64_t len, bool write,
-			   uint64_t *avail)
+			   uint64_t *avail, struct emu_drm_bo **nomap, uint64_t *bo_off)
 {
 	uint64_t a;
 
+	if (nomap)
+		*nomap = NULL;
 	if (!emu_drm_va_mask(va, &a))
 		return NULL;
 	for (size_t i = 0; i < file->nmaps; i++) {
@@ -810,9 +813,15 @@ void *emu_drm_vm_translate(struct emu_drm_file *file, uint64_t va, uint64_t len,
 			return NULL;
 		if (!write && !(m->flags & AMDGPU_VM_PAGE_READABLE))
 			return NULL;
-		if (!m->bo->host)
-			return NULL; /* a transient BO mapped after the submission began */
 		n = m->last - a + 1;
+		if (!m->bo->host) {
+			if (!m->bo->nomap || !nomap)
+				return NULL;
+			*avail = n < len ? n : len;
+			*nomap = m->bo;
+			*bo_off = m->offset + (a - m->start);
+			return NULL;
+		}
 		*avail = n < len ? n : len;
 		return m->bo->host + m->offset + (a - m->start);
 	}
@@ -987,49 +996,84 @@ out:
 }
 
 /*
- * The engine's view of NO_CPU_ACCESS BOs. Hardware's SDMA reaches VRAM without a CPU mapping;
- * the emulated engine runs in the process and needs one, so it maps such BOs (at the offset the
- * daemon has now: a restore gives new ones) only while submissions run, and criu sees a
- * render-node mapping of one only if it freezes the process in the middle of a job.
+ * The engine's way to NO_CPU_ACCESS BOs. Hardware's SDMA reaches VRAM without any CPU mapping,
+ * and the kernel makes none of such a BO (amdgpu_gem.c: amdgpu_gem_object_mmap refuses a BO
+ * with AMDGPU_GEM_CREATE_NO_CPU_ACCESS with -EPERM; amdgpu_bo_mmap_offset's offset is never
+ * mapped), so criu never sees one, in the middle of a job or not. The emulated engine runs in
+ * the process, so it reads and writes such a BO with pread/pwrite on the render node's own
+ * file (the GPU's aperture, emu_aperture.h) at the BO's DRM offset, through an fd the process
+ * already holds: no mapping, no extra fd.
+ *
+ * A restore gives the BO a new offset, and a job frozen by the dump goes on after it. The
+ * file position carries the check: the kernel's render files have none (amdgpu_drv.c:
+ * amdgpu_driver_kms_fops has no llseek), and criu keeps none for a device file (the plugin
+ * opens the render node again at restore, at 0),
+ * so the offsets are current while the position is EMU_DRM_NOMAP_POS; else they are asked of
+ * the daemon again. An access that a restore overtook (the position changed under it) is
+ * made again at the new place; the old one was never reused (emu_daemon_aperture.c).
  */
-void emu_drm_gem_transient_get(struct emu_drm_file *file)
-{
-	pthread_mutex_lock(&file->lock);
-	file->transient_users++;
-	for (uint32_t h = 1; file->n_transient && h < file->nbos; h++) {
-		struct emu_drm_bo *bo = file->bos[h];
-		uint64_t off, flags;
-		void *p;
+#define EMU_DRM_NOMAP_POS 0x6e6f6d6170ll /* "nomap" */
 
-		if (!bo || !bo->transient || bo->host)
-			continue;
-		if (emu_drm_gem_offset_of(file, h, &off, &flags) || !off)
-			continue; /* the engine faults on it */
-		p = (void *)syscall(SYS_mmap, NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-				    emu_drm_current_fd(), (off_t)off);
-		if (p == MAP_FAILED)
-			emu_drm_log("cannot map NO_CPU_ACCESS BO %u for the engine: %s", h,
-				    strerror(errno));
-		else
-			bo->host = p;
+int emu_drm_gem_nomap_sync(struct emu_drm_file *file, int fd)
+{
+	struct emu_gem_wire_bo *recs;
+	size_t n;
+	int err;
+
+	if (!file->n_nomap || syscall(SYS_lseek, fd, 0, SEEK_CUR) == EMU_DRM_NOMAP_POS)
+		return 0;
+	err = emu_drm_gem_records(file, fd, &recs, &n);
+	if (err)
+		return err;
+	for (uint32_t h = 1; h < file->nbos; h++)
+		if (file->bos[h] && file->bos[h]->nomap)
+			file->bos[h]->mmap_offset = 0; /* not in the record: the engine faults */
+	for (size_t i = 0; i < n; i++) {
+		struct emu_drm_bo *bo = emu_drm_bo_lookup(file, recs[i].handle);
+
+		if (bo && bo->nomap && recs[i].kind == EMU_GEM_KIND_CREATE)
+			bo->mmap_offset = recs[i].mmap_offset;
 	}
-	pthread_mutex_unlock(&file->lock);
+	free(recs);
+	if (syscall(SYS_lseek, fd, EMU_DRM_NOMAP_POS, SEEK_SET) < 0)
+		return -errno;
+	return 0;
 }
 
-void emu_drm_gem_transient_put(struct emu_drm_file *file)
+int emu_drm_gem_nomap_io(struct emu_drm_file *file, int hint, struct emu_drm_bo *bo, uint64_t off,
+			 void *buf, uint64_t len, bool write)
 {
-	pthread_mutex_lock(&file->lock);
-	if (--file->transient_users == 0) {
-		for (uint32_t h = 1; file->n_transient && h < file->nbos; h++) {
-			struct emu_drm_bo *bo = file->bos[h];
+	int fd, err;
 
-			if (bo && bo->transient && bo->host) {
-				munmap(bo->host, bo->size);
-				bo->host = NULL;
-			}
-		}
+	if (off > bo->size || len > bo->size - off)
+		return -EFAULT;
+	pthread_mutex_lock(&file->lock);
+	fd = emu_drm_file_fd_get(file, hint);
+	if (fd < 0) {
+		pthread_mutex_unlock(&file->lock);
+		emu_drm_log("no fd of the render node left to reach a NO_CPU_ACCESS BO");
+		return -EFAULT;
 	}
+	do {
+		ssize_t done;
+
+		err = emu_drm_gem_nomap_sync(file, fd);
+		if (err)
+			break;
+		if (!bo->mmap_offset) {
+			err = -EFAULT;
+			break;
+		}
+		done = write ? syscall(SYS_pwrite64, fd, buf, len, (off_t)(bo->mmap_offset + off))
+			     : syscall(SYS_pread64, fd, buf, len, (off_t)(bo->mmap_offset + off));
+		if (done < 0)
+			err = -errno;
+		else if ((uint64_t)done != len)
+			err = -EIO;
+	} while (!err && syscall(SYS_lseek, fd, 0, SEEK_CUR) != EMU_DRM_NOMAP_POS);
+	emu_drm_file_fd_put();
 	pthread_mutex_unlock(&file->lock);
+	return err;
 }
 
 void emu_drm_gem_file_fini(struct emu_drm_file *file)

@@ -136,6 +136,11 @@ static int emu_drm_gem_fetch(struct emu_drm_file *file, int fd, uint32_t op, uin
 	return 0;
 }
 
+int emu_drm_gem_records(struct emu_drm_file *file, int fd, struct emu_gem_wire_bo **out, size_t *n)
+{
+	return emu_drm_gem_fetch(file, fd, EMU_GEM_LIST, 0, sizeof(**out), (void **)out, n);
+}
+
 int emu_drm_gem_record_of(struct emu_drm_file *file, uint32_t handle, struct emu_gem_wire_bo *out)
 {
 	struct emu_gem_wire_bo *bos;

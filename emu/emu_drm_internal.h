@@ -64,10 +64,11 @@ struct emu_drm_bo {
 	dev_t st_dev; /* IMPORT: identity of the dmabuf (memfd, or aperture file and view_off) */
 	ino_t st_ino;
 	uint64_t view_off; /* IMPORT of a KFD BO: its place in the GPU's aperture */
-	/* GEM made with AMDGPU_GEM_CREATE_NO_CPU_ACCESS: @host is mapped only while command
-	 * submissions need it (emu_drm_gem_transient_get), since hardware has no CPU mapping of
-	 * it for criu to see; NULL otherwise. Under the file's lock. */
-	bool transient;
+	/* GEM made with AMDGPU_GEM_CREATE_NO_CPU_ACCESS: never mapped in the process (@host is
+	 * NULL), as hardware has no CPU mapping of it for criu to see; the engine reads and
+	 * writes it through the render node's file at @mmap_offset (emu_drm_gem_nomap_io), which
+	 * emu_drm_gem_nomap_sync keeps up to date across a restore. Under the file's lock. */
+	bool nomap;
 	uint64_t tiling_info; /* GEM_METADATA */
 	uint32_t metadata_flags;
 	uint32_t metadata_size;
@@ -120,11 +121,10 @@ struct emu_drm_file {
 	struct emu_drm_bo_list **lists; /* by BO list handle */
 	uint32_t nlists;
 	unsigned int jobs_in_flight;
-	unsigned int transient_users; /* submissions and jobs that need transient BOs mapped */
-	/* How many GEM_CREATE BOs made in the file by this process are transient (a hint: closing
-	 * one does not lower it); the plugin's engine files, with thousands of imports and none of
-	 * these, skip the walk. */
-	unsigned int n_transient;
+	/* How many GEM_CREATE BOs made in the file by this process are NO_CPU_ACCESS ones (a
+	 * hint: closing one does not lower it); the plugin's engine files, with thousands of
+	 * imports and none of these, skip the offset refresh. */
+	unsigned int n_nomap;
 
 	/* The GPU VM. Written by GEM_VA and GEM_CLOSE (which also need @lock), read by the
 	 * engine threads for each packet, so memory never goes away under a copy. */
@@ -136,6 +136,7 @@ struct emu_drm_file {
 struct emu_drm_job {
 	struct emu_sdma_ring_job ring_job; /* first */
 	struct emu_drm_file *file;
+	int fd; /* the submission's: the first choice for reaching NO_CPU_ACCESS BOs */
 	struct emu_drm_ctx *ctx;
 	unsigned int entity;
 	uint64_t seq;
@@ -163,6 +164,11 @@ struct emu_drm_job {
 /* emu_drm.c: per-process devices, files, user memory access. */
 void emu_drm_file_ref(struct emu_drm_file *file);
 void emu_drm_file_put(struct emu_drm_file *file);
+/* An fd of @file in this process (@hint if it still is one, else another alias) that stays
+ * open until emu_drm_file_fd_put (close() waits: the fd table is locked meanwhile), or -EBADF
+ * when the process has none left. Take it inside file->lock, never the other way round. */
+int emu_drm_file_fd_get(struct emu_drm_file *file, int hint);
+void emu_drm_file_fd_put(void);
 int emu_drm_uread(void *dst, uint64_t uptr, size_t len);
 int emu_drm_uwrite(uint64_t uptr, const void *src, size_t len);
 void emu_drm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -192,16 +198,22 @@ void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t 
 int emu_drm_handle_set(struct emu_drm_file *file, uint32_t handle, struct emu_drm_bo *bo);
 /* Under file->lock. */
 struct emu_drm_bo *emu_drm_bo_lookup(struct emu_drm_file *file, uint32_t handle);
-/* The host memory behind GPU VA @va (engine callback semantics); under vm_lock. */
+/* The host memory behind GPU VA @va (engine callback semantics); under vm_lock. A BO the
+ * process has no mapping of (nomap) gives NULL, with *@nomap (when asked) set to it, *@bo_off
+ * to the place in it and *@avail as for a mapped one; else *@nomap is NULL. */
 void *emu_drm_vm_translate(struct emu_drm_file *file, uint64_t va, uint64_t len, bool write,
-			   uint64_t *avail);
+			   uint64_t *avail, struct emu_drm_bo **nomap, uint64_t *bo_off);
 void emu_drm_gem_file_fini(struct emu_drm_file *file);
-/* Maps the file's transient BOs for a submission (in its ioctl, through the current fd) until
- * the matching put, which its job makes when it completes. */
-void emu_drm_gem_transient_get(struct emu_drm_file *file);
-void emu_drm_gem_transient_put(struct emu_drm_file *file);
+/* Makes the DRM offsets of the file's nomap BOs current (a restore moves them), asking the
+ * daemon through @fd, an fd of the file, only when they may have changed. Under file->lock. */
+int emu_drm_gem_nomap_sync(struct emu_drm_file *file, int fd);
+/* Reads or writes @len bytes at @off of nomap BO @bo (under vm_lock, not file->lock) through
+ * an fd of the file, @hint if it still is one. 0 or -errno. */
+int emu_drm_gem_nomap_io(struct emu_drm_file *file, int hint, struct emu_drm_bo *bo, uint64_t off,
+			 void *buf, uint64_t len, bool write);
 
 /* emu_drm_gem_criu.c: the daemon's record of the file's objects, the checkpoint ioctls. */
+struct emu_gem_wire_bo;
 int emu_drm_gem_daemon(struct emu_drm_file *file, int fd, uint32_t op, uint64_t arg1,
 		       const void *payload, size_t len, void *rep, size_t rep_cap, size_t *rep_len);
 /* Tells the daemon of a new object at @handle (*@offset: a GEM_CREATE BO's DRM offset). An
@@ -212,8 +224,9 @@ int emu_drm_gem_register(struct emu_drm_file *file, uint32_t handle, const struc
 int emu_drm_gem_sync_maps(struct emu_drm_file *file);
 int emu_drm_gem_offset_of(struct emu_drm_file *file, uint32_t handle, uint64_t *offset,
 			  uint64_t *flags);
+/* Every object of the file as the daemon has it, asked through @fd; *@out is malloc'd. */
+int emu_drm_gem_records(struct emu_drm_file *file, int fd, struct emu_gem_wire_bo **out, size_t *n);
 /* The daemon's record of @handle (struct emu_gem_wire_bo, emu_gem_wire.h), or -ENOENT. */
-struct emu_gem_wire_bo;
 int emu_drm_gem_record_of(struct emu_drm_file *file, uint32_t handle, struct emu_gem_wire_bo *out);
 int emu_drm_gem_list_handles(struct emu_drm_file *file, void *arg);
 int emu_drm_gem_mapping_info(struct emu_drm_file *file, void *arg);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -508,6 +509,111 @@ static void test_fences(struct gpu *g, struct bufs *b)
 	amdgpu_bo_free(x_bo);
 }
 
+/* The lines of /proc/self/maps naming a render node or a file of the emulator (its aperture
+ * folder, dma-buf views), in @out. */
+static void emulator_maps(char *out, size_t cap)
+{
+	char line[512];
+	size_t len = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	CHECK(f != NULL);
+	out[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+
+		if (!strstr(line, "renderD") && !strstr(line, "vramstream-emu") &&
+		    !strstr(line, "dmabuf-gpu"))
+			continue;
+		CHECK(len + n < cap);
+		if (len + n >= cap)
+			break;
+		memcpy(out + len, line, n + 1);
+		len += n;
+	}
+	if (f)
+		fclose(f);
+}
+
+/* EXPECT: a VRAM BO made with AMDGPU_GEM_CREATE_NO_CPU_ACCESS has no CPU mapping, and none
+ * appears in the process while an SDMA job on it is in flight (waiting in a POLL_REGMEM
+ * before its copies), as hardware SDMA reaches VRAM without one (amdgpu_gem_object_mmap
+ * refuses such BOs); the job's copies into the BO, within it and out of it land exactly;
+ * a user fence in such a BO receives the job's sequence number. */
+static void test_no_cpu_access(struct gpu *g, struct bufs *b)
+{
+	const size_t size = (2u << 20) + 4096, len = (1u << 20) + 3;
+	volatile uint32_t *flag = (volatile uint32_t *)((uint8_t *)g->ib + 0x80000);
+	uint64_t flag_va = g->ib_va + 0x80000, seq = 0, nca_va, fence_va, got_seq = 0;
+	struct amdgpu_bo_alloc_request req = { .alloc_size = size,
+					       .phys_alignment = 4096,
+					       .preferred_heap = AMDGPU_GEM_DOMAIN_VRAM,
+					       .flags = AMDGPU_GEM_CREATE_NO_CPU_ACCESS };
+	struct amdgpu_cs_ib_info ib = { .ib_mc_address = g->ib_va };
+	struct amdgpu_cs_request cs = { .ip_type = AMDGPU_HW_IP_DMA,
+					.number_of_ibs = 1,
+					.ibs = &ib };
+	struct amdgpu_cs_fence f = { .context = g->ctx[0], .ip_type = AMDGPU_HW_IP_DMA };
+	static char before[1 << 16], during[1 << 16];
+	amdgpu_bo_handle nca, fence_bo;
+	amdgpu_va_handle nca_vah, fence_vah;
+	uint32_t expired = 0;
+	void *cpu = NULL;
+	size_t n;
+
+	CHECK_EQ_INT(amdgpu_bo_alloc(g->dev, &req, &nca), 0);
+	CHECK(amdgpu_bo_cpu_map(nca, &cpu) != 0); /* GEM_MMAP: -EPERM */
+	nca_va = map_bo(g, nca, size, &nca_vah);
+	req.alloc_size = 4096;
+	CHECK_EQ_INT(amdgpu_bo_alloc(g->dev, &req, &fence_bo), 0);
+	fence_va = map_bo(g, fence_bo, 4096, &fence_vah);
+
+	fill_random(b->host, 2 * len);
+	memset(b->host + 2 * len, 0x5a, 2 * len);
+	flag[0] = 0;
+	n = emit_poll_eq(g->ib, flag_va, 3);
+	n += emit_copy(g->ib + n, b->host_va, nca_va + 7, len);
+	n += emit_copy(g->ib + n, nca_va + 7, nca_va + 7 + len, len);
+	n += emit_copy(g->ib + n, nca_va + 7 + len, b->host_va + 2 * len + 1, len);
+	ib.size = (uint32_t)n;
+	cs.fence_info.handle = fence_bo;
+	cs.fence_info.offset = 2; /* in 64-bit units */
+
+	emulator_maps(before, sizeof(before));
+	CHECK_EQ_INT(amdgpu_cs_submit(g->ctx[0], 0, &cs, 1), 0);
+	seq = cs.seq_no;
+	f.fence = seq;
+	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, 0, 0, &expired), 0);
+	CHECK_EQ_INT(expired, 0);
+	/* What criu would see if it froze the process now. */
+	emulator_maps(during, sizeof(during));
+	if (strcmp(during, before) != 0)
+		fprintf(stderr, "mappings before the job:\n%s\nwhile it runs:\n%s", before, during);
+	CHECK(strcmp(during, before) == 0);
+
+	flag[0] = 3;
+	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, AMDGPU_TIMEOUT_INFINITE, 0, &expired), 0);
+	CHECK_EQ_INT(expired, 1);
+	CHECK(memcmp(b->host + 2 * len + 1, b->host, len) == 0);
+	CHECK_EQ_INT(b->host[2 * len], 0x5a);
+	CHECK_EQ_INT(b->host[3 * len + 1], 0x5a);
+
+	/* The fence value went into the BO after the job's packets; read it back. */
+	n = emit_copy(g->ib, fence_va + 16, b->host_va + 4 * len, 8);
+	CHECK_EQ_INT(submit(g, 0, 0, 0, n, NULL, true), 0);
+	memcpy(&got_seq, b->host + 4 * len, 8);
+	CHECK_EQ_INT(got_seq, seq);
+	emulator_maps(during, sizeof(during));
+	CHECK(strcmp(during, before) == 0);
+
+	CHECK_EQ_INT(amdgpu_bo_va_op(nca, 0, size, nca_va, 0, AMDGPU_VA_OP_UNMAP), 0);
+	CHECK_EQ_INT(amdgpu_bo_va_op(fence_bo, 0, 4096, fence_va, 0, AMDGPU_VA_OP_UNMAP), 0);
+	amdgpu_va_range_free(nca_vah);
+	amdgpu_va_range_free(fence_vah);
+	amdgpu_bo_free(nca);
+	amdgpu_bo_free(fence_bo);
+}
+
 /* EXPECT: a GEM BO made on one GPU, exported as a dma-buf and imported on the other, is the
  * same memory: SDMA on the second GPU reads what the CPU wrote through the first one's mmap;
  * a BO list names BOs of the file, and an unknown list is -ENOENT. */
@@ -700,6 +806,7 @@ int main(void)
 	test_threads(&g0, &b);
 	test_rejects(&g0, &b);
 	test_fences(&g0, &b);
+	test_no_cpu_access(&g0, &b);
 	test_gpus_apart(&g0, &g1, &b);
 	test_prime_and_lists(&g0, &g1, &b);
 	bufs_free(&b);
