@@ -21,7 +21,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,8 @@
 
 #include <amdgpu.h>
 #include <amdgpu_drm.h>
+
+#include "common_thread.h"
 
 #include "sdma_engine_internal.h"
 #include "sdma_packet.h"
@@ -535,11 +539,75 @@ static void sdma_prefer_node(void *p, uint64_t size, int node)
 		(unsigned long)(8 * sizeof(mask) + 1), 0ul);
 }
 
+/* A range of the pool faulted in by one thread. */
+struct sdma_populate {
+	pthread_t thread;
+	bool started; /* on a thread of its own */
+	uint8_t *p;
+	uint64_t size;
+	int err; /* errno of MADV_POPULATE_WRITE, 0 when done */
+};
+
+static void *sdma_populate_main(void *arg)
+{
+	struct sdma_populate *r = arg;
+
+	r->err = madvise(r->p, r->size, MADV_POPULATE_WRITE) ? errno : 0;
+	return NULL;
+}
+
+/*
+ * Faults [p, p + size) in, zeroed, on up to SDMA_POPULATE_THREADS threads of
+ * at least SDMA_POPULATE_MIN bytes each: the kernel clears every new page,
+ * about 35 ms for a 320 MiB pool on one thread of this project's 2-core VM,
+ * at the start of every dump and restore (about a tenth of a 16 GiB restore
+ * on the H100 machine, bench/RESULTS.md). Returns 0 or an errno (EINVAL:
+ * MADV_POPULATE_WRITE unknown, before Linux 5.14).
+ */
+#define SDMA_POPULATE_THREADS 8
+#define SDMA_POPULATE_MIN     (32ull << 20)
+static int sdma_populate(uint8_t *p, uint64_t size)
+{
+	struct sdma_populate r[SDMA_POPULATE_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t n = size / SDMA_POPULATE_MIN, per, at = 0;
+	int err = 0;
+
+	if (n > SDMA_POPULATE_THREADS)
+		n = SDMA_POPULATE_THREADS;
+	if (cpus > 0 && n > (uint64_t)cpus)
+		n = (uint64_t)cpus;
+	if (n < 2)
+		return madvise(p, size, MADV_POPULATE_WRITE) ? errno : 0;
+	/* Whole huge pages per thread, the last takes the rest. */
+	per = size / n / SDMA_HUGE_PAGE * SDMA_HUGE_PAGE;
+	for (uint64_t i = 0; i < n; i++) {
+		r[i].p = p + at;
+		r[i].size = i + 1 < n ? per : size - at;
+		r[i].err = 0;
+		at += r[i].size;
+		/* The first range on this thread, the rest on helpers (or here if
+		 * a helper cannot start). */
+		r[i].started = i && !common_thread_start(&r[i].thread, sdma_populate_main, &r[i]);
+		if (i && !r[i].started)
+			sdma_populate_main(&r[i]);
+	}
+	sdma_populate_main(&r[0]);
+	for (uint64_t i = 0; i < n; i++) {
+		if (r[i].started)
+			pthread_join(r[i].thread, NULL);
+		if (r[i].err && !err)
+			err = r[i].err;
+	}
+	return err;
+}
+
 void *sdma_host_pages_alloc(uint64_t size, int numa_node)
 {
 	uint64_t len = size + SDMA_HUGE_PAGE, head;
 	long page = sysconf(_SC_PAGESIZE);
 	uint8_t *p;
+	int err;
 
 	if (!size || size > SIZE_MAX - SDMA_HUGE_PAGE || size % (uint64_t)page) {
 		errno = EINVAL;
@@ -564,13 +632,12 @@ void *sdma_host_pages_alloc(uint64_t size, int numa_node)
 	p += head;
 	madvise(p, size, MADV_HUGEPAGE);
 	sdma_prefer_node(p, size, numa_node);
-	if (madvise(p, size, MADV_POPULATE_WRITE)) {
+	err = sdma_populate(p, size);
+	if (err) {
 		/* Before 5.14: touch every page (EINVAL), or out of memory. */
-		if (errno != EINVAL) {
-			int e = errno;
-
+		if (err != EINVAL) {
 			munmap(p, size);
-			errno = e;
+			errno = err;
 			return NULL;
 		}
 		for (uint64_t off = 0; off < size; off += (uint64_t)page)

@@ -77,6 +77,8 @@ int main(void)
 
 	check_pages(4u << 20, -1, "default");
 	check_pages((4u << 20) + 4096, 0, "prefer:0"); /* node 0 exists on every machine */
+	/* faulted in by several threads (a range per CPU, of 32 MiB and up): all of it */
+	check_pages((96u << 20) + 4096, 0, "prefer:0");
 	/* EXPECT: bad sizes are refused, not rounded */
 	CHECK(sdma_host_pages_alloc(0, -1) == NULL);
 	CHECK(sdma_host_pages_alloc(4097, -1) == NULL);
