@@ -35,6 +35,9 @@ static unsigned int default_parts(bool compress, unsigned int n_gpus)
 	return n < 1 ? 1 : n > 16 ? 16 : (unsigned int)n;
 }
 
+/* Overrides of the settings below for one test (0: as they are). */
+static unsigned int io_depth, pinned_max;
+
 /* Round trip through @parts stream files per GPU (0: the default number),
  * compressed or not. */
 static void test_round_trip_level(const char *dir, unsigned int n_gpus, unsigned int parts,
@@ -51,7 +54,8 @@ static void test_round_trip_level(const char *dir, unsigned int n_gpus, unsigned
 	cfg.compress = compress;
 	cfg.chunk_size = 256 << 10;
 	cfg.buffer_size = 256 << 10;
-	cfg.pinned_max = 1 << 20; /* 4 buffers: far fewer than chunks */
+	cfg.pinned_max = pinned_max ? pinned_max : 1 << 20; /* 4 buffers: far fewer than chunks */
+	cfg.io_depth = io_depth;
 	cfg.workers = 2;
 	cfg.direct_io = false;
 
@@ -254,6 +258,14 @@ int main(void)
 	test_round_trip(dir, 2, 2);
 	CHECK(polls_pending > 0);
 	ring0_poll_every = 0;
+	/* EXPECT: with more free buffers than the readers take (one staging
+	 * buffer per file: every compressed read needs one), restore moves on to
+	 * the other file and then waits for a read to land; every byte back */
+	io_depth = 1;
+	pinned_max = 4 << 20;
+	test_round_trip(dir, 1, 2);
+	test_round_trip(dir, 2, 3);
+	io_depth = pinned_max = 0;
 	test_dma_fault(dir);
 	test_short_stream(dir);
 	test_part_open_fails(dir);
