@@ -14,6 +14,15 @@
 #define FDINFO_FIELD_FD	   4
 /* images/pstree.proto pstree_entry.pid */
 #define PSTREE_FIELD_PID 1
+/* images/mm.proto mm_entry.vmas; images/vma.proto vma_entry.status */
+#define MM_FIELD_VMAS	 14
+#define VMA_FIELD_STATUS 7
+/* criu/include/image.h: VmaEntry.status bits */
+#define CRIU_VMA_AREA_REGULAR (1u << 0)
+#define CRIU_VMA_FILE_PRIVATE (1u << 6)
+#define CRIU_VMA_FILE_SHARED  (1u << 7)
+#define CRIU_VMA_ANON_SHARED  (1u << 8)
+#define CRIU_VMA_EXT_PLUGIN   (1u << 27)
 
 /* Protobuf wire types (protobuf's encoding documentation). */
 enum { PB_VARINT = 0, PB_FIXED64 = 1, PB_LEN = 2, PB_FIXED32 = 5 };
@@ -38,47 +47,62 @@ static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 }
 
 /*
+ * The next field of the message in [*p, end): its number, wire type, and
+ * its value (varints) or bytes (length-delimited). 1, 0 at the end, or
+ * -EINVAL when the bytes are not a message.
+ */
+static int pb_next(const uint8_t **p, const uint8_t *end, uint32_t *field, unsigned int *wire,
+		   uint64_t *val, const uint8_t **bytes)
+{
+	uint64_t key;
+
+	if (*p == end)
+		return 0;
+	if (pb_varint(p, end, &key) || !(key >> 3) || (key >> 3) > UINT32_MAX)
+		return -EINVAL;
+	*field = (uint32_t)(key >> 3);
+	*wire = key & 7;
+	switch (*wire) {
+	case PB_VARINT:
+		return pb_varint(p, end, val) ? -EINVAL : 1;
+	case PB_FIXED64:
+		if (end - *p < 8)
+			return -EINVAL;
+		*p += 8;
+		return 1;
+	case PB_LEN:
+		if (pb_varint(p, end, val) || *val > (uint64_t)(end - *p))
+			return -EINVAL;
+		*bytes = *p;
+		*p += *val;
+		return 1;
+	case PB_FIXED32:
+		if (end - *p < 4)
+			return -EINVAL;
+		*p += 4;
+		return 1;
+	}
+	return -EINVAL;
+}
+
+/*
  * Varint field @field of the message in [p, end); the last one wins, as in
  * protobuf. -ENOENT when absent, -EINVAL when the bytes are not a message.
  */
 static int pb_find_varint(const uint8_t *p, const uint8_t *end, uint32_t field, uint64_t *v)
 {
-	int r = -ENOENT;
+	const uint8_t *bytes = NULL;
+	unsigned int wire;
+	uint32_t f;
+	uint64_t val = 0;
+	int r, found = -ENOENT;
 
-	while (p < end) {
-		uint64_t key, val;
-
-		if (pb_varint(&p, end, &key) || !(key >> 3))
-			return -EINVAL;
-		switch (key & 7) {
-		case PB_VARINT:
-			if (pb_varint(&p, end, &val))
-				return -EINVAL;
-			if ((key >> 3) == field) {
-				*v = val;
-				r = 0;
-			}
-			break;
-		case PB_FIXED64:
-			if (end - p < 8)
-				return -EINVAL;
-			p += 8;
-			break;
-		case PB_LEN:
-			if (pb_varint(&p, end, &val) || val > (uint64_t)(end - p))
-				return -EINVAL;
-			p += val;
-			break;
-		case PB_FIXED32:
-			if (end - p < 4)
-				return -EINVAL;
-			p += 4;
-			break;
-		default:
-			return -EINVAL;
+	while ((r = pb_next(&p, end, &f, &wire, &val, &bytes)) == 1)
+		if (f == field && wire == PB_VARINT) {
+			*v = val;
+			found = 0;
 		}
-	}
-	return r;
+	return r ? r : found;
 }
 
 static uint32_t get_u32(const uint8_t *p)
@@ -184,6 +208,62 @@ int criu_img_task_max_fd(int dirfd, pid_t pid, int *max_fd, char *why, size_t wh
 		return 0;
 fail:
 	if (why)
+		snprintf(why, why_len, "criu image %s: %s", name,
+			 r == -EINVAL ? "not an image of that kind (damaged?)" : strerror(-r));
+	return r;
+}
+
+/* Whether criu's restore calls UPDATE_VMA_MAP for a VMA of @status (see the header). */
+static bool vma_goes_to_plugin(uint64_t status)
+{
+	const uint64_t want = CRIU_VMA_AREA_REGULAR | CRIU_VMA_EXT_PLUGIN;
+
+	return (status & want) == want && !(status & CRIU_VMA_ANON_SHARED) &&
+	       (status & (CRIU_VMA_FILE_PRIVATE | CRIU_VMA_FILE_SHARED));
+}
+
+int criu_img_mm_plugin_vmas(const uint8_t *buf, size_t len, unsigned int *n_vmas)
+{
+	const uint8_t *p = buf, *end = buf + len, *msg, *vma = NULL;
+	unsigned int n = 0, wire;
+	size_t msg_len;
+	uint32_t field;
+	uint64_t val = 0;
+	int r;
+
+	if (img_skip_magic(&p, end, CRIU_IMG_MM_MAGIC) || img_next(&p, end, &msg, &msg_len) != 1)
+		return -EINVAL;
+	p = msg;
+	end = msg + msg_len;
+	while ((r = pb_next(&p, end, &field, &wire, &val, &vma)) == 1) {
+		uint64_t status;
+
+		if (field != MM_FIELD_VMAS)
+			continue;
+		if (wire != PB_LEN || pb_find_varint(vma, vma + val, VMA_FIELD_STATUS, &status))
+			return -EINVAL;
+		n += vma_goes_to_plugin(status);
+	}
+	if (r)
+		return r;
+	*n_vmas = n;
+	return 0;
+}
+
+int criu_img_task_plugin_vmas(int dirfd, pid_t pid, unsigned int *n_vmas, char *why, size_t why_len)
+{
+	char name[64];
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	snprintf(name, sizeof(name), "mm-%d.img", (int)pid); /* criu/image-desc.c: MM */
+	r = image_file_read(dirfd, name, &buf, &len);
+	if (!r) {
+		r = criu_img_mm_plugin_vmas(buf, len, n_vmas);
+		free(buf);
+	}
+	if (r && why)
 		snprintf(why, why_len, "criu image %s: %s", name,
 			 r == -EINVAL ? "not an image of that kind (damaged?)" : strerror(-r));
 	return r;

@@ -2,8 +2,10 @@
 /*
  * The few fields the plugin reads from criu's own images (read-only): the
  * fd table of a task, so that files the plugin keeps open in a restored task
- * take numbers criu will not restore over; the process tree's root, so that
- * the restore guard (plugin_restore_guard.h) knows the restore's tasks.
+ * take numbers criu will not restore over; how many device VMAs criu will
+ * ask the plugin about in a task, so that those files are closed after the
+ * last; the process tree's root, so that the restore guard
+ * (plugin_restore_guard.h) knows the restore's tasks.
  *
  * criu's image format (criu/image.c: img_check_magic, criu/protobuf.c:
  * do_pb_read_one): a u32 head magic (IMG_COMMON_MAGIC; absent in
@@ -23,6 +25,7 @@
 #define CRIU_IMG_COMMON_MAGIC 0x54564319
 #define CRIU_IMG_FDINFO_MAGIC 0x56213732
 #define CRIU_IMG_IDS_MAGIC    0x54432030
+#define CRIU_IMG_MM_MAGIC     0x57492820
 #define CRIU_IMG_PSTREE_MAGIC 0x50273030
 
 /*
@@ -38,6 +41,24 @@ int criu_img_files_id(const uint8_t *buf, size_t len, uint32_t *files_id);
  * or -EINVAL when @buf is not such an image.
  */
 int criu_img_fdinfo_max_fd(const uint8_t *buf, size_t len, int *max_fd);
+
+/*
+ * mm-<pid>.img (MmEntry, images/mm.proto, its VmaEntry vmas, vma.proto): how
+ * many of the task's VMAs criu's restore calls UPDATE_VMA_MAP for. Those
+ * are the VMAs whose status has VMA_EXT_PLUGIN (a plugin took them at dump,
+ * criu/proc_parse.c: handle_vma_plugin) and VMA_AREA_REGULAR, and that are
+ * file mappings (VMA_FILE_PRIVATE or VMA_FILE_SHARED, not VMA_ANON_SHARED):
+ * criu/mem.c prepare_mm_pid gives only those open_filemap (files-reg.c:
+ * collect_filemap), which is where UPDATE_VMA_MAP runs; open_vmas calls it
+ * once for each regular VMA, and premap_priv_vmas skips VMA_EXT_PLUGIN ones,
+ * so none is opened twice. Returns 0 or -EINVAL when @buf is not such an
+ * image.
+ */
+int criu_img_mm_plugin_vmas(const uint8_t *buf, size_t len, unsigned int *n_vmas);
+
+/* criu_img_mm_plugin_vmas() on mm-<pid>.img in image folder @dirfd. 0 or -errno. */
+int criu_img_task_plugin_vmas(int dirfd, pid_t pid, unsigned int *n_vmas, char *why,
+			      size_t why_len);
 
 /*
  * pstree.img (PstreeEntry, images/pstree.proto): the pid of the first entry,

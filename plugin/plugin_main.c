@@ -218,7 +218,8 @@ CR_PLUGIN_REGISTER_HOOK(CR_PLUGIN_HOOK__HANDLE_DEVICE_VMA, vramstream_handle_dev
 static int vramstream_update_vma_map(const char *path, const uint64_t addr,
 				     const uint64_t old_pgoff, uint64_t *new_pgoff, int *plugin_fd)
 {
-	int r = plugin_restore_vma(path, addr, old_pgoff, new_pgoff, plugin_fd);
+	int r = plugin_restore_vma(criu_get_image_dir(), path, addr, old_pgoff, new_pgoff,
+				   plugin_fd);
 
 	/*
 	 * criu 4.1 ignores this hook's errors (criu/files-reg.c, open_filemap):

@@ -44,6 +44,23 @@
  * A task that shares its fd table with other processes (CLONE_FILES
  * without CLONE_THREAD) has more service fds below; criu 4.1 gives them
  * 18 numbers each, so that case is refused rather than guessed.
+ *
+ * They are closed after the task's last UPDATE_VMA_MAP (vma_done), so that
+ * the task runs with the fds it was dumped with and no more: no plugin hook
+ * runs in the task after that one (criu/cr-restore.c restore_one_alive_task:
+ * prepare_fds, which calls RESTORE_EXT_FILE, then open_vmas, which calls
+ * UPDATE_VMA_MAP, then the restorer; RESUME_DEVICES_LATE runs in criu's
+ * process). Nothing of criu's needs them then: each UPDATE_VMA_MAP hands
+ * criu a dup of its own (plugin_vma.c), which the restorer closes after its
+ * mmap (files-reg.c open_filemap and filemap_ctx_fini mark the VMA
+ * VMA_CLOSE; pie/restorer.c restore_mapping closes it; every device VMA has
+ * a file id of its own, file-ids.c fd_id_generate_special: "Don't cache the
+ * id for mapped devices", so no VMA shares another's fd). And KFD holds its
+ * own reference to each render node's file (kfd_chardev.c
+ * criu_restore_devices: fget(drm_fd), "On success, the PDD keeps the
+ * drm_file reference"; kfd_process.c kfd_process_device_init_vm stores it
+ * in pdd->drm_file), beside the task's own fds of the same files
+ * (plugin_restore_render returns a dup of ours).
  */
 #define CRIU_SERVICE_FD_MAX 18 /* criu/include/servicefd.h: SERVICE_FD_MAX */
 #define CRIU_IMG_FD_OFF	    2  /* IMG_FD_OFF */
@@ -62,6 +79,8 @@ static struct restore_state {
 	int kfd_fd;		      /* our dup of the restored KFD file, -1 when none */
 	int fd_floor, fd_top;	      /* our files go in [fd_floor, fd_top]; 0 until known */
 	bool hsakmt_shm_done;	      /* libhsakmt's shared memory is in place */
+	bool vmas_counted;	      /* vmas_left is known */
+	unsigned int vmas_left;	      /* UPDATE_VMA_MAP calls criu still makes in the task */
 	struct plugin_vma_bo *vma_bos;
 	size_t n_vma_bos;
 	struct plugin_vma_bo *gem_vma_bos; /* render-node GEM BOs restored so far */
@@ -983,8 +1002,70 @@ out:
 	return r;
 }
 
-int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint64_t *new_pgoff,
-		       int *plugin_fd)
+/* Closes the files of ours the task holds (see the top of this file); returns how many. */
+static unsigned int close_kept_files(void)
+{
+	unsigned int n = 0;
+
+	if (rs.kfd_fd >= 0) {
+		close(rs.kfd_fd);
+		rs.kfd_fd = -1;
+		n++;
+	}
+	for (int i = 0; i < TOPO_MAX_GPUS; i++)
+		if (rs.render_fd[i] >= 0) {
+			close(rs.render_fd[i]);
+			rs.render_fd[i] = -1;
+			n++;
+		}
+	return n;
+}
+
+static bool holds_kept_files(void)
+{
+	if (rs.kfd_fd >= 0)
+		return true;
+	for (int i = 0; i < TOPO_MAX_GPUS; i++)
+		if (rs.render_fd[i] >= 0)
+			return true;
+	return false;
+}
+
+/*
+ * One UPDATE_VMA_MAP of the task is over, whatever its answer; after its
+ * last (counted from criu's image of the task, plugin_criu_img.h), our
+ * files go. Should a plugin loaded before ours answer for some VMA, we
+ * never see that call and keep the files, as before: the task runs either
+ * way, never with a file closed that a later mapping needs.
+ */
+static void vma_done(int dirfd)
+{
+	pid_t pid = getpid();
+	char why[512];
+	unsigned int n;
+
+	if (rs.pid != pid || !holds_kept_files())
+		return;
+	if (!rs.vmas_counted) {
+		if (criu_img_task_plugin_vmas(dirfd, pid, &rs.vmas_left, why, sizeof(why))) {
+			pr_warn("restore of pid %d: cannot count its device VMAs (%s); the plugin's "
+				"files stay open in it",
+				(int)pid, why);
+			rs.vmas_left = 0;
+		}
+		rs.vmas_counted = true;
+	}
+	/* None left before this one: the count is not criu's; keep the files. */
+	if (!rs.vmas_left || --rs.vmas_left)
+		return;
+	n = close_kept_files();
+	pr_info("restore of pid %d: last device VMA given to criu; closed the plugin's %u file(s) "
+		"in the task",
+		(int)pid, n);
+}
+
+int plugin_restore_vma(int dirfd, const char *path, uint64_t addr, uint64_t old_pgoff,
+		       uint64_t *new_pgoff, int *plugin_fd)
 {
 	const struct plugin_vma_map map = {
 		.bos = rs.vma_bos,
@@ -999,6 +1080,7 @@ int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint
 	int r = plugin_vma_update(&map, path, addr, old_pgoff, new_pgoff, plugin_fd, why,
 				  sizeof(why));
 
+	vma_done(dirfd);
 	if (r == -ENOTSUP)
 		return r;
 	if (r < 0) {

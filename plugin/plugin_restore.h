@@ -31,12 +31,15 @@ int plugin_restore_find_kfd_image(int dirfd, pid_t pid);
 
 /*
  * UPDATE_VMA_MAP, inside the restored task: 1 with the restored mmap offset
- * of a device VMA and a new fd to map it through (plugin_vma.h), -ENOTSUP for
- * a path that is not /dev/kfd or a render node, or a negative errno (logged,
- * with the VMA's address, path and offset) when no restored BO matches.
+ * of a device VMA and a new fd to map it through (plugin_vma.h; criu's
+ * restorer closes it), -ENOTSUP for a path that is not /dev/kfd or a render
+ * node, or a negative errno (logged, with the VMA's address, path and
+ * offset) when no restored BO matches. After the task's last device VMA
+ * (counted from criu's images in folder @dirfd), the files the plugin kept
+ * open in the task are closed.
  */
-int plugin_restore_vma(const char *path, uint64_t addr, uint64_t old_pgoff, uint64_t *new_pgoff,
-		       int *plugin_fd);
+int plugin_restore_vma(int dirfd, const char *path, uint64_t addr, uint64_t old_pgoff,
+		       uint64_t *new_pgoff, int *plugin_fd);
 
 /*
  * RESUME_DEVICES_LATE, in criu: waits for @pid's BO contents if @srv has

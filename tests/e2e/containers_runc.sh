@@ -142,6 +142,9 @@ if [ "$case" = gpu-subset ]; then
 fi
 grep -q "vramstream: resume of pid $CTR_PID (pid 1 in its namespace): GPU queues running" \
 	"$E2E_TMP/restore.log" || e2e_fail "no RESUME of the container's pid 1 in the restore log"
+# In the container, its own pid names its mm image: the plugin's files in it were closed.
+grep -q "vramstream: restore of pid 1: last device VMA given to criu; closed the plugin's [0-9]* file(s)" \
+	"$E2E_TMP/restore.log" || e2e_fail "the plugin did not close its files in the container's pid 1"
 # runc's criu restores the container's pid 1 as runc's child (--restore-sibling,
 # criu traces it): the plugin's restore guard found it there and left.
 grep -q "vramstream: restore guard [0-9]* kills this restore's tasks (root pid 1)" "$E2E_TMP/restore.log" ||

@@ -23,6 +23,7 @@ plugin_use_emu "$emu"
 out="$E2E_TMP/workload.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 30
 plugin_wait_step "$out" 6
+plugin_fd_table "$WL_PID" >"$E2E_TMP/fds.dumped"
 plugin_dump_gone "$E2E_TMP/img"
 echo "dumped at step $(grep -c '^step ' "$out")"
 grep -q 'vramstream: dma-buf file [0-9]* is BO [0-9]* (GPU 0x[0-9a-f]*, 2097152 bytes) of KFD file' \
@@ -30,6 +31,7 @@ grep -q 'vramstream: dma-buf file [0-9]* is BO [0-9]* (GPU 0x[0-9a-f]*, 2097152 
 [ "$(ls "$E2E_TMP/img"/vramstream-dmabuf-*.img | wc -l)" = 1 ] || e2e_fail "expected one dma-buf file in the image"
 
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+plugin_check_fd_table "$E2E_TMP/fds.dumped" "$WL_PID" "the restored task"
 grep -q "vramstream: restore of pid $WL_PID: dma-buf file [0-9]* is BO [0-9]* of KFD file [0-9]* again" \
 	"$E2E_TMP/restore.log" || e2e_fail "the restore log does not say the dma-buf was restored"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"

@@ -10,6 +10,8 @@
 # (HANDLE_DEVICE_VMA accepted), its restore re-creates them where
 # UPDATE_VMA_MAP says ("New mmap"), and with 2 GPUs both hand out the same DRM
 # offsets, so a mapping re-created at the wrong offset or GPU changes the digest.
+# Each restored task holds the fds the dumped one held and no file of the
+# plugin's (it closes its own after criu's last UPDATE_VMA_MAP in the task).
 # Usage: plugin_dump_restore.sh GPUS  (VRAMSTREAM_STREAMS=N: stripe each stream;
 # VRAMSTREAM_RESTORE_OVERLAP=0: contents restored inside the task, not by
 # criu's process while it restores the rest)
@@ -28,6 +30,7 @@ plugin_use_emu "$emu"
 out="$E2E_TMP/workload.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 30
 plugin_wait_step "$out" 8
+plugin_fd_table "$WL_PID" >"$E2E_TMP/fds.dumped"
 plugin_dump_gone "$E2E_TMP/img"
 echo "dumped at step $(grep -c '^step ' "$out")"
 
@@ -59,6 +62,9 @@ for dev in /dev/kfd /dev/dri/renderD128; do
 done
 
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+plugin_check_fd_table "$E2E_TMP/fds.dumped" "$WL_PID" "the restored task"
+grep -q "vramstream: restore of pid $WL_PID: last device VMA given to criu; closed the plugin's $((gpus + 1)) file(s)" \
+	"$E2E_TMP/restore.log" || e2e_fail "the restore log does not say the plugin closed its $((gpus + 1)) files"
 n=$(grep -c 'New mmap .*->' "$E2E_TMP/restore.log" || true)
 [ "$n" = $((3 * gpus)) ] || e2e_fail "criu re-created $n device VMAs at new offsets, expected $((3 * gpus))"
 grep -q "vramstream: resume of pid $WL_PID: GPU queues running" "$E2E_TMP/restore.log" ||
@@ -71,13 +77,14 @@ else
 		e2e_fail "contents went to criu's process with VRAMSTREAM_RESTORE_OVERLAP=0"
 fi
 # A restored job is checkpointed again (periodic checkpoints of a migrated
-# job): the restored task, with the files the plugin left in it, dumps and
-# restores once more and still ends with the uninterrupted digest.
+# job): the restored task dumps and restores once more and still ends with
+# the uninterrupted digest.
 sleep 0.3
 e2e_dump "$WL_PID" "$E2E_TMP/img2"
 e2e_gone "$WL_PID" || e2e_fail "restored workload still runs after the second dump"
 e2e_wait_until 10 test ! -e "/proc/$WL_PID" || e2e_fail "the dumped restored workload was never reaped"
 e2e_restore "$E2E_TMP/img2" "$E2E_TMP/restored2.pid"
+plugin_check_fd_table "$E2E_TMP/fds.dumped" "$WL_PID" "the task restored twice"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
 grep 'vramstream: \(dump\|restore\) of pid .*GB/s' "$E2E_TMP/dump.log" "$E2E_TMP/restore.log" |
 	sed 's/^.*vramstream: /  /'

@@ -17,6 +17,7 @@ plugin_use_emu "$src"
 out="$E2E_TMP/workload.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 30
 plugin_wait_step "$out" 6
+plugin_fd_table "$WL_PID" >"$E2E_TMP/fds.dumped"
 e2e_dump "$WL_PID" "$E2E_TMP/img"
 wait "$WL_PID" 2>/dev/null || true
 
@@ -49,6 +50,7 @@ other="$E2E_TMP/emu-other"
 plugin_emu_start "$other" --gpus 2 --vram 64M --gpu-ids 0x7777,0x8888
 plugin_use_emu "$other"
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+plugin_check_fd_table "$E2E_TMP/fds.dumped" "$WL_PID" "the restored task"
 grep -q "GPU 0x1111 (node 1) -> 0x7777" "$E2E_TMP/restore.log" || e2e_fail "no gpu_id translation logged"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"
 echo "ok: restored onto gpu_ids 0x7777,0x8888 and finished with $ref"

@@ -56,6 +56,40 @@ plugin_wait_step() {
 	e2e_wait_until 30 grep -q "^step $2\$" "$1" || { cat "$1" >&2; e2e_fail "workload did not reach step $2"; }
 }
 
+# plugin_fd_table PID: the task's open files, one "fd target" a line, in fd
+# order (targets as /proc/PID/fd's links name them). Files the task holds
+# only for a moment (the emulator's shim holds a socket to its daemon for
+# each emulated ioctl, emu/README.md) make two reads differ: it reads until
+# two in a row agree.
+plugin_fd_table() {
+	local pid=$1 prev="" cur try
+	for try in $(seq 20); do
+		cur=$(plugin_fd_table_once "$pid")
+		[ "$try" -gt 1 ] && [ "$cur" = "$prev" ] && break
+		prev=$cur
+		sleep 0.02
+	done
+	echo "$cur"
+}
+plugin_fd_table_once() {
+	local pid=$1 fd target
+	for fd in $(ls "/proc/$pid/fd" | sort -n); do
+		target=$(readlink "/proc/$pid/fd/$fd") && echo "$fd $target"
+	done
+}
+
+# plugin_check_fd_table WANT PID WHAT: the task's fd table (plugin_fd_table)
+# is WANT, the file holding the dumped task's: criu restores a task's fds at
+# their numbers and nothing else (criu/files.c: prepare_fds), so a file any
+# more, less or elsewhere is left from the restore (the plugin's own files).
+plugin_check_fd_table() {
+	local want=$1 pid=$2 what=$3 got
+	got=$(plugin_fd_table "$pid")
+	[ "$got" = "$(cat "$want")" ] ||
+		e2e_fail "$what's fd table differs from the dumped task's:
+$(diff <(cat "$want") <(echo "$got"))"
+}
+
 # plugin_check_finish OUT PID REF STEPS: the workload ran to the end with the
 # reference digest, its own verification, and every step once.
 plugin_check_finish() {

@@ -61,6 +61,7 @@ plugin_wait_step "$out" 8
 nspid=$(sed -n 's/^NSpid:\s*//p' "/proc/$init/status")
 [ "$nspid" = "$init	1" ] || e2e_fail "workload's NSpid is '$nspid', expected '$init<TAB>1'"
 grep -q '^workload: pid 1,' "$out" || e2e_fail "the workload does not see itself as pid 1"
+plugin_fd_table "$init" >"$E2E_TMP/fds.dumped"
 
 e2e_dump "$init" "$E2E_TMP/img"
 wait "$outer" 2>/dev/null || true
@@ -98,6 +99,8 @@ host=$(cat "$E2E_TMP/restored.pid")
 echo "restored as host pid $host"
 nspid=$(sed -n 's/^NSpid:\s*//p' "/proc/$host/status" 2>/dev/null || true)
 [ "$nspid" = "$host	1" ] || e2e_fail "restored NSpid is '$nspid', expected '$host<TAB>1'"
+# The plugin found the task's mm image by its own pid and closed its files.
+plugin_check_fd_table "$E2E_TMP/fds.dumped" "$host" "the restored task"
 # Without RESUME the queues stay paused: no step would ever come.
 e2e_wait_until 20 grep -q "^step $steps\$" "$out" ||
 	e2e_fail "restored workload made no progress to step $steps (queues never resumed?)"

@@ -24,6 +24,7 @@ plugin_use_emu "$emu"
 out="$E2E_TMP/workload.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 30
 plugin_wait_step "$out" 6
+plugin_fd_table "$WL_PID" >"$E2E_TMP/fds.dumped"
 plugin_dump_gone "$E2E_TMP/img"
 at=$(grep -c '^step ' "$out")
 echo "dumped at step $at"
@@ -31,6 +32,7 @@ grep -q 'vramstream: render node renderD128 (file [0-9]*) belongs to GPU 0x[0-9a
 	"$E2E_TMP/dump.log" || e2e_fail "the dump log does not say the render file's GEM BO was saved"
 
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+plugin_check_fd_table "$E2E_TMP/fds.dumped" "$WL_PID" "the restored task"
 grep -q "vramstream: restore of pid $WL_PID: renderD128: 1 GEM BO(s) back at their handles" \
 	"$E2E_TMP/restore.log" || e2e_fail "the restore log does not say the GEM BO was restored"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"

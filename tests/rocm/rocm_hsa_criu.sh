@@ -81,6 +81,9 @@ out="$E2E_TMP/hsa.out"
 plugin_workload "$out" "${args[@]}" --delay-ms 40
 plugin_wait_step "$out" 6
 grep -qx "gpus $gpus" "$out" || e2e_fail "ROCr did not report $gpus GPU agent(s)"
+# ROCr's files (/dev/kfd, a render node per GPU, libhsakmt's shared memory):
+# the restored task holds those and no file of the plugin's.
+plugin_fd_table "$WL_PID" >"$E2E_TMP/fds.dumped"
 case $mode in
 kill)
 	rocm_dump "$WL_PID" "$E2E_TMP/img" --link-remap
@@ -119,6 +122,7 @@ n=$(grep -c 'vramstream: dump of pid .*, GPU 0x.*GB/s' "$E2E_TMP/dump.log" || tr
 [ "$n" = "$gpus" ] || e2e_fail "dump log reports $n GPU transfers, expected $gpus"
 
 e2e_restore "$E2E_TMP/img" "$E2E_TMP/restored.pid"
+plugin_check_fd_table "$E2E_TMP/fds.dumped" "$WL_PID" "the restored HSA program"
 grep -q "vramstream: resume of pid $WL_PID: GPU queues running" "$E2E_TMP/restore.log" ||
 	e2e_fail "no RESUME in the restore log"
 plugin_check_finish "$out" "$WL_PID" "$ref" "$steps"

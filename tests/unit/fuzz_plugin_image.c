@@ -50,12 +50,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	{
 		uint32_t files_id;
+		unsigned int n_vmas;
 		int max_fd;
 
 		if (!criu_img_files_id(data, size, &files_id))
 			sink += files_id;
 		if (!criu_img_fdinfo_max_fd(data, size, &max_fd))
 			sink += (uint64_t)max_fd;
+		if (!criu_img_mm_plugin_vmas(data, size, &n_vmas))
+			sink += n_vmas;
 	}
 	(void)sink;
 	return 0;

@@ -6,12 +6,18 @@
  * without the head magic (CRTOOLS_IMAGES_V1) and with fields the reader does
  * not know; an empty table gives -1; a wrong magic, a length past the end, a
  * truncated varint or an entry without fd is refused, never read past.
+ * EXPECT: the VMAs criu's restore asks UPDATE_VMA_MAP about are counted
+ * from mm-<pid>.img's MmEntry: those with VMA_EXT_PLUGIN, VMA_AREA_REGULAR
+ * and a file mapping status (private or shared, not anonymous shared),
+ * among fields the reader skips; a VMA without status, a truncated entry or
+ * another image is refused.
  * EXPECT: the process tree's root is the first PstreeEntry's pid of
  * pstree.img; an image without entries, of another kind or with pid 0 is
  * refused.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +192,138 @@ static void test_task(void)
 	rmdir(dir);
 }
 
+/* criu/include/image.h */
+#define VMA_AREA_REGULAR (1u << 0)
+#define VMA_FILE_PRIVATE (1u << 6)
+#define VMA_FILE_SHARED	 (1u << 7)
+#define VMA_ANON_SHARED	 (1u << 8)
+#define VMA_ANON_PRIVATE (1u << 9)
+#define VMA_EXT_PLUGIN	 (1u << 27)
+
+/* VmaEntry{start, end, pgoff, shmid, prot, flags, status, fd (sint64), fdflags} into @m. */
+static size_t put_vma(uint8_t *m, uint64_t start, uint32_t status, bool with_status)
+{
+	size_t n = 0;
+
+	m[n++] = 1 << 3;
+	n += varint(m + n, start);
+	m[n++] = 2 << 3;
+	n += varint(m + n, start + 0x1000);
+	m[n++] = 3 << 3;
+	n += varint(m + n, 0xcf1c400000000000ull);
+	m[n++] = 4 << 3;
+	n += varint(m + n, 7);
+	m[n++] = 5 << 3;
+	n += varint(m + n, 3);
+	m[n++] = 6 << 3;
+	n += varint(m + n, 1);
+	if (with_status) {
+		m[n++] = 7 << 3;
+		n += varint(m + n, status);
+	}
+	m[n++] = 8 << 3;
+	n += varint(m + n, 1); /* zigzag -1 */
+	m[n++] = 10 << 3;
+	n += varint(m + n, 02);
+	return n;
+}
+
+/* MmEntry{mm_start_code.., exe_file_id, mm_saved_auxv x2, vmas..., dumpable} */
+static void put_mm(struct img *im, const uint32_t *status, size_t n_vmas, bool with_status)
+{
+	uint8_t m[2048], v[128];
+	size_t n = 0;
+
+	for (unsigned int f = 1; f <= 11; f++) {
+		m[n++] = (uint8_t)(f << 3);
+		n += varint(m + n, 0x55a878ac6000ull + f);
+	}
+	m[n++] = 12 << 3;
+	n += varint(m + n, 10);
+	for (int i = 0; i < 2; i++) {
+		m[n++] = 13 << 3;
+		n += varint(m + n, 0x21 + (uint64_t)i);
+	}
+	for (size_t i = 0; i < n_vmas; i++) {
+		size_t vn = put_vma(v, 0x200000000000ull + (i << 20), status[i], with_status);
+
+		m[n++] = 14 << 3 | 2;
+		n += varint(m + n, vn);
+		memcpy(m + n, v, vn);
+		n += vn;
+	}
+	m[n++] = 15 << 3;
+	n += varint(m + n, 1);
+	put_u32(im, (uint32_t)n);
+	memcpy(im->b + im->n, m, n);
+	im->n += n;
+}
+
+static void test_mm(void)
+{
+	const uint32_t dev_shared = VMA_AREA_REGULAR | VMA_FILE_SHARED | VMA_EXT_PLUGIN;
+	const uint32_t dev_private = VMA_AREA_REGULAR | VMA_FILE_PRIVATE | VMA_EXT_PLUGIN;
+	const uint32_t status[] = {
+		dev_shared,
+		VMA_AREA_REGULAR | VMA_FILE_PRIVATE,		     /* a library */
+		dev_private,					     /* KFD doorbells */
+		VMA_AREA_REGULAR | VMA_ANON_PRIVATE,		     /* heap */
+		VMA_AREA_REGULAR | VMA_ANON_SHARED | VMA_EXT_PLUGIN, /* not a file map */
+		VMA_FILE_SHARED | VMA_EXT_PLUGIN,		     /* not regular */
+		dev_shared | (1u << 28),			     /* VMA_CLOSE, as dumped */
+	};
+	struct img im = { .n = 0 }, other = { .n = 0 }, bare = { .n = 0 };
+	unsigned int n = 99;
+
+	put_u32(&im, CRIU_IMG_COMMON_MAGIC);
+	put_u32(&im, CRIU_IMG_MM_MAGIC);
+	CHECK_EQ_INT(criu_img_mm_plugin_vmas(im.b, im.n, &n), -EINVAL); /* no MmEntry */
+	put_mm(&im, status, sizeof(status) / sizeof(status[0]), true);
+	CHECK_EQ_INT(criu_img_mm_plugin_vmas(im.b, im.n, &n), 0);
+	CHECK_EQ_INT(n, 3);
+	for (size_t cut = 8; cut < im.n; cut++)
+		CHECK_EQ_INT(criu_img_mm_plugin_vmas(im.b, cut, &n), -EINVAL);
+
+	put_u32(&other, CRIU_IMG_COMMON_MAGIC);
+	put_u32(&other, CRIU_IMG_FDINFO_MAGIC);
+	put_mm(&other, status, 1, true);
+	CHECK_EQ_INT(criu_img_mm_plugin_vmas(other.b, other.n, &n), -EINVAL);
+
+	/* CRTOOLS_IMAGES_V1; a VmaEntry without its required status. */
+	put_u32(&bare, CRIU_IMG_MM_MAGIC);
+	put_mm(&bare, status, 0, true);
+	CHECK_EQ_INT(criu_img_mm_plugin_vmas(bare.b, bare.n, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	bare.n = 4;
+	put_mm(&bare, status, 2, false);
+	CHECK_EQ_INT(criu_img_mm_plugin_vmas(bare.b, bare.n, &n), -EINVAL);
+}
+
+static void test_task_mm(void)
+{
+	const uint32_t status[] = { VMA_AREA_REGULAR | VMA_FILE_SHARED | VMA_EXT_PLUGIN };
+	char dir[] = "/tmp/vramstream-criu-img.XXXXXX", why[256] = "";
+	struct img mm = { .n = 0 };
+	unsigned int n = 0;
+	int dirfd;
+
+	if (!mkdtemp(dir) || (dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		perror(dir);
+		exit(1);
+	}
+	CHECK_EQ_INT(criu_img_task_plugin_vmas(dirfd, 1234, &n, why, sizeof(why)), -ENOENT);
+	CHECK(strstr(why, "mm-1234.img"));
+	put_u32(&mm, CRIU_IMG_COMMON_MAGIC);
+	put_u32(&mm, CRIU_IMG_MM_MAGIC);
+	put_mm(&mm, status, 1, true);
+	write_file(dirfd, "mm-1234.img", &mm);
+	CHECK_EQ_INT(criu_img_task_plugin_vmas(dirfd, 1234, &n, why, sizeof(why)), 0);
+	CHECK_EQ_INT(n, 1);
+	unlinkat(dirfd, "mm-1234.img", 0);
+	close(dirfd);
+	rmdir(dir);
+}
+
 /* PstreeEntry{pid, ppid, pgid, sid, threads...}. */
 static void put_pstree(struct img *im, uint32_t pid, uint32_t ppid)
 {
@@ -234,6 +372,8 @@ int main(void)
 {
 	test_fdinfo();
 	test_task();
+	test_mm();
+	test_task_mm();
 	test_pstree();
 	return test_finish("plugin_criu_img");
 }
