@@ -14,20 +14,14 @@
  * Prints "gpus N", "step I" after each step, "digest HEX", then
  * "verify ok" or "verify FAILED"; exits 0 only when the copies were right.
  */
-#include <errno.h>
-#include <hsa/hsa.h>
-#include <hsa/hsa_ext_amd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define MAX_GPUS 8
+#include "rocm_hsa_common.h"
 
 struct gpu {
-	hsa_agent_t agent;
-	hsa_amd_memory_pool_t vram;
 	uint64_t *a, *b; /* VRAM */
 	uint64_t *host;	 /* system memory this GPU's data passes through */
 	uint64_t *model; /* the CPU-only model of a */
@@ -35,97 +29,30 @@ struct gpu {
 };
 
 struct ctx {
-	hsa_agent_t cpu;
-	hsa_amd_memory_pool_t sys;
-	bool have_sys;
-	struct gpu gpu[MAX_GPUS];
-	unsigned int ngpus;
-	size_t size;
-	hsa_signal_t sig;
+	struct rocm_hsa hsa;
+	struct gpu gpu[ROCM_HSA_MAX_GPUS];
 };
 
-static int die_hsa(const char *what, hsa_status_t s)
-{
-	const char *msg = NULL;
-
-	hsa_status_string(s, &msg);
-	fprintf(stderr, "rocm_hsa_copy: %s: %s (0x%x)\n", what, msg ? msg : "?", (unsigned)s);
-	return 1;
-}
-
-static hsa_status_t agent_cb(hsa_agent_t agent, void *data)
-{
-	struct ctx *c = data;
-	hsa_device_type_t type;
-	hsa_status_t s = hsa_agent_get_info(agent, HSA_AGENT_INFO_DEVICE, &type);
-
-	if (s != HSA_STATUS_SUCCESS)
-		return s;
-	if (type == HSA_DEVICE_TYPE_CPU)
-		c->cpu = agent;
-	else if (type == HSA_DEVICE_TYPE_GPU && c->ngpus < MAX_GPUS)
-		c->gpu[c->ngpus++].agent = agent;
-	return HSA_STATUS_SUCCESS;
-}
-
-struct pool_pick {
-	hsa_amd_memory_pool_t *out;
-	bool *found;
-};
-
-/* The first allocatable pool of the global segment. */
-static hsa_status_t pool_cb(hsa_amd_memory_pool_t pool, void *data)
-{
-	struct pool_pick *pick = data;
-	hsa_amd_segment_t seg;
-	bool alloc = false;
-
-	if (*pick->found)
-		return HSA_STATUS_SUCCESS;
-	if (hsa_amd_memory_pool_get_info(pool, HSA_AMD_MEMORY_POOL_INFO_SEGMENT, &seg) ||
-	    hsa_amd_memory_pool_get_info(pool, HSA_AMD_MEMORY_POOL_INFO_RUNTIME_ALLOC_ALLOWED,
-					 &alloc))
-		return HSA_STATUS_ERROR;
-	if (seg == HSA_AMD_SEGMENT_GLOBAL && alloc) {
-		*pick->out = pool;
-		*pick->found = true;
-	}
-	return HSA_STATUS_SUCCESS;
-}
-
-/* One async copy, waited for; the signal goes from 1 to 0 when it is done. */
+/* One async copy, waited for. */
 static int copy(struct ctx *c, void *dst, hsa_agent_t dst_agent, const void *src,
 		hsa_agent_t src_agent)
 {
 	hsa_signal_value_t v;
-	hsa_status_t s;
+	int r = rocm_hsa_copy_wait(&c->hsa, dst, dst_agent, src, src_agent,
+				   ROCM_HSA_COPY_TIMEOUT_NS, &v);
 
-	hsa_signal_store_screlease(c->sig, 1);
-	s = hsa_amd_memory_async_copy(dst, dst_agent, src, src_agent, c->size, 0, NULL, c->sig);
-	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_amd_memory_async_copy", s);
-	/* 20 s at most: a copy the emulator never runs fails the test instead of hanging it. */
-	v = hsa_signal_wait_scacquire(c->sig, HSA_SIGNAL_CONDITION_LT, 1, 20000000000ull,
-				      HSA_WAIT_STATE_BLOCKED);
-	if (v != 0) {
+	if (r > 0)
 		fprintf(stderr,
 			"rocm_hsa_copy: copy %p -> %p did not complete (signal %" PRId64 ")\n", src,
 			dst, (int64_t)v);
-		return 1;
-	}
-	return 0;
+	return r != 0;
 }
 
 /* Device to host into a poisoned buffer: a copy that does not happen cannot pass. */
 static int readback(struct ctx *c, uint64_t *host, const uint64_t *vram, hsa_agent_t agent)
 {
-	memset(host, 0xa5, c->size);
-	return copy(c, host, c->cpu, vram, agent);
-}
-
-static uint64_t rotl64(uint64_t x, unsigned int r)
-{
-	return (x << r) | (x >> (64 - r));
+	memset(host, 0xa5, c->hsa.size);
+	return copy(c, host, c->hsa.cpu, vram, agent);
 }
 
 /* The CPU's part of a step, the same on the real buffers and on the model. */
@@ -135,27 +62,7 @@ static void mix(uint64_t *w, size_t words, unsigned int step, unsigned int g)
 	size_t i;
 
 	for (i = 0; i < words; i++)
-		w[i] = rotl64(w[i], 7) ^ (k + i);
-}
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+		w[i] = rocm_hsa_rotl64(w[i], 7) ^ (k + i);
 }
 
 /*
@@ -165,20 +72,20 @@ static void sleep_ms(unsigned int ms)
  */
 static int step(struct ctx *c, unsigned int i)
 {
-	size_t words = c->size / 8;
-	unsigned int n = c->ngpus, g;
+	size_t words = c->hsa.size / 8;
+	unsigned int n = c->hsa.ngpus, g;
 
 	for (g = 0; g < n; g++)
-		if (readback(c, c->gpu[g].host, c->gpu[g].a, c->gpu[g].agent))
+		if (readback(c, c->gpu[g].host, c->gpu[g].a, c->hsa.gpu[g]))
 			return 1;
 	for (g = 0; g < n; g++) {
 		mix(c->gpu[g].host, words, i, g);
 		mix(c->gpu[g].model, words, i, g);
 	}
 	for (g = 0; g < n; g++) {
-		struct gpu *to = &c->gpu[(g + 1) % n];
+		unsigned int h = (g + 1) % n;
 
-		if (copy(c, to->a, to->agent, c->gpu[g].host, c->cpu))
+		if (copy(c, c->gpu[h].a, c->hsa.gpu[h], c->gpu[g].host, c->hsa.cpu))
 			return 1;
 	}
 	/* The model's rotation: a_(g+1) gets a_g's mixed data. */
@@ -191,22 +98,22 @@ static int step(struct ctx *c, unsigned int i)
 	}
 	if (n > 1) {
 		for (g = 0; g < n; g++) {
-			struct gpu *to = &c->gpu[(g + 1) % n];
+			unsigned int h = (g + 1) % n;
 
-			if (copy(c, to->b, to->agent, c->gpu[g].a, c->gpu[g].agent))
+			if (copy(c, c->gpu[h].b, c->hsa.gpu[h], c->gpu[g].a, c->hsa.gpu[g]))
 				return 1;
 		}
 		for (g = 0; g < n; g++)
-			memcpy(c->gpu[(g + 1) % n].model_b, c->gpu[g].model, c->size);
+			memcpy(c->gpu[(g + 1) % n].model_b, c->gpu[g].model, c->hsa.size);
 	}
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	struct ctx c = { .size = 1u << 20 };
+	struct ctx c = { .hsa = { .prog = "rocm_hsa_copy", .size = 1u << 20 } };
 	unsigned int steps = 20, delay_ms = 0, i, g;
-	uint64_t digest = 0xcbf29ce484222325ull, model = digest;
+	uint64_t digest = ROCM_HSA_FNV_INIT, model = digest;
 	uint64_t *models;
 	hsa_status_t s;
 	int arg;
@@ -215,77 +122,70 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[arg], "--steps"))
 			steps = (unsigned int)strtoul(argv[arg + 1], NULL, 0);
 		else if (!strcmp(argv[arg], "--size"))
-			c.size = strtoull(argv[arg + 1], NULL, 0);
+			c.hsa.size = strtoull(argv[arg + 1], NULL, 0);
 		else if (!strcmp(argv[arg], "--delay-ms"))
 			delay_ms = (unsigned int)strtoul(argv[arg + 1], NULL, 0);
 		else
 			break;
 	}
-	if (arg != argc || !c.size || c.size % 4096) {
+	if (arg != argc || !c.hsa.size || c.hsa.size % 4096) {
 		fprintf(stderr, "usage: rocm_hsa_copy [--steps N] [--size BYTES (4 KiB multiple)] "
 				"[--delay-ms MS]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	s = hsa_init();
-	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_init", s);
-	s = hsa_iterate_agents(agent_cb, &c);
-	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_iterate_agents", s);
-	if (!c.ngpus) {
+	if (rocm_hsa_init(&c.hsa, ROCM_HSA_MAX_GPUS))
+		return 1;
+	if (!c.hsa.ngpus) {
 		fprintf(stderr, "rocm_hsa_copy: no GPU agent\n");
 		return 1;
 	}
-	{
-		struct pool_pick pick = { &c.sys, &c.have_sys };
-
-		s = hsa_amd_agent_iterate_memory_pools(c.cpu, pool_cb, &pick);
-		if (s != HSA_STATUS_SUCCESS || !c.have_sys)
-			return die_hsa("no system memory pool on the CPU agent", s);
-	}
-	models = calloc(3 * c.ngpus, c.size);
+	if (rocm_hsa_pick_pool(&c.hsa, c.hsa.cpu, false, &c.hsa.sys,
+			       "no system memory pool on the CPU agent"))
+		return 1;
+	models = calloc(3 * c.hsa.ngpus, c.hsa.size);
 	if (!models)
 		return 1;
-	for (g = 0; g < c.ngpus; g++) {
+	for (g = 0; g < c.hsa.ngpus; g++) {
 		struct gpu *gp = &c.gpu[g];
-		bool found = false;
-		struct pool_pick pick = { &gp->vram, &found };
-		hsa_agent_t all[MAX_GPUS + 1];
+		hsa_amd_memory_pool_t *vram = &c.hsa.vram[g];
+		hsa_agent_t all[ROCM_HSA_MAX_GPUS + 1];
 		unsigned int k;
 
-		s = hsa_amd_agent_iterate_memory_pools(gp->agent, pool_cb, &pick);
-		if (s != HSA_STATUS_SUCCESS || !found)
-			return die_hsa("no VRAM pool on a GPU agent", s);
-		if ((s = hsa_amd_memory_pool_allocate(gp->vram, c.size, 0, (void **)&gp->a)) ||
-		    (s = hsa_amd_memory_pool_allocate(gp->vram, c.size, 0, (void **)&gp->b)) ||
-		    (s = hsa_amd_memory_pool_allocate(c.sys, c.size, 0, (void **)&gp->host)))
-			return die_hsa("hsa_amd_memory_pool_allocate", s);
-		for (k = 0; k < c.ngpus; k++)
-			all[k] = c.gpu[k].agent;
-		all[c.ngpus] = c.cpu;
+		if (rocm_hsa_pick_pool(&c.hsa, c.hsa.gpu[g], false, vram,
+				       "no VRAM pool on a GPU agent"))
+			return 1;
+		if ((s = hsa_amd_memory_pool_allocate(*vram, c.hsa.size, 0, (void **)&gp->a)) ||
+		    (s = hsa_amd_memory_pool_allocate(*vram, c.hsa.size, 0, (void **)&gp->b)) ||
+		    (s = hsa_amd_memory_pool_allocate(c.hsa.sys, c.hsa.size, 0,
+						      (void **)&gp->host)))
+			return rocm_hsa_die(&c.hsa, "hsa_amd_memory_pool_allocate", s);
+		for (k = 0; k < c.hsa.ngpus; k++)
+			all[k] = c.hsa.gpu[k];
+		all[c.hsa.ngpus] = c.hsa.cpu;
 		/* Host buffers for every GPU; VRAM for the peers that copy into it. */
-		if ((s = hsa_amd_agents_allow_access(c.ngpus, all, NULL, gp->host)) ||
-		    (c.ngpus > 1 && ((s = hsa_amd_agents_allow_access(c.ngpus, all, NULL, gp->a)) ||
-				     (s = hsa_amd_agents_allow_access(c.ngpus, all, NULL, gp->b)))))
-			return die_hsa("hsa_amd_agents_allow_access", s);
-		gp->model = models + (size_t)(3 * g) * (c.size / 8);
-		gp->model_b = models + (size_t)(3 * g + 1) * (c.size / 8);
+		if ((s = hsa_amd_agents_allow_access(c.hsa.ngpus, all, NULL, gp->host)) ||
+		    (c.hsa.ngpus > 1 &&
+		     ((s = hsa_amd_agents_allow_access(c.hsa.ngpus, all, NULL, gp->a)) ||
+		      (s = hsa_amd_agents_allow_access(c.hsa.ngpus, all, NULL, gp->b)))))
+			return rocm_hsa_die(&c.hsa, "hsa_amd_agents_allow_access", s);
+		gp->model = models + (size_t)(3 * g) * (c.hsa.size / 8);
+		gp->model_b = models + (size_t)(3 * g + 1) * (c.hsa.size / 8);
 	}
-	s = hsa_signal_create(1, 0, NULL, &c.sig);
+	s = hsa_signal_create(1, 0, NULL, &c.hsa.sig);
 	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_signal_create", s);
-	printf("gpus %u\n", c.ngpus);
+		return rocm_hsa_die(&c.hsa, "hsa_signal_create", s);
+	printf("gpus %u\n", c.hsa.ngpus);
 
 	/* Initial contents: a pattern per GPU, into VRAM through the host buffer. */
-	for (g = 0; g < c.ngpus; g++) {
+	for (g = 0; g < c.hsa.ngpus; g++) {
 		size_t k;
 
-		for (k = 0; k < c.size / 8; k++)
+		for (k = 0; k < c.hsa.size / 8; k++)
 			c.gpu[g].host[k] = 0x0123456789abcdefull * (k + 1) + g;
-		memcpy(c.gpu[g].model, c.gpu[g].host, c.size);
-		if (copy(&c, c.gpu[g].a, c.gpu[g].agent, c.gpu[g].host, c.cpu))
+		memcpy(c.gpu[g].model, c.gpu[g].host, c.hsa.size);
+		if (copy(&c, c.gpu[g].a, c.hsa.gpu[g], c.gpu[g].host, c.hsa.cpu))
 			return 1;
 	}
 	for (i = 0; i < steps; i++) {
@@ -293,25 +193,25 @@ int main(int argc, char **argv)
 			return 1;
 		printf("step %u\n", i + 1);
 		if (delay_ms)
-			sleep_ms(delay_ms);
+			rocm_hsa_sleep_ms(delay_ms);
 	}
 	/* Read everything back through the host buffers and digest it. */
-	for (g = 0; g < c.ngpus; g++) {
-		if (readback(&c, c.gpu[g].host, c.gpu[g].a, c.gpu[g].agent))
+	for (g = 0; g < c.hsa.ngpus; g++) {
+		if (readback(&c, c.gpu[g].host, c.gpu[g].a, c.hsa.gpu[g]))
 			return 1;
-		digest = fnv(digest, c.gpu[g].host, c.size);
-		model = fnv(model, c.gpu[g].model, c.size);
-		if (c.ngpus > 1) {
-			if (readback(&c, c.gpu[g].host, c.gpu[g].b, c.gpu[g].agent))
+		digest = rocm_hsa_fnv(digest, c.gpu[g].host, c.hsa.size);
+		model = rocm_hsa_fnv(model, c.gpu[g].model, c.hsa.size);
+		if (c.hsa.ngpus > 1) {
+			if (readback(&c, c.gpu[g].host, c.gpu[g].b, c.hsa.gpu[g]))
 				return 1;
-			digest = fnv(digest, c.gpu[g].host, c.size);
-			model = fnv(model, c.gpu[g].model_b, c.size);
+			digest = rocm_hsa_fnv(digest, c.gpu[g].host, c.hsa.size);
+			model = rocm_hsa_fnv(model, c.gpu[g].model_b, c.hsa.size);
 		}
 	}
 	printf("digest %016" PRIx64 "\n", digest);
 	printf("verify %s\n", digest == model ? "ok" : "FAILED");
-	hsa_signal_destroy(c.sig);
-	for (g = 0; g < c.ngpus; g++) {
+	hsa_signal_destroy(c.hsa.sig);
+	for (g = 0; g < c.hsa.ngpus; g++) {
 		hsa_amd_memory_pool_free(c.gpu[g].a);
 		hsa_amd_memory_pool_free(c.gpu[g].b);
 		hsa_amd_memory_pool_free(c.gpu[g].host);

@@ -31,100 +31,21 @@
  *                      [--delay-ms MS] [--fault]
  * Exits 0 only when everything above held.
  */
-#include <errno.h>
-#include <hsa/hsa.h>
-#include <hsa/hsa_ext_amd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-struct peer {
-	hsa_agent_t cpu, gpu[2];
-	unsigned int ngpus;
-	hsa_amd_memory_pool_t sys, vram[2];
-	bool have_sys, have_vram[2];
-	size_t size;
-	hsa_signal_t sig;
-};
+#include "rocm_hsa_common.h"
 
-static int die_hsa(const char *what, hsa_status_t s)
-{
-	const char *msg = NULL;
-
-	hsa_status_string(s, &msg);
-	fprintf(stderr, "rocm_hsa_peer: %s: %s (0x%x)\n", what, msg ? msg : "?", (unsigned)s);
-	return 1;
-}
-
-static hsa_status_t agent_cb(hsa_agent_t agent, void *data)
-{
-	struct peer *c = data;
-	hsa_device_type_t type;
-	hsa_status_t s = hsa_agent_get_info(agent, HSA_AGENT_INFO_DEVICE, &type);
-
-	if (s != HSA_STATUS_SUCCESS)
-		return s;
-	if (type == HSA_DEVICE_TYPE_CPU)
-		c->cpu = agent;
-	else if (type == HSA_DEVICE_TYPE_GPU && c->ngpus < 2)
-		c->gpu[c->ngpus++] = agent;
-	return HSA_STATUS_SUCCESS;
-}
-
-struct pool_pick {
-	hsa_amd_memory_pool_t *out;
-	bool *found;
-};
-
-/* The first allocatable coarse-grained pool of the global segment. */
-static hsa_status_t pool_cb(hsa_amd_memory_pool_t pool, void *data)
-{
-	struct pool_pick *pick = data;
-	hsa_amd_segment_t seg;
-	uint32_t flags = 0;
-	bool alloc = false;
-
-	if (*pick->found)
-		return HSA_STATUS_SUCCESS;
-	if (hsa_amd_memory_pool_get_info(pool, HSA_AMD_MEMORY_POOL_INFO_SEGMENT, &seg) ||
-	    hsa_amd_memory_pool_get_info(pool, HSA_AMD_MEMORY_POOL_INFO_RUNTIME_ALLOC_ALLOWED,
-					 &alloc))
-		return HSA_STATUS_ERROR;
-	if (seg != HSA_AMD_SEGMENT_GLOBAL || !alloc)
-		return HSA_STATUS_SUCCESS;
-	if (hsa_amd_memory_pool_get_info(pool, HSA_AMD_MEMORY_POOL_INFO_GLOBAL_FLAGS, &flags))
-		return HSA_STATUS_ERROR;
-	if (flags & HSA_AMD_MEMORY_POOL_GLOBAL_FLAG_COARSE_GRAINED) {
-		*pick->out = pool;
-		*pick->found = true;
-	}
-	return HSA_STATUS_SUCCESS;
-}
-
-/* One async copy, waited for at most @timeout_ns; 0 when it completed. */
-static int copy_wait(struct peer *c, void *dst, hsa_agent_t dst_agent, const void *src,
-		     hsa_agent_t src_agent, uint64_t timeout_ns)
-{
-	hsa_signal_value_t v;
-	hsa_status_t s;
-
-	hsa_signal_store_screlease(c->sig, 1);
-	s = hsa_amd_memory_async_copy(dst, dst_agent, src, src_agent, c->size, 0, NULL, c->sig);
-	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_amd_memory_async_copy", s);
-	v = hsa_signal_wait_scacquire(c->sig, HSA_SIGNAL_CONDITION_LT, 1, timeout_ns,
-				      HSA_WAIT_STATE_BLOCKED);
-	return v != 0;
-}
-
-static int copy(struct peer *c, void *dst, hsa_agent_t dst_agent, const void *src,
+/* One async copy, waited for. */
+static int copy(struct rocm_hsa *c, void *dst, hsa_agent_t dst_agent, const void *src,
 		hsa_agent_t src_agent)
 {
-	/* 20 s at most: a copy the emulator never runs fails the test instead of hanging it. */
-	if (copy_wait(c, dst, dst_agent, src, src_agent, 20000000000ull)) {
+	hsa_signal_value_t v;
+
+	if (rocm_hsa_copy_wait(c, dst, dst_agent, src, src_agent, ROCM_HSA_COPY_TIMEOUT_NS, &v)) {
 		fprintf(stderr, "rocm_hsa_peer: copy %p -> %p did not complete\n", src, dst);
 		return 1;
 	}
@@ -145,7 +66,7 @@ static const char *access_name(hsa_amd_memory_pool_access_t a)
 }
 
 /* What GPU g may do with GPU h's VRAM pool, printed; 0 when it is @want. */
-static int check_access(struct peer *c, unsigned int g, unsigned int h, const char *want)
+static int check_access(struct rocm_hsa *c, unsigned int g, unsigned int h, const char *want)
 {
 	hsa_amd_memory_pool_access_t a;
 	uint32_t hops = 0;
@@ -157,7 +78,7 @@ static int check_access(struct peer *c, unsigned int g, unsigned int h, const ch
 		s = hsa_amd_agent_memory_pool_get_info(
 			c->gpu[g], c->vram[h], HSA_AMD_AGENT_MEMORY_POOL_INFO_NUM_LINK_HOPS, &hops);
 	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_amd_agent_memory_pool_get_info", s);
+		return rocm_hsa_die(c, "hsa_amd_agent_memory_pool_get_info", s);
 	printf("access %u->%u %s hops %" PRIu32 "\n", g, h, access_name(a), hops);
 	if (strcmp(access_name(a), want)) {
 		fprintf(stderr, "rocm_hsa_peer: GPU %u's access to GPU %u's VRAM is %s, not %s\n",
@@ -167,54 +88,29 @@ static int check_access(struct peer *c, unsigned int g, unsigned int h, const ch
 	return 0;
 }
 
-static uint64_t rotl64(uint64_t x, unsigned int r)
-{
-	return (x << r) | (x >> (64 - r));
-}
-
 static void mix(uint64_t *w, size_t words, unsigned int step)
 {
 	uint64_t k = 0x9e3779b97f4a7c15ull * (step + 1);
 	size_t i;
 
 	for (i = 0; i < words; i++)
-		w[i] = rotl64(w[i], 11) ^ (k + i);
+		w[i] = rocm_hsa_rotl64(w[i], 11) ^ (k + i);
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static void *vram_alloc(struct peer *c, unsigned int g)
+static void *vram_alloc(struct rocm_hsa *c, unsigned int g)
 {
 	void *p = NULL;
 	hsa_status_t s = hsa_amd_memory_pool_allocate(c->vram[g], c->size, 0, &p);
 
 	if (s != HSA_STATUS_SUCCESS) {
-		die_hsa("hsa_amd_memory_pool_allocate (VRAM)", s);
+		rocm_hsa_die(c, "hsa_amd_memory_pool_allocate (VRAM)", s);
 		return NULL;
 	}
 	return p;
 }
 
 /* --expect never: a peer's VRAM cannot be mapped, so allowing access fails. */
-static int run_never(struct peer *c)
+static int run_never(struct rocm_hsa *c)
 {
 	void *b1 = vram_alloc(c, 1);
 	hsa_status_t s;
@@ -230,12 +126,12 @@ static int run_never(struct peer *c)
 	return 0;
 }
 
-static int run_copies(struct peer *c, unsigned int steps, unsigned int delay_ms, bool fault)
+static int run_copies(struct rocm_hsa *c, unsigned int steps, unsigned int delay_ms, bool fault)
 {
 	size_t words = c->size / 8, k;
 	uint64_t *a0 = vram_alloc(c, 0), *c0 = vram_alloc(c, 0), *b1 = vram_alloc(c, 1);
 	uint64_t *host = NULL, *ma, *mb, *mc;
-	uint64_t digest = 0xcbf29ce484222325ull, model = digest;
+	uint64_t digest = ROCM_HSA_FNV_INIT, model = digest;
 	hsa_agent_t both[3] = { c->gpu[0], c->gpu[1], c->cpu };
 	hsa_status_t s;
 	unsigned int i;
@@ -244,12 +140,12 @@ static int run_copies(struct peer *c, unsigned int steps, unsigned int delay_ms,
 		return 1;
 	s = hsa_amd_memory_pool_allocate(c->sys, c->size, 0, (void **)&host);
 	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_amd_memory_pool_allocate (system)", s);
+		return rocm_hsa_die(c, "hsa_amd_memory_pool_allocate (system)", s);
 	/* GPU 0's engine writes b1, GPU 1's writes c0: each maps the other's BO. */
 	if ((s = hsa_amd_agents_allow_access(1, &c->gpu[0], NULL, b1)) ||
 	    (s = hsa_amd_agents_allow_access(1, &c->gpu[1], NULL, c0)) ||
 	    (s = hsa_amd_agents_allow_access(3, both, NULL, host)))
-		return die_hsa("hsa_amd_agents_allow_access", s);
+		return rocm_hsa_die(c, "hsa_amd_agents_allow_access", s);
 	ma = calloc(3, c->size);
 	if (!ma)
 		return 1;
@@ -275,7 +171,7 @@ static int run_copies(struct peer *c, unsigned int steps, unsigned int delay_ms,
 		mix(ma, words, i);
 		printf("step %u\n", i + 1);
 		if (delay_ms)
-			sleep_ms(delay_ms);
+			rocm_hsa_sleep_ms(delay_ms);
 	}
 	{
 		uint64_t *bufs[3] = { a0, b1, c0 }, *models[3] = { ma, mb, mc };
@@ -285,8 +181,8 @@ static int run_copies(struct peer *c, unsigned int steps, unsigned int delay_ms,
 			memset(host, 0xa5, c->size);
 			if (copy(c, host, c->cpu, bufs[k], owners[k]))
 				return 1;
-			digest = fnv(digest, host, c->size);
-			model = fnv(model, models[k], c->size);
+			digest = rocm_hsa_fnv(digest, host, c->size);
+			model = rocm_hsa_fnv(model, models[k], c->size);
 		}
 	}
 	printf("digest %016" PRIx64 "\n", digest);
@@ -295,6 +191,7 @@ static int run_copies(struct peer *c, unsigned int steps, unsigned int delay_ms,
 		return 1;
 	if (fault) {
 		uint64_t *d1;
+		hsa_signal_value_t v;
 
 		/*
 		 * ROCr hands out small VRAM blocks as fragments of one KFD BO and makes access
@@ -307,7 +204,7 @@ static int run_copies(struct peer *c, unsigned int steps, unsigned int delay_ms,
 		if (!d1)
 			return 1;
 		/* GPU 0's VM has no mapping of d1: its engine faults, the signal stays. */
-		if (!copy_wait(c, d1, c->gpu[1], a0, c->gpu[0], 3000000000ull)) {
+		if (!rocm_hsa_copy_wait(c, d1, c->gpu[1], a0, c->gpu[0], 3000000000ull, &v)) {
 			fprintf(stderr,
 				"rocm_hsa_peer: a copy into unmapped peer VRAM completed\n");
 			return 1;
@@ -326,7 +223,7 @@ static int run_copies(struct peer *c, unsigned int steps, unsigned int delay_ms,
 
 int main(int argc, char **argv)
 {
-	struct peer c = { .size = 1u << 20 };
+	struct rocm_hsa c = { .prog = "rocm_hsa_peer", .size = 1u << 20 };
 	const char *expect = "disallowed";
 	unsigned int steps = 10, delay_ms = 0, g;
 	bool fault = false;
@@ -357,35 +254,23 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	s = hsa_init();
-	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_init", s);
-	s = hsa_iterate_agents(agent_cb, &c);
-	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_iterate_agents", s);
+	if (rocm_hsa_init(&c, 2))
+		return 1;
 	if (c.ngpus != 2) {
 		fprintf(stderr, "rocm_hsa_peer: %u GPU agents, need 2\n", c.ngpus);
 		return 1;
 	}
-	{
-		struct pool_pick pick = { &c.sys, &c.have_sys };
-
-		s = hsa_amd_agent_iterate_memory_pools(c.cpu, pool_cb, &pick);
-		if (s != HSA_STATUS_SUCCESS || !c.have_sys)
-			return die_hsa("no system memory pool on the CPU agent", s);
-	}
-	for (g = 0; g < 2; g++) {
-		struct pool_pick pick = { &c.vram[g], &c.have_vram[g] };
-
-		s = hsa_amd_agent_iterate_memory_pools(c.gpu[g], pool_cb, &pick);
-		if (s != HSA_STATUS_SUCCESS || !c.have_vram[g])
-			return die_hsa("no coarse-grained VRAM pool on a GPU agent", s);
-	}
+	if (rocm_hsa_pick_pool(&c, c.cpu, true, &c.sys, "no system memory pool on the CPU agent"))
+		return 1;
+	for (g = 0; g < 2; g++)
+		if (rocm_hsa_pick_pool(&c, c.gpu[g], true, &c.vram[g],
+				       "no coarse-grained VRAM pool on a GPU agent"))
+			return 1;
 	if (check_access(&c, 0, 1, expect) || check_access(&c, 1, 0, expect))
 		return 1;
 	s = hsa_signal_create(1, 0, NULL, &c.sig);
 	if (s != HSA_STATUS_SUCCESS)
-		return die_hsa("hsa_signal_create", s);
+		return rocm_hsa_die(&c, "hsa_signal_create", s);
 	if (!strcmp(expect, "never"))
 		ret = run_never(&c);
 	else
