@@ -367,8 +367,10 @@ static void emu_drm_close(int fd)
 	for (size_t i = 0; i < emu_drm_nfds; i++)
 		if (emu_drm_fds[i].file == file)
 			others = true;
-	/* The last close of a file this process made objects in: they go (drm_release). A
-	 * process that only received the file (criu) never made any, and leaves them. */
+	/* The last close of a file this process made objects in: they go (drm_release), unless
+	 * a KFD process keeps the file (kfd_chardev.c: kfd_ioctl_acquire_vm, fget(drm_fd)), in
+	 * which case the daemon keeps them until it goes (emu_daemon_gem.c). A process that
+	 * only received the file (criu) never made any, and leaves them. */
 	if (!others && (d = opendir("/proc/self/fd"))) {
 		struct dirent *de;
 

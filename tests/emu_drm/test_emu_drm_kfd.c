@@ -6,7 +6,8 @@
  * libdrm_amdgpu's public API, copied by SDMA into a pinned host buffer (a userptr BO) and back
  * after the host buffer changed, on both SDMA rings, byte-exact both ways. The import maps
  * nothing into the process, not even while a job on it runs (amdgpu_dma_buf.c:
- * amdgpu_gem_prime_import attaches the exporter's dma-buf, no CPU mapping).
+ * amdgpu_gem_prime_import attaches the exporter's dma-buf, no CPU mapping). KFD keeps the
+ * render file it acquired its VM from after the process closed every fd of it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -170,6 +171,72 @@ static int gated_copy(amdgpu_context_handle ctx, uint32_t *ib, uint64_t ib_va,
 	return r ? r : (expired ? 0 : -ETIME);
 }
 
+/*
+ * KFD keeps the render file ACQUIRE_VM took (kfd_chardev.c: kfd_ioctl_acquire_vm,
+ * fget(drm_fd): "On success, the PDD keeps the drm_file reference", until kfd_process.c:
+ * kfd_process_destroy_pdds), so a process that closes every fd of it (and unmaps it) still
+ * has the file, its GEM objects and their memory. Seen here: a GEM BO's bytes through a
+ * dma-buf exported before the close, and an OFD lock taken on the file, which lasts as long
+ * as the open file does (fs/locks.c: locks_remove_file at its last fput), against a new open
+ * of the node. @drm is closed on return.
+ */
+static void test_file_kept_by_kfd(int drm)
+{
+	const size_t size = 64 * 1024;
+	union drm_amdgpu_gem_create create = {
+		.in = { .bo_size = size, .alignment = 4096, .domains = AMDGPU_GEM_DOMAIN_VRAM }
+	};
+	union drm_amdgpu_gem_mmap mm = { .in = { .handle = 0 } };
+	struct drm_amdgpu_gem_va va = { 0 };
+	struct drm_prime_handle prime = { .flags = O_RDWR | O_CLOEXEC };
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+	uint8_t *bytes = malloc(size), *cpu;
+	int other;
+
+	CHECK(bytes != NULL);
+	CHECK_EQ_INT(ioctl(drm, DRM_IOCTL_AMDGPU_GEM_CREATE, &create), 0);
+	mm.in.handle = create.out.handle;
+	CHECK_EQ_INT(ioctl(drm, DRM_IOCTL_AMDGPU_GEM_MMAP, &mm), 0);
+	cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, drm, (off_t)mm.out.addr_ptr);
+	CHECK(cpu != MAP_FAILED);
+	if (test_failures)
+		return;
+	fill_random(bytes, size);
+	memcpy(cpu, bytes, size);
+	munmap(cpu, size);
+	va.handle = create.out.handle;
+	va.operation = AMDGPU_VA_OP_MAP;
+	va.flags = AMDGPU_VM_PAGE_READABLE | AMDGPU_VM_PAGE_WRITEABLE;
+	va.va_address = BO_VA + (1ull << 30);
+	va.map_size = size;
+	CHECK_EQ_INT(ioctl(drm, DRM_IOCTL_AMDGPU_GEM_VA, &va), 0);
+	prime.handle = create.out.handle;
+	CHECK_EQ_INT(ioctl(drm, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime), 0);
+	CHECK_EQ_INT(fcntl(drm, F_OFD_SETLK, &lk), 0);
+
+	/* The last fd of the file in this process. */
+	close(drm);
+
+	other = open("/dev/dri/renderD128", O_RDWR | O_CLOEXEC);
+	CHECK(other >= 0);
+	lk.l_type = F_WRLCK;
+	CHECK_EQ_INT(fcntl(other, F_OFD_GETLK, &lk), 0);
+	if (lk.l_type != F_WRLCK)
+		fprintf(stderr, "the render file KFD acquired its VM from is gone\n");
+	CHECK_EQ_INT(lk.l_type, F_WRLCK);
+	cpu = mmap(NULL, size, PROT_READ, MAP_SHARED, prime.fd, 0);
+	CHECK(cpu != MAP_FAILED);
+	if (cpu != MAP_FAILED) {
+		if (memcmp(cpu, bytes, size) != 0)
+			fprintf(stderr, "the GEM BO's bytes are gone with the last fd\n");
+		CHECK(memcmp(cpu, bytes, size) == 0);
+		munmap(cpu, size);
+	}
+	close(other);
+	close(prime.fd);
+	free(bytes);
+}
+
 int main(void)
 {
 	struct kfd_ioctl_get_version_args ver = { 0 };
@@ -202,6 +269,14 @@ int main(void)
 	acq.drm_fd = (uint32_t)drm;
 	acq.gpu_id = gpu_id;
 	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq), 0);
+	/* kfd_ioctl_acquire_vm: "pdd->drm_file == drm_file ? 0 : -EBUSY", the same open file
+	 * again is fine, another open of the same node is not. */
+	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq), 0);
+	acq.drm_fd = (uint32_t)open("/dev/dri/renderD128", O_RDWR | O_CLOEXEC);
+	errno = 0;
+	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq), -1);
+	CHECK_EQ_INT(errno, EBUSY);
+	close((int)acq.drm_fd);
 
 	/* The workload's VRAM BO, filled through its CPU mapping. */
 	alloc.va_addr = BO_VA;
@@ -296,7 +371,7 @@ int main(void)
 	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_FREE_MEMORY_OF_GPU, &fr), 0);
 	free(host);
 	free(expect);
-	close(drm);
+	test_file_kept_by_kfd(drm);
 	close(kfd);
 	return test_finish("emu_drm_kfd");
 }
