@@ -29,6 +29,10 @@ struct emu_gem_file {
 	size_t nbos;
 	struct emu_gem_wire_map *maps;
 	size_t nmaps;
+	/* Its process closed every fd of it, but a KFD process keeps the file (ACQUIRE_VM or
+	 * CRIU RESTORE took it as a pdd's drm_file), so the objects stay (drm_release runs at
+	 * the last fput, kfd_process_destroy_pdds's among them). */
+	bool closed;
 };
 
 static uint64_t emu_gem_page_align(uint64_t v)
@@ -109,6 +113,17 @@ static void emu_gem_file_free(struct emu_daemon *d, struct emu_gem_file *f)
 	free(f->bos);
 	free(f->maps);
 	free(f);
+}
+
+void emu_gem_kfd_released(struct emu_daemon *d)
+{
+	struct emu_gem_file *f = d->gem_files, *next;
+
+	for (; f; f = next) {
+		next = f->next;
+		if (f->closed && !emu_kproc_holds_file(d, f->fd))
+			emu_gem_file_free(d, f);
+	}
 }
 
 void emu_gem_reap(struct emu_daemon *d)
@@ -375,7 +390,9 @@ int emu_gem_handle(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_d
 		return emu_gem_mmap_check(d, rq, rep);
 	case EMU_GEM_FILE_CLOSE:
 		f = emu_gem_file_find(d, rq);
-		if (f)
+		if (f && emu_kproc_holds_file(d, f->fd))
+			f->closed = true;
+		else if (f)
 			emu_gem_file_free(d, f);
 		return 0;
 	default:

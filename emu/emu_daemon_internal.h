@@ -107,7 +107,11 @@ struct emu_pdd {
 	bool vm_acquired;     /* pdd->drm_file set (ACQUIRE_VM or RESTORE) */
 	uint32_t user_gpu_id; /* the gpu_id the process knows (differs after restore elsewhere) */
 	uint32_t next_idr;
-	int vm_minor; /* render minor of the drm file that gave the VM */
+	/* A dup of that drm file: the reference the pdd keeps (kfd_chardev.c:
+	 * kfd_ioctl_acquire_vm, criu_restore_devices: fget(drm_fd), "On success, the PDD keeps
+	 * the drm_file reference"), dropped when the process goes (kfd_process.c:
+	 * kfd_process_destroy_pdds: fput(pdd->drm_file)). -1 while none. */
+	int drm_fd;
 };
 
 struct emu_kproc {
@@ -196,6 +200,10 @@ struct emu_kproc *emu_kproc_find(struct emu_daemon *d, pid_t pid);
 int emu_kproc_open(struct emu_daemon *d, pid_t pid, struct emu_kproc **out);
 void emu_kproc_free(struct emu_daemon *d, struct emu_kproc *p);
 void emu_kproc_reap(struct emu_daemon *d); /* frees state of processes that are gone */
+/* Whether fds @a and @b (of the daemon) are one open file (kcmp KCMP_FILE); false for -1. */
+bool emu_same_file(int a, int b);
+/* Whether a KFD process's pdd keeps the render file @fd refers to (emu_pdd.drm_fd). */
+bool emu_kproc_holds_file(struct emu_daemon *d, int fd);
 int emu_kproc_gpu_by_user_id(const struct emu_kproc *p, uint32_t user_gpu_id);
 int emu_daemon_gpu_by_id(const struct emu_daemon *d, uint32_t gpu_id);
 struct emu_bo *emu_bo_find(struct emu_kproc *p, unsigned int gpu_index, uint32_t idr);
@@ -228,6 +236,8 @@ struct emu_kproc *emu_pid_ns_find(struct emu_daemon *d, pid_t caller, pid_t nr);
 /* emu_daemon_gem.c: render-node files' GEM objects (emu_gem_wire.h) */
 int emu_gem_handle(struct emu_daemon *d, const struct emu_dreq *rq, struct emu_drep *rep);
 void emu_gem_reap(struct emu_daemon *d); /* drops files whose first user exited */
+/* Drops files their process closed that no KFD process keeps any more. */
+void emu_gem_kfd_released(struct emu_daemon *d);
 /* Whether [off, off + len) of GPU @gpu's aperture lies in a GEM BO of a file @pid made. */
 bool emu_gem_range_of(struct emu_daemon *d, pid_t pid, unsigned int gpu, uint64_t off,
 		      uint64_t len);

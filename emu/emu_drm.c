@@ -38,6 +38,10 @@ struct emu_drm_fdent {
 /* Process-wide state. emu_drm_fds_lock guards the fd table, file reference counts, the
  * configuration and device initialisation. */
 static pthread_mutex_t emu_drm_fds_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Held (read) by whoever uses an fd of the table for I/O (emu_drm_file_fd_get,
+ * emu_drm_gpu_fd_get); close() of a render fd takes it (write) once its entry is gone, so it
+ * waits for accesses in progress and no access reaches a number that was closed and reused. */
+static pthread_rwlock_t emu_drm_fds_io_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct emu_drm_fdent *emu_drm_fds;
 static size_t emu_drm_nfds, emu_drm_fds_cap;
 static bool emu_drm_have_config;
@@ -90,6 +94,7 @@ static void emu_drm_atfork_child(void)
 	/* The child has none of the parent's threads: forget the engine threads (jobs in
 	 * flight at fork() do not complete in the child, which has its own copy of the VM). */
 	pthread_mutex_init(&emu_drm_fds_lock, NULL);
+	pthread_rwlock_init(&emu_drm_fds_io_lock, NULL);
 	for (unsigned int i = 0; i < EMU_MAX_GPUS; i++)
 		for (unsigned int r = 0; r < emu_drm_devs[i].num_rings; r++)
 			emu_sdma_ring_forget_thread(&emu_drm_devs[i].rings[r]);
@@ -231,20 +236,38 @@ static bool emu_drm_fds_has(const struct emu_drm_file *file)
 
 int emu_drm_file_fd_get(struct emu_drm_file *file, int hint)
 {
+	int fd = -EBADF;
+
 	pthread_mutex_lock(&emu_drm_fds_lock);
-	for (size_t i = 0; i < emu_drm_nfds; i++)
+	for (size_t i = 0; i < emu_drm_nfds && fd < 0; i++)
 		if (emu_drm_fds[i].fd == hint && emu_drm_fds[i].file == file)
-			return hint;
-	for (size_t i = 0; i < emu_drm_nfds; i++)
+			fd = hint;
+	for (size_t i = 0; i < emu_drm_nfds && fd < 0; i++)
 		if (emu_drm_fds[i].file == file)
-			return emu_drm_fds[i].fd;
+			fd = emu_drm_fds[i].fd;
+	if (fd >= 0)
+		pthread_rwlock_rdlock(&emu_drm_fds_io_lock);
 	pthread_mutex_unlock(&emu_drm_fds_lock);
-	return -EBADF;
+	return fd;
+}
+
+int emu_drm_gpu_fd_get(unsigned int gpu)
+{
+	int fd = -EBADF;
+
+	pthread_mutex_lock(&emu_drm_fds_lock);
+	for (size_t i = 0; i < emu_drm_nfds && fd < 0; i++)
+		if (emu_drm_fds[i].file->gpu == gpu)
+			fd = emu_drm_fds[i].fd;
+	if (fd >= 0)
+		pthread_rwlock_rdlock(&emu_drm_fds_io_lock);
+	pthread_mutex_unlock(&emu_drm_fds_lock);
+	return fd;
 }
 
 void emu_drm_file_fd_put(void)
 {
-	pthread_mutex_unlock(&emu_drm_fds_lock);
+	pthread_rwlock_unlock(&emu_drm_fds_io_lock);
 }
 
 /* Under emu_drm_fds_lock. */
@@ -331,6 +354,11 @@ static void emu_drm_close(int fd)
 			break;
 		}
 	}
+	/* Accesses through @fd in progress end before the real close (none can start now). */
+	if (file) {
+		pthread_rwlock_wrlock(&emu_drm_fds_io_lock);
+		pthread_rwlock_unlock(&emu_drm_fds_io_lock);
+	}
 	if (!file) {
 		pthread_mutex_unlock(&emu_drm_fds_lock);
 		return;
@@ -339,8 +367,10 @@ static void emu_drm_close(int fd)
 	for (size_t i = 0; i < emu_drm_nfds; i++)
 		if (emu_drm_fds[i].file == file)
 			others = true;
-	/* The last close of a file this process made objects in: they go (drm_release). A
-	 * process that only received the file (criu) never made any, and leaves them. */
+	/* The last close of a file this process made objects in: they go (drm_release), unless
+	 * a KFD process keeps the file (kfd_chardev.c: kfd_ioctl_acquire_vm, fget(drm_fd)), in
+	 * which case the daemon keeps them until it goes (emu_daemon_gem.c). A process that
+	 * only received the file (criu) never made any, and leaves them. */
 	if (!others && (d = opendir("/proc/self/fd"))) {
 		struct dirent *de;
 

@@ -233,7 +233,8 @@ int emu_drm_bo_list_ioctl(struct emu_drm_file *file, void *arg)
 }
 
 /*
- * NO_CPU_ACCESS BOs have no mapping in the process (emu_drm_gem_nomap_io): the engine works on
+ * NO_CPU_ACCESS BOs and imports of dma-bufs have no mapping in the process
+ * (emu_drm_gem_nomap_io): the engine works on
  * a bounce of each piece it is given, read from the BO when translated and written back after
  * the packet (emu_drm_job_hold), as emu_kfd_sdma.c does for userptrs. A piece is never wider
  * than the packet's own range, so a write-back covers only bytes of that packet.
@@ -394,7 +395,7 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 		}
 		if (!job->result && jm->io_err) {
 			emu_drm_log("GPU %u SDMA%u: ctx %u ring %u seq %" PRIu64
-				    " IB %zu: a NO_CPU_ACCESS BO could not be written: %s",
+				    " IB %zu: a BO without a mapping could not be written: %s",
 				    file->gpu, ring ? ring->index : 0, job->ctx->id, job->entity,
 				    job->seq, i, strerror(-jm->io_err));
 			job->result = jm->io_err;
@@ -415,7 +416,7 @@ static void emu_drm_job_run(struct emu_sdma_ring_job *rj, struct emu_sdma_ring *
 			__atomic_store_n((uint64_t *)(bo->host + job->uf_offset), seq,
 					 __ATOMIC_RELEASE);
 		pthread_mutex_unlock(&file->lock);
-		if (bo && bo->nomap)
+		if (bo && (bo->nomap || bo->view_io))
 			emu_drm_gem_nomap_io(file, job->fd, bo, job->uf_offset, &seq, sizeof(seq),
 					     true);
 		pthread_rwlock_unlock(&file->vm_lock);

@@ -3,9 +3,9 @@
  * Buffer objects and the GPU VM of an emulated render-node file. Memory sources:
  * GEM_CREATE (the GPU's aperture at the BO's DRM offset, which the daemon hands out from the
  * device's one offset space: emu_gem_wire.h), GEM_USERPTR (the process's own pages) and PRIME
- * import of a "dmabuf" (a memfd, e.g. one the emulator daemon exported for a KFD BO). Checks and
- * errnos follow the kernel's amdgpu_gem.c (amdgpu_gem_create_ioctl, amdgpu_gem_userptr_ioctl,
- * amdgpu_gem_mmap_ioctl, amdgpu_gem_va_ioctl, amdgpu_gem_op_ioctl,
+ * import of a dma-buf (a view of a GPU's aperture, reached without a mapping; or a test's memfd).
+ * Checks and errnos follow the kernel's amdgpu_gem.c (amdgpu_gem_create_ioctl,
+ * amdgpu_gem_userptr_ioctl, amdgpu_gem_mmap_ioctl, amdgpu_gem_va_ioctl, amdgpu_gem_op_ioctl,
  * amdgpu_gem_metadata_ioctl), amdgpu_vm.c (amdgpu_vm_bo_map, amdgpu_vm_bo_unmap,
  * amdgpu_vm_bo_clear_mappings), drm_gem.c and drm_prime.c.
  */
@@ -107,12 +107,14 @@ static void emu_drm_bo_free(struct emu_drm_bo *bo)
 	free(bo);
 }
 
+static int emu_drm_view_open(unsigned int gpu, uint64_t off, uint64_t size, int flags);
+
 /*
- * A new fd of the file behind a BO, for the rare calls that need one again:
- * GEM BOs keep their memfd; an imported BO keeps only its mapping (below),
- * whose file /proc/self/map_files opens (the VMA holding bo->host, found in
- * /proc/self/maps since a neighbour may have merged with it). -1 and errno
- * on failure.
+ * A new fd of the file behind a BO, for the rare calls that need one again: GEM BOs keep
+ * their memfd; an import of a dma-buf view gets a new view of the same place (what the
+ * exporter's dma-buf is); an import of a memfd keeps only its mapping (below), whose file
+ * /proc/self/map_files opens (the VMA holding bo->host, found in /proc/self/maps since a
+ * neighbour may have merged with it). -1 and errno on failure.
  */
 static int emu_drm_bo_file(const struct emu_drm_bo *bo)
 {
@@ -123,6 +125,14 @@ static int emu_drm_bo_file(const struct emu_drm_bo *bo)
 
 	if (bo->memfd >= 0)
 		return fcntl(bo->memfd, F_DUPFD_CLOEXEC, 0);
+	if (bo->view_io) {
+		fd = emu_drm_view_open(bo->src_gpu, bo->view_off, bo->size, DRM_CLOEXEC);
+		if (fd < 0) {
+			errno = -fd;
+			return -1;
+		}
+		return fd;
+	}
 	maps = fopen("/proc/self/maps", "re");
 	if (!maps)
 		return -1;
@@ -477,7 +487,9 @@ void *emu_drm_gem_mmap_fd(struct emu_drm_file *file, int fd, void *addr, size_t 
 		errno = EINVAL;
 		return MAP_FAILED;
 	}
-	p = mmap(addr, len, prot, flags, memfd, bo->kind == EMU_DRM_BO_IMPORT ? bo->view_off : 0);
+	/* The file is the aperture itself for a view (a hard link of it), a memfd otherwise. */
+	p = (void *)syscall(SYS_mmap, addr, len, prot, flags, memfd,
+			    (off_t)(bo->view_io ? bo->view_off : 0));
 	err = errno;
 	close(memfd);
 	errno = err;
@@ -572,22 +584,28 @@ static int emu_drm_aperture_path(int fd, char *out, size_t cap)
 }
 
 /*
- * amdgpu_gem_prime_export of a GEM_CREATE BO: as for KFD BOs (emu_aperture.h), an open file of
- * a hard link of the aperture named after the BO's place, unlinked at once.
+ * A dma-buf view of @size bytes at @off of GPU @gpu's aperture: as for KFD BOs (emu_aperture.h),
+ * an open file of a hard link of the aperture named after the place, unlinked at once. The
+ * aperture files sit side by side; the one of the render fd of the call in progress gives the
+ * folder.
  */
-static int emu_drm_gem_export_view(struct emu_drm_file *file, const struct emu_drm_bo *bo,
-				   int flags)
+static int emu_drm_view_open(unsigned int gpu, uint64_t off, uint64_t size, int flags)
 {
 	char node[512], path[700], name[128], *slash;
+	const struct emu_config *cfg = emu_shim_config();
 	int fd, err;
 
+	if (!cfg || gpu >= cfg->num_gpus)
+		return -ENODEV;
 	err = emu_drm_aperture_path(emu_drm_current_fd(), node, sizeof(node));
 	if (err)
 		return err;
 	slash = strrchr(node, '/');
 	if (!slash)
 		return -EBADF;
-	err = emu_aperture_view_name(name, sizeof(name), file->gpu, bo->mmap_offset, bo->size);
+	snprintf(slash + 1, sizeof(node) - (size_t)(slash + 1 - node), "renderD%u",
+		 cfg->gpus[gpu].render_minor);
+	err = emu_aperture_view_name(name, sizeof(name), gpu, off, size);
 	if (err)
 		return err;
 	snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - node), node, name);
@@ -600,9 +618,17 @@ static int emu_drm_gem_export_view(struct emu_drm_file *file, const struct emu_d
 	return err;
 }
 
+/* amdgpu_gem_prime_export of a GEM_CREATE BO: a view of its place in the file's GPU. */
+static int emu_drm_gem_export_view(struct emu_drm_file *file, const struct emu_drm_bo *bo,
+				   int flags)
+{
+	return emu_drm_view_open(file->gpu, bo->mmap_offset, bo->size, flags);
+}
+
 /*
- * PRIME import (drm_gem_prime_fd_to_handle). The emulator's dma-bufs are the daemon's views of
- * a GPU's aperture (KFD BOs: emu_aperture.h) or memfds (this emulator's own GEM exports).
+ * PRIME import (drm_gem_prime_fd_to_handle). The emulator's dma-bufs are views of a GPU's
+ * aperture (KFD BOs: emu_aperture.h; GEM BOs: emu_drm_gem_export_view); its tests also import
+ * memfds as stand-ins.
  * Importing the same buffer twice in one file gives the same handle, as drm_prime's per-file
  * lookup does (libdrm relies on it).
  */
@@ -658,27 +684,35 @@ int emu_drm_prime_fd_to_handle(struct emu_drm_file *file, void *arg)
 	bo->view_off = off;
 	bo->domains = AMDGPU_GEM_DOMAIN_GTT;
 	/*
-	 * Not populated: the pages exist (VRAM is allocated with its BO), and an
-	 * import on hardware maps nothing into the CPU; the emulated engine's
-	 * copies fault the page tables in as they go, instead of the import
-	 * spending ~0.2 s per GiB up front.
+	 * The kernel maps nothing of an import (drm_prime.c: drm_gem_prime_fd_to_handle ->
+	 * amdgpu_dma_buf.c: amdgpu_gem_prime_import makes a GEM object attached to the
+	 * exporter's dma-buf, dma_buf_dynamic_attach; a CPU mapping exists only once the process
+	 * mmaps it), so criu sees none. A view of a GPU's aperture needs none either:
+	 * the engine reaches it through a render fd of that GPU the process holds
+	 * (emu_drm_gem_view_io). The import holds the dma-buf, not an fd of the importer's
+	 * (drm_gem_prime_import_dev -> get_dma_buf), so the caller may close its fd and its
+	 * RLIMIT_NOFILE counts nothing for the import; the view's memory is the exporter's
+	 * place in the aperture, which needs no reference here.
 	 */
-	bo->host = (void *)syscall(SYS_mmap, NULL, bo->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-				   args->fd, (off_t)off);
-	if (bo->host == MAP_FAILED) {
-		bo->host = NULL;
-		err = -EINVAL;
-		emu_drm_log("PRIME import of fd %d: cannot map it read-write: %s", args->fd,
-			    strerror(errno));
-		goto fail;
+	if (view_gpu != ~0u) {
+		bo->view_io = true;
+		bo->src_gpu = view_gpu;
+	} else {
+		/*
+		 * A memfd is no dma-buf (dma_buf_get: -EINVAL); the emulator's own tests use one
+		 * as a stand-in, mapped here for the engine and kept by that mapping (below), not
+		 * populated: its copies fault the pages in as they go.
+		 */
+		bo->host = (void *)syscall(SYS_mmap, NULL, bo->size, PROT_READ | PROT_WRITE,
+					   MAP_SHARED, args->fd, (off_t)off);
+		if (bo->host == MAP_FAILED) {
+			bo->host = NULL;
+			err = -EINVAL;
+			emu_drm_log("PRIME import of fd %d: cannot map it read-write: %s", args->fd,
+				    strerror(errno));
+			goto fail;
+		}
 	}
-	/*
-	 * The import holds the dma-buf, not an fd of the importer's: the GEM
-	 * object keeps a reference to the buffer (drm_prime.c:
-	 * drm_gem_prime_import_dev -> get_dma_buf), so the caller may close its
-	 * fd and its RLIMIT_NOFILE counts nothing for the import. The mapping
-	 * is our reference; emu_drm_bo_file() reopens the file when needed.
-	 */
 	bo->mmap_offset = emu_drm_mmap_offset_alloc(bo->size);
 	pthread_mutex_lock(&file->lock);
 	err = emu_drm_handle_add(file, bo, &handle);
@@ -815,7 +849,7 @@ void *emu_drm_vm_translate(struct emu_drm_file *file, uint64_t va, uint64_t len,
 			return NULL;
 		n = m->last - a + 1;
 		if (!m->bo->host) {
-			if (!m->bo->nomap || !nomap)
+			if (!(m->bo->nomap || m->bo->view_io) || !nomap)
 				return NULL;
 			*avail = n < len ? n : len;
 			*nomap = m->bo;
@@ -1040,6 +1074,45 @@ int emu_drm_gem_nomap_sync(struct emu_drm_file *file, int fd)
 	return 0;
 }
 
+/*
+ * An import of a dma-buf view: pread/pwrite at its place in the aperture of the GPU that
+ * exported it, through a render fd of that GPU the process holds (the importing file's own
+ * when it is that GPU's, @hint first). Imports are not carried over a restore (the plugin
+ * refuses to dump them), so the place does not move under the process.
+ */
+static int emu_drm_gem_view_io(struct emu_drm_file *file, int hint, struct emu_drm_bo *bo,
+			       uint64_t off, uint8_t *buf, uint64_t len, bool write)
+{
+	int fd = bo->src_gpu == file->gpu ? emu_drm_file_fd_get(file, hint)
+					  : emu_drm_gpu_fd_get(bo->src_gpu);
+	int err = 0;
+
+	if (fd < 0) {
+		emu_drm_log("no render fd of GPU %u left to reach an imported dma-buf",
+			    bo->src_gpu);
+		return -EFAULT;
+	}
+	while (!err && len) {
+		off_t at = (off_t)(bo->view_off + off);
+		ssize_t done = write ? syscall(SYS_pwrite64, fd, buf, len, at)
+				     : syscall(SYS_pread64, fd, buf, len, at);
+
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done < 0)
+			err = -errno;
+		else if (done == 0)
+			err = -EIO;
+		else {
+			buf += done;
+			off += (uint64_t)done;
+			len -= (uint64_t)done;
+		}
+	}
+	emu_drm_file_fd_put();
+	return err;
+}
+
 int emu_drm_gem_nomap_io(struct emu_drm_file *file, int hint, struct emu_drm_bo *bo, uint64_t off,
 			 void *buf, uint64_t len, bool write)
 {
@@ -1047,6 +1120,8 @@ int emu_drm_gem_nomap_io(struct emu_drm_file *file, int hint, struct emu_drm_bo 
 
 	if (off > bo->size || len > bo->size - off)
 		return -EFAULT;
+	if (bo->view_io)
+		return emu_drm_gem_view_io(file, hint, bo, off, buf, len, write);
 	pthread_mutex_lock(&file->lock);
 	fd = emu_drm_file_fd_get(file, hint);
 	if (fd < 0) {

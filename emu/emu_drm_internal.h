@@ -54,7 +54,7 @@ enum emu_drm_bo_kind { EMU_DRM_BO_GEM, EMU_DRM_BO_USERPTR, EMU_DRM_BO_IMPORT };
 struct emu_drm_bo {
 	enum emu_drm_bo_kind kind;
 	uint64_t size;	      /* bytes; page aligned for GEM and USERPTR */
-	uint8_t *host;	      /* where the engine reads and writes it */
+	uint8_t *host;	      /* where the engine reads and writes it (NULL: nomap, view_io) */
 	int memfd;	      /* GEM and IMPORT: the memory; -1 for USERPTR */
 	bool readonly;	      /* USERPTR with AMDGPU_GEM_USERPTR_READONLY */
 	uint64_t mmap_offset; /* fake offset for mmap() of the render fd (0: not mappable) */
@@ -63,7 +63,14 @@ struct emu_drm_bo {
 	uint64_t flags;
 	dev_t st_dev; /* IMPORT: identity of the dmabuf (memfd, or aperture file and view_off) */
 	ino_t st_ino;
-	uint64_t view_off; /* IMPORT of a KFD BO: its place in the GPU's aperture */
+	uint64_t view_off; /* IMPORT of a dma-buf view: its place in GPU @src_gpu's aperture */
+	/* IMPORT of a dma-buf view (a KFD BO's or a GEM BO's, of any GPU): never mapped in the
+	 * process (@host is NULL), as the kernel maps no import (amdgpu_dma_buf.c:
+	 * amdgpu_gem_prime_import only attaches the exporter's dma-buf); the engine reads and
+	 * writes it through a render fd of @src_gpu the process holds, at @view_off
+	 * (emu_drm_gem_nomap_io). */
+	bool view_io;
+	unsigned int src_gpu;
 	/* GEM made with AMDGPU_GEM_CREATE_NO_CPU_ACCESS: never mapped in the process (@host is
 	 * NULL), as hardware has no CPU mapping of it for criu to see; the engine reads and
 	 * writes it through the render node's file at @mmap_offset (emu_drm_gem_nomap_io), which
@@ -165,9 +172,11 @@ struct emu_drm_job {
 void emu_drm_file_ref(struct emu_drm_file *file);
 void emu_drm_file_put(struct emu_drm_file *file);
 /* An fd of @file in this process (@hint if it still is one, else another alias) that stays
- * open until emu_drm_file_fd_put (close() waits: the fd table is locked meanwhile), or -EBADF
- * when the process has none left. Take it inside file->lock, never the other way round. */
+ * open until emu_drm_file_fd_put (close() of it waits meanwhile), or -EBADF when the process
+ * has none left. Take it inside file->lock, never the other way round. */
 int emu_drm_file_fd_get(struct emu_drm_file *file, int hint);
+/* The same for an fd of any render file of GPU @gpu (its aperture) the process holds. */
+int emu_drm_gpu_fd_get(unsigned int gpu);
 void emu_drm_file_fd_put(void);
 int emu_drm_uread(void *dst, uint64_t uptr, size_t len);
 int emu_drm_uwrite(uint64_t uptr, const void *src, size_t len);
@@ -207,8 +216,9 @@ void emu_drm_gem_file_fini(struct emu_drm_file *file);
 /* Makes the DRM offsets of the file's nomap BOs current (a restore moves them), asking the
  * daemon through @fd, an fd of the file, only when they may have changed. Under file->lock. */
 int emu_drm_gem_nomap_sync(struct emu_drm_file *file, int fd);
-/* Reads or writes @len bytes at @off of nomap BO @bo (under vm_lock, not file->lock) through
- * an fd of the file, @hint if it still is one. 0 or -errno. */
+/* Reads or writes @len bytes at @off of nomap or view_io BO @bo (under vm_lock, not
+ * file->lock) through an fd of the file (of the exporting GPU for a view_io one), @hint if it
+ * still is one. 0 or -errno. */
 int emu_drm_gem_nomap_io(struct emu_drm_file *file, int hint, struct emu_drm_bo *bo, uint64_t off,
 			 void *buf, uint64_t len, bool write);
 

@@ -59,7 +59,10 @@ struct emu_kfd_msg {
 	size_t req_len;
 	size_t rep_cap;
 	unsigned int rep_fds;
-	int in_fd;
+	/* Files the request carries: a dma-buf to look up, or the render files KFD takes a
+	 * reference to (ACQUIRE_VM, CRIU RESTORE: fget(drm_fd)). */
+	int in_fds[EMU_MAX_GPUS];
+	unsigned int n_in_fds;
 };
 
 static int emu_kfd_msg_append(struct emu_kfd_msg *m, const void *src, size_t len)
@@ -85,7 +88,7 @@ static int emu_kfd_marshal(unsigned int nr, const void *arg, size_t size, struct
 	int err = emu_kfd_msg_append(m, arg, size);
 
 	m->rep_cap = size;
-	m->in_fd = -1;
+	m->n_in_fds = 0;
 	if (err)
 		return err;
 	switch (nr) {
@@ -102,6 +105,9 @@ static int emu_kfd_marshal(unsigned int nr, const void *arg, size_t size, struct
 		const struct kfd_ioctl_acquire_vm_args *a = arg;
 		int32_t minor = emu_kfd_render_minor((int)a->drm_fd);
 
+		/* kfd_ioctl_acquire_vm: fget(args->drm_fd), kept by the pdd on success. */
+		if (minor >= 0)
+			m->in_fds[m->n_in_fds++] = (int)a->drm_fd;
 		return emu_kfd_msg_append(m, &minor, sizeof(minor));
 	}
 	case _IOC_NR(AMDKFD_IOC_GET_PROCESS_APERTURES_NEW): {
@@ -123,7 +129,7 @@ static int emu_kfd_marshal(unsigned int nr, const void *arg, size_t size, struct
 	case _IOC_NR(AMDKFD_IOC_GET_DMABUF_INFO): {
 		const struct kfd_ioctl_get_dmabuf_info_args *a = arg;
 
-		m->in_fd = (int)a->dmabuf_fd;
+		m->in_fds[m->n_in_fds++] = (int)a->dmabuf_fd;
 		return 0;
 	}
 	case _IOC_NR(AMDKFD_IOC_EXPORT_DMABUF):
@@ -154,8 +160,16 @@ static int emu_kfd_marshal(unsigned int nr, const void *arg, size_t size, struct
 			if (!d)
 				return -ENOMEM;
 			memcpy(d, (const void *)(uintptr_t)a->devices, devs);
-			for (i = 0; i < a->num_devices; i++)
-				d[i].drm_fd = (uint32_t)emu_kfd_render_minor((int)d[i].drm_fd);
+			/* criu_restore_devices: fget(drm_fd) of each device, kept by its pdd. The
+			 * files go in device order; the daemon stops at the first device without
+			 * one (an fd that is no render node: -EINVAL). */
+			for (i = 0; i < a->num_devices; i++) {
+				int fd = (int)d[i].drm_fd;
+
+				d[i].drm_fd = (uint32_t)emu_kfd_render_minor(fd);
+				if ((int32_t)d[i].drm_fd >= 0 && m->n_in_fds < EMU_MAX_GPUS)
+					m->in_fds[m->n_in_fds++] = fd;
+			}
 			err = emu_kfd_msg_append(m, d, devs);
 			free(d);
 		}
@@ -281,9 +295,9 @@ static int emu_kfd_call(pid_t owner, unsigned long request, void *arg)
 	c.req.arg0 = request;
 	c.payload = m.req;
 	c.payload_len = (uint32_t)m.req_len;
-	if (m.in_fd >= 0) {
-		c.fds = &m.in_fd;
-		c.nfds = 1;
+	if (m.n_in_fds) {
+		c.fds = m.in_fds;
+		c.nfds = m.n_in_fds;
 	}
 	c.rep_buf = rep;
 	c.rep_cap = m.rep_cap;

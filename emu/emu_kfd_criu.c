@@ -280,7 +280,8 @@ static int emu_criu_unpause(struct emu_kproc *p)
 
 /* criu_restore_devices */
 static int emu_criu_restore_devices(struct emu_daemon *d, struct emu_kproc *p,
-				    const struct kfd_criu_device_bucket *devs, uint32_t n)
+				    const struct kfd_criu_device_bucket *devs, uint32_t n,
+				    const struct emu_dreq *rq)
 {
 	uint32_t i;
 
@@ -294,15 +295,20 @@ static int emu_criu_restore_devices(struct emu_daemon *d, struct emu_kproc *p,
 			return -EINVAL;
 		if (!p->pdd[gpu].present) /* "Failed to get pdd for gpu_id" */
 			return -EINVAL;
-		if (minor < 0) /* "Invalid render node file descriptor sent from plugin" */
+		/* "Invalid render node file descriptor sent from plugin" (the shim sends device
+		 * i's render file as fd i, and none for a device without one) */
+		if (minor < 0 || i >= rq->nfds)
 			return -EINVAL;
 		if (p->pdd[gpu].vm_acquired)
 			return -EINVAL;
 		if ((uint32_t)minor != d->cfg.gpus[gpu].render_minor)
 			return -EINVAL; /* kfd_process_device_init_vm failed */
+		/* "On success, the PDD keeps the drm_file reference" */
+		p->pdd[gpu].drm_fd = fcntl(rq->fds[i], F_DUPFD_CLOEXEC, 0);
+		if (p->pdd[gpu].drm_fd < 0)
+			return -ENOMEM;
 		p->pdd[gpu].user_gpu_id = devs[i].user_gpu_id;
 		p->pdd[gpu].vm_acquired = true;
-		p->pdd[gpu].vm_minor = minor;
 	}
 	return 0;
 }
@@ -432,7 +438,7 @@ static int emu_criu_restore_event(struct emu_kproc *p, const struct emu_criu_eve
 
 static int emu_criu_restore(struct emu_daemon *d, struct emu_kproc *p,
 			    const struct kfd_ioctl_criu_args *in, const uint8_t *extra,
-			    size_t extra_len, struct emu_drep *rep)
+			    size_t extra_len, const struct emu_dreq *rq, struct emu_drep *rep)
 {
 	size_t devs_len = (size_t)in->num_devices * sizeof(struct kfd_criu_device_bucket);
 	size_t bos_len = (size_t)in->num_bos * sizeof(struct kfd_criu_bo_bucket);
@@ -469,7 +475,7 @@ static int emu_criu_restore(struct emu_daemon *d, struct emu_kproc *p,
 		return -EPERM;
 	if (off + in->num_devices * sizeof(struct emu_criu_device_priv) > max)
 		return -EINVAL;
-	err = emu_criu_restore_devices(d, p, (const void *)extra, in->num_devices);
+	err = emu_criu_restore_devices(d, p, (const void *)extra, in->num_devices, rq);
 	if (err)
 		return err;
 	off += in->num_devices * sizeof(struct emu_criu_device_priv);
@@ -583,7 +589,7 @@ int emu_kfd_criu_op(struct emu_daemon *d, struct emu_kproc *p, const struct emu_
 		return emu_criu_unpause(p);
 	case KFD_CRIU_OP_RESTORE:
 		return emu_criu_restore(d, p, &in, rq->payload + sizeof(in),
-					rq->req.payload_len - sizeof(in), rep);
+					rq->req.payload_len - sizeof(in), rq, rep);
 	case KFD_CRIU_OP_RESUME:
 		return emu_criu_resume(d, rq->caller, &in);
 	}

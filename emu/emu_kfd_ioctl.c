@@ -121,18 +121,26 @@ static int emu_kfd_acquire_vm(struct emu_kctx *c)
 	if (c->extra_len < sizeof(minor))
 		return -EINVAL;
 	memcpy(&minor, c->extra, sizeof(minor));
-	/* fget(drm_fd) failed, or the file is not a render node */
-	if (minor < 0)
+	struct emu_pdd *pdd;
+
+	/* fget(drm_fd) failed, or the file is not a render node (the shim sends a render
+	 * node's file, nothing else) */
+	if (minor < 0 || c->rq->nfds < 1)
 		return -EINVAL;
 	if (gpu < 0)
 		return -EINVAL;
-	if (c->p->pdd[gpu].vm_acquired)
-		return c->p->pdd[gpu].vm_minor == minor ? 0 : -EBUSY;
+	pdd = &c->p->pdd[gpu];
+	/* "pdd->drm_file == drm_file ? 0 : -EBUSY": the same open file, not the same node */
+	if (pdd->vm_acquired)
+		return emu_same_file(pdd->drm_fd, c->rq->fds[0]) ? 0 : -EBUSY;
 	/* amdgpu_amdkfd_gpuvm_acquire_process_vm: the VM must be this device's */
 	if ((uint32_t)minor != c->d->cfg.gpus[gpu].render_minor)
 		return -EINVAL;
-	c->p->pdd[gpu].vm_acquired = true;
-	c->p->pdd[gpu].vm_minor = minor;
+	/* "On success, the PDD keeps the drm_file reference" (until kfd_process_destroy_pdds) */
+	pdd->drm_fd = fcntl(c->rq->fds[0], F_DUPFD_CLOEXEC, 0);
+	if (pdd->drm_fd < 0)
+		return -ENOMEM;
+	pdd->vm_acquired = true;
 	return 0;
 }
 

@@ -11,6 +11,7 @@
  * (emu_daemon_aperture.c), doorbell and MMIO pages in memfds.
  */
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <linux/kfd_ioctl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ int emu_kproc_open(struct emu_daemon *d, pid_t pid, struct emu_kproc **out)
 		p->pdd[i].user_gpu_id = p->pdd[i].present ? d->cfg.gpus[i].gpu_id : 0;
 		/* idr_alloc starts at 1 for kfd handles (kfd_process_device_create_obj_handle) */
 		p->pdd[i].next_idr = 1;
-		p->pdd[i].vm_minor = -1;
+		p->pdd[i].drm_fd = -1;
 		p->doorbell_fd[i] = -1;
 	}
 	p->next = d->procs;
@@ -110,12 +111,34 @@ void emu_kproc_free(struct emu_daemon *d, struct emu_kproc *p)
 		p->events = e->next;
 		free(e);
 	}
-	for (i = 0; i < EMU_MAX_GPUS; i++)
+	for (i = 0; i < EMU_MAX_GPUS; i++) {
 		if (p->doorbell_fd[i] >= 0)
 			close(p->doorbell_fd[i]);
+		/* kfd_process_destroy_pdds: fput(pdd->drm_file), "This may release the vm if
+		 * application already close the drm node". */
+		if (p->pdd[i].drm_fd >= 0)
+			close(p->pdd[i].drm_fd);
+	}
 	emu_root_kfd_node_remove(d->root, p->pid);
 	close(p->pidfd);
 	free(p);
+	emu_gem_kfd_released(d);
+}
+
+bool emu_same_file(int a, int b)
+{
+	pid_t self = getpid();
+
+	return a >= 0 && b >= 0 && syscall(SYS_kcmp, self, self, KCMP_FILE, a, b) == 0;
+}
+
+bool emu_kproc_holds_file(struct emu_daemon *d, int fd)
+{
+	for (struct emu_kproc *p = d->procs; p; p = p->next)
+		for (unsigned int i = 0; i < EMU_MAX_GPUS; i++)
+			if (emu_same_file(p->pdd[i].drm_fd, fd))
+				return true;
+	return false;
 }
 
 void emu_kproc_reap(struct emu_daemon *d)

@@ -4,7 +4,10 @@
  * KFD and filled through its CPU mapping (mmap of the render node at the BO's offset, as
  * libhsakmt maps VRAM), is exported as a dma-buf (AMDKFD_IOC_EXPORT_DMABUF), imported with
  * libdrm_amdgpu's public API, copied by SDMA into a pinned host buffer (a userptr BO) and back
- * after the host buffer changed, on both SDMA rings, byte-exact both ways.
+ * after the host buffer changed, on both SDMA rings, byte-exact both ways. The import maps
+ * nothing into the process, not even while a job on it runs (amdgpu_dma_buf.c:
+ * amdgpu_gem_prime_import attaches the exporter's dma-buf, no CPU mapping). KFD keeps the
+ * render file it acquired its VM from after the process closed every fd of it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +108,135 @@ static int sdma_copy(amdgpu_device_handle dev, amdgpu_context_handle ctx, uint32
 	return r ? r : (expired ? 0 : -ETIME);
 }
 
+/* The emulator's mappings of render nodes and dma-bufs in /proc/self/maps: what criu sees. */
+static void device_maps(char *out, size_t cap)
+{
+	char line[512];
+	size_t len = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	CHECK(f != NULL);
+	out[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		size_t n = strlen(line);
+
+		if (!strstr(line, "renderD") && !strstr(line, "vramstream-emu") &&
+		    !strstr(line, "dmabuf-gpu"))
+			continue;
+		CHECK(len + n < cap);
+		if (len + n >= cap)
+			break;
+		memcpy(out + len, line, n + 1);
+		len += n;
+	}
+	if (f)
+		fclose(f);
+}
+
+/* A copy of @len bytes that waits in a POLL_REGMEM (equal, sdma_v4_0_wait_reg_mem) until the
+ * dword at @flag_va is 1; the maps seen while it waits in @during. */
+static int gated_copy(amdgpu_context_handle ctx, uint32_t *ib, uint64_t ib_va,
+		      volatile uint32_t *flag, uint64_t flag_va, uint64_t src, uint64_t dst,
+		      uint64_t len, char *during, size_t cap)
+{
+	struct amdgpu_cs_ib_info info = { .ib_mc_address = ib_va };
+	struct amdgpu_cs_request req = { .ip_type = AMDGPU_HW_IP_DMA,
+					 .number_of_ibs = 1,
+					 .ibs = &info };
+	struct amdgpu_cs_fence f = { .context = ctx, .ip_type = AMDGPU_HW_IP_DMA };
+	uint32_t expired = 0;
+	size_t n = 0;
+	int r;
+
+	*flag = 0;
+	ib[n++] = 8 | (3u << 28) | (1u << 31);
+	ib[n++] = (uint32_t)flag_va;
+	ib[n++] = (uint32_t)(flag_va >> 32);
+	ib[n++] = 1;
+	ib[n++] = 0xffffffffu;
+	ib[n++] = (0xfffu << 16) | 10;
+	n += emit_copy(ib + n, src, dst, len);
+	info.size = (uint32_t)n;
+	r = amdgpu_cs_submit(ctx, 0, &req, 1);
+	if (r)
+		return r;
+	f.fence = req.seq_no;
+	r = amdgpu_cs_query_fence_status(&f, 0, 0, &expired);
+	if (!r && expired)
+		r = -EBUSY; /* it did not wait */
+	device_maps(during, cap);
+	*flag = 1;
+	if (!r)
+		r = amdgpu_cs_query_fence_status(&f, AMDGPU_TIMEOUT_INFINITE, 0, &expired);
+	return r ? r : (expired ? 0 : -ETIME);
+}
+
+/*
+ * KFD keeps the render file ACQUIRE_VM took (kfd_chardev.c: kfd_ioctl_acquire_vm,
+ * fget(drm_fd): "On success, the PDD keeps the drm_file reference", until kfd_process.c:
+ * kfd_process_destroy_pdds), so a process that closes every fd of it (and unmaps it) still
+ * has the file, its GEM objects and their memory. Seen here: a GEM BO's bytes through a
+ * dma-buf exported before the close, and an OFD lock taken on the file, which lasts as long
+ * as the open file does (fs/locks.c: locks_remove_file at its last fput), against a new open
+ * of the node. @drm is closed on return.
+ */
+static void test_file_kept_by_kfd(int drm)
+{
+	const size_t size = 64 * 1024;
+	union drm_amdgpu_gem_create create = {
+		.in = { .bo_size = size, .alignment = 4096, .domains = AMDGPU_GEM_DOMAIN_VRAM }
+	};
+	union drm_amdgpu_gem_mmap mm = { .in = { .handle = 0 } };
+	struct drm_amdgpu_gem_va va = { 0 };
+	struct drm_prime_handle prime = { .flags = O_RDWR | O_CLOEXEC };
+	struct flock lk = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+	uint8_t *bytes = malloc(size), *cpu;
+	int other;
+
+	CHECK(bytes != NULL);
+	CHECK_EQ_INT(ioctl(drm, DRM_IOCTL_AMDGPU_GEM_CREATE, &create), 0);
+	mm.in.handle = create.out.handle;
+	CHECK_EQ_INT(ioctl(drm, DRM_IOCTL_AMDGPU_GEM_MMAP, &mm), 0);
+	cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, drm, (off_t)mm.out.addr_ptr);
+	CHECK(cpu != MAP_FAILED);
+	if (test_failures)
+		return;
+	fill_random(bytes, size);
+	memcpy(cpu, bytes, size);
+	munmap(cpu, size);
+	va.handle = create.out.handle;
+	va.operation = AMDGPU_VA_OP_MAP;
+	va.flags = AMDGPU_VM_PAGE_READABLE | AMDGPU_VM_PAGE_WRITEABLE;
+	va.va_address = BO_VA + (1ull << 30);
+	va.map_size = size;
+	CHECK_EQ_INT(ioctl(drm, DRM_IOCTL_AMDGPU_GEM_VA, &va), 0);
+	prime.handle = create.out.handle;
+	CHECK_EQ_INT(ioctl(drm, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime), 0);
+	CHECK_EQ_INT(fcntl(drm, F_OFD_SETLK, &lk), 0);
+
+	/* The last fd of the file in this process. */
+	close(drm);
+
+	other = open("/dev/dri/renderD128", O_RDWR | O_CLOEXEC);
+	CHECK(other >= 0);
+	lk.l_type = F_WRLCK;
+	CHECK_EQ_INT(fcntl(other, F_OFD_GETLK, &lk), 0);
+	if (lk.l_type != F_WRLCK)
+		fprintf(stderr, "the render file KFD acquired its VM from is gone\n");
+	CHECK_EQ_INT(lk.l_type, F_WRLCK);
+	cpu = mmap(NULL, size, PROT_READ, MAP_SHARED, prime.fd, 0);
+	CHECK(cpu != MAP_FAILED);
+	if (cpu != MAP_FAILED) {
+		if (memcmp(cpu, bytes, size) != 0)
+			fprintf(stderr, "the GEM BO's bytes are gone with the last fd\n");
+		CHECK(memcmp(cpu, bytes, size) == 0);
+		munmap(cpu, size);
+	}
+	close(other);
+	close(prime.fd);
+	free(bytes);
+}
+
 int main(void)
 {
 	struct kfd_ioctl_get_version_args ver = { 0 };
@@ -123,6 +255,7 @@ int main(void)
 	amdgpu_context_handle ctx;
 	uint32_t major, minor, gpu_id = first_gpu_id();
 	uint8_t *vram_cpu, *host, *expect;
+	static char before[1 << 16], during[1 << 16];
 	void *ib_cpu;
 	int kfd, drm;
 
@@ -136,6 +269,14 @@ int main(void)
 	acq.drm_fd = (uint32_t)drm;
 	acq.gpu_id = gpu_id;
 	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq), 0);
+	/* kfd_ioctl_acquire_vm: "pdd->drm_file == drm_file ? 0 : -EBUSY", the same open file
+	 * again is fine, another open of the same node is not. */
+	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq), 0);
+	acq.drm_fd = (uint32_t)open("/dev/dri/renderD128", O_RDWR | O_CLOEXEC);
+	errno = 0;
+	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_ACQUIRE_VM, &acq), -1);
+	CHECK_EQ_INT(errno, EBUSY);
+	close((int)acq.drm_fd);
 
 	/* The workload's VRAM BO, filled through its CPU mapping. */
 	alloc.va_addr = BO_VA;
@@ -160,11 +301,16 @@ int main(void)
 	/* The copy engine: only libdrm_amdgpu's public API from here. */
 	CHECK_EQ_INT(amdgpu_device_initialize(drm, &major, &minor, &dev), 0);
 	CHECK_EQ_INT(amdgpu_cs_ctx_create(dev, &ctx), 0);
+	device_maps(before, sizeof(before));
 	CHECK_EQ_INT(amdgpu_bo_import(dev, amdgpu_bo_handle_type_dma_buf_fd,
 				      (uint32_t)exp.dmabuf_fd, &imp),
 		     0);
 	CHECK_EQ_INT(imp.alloc_size, BO_SIZE);
 	vram_bo = imp.buf_handle;
+	device_maps(during, sizeof(during));
+	if (strcmp(during, before) != 0)
+		fprintf(stderr, "mappings before the import:\n%s\nafter it:\n%s", before, during);
+	CHECK(strcmp(during, before) == 0);
 	host = aligned_alloc(4096, BO_SIZE);
 	memset(host, 0, BO_SIZE);
 	CHECK_EQ_INT(amdgpu_create_bo_from_user_mem(dev, host, BO_SIZE, &host_bo), 0);
@@ -184,6 +330,17 @@ int main(void)
 	CHECK_EQ_INT(amdgpu_bo_va_op(ib_bo, 0, 65536, ib_va, 0, AMDGPU_VA_OP_MAP), 0);
 	if (test_failures)
 		return test_finish("emu_drm_kfd");
+
+	/* While a job on the import waits, nothing of it is mapped (what criu would see). */
+	device_maps(before, sizeof(before));
+	CHECK_EQ_INT(gated_copy(ctx, (uint32_t *)ib_cpu + 4096, ib_va + 16384,
+				(volatile uint32_t *)((uint8_t *)ib_cpu + 32768), ib_va + 32768,
+				vram_va + 5, host_va + 3, (1u << 20) + 1, during, sizeof(during)),
+		     0);
+	if (strcmp(during, before) != 0)
+		fprintf(stderr, "mappings before the job:\n%s\nwhile it runs:\n%s", before, during);
+	CHECK(strcmp(during, before) == 0);
+	CHECK(memcmp(host + 3, expect + 5, (1u << 20) + 1) == 0);
 
 	/* Dump direction: VRAM -> pinned host buffer. */
 	CHECK_EQ_INT(sdma_copy(dev, ctx, ib_cpu, ib_va, vram_va, host_va, BO_SIZE), 0);
@@ -214,7 +371,7 @@ int main(void)
 	CHECK_EQ_INT(ioctl(kfd, AMDKFD_IOC_FREE_MEMORY_OF_GPU, &fr), 0);
 	free(host);
 	free(expect);
-	close(drm);
+	test_file_kept_by_kfd(drm);
 	close(kfd);
 	return test_finish("emu_drm_kfd");
 }

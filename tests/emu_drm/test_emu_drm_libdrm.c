@@ -614,6 +614,142 @@ static void test_no_cpu_access(struct gpu *g, struct bufs *b)
 	amdgpu_bo_free(fence_bo);
 }
 
+/* A GEM BO of @size bytes made in a render file of its own on @node (a separate open, so the
+ * importer's file does not own it), filled with random bytes through its CPU mapping; its
+ * dma-buf in *@dmabuf, its bytes in @bytes. */
+static void exporter_make(const char *node, size_t size, uint8_t *bytes, int *file, int *dmabuf)
+{
+	union drm_amdgpu_gem_create create;
+	union drm_amdgpu_gem_mmap mm;
+	struct drm_prime_handle prime;
+	void *cpu;
+
+	*file = open(node, O_RDWR | O_CLOEXEC);
+	CHECK(*file >= 0);
+	memset(&create, 0, sizeof(create));
+	create.in.bo_size = size;
+	create.in.alignment = 4096;
+	create.in.domains = AMDGPU_GEM_DOMAIN_VRAM;
+	CHECK_EQ_INT(drmCommandWriteRead(*file, DRM_AMDGPU_GEM_CREATE, &create, sizeof(create)), 0);
+	memset(&mm, 0, sizeof(mm));
+	mm.in.handle = create.out.handle;
+	CHECK_EQ_INT(drmCommandWriteRead(*file, DRM_AMDGPU_GEM_MMAP, &mm, sizeof(mm)), 0);
+	cpu = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *file, (off_t)mm.out.addr_ptr);
+	CHECK(cpu != MAP_FAILED);
+	fill_random(bytes, size);
+	if (cpu != MAP_FAILED) {
+		memcpy(cpu, bytes, size);
+		munmap(cpu, size);
+	}
+	memset(&prime, 0, sizeof(prime));
+	prime.handle = create.out.handle;
+	prime.flags = DRM_CLOEXEC | DRM_RDWR;
+	CHECK_EQ_INT(drmIoctl(*file, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime), 0);
+	*dmabuf = prime.fd;
+}
+
+/* EXPECT: an imported dma-buf is not mapped in the importing process (amdgpu_dma_buf.c:
+ * amdgpu_gem_prime_import maps nothing), neither after the import nor while an SDMA job
+ * copies into it, within it and out of it; for a GEM BO of another file of the same GPU and
+ * of another GPU alike. The bytes land exactly, as the exporter sees them. */
+static void test_import_unmapped(struct gpu *g0, struct gpu *g1, struct bufs *b)
+{
+	const size_t size = (2u << 20) + 4096, len = (1u << 20) + 3;
+	volatile uint32_t *flag = (volatile uint32_t *)((uint8_t *)g0->ib + 0x80000);
+	uint64_t flag_va = g0->ib_va + 0x80000, imp_va, imp1_va, host1_va;
+	struct amdgpu_cs_ib_info ib = { .ib_mc_address = g0->ib_va };
+	struct amdgpu_cs_request cs = { .ip_type = AMDGPU_HW_IP_DMA,
+					.number_of_ibs = 1,
+					.ibs = &ib };
+	struct amdgpu_cs_fence f = { .context = g0->ctx[0], .ip_type = AMDGPU_HW_IP_DMA };
+	struct amdgpu_bo_import_result imp = { 0 }, imp1 = { 0 };
+	static char before[1 << 16], during[1 << 16];
+	amdgpu_va_handle imp_vah, imp1_vah, host1_vah;
+	amdgpu_bo_handle host1_bo;
+	uint8_t *bytes = malloc(size), *host1 = aligned_alloc(4096, size), *back;
+	int exp_file, dmabuf;
+	uint32_t expired = 0;
+	size_t n;
+
+	CHECK(bytes && host1);
+	exporter_make("/dev/dri/renderD128", size, bytes, &exp_file, &dmabuf);
+	if (test_failures)
+		return;
+	emulator_maps(before, sizeof(before));
+	CHECK_EQ_INT(
+		amdgpu_bo_import(g0->dev, amdgpu_bo_handle_type_dma_buf_fd, (uint32_t)dmabuf, &imp),
+		0);
+	CHECK_EQ_INT(amdgpu_bo_import(g1->dev, amdgpu_bo_handle_type_dma_buf_fd, (uint32_t)dmabuf,
+				      &imp1),
+		     0);
+	emulator_maps(during, sizeof(during));
+	if (strcmp(during, before) != 0)
+		fprintf(stderr, "mappings before the imports:\n%s\nafter them:\n%s", before,
+			during);
+	CHECK(strcmp(during, before) == 0);
+	imp_va = map_bo(g0, imp.buf_handle, size, &imp_vah);
+
+	/* GPU 0: host -> import, import -> import, import -> host, behind a poll. */
+	fill_random(b->host, 2 * len);
+	memset(b->host + 2 * len, 0x5a, 2 * len);
+	flag[0] = 0;
+	n = emit_poll_eq(g0->ib, flag_va, 3);
+	n += emit_copy(g0->ib + n, b->host_va, imp_va + 7, len);
+	n += emit_copy(g0->ib + n, imp_va + 7, imp_va + 7 + len, len);
+	n += emit_copy(g0->ib + n, imp_va + 7 + len, b->host_va + 2 * len + 1, len);
+	ib.size = (uint32_t)n;
+	CHECK_EQ_INT(amdgpu_cs_submit(g0->ctx[0], 0, &cs, 1), 0);
+	f.fence = cs.seq_no;
+	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, 0, 0, &expired), 0);
+	CHECK_EQ_INT(expired, 0);
+	/* What criu would see if it froze the process now. */
+	emulator_maps(during, sizeof(during));
+	if (strcmp(during, before) != 0)
+		fprintf(stderr, "mappings before the job:\n%s\nwhile it runs:\n%s", before, during);
+	CHECK(strcmp(during, before) == 0);
+	flag[0] = 3;
+	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, AMDGPU_TIMEOUT_INFINITE, 0, &expired), 0);
+	CHECK_EQ_INT(expired, 1);
+	CHECK(memcmp(b->host + 2 * len + 1, b->host, len) == 0);
+	CHECK_EQ_INT(b->host[2 * len], 0x5a);
+	CHECK_EQ_INT(b->host[3 * len + 1], 0x5a);
+	/* The exporter's BO holds what the job wrote, and its bytes around it. */
+	memcpy(bytes + 7, b->host, len);
+	memcpy(bytes + 7 + len, b->host, len);
+	back = mmap(NULL, size, PROT_READ, MAP_SHARED, dmabuf, 0);
+	CHECK(back != MAP_FAILED);
+	if (back != MAP_FAILED) {
+		CHECK(memcmp(back, bytes, size) == 0);
+		munmap(back, size);
+	}
+
+	/* GPU 1 reads the same buffer, GPU 0's, through its own import. */
+	memset(host1, 0, size);
+	CHECK_EQ_INT(amdgpu_create_bo_from_user_mem(g1->dev, host1, size, &host1_bo), 0);
+	imp1_va = map_bo(g1, imp1.buf_handle, size, &imp1_vah);
+	host1_va = map_bo(g1, host1_bo, size, &host1_vah);
+	n = emit_copy(g1->ib, imp1_va, host1_va, size);
+	emulator_maps(before, sizeof(before));
+	CHECK_EQ_INT(submit(g1, 0, 0, 0, n, NULL, true), 0);
+	CHECK(memcmp(host1, bytes, size) == 0);
+	emulator_maps(during, sizeof(during));
+	CHECK(strcmp(during, before) == 0);
+
+	CHECK_EQ_INT(amdgpu_bo_va_op(imp.buf_handle, 0, size, imp_va, 0, AMDGPU_VA_OP_UNMAP), 0);
+	CHECK_EQ_INT(amdgpu_bo_va_op(imp1.buf_handle, 0, size, imp1_va, 0, AMDGPU_VA_OP_UNMAP), 0);
+	CHECK_EQ_INT(amdgpu_bo_va_op(host1_bo, 0, size, host1_va, 0, AMDGPU_VA_OP_UNMAP), 0);
+	amdgpu_va_range_free(imp_vah);
+	amdgpu_va_range_free(imp1_vah);
+	amdgpu_va_range_free(host1_vah);
+	amdgpu_bo_free(imp.buf_handle);
+	amdgpu_bo_free(imp1.buf_handle);
+	amdgpu_bo_free(host1_bo);
+	close(dmabuf);
+	close(exp_file);
+	free(bytes);
+	free(host1);
+}
+
 /* EXPECT: a GEM BO made on one GPU, exported as a dma-buf and imported on the other, is the
  * same memory: SDMA on the second GPU reads what the CPU wrote through the first one's mmap;
  * a BO list names BOs of the file, and an unknown list is -ENOENT. */
@@ -807,6 +943,7 @@ int main(void)
 	test_rejects(&g0, &b);
 	test_fences(&g0, &b);
 	test_no_cpu_access(&g0, &b);
+	test_import_unmapped(&g0, &g1, &b);
 	test_gpus_apart(&g0, &g1, &b);
 	test_prime_and_lists(&g0, &g1, &b);
 	bufs_free(&b);
