@@ -26,6 +26,7 @@
 /* AMDKFD_IOC_EXPORT_DMABUF (KFD 1.14, kernel 6.10) for older uapi headers. */
 #include "emu_kfd_wire.h"
 
+#include "emu_drm_maps.h"
 #include "test_common.h"
 
 #define COPY_MAX (1u << 22) /* SDMA 4.x COPY_LINEAR: 22-bit count of bytes - 1 */
@@ -108,31 +109,6 @@ static int sdma_copy(amdgpu_device_handle dev, amdgpu_context_handle ctx, uint32
 	return r ? r : (expired ? 0 : -ETIME);
 }
 
-/* The emulator's mappings of render nodes and dma-bufs in /proc/self/maps: what criu sees. */
-static void device_maps(char *out, size_t cap)
-{
-	char line[512];
-	size_t len = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
-
-	CHECK(f != NULL);
-	out[0] = '\0';
-	while (f && fgets(line, sizeof(line), f)) {
-		size_t n = strlen(line);
-
-		if (!strstr(line, "renderD") && !strstr(line, "vramstream-emu") &&
-		    !strstr(line, "dmabuf-gpu"))
-			continue;
-		CHECK(len + n < cap);
-		if (len + n >= cap)
-			break;
-		memcpy(out + len, line, n + 1);
-		len += n;
-	}
-	if (f)
-		fclose(f);
-}
-
 /* A copy of @len bytes that waits in a POLL_REGMEM (equal, sdma_v4_0_wait_reg_mem) until the
  * dword at @flag_va is 1; the maps seen while it waits in @during. */
 static int gated_copy(amdgpu_context_handle ctx, uint32_t *ib, uint64_t ib_va,
@@ -164,7 +140,7 @@ static int gated_copy(amdgpu_context_handle ctx, uint32_t *ib, uint64_t ib_va,
 	r = amdgpu_cs_query_fence_status(&f, 0, 0, &expired);
 	if (!r && expired)
 		r = -EBUSY; /* it did not wait */
-	device_maps(during, cap);
+	emu_maps_read(during, cap);
 	*flag = 1;
 	if (!r)
 		r = amdgpu_cs_query_fence_status(&f, AMDGPU_TIMEOUT_INFINITE, 0, &expired);
@@ -301,16 +277,14 @@ int main(void)
 	/* The copy engine: only libdrm_amdgpu's public API from here. */
 	CHECK_EQ_INT(amdgpu_device_initialize(drm, &major, &minor, &dev), 0);
 	CHECK_EQ_INT(amdgpu_cs_ctx_create(dev, &ctx), 0);
-	device_maps(before, sizeof(before));
+	emu_maps_read(before, sizeof(before));
 	CHECK_EQ_INT(amdgpu_bo_import(dev, amdgpu_bo_handle_type_dma_buf_fd,
 				      (uint32_t)exp.dmabuf_fd, &imp),
 		     0);
 	CHECK_EQ_INT(imp.alloc_size, BO_SIZE);
 	vram_bo = imp.buf_handle;
-	device_maps(during, sizeof(during));
-	if (strcmp(during, before) != 0)
-		fprintf(stderr, "mappings before the import:\n%s\nafter it:\n%s", before, during);
-	CHECK(strcmp(during, before) == 0);
+	emu_maps_read(during, sizeof(during));
+	emu_maps_same(before, during, "the import");
 	host = aligned_alloc(4096, BO_SIZE);
 	memset(host, 0, BO_SIZE);
 	CHECK_EQ_INT(amdgpu_create_bo_from_user_mem(dev, host, BO_SIZE, &host_bo), 0);
@@ -332,14 +306,12 @@ int main(void)
 		return test_finish("emu_drm_kfd");
 
 	/* While a job on the import waits, nothing of it is mapped (what criu would see). */
-	device_maps(before, sizeof(before));
+	emu_maps_read(before, sizeof(before));
 	CHECK_EQ_INT(gated_copy(ctx, (uint32_t *)ib_cpu + 4096, ib_va + 16384,
 				(volatile uint32_t *)((uint8_t *)ib_cpu + 32768), ib_va + 32768,
 				vram_va + 5, host_va + 3, (1u << 20) + 1, during, sizeof(during)),
 		     0);
-	if (strcmp(during, before) != 0)
-		fprintf(stderr, "mappings before the job:\n%s\nwhile it runs:\n%s", before, during);
-	CHECK(strcmp(during, before) == 0);
+	emu_maps_same(before, during, "the job");
 	CHECK(memcmp(host + 3, expect + 5, (1u << 20) + 1) == 0);
 
 	/* Dump direction: VRAM -> pinned host buffer. */

@@ -22,6 +22,7 @@
 #include <amdgpu_drm.h>
 #include <xf86drm.h>
 
+#include "emu_drm_maps.h"
 #include "test_common.h"
 
 #define OP_COPY	 1
@@ -509,32 +510,6 @@ static void test_fences(struct gpu *g, struct bufs *b)
 	amdgpu_bo_free(x_bo);
 }
 
-/* The lines of /proc/self/maps naming a render node or a file of the emulator (its aperture
- * folder, dma-buf views), in @out. */
-static void emulator_maps(char *out, size_t cap)
-{
-	char line[512];
-	size_t len = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
-
-	CHECK(f != NULL);
-	out[0] = '\0';
-	while (f && fgets(line, sizeof(line), f)) {
-		size_t n = strlen(line);
-
-		if (!strstr(line, "renderD") && !strstr(line, "vramstream-emu") &&
-		    !strstr(line, "dmabuf-gpu"))
-			continue;
-		CHECK(len + n < cap);
-		if (len + n >= cap)
-			break;
-		memcpy(out + len, line, n + 1);
-		len += n;
-	}
-	if (f)
-		fclose(f);
-}
-
 /* EXPECT: a VRAM BO made with AMDGPU_GEM_CREATE_NO_CPU_ACCESS has no CPU mapping, and none
  * appears in the process while an SDMA job on it is in flight (waiting in a POLL_REGMEM
  * before its copies), as hardware SDMA reaches VRAM without one (amdgpu_gem_object_mmap
@@ -579,17 +554,15 @@ static void test_no_cpu_access(struct gpu *g, struct bufs *b)
 	cs.fence_info.handle = fence_bo;
 	cs.fence_info.offset = 2; /* in 64-bit units */
 
-	emulator_maps(before, sizeof(before));
+	emu_maps_read(before, sizeof(before));
 	CHECK_EQ_INT(amdgpu_cs_submit(g->ctx[0], 0, &cs, 1), 0);
 	seq = cs.seq_no;
 	f.fence = seq;
 	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, 0, 0, &expired), 0);
 	CHECK_EQ_INT(expired, 0);
 	/* What criu would see if it froze the process now. */
-	emulator_maps(during, sizeof(during));
-	if (strcmp(during, before) != 0)
-		fprintf(stderr, "mappings before the job:\n%s\nwhile it runs:\n%s", before, during);
-	CHECK(strcmp(during, before) == 0);
+	emu_maps_read(during, sizeof(during));
+	emu_maps_same(before, during, "the job");
 
 	flag[0] = 3;
 	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, AMDGPU_TIMEOUT_INFINITE, 0, &expired), 0);
@@ -603,8 +576,8 @@ static void test_no_cpu_access(struct gpu *g, struct bufs *b)
 	CHECK_EQ_INT(submit(g, 0, 0, 0, n, NULL, true), 0);
 	memcpy(&got_seq, b->host + 4 * len, 8);
 	CHECK_EQ_INT(got_seq, seq);
-	emulator_maps(during, sizeof(during));
-	CHECK(strcmp(during, before) == 0);
+	emu_maps_read(during, sizeof(during));
+	emu_maps_same(before, during, "the job");
 
 	CHECK_EQ_INT(amdgpu_bo_va_op(nca, 0, size, nca_va, 0, AMDGPU_VA_OP_UNMAP), 0);
 	CHECK_EQ_INT(amdgpu_bo_va_op(fence_bo, 0, 4096, fence_va, 0, AMDGPU_VA_OP_UNMAP), 0);
@@ -675,18 +648,15 @@ static void test_import_unmapped(struct gpu *g0, struct gpu *g1, struct bufs *b)
 	exporter_make("/dev/dri/renderD128", size, bytes, &exp_file, &dmabuf);
 	if (test_failures)
 		return;
-	emulator_maps(before, sizeof(before));
+	emu_maps_read(before, sizeof(before));
 	CHECK_EQ_INT(
 		amdgpu_bo_import(g0->dev, amdgpu_bo_handle_type_dma_buf_fd, (uint32_t)dmabuf, &imp),
 		0);
 	CHECK_EQ_INT(amdgpu_bo_import(g1->dev, amdgpu_bo_handle_type_dma_buf_fd, (uint32_t)dmabuf,
 				      &imp1),
 		     0);
-	emulator_maps(during, sizeof(during));
-	if (strcmp(during, before) != 0)
-		fprintf(stderr, "mappings before the imports:\n%s\nafter them:\n%s", before,
-			during);
-	CHECK(strcmp(during, before) == 0);
+	emu_maps_read(during, sizeof(during));
+	emu_maps_same(before, during, "the imports");
 	imp_va = map_bo(g0, imp.buf_handle, size, &imp_vah);
 
 	/* GPU 0: host -> import, import -> import, import -> host, behind a poll. */
@@ -703,10 +673,8 @@ static void test_import_unmapped(struct gpu *g0, struct gpu *g1, struct bufs *b)
 	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, 0, 0, &expired), 0);
 	CHECK_EQ_INT(expired, 0);
 	/* What criu would see if it froze the process now. */
-	emulator_maps(during, sizeof(during));
-	if (strcmp(during, before) != 0)
-		fprintf(stderr, "mappings before the job:\n%s\nwhile it runs:\n%s", before, during);
-	CHECK(strcmp(during, before) == 0);
+	emu_maps_read(during, sizeof(during));
+	emu_maps_same(before, during, "the job");
 	flag[0] = 3;
 	CHECK_EQ_INT(amdgpu_cs_query_fence_status(&f, AMDGPU_TIMEOUT_INFINITE, 0, &expired), 0);
 	CHECK_EQ_INT(expired, 1);
@@ -729,11 +697,11 @@ static void test_import_unmapped(struct gpu *g0, struct gpu *g1, struct bufs *b)
 	imp1_va = map_bo(g1, imp1.buf_handle, size, &imp1_vah);
 	host1_va = map_bo(g1, host1_bo, size, &host1_vah);
 	n = emit_copy(g1->ib, imp1_va, host1_va, size);
-	emulator_maps(before, sizeof(before));
+	emu_maps_read(before, sizeof(before));
 	CHECK_EQ_INT(submit(g1, 0, 0, 0, n, NULL, true), 0);
 	CHECK(memcmp(host1, bytes, size) == 0);
-	emulator_maps(during, sizeof(during));
-	CHECK(strcmp(during, before) == 0);
+	emu_maps_read(during, sizeof(during));
+	emu_maps_same(before, during, "the job");
 
 	CHECK_EQ_INT(amdgpu_bo_va_op(imp.buf_handle, 0, size, imp_va, 0, AMDGPU_VA_OP_UNMAP), 0);
 	CHECK_EQ_INT(amdgpu_bo_va_op(imp1.buf_handle, 0, size, imp1_va, 0, AMDGPU_VA_OP_UNMAP), 0);
