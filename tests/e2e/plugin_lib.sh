@@ -71,10 +71,14 @@ plugin_fd_table() {
 	done
 	echo "$cur"
 }
+# An fd closed between ls and readlink is left out; the function must not
+# fail then (set -e: the caller's assignment would end the test silently).
 plugin_fd_table_once() {
 	local pid=$1 fd target
 	for fd in $(ls "/proc/$pid/fd" | sort -n); do
-		target=$(readlink "/proc/$pid/fd/$fd") && echo "$fd $target"
+		if target=$(readlink "/proc/$pid/fd/$fd"); then
+			echo "$fd $target"
+		fi
 	done
 }
 
