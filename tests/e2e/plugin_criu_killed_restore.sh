@@ -37,24 +37,15 @@ sum_image() {
 }
 image_before=$(sum_image)
 
-# slow_restore OVERLAP MARK: starts a restore slowed to 2 MB/s per GPU under
-# reap_run (RR), waits until its log shows MARK; sets CRIU_PID.
+# slow_restore OVERLAP MARK: plugin_slow_restore of the image with
+# VRAMSTREAM_RESTORE_OVERLAP=OVERLAP, until its log shows MARK; sets RR,
+# CRIU_PID and GUARD.
 slow_restore() {
 	local overlap=$1 mark=$2
 	plugin_truncate_to_dump "$out"
 	rm -f "$img/restore.log" "$E2E_TMP/restored.pid"
-	VRAMSTREAM_IO_RATE=2M VRAMSTREAM_RESTORE_OVERLAP=$overlap "$REAP_RUN" -t 20 "$CRIU" restore \
-		-D "$img" -o restore.log -v4 --lib "$PLUGIN_DIR" -d --pidfile "$E2E_TMP/restored.pid" \
-		>"$E2E_TMP/criu-stderr.out" 2>&1 &
-	RR=$!
-	e2e_wait_until 30 grep -qs "$mark" "$img/restore.log" ||
-		{ cp "$img/restore.log" "$E2E_TMP/restore.log"; e2e_fail "the restore log never showed '$mark'"; }
-	# reap_run's child other than the guard (forked twice from criu, it is
-	# reap_run's child too, named before criu logs it).
-	CRIU_PID=$(pgrep -P "$RR" | while read -r p; do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = vramstream-rgd ] || echo "$p"
-	done)
-	[ -n "$CRIU_PID" ] && [ "$(wc -w <<<"$CRIU_PID")" = 1 ] || e2e_fail "cannot tell criu's pid: '$CRIU_PID'"
+	VRAMSTREAM_RESTORE_OVERLAP=$overlap plugin_slow_restore "$img" restore.log \
+		"$E2E_TMP/restored.pid" "$mark"
 	GUARD=$(sed -n 's/^.*vramstream: restore guard \([0-9]*\) kills .*$/\1/p' "$img/restore.log" | head -n 1)
 	[ -n "$GUARD" ] || e2e_fail "the restore log names no guard"
 }

@@ -94,6 +94,27 @@ plugin_check_fd_table() {
 $(diff <(cat "$want") <(echo "$got"))"
 }
 
+# plugin_slow_restore IMG LOG PIDFILE MARK [criu args...]: starts `criu
+# restore` of IMG slowed to 2 MB/s per GPU (the plugin's own
+# VRAMSTREAM_IO_RATE) under reap_run, its log in IMG/LOG and its stderr in
+# $E2E_TMP/criu-stderr.out, and waits until the log shows MARK. Sets RR
+# (reap_run's pid) and CRIU_PID: reap_run's child other than the restore
+# guard (forked twice from criu, a child of reap_run too, named
+# vramstream-rgd before criu logs it).
+plugin_slow_restore() {
+	local img=$1 log=$2 pidfile=$3 mark=$4
+	shift 4
+	VRAMSTREAM_IO_RATE=2M "$REAP_RUN" -t 20 "$CRIU" restore -D "$img" -o "$log" -v4 \
+		--lib "$PLUGIN_DIR" -d --pidfile "$pidfile" "$@" >"$E2E_TMP/criu-stderr.out" 2>&1 &
+	RR=$!
+	e2e_wait_until 30 grep -qs "$mark" "$img/$log" ||
+		{ cp "$img/$log" "$E2E_TMP/restore.log"; e2e_fail "the restore log never showed '$mark'"; }
+	CRIU_PID=$(pgrep -P "$RR" | while read -r p; do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = vramstream-rgd ] || echo "$p"
+	done)
+	[ -n "$CRIU_PID" ] && [ "$(wc -w <<<"$CRIU_PID")" = 1 ] || e2e_fail "cannot tell criu's pid: '$CRIU_PID'"
+}
+
 # plugin_check_finish OUT PID REF STEPS: the workload ran to the end with the
 # reference digest, its own verification, and every step once.
 plugin_check_finish() {

@@ -74,14 +74,9 @@ ls "$E2E_TMP/img"/vramstream-kfd-1-*.img >/dev/null ||
 # criu killed mid-restore (at RESUME_DEVICES_LATE, its process still
 # streaming the BO contents back): the plugin's restore guard finds the task
 # as pid 1 of the namespace criu made and kills it (plugin_restore_guard.h).
-VRAMSTREAM_IO_RATE=2M "$REAP_RUN" -t 20 "$CRIU" restore -D "$E2E_TMP/img" -o restore-killed.log -v4 \
-	--lib "$PLUGIN_DIR" -d --pidfile "$E2E_TMP/killed.pid" --root / >/dev/null 2>&1 &
-rr=$!
-e2e_wait_until 30 grep -qs 'Run late stage hook' "$E2E_TMP/img/restore-killed.log" ||
-	e2e_fail "the slowed restore never reached RESUME_DEVICES_LATE"
-criu=$(pgrep -P "$rr" | while read -r p; do
-	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = vramstream-rgd ] || echo "$p"
-done)
+plugin_slow_restore "$E2E_TMP/img" restore-killed.log "$E2E_TMP/killed.pid" \
+	'Run late stage hook' --root /
+rr=$RR criu=$CRIU_PID
 killed=$(cat "$E2E_TMP/killed.pid")
 kill -KILL "$criu"
 e2e_wait_until 15 e2e_gone "$killed" ||

@@ -46,14 +46,9 @@ size_b=$(stat -c %s "$out_b")
 
 # criu killed at RESUME_DEVICES_LATE of a restore slowed to 2 MB/s per GPU:
 # the plugin's restore guard kills the whole tree, the root shell included.
-VRAMSTREAM_IO_RATE=2M "$REAP_RUN" -t 20 "$CRIU" restore -D "$E2E_TMP/img" -o restore-killed.log -v4 \
-	--lib "$PLUGIN_DIR" -d --pidfile "$E2E_TMP/killed.pid" >/dev/null 2>&1 &
-rr=$!
-e2e_wait_until 30 grep -qs 'Run late stage hook' "$E2E_TMP/img/restore-killed.log" ||
-	e2e_fail "the slowed restore never reached RESUME_DEVICES_LATE"
-criu=$(pgrep -P "$rr" | while read -r p; do
-	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = vramstream-rgd ] || echo "$p"
-done)
+plugin_slow_restore "$E2E_TMP/img" restore-killed.log "$E2E_TMP/killed.pid" \
+	'Run late stage hook'
+rr=$RR criu=$CRIU_PID
 kill -KILL "$criu"
 for p in $root $kids; do
 	e2e_wait_until 15 e2e_gone "$p" || e2e_fail "criu killed mid-restore: task $p of the tree stays"
